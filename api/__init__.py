@@ -1,0 +1,1 @@
+"""The outer shell: FastAPI app, routes, auth, error mapping, CLI."""

@@ -1,0 +1,40 @@
+"""The FastAPI application: lifespan-managed engine, routes, error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routes import auth, buildings, cells, health, regions
+from gis.database import create_request_engine, session_factory
+from gis.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the engine is created on startup and disposed on shutdown."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_request_engine(settings.database_url, settings.db_pool_size)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="gridgov",
+        summary="网格化社会治理 GIS 平台 / grid-based social-governance GIS platform",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in (health, auth, regions, cells, buildings):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,161 @@
+"""The `gridgov` command line: database, demo city, accounts, server."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from gis.settings import get_settings
+
+
+def _progress(start: float):
+    def report(message: str) -> None:
+        click.echo(f"[{time.monotonic() - start:6.1f}s] {message}", err=True)
+
+    return report
+
+
+@click.group()
+def main() -> None:
+    """gridgov: 网格化社会治理 GIS 平台 / grid-based social-governance GIS platform."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from alembic import command
+
+    from migrations import alembic_config
+
+    command.upgrade(alembic_config(get_settings().database_url), revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' removes every gridgov table)."""
+    from alembic import command
+
+    from migrations import alembic_config
+
+    command.downgrade(alembic_config(get_settings().database_url), revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the revision the database is at."""
+    from alembic import command
+
+    from migrations import alembic_config
+
+    command.current(alembic_config(get_settings().database_url))
+
+
+@main.command()
+@click.option("--replace", is_flag=True, help="Wipe the register and load the demo city again.")
+@click.option("--skip-if-loaded", is_flag=True, help="Exit quietly when data is already there.")
+@click.option("--seed", default=20261124, show_default=True, help="Same seed, same city.")
+def demo(replace: bool, skip_if_loaded: bool, seed: int) -> None:
+    """Load the synthetic demo city (regions, cells, workers, buildings, accounts)."""
+    from gis.database import create_bulk_engine
+    from grid.accounts import hash_password
+    from grid.demo_city import generate_demo_city
+    from grid.demo_load import clear_register, load_demo_city, register_is_empty
+    from grid.user_admin import DEMO_PASSWORD, demo_account_lines
+
+    progress = _progress(time.monotonic())
+    engine = create_bulk_engine(get_settings().database_url)
+    with engine.connect() as conn:
+        if not register_is_empty(conn):
+            if skip_if_loaded:
+                click.echo("demo: the register already holds data; keeping it (--replace reloads)")
+                _print_accounts(demo_account_lines(conn), DEMO_PASSWORD)
+                return
+            if not replace:
+                raise click.ClickException(
+                    "the register already holds data; run `gridgov demo --replace` to wipe "
+                    "it and load the demo city again"
+                )
+        city = generate_demo_city(seed=seed, progress=progress)
+        with conn.begin():
+            if replace:
+                progress("clearing the register")
+                clear_register(conn)
+            counts = load_demo_city(conn, city, hash_password(DEMO_PASSWORD), progress=progress)
+        progress("done: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+        _print_accounts(demo_account_lines(conn), DEMO_PASSWORD)
+    engine.dispose()
+
+
+def _print_accounts(accounts: list[tuple[str, str, str]], password: str) -> None:
+    click.echo("\nDemo accounts (演示账号), password for all: " + password)
+    for username, role, area in accounts:
+        click.echo(f"  {username:<10} {role:<18} {area}")
+
+
+@main.group()
+def user() -> None:
+    """Accounts."""
+
+
+@user.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice([
+    "resident", "grid_worker", "community_manager", "street_manager", "district_manager", "admin"
+]))
+@click.option("--name", "display_name", help="Display name (default: the username).")
+@click.option("--region", "region_code", help="Region code the staff account is bound to.")
+@click.option("--phone")
+@click.password_option(help="Prompted when not given.")
+def user_create(username: str, role: str, display_name: str | None, region_code: str | None,
+                phone: str | None, password: str) -> None:
+    """Create an account (staff accounts need --region)."""
+    from gis.database import create_bulk_engine
+    from gis.errors import GridgovError
+    from grid.user_admin import create_user
+
+    engine = create_bulk_engine(get_settings().database_url)
+    try:
+        with engine.begin() as conn:
+            user_id = create_user(conn, username=username, role=role, password=password,
+                                  display_name=display_name, region_code=region_code, phone=phone)
+    except GridgovError as exc:
+        raise click.ClickException(exc.message("en")) from exc
+    finally:
+        engine.dispose()
+    click.echo(f"created user {username} (id {user_id}, role {role})")
+
+
+@main.command()
+@click.option("--host", default=None, help="Default: GRIDGOV_HOST (127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Default: GRIDGOV_PORT (8000).")
+@click.option("--workers", default=1, show_default=True, help="Worker processes.")
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+def serve(host: str | None, port: int | None, workers: int, reload: bool) -> None:
+    """Run the HTTP service."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

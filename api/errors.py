@@ -1,0 +1,116 @@
+"""One JSON error shape for the whole API, and the mapping of every error onto it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.i18n import negotiate_language
+from gis.errors import Conflict, GridgovError, InvalidInput, ServiceUnavailable
+
+log = logging.getLogger("gridgov.api")
+
+# SQLSTATEs that mean "this data clashes", mapped to safe domain errors.
+_UNIQUE_VIOLATION = "23505"
+_EXCLUSION_VIOLATION = "23P01"
+_CHECK_OR_FK = {"23503", "23514", "23502"}
+
+_HTTP_CODES = {
+    401: ("not_authenticated", "请先登录", "Authentication is required"),
+    403: ("permission_denied", "无权访问", "You are not allowed to do this"),
+    404: ("not_found", "未找到", "Not found"),
+    405: ("method_not_allowed", "不支持该请求方法", "Method not allowed"),
+    413: ("payload_too_large", "请求内容过大", "Request body too large"),
+}
+
+
+def error_body(
+    status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """The JSON every error response carries."""
+    return {"error": {"status": status, "code": code, "message": message, "fields": fields or []}}
+
+
+def _respond(request: Request, error: GridgovError) -> JSONResponse:
+    fields = [{"field": error.field, "reason": error.message("en")}] if error.field else []
+    body = error_body(error.status, error.code, error.message(negotiate_language(request)), fields)
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return JSONResponse(body, status_code=error.status, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    # ("query", "bbox") -> "bbox"; ("body", "location", "lon") -> "location.lon"
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or str(loc[0] if loc else "request")
+
+
+async def _on_domain_error(request: Request, exc: GridgovError) -> JSONResponse:
+    return _respond(request, exc)
+
+
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    fields = [{"field": _field_name(tuple(e["loc"])), "reason": e["msg"]} for e in exc.errors()]
+    language = negotiate_language(request)
+    message = "请求参数有误" if language != "en" else "Some fields are not valid"
+    return JSONResponse(error_body(422, "validation_error", message, fields), status_code=422)
+
+
+async def _on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code, zh, en = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败", "Request failed"))
+    message = en if negotiate_language(request) == "en" else zh
+    return JSONResponse(
+        error_body(exc.status_code, code, message),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _on_integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if sqlstate in (_UNIQUE_VIOLATION, _EXCLUSION_VIOLATION):
+        return _respond(request, Conflict())
+    if sqlstate in _CHECK_OR_FK:
+        return _respond(request, InvalidInput())
+    log.exception("unmapped integrity error")
+    return _respond(request, Conflict())
+
+
+async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    if exc.connection_invalidated or _is_connection_error(exc):
+        log.warning("database unavailable: %s", exc.orig)
+        return _respond(request, ServiceUnavailable())
+    return await _on_unexpected(request, exc)
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    name = type(getattr(exc, "orig", exc)).__name__
+    return any(s in name for s in ("Connection", "CannotConnect", "Interface", "Operational"))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    message = "Internal error" if negotiate_language(request) == "en" else "服务器内部错误"
+    return JSONResponse(error_body(500, "internal_error", message), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the one error shape."""
+    app.add_exception_handler(GridgovError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(ConnectionError, _on_connection_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+async def _on_connection_error(request: Request, exc: ConnectionError) -> JSONResponse:
+    # asyncpg raises ConnectionRefusedError itself when the server is down.
+    log.warning("connection failure: %s", exc)
+    return _respond(request, ServiceUnavailable())

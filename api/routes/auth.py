@@ -1,0 +1,95 @@
+"""Token endpoint and "who am I"."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from api.security import create_access_token
+from gis.errors import NotAuthenticated
+from grid.access import assignment_valid_on
+from grid.accounts import dummy_hash, verify_password
+from grid.models import CellAssignment, GridCell, Region, User
+from grid.roles import Role
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class TokenOut(BaseModel):
+    """A bearer token and its lifetime in seconds."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class RegionOut(BaseModel):
+    """The region a staff account is bound to."""
+
+    code: str
+    name: str
+    level: str
+
+
+class MeOut(BaseModel):
+    """The caller's own account."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    region: RegionOut | None
+    cells: list[str]
+
+
+@router.post("/token", response_model=TokenOut)
+async def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> TokenOut:
+    """Exchange username and password for a bearer token (OAuth2 password flow)."""
+    user = (
+        await session.execute(select(User).where(User.username == form.username.strip().lower()))
+    ).scalar_one_or_none()
+    # Verify against a dummy hash for unknown users: same time, same answer.
+    ok = verify_password(form.password, user.password_hash if user else dummy_hash())
+    if user is None or not ok or not user.is_active:
+        raise NotAuthenticated("Invalid username or password", "用户名或密码错误")
+    return TokenOut(
+        access_token=create_access_token(user.id, settings),
+        expires_in=settings.token_ttl_minutes * 60,
+    )
+
+
+@router.get("/me", response_model=MeOut)
+async def who_am_i(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
+    """The current account, its region and (for grid workers) today's cells."""
+    region = None
+    if principal.region_id is not None:
+        r = await session.get(Region, principal.region_id)
+        region = RegionOut(code=r.code, name=r.name, level=r.level) if r else None
+    cells: list[str] = []
+    if principal.role is Role.GRID_WORKER:
+        cells = list(
+            (
+                await session.execute(
+                    select(GridCell.code)
+                    .join(CellAssignment, CellAssignment.cell_id == GridCell.id)
+                    .where(CellAssignment.user_id == principal.id,
+                           *assignment_valid_on(date.today()))
+                    .distinct()
+                    .order_by(GridCell.code)
+                )
+            ).scalars()
+        )
+    return MeOut(
+        id=principal.id, username=principal.username, display_name=principal.display_name,
+        role=principal.role, region=region, cells=cells,
+    )

@@ -1,0 +1,1 @@
+"""Spatial foundation: settings, database access, CRS policy, geometry helpers."""

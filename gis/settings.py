@@ -1,0 +1,63 @@
+"""One typed settings object for the whole service (environment prefix GRIDGOV_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values shipped in .env.example and the defaults; they are fine on a laptop and
+# refused anywhere else, so a production deploy cannot start with a known key.
+PLACEHOLDER_SECRETS = frozenset({"change-me", "dev-secret-change-me", ""})
+
+LOCAL_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration read from GRIDGOV_* environment variables or .env."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = LOCAL_DATABASE_URL
+    test_database_url: str | None = None
+    db_pool_size: int = Field(10, ge=1, le=200)
+
+    secret_key: SecretStr = SecretStr("dev-secret-change-me")
+    token_ttl_minutes: int = Field(12 * 60, ge=1, le=7 * 24 * 60)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    default_language: Literal["zh-Hans", "en"] = "zh-Hans"
+
+    @field_validator("database_url", "test_database_url")
+    @classmethod
+    def _must_be_postgres(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgresql+")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets_outside_development(self) -> Settings:
+        if self.environment != "development":
+            secret = self.secret_key.get_secret_value()
+            if secret in PLACEHOLDER_SECRETS or len(secret) < 32:
+                raise ValueError(
+                    "GRIDGOV_SECRET_KEY is a placeholder or shorter than 32 characters; "
+                    "set a random secret before running in production"
+                )
+        return self
+
+    @property
+    def is_local_database(self) -> bool:
+        """True when the database URL points at this machine's default cluster."""
+        return any(h in self.database_url for h in ("@127.0.0.1", "@localhost", "@/"))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use (never at import time)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The register: regions, grid cells, workers and assignments, buildings, accounts."""

@@ -1,0 +1,163 @@
+"""ORM models of the register: regions, grid cells, accounts, assignments, buildings."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gis.crs import STORAGE_SRID
+from gis.orm import Base, created_at_column
+from grid.roles import Role
+
+
+def _in_list(column: str, values: list[str]) -> str:
+    """SQL text for a CHECK that a column holds one of a fixed list (literals, not input)."""
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+REGION_LEVELS = ["city", "district", "street", "community"]
+BUILDING_USES = ["residential", "commercial", "office", "industrial", "public", "mixed", "other"]
+ASSIGNMENT_KINDS = ["primary", "backup"]
+
+
+def _multipolygon() -> Geometry:
+    # Spatial indexes are declared explicitly in __table_args__ so that the
+    # migration and the models name them the same way (see the drift test).
+    return Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False)
+
+
+class Region(Base):
+    """An administrative region: city > district > street (街道) > community (社区)."""
+
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    # Materialised ancestry, e.g. "/1/4/17/": area checks become one prefix test.
+    path: Mapped[str] = mapped_column(Text)
+    boundary: Mapped[WKBElement] = mapped_column(_multipolygon())
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint(_in_list("level", REGION_LEVELS), name="level"),
+        CheckConstraint("code ~ '^[0-9]{6}([0-9]{3}){0,2}$'", name="code_digits"),
+        CheckConstraint("(level = 'city') = (parent_id IS NULL)", name="parent_unless_city"),
+        Index("ix_regions_boundary", "boundary", postgresql_using="gist"),
+        Index("ix_regions_parent_id", "parent_id"),
+        Index("ix_regions_path", "path", postgresql_ops={"path": "text_pattern_ops"}),
+    )
+
+
+class GridCell(Base):
+    """A grid cell (网格) inside one community, with its 15-digit code."""
+
+    __tablename__ = "grid_cells"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(15), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    community_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    boundary: Mapped[WKBElement] = mapped_column(_multipolygon())
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint("code ~ '^[0-9]{15}$'", name="code_digits"),
+        Index("ix_grid_cells_boundary", "boundary", postgresql_using="gist"),
+        Index("ix_grid_cells_community_id", "community_id"),
+    )
+
+
+class User(Base):
+    """An account: a resident, or staff bound to a region (grid workers also to cells)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(32))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
+    password_hash: Mapped[str] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint(_in_list("role", [r.value for r in Role]), name="role"),
+        CheckConstraint("username = lower(username) AND length(username) >= 3", name="username"),
+        CheckConstraint(
+            "role IN ('resident', 'admin') OR region_id IS NOT NULL", name="staff_has_region"
+        ),
+        Index("ix_users_region_id", "region_id"),
+    )
+
+
+class CellAssignment(Base):
+    """A grid worker responsible for a cell over [valid_from, valid_to)."""
+
+    __tablename__ = "cell_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cells.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(16))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint(_in_list("kind", ASSIGNMENT_KINDS), name="kind"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="valid_range"),
+        # At most one primary worker per cell on any day (needs btree_gist).
+        ExcludeConstraint(
+            ("cell_id", "="),
+            (text("daterange(valid_from, valid_to)"), "&&"),
+            where=text("kind = 'primary'"),
+            using="gist",
+            name="excl_cell_assignments_one_primary",
+        ),
+        Index("ix_cell_assignments_cell_id", "cell_id"),
+        Index("ix_cell_assignments_user_id", "user_id"),
+    )
+
+
+class Building(Base):
+    """A building footprint with its address, use and floors, linked to one cell."""
+
+    __tablename__ = "buildings"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    address: Mapped[str] = mapped_column(Text)
+    use: Mapped[str] = mapped_column(String(16))
+    floors: Mapped[int] = mapped_column(SmallInteger)
+    footprint: Mapped[WKBElement] = mapped_column(_multipolygon())
+    cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cells.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint(_in_list("use", BUILDING_USES), name="use"),
+        CheckConstraint("floors BETWEEN 1 AND 200", name="floors"),
+        Index("ix_buildings_footprint", "footprint", postgresql_using="gist"),
+        Index("ix_buildings_cell_id", "cell_id"),
+    )

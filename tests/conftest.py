@@ -1,0 +1,116 @@
+"""Test harness: a real PostGIS test database, migrated once, one rolled-back transaction
+per test."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg2
+import pytest
+import pytest_asyncio
+from alembic import command
+from httpx import ASGITransport, AsyncClient
+from psycopg2 import sql
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from api.app import create_app
+from api.deps import get_session
+from gis.database import create_bulk_engine, create_request_engine
+from gis.settings import Settings
+from migrations import alembic_config
+
+
+def _test_database_url() -> str:
+    base = Settings(environment="development")
+    if base.test_database_url:
+        return base.test_database_url
+    url = make_url(base.database_url)
+    # Never run tests against the main database: derive <name>_test.
+    return url.set(database=f"{url.database}_test").render_as_string(hide_password=False)
+
+
+def _ensure_database(url: str) -> None:
+    """Create the test database when it does not exist yet."""
+    parsed = make_url(url)
+    conn = psycopg2.connect(
+        host=parsed.host, port=parsed.port or 5432, user=parsed.username,
+        password=parsed.password, dbname="postgres",
+    )
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,))
+        if cur.fetchone() is None:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database)))
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings for tests: the test database and a random signing key."""
+    return Settings(
+        environment="test",
+        database_url=_test_database_url(),
+        secret_key=secrets.token_urlsafe(48),
+    )
+
+
+@pytest.fixture(scope="session")
+def migrated_db(settings: Settings) -> str:
+    """The test database, created on demand and migrated to head once per session."""
+    _ensure_database(settings.database_url)
+    command.upgrade(alembic_config(settings.database_url), "head")
+    return settings.database_url
+
+
+@pytest.fixture(scope="session")
+def sync_engine(migrated_db: str) -> Iterator[Engine]:
+    """Sync (psycopg2) engine on the test database."""
+    engine = create_bulk_engine(migrated_db)
+    yield engine
+    engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def async_engine(migrated_db: str) -> AsyncIterator[AsyncEngine]:
+    """Async (asyncpg) engine on the test database."""
+    engine = create_request_engine(migrated_db, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def db(async_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session inside a transaction that is rolled back after the test; commits made by
+    code under test become savepoints."""
+    async with async_engine.connect() as conn:
+        outer = await conn.begin()
+        session = AsyncSession(
+            bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await outer.rollback()
+
+
+@pytest.fixture
+def app(settings: Settings, db: AsyncSession):
+    """The real app, its requests served from the test's session."""
+    application = create_app(settings)
+
+    async def _test_session() -> AsyncIterator[AsyncSession]:
+        yield db
+
+    application.dependency_overrides[get_session] = _test_session
+    return application
+
+
+@pytest_asyncio.fixture
+async def client(app) -> AsyncIterator[AsyncClient]:
+    """An HTTP client talking to the app in-process."""
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as c:
+        yield c

@@ -1,0 +1,143 @@
+"""Small factories for tests. Geometries are drawn in metres in CGCS2000 / 3-degree
+Gauss-Kruger CM 114E (EPSG:4547) and reprojected to 4326, to catch CRS mistakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import shapely
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, box
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.security import create_access_token
+from gis.crs import STORAGE_SRID, transformer
+from gis.settings import Settings
+from grid.accounts import hash_password
+from grid.models import Building, CellAssignment, GridCell, Region, User
+
+TEST_CRS = 4547  # CGCS2000 / 3-degree Gauss-Kruger CM 114E (around Shenzhen)
+ORIGIN = (505_000.0, 2_494_000.0)  # ~114.05E, 22.55N
+PASSWORD = "correct-horse-9"
+_PASSWORD_HASH: list[str] = []
+
+
+def metres_box(x0: float, y0: float, x1: float, y1: float) -> MultiPolygon:
+    """A rectangle given in metres from ORIGIN, returned in lon/lat."""
+    rect = box(ORIGIN[0] + x0, ORIGIN[1] + y0, ORIGIN[0] + x1, ORIGIN[1] + y1)
+    to_wgs84 = transformer(TEST_CRS, STORAGE_SRID)
+    projected = shapely.transform(rect, lambda xy: _apply(to_wgs84, xy))
+    return MultiPolygon([projected])
+
+
+def metres_point(x: float, y: float) -> tuple[float, float]:
+    """A point in metres from ORIGIN as (lon, lat)."""
+    return transformer(TEST_CRS, STORAGE_SRID).transform(ORIGIN[0] + x, ORIGIN[1] + y)
+
+
+def _apply(t, xy):
+    import numpy as np
+
+    lon, lat = t.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([lon, lat])
+
+
+def _geom(shape) -> object:
+    return from_shape(shape, srid=STORAGE_SRID)
+
+
+async def make_region(
+    db: AsyncSession, code: str, level: str, name: str, parent: Region | None,
+    extent: tuple[float, float, float, float],
+) -> Region:
+    """A region with a rectangular boundary (extent in metres)."""
+    region = Region(code=code, name=name, level=level, parent_id=parent and parent.id,
+                    path="", boundary=_geom(metres_box(*extent)))
+    db.add(region)
+    await db.flush()
+    region.path = f"{parent.path if parent else '/'}{region.id}/"
+    await db.flush()
+    return region
+
+
+async def make_cell(
+    db: AsyncSession, code: str, community: Region, extent: tuple[float, float, float, float]
+) -> GridCell:
+    """A grid cell with a rectangular boundary (extent in metres)."""
+    cell = GridCell(code=code, name=f"网格{code[-3:]}", community_id=community.id,
+                    boundary=_geom(metres_box(*extent)))
+    db.add(cell)
+    await db.flush()
+    return cell
+
+
+async def make_user(
+    db: AsyncSession, username: str, role: str, region: Region | None = None,
+    display_name: str = "测试用户", phone: str | None = "13800000000",
+) -> User:
+    """An active account with the shared test password."""
+    if not _PASSWORD_HASH:
+        _PASSWORD_HASH.append(hash_password(PASSWORD))
+    user = User(username=username, display_name=display_name, phone=phone, role=role,
+                region_id=region and region.id, password_hash=_PASSWORD_HASH[0])
+    db.add(user)
+    await db.flush()
+    return user
+
+
+async def assign(
+    db: AsyncSession, cell: GridCell, user: User, kind: str = "primary",
+    valid_from: date = date(2026, 1, 1), valid_to: date | None = None,
+) -> CellAssignment:
+    """Make a worker responsible for a cell over [valid_from, valid_to)."""
+    row = CellAssignment(cell_id=cell.id, user_id=user.id, kind=kind,
+                         valid_from=valid_from, valid_to=valid_to)
+    db.add(row)
+    await db.flush()
+    return row
+
+
+async def make_building(
+    db: AsyncSession, cell: GridCell | None, extent: tuple[float, float, float, float],
+    address: str = "测试路1号", use: str = "residential", floors: int = 6,
+) -> Building:
+    """A building with a rectangular footprint (extent in metres)."""
+    building = Building(address=address, use=use, floors=floors, cell_id=cell and cell.id,
+                        footprint=_geom(metres_box(*extent)))
+    db.add(building)
+    await db.flush()
+    return building
+
+
+def auth_headers(user: User, settings: Settings) -> dict[str, str]:
+    """A bearer header for the user."""
+    return {"Authorization": f"Bearer {create_access_token(user.id, settings)}"}
+
+
+@dataclass
+class World:
+    """A small city: one district, one street, two communities, three cells."""
+
+    city: Region
+    district: Region
+    street: Region
+    community_a: Region
+    community_b: Region
+    cell_a1: GridCell
+    cell_a2: GridCell
+    cell_b1: GridCell
+
+
+async def make_world(db: AsyncSession) -> World:
+    """Build the small city used by API tests (cells are 500 m squares)."""
+    city = await make_region(db, "880100", "city", "测试市", None, (0, 0, 1500, 500))
+    district = await make_region(db, "880101", "district", "测试区", city, (0, 0, 1500, 500))
+    street = await make_region(db, "880101001", "street", "测试街道", district, (0, 0, 1500, 500))
+    comm_a = await make_region(db, "880101001001", "community", "甲社区", street, (0, 0, 1000, 500))
+    comm_b = await make_region(db, "880101001002", "community", "乙社区", street,
+                               (1000, 0, 1500, 500))
+    a1 = await make_cell(db, "880101001001001", comm_a, (0, 0, 500, 500))
+    a2 = await make_cell(db, "880101001001002", comm_a, (500, 0, 1000, 500))
+    b1 = await make_cell(db, "880101001002001", comm_b, (1000, 0, 1500, 500))
+    return World(city, district, street, comm_a, comm_b, a1, a2, b1)
