@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from geoalchemy2 import functions as gfunc
-from sqlalchemy import JSON, type_coerce
+from sqlalchemy import JSON, cast
 from sqlalchemy.sql.elements import ColumnElement
 
 from gis.crs import STORAGE_SRID
@@ -17,7 +17,8 @@ GEOJSON_DECIMALS = 7
 
 def as_geojson(column: Any) -> ColumnElement[Any]:
     """A column rendered as a GeoJSON geometry object (decoded to a dict)."""
-    return type_coerce(gfunc.ST_AsGeoJSON(column, GEOJSON_DECIMALS), JSON)
+    # Cast in SQL so the driver decodes it (a text result would stay a string).
+    return cast(gfunc.ST_AsGeoJSON(column, GEOJSON_DECIMALS), JSON)
 
 
 def intersects_bbox(column: Any, bbox: BBox) -> ColumnElement[bool]:
