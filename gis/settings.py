@@ -10,7 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values shipped in .env.example and the defaults; they are fine on a laptop and
 # refused anywhere else, so a production deploy cannot start with a known key.
-PLACEHOLDER_SECRETS = frozenset({"change-me", "dev-secret-change-me", ""})
+PLACEHOLDER_SECRETS = frozenset(
+    {"change-me", "dev-secret-change-me", "dev-id-key-change-me", ""}
+)
 
 LOCAL_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov"
 
@@ -28,6 +30,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("dev-secret-change-me")
     token_ttl_minutes: int = Field(12 * 60, ge=1, le=7 * 24 * 60)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    # Key of the HMAC that stores ID numbers; changing it orphans every stored hash.
+    id_hash_key: SecretStr = SecretStr("dev-id-key-change-me")
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -42,12 +46,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets_outside_development(self) -> Settings:
-        if self.environment != "development":
-            secret = self.secret_key.get_secret_value()
+        if self.environment == "development":
+            return self
+        for name in ("secret_key", "id_hash_key"):
+            secret = getattr(self, name).get_secret_value()
             if secret in PLACEHOLDER_SECRETS or len(secret) < 32:
                 raise ValueError(
-                    "GRIDGOV_SECRET_KEY is a placeholder or shorter than 32 characters; "
-                    "set a random secret before running in production"
+                    f"GRIDGOV_{name.upper()} is a placeholder or shorter than 32 characters; "
+                    "set a random secret before running outside development"
                 )
         return self
 

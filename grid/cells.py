@@ -35,6 +35,7 @@ async def cell_page(
         select(GridCell.code, GridCell.name, Region.code, Region.name,
                as_geojson(GridCell.boundary))
         .join(Region, Region.id == GridCell.community_id)
+        .where(GridCell.in_force())
         .order_by(GridCell.code)
         .limit(limit + 1)
     )
@@ -57,7 +58,7 @@ async def find_cell(session: AsyncSession, code: str) -> CellRef | None:
     query = (
         select(GridCell.id, GridCell.code, GridCell.name, Region.code, Region.path)
         .join(Region, Region.id == GridCell.community_id)
-        .where(GridCell.code == code)
+        .where(GridCell.code == code, GridCell.in_force())
     )
     row = (await session.execute(query)).first()
     return CellRef(*row) if row else None

@@ -10,16 +10,19 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from gis.crs import STORAGE_SRID
 from gis.orm import Base, created_at_column
@@ -68,23 +71,64 @@ class Region(Base):
     )
 
 
+VERSION_STATUSES = ["draft", "active", "retired"]
+
+
+class BoundaryVersion(Base):
+    """A set of grid cells loaded together: drafted or imported inactive, checked, then
+    activated, replacing the active cells of the communities it covers."""
+
+    __tablename__ = "boundary_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'draft'"))
+    created_at: Mapped[datetime] = created_at_column()
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (CheckConstraint(_in_list("status", VERSION_STATUSES), name="status"),)
+
+
 class GridCell(Base):
-    """A grid cell (网格) inside one community, with its 15-digit code."""
+    """A grid cell (网格) inside one community, with its 15-digit code. A cell belongs to
+    one boundary version and is in force over [active_from, active_to)."""
 
     __tablename__ = "grid_cells"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(15), unique=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("boundary_versions.id", ondelete="RESTRICT")
+    )
+    code: Mapped[str] = mapped_column(String(15))
     name: Mapped[str] = mapped_column(String(100))
     community_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
     boundary: Mapped[WKBElement] = mapped_column(_multipolygon())
+    active_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    active_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
         CheckConstraint("code ~ '^[0-9]{15}$'", name="code_digits"),
+        CheckConstraint(
+            "active_to IS NULL OR (active_from IS NOT NULL AND active_to >= active_from)",
+            name="active_range",
+        ),
+        UniqueConstraint("version_id", "code", name="uq_grid_cells_version_code"),
+        # One cell in force per code; drafts and retired cells may repeat it.
+        Index(
+            "uq_grid_cells_active_code", "code", unique=True,
+            postgresql_where=text("active_from IS NOT NULL AND active_to IS NULL"),
+        ),
         Index("ix_grid_cells_boundary", "boundary", postgresql_using="gist"),
         Index("ix_grid_cells_community_id", "community_id"),
+        Index("ix_grid_cells_version_id", "version_id"),
     )
+
+    @classmethod
+    def in_force(cls) -> ColumnElement[bool]:
+        """SQL: the cell is active now (activated and not retired)."""
+        return cls.active_from.is_not(None) & cls.active_to.is_(None)
 
 
 class User(Base):

@@ -15,6 +15,7 @@ async def region_tree(session: AsyncSession) -> list[dict[str, Any]]:
     """Every region as a nested tree (no geometry), with each community's cell count."""
     cell_counts = (
         select(GridCell.community_id, func.count().label("cells"))
+        .where(GridCell.in_force())
         .group_by(GridCell.community_id)
         .subquery()
     )

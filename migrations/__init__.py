@@ -10,6 +10,12 @@ from geoalchemy2 import alembic_helpers
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
 
+def load_models() -> None:
+    """Import every module that defines tables, so Base.metadata knows them all."""
+    import grid.models
+    import grid.people  # noqa: F401
+
+
 def alembic_config(database_url: str) -> Config:
     """An Alembic config pointed at this package's revisions and the given database."""
     config = Config()

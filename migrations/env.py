@@ -5,11 +5,12 @@ from __future__ import annotations
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
-import grid.models  # noqa: F401  (registers the register's tables on Base.metadata)
 from gis.database import create_bulk_engine
 from gis.orm import Base
 from gis.settings import get_settings
-from migrations import include_object
+from migrations import include_object, load_models
+
+load_models()
 
 
 def run_migrations() -> None:

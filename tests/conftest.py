@@ -54,6 +54,7 @@ def settings() -> Settings:
         environment="test",
         database_url=_test_database_url(),
         secret_key=secrets.token_urlsafe(48),
+        id_hash_key=secrets.token_urlsafe(48),
     )
 
 

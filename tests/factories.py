@@ -4,7 +4,7 @@ Gauss-Kruger CM 114E (EPSG:4547) and reprojected to 4326, to catch CRS mistakes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import shapely
 from geoalchemy2.shape import from_shape
@@ -15,7 +15,7 @@ from api.security import create_access_token
 from gis.crs import STORAGE_SRID, transformer
 from gis.settings import Settings
 from grid.accounts import hash_password
-from grid.models import Building, CellAssignment, GridCell, Region, User
+from grid.models import BoundaryVersion, Building, CellAssignment, GridCell, Region, User
 
 TEST_CRS = 4547  # CGCS2000 / 3-degree Gauss-Kruger CM 114E (around Shenzhen)
 ORIGIN = (505_000.0, 2_494_000.0)  # ~114.05E, 22.55N
@@ -61,12 +61,26 @@ async def make_region(
     return region
 
 
+async def make_version(db: AsyncSession, status: str = "active") -> BoundaryVersion:
+    """A boundary version (active unless asked otherwise)."""
+    version = BoundaryVersion(label=f"test {status}", source="test", status=status,
+                              activated_at=datetime.now(UTC) if status == "active" else None)
+    db.add(version)
+    await db.flush()
+    return version
+
+
 async def make_cell(
-    db: AsyncSession, code: str, community: Region, extent: tuple[float, float, float, float]
+    db: AsyncSession, code: str, community: Region, extent: tuple[float, float, float, float],
+    version: BoundaryVersion | None = None,
 ) -> GridCell:
-    """A grid cell with a rectangular boundary (extent in metres)."""
+    """A grid cell with a rectangular boundary (extent in metres), in force unless its
+    version is a draft."""
+    version = version or await make_version(db)
+    in_force = version.status == "active"
     cell = GridCell(code=code, name=f"网格{code[-3:]}", community_id=community.id,
-                    boundary=_geom(metres_box(*extent)))
+                    version_id=version.id, boundary=_geom(metres_box(*extent)),
+                    active_from=datetime(2026, 1, 1, tzinfo=UTC) if in_force else None)
     db.add(cell)
     await db.flush()
     return cell
@@ -137,7 +151,8 @@ async def make_world(db: AsyncSession) -> World:
     comm_a = await make_region(db, "880101001001", "community", "甲社区", street, (0, 0, 1000, 500))
     comm_b = await make_region(db, "880101001002", "community", "乙社区", street,
                                (1000, 0, 1500, 500))
-    a1 = await make_cell(db, "880101001001001", comm_a, (0, 0, 500, 500))
-    a2 = await make_cell(db, "880101001001002", comm_a, (500, 0, 1000, 500))
-    b1 = await make_cell(db, "880101001002001", comm_b, (1000, 0, 1500, 500))
+    version = await make_version(db)
+    a1 = await make_cell(db, "880101001001001", comm_a, (0, 0, 500, 500), version)
+    a2 = await make_cell(db, "880101001001002", comm_a, (500, 0, 1000, 500), version)
+    b1 = await make_cell(db, "880101001002001", comm_b, (1000, 0, 1500, 500), version)
     return World(city, district, street, comm_a, comm_b, a1, a2, b1)

@@ -82,7 +82,7 @@ async def who_am_i(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
                 await session.execute(
                     select(GridCell.code)
                     .join(CellAssignment, CellAssignment.cell_id == GridCell.id)
-                    .where(CellAssignment.user_id == principal.id,
+                    .where(CellAssignment.user_id == principal.id, GridCell.in_force(),
                            *assignment_valid_on(date.today()))
                     .distinct()
                     .order_by(GridCell.code)
