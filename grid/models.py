@@ -156,6 +156,25 @@ class User(Base):
     )
 
 
+class GridCellPart(Base):
+    """A piece of an in-force cell's boundary (ST_Subdivide), kept by a trigger, for
+    point lookups that stay fast on large or jagged cells."""
+
+    __tablename__ = "grid_cell_parts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cell_id: Mapped[int] = mapped_column(ForeignKey("grid_cells.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(15))
+    part: Mapped[WKBElement] = mapped_column(
+        Geometry("POLYGON", srid=STORAGE_SRID, spatial_index=False)
+    )
+
+    __table_args__ = (
+        Index("ix_grid_cell_parts_part", "part", postgresql_using="gist"),
+        Index("ix_grid_cell_parts_cell_id", "cell_id"),
+    )
+
+
 class CellAssignment(Base):
     """A grid worker responsible for a cell over [valid_from, valid_to)."""
 

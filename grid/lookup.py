@@ -1,0 +1,68 @@
+"""Point lookup: lon/lat -> grid cell, region chain and the person responsible."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# A pin this close to a cell (GPS drift, the road between two cells) goes to that cell.
+DEFAULT_TOLERANCE_M = 50.0
+_METRES_PER_DEGREE = 111_320.0
+
+
+@dataclass(frozen=True)
+class PointLookup:
+    """Where a point falls and who answers for it."""
+
+    match: str  # 'inside' | 'nearest' | 'outside'
+    cell: dict[str, Any] | None
+    regions: list[dict[str, str]] = field(default_factory=list)
+    responsible: dict[str, Any] | None = None
+
+
+@lru_cache
+def _statement():
+    return text((Path(__file__).parent / "sql" / "point_lookup.sql").read_text())
+
+
+def _tolerance_degrees(lat: float, metres: float) -> float:
+    # A box at least `metres` wide in every direction; longitude degrees shrink
+    # with latitude, so divide by cos(lat) (capped near the poles).
+    return metres / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+
+
+def _decode(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+async def lookup_point(
+    session: AsyncSession, lon: float, lat: float, on: date,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+) -> PointLookup:
+    """Resolve a WGS84 point: its cell (covering, else nearest within tolerance), the
+    region chain, and the primary worker, else a backup, else the area's manager."""
+    row = (
+        await session.execute(
+            _statement(),
+            {"lon": lon, "lat": lat, "on": on, "tolerance_m": tolerance_m,
+             "tolerance_deg": _tolerance_degrees(lat, tolerance_m)},
+        )
+    ).one()
+    raw_cell, regions, responsible = (_decode(v) for v in row)
+    cell, match = None, "outside"
+    if raw_cell is not None:
+        match = raw_cell["match"]
+        cell = {"id": raw_cell["id"], "code": raw_cell["code"], "name": raw_cell["name"],
+                "distance_m": round(raw_cell["distance_m"], 1)}
+    if responsible is not None:
+        responsible.pop("rank", None)
+        responsible.pop("since", None)
+    return PointLookup(match=match, cell=cell, regions=regions or [], responsible=responsible)
