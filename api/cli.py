@@ -103,6 +103,53 @@ def _print_accounts(accounts: list[tuple[str, str, str]], password: str) -> None
         click.echo(f"  {username:<10} {role:<18} {area}")
 
 
+@main.group("import")
+def import_() -> None:
+    """Import register data from GIS files (GeoPackage, Shapefile, GeoJSON, CSV)."""
+
+
+@import_.command("buildings")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
+              help="TOML field mapping ([fields] and [values.<field>]).")
+@click.option("--layer", help="Layer name in a multi-layer file (GeoPackage).")
+@click.option("--encoding", help="Text encoding when the file has no .cpg (e.g. GBK).")
+@click.option("--crs", "csv_crs", help="CRS of a CSV's coordinates (e.g. EPSG:4547).")
+@click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Write the full report (.json, or .csv of row issues).")
+def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, report_path) -> None:
+    """Import building footprints: upsert by external id, link to cells, report rows."""
+    from pathlib import Path
+
+    from gis.database import create_bulk_engine
+    from gis.errors import GridgovError
+    from grid.importing.buildings import import_buildings
+    from grid.importing.reading import FieldMapping
+
+    progress = _progress(time.monotonic())
+    engine = create_bulk_engine(get_settings().database_url)
+    try:
+        with engine.begin() as conn:  # one transaction: a failure leaves nothing behind
+            report = import_buildings(
+                conn, Path(path), mapping=FieldMapping.load(mapping and Path(mapping)),
+                layer=layer, encoding=encoding, csv_crs=csv_crs, dry_run=dry_run,
+                progress=progress,
+            )
+    except GridgovError as exc:
+        raise click.ClickException(exc.message("en")) from exc
+    finally:
+        engine.dispose()
+    for issue in report.rejected[:20]:
+        click.echo(f"  rejected row {issue.row} ({issue.external_id}): {issue.field}: "
+                   f"{issue.reason}")
+    if len(report.rejected) > 20:
+        click.echo(f"  ... and {len(report.rejected) - 20} more rejected rows (see --report)")
+    if report_path:
+        report.write(Path(report_path))
+    click.echo(report.summary())
+
+
 @main.group()
 def user() -> None:
     """Accounts."""

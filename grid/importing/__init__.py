@@ -1,0 +1,1 @@
+"""Importing register data from GIS files (GeoPackage, Shapefile, GeoJSON, CSV)."""

@@ -1,0 +1,92 @@
+"""Reading a GIS file into a GeoDataFrame in EPSG:4326, with field mapping applied."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from gis.crs import STORAGE_SRID
+from gis.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """Target field -> source column, and per-field value translations
+    (e.g. 用途 "住宅" -> "residential"). Loaded from a small TOML file."""
+
+    columns: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None) -> FieldMapping:
+        """Read `[fields]` and `[values.<field>]` tables from a TOML file (or none)."""
+        if path is None:
+            return cls()
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(columns=dict(data.get("fields", {})), values=dict(data.get("values", {})))
+
+    def apply(self, frame: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
+        """A frame with target names: mapped columns renamed, values translated; target
+        columns that are neither mapped nor present come out as missing."""
+        out = pd.DataFrame(index=frame.index)
+        for target in targets:
+            source = self.columns.get(target, target)
+            column = frame[source] if source in frame.columns else pd.Series(
+                [None] * len(frame), index=frame.index, dtype=object
+            )
+            if target in self.values:
+                table = self.values[target]
+                column = column.map(lambda v, t=table: t.get(str(v), v) if v is not None else v)
+            out[target] = column
+        return out
+
+
+def read_geodata(
+    path: Path, *, layer: str | None = None, encoding: str | None = None,
+    csv_crs: str | None = None, csv_x: str = "lon", csv_y: str = "lat",
+) -> gpd.GeoDataFrame:
+    """Read any supported file, refuse a missing CRS, and reproject to EPSG:4326.
+
+    Shapefile encodings come from the .cpg file unless `encoding` is given. A CSV has
+    no CRS of its own, so `csv_crs` is required for it."""
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInput(f"file not found: {path}", f"文件不存在：{path}", field="path")
+    if path.suffix.lower() == ".csv":
+        frame = _read_csv_points(path, encoding, csv_crs, csv_x, csv_y)
+    else:
+        try:
+            frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+        except Exception as exc:  # GDAL says what is wrong with the file
+            raise InvalidInput(f"cannot read {path.name}: {exc}", f"无法读取文件：{exc}",
+                               field="path") from exc
+    if frame.crs is None:
+        raise InvalidInput(
+            f"{path.name} declares no coordinate reference system; add a .prj or convert it",
+            f"{path.name} 未声明坐标系（缺少 .prj 等），不会猜测", field="crs",
+        )
+    return frame.to_crs(STORAGE_SRID) if frame.crs.to_epsg() != STORAGE_SRID else frame
+
+
+def _read_csv_points(
+    path: Path, encoding: str | None, crs: str | None, x: str, y: str
+) -> gpd.GeoDataFrame:
+    if not crs:
+        raise InvalidInput("a CSV needs --crs (e.g. EPSG:4326 or EPSG:4547)",
+                           "CSV 文件需要指定坐标系（--crs）", field="crs")
+    frame = pd.read_csv(path, encoding=encoding or "utf-8-sig", dtype=str)
+    for column in (x, y):
+        if column not in frame.columns:
+            raise InvalidInput(f"the CSV has no {column} column", f"CSV 缺少 {column} 列",
+                               field=column)
+    xs = pd.to_numeric(frame[x], errors="coerce")
+    ys = pd.to_numeric(frame[y], errors="coerce")
+    geometry = gpd.points_from_xy(xs, ys)
+    # Rows without numbers get no geometry; they are rejected later, row by row.
+    geometry[(xs.isna() | ys.isna()).to_numpy()] = None
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs=crs)

@@ -1,0 +1,59 @@
+"""What an import did: counts, repaired rows and rejected rows with their reasons."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    """One row's problem: its 1-based record number, external id, field and reason."""
+
+    row: int
+    external_id: str | None
+    field: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """The outcome of one import (or dry run)."""
+
+    kind: str
+    source: str
+    dry_run: bool = False
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    repaired: list[RowIssue] = field(default_factory=list)
+    rejected: list[RowIssue] = field(default_factory=list)
+    outside_cells: list[RowIssue] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        verb = "would import" if self.dry_run else "imported"
+        return (
+            f"{self.kind}: read {self.read}, {verb} {self.inserted} new and "
+            f"{self.updated} updated, repaired {len(self.repaired)}, "
+            f"rejected {len(self.rejected)}, outside every cell {len(self.outside_cells)} "
+            f"({self.seconds:.1f}s)"
+        )
+
+    def write(self, path: Path) -> None:
+        """Save as JSON (.json) or as CSV of the row issues (any other suffix)."""
+        path = Path(path)
+        if path.suffix.lower() == ".json":
+            path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), "utf-8")
+            return
+        with path.open("w", newline="", encoding="utf-8-sig") as out:
+            writer = csv.writer(out)
+            writer.writerow(["outcome", "row", "external_id", "field", "reason"])
+            for outcome, issues in (("rejected", self.rejected), ("repaired", self.repaired),
+                                    ("outside_cells", self.outside_cells)):
+                for issue in issues:
+                    writer.writerow([outcome, issue.row, issue.external_id, issue.field,
+                                     issue.reason])
