@@ -150,6 +150,85 @@ def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, repor
     click.echo(report.summary())
 
 
+@import_.command("cells")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--label", required=True, help="Name of the new boundary version.")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False))
+@click.option("--layer")
+@click.option("--encoding")
+@click.option("--dry-run", is_flag=True)
+def import_cells_cmd(path, label, mapping, layer, encoding, dry_run) -> None:
+    """Import grid cells as a new draft boundary version (then: cells check / activate)."""
+    from pathlib import Path
+
+    from gis.database import create_bulk_engine
+    from gis.errors import GridgovError
+    from grid.importing.cells import import_cells
+    from grid.importing.reading import FieldMapping
+
+    engine = create_bulk_engine(get_settings().database_url)
+    try:
+        with engine.begin() as conn:
+            report, version_id = import_cells(
+                conn, Path(path), label=label, mapping=FieldMapping.load(mapping and Path(mapping)),
+                layer=layer, encoding=encoding, dry_run=dry_run,
+                progress=_progress(time.monotonic()),
+            )
+    except GridgovError as exc:
+        raise click.ClickException(exc.message("en")) from exc
+    finally:
+        engine.dispose()
+    for issue in report.rejected:
+        click.echo(f"  rejected row {issue.row}: {issue.field}: {issue.reason}")
+    click.echo(report.summary())
+    if version_id is not None:
+        click.echo(f"draft version {version_id}: `gridgov cells check {version_id}`, then "
+                   f"`gridgov cells activate {version_id}`")
+
+
+@main.group()
+def cells() -> None:
+    """Boundary versions of grid cells."""
+
+
+@cells.command("check")
+@click.argument("version_id", type=int)
+def cells_check(version_id: int) -> None:
+    """Report overlaps, gaps and cells outside their community, with areas in m²."""
+    from gis.database import create_bulk_engine
+    from grid.checks import check_version
+
+    engine = create_bulk_engine(get_settings().database_url)
+    with engine.connect() as conn:
+        problems = check_version(conn, version_id)
+    engine.dispose()
+    for p in problems:
+        click.echo(f"  {p.kind:<18} community {p.community_code} cells "
+                   f"{','.join(p.cell_codes) or '-'}: {p.area_m2:,.1f} m²")
+    click.echo(f"{len(problems)} problem(s) in version {version_id}")
+
+
+@cells.command("activate")
+@click.argument("version_id", type=int)
+def cells_activate(version_id: int) -> None:
+    """Put a draft version in force; buildings and assignments move to the new cells."""
+    from gis.database import create_bulk_engine
+    from gis.errors import GridgovError
+    from grid.versions import activate_version
+
+    engine = create_bulk_engine(get_settings().database_url)
+    try:
+        with engine.begin() as conn:
+            result = activate_version(conn, version_id)
+    except GridgovError as exc:
+        raise click.ClickException(exc.message("en")) from exc
+    finally:
+        engine.dispose()
+    click.echo(f"version {version_id} active: {result.cells_activated} cells in force, "
+               f"{result.cells_retired} retired, {result.assignments_moved} assignments "
+               f"moved, {result.buildings_relinked} buildings relinked")
+
+
 @main.group()
 def user() -> None:
     """Accounts."""

@@ -66,3 +66,18 @@ async def lookup_point(
         responsible.pop("rank", None)
         responsible.pop("since", None)
     return PointLookup(match=match, cell=cell, regions=regions or [], responsible=responsible)
+
+
+_CELL_AT = text("""
+    SELECT c.code FROM grid_cells c
+    WHERE c.active_from <= :at AND (c.active_to IS NULL OR c.active_to > :at)
+      AND c.boundary && ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)
+      AND ST_Covers(c.boundary, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
+    ORDER BY c.code LIMIT 1
+""")
+
+
+async def cell_code_at(session: AsyncSession, lon: float, lat: float, at) -> str | None:
+    """History: the code of the cell that covered a point at a moment (any version)."""
+    params = {"lon": lon, "lat": lat, "at": at}
+    return (await session.execute(_CELL_AT, params)).scalar()

@@ -104,3 +104,12 @@ async def test_lookup_api_rejects_out_of_range_coordinates(client):
     response = await client.get("/lookup", params={"lon": 200, "lat": 10})
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["field"] == "lon"
+
+
+async def test_lookup_on_a_date_names_the_cell_in_force_then(client, db):
+    world = await make_world(db)  # cells in force since 2026-01-01
+    lon, lat = metres_point(250, 250)
+    then = await client.get("/lookup", params={"lon": lon, "lat": lat, "on": "2026-03-01"})
+    assert then.json()["cell_code_on_date"] == world.cell_a1.code
+    before = await client.get("/lookup", params={"lon": lon, "lat": lat, "on": "2025-12-01"})
+    assert before.json()["cell_code_on_date"] is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -11,7 +11,7 @@ from api.deps import SessionDep, SettingsDep, oauth2_scheme
 from api.security import user_id_from_token
 from gis.errors import GridgovError
 from grid.access import load_principal
-from grid.lookup import lookup_point
+from grid.lookup import cell_code_at, lookup_point
 from grid.roles import STAFF_ROLES
 
 router = APIRouter(tags=["register"])
@@ -35,8 +35,13 @@ async def lookup(
         responsible = {"level": responsible["level"]}
     elif responsible is not None:
         responsible = {k: v for k, v in responsible.items() if k != "id"}
-    return {"match": result.match, "cell": cell, "regions": result.regions,
-            "responsible": responsible}
+    answer = {"match": result.match, "cell": cell, "regions": result.regions,
+              "responsible": responsible}
+    if on is not None:
+        # History: the cell in force at the end of that day, whichever version it was in.
+        end_of_day = datetime.combine(on, time.max, tzinfo=UTC)
+        answer["cell_code_on_date"] = await cell_code_at(session, lon, lat, end_of_day)
+    return answer
 
 
 async def _is_staff(session, settings, token: str | None) -> bool:
