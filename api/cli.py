@@ -67,6 +67,8 @@ def db_current() -> None:
 @click.option("--seed", default=20261124, show_default=True, help="Same seed, same city.")
 def demo(replace: bool, skip_if_loaded: bool, seed: int) -> None:
     """Load the synthetic demo city (regions, cells, workers, buildings, accounts)."""
+    from sqlalchemy import text
+
     from gis.database import create_bulk_engine
     from grid.accounts import hash_password
     from grid.demo_city import generate_demo_city
@@ -75,7 +77,10 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int) -> None:
 
     progress = _progress(time.monotonic())
     engine = create_bulk_engine(get_settings().database_url)
-    with engine.connect() as conn:
+    # One transaction: a failure or Ctrl-C leaves the register as it was.
+    with engine.begin() as conn:
+        # Two demo loads at once would interleave; the second waits, then sees data.
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('gridgov demo'))"))
         if not register_is_empty(conn):
             if skip_if_loaded:
                 click.echo("demo: the register already holds data; keeping it (--replace reloads)")
@@ -86,12 +91,10 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int) -> None:
                     "the register already holds data; run `gridgov demo --replace` to wipe "
                     "it and load the demo city again"
                 )
+            progress("clearing the register")
+            clear_register(conn)
         city = generate_demo_city(seed=seed, progress=progress)
-        with conn.begin():
-            if replace:
-                progress("clearing the register")
-                clear_register(conn)
-            counts = load_demo_city(conn, city, hash_password(DEMO_PASSWORD), progress=progress)
+        counts = load_demo_city(conn, city, hash_password(DEMO_PASSWORD), progress=progress)
         progress("done: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
         _print_accounts(demo_account_lines(conn), DEMO_PASSWORD)
     engine.dispose()
