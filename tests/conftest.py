@@ -115,3 +115,16 @@ async def client(app) -> AsyncIterator[AsyncClient]:
     """An HTTP client talking to the app in-process."""
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as c:
         yield c
+
+
+@pytest.fixture
+def conn(sync_engine):
+    """A sync connection holding the small test city, in a transaction rolled back after
+    the test (for bulk code that works on sync connections)."""
+    from tests.sync_world import make_sync_world
+
+    with sync_engine.connect() as connection:
+        outer = connection.begin()
+        make_sync_world(connection)
+        yield connection
+        outer.rollback()

@@ -53,14 +53,6 @@ def mapping(tmp_path):
     return FieldMapping.load(path)
 
 
-@pytest.fixture
-def conn(sync_engine):
-    """A sync connection in a transaction rolled back after the test, with a small world."""
-    with sync_engine.connect() as connection:
-        outer = connection.begin()
-        make_sync_world(connection)
-        yield connection
-        outer.rollback()
 
 
 def _stored(conn):

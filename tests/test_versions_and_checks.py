@@ -14,7 +14,6 @@ from grid.checks import check_version
 from grid.importing.cells import import_cells
 from grid.versions import activate_version
 from tests.factories import ORIGIN, TEST_CRS
-from tests.sync_world import make_sync_world
 
 X0, Y0 = ORIGIN
 
@@ -30,13 +29,6 @@ def _cells_file(tmp_path, rows, name="cells.gpkg"):
     return path
 
 
-@pytest.fixture
-def conn(sync_engine):
-    with sync_engine.connect() as connection:
-        outer = connection.begin()
-        make_sync_world(connection)
-        yield connection
-        outer.rollback()
 
 
 def test_checks_report_overlap_gap_and_cell_outside_its_community(conn, tmp_path):
