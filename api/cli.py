@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
+from sqlalchemy import Connection
 
 from gis.settings import get_settings
 
@@ -15,6 +18,23 @@ def _progress(start: float):
         click.echo(f"[{time.monotonic() - start:6.1f}s] {message}", err=True)
 
     return report
+
+
+@contextmanager
+def bulk_transaction() -> Iterator[Connection]:
+    """One sync transaction on the configured database: committed on success, rolled back
+    on any failure (nothing half-written); domain errors become clean CLI errors."""
+    from gis.database import create_bulk_engine
+    from gis.errors import GridgovError
+
+    engine = create_bulk_engine(get_settings().database_url)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except GridgovError as exc:
+        raise click.ClickException(exc.message("en")) from exc
+    finally:
+        engine.dispose()
 
 
 @click.group()
@@ -69,16 +89,14 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int) -> None:
     """Load the synthetic demo city (regions, cells, workers, buildings, accounts)."""
     from sqlalchemy import text
 
-    from gis.database import create_bulk_engine
     from grid.accounts import hash_password
     from grid.demo_city import generate_demo_city
     from grid.demo_load import clear_register, load_demo_city, register_is_empty
     from grid.user_admin import DEMO_PASSWORD, demo_account_lines
 
     progress = _progress(time.monotonic())
-    engine = create_bulk_engine(get_settings().database_url)
     # One transaction: a failure or Ctrl-C leaves the register as it was.
-    with engine.begin() as conn:
+    with bulk_transaction() as conn:
         # Two demo loads at once would interleave; the second waits, then sees data.
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('gridgov demo'))"))
         if not register_is_empty(conn):
@@ -97,7 +115,6 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int) -> None:
         counts = load_demo_city(conn, city, hash_password(DEMO_PASSWORD), progress=progress)
         progress("done: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
         _print_accounts(demo_account_lines(conn), DEMO_PASSWORD)
-    engine.dispose()
 
 
 def _print_accounts(accounts: list[tuple[str, str, str]], password: str) -> None:
@@ -125,24 +142,16 @@ def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, repor
     """Import building footprints: upsert by external id, link to cells, report rows."""
     from pathlib import Path
 
-    from gis.database import create_bulk_engine
-    from gis.errors import GridgovError
     from grid.importing.buildings import import_buildings
     from grid.importing.reading import FieldMapping
 
     progress = _progress(time.monotonic())
-    engine = create_bulk_engine(get_settings().database_url)
-    try:
-        with engine.begin() as conn:  # one transaction: a failure leaves nothing behind
-            report = import_buildings(
-                conn, Path(path), mapping=FieldMapping.load(mapping and Path(mapping)),
-                layer=layer, encoding=encoding, csv_crs=csv_crs, dry_run=dry_run,
-                progress=progress,
-            )
-    except GridgovError as exc:
-        raise click.ClickException(exc.message("en")) from exc
-    finally:
-        engine.dispose()
+    with bulk_transaction() as conn:  # a failure leaves nothing behind
+        report = import_buildings(
+            conn, Path(path), mapping=FieldMapping.load(mapping and Path(mapping)),
+            layer=layer, encoding=encoding, csv_crs=csv_crs, dry_run=dry_run,
+            progress=progress,
+        )
     for issue in report.rejected[:20]:
         click.echo(f"  rejected row {issue.row} ({issue.external_id}): {issue.field}: "
                    f"{issue.reason}")
@@ -164,23 +173,15 @@ def import_cells_cmd(path, label, mapping, layer, encoding, dry_run) -> None:
     """Import grid cells as a new draft boundary version (then: cells check / activate)."""
     from pathlib import Path
 
-    from gis.database import create_bulk_engine
-    from gis.errors import GridgovError
     from grid.importing.cells import import_cells
     from grid.importing.reading import FieldMapping
 
-    engine = create_bulk_engine(get_settings().database_url)
-    try:
-        with engine.begin() as conn:
-            report, version_id = import_cells(
-                conn, Path(path), label=label, mapping=FieldMapping.load(mapping and Path(mapping)),
-                layer=layer, encoding=encoding, dry_run=dry_run,
-                progress=_progress(time.monotonic()),
-            )
-    except GridgovError as exc:
-        raise click.ClickException(exc.message("en")) from exc
-    finally:
-        engine.dispose()
+    with bulk_transaction() as conn:  # a failure leaves nothing behind
+        report, version_id = import_cells(
+            conn, Path(path), label=label, mapping=FieldMapping.load(mapping and Path(mapping)),
+            layer=layer, encoding=encoding, dry_run=dry_run,
+            progress=_progress(time.monotonic()),
+        )
     for issue in report.rejected:
         click.echo(f"  rejected row {issue.row}: {issue.field}: {issue.reason}")
     click.echo(report.summary())
@@ -198,13 +199,10 @@ def cells() -> None:
 @click.argument("version_id", type=int)
 def cells_check(version_id: int) -> None:
     """Report overlaps, gaps and cells outside their community, with areas in m²."""
-    from gis.database import create_bulk_engine
     from grid.checks import check_version
 
-    engine = create_bulk_engine(get_settings().database_url)
-    with engine.connect() as conn:
+    with bulk_transaction() as conn:
         problems = check_version(conn, version_id)
-    engine.dispose()
     for p in problems:
         click.echo(f"  {p.kind:<18} community {p.community_code} cells "
                    f"{','.join(p.cell_codes) or '-'}: {p.area_m2:,.1f} m²")
@@ -215,18 +213,10 @@ def cells_check(version_id: int) -> None:
 @click.argument("version_id", type=int)
 def cells_activate(version_id: int) -> None:
     """Put a draft version in force; buildings and assignments move to the new cells."""
-    from gis.database import create_bulk_engine
-    from gis.errors import GridgovError
     from grid.versions import activate_version
 
-    engine = create_bulk_engine(get_settings().database_url)
-    try:
-        with engine.begin() as conn:
-            result = activate_version(conn, version_id)
-    except GridgovError as exc:
-        raise click.ClickException(exc.message("en")) from exc
-    finally:
-        engine.dispose()
+    with bulk_transaction() as conn:  # a failure leaves nothing behind
+        result = activate_version(conn, version_id)
     click.echo(f"version {version_id} active: {result.cells_activated} cells in force, "
                f"{result.cells_retired} retired, {result.assignments_moved} assignments "
                f"moved, {result.buildings_relinked} buildings relinked")
@@ -249,19 +239,11 @@ def user() -> None:
 def user_create(username: str, role: str, display_name: str | None, region_code: str | None,
                 phone: str | None, password: str) -> None:
     """Create an account (staff accounts need --region)."""
-    from gis.database import create_bulk_engine
-    from gis.errors import GridgovError
     from grid.user_admin import create_user
 
-    engine = create_bulk_engine(get_settings().database_url)
-    try:
-        with engine.begin() as conn:
-            user_id = create_user(conn, username=username, role=role, password=password,
-                                  display_name=display_name, region_code=region_code, phone=phone)
-    except GridgovError as exc:
-        raise click.ClickException(exc.message("en")) from exc
-    finally:
-        engine.dispose()
+    with bulk_transaction() as conn:  # a failure leaves nothing behind
+        user_id = create_user(conn, username=username, role=role, password=password,
+                              display_name=display_name, region_code=region_code, phone=phone)
     click.echo(f"created user {username} (id {user_id}, role {role})")
 
 
