@@ -45,7 +45,18 @@ async def get_principal(
     return principal
 
 
+async def get_optional_principal(
+    session: SessionDep, settings: SettingsDep, token: str | None = Depends(oauth2_scheme)
+) -> Principal | None:
+    """For public routes that show staff more: None for anonymous or bad credentials."""
+    try:
+        return await get_principal(session, settings, token)
+    except NotAuthenticated:
+        return None
+
+
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
 def require_roles(*roles: Role) -> Callable[..., Principal]:
