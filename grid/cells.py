@@ -88,16 +88,16 @@ async def cell_responsibility(session: AsyncSession, cell: CellRef, on: date) ->
     def person(username: str, name: str, phone: str | None) -> dict[str, Any]:
         return {"username": username, "display_name": name, "phone": phone}
 
+    def assigned(wanted: str) -> list[dict[str, Any]]:
+        return [
+            {**person(u, n, p), "valid_from": f.isoformat(), "valid_to": t and t.isoformat()}
+            for kind, f, t, u, n, p in workers if kind == wanted
+        ]
+
     return {
         "cell_code": cell.code,
         "on": on.isoformat(),
-        "primary": [
-            {**person(u, n, p), "valid_from": f.isoformat(), "valid_to": t and t.isoformat()}
-            for kind, f, t, u, n, p in workers if kind == "primary"
-        ],
-        "backups": [
-            {**person(u, n, p), "valid_from": f.isoformat(), "valid_to": t and t.isoformat()}
-            for kind, f, t, u, n, p in workers if kind == "backup"
-        ],
+        "primary": assigned("primary"),
+        "backups": assigned("backup"),
         "community_managers": [person(*m) for m in managers],
     }
