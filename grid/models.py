@@ -223,4 +223,7 @@ class Building(Base):
         CheckConstraint("floors BETWEEN 1 AND 200", name="floors"),
         Index("ix_buildings_footprint", "footprint", postgresql_using="gist"),
         Index("ix_buildings_cell_id", "cell_id"),
+        # Trigram index: fuzzy address search in Chinese (pg_trgm, C.UTF-8 ctype).
+        Index("ix_buildings_address_trgm", "address", postgresql_using="gin",
+              postgresql_ops={"address": "gin_trgm_ops"}),
     )

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -47,7 +48,8 @@ class House(Base):
     __table_args__ = (
         CheckConstraint("floor BETWEEN -10 AND 200", name="floor"),
         CheckConstraint("area_m2 IS NULL OR area_m2 > 0", name="area_positive"),
-        Index("ix_houses_building_id", "building_id"),
+        # A unit number names one dwelling within its building (re-imports match on it).
+        UniqueConstraint("building_id", "unit_number"),
     )
 
 
@@ -100,6 +102,8 @@ class Person(Base):
         ),
         Index("ix_people_household_id", "household_id"),
         Index("ix_people_vulnerability_tags", "vulnerability_tags", postgresql_using="gin"),
+        Index("ix_people_name_trgm", "name", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops"}),
     )
 
 
