@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import addresses, auth, buildings, cells, health, lookup, regions
+from api.routes import addresses, auth, buildings, cells, health, lookup, regions, register
 from gis.database import create_request_engine, session_factory
 from gis.settings import Settings, get_settings
 
@@ -35,6 +35,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (health, auth, regions, cells, buildings, addresses, lookup):
+    for module in (health, auth, regions, cells, buildings, addresses, lookup, register):
         app.include_router(module.router)
     return app

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.geometry import BBox
@@ -101,3 +101,19 @@ async def cell_responsibility(session: AsyncSession, cell: CellRef, on: date) ->
         "backups": assigned("backup"),
         "community_managers": [person(*m) for m in managers],
     }
+
+
+async def cell_feature(session: AsyncSession, cell: CellRef) -> dict[str, Any]:
+    """A cell as a GeoJSON Feature with its community and area in m² (public fields)."""
+    query = (
+        select(Region.name, func.ST_Area(func.Geography(GridCell.boundary)),
+               as_geojson(GridCell.boundary))
+        .join(Region, Region.id == GridCell.community_id)
+        .where(GridCell.id == cell.id)
+    )
+    community_name, area, geometry = (await session.execute(query)).one()
+    properties = {
+        "code": cell.code, "name": cell.name, "community_code": cell.community_code,
+        "community_name": community_name, "area_m2": round(area, 1),
+    }
+    return feature(geometry, properties, cell.code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +26,8 @@ from gis.orm import Base, created_at_column
 from grid.models import _in_list
 
 VULNERABILITY_TAGS = ["elderly_alone", "disability", "bedridden", "child", "chronic_illness"]
+# For request validation: a query parameter naming one of the tags.
+VulnerabilityTag = Literal[tuple(VULNERABILITY_TAGS)]  # type: ignore[valid-type]
 HOUSEHOLD_KINDS = ["registered", "migrant"]
 GENDERS = ["male", "female", "unknown"]
 

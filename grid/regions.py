@@ -61,3 +61,8 @@ async def region_feature(session: AsyncSession, code: str) -> dict[str, Any] | N
         "parent_code": parent_code, "area_m2": round(area, 1),
     }
     return feature(geometry, properties, code_)
+
+
+async def region_path(session: AsyncSession, code: str) -> str | None:
+    """The ancestry path of the region with this code, or None."""
+    return (await session.execute(select(Region.path).where(Region.code == code))).scalar()

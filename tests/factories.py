@@ -15,7 +15,9 @@ from api.security import create_access_token
 from gis.crs import STORAGE_SRID, transformer
 from gis.settings import Settings
 from grid.accounts import hash_password
+from grid.identity import id_number_hash
 from grid.models import BoundaryVersion, Building, CellAssignment, GridCell, Region, User
+from grid.people import House, Household, Person, Residence
 
 TEST_CRS = 4547  # CGCS2000 / 3-degree Gauss-Kruger CM 114E (around Shenzhen)
 ORIGIN = (505_000.0, 2_494_000.0)  # ~114.05E, 22.55N
@@ -156,3 +158,47 @@ async def make_world(db: AsyncSession) -> World:
     a2 = await make_cell(db, "880101001001002", comm_a, (500, 0, 1000, 500), version)
     b1 = await make_cell(db, "880101001002001", comm_b, (1000, 0, 1500, 500), version)
     return World(city, district, street, comm_a, comm_b, a1, a2, b1)
+
+
+def valid_id_number(prefix17: str) -> str:
+    """An 18-character ID number with a correct GB 11643 check character."""
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(d) * w for d, w in zip(prefix17, weights, strict=True))
+    return prefix17 + "10X98765432"[total % 11]
+
+
+async def make_household(
+    db: AsyncSession, building: Building, unit_number: str, kind: str = "registered",
+    floor: int = 3, is_rental: bool = False,
+) -> Household:
+    """A house (dwelling unit) in the building and a household living in it."""
+    house = House(building_id=building.id, floor=floor, unit_number=unit_number,
+                  is_rental=is_rental)
+    db.add(house)
+    await db.flush()
+    household = Household(house_id=house.id, kind=kind)
+    db.add(household)
+    await db.flush()
+    return household
+
+
+async def make_person(
+    db: AsyncSession, household: Household | None, name: str, *, settings: Settings,
+    id_number: str | None = None, phone: str | None = None, tags: list[str] | None = None,
+    birth_date: date | None = None, gender: str = "unknown",
+    moved_in: date = date(2020, 1, 1),
+) -> Person:
+    """A person in a household, their ID number kept as keyed hash + last 4, moved in."""
+    person = Person(
+        household_id=household and household.id, name=name, phone=phone, gender=gender,
+        birth_date=birth_date, vulnerability_tags=tags or [],
+        id_number_hash=id_number and id_number_hash(
+            id_number, settings.id_hash_key.get_secret_value().encode()),
+        id_number_last4=id_number and id_number[-4:],
+    )
+    db.add(person)
+    await db.flush()
+    if household is not None:
+        db.add(Residence(person_id=person.id, household_id=household.id, moved_in=moved_in))
+        await db.flush()
+    return person

@@ -1,4 +1,5 @@
-"""Grid cells: bounded GeoJSON pages, and who is responsible for a cell (staff only)."""
+"""Grid cells: bounded GeoJSON pages, one cell with its counts, who is responsible for
+it and who lives there (staff in whose area the cell lies)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from api.deps import SessionDep, require_roles
+from api.deps import OptionalPrincipal, SessionDep, require_roles
 from api.geojson import GeoJSONResponse, feature_collection, parse_bbox
 from gis.errors import NotFound, PermissionDenied
 from grid.access import Principal, cell_in_reach
-from grid.cells import cell_page, cell_responsibility, find_cell
+from grid.cells import CellRef, cell_feature, cell_page, cell_responsibility, find_cell
+from grid.people import VulnerabilityTag
+from grid.register import PeopleFilter, building_count, cell_counts, people_page
 from grid.roles import STAFF_ROLES
 
 router = APIRouter(prefix="/cells", tags=["register"])
@@ -34,6 +37,37 @@ async def list_cells(
     return feature_collection(request, features, next_cursor)
 
 
+async def _cell_or_404(session: SessionDep, code: str) -> CellRef:
+    cell = await find_cell(session, code)
+    if cell is None:
+        raise NotFound(f"No grid cell with code {code}", f"未找到网格 {code}")
+    return cell
+
+
+async def _cell_in_reach_or_403(
+    session: SessionDep, principal: Principal, code: str, day: date
+) -> CellRef:
+    cell = await _cell_or_404(session, code)
+    if not await cell_in_reach(session, principal, cell.id, cell.community_path, day):
+        raise PermissionDenied("This cell is outside your area", "该网格不在您的管辖范围内")
+    return cell
+
+
+@router.get("/{code}", response_class=GeoJSONResponse)
+async def get_cell(
+    code: CellCode, session: SessionDep, principal: OptionalPrincipal
+) -> GeoJSONResponse:
+    """One cell with its counts. Everyone gets the building count; staff (in any area)
+    get the population counts too; no one is identified here."""
+    cell = await _cell_or_404(session, code)
+    body = await cell_feature(session, cell)
+    if principal is not None and principal.role in STAFF_ROLES:
+        body["properties"]["counts"] = await cell_counts(session, cell.id)
+    else:
+        body["properties"]["counts"] = {"buildings": await building_count(session, cell.id)}
+    return GeoJSONResponse(body)
+
+
 @router.get("/{code}/responsibility")
 async def get_responsibility(
     code: CellCode,
@@ -42,10 +76,36 @@ async def get_responsibility(
     on: Annotated[date | None, Query(description="day to ask about; default today")] = None,
 ) -> dict[str, Any]:
     """Who was responsible for the cell on a day: staff in whose area the cell lies."""
-    cell = await find_cell(session, code)
-    if cell is None:
-        raise NotFound(f"No grid cell with code {code}", f"未找到网格 {code}")
     day = on or date.today()
-    if not await cell_in_reach(session, principal, cell.id, cell.community_path, day):
-        raise PermissionDenied("This cell is outside your area", "该网格不在您的管辖范围内")
+    cell = await _cell_in_reach_or_403(session, principal, code, day)
     return await cell_responsibility(session, cell, day)
+
+
+@router.get("/{code}/residents")
+async def get_residents(
+    code: CellCode,
+    session: SessionDep,
+    principal: Staff,
+    vulnerable: Annotated[bool, Query(description="only people with a vulnerability tag")]
+    = False,
+    tag: Annotated[list[VulnerabilityTag] | None,
+                   Query(description="only people with any of these tags")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[int | None, Query(ge=0, description="cursor: last person id seen")]
+    = None,
+) -> dict[str, Any]:
+    """Who lives in the cell, who among them is vulnerable, and who is responsible, in one
+    call: grid workers for their own cells, managers for cells in their area."""
+    day = date.today()
+    cell = await _cell_in_reach_or_403(session, principal, code, day)
+    wanted = PeopleFilter(tags=tuple(tag or ()), vulnerable_only=vulnerable, cell_id=cell.id)
+    people, next_after = await people_page(
+        session, principal, wanted, on=day, limit=limit, after=after
+    )
+    return {
+        "cell": {"code": cell.code, "name": cell.name, "community_code": cell.community_code},
+        "counts": await cell_counts(session, cell.id),
+        "responsible": await cell_responsibility(session, cell, day),
+        "people": people,
+        "next_after": next_after,
+    }

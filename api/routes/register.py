@@ -1,0 +1,66 @@
+"""The people register for staff: search within one's area, and one person's record."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from api.deps import SessionDep, SettingsDep, require_roles
+from gis.errors import NotFound
+from grid.access import Principal
+from grid.people import VulnerabilityTag
+from grid.regions import region_path
+from grid.register import PeopleFilter, people_page, person_record
+from grid.roles import STAFF_ROLES
+
+router = APIRouter(prefix="/register", tags=["register"])
+
+Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+
+
+@router.get("/people")
+async def search_people(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Staff,
+    q: Annotated[str | None, Query(min_length=1, max_length=50,
+                                   description="name, a full ID number, or a phone's last digits")]
+    = None,
+    tag: Annotated[list[VulnerabilityTag] | None, Query(description="any of these tags")] = None,
+    vulnerable: Annotated[bool, Query(description="only people with a tag")] = False,
+    region: Annotated[str | None, Query(pattern=r"^[0-9]{6,12}$",
+                                        description="only within this region code")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[int | None, Query(ge=0, description="cursor: last person id seen")]
+    = None,
+) -> dict[str, Any]:
+    """People in the caller's area matching the search: a grid worker's own cells, a
+    manager's region, everywhere for admins. ID numbers are always masked."""
+    path = None
+    if region is not None:
+        path = await region_path(session, region)
+        if path is None:
+            raise NotFound(f"No region with code {region}", f"未找到区划 {region}")
+    wanted = PeopleFilter(text=q, tags=tuple(tag or ()), vulnerable_only=vulnerable,
+                          community_path=path)
+    people, next_after = await people_page(
+        session, principal, wanted, on=date.today(), limit=limit, after=after,
+        id_hash_key=settings.id_hash_key.get_secret_value(),
+    )
+    return {"people": people, "next_after": next_after}
+
+
+@router.get("/people/{person_id}")
+async def get_person(
+    session: SessionDep,
+    principal: Staff,
+    person_id: Annotated[int, Path(ge=1)],
+) -> dict[str, Any]:
+    """One person's record and move history; 404 when absent or outside the caller's area
+    (so a record's existence is not revealed either)."""
+    record = await person_record(session, principal, person_id, date.today())
+    if record is None:
+        raise NotFound(f"No person {person_id} in your area", f"您的辖区内没有该人员 {person_id}")
+    return record
