@@ -6,10 +6,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
-from api.routes import addresses, auth, buildings, cells, health, lookup, regions, register
-from gis.database import create_request_engine, session_factory
+from api.routes import (
+    addresses,
+    admin,
+    auth,
+    buildings,
+    cells,
+    health,
+    lookup,
+    regions,
+    register,
+)
+from gis.database import create_bulk_engine, create_request_engine, session_factory
 from gis.settings import Settings, get_settings
 
 
@@ -22,10 +33,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_request_engine(settings.database_url, settings.db_pool_size)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        bulk: list[Engine] = []
+
+        def bulk_engine() -> Engine:
+            # Made on first use: most processes never import anything.
+            if not bulk:
+                bulk.append(create_bulk_engine(settings.database_url))
+            return bulk[0]
+
+        app.state.bulk_engine = bulk_engine
         try:
             yield
         finally:
             await engine.dispose()
+            for made in bulk:
+                made.dispose()
 
     app = FastAPI(
         title="gridgov",
@@ -35,6 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for module in (health, auth, regions, cells, buildings, addresses, lookup, register):
+    for module in (health, auth, regions, cells, buildings, addresses, lookup, register, admin):
         app.include_router(module.router)
     return app

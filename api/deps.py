@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.security import user_id_from_token
@@ -31,6 +33,27 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+# Runs sync bulk work (imports, activation) in one transaction off the event loop.
+BulkRunner = Callable[[Callable[[Connection], Any]], Awaitable[Any]]
+
+
+def get_bulk_runner(request: Request) -> BulkRunner:
+    """Bulk work on the app's psycopg2 engine: committed on success, rolled back on any
+    failure, run in a worker thread so requests keep being served."""
+    engine = request.app.state.bulk_engine()
+
+    async def run(work: Callable[[Connection], Any]) -> Any:
+        def in_transaction() -> Any:
+            with engine.begin() as conn:
+                return work(conn)
+
+        return await run_in_threadpool(in_transaction)
+
+    return run
+
+
+BulkDep = Annotated[BulkRunner, Depends(get_bulk_runner)]
 
 
 async def get_principal(

@@ -64,6 +64,15 @@ class NotFound(GridgovError):
     message_en = "Not found"
 
 
+class TooLarge(GridgovError):
+    """The request body or an uploaded file is over its size limit."""
+
+    status = 413
+    code = "too_large"
+    message_zh = "内容过大"
+    message_en = "The content is too large"
+
+
 class Conflict(GridgovError):
     """The request clashes with stored data (duplicate, concurrent change)."""
 

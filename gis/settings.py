@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     default_language: Literal["zh-Hans", "en"] = "zh-Hans"
+    # Register imports over the API: the upload, and what a zip may expand to.
+    max_import_mb: int = Field(512, ge=1, le=100_000)
 
     @field_validator("database_url", "test_database_url")
     @classmethod

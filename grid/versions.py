@@ -28,6 +28,18 @@ def create_draft_version(conn: Connection, label: str, source: str) -> int:
     ).scalar_one()
 
 
+def version_summary(conn: Connection, version_id: int) -> dict:
+    """A version's id, label, source, status, activation time and number of cells."""
+    row = conn.execute(text("""
+        SELECT v.id, v.label, v.source, v.status, v.activated_at, count(c.id) AS cells
+        FROM boundary_versions v LEFT JOIN grid_cells c ON c.version_id = v.id
+        WHERE v.id = :v GROUP BY v.id
+    """), {"v": version_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"no boundary version {version_id}", f"未找到边界版本 {version_id}")
+    return {**row, "activated_at": row["activated_at"] and row["activated_at"].isoformat()}
+
+
 def activate_version(conn: Connection, version_id: int) -> Activation:
     """Put a draft's cells in force, retiring the cells in force in the communities it
     covers. Assignments follow by cell code; buildings move to the cell that now covers

@@ -1,0 +1,130 @@
+"""Administration over the API: register imports from uploaded files, boundary versions
+(check, activate). Admins only."""
+
+from __future__ import annotations
+
+import tempfile
+import tomllib
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import Path as PathParam
+from sqlalchemy import Connection
+
+from api.deps import BulkDep, SettingsDep, require_roles
+from api.uploads import save_upload
+from gis.errors import InvalidInput
+from gis.settings import Settings
+from grid.access import Principal
+from grid.checks import check_version
+from grid.importing.buildings import import_buildings
+from grid.importing.cells import import_cells
+from grid.importing.reading import FieldMapping
+from grid.roles import Role
+from grid.versions import activate_version, version_summary
+
+router = APIRouter(prefix="/admin", tags=["administration"])
+
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+VersionId = Annotated[int, PathParam(ge=1)]
+
+
+async def _mapping(upload: UploadFile | None, directory: Path) -> FieldMapping:
+    """The TOML field mapping sent along, or none; a broken file is a 422 naming it."""
+    if upload is None:
+        return FieldMapping()
+    path = directory / "mapping.toml"
+    path.write_bytes(await upload.read(1 << 20))
+    try:
+        return FieldMapping.load(path)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"mapping is not valid UTF-8 TOML: {exc}",
+                           f"字段映射不是有效的 TOML：{exc}", field="mapping") from exc
+
+
+def _max_bytes(settings: Settings) -> int:
+    return settings.max_import_mb * 2**20
+
+
+@router.post("/imports/buildings")
+async def import_buildings_upload(
+    _admin: Admin,
+    settings: SettingsDep,
+    bulk: BulkDep,
+    file: Annotated[UploadFile, File(description="GeoPackage, GeoJSON, CSV, or a zipped "
+                                                 "Shapefile")],
+    mapping: Annotated[UploadFile | None, File(description="TOML field mapping")] = None,
+    layer: Annotated[str | None, Form(max_length=200)] = None,
+    encoding: Annotated[str | None, Form(max_length=40, description="e.g. GBK")] = None,
+    crs: Annotated[str | None, Form(max_length=100, description="CRS of a CSV")] = None,
+    dry_run: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    """Import building footprints (upsert by external id, link to cells) and return the
+    full report; all or nothing."""
+    with tempfile.TemporaryDirectory(prefix="gridgov-import-") as tmp:
+        directory = Path(tmp)
+        path = await save_upload(file, directory, _max_bytes(settings), "file")
+        fields = await _mapping(mapping, directory)
+        report = await bulk(lambda conn: import_buildings(
+            conn, path, mapping=fields, layer=layer, encoding=encoding, csv_crs=crs,
+            dry_run=dry_run))
+    return asdict(report)
+
+
+@router.post("/imports/cells")
+async def import_cells_upload(
+    _admin: Admin,
+    settings: SettingsDep,
+    bulk: BulkDep,
+    file: Annotated[UploadFile, File(description="cells: GeoPackage, GeoJSON or zipped "
+                                                 "Shapefile")],
+    label: Annotated[str, Form(min_length=1, max_length=200)],
+    mapping: Annotated[UploadFile | None, File()] = None,
+    layer: Annotated[str | None, Form(max_length=200)] = None,
+    encoding: Annotated[str | None, Form(max_length=40)] = None,
+    dry_run: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    """Import grid cells as a new draft boundary version (check it, then activate it)."""
+    with tempfile.TemporaryDirectory(prefix="gridgov-import-") as tmp:
+        directory = Path(tmp)
+        path = await save_upload(file, directory, _max_bytes(settings), "file")
+        fields = await _mapping(mapping, directory)
+        report, version_id = await bulk(lambda conn: import_cells(
+            conn, path, label=label, mapping=fields, layer=layer, encoding=encoding,
+            dry_run=dry_run))
+    return {"report": asdict(report), "version_id": version_id}
+
+
+@router.get("/boundary-versions/{version_id}")
+async def get_version(_admin: Admin, bulk: BulkDep, version_id: VersionId) -> dict[str, Any]:
+    """A boundary version: label, status, number of cells."""
+    return await bulk(lambda conn: version_summary(conn, version_id))
+
+
+@router.get("/boundary-versions/{version_id}/problems")
+async def version_problems(
+    _admin: Admin, bulk: BulkDep, version_id: VersionId
+) -> dict[str, Any]:
+    """Overlaps, gaps and cells outside their community, as GeoJSON with areas in m²."""
+    def work(conn: Connection) -> list:
+        version_summary(conn, version_id)
+        return check_version(conn, version_id)
+
+    problems = await bulk(work)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": p.geometry,
+             "properties": {"kind": p.kind, "community_code": p.community_code,
+                            "cell_codes": p.cell_codes, "area_m2": p.area_m2}}
+            for p in problems
+        ],
+    }
+
+
+@router.post("/boundary-versions/{version_id}/activate")
+async def activate(_admin: Admin, bulk: BulkDep, version_id: VersionId) -> dict[str, Any]:
+    """Put a draft in force: cells it replaces retire, assignments and buildings move."""
+    return asdict(await bulk(lambda conn: activate_version(conn, version_id)))
