@@ -1,0 +1,1 @@
+"""Hazard reports: categories, intake and routing, lifecycle, deadlines, escalation, notifications."""
