@@ -222,6 +222,31 @@ def cells_activate(version_id: int) -> None:
                f"moved, {result.buildings_relinked} buildings relinked")
 
 
+@cells.command("draft")
+@click.argument("community_code")
+@click.option("--shape", required=True, type=click.Choice(["square", "hex", "buildings"]))
+@click.option("--size", "size_m", type=float,
+              help="Cell size in metres: a square's side, a hexagon's width across flats.")
+@click.option("--buildings-per-cell", type=int, help="Buildings per cell (--shape buildings).")
+@click.option("--label", help="Name of the new boundary version (default: describes the draft).")
+def cells_draft(community_code: str, shape: str, size_m: float | None,
+                buildings_per_cell: int | None, label: str | None) -> None:
+    """Draft coded cells for a community as a new draft version (then: check / activate)."""
+    from grid.drafting import draft_cells
+
+    with bulk_transaction() as conn:  # a failure leaves nothing behind
+        draft = draft_cells(conn, community_code, shape=shape, size_m=size_m,
+                            buildings_per_cell=buildings_per_cell, label=label)
+    click.echo(f"draft version {draft.version_id}: {draft.cells} {draft.shape} cells for "
+               f"community {draft.community_code}, {draft.min_area_m2:,.0f} to "
+               f"{draft.max_area_m2:,.0f} m² each")
+    if draft.replaces_cells_in_force:
+        click.echo(f"  activating it will replace the {draft.replaces_cells_in_force} cells "
+                   f"in force in {draft.community_code}")
+    click.echo(f"next: `gridgov cells check {draft.version_id}`, then "
+               f"`gridgov cells activate {draft.version_id}`")
+
+
 @main.group()
 def user() -> None:
     """Accounts."""
