@@ -32,7 +32,8 @@ def bulk_transaction() -> Iterator[Connection]:
         with engine.begin() as conn:
             yield conn
     except GridgovError as exc:
-        raise click.ClickException(exc.message("en")) from exc
+        where = f"{exc.field}: " if exc.field else ""
+        raise click.ClickException(where + exc.message("en")) from exc
     finally:
         engine.dispose()
 

@@ -188,3 +188,28 @@ async def test_only_admins_may_import_or_activate(client, db, settings, role):
     activate = await client.post("/admin/boundary-versions/1/activate", headers=headers)
     assert upload.status_code == activate.status_code == 403
     assert (await client.post("/admin/boundary-versions/1/activate")).status_code == 401
+
+
+async def test_drafting_over_the_api_makes_a_clean_draft_version(admin):
+    response = await admin.post("/admin/boundary-versions/draft", json={
+        "community_code": "880101001002", "shape": "hex", "size_m": 200})
+    assert response.status_code == 201, response.text
+    version_id = response.json()["version_id"]
+    assert response.json()["cells"] > 1
+    problems = (await admin.get(f"/admin/boundary-versions/{version_id}/problems")).json()
+    assert problems["features"] == []
+
+
+@pytest.mark.parametrize(("body", "status", "field"), [
+    ({"community_code": "880101001002", "shape": "hex", "size_m": 0}, 422, "size_m"),
+    ({"community_code": "880101001002", "shape": "star", "size_m": 100}, 422, "shape"),
+    ({"community_code": "880101001002", "shape": "square", "size_m": 1}, 422, "size_m"),
+    ({"community_code": "880101001002", "shape": "buildings", "buildings_per_cell": 5},
+     422, "shape"),
+    ({"community_code": "990101001002", "shape": "hex", "size_m": 100}, 404, None),
+])
+async def test_bad_draft_requests_are_refused_naming_the_field(admin, body, status, field):
+    response = await admin.post("/admin/boundary-versions/draft", json=body)
+    assert response.status_code == status, response.text
+    if field:
+        assert response.json()["error"]["fields"][0]["field"] == field

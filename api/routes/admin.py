@@ -7,10 +7,11 @@ import tempfile
 import tomllib
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi import Path as PathParam
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from api.deps import BulkDep, SettingsDep, require_roles
@@ -19,6 +20,7 @@ from gis.errors import InvalidInput
 from gis.settings import Settings
 from grid.access import Principal
 from grid.checks import check_version
+from grid.drafting import draft_cells
 from grid.importing.buildings import import_buildings
 from grid.importing.cells import import_cells
 from grid.importing.reading import FieldMapping
@@ -122,6 +124,26 @@ async def version_problems(
             for p in problems
         ],
     }
+
+
+class DraftRequest(BaseModel):
+    """How to draft cells for one community."""
+
+    community_code: str = Field(pattern=r"^[0-9]{12}$")
+    shape: Literal["square", "hex", "buildings"]
+    size_m: float | None = Field(None, gt=0, le=100_000,
+                                 description="square side or hexagon width, metres")
+    buildings_per_cell: int | None = Field(None, ge=1, le=100_000)
+    label: str | None = Field(None, min_length=1, max_length=200)
+
+
+@router.post("/boundary-versions/draft", status_code=201)
+async def draft(_admin: Admin, bulk: BulkDep, body: DraftRequest) -> dict[str, Any]:
+    """Draft coded cells for a community as a new draft version (check, then activate)."""
+    made = await bulk(lambda conn: draft_cells(
+        conn, body.community_code, shape=body.shape, size_m=body.size_m,
+        buildings_per_cell=body.buildings_per_cell, label=body.label))
+    return asdict(made)
 
 
 @router.post("/boundary-versions/{version_id}/activate")
