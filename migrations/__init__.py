@@ -13,7 +13,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent
 def load_models() -> None:
     """Import every module that defines tables, so Base.metadata knows them all."""
     import grid.models
-    import grid.people  # noqa: F401
+    import grid.people
+    import incidents.models  # noqa: F401
 
 
 def alembic_config(database_url: str) -> Config:

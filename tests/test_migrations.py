@@ -13,6 +13,7 @@ from migrations import alembic_config, include_object
 GRIDGOV_TABLES = {
     "regions", "grid_cells", "users", "cell_assignments", "buildings",
     "houses", "households", "people", "residences",
+    "incident_categories", "incidents", "incident_events", "outbox", "inbox_items",
 }
 
 

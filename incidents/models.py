@@ -1,0 +1,316 @@
+"""ORM models of hazard reports: categories, incidents, their events and photos,
+idempotency records, the notification outbox, inboxes, webhooks, emergency referrals and
+fire damage declarations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gis.crs import STORAGE_SRID
+from gis.orm import Base, created_at_column
+from grid.models import _in_list
+
+TIERS = ["red", "yellow", "blue"]
+PRECISIONS = ["exact", "building", "cell"]
+STATUSES = [
+    "submitted", "assigned", "accepted", "in_progress", "resolved", "closed", "rejected",
+    "duplicate", "transferred", "reopened", "emergency_referral",
+]
+CHANNELS = ["web", "app", "hotline", "patrol", "terminal", "open311", "wechat"]
+ROUTING_RULES = ["inside", "nearest", "community_queue", "street_queue", "district_queue",
+                 "city_queue", "outside"]
+RESPONSIBLE_LEVELS = ["primary", "backup", "community_manager", "street_manager",
+                      "district_manager", "queue"]
+EVENT_KINDS = ["created", "transition", "assignment", "note", "escalation", "reminder",
+               "photo", "merge"]
+
+
+def _point() -> Geometry:
+    return Geometry("POINT", srid=STORAGE_SRID, spatial_index=False)
+
+
+class Category(Base):
+    """A kind of hazard or issue: labels, severity tier, questions, duplicate radius and how
+    precisely its location may be shown in public."""
+
+    __tablename__ = "incident_categories"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    group_code: Mapped[str] = mapped_column(String(32))
+    label_zh: Mapped[str] = mapped_column(String(100))
+    label_en: Mapped[str] = mapped_column(String(100))
+    tier: Mapped[str] = mapped_column(String(8))
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'"))
+    duplicate_radius_m: Mapped[int] = mapped_column(SmallInteger, server_default=text("50"))
+    public_precision: Mapped[str] = mapped_column(String(8), server_default=text("'building'"))
+    is_emergency: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    sort_order: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+    __table_args__ = (
+        CheckConstraint(_in_list("tier", TIERS), name="tier"),
+        CheckConstraint(_in_list("public_precision", PRECISIONS), name="public_precision"),
+        CheckConstraint("duplicate_radius_m BETWEEN 0 AND 5000", name="duplicate_radius"),
+    )
+
+
+class Incident(Base):
+    """A report: where, what, who reported it, where routing sent it, and its deadlines.
+    `version` grows with every change, so two concurrent updates cannot both win."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tracking_number: Mapped[str] = mapped_column(String(20), unique=True)
+    # A keyed hash of the secret given to the reporter for rating; never the secret.
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    category_code: Mapped[str] = mapped_column(ForeignKey("incident_categories.code"))
+    status: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    location: Mapped[WKBElement] = mapped_column(_point())
+    # What the client sent, before conversion to WGS84 (evidence for disputes).
+    input_lon: Mapped[float] = mapped_column(Float)
+    input_lat: Mapped[float] = mapped_column(Float)
+    input_system: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str | None] = mapped_column(Text)
+    building_id: Mapped[int | None] = mapped_column(
+        ForeignKey("buildings.id", ondelete="SET NULL"))
+    cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cells.id", ondelete="SET NULL"))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="SET NULL"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    routing_rule: Mapped[str] = mapped_column(String(20))
+    responsible_level: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str | None] = mapped_column(Text)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    channel: Mapped[str] = mapped_column(String(12))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reporter_name: Mapped[str | None] = mapped_column(String(100))
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"))
+    accept_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolve_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    escalation_level: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint(_in_list("status", STATUSES), name="status"),
+        CheckConstraint(_in_list("channel", CHANNELS), name="channel"),
+        CheckConstraint(_in_list("routing_rule", ROUTING_RULES), name="routing_rule"),
+        CheckConstraint(_in_list("responsible_level", RESPONSIBLE_LEVELS),
+                        name="responsible_level"),
+        CheckConstraint("input_system IN ('wgs84', 'gcj02', 'bd09')", name="input_system"),
+        Index("ix_incidents_location", "location", postgresql_using="gist"),
+        Index("ix_incidents_assignee_open", "assignee_id", "resolve_due_at",
+              postgresql_where=text("status IN ('assigned', 'accepted', 'in_progress', "
+                                    "'reopened')")),
+        Index("ix_incidents_cell_id", "cell_id"),
+        Index("ix_incidents_region_id", "region_id"),
+        Index("ix_incidents_status_created", "status", "created_at"),
+    )
+
+
+class IncidentEvent(Base):
+    """One step of an incident's timeline: who, when, from and to which state, a note.
+    `public` events are what the reporter and the public timeline show."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint(_in_list("kind", EVENT_KINDS), name="kind"),
+        Index("ix_incident_events_incident_id", "incident_id", "id"),
+    )
+
+
+class IncidentPhoto(Base):
+    """A photo on a report: the original for staff, a metadata-free copy and thumbnail
+    for anyone else (shown in public only once approved)."""
+
+    __tablename__ = "incident_photos"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incident_events.id", ondelete="SET NULL"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    original: Mapped[bytes] = mapped_column(LargeBinary)
+    public_copy: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_public: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (Index("ix_incident_photos_incident_id", "incident_id"),)
+
+
+class IdempotencyRecord(Base):
+    """A request made with an Idempotency-Key: its body's hash and the answer given, so a
+    retry gets the same answer and a different body under the same key is refused."""
+
+    __tablename__ = "idempotency_records"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    response: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class OutboxMessage(Base):
+    """A notification written in the same transaction as the change it announces; a
+    separate worker delivers it at least once (inbox, live stream, webhooks)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"))
+    recipient_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer),
+                                                     server_default=text("'{}'"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = created_at_column()
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+
+    __table_args__ = (
+        Index("ix_outbox_pending", "id", postgresql_where=text("delivered_at IS NULL")),
+    )
+
+
+class InboxItem(Base):
+    """A notification in a staff member's inbox; one per message and recipient, so a
+    redelivered message never shows twice."""
+
+    __tablename__ = "inbox_items"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = created_at_column()
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "user_id"),
+        Index("ix_inbox_items_user_id", "user_id", "id"),
+    )
+
+
+class Webhook(Base):
+    """An external receiver of notifications, signed with its own HMAC secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(128))
+    topics: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default=text("'{}'"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class WebhookDelivery(Base):
+    """One message to one webhook: retried with backoff until it succeeds or gives up."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(12), server_default=text("'pending'"))
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = created_at_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "webhook_id"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        Index("ix_webhook_deliveries_due", "next_attempt_at",
+              postgresql_where=text("status = 'pending'")),
+    )
+
+
+class EmergencyReferral(Base):
+    """A fire burning now: the reporter was told to call 119; recorded, not routed."""
+
+    __tablename__ = "emergency_referrals"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("incident_categories.code"))
+    location: Mapped[WKBElement | None] = mapped_column(_point())
+    description: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class DamageDeclaration(Base):
+    """A fire damage declaration (火灾受损申报) for a house of the register; its incident
+    carries routing, state and timeline, this row the figures."""
+
+    __tablename__ = "damage_declarations"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    house_id: Mapped[int] = mapped_column(ForeignKey("houses.id", ondelete="RESTRICT"))
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="SET NULL"))
+    fire_date: Mapped[date] = mapped_column(Date)
+    what_burned: Mapped[str] = mapped_column(Text)
+    estimated_loss: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    verified_loss: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+
+    __table_args__ = (
+        CheckConstraint("estimated_loss >= 0", name="estimated_loss"),
+        CheckConstraint("verified_loss IS NULL OR verified_loss >= 0", name="verified_loss"),
+        Index("ix_damage_declarations_house_id", "house_id"),
+    )
