@@ -87,7 +87,7 @@ def db_current() -> None:
 @click.option("--skip-if-loaded", is_flag=True, help="Exit quietly when data is already there.")
 @click.option("--seed", default=20261124, show_default=True, help="Same seed, same city.")
 def demo(replace: bool, skip_if_loaded: bool, seed: int) -> None:
-    """Load the synthetic demo city (regions, cells, workers, buildings, accounts)."""
+    """Load the synthetic demo city (regions, cells, workers, buildings, accounts, people)."""
     from sqlalchemy import text
 
     from grid.accounts import hash_password
@@ -113,8 +113,13 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int) -> None:
             progress("clearing the register")
             clear_register(conn)
         city = generate_demo_city(seed=seed, progress=progress)
-        counts = load_demo_city(conn, city, hash_password(DEMO_PASSWORD), progress=progress)
+        id_hash_key = get_settings().id_hash_key.get_secret_value().encode()
+        counts = load_demo_city(conn, city, hash_password(DEMO_PASSWORD), id_hash_key,
+                                progress=progress)
         progress("done: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+        click.echo(f"Demo population (演示人口): {counts['houses']} houses, "
+                   f"{counts['households']} households, {counts['people']} people, "
+                   f"{counts['vulnerable_people']} vulnerable people")
         _print_accounts(demo_account_lines(conn), DEMO_PASSWORD)
 
 

@@ -1,4 +1,5 @@
-"""A deterministic synthetic demo city: regions, grid cells, buildings, workers and accounts.
+"""A deterministic synthetic demo city: regions, grid cells, buildings, workers and accounts,
+and the people living in it (`grid.demo_people`).
 
 Pure geometry, no database: `generate_demo_city` builds everything in metres (UTM 49N),
 then hands lon/lat (EPSG:4326) results to `grid.demo_load`. The same seed gives the
@@ -20,6 +21,7 @@ from shapely import affinity
 from shapely.geometry import LineString, MultiPolygon, Polygon
 
 from gis.crs import STORAGE_SRID, transformer
+from grid.demo_people import DemoPopulation, generate_demo_population
 from grid.roles import Role
 
 DEFAULT_SEED = 20261124
@@ -97,6 +99,7 @@ class DemoCity:
     managers: list[DemoPerson]  # one per community, street and district
     accounts: list[DemoPerson]  # the six demo accounts, one per role
     assignments: list[DemoAssignment]  # primary and backup workers of the cells
+    population: DemoPopulation  # houses, households, people and residences in the buildings
 
     @property
     def users(self) -> list[DemoPerson]:
@@ -192,8 +195,10 @@ def generate_demo_city(
     people = _people(seed, rng, cells_m, regions)
 
     report(f"demo city: {len(regions)} regions, {len(cells)} cells, {len(buildings)} buildings")
+    report("demo city: houses, households and people")
+    population = generate_demo_population(seed, buildings, progress=report)
     return DemoCity(regions=regions, cells=cells, buildings=buildings, roads=_road_frame(roads),
-                    **people)
+                    population=population, **people)
 
 
 # --- outline and roads ---------------------------------------------------------------

@@ -9,24 +9,28 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
 from gis.crs import STORAGE_SRID
 from grid.demo_city import DemoCity
+from grid.demo_people import DemoPopulation
+from grid.identity import id_number_hash
 from grid.roles import ROLE_REGION_LEVEL, Role
 
-REGISTER_TABLES = ("regions", "grid_cells", "buildings", "users")
-# Truncated together; CASCADE also empties tables that point at them (cell parts,
-# houses and the rest of the people register, ...).
-CLEARED_TABLES = ("cell_assignments", "buildings", "grid_cells", "boundary_versions", "users",
-                  "regions")
+REGISTER_TABLES = ("regions", "grid_cells", "buildings", "users", "people")
+# Truncated in one statement, so foreign-key order does not matter; CASCADE also empties
+# tables that point at them (cell parts, ...). The people register (residences -> people
+# -> households -> houses -> buildings) is named so its ids restart too.
+CLEARED_TABLES = ("residences", "people", "households", "houses", "cell_assignments",
+                  "buildings", "grid_cells", "boundary_versions", "users", "regions")
 DEMO_VERSION_LABEL = "示范市演示网格 (demo)"
 DEMO_VERSION_SOURCE = "demo"
 
 
 def register_is_empty(connection: Connection) -> bool:
-    """True when regions, grid cells, buildings and users all hold no rows."""
+    """True when regions, grid cells, buildings, users and people all hold no rows."""
     probes = " AND ".join(f"NOT EXISTS (SELECT 1 FROM {t})" for t in REGISTER_TABLES)
     began = not connection.in_transaction()
     empty = bool(connection.execute(text(f"SELECT {probes}")).scalar_one())
@@ -46,9 +50,12 @@ def load_demo_city(
     connection: Connection,
     city: DemoCity,
     password_hash: str,
+    id_hash_key: bytes,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
-    """Insert the city (regions, cells, users, assignments, buildings); returns row counts."""
+    """Insert the city (regions, cells, users, assignments, buildings) and its people
+    (houses, households, people, residences; ID numbers hashed with `id_hash_key`);
+    returns row counts."""
     report = progress or (lambda _message: None)
     # COPY needs the DBAPI (psycopg2) connection; it shares the caller's transaction.
     raw = connection.connection.dbapi_connection
@@ -61,13 +68,15 @@ def load_demo_city(
         user_ids = _load_users(cursor, city, region_ids, password_hash)
         _load_assignments(cursor, city, cell_ids, user_ids)
         report(f"loading {len(city.buildings)} buildings")
-        _load_buildings(cursor, city, cell_ids)
+        building_ids = _load_buildings(cursor, city, cell_ids)
+        people = _load_population(cursor, city.population, building_ids, id_hash_key, report)
     return {
         "regions": len(region_ids),
         "grid_cells": len(cell_ids),
         "users": len(user_ids),
         "cell_assignments": len(city.assignments),
         "buildings": len(city.buildings),
+        **people,
     }
 
 
@@ -94,6 +103,20 @@ def _next_ids(cursor: Any, table: str, count: int) -> list[int]:
         (table, count),
     )
     return sorted(row[0] for row in cursor.fetchall())
+
+
+def _texts(values: pd.Series) -> list[str | None]:
+    """Text for COPY; missing values (None, or the NaN pandas' str dtype turns them
+    into) become None (NULL), never the string 'nan'."""
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
+def _iso_dates(values: Any) -> list[str | None]:
+    """Dates as ISO text for COPY; NaT becomes None (NULL)."""
+    days = np.asarray(values, dtype="datetime64[D]")
+    out = np.datetime_as_string(days).astype(object)
+    out[np.isnat(days)] = None
+    return out.tolist()
 
 
 def _load_regions(cursor: Any, city: DemoCity) -> dict[str, int]:
@@ -175,10 +198,85 @@ def _load_assignments(cursor: Any, city: DemoCity, cell_ids: dict[str, int],
           rows)
 
 
-def _load_buildings(cursor: Any, city: DemoCity, cell_ids: dict[str, int]) -> None:
-    """All footprints in one COPY; ids come from the table's own sequence."""
+def _load_buildings(cursor: Any, city: DemoCity, cell_ids: dict[str, int]) -> np.ndarray:
+    """All footprints in one COPY; returns their ids in the frame's row order."""
     b = city.buildings
-    rows = zip(b["external_id"], b["address"], b["use"], b["floors"].astype(int).tolist(),
-               _ewkb(b.geometry), (cell_ids[c] for c in b["cell_code"]), strict=True)
+    ids = np.array(_next_ids(cursor, "buildings", len(b)), dtype=np.int64)
+    rows = zip(ids.tolist(), b["external_id"], b["address"], b["use"],
+               b["floors"].astype(int).tolist(), _ewkb(b.geometry),
+               (cell_ids[c] for c in b["cell_code"]), strict=True)
     _copy(cursor, "buildings",
-          ("external_id", "address", "use", "floors", "footprint", "cell_id"), rows)
+          ("id", "external_id", "address", "use", "floors", "footprint", "cell_id"), rows)
+    return ids
+
+
+def _load_population(cursor: Any, population: DemoPopulation, building_ids: np.ndarray,
+                     id_hash_key: bytes, report: Callable[[str], None]) -> dict[str, int]:
+    """Houses, households, people and residences, each in one COPY, linked by ids taken
+    up front (the frames link by row position)."""
+    houses, households, people = population.houses, population.households, population.people
+    report(f"loading {len(houses)} houses and {len(households)} households")
+    house_ids = _load_houses(cursor, houses, building_ids)
+    household_ids = _load_households(cursor, households, house_ids)
+    report(f"loading {len(people)} people (ID numbers as keyed hash + last 4) "
+           f"and {len(population.residences)} residences")
+    person_ids = _load_people(cursor, people, household_ids, id_hash_key)
+    _load_residences(cursor, population.residences, person_ids, household_ids)
+    return {
+        "houses": len(house_ids),
+        "households": len(household_ids),
+        "people": len(person_ids),
+        "vulnerable_people": int((people["vulnerability_tags"].str.len() > 0).sum()),
+        "residences": len(population.residences),
+    }
+
+
+def _load_houses(cursor: Any, houses: pd.DataFrame, building_ids: np.ndarray) -> np.ndarray:
+    """Dwellings; landlord name and phone only on rentals."""
+    ids = np.array(_next_ids(cursor, "houses", len(houses)), dtype=np.int64)
+    rows = zip(ids.tolist(), building_ids[houses["building"].to_numpy()].tolist(),
+               houses["external_id"].tolist(), houses["floor"].tolist(),
+               houses["unit_number"].tolist(), (f"{a:.2f}" for a in houses["area_m2"].tolist()),
+               ("t" if r else "f" for r in houses["is_rental"].tolist()),
+               _texts(houses["landlord_name"]), _texts(houses["landlord_phone"]), strict=True)
+    _copy(cursor, "houses", ("id", "building_id", "external_id", "floor", "unit_number",
+                             "area_m2", "is_rental", "landlord_name", "landlord_phone"), rows)
+    return ids
+
+
+def _load_households(cursor: Any, households: pd.DataFrame, house_ids: np.ndarray) -> np.ndarray:
+    """One household per occupied house, registered or migrant."""
+    ids = np.array(_next_ids(cursor, "households", len(households)), dtype=np.int64)
+    rows = zip(ids.tolist(), house_ids[households["house"].to_numpy()].tolist(),
+               households["external_id"].tolist(), households["kind"].tolist(), strict=True)
+    _copy(cursor, "households", ("id", "house_id", "external_id", "kind"), rows)
+    return ids
+
+
+def _load_people(cursor: Any, people: pd.DataFrame, household_ids: np.ndarray,
+                 id_hash_key: bytes) -> np.ndarray:
+    """People; the raw ID number never reaches the database, only its keyed hash and
+    last four characters."""
+    ids = np.array(_next_ids(cursor, "people", len(people)), dtype=np.int64)
+    numbers = people["id_number"].tolist()
+    rows = zip(ids.tolist(), household_ids[people["household"].to_numpy()].tolist(),
+               people["external_id"].tolist(), people["name"].tolist(),
+               people["gender"].tolist(),
+               _iso_dates(people["birth_date"]), _texts(people["phone"]),
+               (id_number_hash(n, id_hash_key) for n in numbers), (n[-4:] for n in numbers),
+               ("{" + ",".join(tags) + "}" for tags in people["vulnerability_tags"].tolist()),
+               strict=True)
+    _copy(cursor, "people", ("id", "household_id", "external_id", "name", "gender",
+                             "birth_date", "phone", "id_number_hash", "id_number_last4",
+                             "vulnerability_tags"), rows)
+    return ids
+
+
+def _load_residences(cursor: Any, residences: pd.DataFrame, person_ids: np.ndarray,
+                     household_ids: np.ndarray) -> None:
+    """Move-in records; the earlier ones carry their move-out date."""
+    rows = zip(person_ids[residences["person"].to_numpy()].tolist(),
+               household_ids[residences["household"].to_numpy()].tolist(),
+               _iso_dates(residences["moved_in"]), _iso_dates(residences["moved_out"]),
+               strict=True)
+    _copy(cursor, "residences", ("person_id", "household_id", "moved_in", "moved_out"), rows)

@@ -3,11 +3,18 @@ shaped like a real one (every invariant the register relies on holds)."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
 from grid.demo_city import generate_demo_city
-from grid.demo_load import load_demo_city, register_is_empty
+from grid.demo_load import clear_register, load_demo_city, register_is_empty
+from grid.demo_people import AS_OF, HOMETOWN_CODES
+from grid.identity import id_number_hash, normalise_id_number
 
 
 @pytest.fixture(scope="module")
@@ -16,11 +23,16 @@ def city():
 
 
 @pytest.fixture(scope="module")
-def loaded(sync_engine, city):
+def id_key(settings):
+    return settings.id_hash_key.get_secret_value().encode()
+
+
+@pytest.fixture(scope="module")
+def loaded(sync_engine, city, id_key):
     """The demo city loaded in a transaction that is rolled back after this module."""
     with sync_engine.connect() as conn:
         outer = conn.begin()
-        counts = load_demo_city(conn, city, password_hash="$argon2id$dummy")
+        counts = load_demo_city(conn, city, password_hash="$argon2id$dummy", id_hash_key=id_key)
         yield conn, counts
         outer.rollback()
 
@@ -34,6 +46,9 @@ def test_same_seed_gives_the_same_city(city):
     assert list(again.cells["code"]) == list(city.cells["code"])
     assert again.buildings["footprint"].to_wkb().tolist() == \
         city.buildings["footprint"].to_wkb().tolist()
+    for frame in ("houses", "households", "people", "residences"):
+        pd.testing.assert_frame_equal(getattr(again.population, frame),
+                                      getattr(city.population, frame))
 
 
 def test_sizes_look_like_a_city(loaded):
@@ -118,3 +133,134 @@ def test_one_demo_account_per_role_consistent_areas(loaded):
         WHERE w.username = 'worker' AND uc.username = 'community'
           AND us.username = 'street' AND ud.username = 'district'""")
     assert nested is True
+
+
+# --- the people register -------------------------------------------------------------
+
+
+def test_population_is_city_sized_and_every_home_building_has_houses(loaded, city):
+    conn, counts = loaded
+    pop = city.population
+    homes = np.flatnonzero(city.buildings["use"].isin(["residential", "mixed"]).to_numpy())
+    assert set(pop.houses["building"]) == set(homes.tolist())
+    assert 50_000 <= counts["houses"] <= 300_000 and 100_000 <= counts["people"] <= 400_000
+    for table in ("houses", "households", "people", "residences"):
+        assert counts[table] == _scalar(conn, f"SELECT count(*) FROM {table}")
+    per_building = _scalar(conn, """
+        SELECT count(p.id)::float / count(DISTINCT b.id) FROM buildings b
+        LEFT JOIN houses h ON h.building_id = b.id LEFT JOIN households f ON f.house_id = h.id
+        LEFT JOIN people p ON p.household_id = f.id WHERE b.use = 'residential'""")
+    assert per_building > 3
+    # Only homes have houses.
+    assert _scalar(conn, """SELECT count(*) FROM houses h JOIN buildings b ON b.id = h.building_id
+                            WHERE b.use NOT IN ('residential', 'mixed')""") == 0
+
+
+def test_houses_have_unique_units_on_real_floors_and_landlords_on_rentals(loaded):
+    conn, _ = loaded
+    assert _scalar(conn, "SELECT count(*) - count(DISTINCT (building_id, unit_number)) FROM houses") == 0
+    assert _scalar(conn, """SELECT count(*) FROM houses h JOIN buildings b ON b.id = h.building_id
+                            WHERE h.floor < 1 OR h.floor > b.floors
+                               OR h.unit_number !~ ('^([1-4]单元)?' || h.floor || '0[1-4]$')""") == 0
+    assert _scalar(conn, "SELECT count(*) FROM houses WHERE area_m2 NOT BETWEEN 40 AND 150") == 0
+    assert _scalar(conn, """SELECT count(*) FROM houses
+                            WHERE is_rental <> (landlord_name IS NOT NULL AND landlord_phone IS NOT NULL)""") == 0
+    assert 0.18 <= _scalar(conn, "SELECT avg(is_rental::int) FROM houses") <= 0.32
+    assert 0.84 <= _scalar(conn, "SELECT (SELECT count(*) FROM households)::float / count(*) FROM houses") <= 0.92
+    assert 0.25 <= _scalar(conn, "SELECT avg((kind = 'migrant')::int) FROM households") <= 0.35
+
+
+def test_every_person_lives_in_a_building_with_a_cell(loaded):
+    conn, _ = loaded
+    assert _scalar(conn, """
+        SELECT count(*) FROM people p
+        WHERE NOT EXISTS (SELECT 1 FROM households f JOIN houses h ON h.id = f.house_id
+                          JOIN buildings b ON b.id = h.building_id
+                          JOIN grid_cells c ON c.id = b.cell_id
+                          WHERE f.id = p.household_id)""") == 0
+    sizes = dict(conn.execute(text("""
+        SELECT n, count(*) FROM (SELECT count(*) AS n FROM people GROUP BY household_id) s
+        GROUP BY n""")).all())
+    assert set(sizes) == {1, 2, 3, 4, 5}
+
+
+def test_names_are_chinese_phones_are_mobiles(loaded):
+    conn, _ = loaded
+    names = conn.execute(text("SELECT name FROM people")).scalars().all()
+    assert all(re.fullmatch(r"[\u4e00-\u9fff]{2,5}", n) for n in names)
+    assert len(set(names)) > len(names) / 10  # not a handful of names repeated
+    assert _scalar(conn, "SELECT count(*) FROM people WHERE phone !~ '^1[3-9][0-9]{9}$'") == 0
+    assert _scalar(conn, "SELECT count(*) FROM houses WHERE landlord_phone !~ '^1[3-9][0-9]{9}$'") == 0
+
+
+def test_vulnerable_people_are_about_five_percent_and_tagged_for_a_reason(loaded):
+    conn, counts = loaded
+    share = counts["vulnerable_people"] / counts["people"]
+    assert 0.03 <= share <= 0.08
+    assert share == pytest.approx(_scalar(conn, """
+        SELECT avg((cardinality(vulnerability_tags) > 0)::int)::float FROM people"""))
+    tags = Counter(conn.execute(text("SELECT unnest(vulnerability_tags) FROM people")).scalars())
+    assert set(tags) == {"elderly_alone", "disability", "bedridden", "child", "chronic_illness"}
+    # The elderly living alone are 70+ and alone; the left-behind children are under 16.
+    as_of = AS_OF.isoformat()
+    assert _scalar(conn, f"""
+        SELECT count(*) FROM people p WHERE 'elderly_alone' = ANY(vulnerability_tags)
+        AND (age(DATE '{as_of}', birth_date) < interval '70 years'
+             OR (SELECT count(*) FROM people o WHERE o.household_id = p.household_id) <> 1)""") == 0
+    assert _scalar(conn, f"""
+        SELECT count(*) FROM people WHERE 'child' = ANY(vulnerability_tags)
+        AND age(DATE '{as_of}', birth_date) >= interval '16 years'""") == 0
+
+
+def test_generated_id_numbers_are_valid_unique_and_match_birth_and_sex(city):
+    people = city.population.people
+    numbers = people["id_number"].tolist()
+    assert [normalise_id_number(n) for n in numbers] == numbers
+    assert len(set(numbers)) == len(numbers)
+    codes = set(city.regions.loc[city.regions["level"] == "district", "code"]) | set(HOMETOWN_CODES)
+    assert {n[:6] for n in numbers} <= codes
+    births = people["birth_date"].dt.strftime("%Y%m%d").tolist()
+    assert all(n[6:14] == b for n, b in zip(numbers, births, strict=True))
+    odd = [int(n[16]) % 2 == 1 for n in numbers]
+    assert odd == (people["gender"] == "male").tolist()
+
+
+def test_database_holds_only_the_keyed_hash_and_last_four(loaded, city, id_key):
+    conn, _ = loaded
+    stored = dict((e, (h, last4)) for e, h, last4 in conn.execute(text(
+        "SELECT external_id, id_number_hash, id_number_last4 FROM people")).all())
+    for external_id, number in zip(city.population.people["external_id"],
+                                   city.population.people["id_number"], strict=True):
+        assert stored[external_id] == (id_number_hash(number, id_key), number[-4:])
+    columns = set(conn.execute(text("""SELECT column_name FROM information_schema.columns
+                                       WHERE table_name = 'people'""")).scalars())
+    assert {c for c in columns if "id_number" in c} == {"id_number_hash", "id_number_last4"}
+    # No other column of the register holds anything shaped like an ID number.
+    assert _scalar(conn, r"""
+        SELECT count(*) FROM people
+        WHERE concat_ws('|', external_id, name, gender, birth_date, phone, id_number_last4,
+                        vulnerability_tags) ~ '[0-9]{17}[0-9X]'""") == 0
+
+
+def test_residences_one_open_per_person_and_some_history(loaded):
+    conn, _ = loaded
+    assert _scalar(conn, """
+        SELECT count(*) FROM people p WHERE (SELECT count(*) FROM residences r
+            WHERE r.person_id = p.id AND r.moved_out IS NULL
+              AND r.household_id = p.household_id) <> 1""") == 0
+    assert _scalar(conn, """SELECT count(*) FROM residences r JOIN people p ON p.id = r.person_id
+                            WHERE r.moved_in < p.birth_date OR r.moved_in > DATE '2026-11-01'""") == 0
+    moved = _scalar(conn, """SELECT count(*) FROM residences r JOIN people p ON p.id = r.person_id
+                             WHERE r.moved_out IS NOT NULL AND r.household_id <> p.household_id""")
+    assert 0 < moved == _scalar(conn, "SELECT count(*) FROM residences WHERE moved_out IS NOT NULL")
+
+
+def test_clear_register_empties_the_people_register_too(loaded):
+    conn, _ = loaded
+    savepoint = conn.begin_nested()
+    clear_register(conn)
+    for table in ("residences", "people", "households", "houses", "buildings", "regions"):
+        assert _scalar(conn, f"SELECT count(*) FROM {table}") == 0
+    assert register_is_empty(conn)
+    savepoint.rollback()
+    assert _scalar(conn, "SELECT count(*) FROM people") > 0
