@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -36,6 +37,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     default_language: Literal["zh-Hans", "en"] = "zh-Hans"
+    # Working-day calendar overrides (a year's holidays and make-up days, TOML); none =
+    # the bundled file. Deadline tiers override the defaults, e.g. {"red": ["1h", "12h"]}.
+    holidays_file: Path | None = None
+    deadline_tiers: dict[str, tuple[str, str]] = Field(default_factory=dict)
     # Register imports over the API: the upload, and what a zip may expand to.
     max_import_mb: int = Field(512, ge=1, le=100_000)
 
