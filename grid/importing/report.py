@@ -32,16 +32,21 @@ class ImportReport:
     rejected: list[RowIssue] = field(default_factory=list)
     outside_cells: list[RowIssue] = field(default_factory=list)
     seconds: float = 0.0
+    # Imports that write several tables: {"houses": {"inserted": 3, "updated": 1}, ...}
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line for the terminal."""
         verb = "would import" if self.dry_run else "imported"
-        return (
+        line = (
             f"{self.kind}: read {self.read}, {verb} {self.inserted} new and "
             f"{self.updated} updated, repaired {len(self.repaired)}, "
             f"rejected {len(self.rejected)}, outside every cell {len(self.outside_cells)} "
             f"({self.seconds:.1f}s)"
         )
+        for kind, counts in self.counts.items():
+            line += f"; {kind}: " + ", ".join(f"{n} {what}" for what, n in counts.items())
+        return line
 
     def write(self, path: Path) -> None:
         """Save as JSON (.json) or as CSV of the row issues (any other suffix)."""
