@@ -213,3 +213,35 @@ async def test_bad_draft_requests_are_refused_naming_the_field(admin, body, stat
     assert response.status_code == status, response.text
     if field:
         assert response.json()["error"]["fields"][0]["field"] == field
+
+
+async def test_a_gbk_population_csv_upload_loads_people_without_raw_id_numbers(
+    admin, conn, tmp_path
+):
+    from tests.test_import_people import GOOD as PEOPLE
+    from tests.test_import_people import MAPPING_TOML as PEOPLE_MAPPING
+    from tests.test_import_people import insert_buildings, write_csv
+
+    insert_buildings(conn)
+    path = write_csv(tmp_path / "人口.csv", PEOPLE, encoding="gbk")
+    response = await admin.post("/admin/imports/people", data={"encoding": "GBK"}, files={
+        "file": ("人口.csv", path.read_bytes()),
+        "mapping": ("m.toml", PEOPLE_MAPPING.encode(), "application/toml")})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["rejected"] == [] and report["inserted"] == len(PEOPLE)
+    stored = conn.execute(text("SELECT count(*) FROM people")).scalar()
+    assert stored == len(PEOPLE)
+    raw_numbers = [row.get("身份证号") for row in PEOPLE if row.get("身份证号")]
+    dump = conn.execute(text("SELECT string_agg(p::text, '|') FROM people p")).scalar()
+    assert raw_numbers and not any(number in dump for number in raw_numbers)
+    assert not any(number in response.text for number in raw_numbers)
+
+
+async def test_population_upload_must_be_a_csv(admin, tmp_path):
+    path = tmp_path / "b.gpkg"
+    _frame(GOOD).to_file(path)
+    response = await admin.post("/admin/imports/people",
+                                files={"file": ("b.gpkg", path.read_bytes())})
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["field"] == "file"

@@ -23,6 +23,7 @@ from grid.checks import check_version
 from grid.drafting import draft_cells
 from grid.importing.buildings import import_buildings
 from grid.importing.cells import import_cells
+from grid.importing.people import import_population
 from grid.importing.reading import FieldMapping
 from grid.roles import Role
 from grid.versions import activate_version, version_summary
@@ -72,6 +73,31 @@ async def import_buildings_upload(
         report = await bulk(lambda conn: import_buildings(
             conn, path, mapping=fields, layer=layer, encoding=encoding, csv_crs=crs,
             dry_run=dry_run))
+    return asdict(report)
+
+
+@router.post("/imports/people")
+async def import_people_upload(
+    _admin: Admin,
+    settings: SettingsDep,
+    bulk: BulkDep,
+    file: Annotated[UploadFile, File(description="population CSV (人口台账), one row a person")],
+    mapping: Annotated[UploadFile | None, File(description="TOML field mapping")] = None,
+    encoding: Annotated[str | None, Form(max_length=40, description="e.g. GBK")] = None,
+    dry_run: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    """Import houses, households and people (upsert; ID numbers kept as keyed hash + last
+    4) and return the full report; all or nothing."""
+    with tempfile.TemporaryDirectory(prefix="gridgov-import-") as tmp:
+        directory = Path(tmp)
+        path = await save_upload(file, directory, _max_bytes(settings), "file")
+        if path.suffix.lower() != ".csv":
+            raise InvalidInput("population data comes as a CSV file", "人口数据应为 CSV 文件",
+                               field="file")
+        fields = await _mapping(mapping, directory)
+        key = settings.id_hash_key.get_secret_value()
+        report = await bulk(lambda conn: import_population(
+            conn, path, mapping=fields, encoding=encoding, id_hash_key=key, dry_run=dry_run))
     return asdict(report)
 
 
