@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -14,14 +16,35 @@ from api.routes import (
     admin,
     auth,
     buildings,
+    categories,
     cells,
     health,
     lookup,
     regions,
     register,
+    reports,
 )
 from gis.database import create_bulk_engine, create_request_engine, session_factory
 from gis.settings import Settings, get_settings
+from incidents.intake import IntakeContext
+from incidents.workdays import load_work_calendar, severity_tiers
+
+log = logging.getLogger("gridgov.api")
+
+
+def intake_context(settings: Settings) -> IntakeContext:
+    """Calendar, deadline tiers and keys for report intake; a bad holidays file or tier
+    rule stops the service at start-up rather than at the first report."""
+    calendar = load_work_calendar(settings.holidays_file)
+    next_year = date.today().year + 1
+    if not calendar.is_year_covered(next_year):
+        log.warning("the working-day calendar does not know %s yet: add its holidays to "
+                    "GRIDGOV_HOLIDAYS_FILE once published", next_year)
+    return IntakeContext(
+        calendar=calendar, tiers=severity_tiers(settings.deadline_tiers),
+        secret_key=settings.secret_key.get_secret_value(),
+        tolerance_m=settings.routing_tolerance_m,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,7 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.intake = intake_context(settings)
     install_error_handlers(app)
-    for module in (health, auth, regions, cells, buildings, addresses, lookup, register, admin):
+    for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
+                   categories, reports, admin):
         app.include_router(module.router)
     return app

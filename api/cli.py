@@ -58,6 +58,11 @@ def db_upgrade(revision: str) -> None:
 
     command.upgrade(alembic_config(get_settings().database_url), revision)
     click.echo(f"database at {revision}")
+    if revision == "head":
+        from incidents.categories import sync_categories
+
+        with bulk_transaction() as conn:
+            click.echo(f"{sync_categories(conn)} report categories in force")
 
 
 @db.command("downgrade")

@@ -20,6 +20,9 @@ log = logging.getLogger("gridgov.api")
 _UNIQUE_VIOLATION = "23505"
 _EXCLUSION_VIOLATION = "23P01"
 _CHECK_OR_FK = {"23503", "23514", "23502"}
+# Text the database cannot hold (a NUL, a bad escape) or a value out of a type's range:
+# bad input that slipped past validation, never a server fault.
+_BAD_VALUE = {"22021", "22P05", "22003", "22007", "22008", "22P02"}
 
 _HTTP_CODES = {
     401: ("not_authenticated", "请先登录", "Authentication is required"),
@@ -82,6 +85,10 @@ async def _on_integrity_error(request: Request, exc: IntegrityError) -> JSONResp
 
 
 async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if sqlstate in _BAD_VALUE:
+        log.warning("bad value reached the database: %s", sqlstate)
+        return _respond(request, InvalidInput())
     if exc.connection_invalidated or _is_connection_error(exc):
         log.warning("database unavailable: %s", exc.orig)
         return _respond(request, ServiceUnavailable())

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # the bundled file. Deadline tiers override the defaults, e.g. {"red": ["1h", "12h"]}.
     holidays_file: Path | None = None
     deadline_tiers: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    # Reports: a pin this close to a cell goes to that cell; photos per report and size.
+    routing_tolerance_m: float = Field(30.0, ge=0, le=500)
+    max_photos: int = Field(6, ge=0, le=20)
+    max_photo_mb: int = Field(10, ge=1, le=100)
     # Register imports over the API: the upload, and what a zip may expand to.
     max_import_mb: int = Field(512, ge=1, le=100_000)
 

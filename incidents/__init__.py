@@ -1,1 +1,2 @@
-"""Hazard reports: categories, intake and routing, lifecycle, deadlines, escalation, notifications."""
+"""Hazard reports: categories, intake and routing, lifecycle, deadlines, escalation and
+notifications."""

@@ -13,7 +13,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent
 def load_models() -> None:
     """Import every module that defines tables, so Base.metadata knows them all."""
     import grid.models
-    import grid.people
+    import grid.people  # noqa: F401
     import incidents.models  # noqa: F401
 
 

@@ -20,6 +20,7 @@ from api.app import create_app
 from api.deps import get_session
 from gis.database import create_bulk_engine, create_request_engine
 from gis.settings import Settings
+from incidents.categories import sync_categories
 from migrations import alembic_config
 
 
@@ -63,6 +64,10 @@ def migrated_db(settings: Settings) -> str:
     """The test database, created on demand and migrated to head once per session."""
     _ensure_database(settings.database_url)
     command.upgrade(alembic_config(settings.database_url), "head")
+    engine = create_bulk_engine(settings.database_url)
+    with engine.begin() as conn:  # what `gridgov db upgrade` does after migrating
+        sync_categories(conn)
+    engine.dispose()
     return settings.database_url
 
 

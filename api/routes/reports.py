@@ -1,0 +1,161 @@
+"""Hazard reports: intake (JSON or a form with photos, safe to retry with an
+Idempotency-Key), likely duplicates nearby, and the public view by tracking number."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from api import idempotency
+from api.deps import OptionalPrincipal, SessionDep, SettingsDep
+from gis.coords import CoordSystem, parse_location, to_wgs84
+from gis.errors import InvalidInput, TooLarge
+from gis.settings import Settings
+from incidents.intake import ReportIn, likely_duplicates, load_category, submit_report
+from incidents.photos import Photo, inspect_photo
+from incidents.views import public_report
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+TrackingNumber = Annotated[str, Path(pattern=r"^[0-9]{6}-[0-9A-Z]{8}$",
+                                     description="the number given at submission")]
+_FORM_FIELDS = 40
+
+_REPORT_SCHEMA = {"$ref": "#/components/schemas/ReportIn"}
+_OPENAPI_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _REPORT_SCHEMA},
+            "multipart/form-data": {"schema": {
+                "type": "object",
+                "description": "the ReportIn fields as form fields (answers as a JSON "
+                               "string), plus up to max_photos files named `photos`",
+                "properties": {"photos": {"type": "array",
+                                          "items": {"type": "string", "format": "binary"}}},
+            }},
+        },
+    },
+}
+
+
+async def _form_body(request: Request, settings: Settings) -> tuple[dict[str, Any], list]:
+    form = await request.form(max_files=settings.max_photos + 1, max_fields=_FORM_FIELDS)
+    fields: dict[str, Any] = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    files = [v for k, v in form.multi_items() if isinstance(v, UploadFile) and k == "photos"]
+    if "answers" in fields:
+        try:
+            fields["answers"] = json.loads(fields["answers"])
+        except json.JSONDecodeError:
+            raise InvalidInput("answers must be a JSON object", "answers 应为 JSON 对象",
+                               field="answers") from None
+    return fields, files
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidInput("the body is not valid JSON", "请求体不是有效的 JSON",
+                           field="body") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object", "请求体应为 JSON 对象", field="body")
+    return body
+
+
+async def _photos(files: list, settings: Settings) -> list[Photo]:
+    """Every photo checked before anything is stored."""
+    if len(files) > settings.max_photos:
+        raise InvalidInput(f"at most {settings.max_photos} photos",
+                           f"最多 {settings.max_photos} 张照片", field="photos")
+    limit = settings.max_photo_mb * 2**20
+    photos = []
+    for i, upload in enumerate(files):
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise TooLarge(f"photos[{i}] is larger than {settings.max_photo_mb} MB",
+                           f"第 {i + 1} 张照片超过 {settings.max_photo_mb} MB",
+                           field=f"photos[{i}]")
+        # Decoding is CPU work: keep it off the event loop.
+        photos.append(await run_in_threadpool(
+            inspect_photo, data, field=f"photos[{i}]", max_bytes=limit))
+    return photos
+
+
+async def read_report(request: Request, settings: Settings) -> tuple[ReportIn, list[Photo]]:
+    """The report from a JSON body or a multipart form; 422 naming each bad field."""
+    content_type = request.headers.get("content-type", "")
+    files: list = []
+    if content_type.startswith("multipart/form-data"):
+        fields, files = await _form_body(request, settings)
+    elif content_type.startswith("application/json"):
+        fields = await _json_body(request)
+    else:
+        raise InvalidInput("send application/json or multipart/form-data",
+                           "请以 JSON 或表单提交", field="content-type")
+    try:
+        data = ReportIn.model_validate(fields)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+    return data, await _photos(files, settings)
+
+
+@router.post("", status_code=201, openapi_extra=_OPENAPI_BODY,
+             responses={200: {"description": "a fire burning now: call 119"}})
+async def create_report(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: OptionalPrincipal,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", description="retries with the same key are safe")] = None,
+) -> JSONResponse:
+    """Report a hazard. It is routed to the responsible worker in the same transaction;
+    the answer carries the tracking number and a secret for rating later."""
+    data, photos = await read_report(request, settings)
+    scope = f"user:{principal.id}" if principal else "anonymous"
+    key = idempotency.check_key(idempotency_key) if idempotency_key is not None else None
+    fingerprint = idempotency.request_fingerprint(
+        data.model_dump(mode="json"), [p.sha256 for p in photos])
+    if key is not None:
+        replay = await idempotency.claim(session, scope, key, fingerprint)
+        if replay is not None:
+            return JSONResponse(replay.body, replay.status_code,
+                                headers={"Idempotent-Replayed": "true"})
+    result = await submit_report(session, request.app.state.intake, data, photos, principal,
+                                 datetime.now(UTC))
+    status, body = (200, result) if isinstance(result, dict) else (201, asdict(result))
+    if key is not None:
+        await idempotency.remember(session, scope, key, fingerprint, status, body)
+    await session.commit()
+    return JSONResponse(body, status)
+
+
+@router.get("/nearby")
+async def nearby_reports(
+    session: SessionDep,
+    category: Annotated[str, Query(pattern=r"^[a-z]+\.[a-z_]+$")],
+    lon: float,
+    lat: float,
+    coord_system: CoordSystem = CoordSystem.WGS84,
+) -> dict[str, Any]:
+    """Open reports of this category close enough to be the same hazard (check before
+    submitting; follow one instead of filing it again)."""
+    kind = await load_category(session, category)
+    x, y = to_wgs84(*parse_location(lon, lat, coord_system), coord_system)
+    return {"likely_duplicates": await likely_duplicates(session, kind, x, y)}
+
+
+@router.get("/{tracking_number}")
+async def get_report(tracking_number: TrackingNumber, session: SessionDep) -> dict[str, Any]:
+    """A report's status, category, coarse place and public timeline (no personal data)."""
+    return await public_report(session, tracking_number)

@@ -1,0 +1,65 @@
+"""What the reporter and the public see of a report: status, category, coarse place and
+the public timeline; never names, phones or who handles it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gis.errors import NotFound
+
+# The place shown in public, coarsened per category: the exact pin, the building it is
+# in (its point-on-surface; else the pin rounded to ~100 m), or only the cell code.
+_REPORT = text("""
+    SELECT i.id, i.tracking_number, i.status, i.category_code, k.label_zh, k.label_en,
+           k.tier, c.code AS cell_code, i.created_at, i.accept_due_at, i.resolve_due_at,
+           i.resolved_at, i.closed_at,
+           CASE k.public_precision
+               WHEN 'exact' THEN ST_AsGeoJSON(i.location, 6)
+               WHEN 'building' THEN coalesce(
+                   (SELECT ST_AsGeoJSON(ST_PointOnSurface(b.footprint), 6)
+                    FROM buildings b WHERE b.id = i.building_id),
+                   ST_AsGeoJSON(ST_SnapToGrid(i.location, 0.001), 3))
+           END AS place
+    FROM incidents i
+    JOIN incident_categories k ON k.code = i.category_code
+    LEFT JOIN grid_cells c ON c.id = i.cell_id
+    WHERE i.tracking_number = :t
+""")
+
+_TIMELINE = text("""
+    SELECT kind, from_status, to_status, at FROM incident_events
+    WHERE incident_id = :id AND public ORDER BY at, id
+""")
+
+
+def _iso(value: Any) -> str | None:
+    return value and value.isoformat()
+
+
+async def public_report(session: AsyncSession, tracking_number: str) -> dict[str, Any]:
+    """A report by tracking number, as anyone holding the number may see it."""
+    row = (await session.execute(_REPORT, {"t": tracking_number})).mappings().first()
+    if row is None:
+        raise NotFound(f"no report {tracking_number}", f"未找到编号为 {tracking_number} 的上报")
+    events = (await session.execute(_TIMELINE, {"id": row["id"]})).all()
+    return {
+        "tracking_number": row["tracking_number"],
+        "status": row["status"],
+        "category": {"code": row["category_code"], "label_zh": row["label_zh"],
+                     "label_en": row["label_en"], "tier": row["tier"]},
+        "cell_code": row["cell_code"],
+        "place": row["place"] and json.loads(row["place"]),
+        "created_at": _iso(row["created_at"]),
+        "accept_due_at": _iso(row["accept_due_at"]),
+        "resolve_due_at": _iso(row["resolve_due_at"]),
+        "resolved_at": _iso(row["resolved_at"]),
+        "closed_at": _iso(row["closed_at"]),
+        "timeline": [
+            {"kind": kind, "from": from_status, "to": to_status, "at": at.isoformat()}
+            for kind, from_status, to_status, at in events
+        ],
+    }
