@@ -63,3 +63,47 @@ async def public_report(session: AsyncSession, tracking_number: str) -> dict[str
             for kind, from_status, to_status, at in events
         ],
     }
+
+
+_STAFF = text("""
+    SELECT i.id, i.tracking_number, i.status, i.version, i.category_code, i.description,
+           i.answers, i.address, i.channel, i.routing_rule, i.responsible_level,
+           ST_X(i.location) AS lon, ST_Y(i.location) AS lat, c.code AS cell_code,
+           r.code AS region_code, a.username AS assignee, a.display_name AS assignee_name,
+           i.reporter_name, i.reporter_phone, i.created_at, i.accept_due_at,
+           i.resolve_due_at, i.accepted_at, i.resolved_at, i.closed_at, i.escalation_level,
+           d.tracking_number AS duplicate_of
+    FROM incidents i
+    LEFT JOIN grid_cells c ON c.id = i.cell_id
+    LEFT JOIN regions r ON r.id = i.region_id
+    LEFT JOIN users a ON a.id = i.assignee_id
+    LEFT JOIN incidents d ON d.id = i.duplicate_of_id
+    WHERE i.id = :id
+""")
+
+_STAFF_TIMELINE = text("""
+    SELECT e.kind, e.from_status, e.to_status, e.note, e.at, u.username, e.actor_role
+    FROM incident_events e LEFT JOIN users u ON u.id = e.actor_id
+    WHERE e.incident_id = :id ORDER BY e.at, e.id
+""")
+
+
+async def staff_report(
+    session: AsyncSession, incident_id: int, *, with_contact: bool
+) -> dict[str, Any]:
+    """An incident as staff see it: full place, answers, timeline with notes; the
+    reporter's contact only when `with_contact` (the assignee, managers in scope)."""
+    row = dict((await session.execute(_STAFF, {"id": incident_id})).mappings().one())
+    events = (await session.execute(_STAFF_TIMELINE, {"id": incident_id})).all()
+    contact = {"name": row.pop("reporter_name"), "phone": row.pop("reporter_phone")}
+    row.pop("id")
+    for key in ("created_at", "accept_due_at", "resolve_due_at", "accepted_at",
+                "resolved_at", "closed_at"):
+        row[key] = _iso(row[key])
+    row["reporter_contact"] = contact if with_contact else None
+    row["timeline"] = [
+        {"kind": kind, "from": src, "to": dst, "note": note, "at": at.isoformat(),
+         "actor": username, "actor_role": role}
+        for kind, src, dst, note, at, username, role in events
+    ]
+    return row

@@ -1,0 +1,77 @@
+"""Incidents for staff: one incident in full, and actions through the state machine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from api.deps import SessionDep, require_roles
+from api.routes.reports import TrackingNumber
+from grid.access import Principal, region_in_reach
+from grid.roles import MANAGER_ROLES, STAFF_ROLES
+from incidents.handling import ActionRequest, can_see, not_found, take_action
+from incidents.lifecycle import ACTIONS, allowed_actions
+from incidents.views import staff_report
+
+router = APIRouter(prefix="/incidents", tags=["handling"])
+
+Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+
+
+class ActionIn(BaseModel):
+    """An action on an incident and what it may need."""
+
+    action: str = Field(description=", ".join(ACTIONS))
+    note: str | None = Field(None, max_length=2000)
+    assignee: str | None = Field(None, max_length=64, description="username, for assign")
+    duplicate_of: str | None = Field(None, pattern=r"^[0-9]{6}-[0-9A-Z]{8}$")
+    version: int | None = Field(None, ge=1, description="the version you saw (If-Match)")
+
+
+_HEAD = text("""
+    SELECT i.id, i.status, i.version, i.assignee_id, i.cell_id, r.path AS region_path
+    FROM incidents i LEFT JOIN regions r ON r.id = i.region_id
+    WHERE i.tracking_number = :t
+""")
+
+
+@router.get("/{tracking_number}")
+async def get_incident(
+    tracking_number: TrackingNumber, session: SessionDep, principal: Staff
+) -> dict[str, Any]:
+    """An incident in full for staff whose area it is in (404 otherwise); the reporter's
+    contact only for its assignee and managers over it."""
+    head = (await session.execute(_HEAD, {"t": tracking_number})).first()
+    now = datetime.now(UTC)
+    if head is None or not await can_see(session, principal, head, now):
+        raise not_found(tracking_number)
+    manager_over_it = principal.role in MANAGER_ROLES and (
+        principal.is_admin or (head.region_path and region_in_reach(principal, head.region_path)))
+    body = await staff_report(session, head.id,
+                              with_contact=principal.id == head.assignee_id or manager_over_it)
+    body["allowed_actions"] = allowed_actions(head.status)
+    return body
+
+
+@router.post("/{tracking_number}/actions")
+async def act(
+    tracking_number: TrackingNumber,
+    body: ActionIn,
+    request: Request,
+    session: SessionDep,
+    principal: Staff,
+) -> dict[str, Any]:
+    """Accept, start, resolve, transfer (the assignee); assign, close, reopen, reject,
+    mark_duplicate (managers over the area); refer_emergency (either). Illegal moves
+    and stale versions are 409."""
+    result = await take_action(
+        session, request.app.state.intake, principal, tracking_number,
+        ActionRequest(body.action, body.note, body.assignee, body.duplicate_of, body.version),
+        datetime.now(UTC),
+    )
+    await session.commit()
+    return result
