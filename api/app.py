@@ -18,6 +18,7 @@ from api.routes import (
     buildings,
     categories,
     cells,
+    damage,
     handling,
     health,
     lookup,
@@ -83,6 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.intake = intake_context(settings)
     install_error_handlers(app)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
-                   categories, reports, handling, admin):
+                   categories, reports, damage, handling, admin):
         app.include_router(module.router)
     return app

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from api import idempotency
@@ -25,6 +25,7 @@ from incidents.photos import Photo, inspect_photo
 from incidents.views import public_report
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 TrackingNumber = Annotated[str, Path(pattern=r"^[0-9]{6}-[0-9A-Z]{8}$",
                                      description="the number given at submission")]
@@ -91,8 +92,11 @@ async def _photos(files: list, settings: Settings) -> list[Photo]:
     return photos
 
 
-async def read_report(request: Request, settings: Settings) -> tuple[ReportIn, list[Photo]]:
-    """The report from a JSON body or a multipart form; 422 naming each bad field."""
+async def read_submission(
+    request: Request, settings: Settings, model: type[ModelT]
+) -> tuple[ModelT, list[Photo]]:
+    """A submission from a JSON body or a multipart form (fields plus `photos` files);
+    422 naming each bad field."""
     content_type = request.headers.get("content-type", "")
     files: list = []
     if content_type.startswith("multipart/form-data"):
@@ -103,7 +107,7 @@ async def read_report(request: Request, settings: Settings) -> tuple[ReportIn, l
         raise InvalidInput("send application/json or multipart/form-data",
                            "请以 JSON 或表单提交", field="content-type")
     try:
-        data = ReportIn.model_validate(fields)
+        data = model.model_validate(fields)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
     return data, await _photos(files, settings)
@@ -121,7 +125,7 @@ async def create_report(
 ) -> JSONResponse:
     """Report a hazard. It is routed to the responsible worker in the same transaction;
     the answer carries the tracking number and a secret for rating later."""
-    data, photos = await read_report(request, settings)
+    data, photos = await read_submission(request, settings, ReportIn)
     scope = f"user:{principal.id}" if principal else "anonymous"
     key = idempotency.check_key(idempotency_key) if idempotency_key is not None else None
     fingerprint = idempotency.request_fingerprint(

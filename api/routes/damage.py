@@ -1,0 +1,88 @@
+"""Fire damage declarations (火灾受损申报): declared by a household or a worker for it,
+verified on site by the cell's worker, followed by the declarer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from api.routes.reports import TrackingNumber, read_submission
+from incidents.damage import DamageIn, declaration_view, declare_damage, record_verified_loss
+from incidents.handling import ActionRequest, can_see, not_found, take_action
+
+router = APIRouter(prefix="/damage-declarations", tags=["reports"])
+
+_OPENAPI_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/DamageIn"}},
+    "multipart/form-data": {"schema": {"type": "object", "description":
+                                       "the DamageIn fields plus `photos` files"}},
+}}}
+
+
+class VerifyIn(BaseModel):
+    """What the worker found on site."""
+
+    verified_loss: Decimal = Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)
+    note: str = Field(min_length=1, max_length=2000)
+    version: int | None = Field(None, ge=1)
+
+
+_HEAD = text("""
+    SELECT i.id, i.assignee_id, i.cell_id, r.path AS region_path
+    FROM incidents i JOIN damage_declarations d ON d.incident_id = i.id
+    LEFT JOIN regions r ON r.id = i.region_id WHERE i.tracking_number = :t
+""")
+
+
+@router.post("", status_code=201, openapi_extra=_OPENAPI_BODY)
+async def create_declaration(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Declare fire damage at a house of the register; it goes to the cell's worker for
+    on-site verification. The answer carries the tracking number to follow it."""
+    data, photos = await read_submission(request, settings, DamageIn)
+    submission = await declare_damage(session, request.app.state.intake, data, photos,
+                                      principal, datetime.now(UTC))
+    await session.commit()
+    body = asdict(submission)
+    body.pop("likely_duplicates")
+    return body
+
+
+async def _staff_may_see(session: SessionDep, principal: CurrentPrincipal, number: str) -> bool:
+    head = (await session.execute(_HEAD, {"t": number})).first()
+    return head is not None and await can_see(session, principal, head, datetime.now(UTC))
+
+
+@router.get("/{tracking_number}")
+async def get_declaration(
+    tracking_number: TrackingNumber, session: SessionDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """State and figures, for the declarer and staff over the house's area."""
+    return await declaration_view(session, principal, tracking_number,
+                                  await _staff_may_see(session, principal, tracking_number))
+
+
+@router.post("/{tracking_number}/verify")
+async def verify_declaration(
+    tracking_number: TrackingNumber, body: VerifyIn, request: Request, session: SessionDep,
+    principal: CurrentPrincipal,
+) -> dict[str, Any]:
+    """The assigned worker records the loss found on site and resolves the declaration
+    (after accepting it); a manager then verifies and closes it."""
+    head = (await session.execute(_HEAD, {"t": tracking_number})).first()
+    if head is None:
+        raise not_found(tracking_number)
+    result = await take_action(
+        session, request.app.state.intake, principal, tracking_number,
+        ActionRequest("resolve", note=body.note, version=body.version), datetime.now(UTC))
+    await record_verified_loss(session, head.id, body.verified_loss)
+    await session.commit()
+    return result
