@@ -291,6 +291,49 @@ def cells_draft(community_code: str, shape: str, size_m: float | None,
                f"`gridgov cells activate {draft.version_id}`")
 
 
+@main.command("escalate")
+@click.option("--loop", is_flag=True, help="Run again every --every seconds until Ctrl-C.")
+@click.option("--every", default=60, show_default=True, type=click.IntRange(min=1),
+              help="Seconds between runs with --loop.")
+@click.option("--interval", default="1wd", show_default=True,
+              help="Time an overdue report waits between steps up: 30m, 4h, 1wd ...")
+@click.option("--dry-run", is_flag=True, help="Count what is due; change nothing.")
+def escalate_cmd(loop: bool, every: int, interval: str, dry_run: bool) -> None:
+    """Escalate unaccepted and overdue reports (once, or forever with --loop)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import OperationalError
+
+    from incidents.escalation import escalate
+    from incidents.workdays import DeadlineRule, load_work_calendar
+
+    try:
+        rule = DeadlineRule.parse(interval)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--interval") from exc
+    calendar = load_work_calendar(get_settings().holidays_file)
+    try:
+        while True:
+            now = datetime.now(UTC)
+            try:
+                # One transaction per run: Ctrl-C in the middle rolls the run back.
+                with bulk_transaction() as conn:
+                    run = escalate(conn, now, calendar=calendar, interval=rule,
+                                   dry_run=dry_run)
+                click.echo(f"{now.isoformat(timespec='seconds')} {run.summary()}")
+            except OperationalError as exc:
+                if not loop:
+                    raise
+                # A loop outlives a database restart: say so and try again next time.
+                click.echo(f"database unavailable ({exc.orig}); retrying in {every}s",
+                           err=True)
+            if not loop:
+                return
+            time.sleep(every)
+    except KeyboardInterrupt:
+        click.echo("escalate: stopped", err=True)
+
+
 @main.group()
 def user() -> None:
     """Accounts."""

@@ -114,7 +114,9 @@ _APPLY = text("""
         status = :target, version = version + 1, updated_at = :now,
         assignee_id = CASE WHEN :action = 'assign' THEN CAST(:assignee_id AS integer)
                            WHEN :action = 'transfer' THEN NULL ELSE assignee_id END,
-        accept_due_at = CASE WHEN :action = 'assign' THEN :accept_due ELSE accept_due_at END,
+        -- A new owner, or a reopened report, gets a fresh window to sign for it.
+        accept_due_at = CASE WHEN :action IN ('assign', 'reopen') THEN :accept_due
+                             ELSE accept_due_at END,
         resolve_due_at = CASE WHEN :action = 'reopen' THEN :resolve_due
                               ELSE resolve_due_at END,
         accepted_at = CASE WHEN :action = 'accept' THEN :now ELSE accepted_at END,

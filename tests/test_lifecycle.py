@@ -270,3 +270,17 @@ async def test_two_managers_reassigning_at_once_one_wins(
         (second, ActionRequest("assign", assignee="race-m2", version=1), number),
     ])
     assert results == ["conflict", "ok"]
+
+
+async def test_a_reopened_report_gets_a_fresh_window_to_sign_for_it(client, db, settings, scene):
+    _world, users = scene
+    number = await _report(client)
+    for user, action, extra in [("worker", "accept", {}), ("worker", "resolve", {"note": "ok"}),
+                                ("cm_a", "close", {})]:
+        await _act(client, settings, users[user], number, action, **extra)
+    await db.execute(text("UPDATE incidents SET accept_due_at = now() - interval '3 days' "
+                          "WHERE tracking_number = :t"), {"t": number})
+    await _act(client, settings, users["cm_a"], number, "reopen", note="又堵上了")
+    due = (await db.execute(text("SELECT accept_due_at > now() FROM incidents "
+                                 "WHERE tracking_number = :t"), {"t": number})).scalar()
+    assert due is True
