@@ -21,10 +21,12 @@ from api.routes import (
     damage,
     handling,
     health,
+    inbox,
     lookup,
     regions,
     register,
     reports,
+    webhooks,
 )
 from gis.database import create_bulk_engine, create_request_engine, session_factory
 from gis.settings import Settings, get_settings
@@ -84,6 +86,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.intake = intake_context(settings)
     install_error_handlers(app)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
-                   categories, reports, damage, handling, admin):
+                   categories, reports, damage, handling, admin, inbox, webhooks):
         app.include_router(module.router)
     return app

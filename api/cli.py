@@ -359,6 +359,43 @@ def user_create(username: str, role: str, display_name: str | None, region_code:
     click.echo(f"created user {username} (id {user_id}, role {role})")
 
 
+@main.group()
+def notify() -> None:
+    """Notification delivery: outbox to inboxes, live streams and webhooks."""
+
+
+@notify.command("run")
+@click.option("--once", is_flag=True, help="Deliver what is pending, then exit.")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000),
+              help="Messages delivered per transaction.")
+@click.option("--poll", "poll_seconds", default=1.0, show_default=True,
+              type=click.FloatRange(min=0.05),
+              help="Seconds between looks at the outbox when no NOTIFY wakes the worker.")
+def notify_run(once: bool, batch: int, poll_seconds: float) -> None:
+    """Deliver outbox messages to inboxes and webhooks, once or until stopped (Ctrl-C or
+    SIGTERM let the batch under way finish). Run as many as you like: they share the
+    work, and a killed one loses nothing."""
+    import signal
+    import threading
+
+    from gis.database import create_bulk_engine
+    from incidents.outbox import run_worker
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    engine = create_bulk_engine(get_settings().database_url)
+    try:
+        totals = run_worker(engine, once=once, poll_seconds=poll_seconds, batch=batch,
+                            stop_event=stop, progress=_progress(time.monotonic()))
+    finally:
+        engine.dispose()
+    hooks = totals.webhooks
+    click.echo(f"notify: {totals.messages} message(s) delivered, {totals.inbox_items} "
+               f"inbox item(s); webhooks: {hooks.delivered} delivered, {hooks.retrying} to "
+               f"retry, {hooks.failed} given up")
+
+
 @main.command()
 @click.option("--host", default=None, help="Default: GRIDGOV_HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Default: GRIDGOV_PORT (8000).")
@@ -377,6 +414,8 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
         workers=workers,
         reload=reload,
         proxy_headers=True,
+        # Open inbox streams never end by themselves: give them 5 s, then close them.
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -15,6 +15,7 @@ GRIDGOV_TABLES = {
     "regions", "grid_cells", "users", "cell_assignments", "buildings",
     "houses", "households", "people", "residences",
     "incident_categories", "incidents", "incident_events", "outbox", "inbox_items",
+    "webhooks", "webhook_deliveries",
 }
 
 

@@ -1,0 +1,55 @@
+"""Webhooks over the API: register an external receiver of notifications, list them,
+deactivate one. Admins only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import BaseModel, Field
+
+from api.deps import SessionDep, require_roles
+from grid.access import Principal
+from grid.roles import Role
+from incidents.webhooks import MAX_URL_LENGTH, create_webhook, deactivate_webhook, list_webhooks
+
+router = APIRouter(prefix="/admin/webhooks", tags=["administration"])
+
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+Topic = Annotated[str, Field(pattern=r"^[a-z][a-z_]*(\.[a-z_]+)*$", max_length=64)]
+
+
+class WebhookIn(BaseModel):
+    """A receiver: where to POST, which topics (none = all), and optionally the secret."""
+
+    url: str = Field(max_length=MAX_URL_LENGTH, description="http(s) URL, no credentials")
+    topics: list[Topic] = Field(default_factory=list, max_length=50,
+                                description="e.g. incident.assigned; empty = every topic")
+    secret: str | None = Field(None, min_length=16, max_length=128,
+                               description="HMAC key; generated when left out")
+
+
+@router.post("", status_code=201)
+async def register_webhook(body: WebhookIn, session: SessionDep, _admin: Admin
+                           ) -> dict[str, Any]:
+    """Register a webhook; the answer shows its signing secret, this once only."""
+    webhook = await create_webhook(session, body.url, body.topics, body.secret)
+    await session.commit()
+    return webhook
+
+
+@router.get("")
+async def get_webhooks(session: SessionDep, _admin: Admin) -> list[dict[str, Any]]:
+    """Every webhook with its pending and failed delivery counts (no secrets)."""
+    return await list_webhooks(session)
+
+
+@router.delete("/{webhook_id}", status_code=204)
+async def remove_webhook(
+    webhook_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, _admin: Admin
+) -> Response:
+    """Deactivate a webhook: nothing more is sent to it, pending deliveries are given
+    up; its history stays."""
+    await deactivate_webhook(session, webhook_id)
+    await session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,251 @@
+"""Delivering the notification outbox: a separate worker process claims undelivered
+messages (FOR UPDATE SKIP LOCKED, so two workers never take the same one), fans each out
+to its recipients' inboxes and to the webhooks that want its topic, wakes live streams
+with NOTIFY, and marks it delivered.
+
+Delivery is at least once and, for inboxes, effectively exactly once: a batch is one
+transaction (see `deliver_batch`), and UNIQUE(outbox_id, user_id) with ON CONFLICT DO
+NOTHING makes a redelivered message a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx
+import psycopg2
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from incidents.webhooks import WebhookTotals, new_webhook_client, send_due_webhooks
+
+log = logging.getLogger("gridgov.outbox")
+
+# NOTIFY channels: the payload of INBOX_CHANNEL is the id of the user who got something;
+# OUTBOX_CHANNEL wakes workers as soon as a message is committed (the outbox_notify
+# trigger of migration 0006); polling is the fallback if a NOTIFY is ever missed.
+INBOX_CHANNEL = "gridgov_inbox"
+OUTBOX_CHANNEL = "gridgov_outbox"
+RECONNECT_SECONDS = 5.0
+# Time a looping worker gives webhooks per round before it looks at the outbox again, so
+# a slow or dead receiver cannot hold up inboxes (one POST may still take its timeout).
+WEBHOOK_ROUND_SECONDS = 2.0
+
+_CLAIM = text("""
+    SELECT id FROM outbox
+    WHERE delivered_at IS NULL
+    ORDER BY id
+    LIMIT :n
+    FOR UPDATE SKIP LOCKED
+""")
+
+# One statement for the whole batch, whatever its size. Recipients whose account was
+# deleted since are skipped rather than failing the batch on the foreign key; ON CONFLICT
+# makes a second delivery of the same message add nothing.
+_FAN_OUT = text("""
+WITH message AS (
+    SELECT id, topic, incident_id, recipient_ids, payload, created_at
+    FROM outbox WHERE id = ANY(:ids)
+), inbox AS (
+    INSERT INTO inbox_items (user_id, outbox_id, incident_id, topic, payload, created_at)
+    SELECT DISTINCT u.id, m.id, m.incident_id, m.topic, m.payload, m.created_at
+    FROM message m
+    CROSS JOIN LATERAL unnest(m.recipient_ids) AS r(user_id)
+    JOIN users u ON u.id = r.user_id
+    ORDER BY m.id, u.id  -- inbox ids follow the messages' order
+    ON CONFLICT (outbox_id, user_id) DO NOTHING
+    RETURNING user_id
+), hooks AS (
+    INSERT INTO webhook_deliveries (webhook_id, outbox_id, next_attempt_at)
+    SELECT w.id, m.id, now()
+    FROM message m
+    JOIN webhooks w ON w.active AND (cardinality(w.topics) = 0 OR m.topic = ANY(w.topics))
+    ON CONFLICT (outbox_id, webhook_id) DO NOTHING
+    RETURNING id
+), delivered AS (
+    UPDATE outbox SET delivered_at = now(), attempts = attempts + 1
+    WHERE id = ANY(:ids)
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM delivered) AS messages,
+       (SELECT count(*) FROM inbox) AS inbox_items,
+       (SELECT count(*) FROM hooks) AS webhook_deliveries,
+       (SELECT coalesce(array_agg(DISTINCT user_id), '{}') FROM inbox) AS users
+""")
+
+# NOTIFY is transactional: listeners hear it when (and only if) the batch commits, by
+# which time the new inbox items are visible to them.
+_NOTIFY = text("""
+    SELECT pg_notify(:channel, CAST(u AS text)) FROM unnest(CAST(:users AS integer[])) AS u
+""")
+
+
+@dataclass
+class Delivered:
+    """What one batch delivered."""
+
+    messages: int = 0
+    inbox_items: int = 0
+    webhook_deliveries: int = 0
+
+
+def claim_pending(conn: Connection, limit: int) -> list[int]:
+    """Lock up to `limit` undelivered messages, oldest first, skipping any another worker
+    holds; the locks last until the caller's transaction ends."""
+    return list(conn.execute(_CLAIM, {"n": limit}).scalars())
+
+
+def fan_out(conn: Connection, ids: list[int]) -> Delivered:
+    """Deliver claimed messages: inbox items, webhook deliveries, NOTIFY per recipient,
+    delivered_at set and attempts counted, inside the caller's transaction."""
+    if not ids:
+        return Delivered()
+    row = conn.execute(_FAN_OUT, {"ids": ids}).one()
+    if row.users:
+        conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL, "users": list(row.users)})
+    return Delivered(row.messages, row.inbox_items, row.webhook_deliveries)
+
+
+def deliver_batch(conn: Connection, limit: int = 100) -> int:
+    """Claim and deliver up to `limit` messages in the caller's transaction; returns how
+    many were delivered.
+
+    A batch is one transaction, not one per message: the fan-out is a few set-based
+    statements whatever the batch size, and a kill at any point (the process, the
+    connection) rolls the whole batch back — inbox items, webhook deliveries, the
+    delivered mark — and the server drops the row locks and the unsent NOTIFYs with it.
+    The next run claims the same messages again and delivers them from scratch, so nothing
+    is lost and nothing doubled; batches committed before the kill stay delivered. The
+    price is row locks held for the few milliseconds the batch takes, which other workers
+    skip rather than wait for.
+    """
+    return fan_out(conn, claim_pending(conn, limit)).messages
+
+
+@dataclass
+class WorkerTotals:
+    """What a worker run delivered."""
+
+    messages: int = 0
+    inbox_items: int = 0
+    webhook_deliveries_queued: int = 0
+    webhooks: WebhookTotals = field(default_factory=WebhookTotals)
+
+
+def _drain_outbox(
+    engine: Engine, batch: int, totals: WorkerTotals, progress: Callable[[str], None],
+    stop: threading.Event,
+) -> None:
+    """Deliver batches, each committed on its own, until one comes back short (or the
+    worker is asked to stop)."""
+    while not stop.is_set():
+        with engine.begin() as conn:
+            done = fan_out(conn, claim_pending(conn, batch))
+        if done.messages:
+            totals.messages += done.messages
+            totals.inbox_items += done.inbox_items
+            totals.webhook_deliveries_queued += done.webhook_deliveries
+            progress(f"delivered {done.messages} message(s): {done.inbox_items} inbox "
+                     f"item(s), {done.webhook_deliveries} webhook delivery(ies) queued")
+        if done.messages < batch:
+            return
+
+
+def _send_webhooks(
+    engine: Engine, client: httpx.Client, batch: int, totals: WorkerTotals,
+    progress: Callable[[str], None], stop: threading.Event, budget: float | None,
+) -> None:
+    """Send due webhook deliveries until none is due or `budget` seconds have gone (a
+    failure is rescheduled into the future, so this ends)."""
+    ends = None if budget is None else time.monotonic() + budget
+    while not stop.is_set():
+        left = None if ends is None else ends - time.monotonic()
+        if left is not None and left <= 0:
+            return
+        sent = send_due_webhooks(engine, client, limit=batch, seconds=left)
+        if sent.attempted:
+            totals.webhooks.add(sent)
+            progress(f"webhooks: {sent.delivered} delivered, {sent.retrying} to retry, "
+                     f"{sent.failed} given up")
+        if sent.attempted < batch:
+            return
+
+
+@contextmanager
+def _outbox_listener(engine: Engine) -> Iterator[Callable[[float], None]]:
+    """LISTEN on OUTBOX_CHANNEL; yields `wait(seconds)`, which returns at the first NOTIFY
+    or when the seconds are up, whichever comes first."""
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.exec_driver_sql("LISTEN gridgov_outbox")  # OUTBOX_CHANNEL
+        raw = conn.connection.dbapi_connection
+
+        def wait(seconds: float) -> None:
+            if select.select([raw], [], [], seconds)[0]:
+                raw.poll()
+                raw.notifies.clear()
+
+        try:
+            yield wait
+        finally:
+            # The connection goes back to the pool: it must not keep listening there.
+            try:
+                conn.exec_driver_sql("UNLISTEN *")
+            except DBAPIError:
+                conn.invalidate()
+
+
+def run_worker(
+    engine: Engine,
+    *,
+    once: bool = False,
+    poll_seconds: float = 1.0,
+    batch: int = 100,
+    stop_event: threading.Event | None = None,
+    max_loops: int | None = None,
+    http_client: httpx.Client | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> WorkerTotals:
+    """Deliver the outbox and send due webhooks until stopped (`stop_event`, `max_loops`)
+    or, with `once`, until nothing is left to do.
+
+    Between rounds the worker waits on LISTEN gridgov_outbox, so a NOTIFY from an outbox
+    trigger wakes it at once; else it finds new messages within `poll_seconds`.
+    A looping worker outlives a database restart (it says so and tries again); with
+    `once`, database errors end the run. Either way nothing uncommitted counts as
+    delivered.
+    """
+    report = progress or log.info
+    stop = stop_event or threading.Event()
+    totals = WorkerTotals()
+    client = http_client or new_webhook_client()
+    try:
+        if once:
+            _drain_outbox(engine, batch, totals, report, stop)
+            _send_webhooks(engine, client, batch, totals, report, stop, budget=None)
+            return totals
+        loops = 0
+        while not stop.is_set():
+            try:
+                with _outbox_listener(engine) as wait:
+                    while not stop.is_set():
+                        _drain_outbox(engine, batch, totals, report, stop)
+                        _send_webhooks(engine, client, batch, totals, report, stop,
+                                       budget=WEBHOOK_ROUND_SECONDS)
+                        loops += 1
+                        if max_loops is not None and loops >= max_loops:
+                            return totals
+                        wait(poll_seconds)
+            except (OperationalError, psycopg2.OperationalError) as exc:
+                report(f"database unavailable ({exc}); retrying in {RECONNECT_SECONDS:g}s")
+                stop.wait(RECONNECT_SECONDS)
+        return totals
+    finally:
+        if http_client is None:
+            client.close()
