@@ -1,0 +1,1 @@
+"""Benchmarks against a real PostGIS, run by hand (never part of the test suite)."""
