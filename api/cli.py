@@ -139,6 +139,20 @@ def import_() -> None:
     """Import register data from GIS files (GeoPackage, Shapefile, GeoJSON, CSV)."""
 
 
+def _finish_import(report, report_path: str | None) -> None:
+    """Show the first rejected rows, save the full report if asked, print the summary."""
+    from pathlib import Path
+
+    for issue in report.rejected[:20]:
+        click.echo(f"  rejected row {issue.row} ({issue.external_id}): {issue.field}: "
+                   f"{issue.reason}")
+    if len(report.rejected) > 20:
+        click.echo(f"  ... and {len(report.rejected) - 20} more rejected rows (see --report)")
+    if report_path:
+        report.write(Path(report_path))
+    click.echo(report.summary())
+
+
 @import_.command("buildings")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
@@ -163,14 +177,7 @@ def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, repor
             layer=layer, encoding=encoding, csv_crs=csv_crs, dry_run=dry_run,
             progress=progress,
         )
-    for issue in report.rejected[:20]:
-        click.echo(f"  rejected row {issue.row} ({issue.external_id}): {issue.field}: "
-                   f"{issue.reason}")
-    if len(report.rejected) > 20:
-        click.echo(f"  ... and {len(report.rejected) - 20} more rejected rows (see --report)")
-    if report_path:
-        report.write(Path(report_path))
-    click.echo(report.summary())
+    _finish_import(report, report_path)
 
 
 @import_.command("people")
@@ -196,14 +203,7 @@ def import_people_cmd(path, mapping, encoding, dry_run, report_path) -> None:
             encoding=encoding, id_hash_key=get_settings().id_hash_key.get_secret_value(),
             dry_run=dry_run, progress=progress,
         )
-    for issue in report.rejected[:20]:
-        click.echo(f"  rejected row {issue.row} ({issue.external_id}): {issue.field}: "
-                   f"{issue.reason}")
-    if len(report.rejected) > 20:
-        click.echo(f"  ... and {len(report.rejected) - 20} more rejected rows (see --report)")
-    if report_path:
-        report.write(Path(report_path))
-    click.echo(report.summary())
+    _finish_import(report, report_path)
 
 
 @import_.command("cells")

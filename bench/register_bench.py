@@ -23,10 +23,8 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import psycopg2
 import pyogrio
 import shapely
-from psycopg2 import sql
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
@@ -39,7 +37,12 @@ from bench.district import (
     write_geopackage,
 )
 from gis.crs import STORAGE_SRID
-from gis.database import create_bulk_engine, create_request_engine, session_factory
+from gis.database import (
+    create_bulk_engine,
+    create_request_engine,
+    ensure_database,
+    session_factory,
+)
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench"
 DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     say = Clock()
     _refuse_shared_databases(args.database_url)
-    _ensure_database(args.database_url)
+    ensure_database(args.database_url)
     say(f"migrating {make_url(args.database_url).database}")
     from alembic import command
 
@@ -180,24 +183,6 @@ def _refuse_shared_databases(url: str) -> None:
             f"refusing database {name!r}: the bench wipes its register, so its "
             "database name must contain 'bench'"
         )
-
-
-def _ensure_database(url: str) -> None:
-    """Create the database when it does not exist yet (as tests/conftest.py does)."""
-    parsed = make_url(url)
-    conn = psycopg2.connect(
-        host=parsed.host,
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        dbname="postgres",
-    )
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,))
-        if cur.fetchone() is None:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database)))
-    conn.close()
 
 
 def _prepare_files(district: District, args: argparse.Namespace, say: Clock) -> tuple[Path, Path]:

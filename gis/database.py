@@ -35,6 +35,25 @@ def create_bulk_engine(url: str) -> Engine:
     return create_engine(driver_url(url, "psycopg2"), pool_pre_ping=True)
 
 
+def ensure_database(url: str) -> None:
+    """Create the database the URL names when it does not exist (tests, benchmarks)."""
+    import psycopg2
+    from psycopg2 import sql
+
+    parsed = make_url(url)
+    conn = psycopg2.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username,
+                            password=parsed.password, dbname="postgres")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(
+                    sql.Identifier(parsed.database)))
+    finally:
+        conn.close()
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (responses are built after it)."""
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -6,19 +6,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Iterator
 
-import psycopg2
 import pytest
 import pytest_asyncio
 from alembic import command
 from httpx import ASGITransport, AsyncClient
-from psycopg2 import sql
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from api.app import create_app
 from api.deps import get_session
-from gis.database import create_bulk_engine, create_request_engine
+from gis.database import create_bulk_engine, create_request_engine, ensure_database
 from gis.settings import Settings
 from incidents.categories import sync_categories
 from migrations import alembic_config
@@ -31,21 +29,6 @@ def _test_database_url() -> str:
     url = make_url(base.database_url)
     # Never run tests against the main database: derive <name>_test.
     return url.set(database=f"{url.database}_test").render_as_string(hide_password=False)
-
-
-def _ensure_database(url: str) -> None:
-    """Create the test database when it does not exist yet."""
-    parsed = make_url(url)
-    conn = psycopg2.connect(
-        host=parsed.host, port=parsed.port or 5432, user=parsed.username,
-        password=parsed.password, dbname="postgres",
-    )
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,))
-        if cur.fetchone() is None:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database)))
-    conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +45,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def migrated_db(settings: Settings) -> str:
     """The test database, created on demand and migrated to head once per session."""
-    _ensure_database(settings.database_url)
+    ensure_database(settings.database_url)
     command.upgrade(alembic_config(settings.database_url), "head")
     engine = create_bulk_engine(settings.database_url)
     with engine.begin() as conn:  # what `gridgov db upgrade` does after migrating
