@@ -16,7 +16,7 @@ from gis.errors import NotFound
 _REPORT = text("""
     SELECT i.id, i.tracking_number, i.status, i.category_code, k.label_zh, k.label_en,
            k.tier, c.code AS cell_code, i.created_at, i.accept_due_at, i.resolve_due_at,
-           i.resolved_at, i.closed_at,
+           i.resolved_at, i.closed_at, d.tracking_number AS follows,
            CASE k.public_precision
                WHEN 'exact' THEN ST_AsGeoJSON(i.location, 6)
                WHEN 'building' THEN coalesce(
@@ -27,6 +27,7 @@ _REPORT = text("""
     FROM incidents i
     JOIN incident_categories k ON k.code = i.category_code
     LEFT JOIN grid_cells c ON c.id = i.cell_id
+    LEFT JOIN incidents d ON d.id = i.duplicate_of_id
     WHERE i.tracking_number = :t
 """)
 
@@ -58,6 +59,8 @@ async def public_report(session: AsyncSession, tracking_number: str) -> dict[str
         "resolve_due_at": _iso(row["resolve_due_at"]),
         "resolved_at": _iso(row["resolved_at"]),
         "closed_at": _iso(row["closed_at"]),
+        # A duplicate's reporter follows the earlier report from here on.
+        "follows": row["follows"],
         "timeline": [
             {"kind": kind, "from": from_status, "to": to_status, "at": at.isoformat()}
             for kind, from_status, to_status, at in events

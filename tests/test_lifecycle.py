@@ -173,6 +173,8 @@ async def test_a_duplicate_follows_the_earlier_report(client, db, settings, scen
     staff = (await client.get(f"/incidents/{second}",
                               headers=auth_headers(users["cm_a"], settings))).json()
     assert staff["duplicate_of"] == first
+    public = (await client.get(f"/reports/{second}")).json()
+    assert (public["status"], public["follows"]) == ("duplicate", first)
     itself = await _act(client, settings, users["cm_a"], first, "mark_duplicate",
                         duplicate_of=first)
     assert itself.status_code == 422
