@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
+from api.openapi import add_body_schemas
 from api.routes import (
     addresses,
     admin,
@@ -30,7 +31,8 @@ from api.routes import (
 )
 from gis.database import create_bulk_engine, create_request_engine, session_factory
 from gis.settings import Settings, get_settings
-from incidents.intake import IntakeContext
+from incidents.damage import DamageIn
+from incidents.intake import IntakeContext, ReportIn
 from incidents.workdays import load_work_calendar, severity_tiers
 
 log = logging.getLogger("gridgov.api")
@@ -88,4 +90,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
                    categories, reports, damage, handling, admin, inbox, webhooks):
         app.include_router(module.router)
+    # Bodies read by hand (JSON or a form with photos) still get their schemas.
+    add_body_schemas(app, [ReportIn, DamageIn, handling.ActionIn])
     return app

@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from grid.access import Principal, region_in_reach, worker_assigned_to_cell
 from grid.roles import MANAGER_ROLES, Role
+from incidents.evidence import photo_rows
 from incidents.intake import IntakeContext
 from incidents.lifecycle import ACTIONS, Action, Actor, allowed_actions
+from incidents.photos import Photo
 from incidents.workdays import deadline
 
 
@@ -137,6 +139,7 @@ _EVENT = text("""
                                  to_status, note, data, at)
     VALUES (:id, :kind, :actor_id, :role, :from_status, :target, :note,
             CAST(:data AS jsonb), :now)
+    RETURNING id
 """)
 
 # Who hears about it: a new assignee; the area's managers when a report comes back to
@@ -165,10 +168,11 @@ _NOTIFY = text("""
 
 async def take_action(
     session: AsyncSession, ctx: IntakeContext, principal: Principal, tracking_number: str,
-    request: ActionRequest, now: datetime,
+    request: ActionRequest, now: datetime, photos: list[Photo] | None = None,
 ) -> dict[str, Any]:
     """Apply one action inside the caller's transaction; the row is locked, so two staff
-    acting at once are serialised and the second sees the first's result (409)."""
+    acting at once are serialised and the second sees the first's result (409). Photos
+    (e.g. after the fix) are kept with the step's event."""
     action = ACTIONS.get(request.action)
     if action is None:
         raise InvalidInput(f"unknown action {request.action!r}", "未知操作", field="action")
@@ -206,7 +210,10 @@ async def take_action(
         "reporter_id": row.reporter_id,
     }
     version = (await session.execute(_APPLY, params)).scalar_one()
-    await session.execute(_EVENT, params)
+    event_id = (await session.execute(_EVENT, params)).scalar_one()
+    if photos:
+        session.add_all(photo_rows(row.id, photos, event_id))
+        await session.flush()
     await session.execute(_NOTIFY, params)
     return {"tracking_number": row.tracking_number, "status": action.target,
             "version": version, "allowed_actions": allowed_actions(action.target)}

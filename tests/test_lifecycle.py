@@ -286,3 +286,25 @@ async def test_a_reopened_report_gets_a_fresh_window_to_sign_for_it(client, db, 
     due = (await db.execute(text("SELECT accept_due_at > now() FROM incidents "
                                  "WHERE tracking_number = :t"), {"t": number})).scalar()
     assert due is True
+
+
+async def test_a_resolution_can_carry_after_photos_kept_with_its_step(client, db, settings, scene):
+    import io
+
+    from PIL import Image
+
+    _world, users = scene
+    number = await _report(client)
+    await _act(client, settings, users["worker"], number, "accept")
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), "green").save(buffer, "JPEG")
+    response = await client.post(
+        f"/incidents/{number}/actions", headers=auth_headers(users["worker"], settings),
+        data={"action": "resolve", "note": "已清理"},
+        files=[("photos", ("after.jpg", buffer.getvalue(), "image/jpeg"))])
+    assert response.status_code == 200, response.text
+    kept = (await db.execute(text("""
+        SELECT e.to_status FROM incident_photos p JOIN incident_events e ON e.id = p.event_id
+        JOIN incidents i ON i.id = p.incident_id WHERE i.tracking_number = :t
+    """), {"t": number})).scalars().all()
+    assert kept == ["resolved"]

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from api.deps import SessionDep, require_roles
-from api.routes.reports import TrackingNumber
+from api.deps import SessionDep, SettingsDep, require_roles
+from api.routes.reports import TrackingNumber, read_submission
 from grid.access import Principal, region_in_reach
 from grid.roles import MANAGER_ROLES, STAFF_ROLES
 from incidents.handling import ActionRequest, can_see, not_found, take_action
@@ -57,21 +57,29 @@ async def get_incident(
     return body
 
 
-@router.post("/{tracking_number}/actions")
+_OPENAPI_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/ActionIn"}},
+    "multipart/form-data": {"schema": {"type": "object", "description":
+                                       "the ActionIn fields plus `photos` files"}},
+}}}
+
+
+@router.post("/{tracking_number}/actions", openapi_extra=_OPENAPI_BODY)
 async def act(
     tracking_number: TrackingNumber,
-    body: ActionIn,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: Staff,
 ) -> dict[str, Any]:
     """Accept, start, resolve, transfer (the assignee); assign, close, reopen, reject,
     mark_duplicate (managers over the area); refer_emergency (either). Illegal moves
-    and stale versions are 409."""
+    and stale versions are 409. As a form, photos (before/after) go with the step."""
+    body, photos = await read_submission(request, settings, ActionIn)
     result = await take_action(
         session, request.app.state.intake, principal, tracking_number,
         ActionRequest(body.action, body.note, body.assignee, body.duplicate_of, body.version),
-        datetime.now(UTC),
+        datetime.now(UTC), photos,
     )
     await session.commit()
     return result
