@@ -206,6 +206,34 @@ def import_people_cmd(path, mapping, encoding, dry_run, report_path) -> None:
     _finish_import(report, report_path)
 
 
+@import_.command("regions")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
+              help="TOML field mapping ([fields] and [values.<field>]).")
+@click.option("--layer", help="Layer name in a multi-layer file (GeoPackage).")
+@click.option("--encoding", help="Text encoding when the file has no .cpg (e.g. GBK).")
+@click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Write the full report (.json, or .csv of row issues).")
+def import_regions_cmd(path, mapping, layer, encoding, dry_run, report_path) -> None:
+    """Import administrative regions (city, district, street, community): upsert by code,
+    levels and parents from the codes unless given, paths follow moves, rows reported."""
+    from pathlib import Path
+
+    from grid.importing.reading import FieldMapping
+    from grid.importing.regions import import_regions
+
+    progress = _progress(time.monotonic())
+    with bulk_transaction() as conn:  # a failure leaves nothing behind
+        report = import_regions(
+            conn, Path(path), mapping=FieldMapping.load(mapping and Path(mapping)),
+            layer=layer, encoding=encoding, dry_run=dry_run, progress=progress,
+        )
+    for issue in report.outside_parent[:20]:
+        click.echo(f"  warning row {issue.row} ({issue.external_id}): {issue.reason}")
+    _finish_import(report, report_path)
+
+
 @import_.command("cells")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--label", required=True, help="Name of the new boundary version.")

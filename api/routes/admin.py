@@ -25,6 +25,7 @@ from grid.importing.buildings import import_buildings
 from grid.importing.cells import import_cells
 from grid.importing.people import import_population
 from grid.importing.reading import FieldMapping
+from grid.importing.regions import import_regions
 from grid.roles import Role
 from grid.versions import activate_version, version_summary
 
@@ -123,6 +124,29 @@ async def import_cells_upload(
             conn, path, label=label, mapping=fields, layer=layer, encoding=encoding,
             dry_run=dry_run))
     return {"report": asdict(report), "version_id": version_id}
+
+
+@router.post("/imports/regions")
+async def import_regions_upload(
+    _admin: Admin,
+    settings: SettingsDep,
+    bulk: BulkDep,
+    file: Annotated[UploadFile, File(description="regions: GeoPackage, GeoJSON or zipped "
+                                                 "Shapefile")],
+    mapping: Annotated[UploadFile | None, File(description="TOML field mapping")] = None,
+    layer: Annotated[str | None, Form(max_length=200)] = None,
+    encoding: Annotated[str | None, Form(max_length=40, description="e.g. GBK")] = None,
+    dry_run: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    """Import administrative regions (upsert by code, paths follow moves) and return the
+    full report, with regions sticking out of their parent as warnings; all or nothing."""
+    with tempfile.TemporaryDirectory(prefix="gridgov-import-") as tmp:
+        directory = Path(tmp)
+        path = await save_upload(file, directory, _max_bytes(settings), "file")
+        fields = await _mapping(mapping, directory)
+        report = await bulk(lambda conn: import_regions(
+            conn, path, mapping=fields, layer=layer, encoding=encoding, dry_run=dry_run))
+    return asdict(report)
 
 
 @router.get("/boundary-versions/{version_id}")
