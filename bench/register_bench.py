@@ -339,7 +339,7 @@ def _time_baseline(engine: Engine, path: Path, say: Clock, binary: bool) -> floa
     The text baseline COPYs hex EWKB in CSV, the usual way; the binary one uses the
     product's own binary COPY writer, so the ratio to it counts only the product's
     checks, upsert and index and foreign-key upkeep."""
-    from grid.importing.buildings import CopyField, copy_binary, text_codec
+    from gis.pgcopy import CopyField, copy_binary, text_codec
 
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE IF EXISTS {BASELINE_TABLE}"))
