@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
+from api.logs import mask_access_log
 from api.openapi import add_body_schemas
 from api.routes import (
     addresses,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    mask_access_log()
     app.state.intake = intake_context(settings)
     install_error_handlers(app)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,

@@ -284,14 +284,17 @@ def cells_check(version_id: int) -> None:
 @cells.command("activate")
 @click.argument("version_id", type=int)
 def cells_activate(version_id: int) -> None:
-    """Put a draft version in force; buildings and assignments move to the new cells."""
+    """Put a draft version in force; buildings, assignments and open incidents move to
+    the new cells."""
     from grid.versions import activate_version
+    from incidents.relinking import ACTIVATION_FOLLOWERS
 
     with bulk_transaction() as conn:  # a failure leaves nothing behind
-        result = activate_version(conn, version_id)
+        result = activate_version(conn, version_id, ACTIVATION_FOLLOWERS)
     click.echo(f"version {version_id} active: {result.cells_activated} cells in force, "
                f"{result.cells_retired} retired, {result.assignments_moved} assignments "
-               f"moved, {result.buildings_relinked} buildings relinked")
+               f"moved, {result.buildings_relinked} buildings relinked, "
+               f"{result.followers_moved.get('incidents', 0)} open incidents moved")
 
 
 @cells.command("draft")

@@ -22,7 +22,10 @@ _EXCLUSION_VIOLATION = "23P01"
 _CHECK_OR_FK = {"23503", "23514", "23502"}
 # Text the database cannot hold (a NUL, a bad escape) or a value out of a type's range:
 # bad input that slipped past validation, never a server fault.
-_BAD_VALUE = {"22021", "22P05", "22003", "22007", "22008", "22P02"}
+_BAD_VALUE = {"22001", "22021", "22P05", "22003", "22007", "22008", "22P02"}
+# Two transactions in each other's way (deadlock, serialization failure): the loser is
+# told to try again, as with any other concurrent change.
+_CLASH = {"40P01", "40001"}
 
 _HTTP_CODES = {
     401: ("not_authenticated", "请先登录", "Authentication is required"),
@@ -86,13 +89,23 @@ async def _on_integrity_error(request: Request, exc: IntegrityError) -> JSONResp
 
 async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    if sqlstate in _BAD_VALUE:
-        log.warning("bad value reached the database: %s", sqlstate)
+    if sqlstate in _BAD_VALUE or _is_unencodable_argument(exc):
+        log.warning("bad value reached the database: %s", sqlstate or exc.orig)
         return _respond(request, InvalidInput())
+    if sqlstate in _CLASH:
+        log.info("concurrent transactions clashed: %s", sqlstate)
+        return _respond(request, Conflict("Someone else changed this at the same time; "
+                                          "try again", "他人同时修改了该内容，请重试"))
     if exc.connection_invalidated or _is_connection_error(exc):
         log.warning("database unavailable: %s", exc.orig)
         return _respond(request, ServiceUnavailable())
     return await _on_unexpected(request, exc)
+
+
+def _is_unencodable_argument(exc: DBAPIError) -> bool:
+    # asyncpg refuses a value its codec cannot send (an integer beyond 64 bits, say)
+    # before the server sees it, so there is no SQLSTATE to go by.
+    return "invalid input for query argument" in str(exc.orig)
 
 
 def _is_connection_error(exc: Exception) -> bool:

@@ -57,7 +57,9 @@ def _unzip_dataset(archive: Path, into: Path, max_bytes: int, field: str) -> Pat
                                        f"压缩包内路径不安全：{member.filename}", field=field)
             into.mkdir()
             zipped.extractall(into, members)
-    except zipfile.BadZipFile as exc:
+    # Encrypted members (RuntimeError), unknown compression (NotImplementedError), names
+    # the file system refuses (OSError): all the sender's file, never a server fault.
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError) as exc:
         raise InvalidInput(f"not a readable zip: {exc}", "无法读取 zip 文件", field=field) from exc
     datasets = sorted(p for p in into.rglob("*") if p.suffix.lower() in DATASET_SUFFIXES
                       and not p.name.startswith("._"))  # macOS resource forks

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
@@ -18,6 +19,13 @@ class Activation:
     cells_retired: int
     assignments_moved: int
     buildings_relinked: int
+    # Records of other packages moved along (e.g. {"incidents": 12}).
+    followers_moved: dict[str, int] = field(default_factory=dict)
+
+
+# Moves another package's records off retired cells: (conn, retired cell ids) -> count.
+# Passed in by the caller, because the register knows nothing of what links to cells.
+Follower = Callable[[Connection, list[int]], int]
 
 
 def create_draft_version(conn: Connection, label: str, source: str) -> int:
@@ -40,10 +48,13 @@ def version_summary(conn: Connection, version_id: int) -> dict:
     return {**row, "activated_at": row["activated_at"] and row["activated_at"].isoformat()}
 
 
-def activate_version(conn: Connection, version_id: int) -> Activation:
+def activate_version(
+    conn: Connection, version_id: int, followers: Mapping[str, Follower] | None = None
+) -> Activation:
     """Put a draft's cells in force, retiring the cells in force in the communities it
     covers. Assignments follow by cell code; buildings move to the cell that now covers
-    their point-on-surface. All inside the caller's transaction."""
+    their point-on-surface; each follower moves its own records. All inside the caller's
+    transaction."""
     status = conn.execute(
         text("SELECT status FROM boundary_versions WHERE id = :v FOR UPDATE"), {"v": version_id}
     ).scalar()
@@ -81,7 +92,8 @@ def activate_version(conn: Connection, version_id: int) -> Activation:
         WHERE v.status = 'active' AND v.id <> :v AND NOT EXISTS (
             SELECT 1 FROM grid_cells c WHERE c.version_id = v.id AND c.active_to IS NULL)
     """), params)
-    return Activation(version_id, activated, len(retired), moved, relinked)
+    followed = {name: move(conn, list(retired)) for name, move in (followers or {}).items()}
+    return Activation(version_id, activated, len(retired), moved, relinked, followed)
 
 
 def _carry_assignments_over(conn: Connection, version_id: int, retired: list[int]) -> int:

@@ -11,11 +11,13 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gis.clock import local_date
 from gis.errors import InvalidInput, NotFound
 from grid.access import Principal
 from grid.roles import STAFF_ROLES
 from incidents.intake import IntakeContext, ReportIn, Submission, submit_report
 from incidents.photos import Photo
+from incidents.text import printable_text
 
 CATEGORY = "fire.damage_declaration"
 
@@ -23,8 +25,8 @@ CATEGORY = "fire.damage_declaration"
 class DamageIn(BaseModel):
     """A declaration: the house (by id, or building and unit number), the fire, the loss."""
 
-    house_id: int | None = Field(None, ge=1)
-    building_id: int | None = Field(None, ge=1)
+    house_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    building_id: int | None = Field(None, ge=1, le=2**63 - 1)
     unit_number: str | None = Field(None, min_length=1, max_length=32)
     fire_date: date
     what_burned: str = Field(min_length=1, max_length=1000)
@@ -33,10 +35,15 @@ class DamageIn(BaseModel):
     channel: Literal["web", "app", "patrol", "terminal", "wechat"] = "web"
     contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
 
+    @field_validator("what_burned", "description", "unit_number")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return printable_text(value)
+
     @field_validator("fire_date")
     @classmethod
     def _not_in_the_future(cls, value: date) -> date:
-        if value > date.today():
+        if value > local_date():
             raise ValueError("the fire cannot be in the future")
         return value
 

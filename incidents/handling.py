@@ -12,12 +12,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gis.clock import local_date
 from gis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from grid.access import Principal, region_in_reach, worker_assigned_to_cell
 from grid.roles import MANAGER_ROLES, Role
 from incidents.evidence import photo_rows
 from incidents.intake import IntakeContext
-from incidents.lifecycle import ACTIONS, Action, Actor, allowed_actions
+from incidents.lifecycle import ACTIONS, OPEN, Action, Actor, allowed_actions
 from incidents.photos import Photo
 from incidents.workdays import deadline
 
@@ -54,7 +55,7 @@ async def can_see(session: AsyncSession, principal: Principal, row: Any, now: da
         return True
     if principal.role is Role.GRID_WORKER:
         return row.cell_id is not None and await worker_assigned_to_cell(
-            session, principal.id, row.cell_id, now.date())
+            session, principal.id, row.cell_id, local_date(now))
     return row.region_path is not None and region_in_reach(principal, row.region_path)
 
 
@@ -102,12 +103,16 @@ async def _assignee_id(session: AsyncSession, principal: Principal, username: st
 
 
 async def _duplicate_target(session: AsyncSession, number: str, own_id: int) -> int:
+    """The report a duplicate will follow: another report still open or resolved (so
+    its reporter has something to follow), locked so that two managers marking each
+    other's reports at once cannot make a loop."""
     found = (await session.execute(text("""
-        SELECT id, status FROM incidents WHERE tracking_number = :t
+        SELECT id, status FROM incidents WHERE tracking_number = :t FOR UPDATE
     """), {"t": number})).first()
-    if found is None or found.id == own_id or found.status == "duplicate":
-        raise InvalidInput(f"{number} is not a report this one can follow",
-                           f"{number} 不能作为原上报", field="duplicate_of")
+    followable = OPEN | {"resolved"}
+    if found is None or found.id == own_id or found.status not in followable:
+        raise InvalidInput(f"{number} is not an open report this one can follow",
+                           f"{number} 不是可合并的在办上报", field="duplicate_of")
     return found.id
 
 
@@ -129,7 +134,8 @@ _APPLY = text("""
         closed_at = CASE WHEN :action = 'close' THEN :now
                          WHEN :action = 'reopen' THEN NULL ELSE closed_at END,
         duplicate_of_id = CASE WHEN :action = 'mark_duplicate'
-                               THEN CAST(:duplicate_of AS bigint) ELSE duplicate_of_id END
+                               THEN CAST(:duplicate_of AS bigint)
+                               WHEN :action = 'reopen' THEN NULL ELSE duplicate_of_id END
     WHERE id = :id
     RETURNING version
 """)

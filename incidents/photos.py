@@ -24,12 +24,13 @@ import hashlib
 import io
 import math
 import struct
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
 from PIL import ExifTags, Image, ImageCms
 
+from gis.clock import CHINA_TZ
 from gis.errors import InvalidInput, TooLarge
 
 MAX_PIXELS = 40_000_000
@@ -229,17 +230,26 @@ def _read_exif(image: Image.Image) -> tuple[int, datetime | None, GpsFix | None]
     return orientation, taken_at, _gps_fix(gps_tags)
 
 
+_EARLIEST_PHOTO = datetime(1990, 1, 1, tzinfo=UTC)
+
+
 def _exif_time(stamp: object, offset: object) -> datetime | None:
-    """Parse EXIF's 'YYYY:MM:DD HH:MM:SS' and, when present, its '+08:00' offset."""
+    """Parse EXIF's 'YYYY:MM:DD HH:MM:SS' in its '+08:00' offset, or China time when it
+    has none; None when missing, garbled or implausible."""
     if not isinstance(stamp, str):
         return None
     try:
         moment = datetime.strptime(stamp.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:  # blank ("    :  :     :  :  ") or garbled
         return None
+    zone = CHINA_TZ  # no offset recorded: a phone's clock here runs on China time
     if isinstance(offset, str):
-        with contextlib.suppress(ValueError):  # a garbled offset: keep the local time
-            moment = moment.replace(tzinfo=datetime.strptime(offset.strip("\x00 "), "%z").tzinfo)
+        with contextlib.suppress(ValueError):  # a garbled offset: keep China time
+            zone = datetime.strptime(offset.strip("\x00 "), "%z").tzinfo or CHINA_TZ
+    moment = moment.replace(tzinfo=zone)
+    # A camera clock never set (0001-01-01) or far in the future is no evidence.
+    if not _EARLIEST_PHOTO <= moment <= datetime.now(UTC) + timedelta(days=1):
+        return None
     return moment
 
 

@@ -68,6 +68,8 @@ async def public_report(session: AsyncSession, tracking_number: str) -> dict[str
     }
 
 
+REPORTER_ROLES = {"resident", "reporter"}
+
 _STAFF = text("""
     SELECT i.id, i.tracking_number, i.status, i.version, i.category_code, i.description,
            i.answers, i.address, i.channel, i.routing_rule, i.responsible_level,
@@ -104,9 +106,11 @@ async def staff_report(
                 "resolved_at", "closed_at"):
         row[key] = _iso(row[key])
     row["reporter_contact"] = contact if with_contact else None
+    # Who reported is the reporter's identity: shown only to those who see the contact.
     row["timeline"] = [
         {"kind": kind, "from": src, "to": dst, "note": note, "at": at.isoformat(),
-         "actor": username, "actor_role": role}
+         "actor": username if with_contact or role not in REPORTER_ROLES else None,
+         "actor_role": role}
         for kind, src, dst, note, at, username, role in events
     ]
     return row

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
+from gis.clock import CHINA_TZ
+
 # A report that arrives on a day off, or before this time on a working day,
 # starts its working-day clock at this time on the first working day from then.
 START_OF_BUSINESS = time(9, 0)

@@ -245,3 +245,66 @@ async def test_population_upload_must_be_a_csv(admin, tmp_path):
                                 files={"file": ("b.gpkg", path.read_bytes())})
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["field"] == "file"
+
+
+def _incident_at(conn, number: str, status: str, x: float, y: float) -> None:
+    from tests.factories import metres_point
+
+    lon, lat = metres_point(x, y)
+    conn.execute(text("""
+        INSERT INTO incidents (tracking_number, secret_hash, category_code, status, location,
+            input_lon, input_lat, input_system, cell_id, routing_rule, responsible_level,
+            channel)
+        VALUES (:t, 'x', 'fire.blocked_exit', :s, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+            :lon, :lat, 'wgs84', (SELECT id FROM grid_cells WHERE code = '880101001001001'
+                                  AND active_to IS NULL), 'inside', 'primary', 'web')
+    """), {"t": number, "s": status, "lon": lon, "lat": lat})
+
+
+async def test_activation_moves_open_incidents_and_leaves_finished_ones(admin, conn, tmp_path):
+    _incident_at(conn, "261124-OPEN0001", "accepted", 100, 100)
+    _incident_at(conn, "261124-DONE0001", "closed", 100, 100)
+    rows = [("880101001001011", (0, 0, 500, 500)), ("880101001001012", (500, 0, 1000, 500))]
+    path = _cells_file(tmp_path, rows)
+    version_id = (await admin.post("/admin/imports/cells", data={"label": "v2"}, files={
+        "file": ("cells.gpkg", path.read_bytes())})).json()["version_id"]
+    activated = (await admin.post(f"/admin/boundary-versions/{version_id}/activate")).json()
+    assert activated["followers_moved"] == {"incidents": 1}
+    cells = dict(conn.execute(text("""
+        SELECT i.tracking_number, c.code FROM incidents i JOIN grid_cells c ON c.id = i.cell_id
+    """)).all())
+    assert cells == {"261124-OPEN0001": "880101001001011",
+                     "261124-DONE0001": "880101001001001"}
+
+
+def _zip_with_unknown_compression() -> bytes:
+    data = bytearray(_zip({"a.geojson": b"{}"}))
+    stored = zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()[0]
+    # Compression method 99 (AES) in the local header (offset 8) and central directory.
+    data[stored.header_offset + 8:stored.header_offset + 10] = (99).to_bytes(2, "little")
+    central = bytes(data).rfind(b"PK\x01\x02")
+    data[central + 10:central + 12] = (99).to_bytes(2, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("files", "field"), [
+    ({"file": ("aes.zip", _zip_with_unknown_compression())}, "file"),
+    ({"file": ("b.geojson", b"{}"), "mapping": ("m.toml", b'fields = "x"')}, "mapping"),
+    ({"file": ("b.geojson", b"{}"), "mapping": ("m.toml", b"[values]\nuse = 3")}, "mapping"),
+])
+async def test_broken_archives_and_mappings_are_422_not_500(admin, files, field):
+    response = await admin.post("/admin/imports/buildings", files=files)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"][0]["field"] == field
+
+
+async def test_an_overlong_external_id_rejects_the_row_not_the_import(admin, conn, tmp_path):
+    rows = [dict(GOOD[0]), dict(GOOD[1], BID="B" * 65)]
+    path = tmp_path / "b.gpkg"
+    _frame(rows).to_file(path)
+    response = await admin.post("/admin/imports/buildings", files={
+        "file": ("b.gpkg", path.read_bytes()), "mapping": _mapping_file()})
+    assert response.status_code == 200, response.text
+    rejected = response.json()["rejected"]
+    assert [(r["row"], r["field"]) for r in rejected] == [(2, "external_id")]
+    assert [r.external_id for r in _stored(conn)] == ["B-1"]

@@ -308,3 +308,37 @@ async def test_a_resolution_can_carry_after_photos_kept_with_its_step(client, db
         JOIN incidents i ON i.id = p.incident_id WHERE i.tracking_number = :t
     """), {"t": number})).scalars().all()
     assert kept == ["resolved"]
+
+
+async def test_the_reporters_account_shows_only_to_those_who_see_their_contact(
+    client, db, settings, scene
+):
+    world, users = scene
+    lon, lat = metres_point(250, 250)
+    number = (await client.post("/reports", headers=auth_headers(users["resident"], settings),
+                                json={"category": "fire.blocked_exit", "lon": lon, "lat": lat})
+              ).json()["tracking_number"]
+    backup = await make_user(db, "w-a1-b", "grid_worker", world.community_a)
+    await assign(db, world.cell_a1, backup, kind="backup", valid_from=date(2026, 1, 1))
+    seen = {}
+    for user in (users["worker"], backup):
+        body = (await client.get(f"/incidents/{number}",
+                                 headers=auth_headers(user, settings))).json()
+        seen[user.username] = body["timeline"][0]["actor"]
+    assert seen == {"w-a1": "res", "w-a1-b": None}
+
+
+async def test_reopening_a_duplicate_unlinks_it_and_closed_reports_cannot_be_followed(
+    client, db, settings, scene
+):
+    _world, users = scene
+    first, second = await _report(client), await _report(client)
+    await _act(client, settings, users["cm_a"], second, "mark_duplicate", duplicate_of=first)
+    await _act(client, settings, users["cm_a"], second, "reopen", note="不是同一处")
+    assert (await client.get(f"/reports/{second}")).json()["follows"] is None
+    # Now `first` cannot follow `second` back into a loop once second is closed out.
+    await db.execute(text("UPDATE incidents SET status = 'rejected' WHERE tracking_number = :t"),
+                     {"t": second})
+    loop = await _act(client, settings, users["cm_a"], first, "mark_duplicate",
+                      duplicate_of=second)
+    assert loop.status_code == 422

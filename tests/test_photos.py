@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 
+from gis.clock import CHINA_TZ
 from gis.errors import InvalidInput, TooLarge
 from incidents.photos import (
     PUBLIC_MAX_SIDE,
@@ -150,7 +151,7 @@ def test_time_taken_and_gps_are_read_from_the_original():
     assert "original" not in repr(photo)  # bytes stay out of logs
 
 
-def test_southern_and_western_gps_is_negative_and_time_without_offset_is_naive():
+def test_southern_and_western_gps_is_negative_and_time_without_offset_is_china_time():
     exif = Image.Exif()
     exif[ExifTags.Base.DateTime] = "2023:12:31 23:59:58"
     exif[ExifTags.IFD.GPSInfo] = {
@@ -160,7 +161,7 @@ def test_southern_and_western_gps_is_negative_and_time_without_offset_is_naive()
         ExifTags.GPS.GPSLongitude: (70.0, 30.0, 0.0),
     }
     photo = _inspect(_encode(_two_tone(), "JPEG", exif=exif))
-    assert photo.taken_at == datetime(2023, 12, 31, 23, 59, 58)
+    assert photo.taken_at == datetime(2023, 12, 31, 23, 59, 58, tzinfo=CHINA_TZ)
     assert photo.gps == pytest.approx(GpsFix(lon=-70.5, lat=-(33 + 52 / 60)))
 
 
@@ -299,3 +300,11 @@ def test_decompression_bomb_is_refused():
     error = _refusal(_png_declaring(100_000, 100_000), max_pixels=10**12)
     assert error.status == 422
     assert "too many pixels" in error.message_en
+
+
+@pytest.mark.parametrize("stamp", ["0001:01:01 00:00:00", "9999:12:31 23:59:59",
+                                   "1970:01:01 00:00:00"])
+def test_an_unset_or_impossible_camera_clock_is_no_time_at_all(stamp):
+    exif = Image.Exif()
+    exif[ExifTags.Base.DateTime] = stamp
+    assert _inspect(_encode(_two_tone(), "JPEG", exif=exif)).taken_at is None

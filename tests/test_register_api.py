@@ -204,3 +204,11 @@ async def test_cell_detail_gives_counts_to_staff_anywhere_and_only_buildings_to_
     for response in (public, resident, other_area):
         assert not any(value in response.text for value in PERSONAL)
     assert (await client.get("/cells/880101001001999")).status_code == 404
+
+
+@pytest.mark.parametrize("url", ["/register/people?after=99999999999999999999",
+                                 "/register/people/99999999999999999999"])
+async def test_numbers_beyond_64_bits_are_422_not_500(client, settings, scene, url):
+    _world, users, _people = scene
+    response = await client.get(url, headers=_as(users, "admin", settings))
+    assert response.status_code == 422

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import tempfile
-import tomllib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,11 +27,12 @@ from grid.importing.reading import FieldMapping
 from grid.importing.regions import import_regions
 from grid.roles import Role
 from grid.versions import activate_version, version_summary
+from incidents.relinking import ACTIVATION_FOLLOWERS
 
 router = APIRouter(prefix="/admin", tags=["administration"])
 
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
-VersionId = Annotated[int, PathParam(ge=1)]
+VersionId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
 async def _mapping(upload: UploadFile | None, directory: Path) -> FieldMapping:
@@ -41,11 +41,7 @@ async def _mapping(upload: UploadFile | None, directory: Path) -> FieldMapping:
         return FieldMapping()
     path = directory / "mapping.toml"
     path.write_bytes(await upload.read(1 << 20))
-    try:
-        return FieldMapping.load(path)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"mapping is not valid UTF-8 TOML: {exc}",
-                           f"字段映射不是有效的 TOML：{exc}", field="mapping") from exc
+    return FieldMapping.load(path)
 
 
 def _max_bytes(settings: Settings) -> int:
@@ -199,4 +195,5 @@ async def draft(_admin: Admin, bulk: BulkDep, body: DraftRequest) -> dict[str, A
 @router.post("/boundary-versions/{version_id}/activate")
 async def activate(_admin: Admin, bulk: BulkDep, version_id: VersionId) -> dict[str, Any]:
     """Put a draft in force: cells it replaces retire, assignments and buildings move."""
-    return asdict(await bulk(lambda conn: activate_version(conn, version_id)))
+    return asdict(await bulk(lambda conn: activate_version(conn, version_id,
+                                                          ACTIVATION_FOLLOWERS)))

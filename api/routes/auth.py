@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -12,6 +11,7 @@ from sqlalchemy import select
 
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from api.security import create_access_token
+from gis.clock import local_date
 from gis.errors import NotAuthenticated
 from grid.access import assignment_valid_on
 from grid.accounts import dummy_hash, verify_password
@@ -83,7 +83,7 @@ async def who_am_i(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
                     select(GridCell.code)
                     .join(CellAssignment, CellAssignment.cell_id == GridCell.id)
                     .where(CellAssignment.user_id == principal.id, GridCell.in_force(),
-                           *assignment_valid_on(date.today()))
+                           *assignment_valid_on(local_date()))
                     .distinct()
                     .order_by(GridCell.code)
                 )

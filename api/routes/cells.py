@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.deps import OptionalPrincipal, SessionDep, require_roles
 from api.geojson import GeoJSONResponse, feature_collection, parse_bbox
+from gis.clock import local_date
 from gis.errors import NotFound, PermissionDenied
 from grid.access import Principal, cell_in_reach
 from grid.cells import CellRef, cell_feature, cell_page, cell_responsibility, find_cell
@@ -76,7 +77,7 @@ async def get_responsibility(
     on: Annotated[date | None, Query(description="day to ask about; default today")] = None,
 ) -> dict[str, Any]:
     """Who was responsible for the cell on a day: staff in whose area the cell lies."""
-    day = on or date.today()
+    day = on or local_date()
     cell = await _cell_in_reach_or_403(session, principal, code, day)
     return await cell_responsibility(session, cell, day)
 
@@ -91,12 +92,13 @@ async def get_residents(
     tag: Annotated[list[VulnerabilityTag] | None,
                    Query(description="only people with any of these tags")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    after: Annotated[int | None, Query(ge=0, description="cursor: last person id seen")]
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1,
+                                                  description="cursor: last person id seen")]
     = None,
 ) -> dict[str, Any]:
     """Who lives in the cell, who among them is vulnerable, and who is responsible, in one
     call: grid workers for their own cells, managers for cells in their area."""
-    day = date.today()
+    day = local_date()
     cell = await _cell_in_reach_or_403(session, principal, code, day)
     wanted = PeopleFilter(tags=tuple(tag or ()), vulnerable_only=vulnerable, cell_id=cell.id)
     people, next_after = await people_page(

@@ -9,13 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import text
 
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from api.routes.reports import TrackingNumber, read_submission
 from incidents.damage import DamageIn, declaration_view, declare_damage, record_verified_loss
 from incidents.handling import ActionRequest, can_see, not_found, take_action
+from incidents.text import printable_text
 
 router = APIRouter(prefix="/damage-declarations", tags=["reports"])
 
@@ -31,7 +32,12 @@ class VerifyIn(BaseModel):
 
     verified_loss: Decimal = Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)
     note: str = Field(min_length=1, max_length=2000)
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=2**31 - 1)
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return printable_text(value) or value
 
 
 _HEAD = text("""

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep, require_roles
@@ -15,6 +15,7 @@ from grid.access import Principal, region_in_reach
 from grid.roles import MANAGER_ROLES, STAFF_ROLES
 from incidents.handling import ActionRequest, can_see, not_found, take_action
 from incidents.lifecycle import ACTIONS, allowed_actions
+from incidents.text import printable_text
 from incidents.views import staff_report
 
 router = APIRouter(prefix="/incidents", tags=["handling"])
@@ -29,7 +30,13 @@ class ActionIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
     assignee: str | None = Field(None, max_length=64, description="username, for assign")
     duplicate_of: str | None = Field(None, pattern=r"^[0-9]{6}-[0-9A-Z]{8}$")
-    version: int | None = Field(None, ge=1, description="the version you saw (If-Match)")
+    version: int | None = Field(None, ge=1, le=2**31 - 1,
+                                description="the version you saw (If-Match)")
+
+    @field_validator("note", "assignee")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return printable_text(value)
 
 
 _HEAD = text("""

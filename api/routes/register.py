@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import SessionDep, SettingsDep, require_roles
+from gis.clock import local_date
 from gis.errors import NotFound
 from grid.access import Principal
 from grid.people import VulnerabilityTag
@@ -33,7 +33,8 @@ async def search_people(
     region: Annotated[str | None, Query(pattern=r"^[0-9]{6,12}$",
                                         description="only within this region code")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    after: Annotated[int | None, Query(ge=0, description="cursor: last person id seen")]
+    after: Annotated[int | None, Query(ge=0, le=2**63 - 1,
+                                                  description="cursor: last person id seen")]
     = None,
 ) -> dict[str, Any]:
     """People in the caller's area matching the search: a grid worker's own cells, a
@@ -46,7 +47,7 @@ async def search_people(
     wanted = PeopleFilter(text=q, tags=tuple(tag or ()), vulnerable_only=vulnerable,
                           community_path=path)
     people, next_after = await people_page(
-        session, principal, wanted, on=date.today(), limit=limit, after=after,
+        session, principal, wanted, on=local_date(), limit=limit, after=after,
         id_hash_key=settings.id_hash_key.get_secret_value(),
     )
     return {"people": people, "next_after": next_after}
@@ -56,11 +57,11 @@ async def search_people(
 async def get_person(
     session: SessionDep,
     principal: Staff,
-    person_id: Annotated[int, Path(ge=1)],
+    person_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
 ) -> dict[str, Any]:
     """One person's record and move history; 404 when absent or outside the caller's area
     (so a record's existence is not revealed either)."""
-    record = await person_record(session, principal, person_id, date.today())
+    record = await person_record(session, principal, person_id, local_date())
     if record is None:
         raise NotFound(f"No person {person_id} in your area", f"您的辖区内没有该人员 {person_id}")
     return record

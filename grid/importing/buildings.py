@@ -19,6 +19,7 @@ from grid.linking import CellIndex, footprint_anchor_points
 from grid.models import BUILDING_USES
 
 FIELDS = ["external_id", "address", "use", "floors"]
+MAX_EXTERNAL_ID = 64  # buildings.external_id is varchar(64)
 Progress = Callable[[str], None]
 
 
@@ -110,6 +111,10 @@ def _check_attributes(
     duplicated = external.notna() & external.duplicated(keep="first")
     for i in np.flatnonzero(duplicated.to_numpy()):
         rejects.setdefault(int(i), ("external_id", "external id repeats an earlier row"))
+    too_long = external.str.len() > MAX_EXTERNAL_ID
+    for i in np.flatnonzero(too_long.fillna(False).to_numpy()):
+        rejects.setdefault(int(i), ("external_id", f"external id is longer than "
+                                                   f"{MAX_EXTERNAL_ID} characters"))
 
     keep = np.ones(len(attrs), dtype=bool)
     keep[list(rejects)] = False

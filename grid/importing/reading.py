@@ -27,8 +27,17 @@ class FieldMapping:
         """Read `[fields]` and `[values.<field>]` tables from a TOML file (or none)."""
         if path is None:
             return cls()
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(columns=dict(data.get("fields", {})), values=dict(data.get("values", {})))
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise _bad_mapping(f"not valid UTF-8 TOML: {exc}") from exc
+        columns, values = data.get("fields", {}), data.get("values", {})
+        if not _table_of_strings(columns):
+            raise _bad_mapping("[fields] must map gridgov fields to column names (text)")
+        if not (isinstance(values, dict)
+                and all(_table_of_strings(table) for table in values.values())):
+            raise _bad_mapping("each [values.<field>] must map values to values (text)")
+        return cls(columns=dict(columns), values=dict(values))
 
     def apply(self, frame: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
         """A frame with target names: mapped columns renamed, values translated; target
@@ -44,6 +53,16 @@ class FieldMapping:
                 column = column.map(lambda v, t=table: t.get(str(v), v) if v is not None else v)
             out[target] = column
         return out
+
+
+def _table_of_strings(table: object) -> bool:
+    return isinstance(table, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in table.items())
+
+
+def _bad_mapping(reason: str) -> InvalidInput:
+    return InvalidInput(f"the field mapping is wrong: {reason}", f"字段映射文件有误：{reason}",
+                        field="mapping")
 
 
 def read_geodata(
