@@ -91,7 +91,9 @@ def db_current() -> None:
 @click.option("--replace", is_flag=True, help="Wipe the register and load the demo city again.")
 @click.option("--skip-if-loaded", is_flag=True, help="Exit quietly when data is already there.")
 @click.option("--seed", default=20261124, show_default=True, help="Same seed, same city.")
-def demo(replace: bool, skip_if_loaded: bool, seed: int) -> None:
+@click.option("--reports", default=400, show_default=True, type=click.IntRange(0, 100_000),
+              help="Demo hazard reports to file, through intake and handling.")
+def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
     """Load the synthetic demo city (regions, cells, workers, buildings, accounts, people)."""
     from sqlalchemy import text
 
@@ -125,7 +127,39 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int) -> None:
         click.echo(f"Demo population (演示人口): {counts['houses']} houses, "
                    f"{counts['households']} households, {counts['people']} people, "
                    f"{counts['vulnerable_people']} vulnerable people")
-        _print_accounts(demo_account_lines(conn), DEMO_PASSWORD)
+        accounts = demo_account_lines(conn)
+    if reports:
+        _demo_reports(reports, seed, progress)
+    _print_accounts(accounts, DEMO_PASSWORD)
+
+
+def _demo_reports(count: int, seed: int, progress) -> None:
+    """File demo reports through the real intake and lifecycle, then deliver their
+    notifications, so the pages and inboxes have something to show."""
+    import asyncio
+
+    from api.app import intake_context
+    from gis.database import create_request_engine, session_factory
+    from incidents.demo import make_demo_incidents
+    from incidents.outbox import deliver_batch
+
+    settings = get_settings()
+
+    async def file_them():
+        engine = create_request_engine(settings.database_url, pool_size=2)
+        try:
+            return await make_demo_incidents(session_factory(engine), intake_context(settings),
+                                             count=count, seed=seed, progress=progress)
+        finally:
+            await engine.dispose()
+
+    progress(f"filing {count} demo reports through intake and handling")
+    made = asyncio.run(file_them())
+    with bulk_transaction() as conn:
+        while deliver_batch(conn, 500):
+            pass
+    click.echo("Demo reports (演示上报): " + ", ".join(
+        f"{n} {status}" for status, n in made.by_status.most_common()))
 
 
 def _print_accounts(accounts: list[tuple[str, str, str]], password: str) -> None:
