@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     routing_tolerance_m: float = Field(30.0, ge=0, le=500)
     max_photos: int = Field(6, ge=0, le=20)
     max_photo_mb: int = Field(10, ge=1, le=100)
+    # Handling and 好差评: on-site check-in radius; days to rate before the default
+    # rating (3 = 基本满意) is recorded; a rectification's revisit deadline; groups
+    # smaller than this are suppressed in published statistics.
+    checkin_radius_m: float = Field(100.0, ge=5, le=5000)
+    rating_period_days: int = Field(7, ge=1, le=90)
+    default_rating: int = Field(3, ge=1, le=5)
+    rectification_deadline: str = "10wd"
+    stats_min_group: int = Field(5, ge=1, le=1000)
     # Register imports over the API: the upload, and what a zip may expand to.
     max_import_mb: int = Field(512, ge=1, le=100_000)
 

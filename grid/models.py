@@ -214,6 +214,8 @@ class Building(Base):
     address: Mapped[str] = mapped_column(Text)
     use: Mapped[str] = mapped_column(String(16))
     floors: Mapped[int] = mapped_column(SmallInteger)
+    # Older buildings carry more fire risk (wiring, exits); unknown for many imports.
+    built_year: Mapped[int | None] = mapped_column(SmallInteger)
     footprint: Mapped[WKBElement] = mapped_column(_multipolygon())
     cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cells.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at_column()
@@ -221,6 +223,8 @@ class Building(Base):
     __table_args__ = (
         CheckConstraint(_in_list("use", BUILDING_USES), name="use"),
         CheckConstraint("floors BETWEEN 1 AND 200", name="floors"),
+        CheckConstraint("built_year IS NULL OR built_year BETWEEN 1800 AND 2100",
+                        name="built_year"),
         Index("ix_buildings_footprint", "footprint", postgresql_using="gist"),
         Index("ix_buildings_cell_id", "cell_id"),
         # Trigram index: fuzzy address search in Chinese (pg_trgm, C.UTF-8 ctype).

@@ -15,7 +15,8 @@ GRIDGOV_TABLES = {
     "regions", "grid_cells", "users", "cell_assignments", "buildings",
     "houses", "households", "people", "residences",
     "incident_categories", "incidents", "incident_events", "outbox", "inbox_items",
-    "webhooks", "webhook_deliveries",
+    "webhooks", "webhook_deliveries", "ratings", "work_orders", "rating_flags",
+    "rating_appeals", "extension_requests", "check_ins", "patrol_visits",
 }
 
 
