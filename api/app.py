@@ -29,6 +29,7 @@ from api.routes import (
     register,
     reports,
     webhooks,
+    workflow,
 )
 from gis.database import create_bulk_engine, create_request_engine, session_factory
 from gis.settings import Settings, get_settings
@@ -90,8 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.intake = intake_context(settings)
     install_error_handlers(app)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
-                   categories, reports, damage, handling, admin, inbox, webhooks):
+                   categories, reports, damage, handling, workflow, admin, inbox,
+                   webhooks):
         app.include_router(module.router)
     # Bodies read by hand (JSON or a form with photos) still get their schemas.
-    add_body_schemas(app, [ReportIn, DamageIn, handling.ActionIn])
+    add_body_schemas(app, [ReportIn, DamageIn, handling.ActionIn, workflow.NoteIn])
     return app

@@ -36,7 +36,8 @@ class ActionRequest:
 
 _LOCK = text("""
     SELECT i.id, i.tracking_number, i.status, i.version, i.assignee_id, i.handler_id,
-           i.reporter_id, i.cell_id, i.region_id, r.path AS region_path, k.tier
+           i.reporter_id, i.cell_id, i.region_id, r.path AS region_path, k.tier,
+           i.resolve_due_at
     FROM incidents i
     JOIN incident_categories k ON k.code = i.category_code
     LEFT JOIN regions r ON r.id = i.region_id
@@ -59,11 +60,33 @@ async def can_see(session: AsyncSession, principal: Principal, row: Any, now: da
     return row.region_path is not None and region_in_reach(principal, row.region_path)
 
 
+async def locked_incident(
+    session: AsyncSession, principal: Principal, tracking_number: str, now: datetime
+) -> Any:
+    """The incident's row, locked until the transaction ends; 404 when absent or out of
+    the caller's sight (existence is not revealed)."""
+    row = (await session.execute(_LOCK, {"t": tracking_number})).first()
+    if row is None or not await can_see(session, principal, row, now):
+        raise not_found(tracking_number)
+    return row
+
+
+def manager_over(principal: Principal, region_path: str | None) -> bool:
+    """A manager (or admin) whose area holds the report's region."""
+    return principal.role in MANAGER_ROLES and (
+        principal.is_admin or (region_path is not None
+                               and region_in_reach(principal, region_path)))
+
+
+def actions_for(principal: Principal, row: Any) -> list[str]:
+    """The actions this caller may take on the report now (state and role both allow)."""
+    return [name for name in allowed_actions(row.status)
+            if _may_act(principal, ACTIONS[name], row)]
+
+
 def _may_act(principal: Principal, action: Action, row: Any) -> bool:
     is_assignee = principal.id == row.assignee_id
-    is_manager = principal.role in MANAGER_ROLES and (
-        principal.is_admin or (row.region_path is not None
-                               and region_in_reach(principal, row.region_path)))
+    is_manager = manager_over(principal, row.region_path)
     if action.actor is Actor.ASSIGNEE:
         return is_assignee
     if action.actor is Actor.MANAGER:
@@ -87,7 +110,7 @@ def _require(request: ActionRequest, action: Action) -> None:
                            field="version")
 
 
-async def _assignee_id(session: AsyncSession, principal: Principal, username: str) -> int:
+async def assignee_id_for(session: AsyncSession, principal: Principal, username: str) -> int:
     """An active staff account within the manager's area."""
     row = (await session.execute(text("""
         SELECT u.id, u.role, r.path FROM users u LEFT JOIN regions r ON r.id = u.region_id
@@ -182,9 +205,7 @@ async def take_action(
     action = ACTIONS.get(request.action)
     if action is None:
         raise InvalidInput(f"unknown action {request.action!r}", "未知操作", field="action")
-    row = (await session.execute(_LOCK, {"t": tracking_number})).first()
-    if row is None or not await can_see(session, principal, row, now):
-        raise not_found(tracking_number)
+    row = await locked_incident(session, principal, tracking_number, now)
     if not _may_act(principal, action, row):
         raise PermissionDenied(f"you may not {action.name} this report",
                                "您无权对该上报执行此操作")
@@ -200,7 +221,7 @@ async def take_action(
                                "处理人不能验收自己处理的上报")
     assignee_id = row.assignee_id
     if action.needs_assignee:
-        assignee_id = await _assignee_id(session, principal, request.assignee or "")
+        assignee_id = await assignee_id_for(session, principal, request.assignee or "")
     duplicate_of = (await _duplicate_target(session, request.duplicate_of or "", row.id)
                     if action.needs_duplicate_of else None)
     tier = ctx.tiers[row.tier]

@@ -11,10 +11,17 @@ from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep, require_roles
 from api.routes.reports import TrackingNumber, read_submission
-from grid.access import Principal, region_in_reach
-from grid.roles import MANAGER_ROLES, STAFF_ROLES
-from incidents.handling import ActionRequest, can_see, not_found, take_action
-from incidents.lifecycle import ACTIONS, allowed_actions
+from grid.access import Principal
+from grid.roles import STAFF_ROLES
+from incidents.handling import (
+    ActionRequest,
+    actions_for,
+    can_see,
+    manager_over,
+    not_found,
+    take_action,
+)
+from incidents.lifecycle import ACTIONS
 from incidents.text import printable_text
 from incidents.views import staff_report
 
@@ -51,16 +58,14 @@ async def get_incident(
     tracking_number: TrackingNumber, session: SessionDep, principal: Staff
 ) -> dict[str, Any]:
     """An incident in full for staff whose area it is in (404 otherwise); the reporter's
-    contact only for its assignee and managers over it."""
+    contact only for its assignee and managers over it; the actions this caller may take."""
     head = (await session.execute(_HEAD, {"t": tracking_number})).first()
     now = datetime.now(UTC)
     if head is None or not await can_see(session, principal, head, now):
         raise not_found(tracking_number)
-    manager_over_it = principal.role in MANAGER_ROLES and (
-        principal.is_admin or (head.region_path and region_in_reach(principal, head.region_path)))
-    body = await staff_report(session, head.id,
-                              with_contact=principal.id == head.assignee_id or manager_over_it)
-    body["allowed_actions"] = allowed_actions(head.status)
+    body = await staff_report(session, head.id, with_contact=principal.id == head.assignee_id
+                              or manager_over(principal, head.region_path))
+    body["allowed_actions"] = actions_for(principal, head)
     return body
 
 

@@ -1,0 +1,274 @@
+"""The worker's day and the manager's desk: work lists, notes, on-site check-ins,
+extension requests and decisions, bulk assignment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+
+from api.deps import SessionDep, SettingsDep, require_roles
+from api.errors import error_body
+from api.i18n import negotiate_language
+from api.routes.reports import TrackingNumber, read_submission
+from gis.coords import CoordSystem, parse_location, to_wgs84
+from gis.errors import InvalidInput
+from grid.access import Principal
+from grid.roles import MANAGER_ROLES, STAFF_ROLES, Role
+from incidents.models import STATUSES
+from incidents.text import printable_text
+from incidents.workflow import (
+    MAX_BULK,
+    MAX_PAGE,
+    ListFilter,
+    View,
+    add_note,
+    bulk_assign,
+    check_in,
+    decide_extension,
+    extension_requests,
+    list_incidents,
+    request_extension,
+)
+
+router = APIRouter(tags=["workflow"])
+
+Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+Manager = Annotated[Principal, Depends(require_roles(*MANAGER_ROLES))]
+_NUMBER = r"^[0-9]{6}-[0-9A-Z]{8}$"
+
+
+class NoteIn(BaseModel):
+    """A note on an incident's timeline (as a form, with `photos` files)."""
+
+    note: str = Field(min_length=1, max_length=2000)
+    public: bool = Field(False, description="shown on the public timeline (managers only)")
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return printable_text(value)
+
+
+class CheckInIn(BaseModel):
+    """Where the worker stands, as their device reports it."""
+
+    lon: float
+    lat: float
+    coord_system: CoordSystem = CoordSystem.WGS84
+
+
+class ExtensionIn(BaseModel):
+    """More time: the new resolve deadline and why."""
+
+    until: AwareDatetime
+    reason: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("reason")
+    @classmethod
+    def _printable(cls, value: str) -> str | None:
+        return printable_text(value)
+
+
+class DecisionIn(BaseModel):
+    """A manager's decision on an extension request (a refusal needs a note)."""
+
+    grant: bool
+    note: str | None = Field(None, max_length=2000)
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return printable_text(value)
+
+
+class BulkAssignIn(BaseModel):
+    """Reports to give to one worker, all or none."""
+
+    tracking_numbers: list[Annotated[str, Field(pattern=_NUMBER)]] = Field(
+        min_length=1, max_length=MAX_BULK
+    )
+    assignee: str = Field(max_length=64, description="username")
+    versions: dict[str, int] = Field(
+        default_factory=dict,
+        description=(
+            "the version seen, per tracking number; a report without one is assigned "
+            "whatever its version"
+        ),
+    )
+
+
+@router.get("/incidents")
+async def work_list(
+    session: SessionDep,
+    principal: Staff,
+    view: View | None = None,
+    status: Annotated[list[str], Query(max_length=len(STATUSES))] = [],  # noqa: B006
+    category: Annotated[str | None, Query(pattern=r"^[a-z]+\.[a-z_]+$")] = None,
+    overdue: bool | None = None,
+    cell: Annotated[str | None, Query(pattern=r"^[0-9]{15}$")] = None,
+    created_from: AwareDatetime | None = None,
+    created_to: AwareDatetime | None = None,
+    after: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> dict[str, Any]:
+    """Work lists, nearest deadline first (overdue first): `mine` (the default for
+    workers), `queue` (unassigned), `area` (all open; the default for managers),
+    `escalated`. Workers see their own and their cells' reports; managers their area."""
+    unknown = sorted(set(status) - set(STATUSES))
+    if unknown:
+        raise InvalidInput(f"unknown status {unknown[0]!r}", "未知状态", field="status")
+    if view is None:
+        view = View.MINE if principal.role is Role.GRID_WORKER else View.AREA
+    return await list_incidents(
+        session,
+        principal,
+        view,
+        ListFilter(tuple(status), category, overdue, cell, created_from, created_to),
+        datetime.now(UTC),
+        after=after,
+        limit=limit,
+    )
+
+
+_NOTE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/NoteIn"}},
+            "multipart/form-data": {
+                "schema": {"type": "object", "description": "the NoteIn fields plus `photos` files"}
+            },
+        },
+    }
+}
+
+
+@router.post("/incidents/{tracking_number}/notes", status_code=201, openapi_extra=_NOTE_BODY)
+async def note(
+    tracking_number: TrackingNumber,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Staff,
+) -> dict[str, Any]:
+    """A note (and photos) on the timeline, by the assignee or a manager over the report;
+    staff-only unless a manager makes it public."""
+    body, photos = await read_submission(request, settings, NoteIn)
+    result = await add_note(
+        session,
+        principal,
+        tracking_number,
+        body.note,
+        datetime.now(UTC),
+        public=body.public,
+        photos=photos,
+    )
+    await session.commit()
+    return result
+
+
+@router.post("/incidents/{tracking_number}/check-in")
+async def check_in_on_site(
+    tracking_number: TrackingNumber,
+    body: CheckInIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Staff,
+) -> dict[str, Any]:
+    """The assignee checks in: the distance to the report's pin and whether it is within
+    the check-in radius. Off site is still recorded and answered 200 with
+    `on_site: false` (the attempt is evidence); the client tells the worker."""
+    lon, lat = to_wgs84(*parse_location(body.lon, body.lat, body.coord_system), body.coord_system)
+    result = await check_in(
+        session, principal, tracking_number, lon, lat, settings.checkin_radius_m, datetime.now(UTC)
+    )
+    await session.commit()
+    return result
+
+
+@router.post("/incidents/{tracking_number}/extension-requests", status_code=201)
+async def ask_for_more_time(
+    tracking_number: TrackingNumber,
+    body: ExtensionIn,
+    session: SessionDep,
+    principal: Staff,
+) -> dict[str, Any]:
+    """The assignee asks for a later resolve deadline (one pending request at a time)."""
+    result = await request_extension(
+        session, principal, tracking_number, body.until, body.reason, datetime.now(UTC)
+    )
+    await session.commit()
+    return result
+
+
+@router.get("/extension-requests")
+async def list_extension_requests(
+    session: SessionDep,
+    principal: Staff,
+    pending: bool = True,
+) -> dict[str, Any]:
+    """Extension requests: a worker's own; for managers, those in their area."""
+    return {
+        "items": await extension_requests(
+            session, principal, datetime.now(UTC), pending_only=pending
+        )
+    }
+
+
+@router.post("/extension-requests/{request_id}/decision")
+async def decide(
+    request_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: DecisionIn,
+    session: SessionDep,
+    principal: Manager,
+) -> dict[str, Any]:
+    """A manager over the report (not the requester) grants or refuses; 409 once decided."""
+    result = await decide_extension(
+        session, principal, request_id, body.grant, body.note, datetime.now(UTC)
+    )
+    await session.commit()
+    return result
+
+
+@router.post("/incidents/bulk-assign")
+async def assign_many(
+    body: BulkAssignIn,
+    request: Request,
+    session: SessionDep,
+    principal: Manager,
+) -> Any:
+    """Assign up to 200 reports to one worker in one transaction, each by the rules of
+    `assign`. All or nothing: when any is refused nothing changes, and the error lists
+    each refused report (its status is the first refusal's)."""
+    outcome = await bulk_assign(
+        session,
+        request.app.state.intake,
+        principal,
+        body.tracking_numbers,
+        body.assignee,
+        datetime.now(UTC),
+        body.versions,
+    )
+    if outcome.failures:
+        await session.rollback()
+        first = outcome.failures[0][2]
+        language = negotiate_language(request)
+        refused, total = len(outcome.failures), len(body.tracking_numbers)
+        message = (
+            f"nothing was assigned: {refused} of {total} reports refused"
+            if language == "en"
+            else f"未指派：{total} 条中有 {refused} 条不能指派"
+        )
+        fields = [
+            {"field": f"tracking_numbers[{i}]", "reason": f"{n}: {e.message('en')}"}
+            for i, n, e in outcome.failures
+        ]
+        return JSONResponse(
+            error_body(first.status, first.code, message, fields), status_code=first.status
+        )
+    await session.commit()
+    return {"assigned": len(outcome.results), "results": outcome.results}
