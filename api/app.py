@@ -25,6 +25,7 @@ from api.routes import (
     health,
     inbox,
     lookup,
+    ratings,
     regions,
     register,
     reports,
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.intake = intake_context(settings)
     install_error_handlers(app)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
-                   categories, reports, damage, handling, workflow, admin, inbox,
+                   categories, reports, damage, handling, workflow, ratings, admin, inbox,
                    webhooks):
         app.include_router(module.router)
     # Bodies read by hand (JSON or a form with photos) still get their schemas.

@@ -364,19 +364,23 @@ def cells_draft(community_code: str, shape: str, size_m: float | None,
               help="Time an overdue report waits between steps up: 30m, 4h, 1wd ...")
 @click.option("--dry-run", is_flag=True, help="Count what is due; change nothing.")
 def escalate_cmd(loop: bool, every: int, interval: str, dry_run: bool) -> None:
-    """Escalate unaccepted and overdue reports (once, or forever with --loop)."""
+    """Escalate unaccepted and overdue reports and overdue rectification work orders, and
+    record the default rating of reports past the rating period (once, or forever with
+    --loop)."""
     from datetime import UTC, datetime
 
     from sqlalchemy.exc import OperationalError
 
     from incidents.escalation import escalate
+    from incidents.ratings import default_ratings
     from incidents.workdays import DeadlineRule, load_work_calendar
 
     try:
         rule = DeadlineRule.parse(interval)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--interval") from exc
-    calendar = load_work_calendar(get_settings().holidays_file)
+    settings = get_settings()
+    calendar = load_work_calendar(settings.holidays_file)
     try:
         while True:
             now = datetime.now(UTC)
@@ -385,7 +389,10 @@ def escalate_cmd(loop: bool, every: int, interval: str, dry_run: bool) -> None:
                 with bulk_transaction() as conn:
                     run = escalate(conn, now, calendar=calendar, interval=rule,
                                    dry_run=dry_run)
-                click.echo(f"{now.isoformat(timespec='seconds')} {run.summary()}")
+                    defaults = default_ratings(conn, now, settings.rating_period_days,
+                                               settings.default_rating, dry_run=dry_run)
+                click.echo(f"{now.isoformat(timespec='seconds')} {run.summary()}; "
+                           f"{defaults.summary()}")
             except OperationalError as exc:
                 if not loop:
                     raise
@@ -397,6 +404,28 @@ def escalate_cmd(loop: bool, every: int, interval: str, dry_run: bool) -> None:
             time.sleep(every)
     except KeyboardInterrupt:
         click.echo("escalate: stopped", err=True)
+
+
+@main.group()
+def ratings() -> None:
+    """好差评: ratings of closed reports."""
+
+
+@ratings.command("default")
+@click.option("--dry-run", is_flag=True, help="Count what is due; record nothing.")
+def ratings_default(dry_run: bool) -> None:
+    """Record the default rating (GRIDGOV_DEFAULT_RATING, marked defaulted) of every report
+    closed longer than GRIDGOV_RATING_PERIOD_DAYS ago without a rating, and of every
+    revisited work order not re-rated in that time; `gridgov escalate` does this each run."""
+    from datetime import UTC, datetime
+
+    from incidents.ratings import default_ratings
+
+    settings = get_settings()
+    with bulk_transaction() as conn:
+        run = default_ratings(conn, datetime.now(UTC), settings.rating_period_days,
+                              settings.default_rating, dry_run=dry_run)
+    click.echo(run.summary())
 
 
 @main.group()

@@ -23,6 +23,14 @@ Rules (the escalator decides nothing else):
   1 community, 2 street, 3 district); every escalation bumps `version`; a reminder alone
   changes nothing on the report and leaves `version` alone.
 
+- **Rectification work orders** (好差评 follow-up) escalate like reports: an open work
+  order past `due_at` climbs one level per interval above its assignee's own level (a
+  community manager's order goes to the street, then the district), with a reminder to the
+  assignee each time and reminders only at the top. Recorded as 'escalation' / 'reminder'
+  events on its report with data {step: 'work_order', work_order: id, level}; the level
+  reached is `work_orders.escalation_level`, the last step's time read from those events.
+  A revisited order waits for the reporter's re-rating and is not escalated.
+
 Concurrency: candidates are locked with FOR UPDATE SKIP LOCKED, so an escalator never
 waits for a report someone is acting on (or another escalator holds); it is picked up on
 the next run. Their state is then read again in a new statement: under READ COMMITTED
@@ -68,6 +76,8 @@ class EscalationRun:
     unaccepted: int = 0
     overdue: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LEVELS.values(), 0))
     reminders: int = 0
+    work_orders: int = 0
+    work_order_reminders: int = 0
     dry_run: bool = False
 
     def summary(self) -> str:
@@ -76,6 +86,7 @@ class EscalationRun:
         verb = "would escalate" if self.dry_run else "escalated"
         return (
             f"{verb} {self.unaccepted} unaccepted; overdue: {levels}; {self.reminders} reminder(s)"
+            f"; work orders: {self.work_orders} escalated, {self.work_order_reminders} reminded"
         )
 
 
@@ -211,6 +222,120 @@ FROM target ORDER BY ord
 """)
 
 
+# Open work orders past due whose last step (if any) is at least the shortest interval
+# old; as with reports, the state read after the lock decides.
+_WO_LOCK = text("""
+    SELECT w.id FROM work_orders w
+    WHERE w.status = 'open' AND w.due_at < :now
+      AND NOT EXISTS (
+          SELECT 1 FROM incident_events e
+          WHERE e.incident_id = w.incident_id AND e.kind IN ('escalation', 'reminder')
+            AND e.data->>'step' = 'work_order' AND e.data->>'work_order' = CAST(w.id AS text)
+            AND e.at > :settled_before)
+    ORDER BY w.id
+    FOR UPDATE OF w SKIP LOCKED
+""")
+
+# The locked work orders as they are now: level reached, the assignee's own level (a
+# community manager is level 1), and the time of the last step.
+_WO_STATE = text("""
+    SELECT w.id, w.status, w.due_at, w.assignee_id, w.escalation_level,
+           CASE u.role WHEN 'community_manager' THEN 1 WHEN 'street_manager' THEN 2
+                       WHEN 'district_manager' THEN 3 WHEN 'admin' THEN 3 ELSE 0 END
+               AS assignee_level,
+           (SELECT max(e.at) FROM incident_events e
+            WHERE e.incident_id = w.incident_id AND e.kind IN ('escalation', 'reminder')
+              AND e.data->>'step' = 'work_order'
+              AND e.data->>'work_order' = CAST(w.id AS text)) AS last_at
+    FROM work_orders w LEFT JOIN users u ON u.id = w.assignee_id
+    WHERE w.id = ANY(:ids)
+    ORDER BY w.id
+""")
+
+# Every work-order escalation of the run in one statement; recipients as for reports (the
+# managers of the level on the report's region chain, else the nearest level up, admins
+# last), without the assignee.
+_WO_ESCALATE = text("""
+WITH plan AS (
+    SELECT p.work_order_id, p.level, p.note, p.ord
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:levels AS int[]), CAST(:notes AS text[]))
+         WITH ORDINALITY AS p(work_order_id, level, note, ord)
+), target AS (
+    SELECT plan.*, w.incident_id, w.assignee_id, w.due_at, i.tracking_number,
+           coalesce(CAST(string_to_array(trim(BOTH '/' FROM r.path), '/') AS int[]),
+                    '{}') AS chain
+    FROM plan JOIN work_orders w ON w.id = plan.work_order_id
+    JOIN incidents i ON i.id = w.incident_id
+    LEFT JOIN regions r ON r.id = i.region_id
+), ranked AS (
+    SELECT t.ord, u.id AS user_id,
+           CASE u.role WHEN 'community_manager' THEN 1 WHEN 'street_manager' THEN 2
+                       ELSE 3 END AS rank
+    FROM target t JOIN users u ON u.region_id = ANY(t.chain)
+    WHERE u.is_active
+      AND u.role IN ('community_manager', 'street_manager', 'district_manager')
+    UNION ALL
+    SELECT t.ord, u.id, 4 FROM target t JOIN users u ON u.role = 'admin' AND u.is_active
+), reached AS (
+    SELECT r.ord, r.user_id, r.rank, min(r.rank) OVER (PARTITION BY r.ord) AS nearest
+    FROM ranked r JOIN target t ON t.ord = r.ord
+    WHERE r.rank >= t.level AND r.user_id IS DISTINCT FROM t.assignee_id
+), recipients AS (
+    SELECT t.ord, ARRAY(
+        SELECT DISTINCT x.user_id FROM reached x
+        WHERE x.ord = t.ord AND x.rank = x.nearest ORDER BY x.user_id) AS ids
+    FROM target t
+), bumped AS (
+    UPDATE work_orders w
+    SET escalation_level = greatest(w.escalation_level, t.level), version = w.version + 1
+    FROM target t WHERE w.id = t.work_order_id
+), events AS (
+    INSERT INTO incident_events (incident_id, kind, actor_role, note, public, data, at)
+    SELECT t.incident_id, 'escalation', 'system', t.note, false,
+           jsonb_build_object('step', 'work_order', 'work_order', t.work_order_id,
+                              'level', t.level, 'recipients', r.ids), :now
+    FROM target t JOIN recipients r ON r.ord = t.ord
+    ORDER BY t.ord
+)
+INSERT INTO outbox (topic, incident_id, recipient_ids, payload, created_at)
+SELECT 'work_order.escalated', t.incident_id, r.ids,
+       jsonb_build_object('tracking_number', t.tracking_number,
+                          'work_order', t.work_order_id, 'level', t.level,
+                          'due_at', to_jsonb(t.due_at)),
+       :now
+FROM target t JOIN recipients r ON r.ord = t.ord
+ORDER BY t.ord
+""")
+
+_WO_REMIND = text("""
+WITH target AS (
+    SELECT w.id, w.incident_id, w.assignee_id, w.due_at, i.tracking_number, p.level, p.ord
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:levels AS int[]))
+         WITH ORDINALITY AS p(work_order_id, level, ord)
+    JOIN work_orders w ON w.id = p.work_order_id
+    JOIN incidents i ON i.id = w.incident_id
+), events AS (
+    INSERT INTO incident_events (incident_id, kind, actor_role, note, public, data, at)
+    SELECT incident_id, 'reminder', 'system', :note, false,
+           jsonb_build_object('step', 'work_order', 'work_order', id, 'level', level), :now
+    FROM target ORDER BY ord
+)
+INSERT INTO outbox (topic, incident_id, recipient_ids, payload, created_at)
+SELECT 'work_order.reminder', incident_id, ARRAY[assignee_id],
+       jsonb_build_object('tracking_number', tracking_number, 'work_order', id,
+                          'level', level, 'due_at', to_jsonb(due_at)),
+       :now
+FROM target ORDER BY ord
+""")
+
+WORK_ORDER_NOTES = {
+    1: "整改工单逾期未回访，已上报社区",
+    2: "整改工单逾期未回访，已上报街道",
+    3: "整改工单逾期未回访，已上报区",
+}
+WORK_ORDER_REMINDER_NOTE = "整改工单逾期未回访，已提醒承办人"
+
+
 @dataclass
 class _Plan:
     escalations: list[tuple[int, str, int]] = field(default_factory=list)  # id, step, level
@@ -230,6 +355,22 @@ def escalate(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     rule = DeadlineRule.parse(interval) if isinstance(interval, str) else interval
+    run = _escalate_reports(conn, now, rule, calendar, dry_run)
+    orders = _plan_work_orders(conn, now, rule, calendar)
+    if not dry_run:
+        _write_work_orders(conn, orders, now)
+    run.work_orders = len(orders.escalations)
+    run.work_order_reminders = len(orders.reminders)
+    return run
+
+
+def _escalate_reports(
+    conn: Connection | Session,
+    now: datetime,
+    rule: DeadlineRule,
+    calendar: WorkCalendar,
+    dry_run: bool,
+) -> EscalationRun:
     ids = (
         conn.execute(
             _LOCK,
@@ -298,6 +439,46 @@ def _write(conn: Connection | Session, plan: _Plan, now: datetime) -> None:
     if plan.reminders:
         ids, levels = (list(column) for column in zip(*plan.reminders, strict=True))
         conn.execute(_REMIND, {"ids": ids, "levels": levels, "note": REMINDER_NOTE, "now": now})
+
+
+def _plan_work_orders(
+    conn: Connection | Session, now: datetime, rule: DeadlineRule, calendar: WorkCalendar
+) -> _Plan:
+    """Lock the open work orders past due and decide, on their state read after the lock,
+    which climb a level (from above the assignee's own) and whose assignee is reminded."""
+    plan = _Plan()
+    ids = (
+        conn.execute(_WO_LOCK, {"now": now, "settled_before": now - _shortest(rule)})
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return plan
+    for row in conn.execute(_WO_STATE, {"ids": list(ids)}):
+        if row.status != "open" or row.due_at >= now:
+            continue
+        if row.last_at is not None and deadline(row.last_at, rule, calendar) > now:
+            continue
+        level = max(row.escalation_level, row.assignee_level)
+        if level < TOP_LEVEL:
+            level += 1
+            plan.escalations.append((row.id, "work_order", level))
+        if row.assignee_id is not None:
+            plan.reminders.append((row.id, level))
+    return plan
+
+
+def _write_work_orders(conn: Connection | Session, plan: _Plan, now: datetime) -> None:
+    if plan.escalations:
+        ids, _steps, levels = (list(column) for column in zip(*plan.escalations, strict=True))
+        notes = [WORK_ORDER_NOTES[level] for level in levels]
+        conn.execute(_WO_ESCALATE, {"ids": ids, "levels": levels, "notes": notes, "now": now})
+    if plan.reminders:
+        ids, levels = (list(column) for column in zip(*plan.reminders, strict=True))
+        conn.execute(
+            _WO_REMIND, {"ids": ids, "levels": levels, "note": WORK_ORDER_REMINDER_NOTE,
+                         "now": now}
+        )
 
 
 def _counts(plan: _Plan, dry_run: bool) -> EscalationRun:

@@ -523,3 +523,70 @@ def test_the_cli_dry_run_on_the_configured_database(settings, migrated_db, monke
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "would escalate" in result.stdout
+
+
+# --- rectification work orders ------------------------------------------------------------
+
+
+def _work_order(conn: Connection, assignee: int, *, status: str = "open",
+                due: datetime = NOW - HOUR) -> int:
+    """A closed report with a bad rating and its work order, written straight in."""
+    report = _incident(conn, None, status="closed", resolve_due=NOW - 5 * DAY)
+    rating = conn.execute(
+        text("INSERT INTO ratings (incident_id, kind, overall, channel) "
+             "VALUES (:i, 'handling', 1, 'secret') RETURNING id"),
+        {"i": report},
+    ).scalar_one()
+    revisit = {"at": NOW - DAY, "method": "phone", "text": "已回访"} if status != "open" else {
+        "at": None, "method": None, "text": None}
+    return conn.execute(
+        text("""
+        INSERT INTO work_orders (incident_id, rating_id, assignee_id, status, due_at,
+                                 revisited_at, contact_method, outcome, actions_taken)
+        VALUES (:i, :r, :a, :s, :due, :at, :method, :text, :text) RETURNING id
+    """),
+        {"i": report, "r": rating, "a": assignee, "s": status, "due": due, **revisit},
+    ).scalar_one()
+
+
+def _order_messages(conn: Connection, order: int) -> list[tuple[str, list[str]]]:
+    return [
+        (topic, list(names))
+        for topic, names in conn.execute(
+            text("""
+        SELECT o.topic, array(SELECT u.username FROM unnest(o.recipient_ids) r
+                              JOIN users u ON u.id = r ORDER BY u.username)
+        FROM outbox o WHERE CAST(o.payload->>'work_order' AS bigint) = :w ORDER BY o.id
+    """),
+            {"w": order},
+        )
+    ]
+
+
+def test_an_overdue_work_order_climbs_from_above_its_assignee_and_a_revisited_one_waits(
+    conn, people
+):
+    order = _work_order(conn, people["cm-a"])
+    waiting = _work_order(conn, people["cm-a"], status="revisited")
+    not_due = _work_order(conn, people["cm-a"], due=NOW + 10 * DAY)
+    dry = _run(conn, dry_run=True)
+    assert (dry.work_orders, dry.work_order_reminders) == (1, 1)
+    assert _order_messages(conn, order) == []
+    steps = [
+        (NOW, 1, [("work_order.escalated", ["street"]), ("work_order.reminder", ["cm-a"])]),
+        (NOW + HOUR, 0, []),
+        (NOW + DAY, 1, [("work_order.escalated", ["district"]), ("work_order.reminder", ["cm-a"])]),
+        (NOW + 2 * DAY, 0, [("work_order.reminder", ["cm-a"])]),  # the top: reminders only
+    ]
+    seen = 0
+    for when, escalated, messages in steps:
+        run = _run(conn, when)
+        assert run.work_orders == escalated, when
+        assert _order_messages(conn, order)[seen:] == messages, when
+        seen += len(messages)
+    assert "work orders: 0 escalated, 1 reminded" in run.summary()
+    assert _order_messages(conn, waiting) == [] and _order_messages(conn, not_due) == []
+    level, version = conn.execute(
+        text("SELECT escalation_level, version FROM work_orders WHERE id = :w"), {"w": order}
+    ).one()
+    assert (level, version) == (3, 3)

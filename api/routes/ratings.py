@@ -1,0 +1,279 @@
+"""好差评 over HTTP: rating a closed report (by account, secret or staff for a caller),
+the rectification work orders a bad rating opens (revisit, re-rating, my list), and the
+review of false ratings (flags, second manager's decision, appeals)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.deps import CurrentPrincipal, OptionalPrincipal, SessionDep, SettingsDep, require_roles
+from api.routes.reports import TrackingNumber
+from grid.access import Principal
+from grid.roles import MANAGER_ROLES
+from incidents.ratings import (
+    MAX_TEXT,
+    RatingIn,
+    RatingRules,
+    appeal,
+    decide_appeal,
+    decide_flag,
+    flag_rating,
+    list_work_orders,
+    rate,
+    rating_history,
+    record_revisit,
+    work_order_report,
+)
+from incidents.text import printable_text
+
+router = APIRouter(tags=["ratings"])
+
+Manager = Annotated[Principal, Depends(require_roles(*MANAGER_ROLES))]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+SecretHeader = Annotated[
+    str | None,
+    Header(alias="X-Report-Secret", max_length=100, description="the secret from submission"),
+]
+
+
+class RatingBody(RatingIn):
+    """A rating, with the secret from submission (unless signed in as the reporter) or,
+    for staff recording a rating given by phone or at a terminal, the channel."""
+
+    secret: str | None = Field(None, max_length=100)
+    channel: Literal["phone", "terminal"] | None = None
+
+    def rating(self) -> RatingIn:
+        return RatingIn(
+            overall=self.overall,
+            timeliness=self.timeliness,
+            convenience=self.convenience,
+            comment=self.comment,
+        )
+
+
+class _Text(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        return printable_text(value) if isinstance(value, str) else value
+
+
+class RevisitIn(_Text):
+    """The revisit record: how the reporter was contacted, the outcome, what was done."""
+
+    contact_method: str | None = Field(
+        None, max_length=8, description="phone, visit, wechat or sms"
+    )
+    outcome: str | None = Field(None, max_length=MAX_TEXT)
+    actions_taken: str | None = Field(None, max_length=MAX_TEXT)
+
+
+class FlagIn(_Text):
+    """Why the rating is false or malicious."""
+
+    reason: str | None = Field(None, max_length=MAX_TEXT)
+
+
+class FlagDecisionIn(BaseModel):
+    """A second manager's decision on a flag."""
+
+    confirm: bool
+
+
+class AppealIn(_Text):
+    """The rater's appeal against an exclusion; the secret unless signed in as the rater."""
+
+    reason: str | None = Field(None, max_length=MAX_TEXT)
+    secret: str | None = Field(None, max_length=100)
+
+
+class AppealDecisionIn(_Text):
+    """The decision on an appeal, with a note saying why."""
+
+    upheld: bool
+    note: str | None = Field(None, max_length=MAX_TEXT)
+
+
+@router.post("/reports/{tracking_number}/rating", status_code=201)
+async def rate_report(
+    tracking_number: TrackingNumber,
+    body: RatingBody,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: OptionalPrincipal,
+) -> dict[str, Any]:
+    """Rate a closed report once: the reporter (signed in, or with the secret), or staff
+    recording a rating given by phone or at a terminal. An overall 1 or 2 opens a
+    rectification work order."""
+    result = await rate(
+        session,
+        request.app.state.intake,
+        tracking_number,
+        body.rating(),
+        principal,
+        body.secret,
+        datetime.now(UTC),
+        body.channel,
+        rules=RatingRules.from_settings(settings),
+    )
+    await session.commit()
+    return result
+
+
+@router.get("/reports/{tracking_number}/rating")
+async def get_rating(
+    tracking_number: TrackingNumber,
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    secret: SecretHeader = None,
+) -> dict[str, Any]:
+    """The report's ratings (excluded ones marked, never dropped) and its work orders'
+    state: for the reporter or the secret holder (header X-Report-Secret) and staff over it."""
+    return await rating_history(
+        session, request.app.state.intake, tracking_number, principal, secret, datetime.now(UTC)
+    )
+
+
+@router.get("/work-orders")
+async def my_work_orders(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    mine: bool = True,
+    status: Annotated[list[Literal["open", "revisited", "closed"]] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Rectification work orders by due date: mine (default), or with mine=false every one
+    in a manager's area; open ones unless `status` says otherwise."""
+    items = await list_work_orders(
+        session,
+        principal,
+        mine=mine,
+        statuses=list(status or ["open"]),
+        now=datetime.now(UTC),
+        limit=limit,
+    )
+    return {"work_orders": items}
+
+
+@router.post("/work-orders/{work_order_id}/revisit")
+async def revisit(
+    work_order_id: Id,
+    body: RevisitIn,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> dict[str, Any]:
+    """Record the revisit (all three parts) of an open work order: its assignee or a
+    manager over it."""
+    result = await record_revisit(
+        session,
+        principal,
+        work_order_id,
+        body.contact_method,
+        body.outcome,
+        body.actions_taken,
+        datetime.now(UTC),
+    )
+    await session.commit()
+    return result
+
+
+@router.post("/work-orders/{work_order_id}/rating", status_code=201)
+async def rerate(
+    work_order_id: Id,
+    body: RatingBody,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: OptionalPrincipal,
+) -> dict[str, Any]:
+    """The reporter's re-rating of the rectification, once, after the revisit; it closes
+    the work order."""
+    number = await work_order_report(session, work_order_id)
+    result = await rate(
+        session,
+        request.app.state.intake,
+        number,
+        body.rating(),
+        principal,
+        body.secret,
+        datetime.now(UTC),
+        body.channel,
+        rules=RatingRules.from_settings(settings),
+        work_order_id=work_order_id,
+    )
+    await session.commit()
+    return result
+
+
+@router.post("/ratings/{rating_id}/flags", status_code=201)
+async def flag(
+    rating_id: Id,
+    body: FlagIn,
+    session: SessionDep,
+    principal: Manager,
+) -> dict[str, Any]:
+    """Flag a rating as false or malicious, with the reason; another manager decides."""
+    result = await flag_rating(session, principal, rating_id, body.reason, datetime.now(UTC))
+    await session.commit()
+    return result
+
+
+@router.post("/rating-flags/{flag_id}/decision")
+async def decide_on_flag(
+    flag_id: Id,
+    body: FlagDecisionIn,
+    session: SessionDep,
+    principal: Manager,
+) -> dict[str, Any]:
+    """Confirm (the rating leaves the statistics, not the history) or dismiss a flag; not
+    by the manager who raised it."""
+    result = await decide_flag(session, principal, flag_id, body.confirm, datetime.now(UTC))
+    await session.commit()
+    return result
+
+
+@router.post("/ratings/{rating_id}/appeals", status_code=201)
+async def appeal_rating(
+    rating_id: Id,
+    body: AppealIn,
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+) -> dict[str, Any]:
+    """The rater appeals against the exclusion of their rating (signed in, or with the
+    report's secret)."""
+    result = await appeal(
+        session,
+        request.app.state.intake,
+        rating_id,
+        body.reason,
+        principal,
+        body.secret,
+        datetime.now(UTC),
+    )
+    await session.commit()
+    return result
+
+
+@router.post("/rating-appeals/{appeal_id}/decision")
+async def decide_on_appeal(
+    appeal_id: Id,
+    body: AppealDecisionIn,
+    session: SessionDep,
+    principal: Manager,
+) -> dict[str, Any]:
+    """Uphold (the rating counts again) or reject an appeal, with a note."""
+    result = await decide_appeal(
+        session, principal, appeal_id, body.upheld, body.note, datetime.now(UTC)
+    )
+    await session.commit()
+    return result
