@@ -25,10 +25,12 @@ from api.routes import (
     health,
     inbox,
     lookup,
+    patrol,
     ratings,
     regions,
     register,
     reports,
+    statistics,
     webhooks,
     workflow,
 )
@@ -92,8 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.intake = intake_context(settings)
     install_error_handlers(app)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
-                   categories, reports, damage, handling, workflow, ratings, admin, inbox,
-                   webhooks):
+                   categories, reports, damage, handling, workflow, ratings, statistics,
+                   patrol, admin, inbox, webhooks):
         app.include_router(module.router)
     # Bodies read by hand (JSON or a form with photos) still get their schemas.
     add_body_schemas(app, [ReportIn, DamageIn, handling.ActionIn, workflow.NoteIn])

@@ -136,6 +136,9 @@ class Incident(Base):
         Index("ix_incidents_cell_id", "cell_id"),
         Index("ix_incidents_region_id", "region_id"),
         Index("ix_incidents_status_created", "status", "created_at"),
+        Index("ix_incidents_created_at", "created_at"),
+        Index("ix_incidents_building_id", "building_id",
+              postgresql_where=text("building_id IS NOT NULL")),
     )
 
 

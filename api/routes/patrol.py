@@ -1,0 +1,88 @@
+"""Patrols: a grid worker's risk-ranked list and visits; coverage per cell for managers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field, field_validator
+
+from api.deps import SessionDep, require_roles
+from gis.clock import local_date
+from gis.errors import InvalidInput, NotFound, PermissionDenied
+from grid.access import Principal, region_in_reach
+from grid.roles import MANAGER_ROLES, Role
+from incidents.patrol import VisitIn, patrol_coverage, patrol_list, record_visit
+from incidents.statistics import region_scope
+from incidents.text import printable_text
+
+router = APIRouter(prefix="/patrol", tags=["patrol"])
+
+Worker = Annotated[Principal, Depends(require_roles(Role.GRID_WORKER))]
+Manager = Annotated[Principal, Depends(require_roles(*MANAGER_ROLES))]
+
+
+class VisitBody(BaseModel):
+    """A patrol visit: the building, what was seen, and where the worker stood."""
+
+    building_id: int = Field(ge=1, le=2**63 - 1)
+    note: str | None = Field(None, max_length=2000)
+    hazards_found: int = Field(0, ge=0, le=1000)
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return printable_text(value)
+
+
+@router.get("")
+async def my_patrol_list(
+    session: SessionDep,
+    principal: Worker,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """The buildings of my cells in force today, riskiest first, with the parts of each
+    score (see incidents/patrol.py for the weights)."""
+    now = datetime.now(UTC)
+    day = local_date(now)
+    return {
+        "on": day.isoformat(),
+        "buildings": await patrol_list(session, principal, day, limit, now),
+    }
+
+
+@router.post("/visits", status_code=201)
+async def create_visit(body: VisitBody, session: SessionDep, principal: Worker) -> dict[str, Any]:
+    """Record a visit to a building of one of my cells (403 for another cell's, 404 for
+    no such building)."""
+    if (body.lon is None) != (body.lat is None):
+        missing = "lat" if body.lat is None else "lon"
+        raise InvalidInput(
+            "Give both lon and lat, or neither", "经纬度须同时提供或都不提供", field=missing
+        )
+    visit = VisitIn(body.building_id, body.note, body.hazards_found, body.lon, body.lat)
+    answer = await record_visit(session, principal, visit, datetime.now(UTC))
+    await session.commit()
+    return answer
+
+
+@router.get("/coverage")
+async def coverage(
+    session: SessionDep,
+    principal: Manager,
+    community: Annotated[str, Query(pattern=r"^[0-9]{12}$", description="community code")],
+) -> dict[str, Any]:
+    """Per cell of a community: the share of its buildings visited in the last 30 days;
+    for managers over the community."""
+    scope = await region_scope(session, code=community)
+    if scope is None or scope.level != "community":
+        raise NotFound(f"No community with code {community}", f"未找到社区 {community}")
+    if not region_in_reach(principal, scope.path or ""):
+        raise PermissionDenied("This community is outside your area", "该社区不在您的管辖范围内")
+    return {
+        "community": community,
+        "cells": await patrol_coverage(session, scope.id, datetime.now(UTC)),
+    }
