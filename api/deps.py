@@ -20,8 +20,9 @@ from grid.roles import Role
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def get_settings_dep(request: Request) -> Settings:
-    """The settings the app was built with."""
+async def get_settings_dep(request: Request) -> Settings:
+    """The settings the app was built with (async: a plain def would cost every request a
+    trip through the thread pool)."""
     return request.app.state.settings
 
 
@@ -72,6 +73,8 @@ async def get_optional_principal(
     session: SessionDep, settings: SettingsDep, token: str | None = Depends(oauth2_scheme)
 ) -> Principal | None:
     """For public routes that show staff more: None for anonymous or bad credentials."""
+    if not token:
+        return None
     try:
         return await get_principal(session, settings, token)
     except NotAuthenticated:

@@ -1,6 +1,9 @@
 """Idempotency-Key: a retried request gets the first answer again; the same key with a
-different body is refused. Same-key requests are serialised by an advisory lock held
-until the transaction ends, so two racing retries cannot both do the work."""
+different body is refused. Intake stores the answer in the statement that stores the
+report (incidents.intake.RetryKey), once: a retry that finds the key taken rolls its own
+work back and replays the first answer. A retry racing the first request waits on the
+key's row until the first one's transaction ends, so two racing retries can never both
+store a report."""
 
 from __future__ import annotations
 
@@ -20,10 +23,20 @@ MAX_KEY_LENGTH = 200
 
 @dataclass(frozen=True)
 class Replay:
-    """The stored answer to an earlier request with the same key and body."""
+    """The stored answer to an earlier request with the same key."""
 
+    request_hash: str
     status_code: int
     body: dict[str, Any]
+
+    def for_request(self, fingerprint: str) -> Replay:
+        """This answer when it was to the same request; else a 422 naming the header."""
+        if self.request_hash != fingerprint:
+            raise InvalidInput(
+                f"this {KEY_HEADER} was already used for a different request",
+                f"该 {KEY_HEADER} 已用于另一个不同的请求", field=KEY_HEADER,
+            )
+        return self
 
 
 def request_fingerprint(*parts: Any) -> str:
@@ -42,32 +55,13 @@ def check_key(key: str) -> str:
     return key
 
 
-async def claim(session: AsyncSession, scope: str, key: str, fingerprint: str) -> Replay | None:
-    """Lock the key for this transaction; the earlier answer when there is one (422 when
-    it was for a different request)."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                          {"k": f"{scope}|{key}"})
-    row = (await session.execute(text("""
-        SELECT request_hash, status_code, response FROM idempotency_records
-        WHERE key = :key AND scope = :scope
-    """), {"key": key, "scope": scope})).first()
-    if row is None:
-        return None
-    if row.request_hash != fingerprint:
-        raise InvalidInput(
-            f"this {KEY_HEADER} was already used for a different request",
-            f"该 {KEY_HEADER} 已用于另一个不同的请求", field=KEY_HEADER,
-        )
-    return Replay(row.status_code, row.response)
+_EARLIER = text("""
+    SELECT request_hash, status_code, response FROM idempotency_records
+    WHERE key = :key AND scope = :scope
+""")
 
 
-async def remember(
-    session: AsyncSession, scope: str, key: str, fingerprint: str, status_code: int,
-    body: dict[str, Any],
-) -> None:
-    """Store the answer in the same transaction as the work it describes."""
-    await session.execute(text("""
-        INSERT INTO idempotency_records (key, scope, request_hash, status_code, response)
-        VALUES (:key, :scope, :hash, :status, CAST(:body AS jsonb))
-    """), {"key": key, "scope": scope, "hash": fingerprint, "status": status_code,
-           "body": json.dumps(body, ensure_ascii=False)})
+async def earlier_answer(session: AsyncSession, scope: str, key: str) -> Replay:
+    """The answer stored under a key that was found taken."""
+    row = (await session.execute(_EARLIER, {"key": key, "scope": scope})).one()
+    return Replay(row.request_hash, row.status_code, row.response)

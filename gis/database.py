@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,14 +21,38 @@ def driver_url(url: str, driver: str) -> str:
     return parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
 
 
+# A pooled connection left unused this long is pinged before it is handed out, so a
+# database restarted while the service was quiet costs no failed request. Connections in
+# steady use skip the ping: asyncpg's is three round trips (BEGIN, an empty query,
+# ROLLBACK), about a fifth of the CPU of filing a report. A restart under load costs
+# each worker one failed request, after which SQLAlchemy replaces the whole pool.
+PING_AFTER_IDLE_S = 10.0
+
+
 def create_request_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    """Engine for request handling; pre-ping so a restarted database costs one retry."""
-    return create_async_engine(
-        driver_url(url, "asyncpg"),
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
+    """Engine for request handling; a connection idle for a while is pinged first."""
+    engine = create_async_engine(
+        driver_url(url, "asyncpg"), pool_size=pool_size, max_overflow=pool_size
     )
+    _ping_when_idle(engine.sync_engine, PING_AFTER_IDLE_S)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection, record) -> None:
+        record.info["idle_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+        idle_from = record.info.get("idle_from")  # None: a new connection
+        if idle_from is None or time.monotonic() - idle_from < idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool drops this connection and checks out another.
+            raise exc.DisconnectionError() from error
 
 
 def create_bulk_engine(url: str) -> Engine:

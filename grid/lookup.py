@@ -29,14 +29,26 @@ class PointLookup:
 
 
 @lru_cache
+def point_lookup_sql() -> str:
+    """The point lookup statement (sql/point_lookup.sql); report intake embeds it."""
+    return (Path(__file__).parent / "sql" / "point_lookup.sql").read_text()
+
+
+@lru_cache
 def _statement():
-    return text((Path(__file__).parent / "sql" / "point_lookup.sql").read_text())
+    return text(point_lookup_sql())
 
 
 def _tolerance_degrees(lat: float, metres: float) -> float:
     # A box at least `metres` wide in every direction; longitude degrees shrink
     # with latitude, so divide by cos(lat) (capped near the poles).
     return metres / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+
+
+def lookup_params(lon: float, lat: float, on: date, tolerance_m: float) -> dict[str, Any]:
+    """The bound values of the point lookup statement."""
+    return {"lon": lon, "lat": lat, "on": on, "tolerance_m": tolerance_m,
+            "tolerance_deg": _tolerance_degrees(lat, tolerance_m)}
 
 
 def _decode(value: Any) -> Any:
@@ -50,11 +62,7 @@ async def lookup_point(
     """Resolve a WGS84 point: its cell (covering, else nearest within tolerance), the
     region chain, and the primary worker, else a backup, else the area's manager."""
     row = (
-        await session.execute(
-            _statement(),
-            {"lon": lon, "lat": lat, "on": on, "tolerance_m": tolerance_m,
-             "tolerance_deg": _tolerance_degrees(lat, tolerance_m)},
-        )
+        await session.execute(_statement(), lookup_params(lon, lat, on, tolerance_m))
     ).one()
     raw_cell, regions, responsible = (_decode(v) for v in row)
     cell, match = None, "outside"

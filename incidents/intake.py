@@ -4,14 +4,18 @@ events, photos and notification in one transaction."""
 from __future__ import annotations
 
 import json
+import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gis.clock import local_date
 from gis.coords import CoordSystem, parse_location, to_wgs84
 from gis.errors import InvalidInput, NotFound, PermissionDenied
 from grid.access import Principal
@@ -19,7 +23,7 @@ from grid.roles import STAFF_ROLES
 from incidents.categories import check_answers
 from incidents.models import IncidentPhoto
 from incidents.photos import Photo
-from incidents.routing import Route, route_point
+from incidents.routing import route_params, route_sql
 from incidents.tracking import new_secret, new_tracking_number, secret_hash
 from incidents.workdays import SeverityTier, WorkCalendar, deadline
 
@@ -27,6 +31,13 @@ MAX_DESCRIPTION = 2000
 OPEN_STATUSES = ("submitted", "assigned", "accepted", "in_progress", "reopened", "transferred")
 # Channels through which staff file a report for someone else (a caller, a walk-in).
 STAFF_CHANNELS = {"hotline", "patrol"}
+# Categories change only when `gridgov db upgrade` syncs them; a process reads them again
+# after this many seconds rather than once per report.
+CATEGORY_TTL_S = 60.0
+# Metres in a degree of latitude at the equator, where it is shortest on WGS84; a degree
+# of longitude is at least that times cos(lat). With a margin for the spread of latitudes
+# inside the box, a box of radius / this many degrees holds every point within radius.
+_MIN_METRES_PER_DEGREE = 110_574.0 / 1.05
 EMERGENCY_INSTRUCTION = {
     "zh-Hans": "火情紧急！请立即拨打 119 火警电话，并迅速撤离到安全地带。",
     "en": "This is an emergency: call 119 (fire) now and get to a safe place.",
@@ -75,7 +86,8 @@ class Category:
 @dataclass
 class Submission:
     """The answer to a reporter: what they need to follow and rate the report, and
-    likely duplicates nearby; never the worker's personal data."""
+    likely duplicates nearby; never the worker's personal data. The intake statement
+    stores the same answer for retries (`remembered` in _WRITE): keep the two in step."""
 
     tracking_number: str
     secret: str
@@ -89,6 +101,50 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class RetryKey:
+    """A client's Idempotency-Key: the answer to the submission is stored under (scope,
+    key) with the request's fingerprint, in the statement that stores the submission."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+class RetryKeyTaken(Exception):
+    """The key already holds an answer (or a racing request with it just committed one):
+    roll this submission back and replay that answer."""
+
+
+def _retry_params(retry: RetryKey | None, answer: dict[str, Any]) -> dict[str, Any]:
+    return {"retry_key": retry and retry.key, "retry_scope": retry and retry.scope,
+            "retry_hash": retry and retry.fingerprint,
+            "answer": json.dumps(answer, ensure_ascii=False)}
+
+
+@dataclass
+class CategoryCache:
+    """The active categories, read once every CATEGORY_TTL_S seconds per process."""
+
+    ttl_s: float = CATEGORY_TTL_S
+    _by_code: dict[str, Category] = field(default_factory=dict)
+    _expires: float = -math.inf
+
+    async def get(self, session: AsyncSession, code: str) -> Category:
+        """An active category, or a 422 naming the field."""
+        if time.monotonic() >= self._expires:
+            rows = await session.execute(text("""
+                SELECT code, tier, questions, duplicate_radius_m, is_emergency
+                FROM incident_categories WHERE active
+            """))
+            self._by_code = {row[0]: Category(*row) for row in rows}
+            self._expires = time.monotonic() + self.ttl_s
+        category = self._by_code.get(code)
+        if category is None:
+            raise InvalidInput(f"no category {code!r}", f"没有类别 {code}", field="category")
+        return category
+
+
+@dataclass(frozen=True)
 class IntakeContext:
     """Configuration intake works with."""
 
@@ -96,31 +152,43 @@ class IntakeContext:
     tiers: dict[str, SeverityTier]
     secret_key: str
     tolerance_m: float
+    categories: CategoryCache = field(default_factory=CategoryCache)
 
 
-async def load_category(session: AsyncSession, code: str) -> Category:
-    """An active category, or a 422 naming the field."""
-    row = (await session.execute(text("""
-        SELECT code, tier, questions, duplicate_radius_m, is_emergency
-        FROM incident_categories WHERE code = :code AND active
-    """), {"code": code})).first()
-    if row is None:
-        raise InvalidInput(f"no category {code!r}", f"没有类别 {code}", field="category")
-    return Category(*row)
+# The referral and, with an Idempotency-Key, its answer (see _WRITE's `remembered`).
+_EMERGENCY = text("""
+WITH referral AS (
+    INSERT INTO emergency_referrals (category_code, location, description, channel)
+    VALUES (:c, CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
+                ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END, :d, :ch)
+    RETURNING id
+), remembered AS (
+    INSERT INTO idempotency_records (key, scope, request_hash, status_code, response)
+    SELECT CAST(:retry_key AS varchar), :retry_scope, :retry_hash, 200,
+           CAST(:answer AS jsonb) || jsonb_build_object('referral_id', referral.id)
+    FROM referral
+    WHERE CAST(:retry_key AS varchar) IS NOT NULL
+    ON CONFLICT (key, scope) DO NOTHING
+    RETURNING true
+)
+SELECT referral.id, EXISTS (SELECT FROM remembered) AS remembered FROM referral
+""")
 
 
 async def record_emergency(
-    session: AsyncSession, category: Category, data: ReportIn, lonlat: tuple[float, float] | None
+    session: AsyncSession, category: Category, data: ReportIn,
+    lonlat: tuple[float, float] | None, retry: RetryKey | None = None,
 ) -> dict[str, Any]:
     """A fire burning now: recorded as an emergency referral; the answer says call 119."""
-    referral_id = (await session.execute(text("""
-        INSERT INTO emergency_referrals (category_code, location, description, channel)
-        VALUES (:c, CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
-                    ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END, :d, :ch)
-        RETURNING id
-    """), {"c": category.code, "lon": lonlat and lonlat[0], "lat": lonlat and lonlat[1],
-           "d": data.description, "ch": data.channel})).scalar_one()
-    return {"emergency": True, "call": "119", "referral_id": referral_id,
+    answer: dict[str, Any] = {"emergency": True, "call": "119",
+                              "instruction": EMERGENCY_INSTRUCTION}
+    row = (await session.execute(_EMERGENCY, {
+        "c": category.code, "lon": lonlat and lonlat[0], "lat": lonlat and lonlat[1],
+        "d": data.description, "ch": data.channel, **_retry_params(retry, answer),
+    })).one()
+    if retry is not None and not row.remembered:
+        raise RetryKeyTaken()
+    return {"emergency": True, "call": "119", "referral_id": row.id,
             "instruction": EMERGENCY_INSTRUCTION}
 
 
@@ -156,41 +224,69 @@ def _check_channel(data: ReportIn, reporter: Principal | None) -> None:
                                "只有工作人员可使用该渠道上报", field="channel")
 
 
+# Open reports of a category within its duplicate radius of :lon/:lat, nearest first. The
+# box test comes first, around the point literal in the column's SRID, so the GiST index
+# on location answers it; the exact distance is then measured on the spheroid.
+_NEARBY = """
+    SELECT i.tracking_number, i.status, i.created_at,
+           round(ST_Distance(i.location::geography, pt::geography)) AS distance_m
+    FROM incidents i, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt
+    WHERE CAST(:radius AS float8) > 0 AND i.category_code = :category
+      AND i.status = ANY(:open)
+      AND i.location && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :radius_deg)
+      AND ST_DWithin(i.location::geography, pt::geography, :radius)
+    ORDER BY distance_m, i.created_at
+    LIMIT :limit
+"""
+_LIKELY_DUPLICATES = text(_NEARBY)
+
+
+def _nearby_params(category: Category, lat: float, limit: int = 5) -> dict[str, Any]:
+    radius = float(category.duplicate_radius_m)
+    box = radius / (_MIN_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+    return {"category": category.code, "open": list(OPEN_STATUSES), "radius": radius,
+            "radius_deg": box, "limit": limit}
+
+
+def _duplicate(tracking_number: str, status: str, _distance_m: float) -> dict[str, Any]:
+    # Nearest first, but no distance: three answers' distances would locate a report
+    # whose category is published only at building or cell precision.
+    return {"tracking_number": tracking_number, "status": status}
+
+
 async def likely_duplicates(
     session: AsyncSession, category: Category, lon: float, lat: float, limit: int = 5
 ) -> list[dict[str, Any]]:
     """Open reports of the same category within the category's duplicate radius."""
     if category.duplicate_radius_m <= 0:
         return []
-    rows = await session.execute(text("""
-        SELECT tracking_number, status, round(ST_Distance(location::geography, pt::geography))
-        FROM incidents, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt
-        WHERE category_code = :c AND status = ANY(:open)
-          AND ST_DWithin(location::geography, pt::geography, :r)
-        ORDER BY 3, created_at LIMIT :limit
-    """), {"lon": lon, "lat": lat, "c": category.code, "open": list(OPEN_STATUSES),
-           "r": category.duplicate_radius_m, "limit": limit})
-    return [{"tracking_number": t, "status": s, "distance_m": float(d)} for t, s, d in rows]
+    rows = await session.execute(_LIKELY_DUPLICATES,
+                                 {"lon": lon, "lat": lat, **_nearby_params(category, lat, limit)})
+    return [_duplicate(row.tracking_number, row.status, row.distance_m) for row in rows]
 
 
-# Every write of a new report in one round trip: the incident, its 'created' event (and
-# 'assignment' when routing found someone), and the notification in the outbox. Queue
-# notifications go to the managers of the queue's region.
-_INSERT = text("""
-WITH region AS (
-    SELECT id FROM regions WHERE code = :region_code
-), incident AS (
+# A new report in one round trip: its route (incidents.routing), the likely duplicates
+# (read before the insert: the statement's snapshot does not hold the new report), the
+# incident, its 'created' event (and 'assignment' when routing found someone), the
+# notification in the outbox (queue notifications go to the managers of the queue's
+# region) and, with an Idempotency-Key, the answer to the reporter.
+_WRITE = """
+incident AS (
     INSERT INTO incidents (tracking_number, secret_hash, category_code, status, location,
         input_lon, input_lat, input_system, address, building_id, cell_id, region_id,
         assignee_id, routing_rule, responsible_level, description, answers, channel,
         reporter_id, reporter_name, reporter_phone, accept_due_at, resolve_due_at,
         created_at, updated_at)
-    VALUES (:tracking_number, :secret_hash, :category, :status,
+    SELECT :tracking_number, :secret_hash, :category,
+        CASE WHEN route.assignee_id IS NULL THEN 'submitted' ELSE 'assigned' END,
         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :input_lon, :input_lat, :input_system,
-        :address, :building_id, :cell_id, (SELECT id FROM region), :assignee_id, :rule,
-        :level, :description, CAST(:answers AS jsonb), :channel, :reporter_id,
-        :reporter_name, :reporter_phone, :accept_due_at, :resolve_due_at, :now, :now)
-    RETURNING id
+        :address, :building_id, route.cell_id,
+        (SELECT id FROM regions WHERE code = route.region_code), route.assignee_id,
+        route.rule, route.level, :description, CAST(:answers AS jsonb), :channel,
+        :reporter_id, :reporter_name, :reporter_phone, :accept_due_at, :resolve_due_at,
+        :now, :now
+    FROM route
+    RETURNING id, status, region_id, assignee_id, routing_rule, responsible_level
 ), created AS (
     INSERT INTO incident_events (incident_id, kind, actor_id, actor_role, to_status, data, at)
     SELECT id, 'created', :reporter_id, :actor_role, 'submitted',
@@ -200,27 +296,62 @@ WITH region AS (
     INSERT INTO incident_events (incident_id, kind, actor_role, from_status, to_status,
                                  data, at)
     SELECT incident.id, 'assignment', 'system', 'submitted', 'assigned',
-           jsonb_build_object('rule', :rule, 'level', :level), :now
+           jsonb_build_object('rule', incident.routing_rule,
+                              'level', incident.responsible_level), :now
     -- Reading `created` makes that insert run first, so event ids follow the timeline.
-    FROM incident, created WHERE CAST(:assignee_id AS integer) IS NOT NULL
+    FROM incident, created WHERE incident.assignee_id IS NOT NULL
 ), notified AS (
     INSERT INTO outbox (topic, incident_id, recipient_ids, payload, created_at)
-    SELECT CASE WHEN CAST(:assignee_id AS integer) IS NULL THEN 'incident.queued'
+    SELECT CASE WHEN incident.assignee_id IS NULL THEN 'incident.queued'
                 ELSE 'incident.assigned' END,
            incident.id,
-           CASE WHEN CAST(:assignee_id AS integer) IS NOT NULL
-                THEN ARRAY[CAST(:assignee_id AS integer)]
-                ELSE ARRAY(SELECT u.id FROM users u JOIN region ON u.region_id = region.id
-                           WHERE u.is_active AND u.role IN
-                             ('community_manager', 'street_manager', 'district_manager'))
+           CASE WHEN incident.assignee_id IS NOT NULL THEN ARRAY[incident.assignee_id]
+                ELSE ARRAY(SELECT u.id FROM users u
+                           WHERE u.region_id = incident.region_id AND u.is_active
+                             AND u.role IN ('community_manager', 'street_manager',
+                                            'district_manager'))
            END,
            jsonb_build_object('tracking_number', :tracking_number, 'category', :category,
                               'resolve_due_at', CAST(:resolve_due_at_text AS text)),
            :now
     FROM incident
+), remembered AS (
+    -- The answer as submit_report builds it (:answer holds the parts known beforehand).
+    -- On a conflict the insert waits for the transaction holding the key and stores
+    -- nothing when that one commits: this report is then rolled back (RetryKeyTaken).
+    INSERT INTO idempotency_records (key, scope, request_hash, status_code, response)
+    SELECT CAST(:retry_key AS varchar), :retry_scope, :retry_hash, 201,
+           CAST(:answer AS jsonb) || jsonb_build_object(
+               'status', incident.status, 'cell_code', route.cell_code,
+               'routing_rule', incident.routing_rule,
+               'likely_duplicates', COALESCE((
+                   SELECT jsonb_agg(jsonb_build_object(
+                              'tracking_number', tracking_number, 'status', status)
+                          ORDER BY distance_m, created_at)
+                   FROM nearby), '[]'))
+    FROM incident, route
+    WHERE CAST(:retry_key AS varchar) IS NOT NULL
+    ON CONFLICT (key, scope) DO NOTHING
+    RETURNING true
 )
-SELECT id FROM incident
-""")
+SELECT incident.id, incident.status, incident.routing_rule AS rule, route.cell_code,
+       EXISTS (SELECT FROM remembered) AS remembered,
+       ARRAY(SELECT tracking_number FROM nearby ORDER BY distance_m, created_at)
+           AS duplicate_numbers,
+       ARRAY(SELECT status FROM nearby ORDER BY distance_m, created_at)
+           AS duplicate_statuses,
+       ARRAY(SELECT distance_m FROM nearby ORDER BY distance_m, created_at)
+           AS duplicate_distances
+FROM incident, route
+"""
+
+
+@lru_cache
+def _intake_statement() -> TextClause:
+    # Fixed text only, every value bound: the routing and the duplicate check keep their
+    # one home each and run inside the write.
+    return text(f"WITH route AS MATERIALIZED (\n{route_sql()}\n), "
+                f"nearby AS MATERIALIZED (\n{_NEARBY}\n), {_WRITE}")
 
 
 def _deadlines(ctx: IntakeContext, tier: str, now: datetime) -> tuple[datetime, datetime]:
@@ -231,47 +362,52 @@ def _deadlines(ctx: IntakeContext, tier: str, now: datetime) -> tuple[datetime, 
 
 async def submit_report(
     session: AsyncSession, ctx: IntakeContext, data: ReportIn, photos: list[Photo],
-    reporter: Principal | None, now: datetime,
+    reporter: Principal | None, now: datetime, retry: RetryKey | None = None,
 ) -> Submission | dict[str, Any]:
     """Validate, route and store a report inside the caller's transaction (the caller
-    commits); an emergency category gets the call-119 answer instead."""
+    commits); an emergency category gets the call-119 answer instead. With `retry` the
+    answer is stored under its key; RetryKeyTaken when the key holds one already."""
     _check_channel(data, reporter)
-    category = await load_category(session, data.category)
+    category = await ctx.categories.get(session, data.category)
     if category.is_emergency:
         # Never hold up an emergency over a bad pin: record it with whatever place we have.
         try:
             lonlat = await _location(session, data)
         except InvalidInput:
             lonlat = None
-        return await record_emergency(session, category, data, lonlat)
+        return await record_emergency(session, category, data, lonlat, retry)
     answers = check_answers(category.questions, data.answers)
     lon, lat = await _location(session, data)
-    route: Route = await route_point(session, lon, lat, now.date(), ctx.tolerance_m)
     accept_due, resolve_due = _deadlines(ctx, category.tier, now)
-    duplicates = await likely_duplicates(session, category, lon, lat)
     tracking_number, secret = new_tracking_number(now), new_secret()
-    status = "assigned" if route.assignee_id is not None else "submitted"
-    incident_id = (await session.execute(_INSERT, {
+    known = {"tracking_number": tracking_number, "secret": secret, "category": category.code,
+             "accept_due_at": accept_due.isoformat(), "resolve_due_at": resolve_due.isoformat()}
+    row = (await session.execute(_intake_statement(), {
+        **route_params(lon, lat, local_date(now), ctx.tolerance_m),
+        **_nearby_params(category, lat),
         "tracking_number": tracking_number, "secret_hash": secret_hash(secret, ctx.secret_key),
-        "category": category.code, "status": status, "lon": lon, "lat": lat,
         "input_lon": data.lon if data.lon is not None else lon,
         "input_lat": data.lat if data.lat is not None else lat,
         "input_system": data.coord_system.value if data.lon is not None else "wgs84",
-        "address": data.address, "building_id": data.building_id, "cell_id": route.cell_id,
-        "region_code": route.region_code, "assignee_id": route.assignee_id,
-        "rule": route.rule, "level": route.level, "description": data.description,
+        "address": data.address, "building_id": data.building_id,
+        "description": data.description,
         "answers": json.dumps(answers, ensure_ascii=False), "channel": data.channel,
         "reporter_id": reporter and reporter.id,
         "actor_role": reporter.role.value if reporter else "reporter",
         "reporter_name": data.contact_name, "reporter_phone": data.contact_phone,
         "accept_due_at": accept_due, "resolve_due_at": resolve_due,
         "resolve_due_at_text": resolve_due.isoformat(), "now": now,
-    })).scalar_one()
+        **_retry_params(retry, known),
+    })).one()
+    if retry is not None and not row.remembered:
+        raise RetryKeyTaken()
     if photos:
-        session.add_all(_photo_rows(incident_id, photos))
+        session.add_all(_photo_rows(row.id, photos))
         await session.flush()
+    duplicates = [_duplicate(*found) for found in zip(
+        row.duplicate_numbers, row.duplicate_statuses, row.duplicate_distances, strict=True)]
     return Submission(
-        tracking_number, secret, status, category.code, route.cell_code, route.rule,
+        tracking_number, secret, row.status, category.code, row.cell_code, row.rule,
         accept_due.isoformat(), resolve_due.isoformat(), duplicates,
     )
 

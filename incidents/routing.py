@@ -1,49 +1,50 @@
 """Routing: which cell, queue and person a reported spot goes to, and the rule that
-decided it (recorded on the report)."""
+decided it (recorded on the report).
+
+The decision is SQL on the point lookup's row, so report intake can route and write a
+report in one statement (see incidents.intake)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from grid.lookup import lookup_params, point_lookup_sql
 
-from grid.lookup import lookup_point
+# The route of the point from the lookup's row (`found`: cell, regions, responsible):
+#  * the cell covering the point (or within tolerance of it) goes to its on-duty primary
+#    worker, else a backup, else the nearest manager up the chain; a cell with nobody at
+#    all goes to the queue (rule 'inside'/'nearest', level 'queue');
+#  * a point outside every cell goes to the queue of the deepest region covering it
+#    ('<level>_queue'), or to the city-wide queue ('outside');
+#  * region_code is the cell's community, or that deepest region, or NULL.
+# One row: rule, level, cell_id, cell_code, region_code, assignee_id.
+_DECISION = """
+SELECT CASE WHEN found.cell IS NOT NULL THEN found.cell ->> 'match'
+            WHEN found.regions IS NOT NULL THEN (found.regions -> -1 ->> 'level') || '_queue'
+            ELSE 'outside' END AS rule,
+       CASE WHEN found.cell IS NOT NULL AND found.responsible IS NOT NULL
+            THEN found.responsible ->> 'level' ELSE 'queue' END AS level,
+       CAST(found.cell ->> 'id' AS integer) AS cell_id,
+       found.cell ->> 'code' AS cell_code,
+       found.regions -> -1 ->> 'code' AS region_code,
+       CASE WHEN found.cell IS NOT NULL
+            THEN CAST(found.responsible ->> 'id' AS integer) END AS assignee_id
+FROM found
+"""
 
-# Within this distance of a cell (a pin on the road between two cells, GPS drift) the
-# report goes to that cell rather than to a manager's queue.
-DEFAULT_TOLERANCE_M = 30.0
+
+@lru_cache
+def route_sql() -> str:
+    """A statement selecting the route of :lon/:lat on :on (bind route_params) as one
+    row: rule, level, cell_id, cell_code, region_code, assignee_id."""
+    # Composed of fixed text only (every value is bound), so the point lookup keeps one
+    # home (grid/sql/point_lookup.sql) and intake can embed the whole decision.
+    return f"WITH found AS (\n{point_lookup_sql()}\n)\n{_DECISION}"
 
 
-@dataclass(frozen=True)
-class Route:
-    """Where a report goes. `assignee_id` is None for a queue; `region_code` is the
-    community of the cell, or the deepest region covering the point, or None."""
-
-    rule: str  # inside | nearest | community_queue | street_queue | district_queue | ...
-    level: str  # primary | backup | community_manager | street_manager | ... | queue
-    cell_id: int | None
-    cell_code: str | None
-    region_code: str | None
-    assignee_id: int | None
-
-
-async def route_point(
-    session: AsyncSession, lon: float, lat: float, on: date,
-    tolerance_m: float = DEFAULT_TOLERANCE_M,
-) -> Route:
-    """The cell covering the point (or within tolerance of it) and its on-duty primary
-    worker, else a backup, else the nearest manager up the chain; a point outside every
-    cell goes to the queue of the deepest region covering it, or the city-wide queue."""
-    found = await lookup_point(session, lon, lat, on, tolerance_m)
-    deepest = found.regions[-1] if found.regions else None
-    region_code = deepest["code"] if deepest else None
-    if found.cell is None:
-        rule = f"{deepest['level']}_queue" if deepest else "outside"
-        return Route(rule, "queue", None, None, region_code, None)
-    responsible = found.responsible
-    if responsible is None:
-        return Route(found.match, "queue", found.cell["id"], found.cell["code"], region_code,
-                     None)
-    return Route(found.match, responsible["level"], found.cell["id"], found.cell["code"],
-                 region_code, responsible["id"])
+def route_params(lon: float, lat: float, on: date, tolerance_m: float) -> dict[str, Any]:
+    """The values route_sql() binds: a WGS84 point, the day whose assignments count, and
+    how far from a cell a point may be and still go to it."""
+    return lookup_params(lon, lat, on, tolerance_m)

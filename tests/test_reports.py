@@ -3,14 +3,18 @@ emergencies, bad input refused with nothing stored, and the public view."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
+import secrets
 from datetime import date, datetime, timedelta
 
 import pytest
+from httpx import ASGITransport, AsyncClient
 from PIL import Image
 from sqlalchemy import text
 
+from api.app import create_app
 from gis.coords import wgs84_to_bd09, wgs84_to_gcj02
 from tests.factories import assign, auth_headers, make_region, make_user, make_world, metres_point
 
@@ -149,6 +153,34 @@ async def test_an_idempotent_retry_gets_the_same_answer_and_stores_one_report(cl
     assert other.status_code == 422
     assert other.json()["error"]["fields"][0]["field"] == "Idempotency-Key"
     assert await _count(db, "incidents") == 1
+
+
+async def test_racing_retries_with_one_key_store_one_report_and_all_get_its_answer(
+    settings, async_engine
+):
+    # Real sessions, one connection each: the retries race in separate transactions.
+    app = create_app(settings)
+    key = f"race-{secrets.token_hex(8)}"
+    body = {"category": EBIKE, "lon": 100 + secrets.randbelow(10**6) / 10**7, "lat": 30.0}
+    try:
+        async with app.router.lifespan_context(app), AsyncClient(
+            transport=ASGITransport(app=app), base_url="http://test"
+        ) as client:
+            answers = await asyncio.gather(*(
+                client.post("/reports", json=body, headers={"Idempotency-Key": key})
+                for _ in range(4)))
+        assert [a.status_code for a in answers] == [201] * 4
+        assert len({a.json()["tracking_number"] for a in answers}) == 1
+        assert [a.headers.get("Idempotent-Replayed") for a in answers].count("true") == 3
+        async with async_engine.connect() as conn:
+            stored = (await conn.execute(text("SELECT count(*) FROM incidents "
+                                              "WHERE input_lon = :lon"), body)).scalar()
+        assert stored == 1
+    finally:
+        async with async_engine.begin() as conn:
+            await conn.execute(text("DELETE FROM incidents WHERE input_lon = :lon"), body)
+            await conn.execute(text("DELETE FROM idempotency_records WHERE key = :k"),
+                               {"k": key})
 
 
 async def test_a_fire_burning_now_answers_call_119_and_records_a_referral(client, db, scene):
@@ -310,3 +342,25 @@ def test_category_sync_updates_and_deactivates_but_never_deletes(sync_engine):
         assert conn.execute(text("SELECT label_en FROM incident_categories "
                                  "WHERE code = 'fire.gas'")).scalar() == "Gas safety hazard"
         outer.rollback()
+
+
+async def test_nearby_reports_do_not_give_distances_that_would_locate_a_pin(client, scene):
+    first = (await client.post("/reports", json=_at(250, 250))).json()
+    lon, lat = metres_point(255, 250)
+    nearby = (await client.get("/reports/nearby", params={"category": EBIKE, "lon": lon,
+                                                          "lat": lat})).json()
+    assert nearby["likely_duplicates"] == [{"tracking_number": first["tracking_number"],
+                                            "status": "assigned"}]
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    ("[" * 100_000 + "]" * 100_000, "body"),
+    ('{"category": "fire.damage_declaration", "lon": 114.05, "lat": 22.55}', "category"),
+])
+async def test_deep_json_and_declarations_through_the_report_route_are_422(
+    client, db, scene, raw, field
+):
+    response = await client.post("/reports", content=raw.encode(),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"][0]["field"] == field

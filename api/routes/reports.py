@@ -20,11 +20,19 @@ from api.deps import OptionalPrincipal, SessionDep, SettingsDep
 from gis.coords import CoordSystem, parse_location, to_wgs84
 from gis.errors import InvalidInput, TooLarge
 from gis.settings import Settings
-from incidents.intake import ReportIn, likely_duplicates, load_category, submit_report
+from incidents.intake import (
+    ReportIn,
+    RetryKey,
+    RetryKeyTaken,
+    likely_duplicates,
+    submit_report,
+)
 from incidents.photos import Photo, inspect_photo
 from incidents.views import public_report
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+# Categories filed through their own route (a declaration needs a house).
+DECLARATION_CATEGORIES = {"fire.damage_declaration"}
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 TrackingNumber = Annotated[str, Path(pattern=r"^[0-9]{6}-[0-9A-Z]{8}$",
@@ -65,7 +73,8 @@ async def _form_body(request: Request, settings: Settings) -> tuple[dict[str, An
 async def _json_body(request: Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        # RecursionError: thousands of nested brackets are not a report either.
         raise InvalidInput("the body is not valid JSON", "请求体不是有效的 JSON",
                            field="body") from None
     if not isinstance(body, dict):
@@ -126,26 +135,33 @@ async def create_report(
     """Report a hazard. It is routed to the responsible worker in the same transaction;
     the answer carries the tracking number and a secret for rating later."""
     data, photos = await read_submission(request, settings, ReportIn)
+    if data.category in DECLARATION_CATEGORIES:
+        raise InvalidInput("fire damage is declared at POST /damage-declarations",
+                           "火灾受损请通过申报接口提交", field="category")
     scope = f"user:{principal.id}" if principal else "anonymous"
     key = idempotency.check_key(idempotency_key) if idempotency_key is not None else None
     fingerprint = idempotency.request_fingerprint(
         data.model_dump(mode="json"), [p.sha256 for p in photos])
-    if key is not None:
-        replay = await idempotency.claim(session, scope, key, fingerprint)
-        if replay is not None:
-            return JSONResponse(replay.body, replay.status_code,
-                                headers={"Idempotent-Replayed": "true"})
-    result = await submit_report(session, request.app.state.intake, data, photos, principal,
-                                 datetime.now(UTC))
-    status, body = (200, result) if isinstance(result, dict) else (201, asdict(result))
-    if key is not None:
-        await idempotency.remember(session, scope, key, fingerprint, status, body)
+    retry = RetryKey(scope, key, fingerprint) if key is not None else None
+    try:
+        result = await submit_report(session, request.app.state.intake, data, photos,
+                                     principal, datetime.now(UTC), retry)
+    except RetryKeyTaken:
+        # The first request with this key stored its answer: undo this one's work.
+        await session.rollback()
+        earlier = await idempotency.earlier_answer(session, scope, key)
+        replay = earlier.for_request(fingerprint)
+        return JSONResponse(replay.body, replay.status_code,
+                            headers={"Idempotent-Replayed": "true"})
     await session.commit()
-    return JSONResponse(body, status)
+    if isinstance(result, dict):
+        return JSONResponse(result, 200)
+    return JSONResponse(asdict(result), 201)
 
 
 @router.get("/nearby")
 async def nearby_reports(
+    request: Request,
     session: SessionDep,
     category: Annotated[str, Query(pattern=r"^[a-z]+\.[a-z_]+$")],
     lon: float,
@@ -154,7 +170,7 @@ async def nearby_reports(
 ) -> dict[str, Any]:
     """Open reports of this category close enough to be the same hazard (check before
     submitting; follow one instead of filing it again)."""
-    kind = await load_category(session, category)
+    kind = await request.app.state.intake.categories.get(session, category)
     x, y = to_wgs84(*parse_location(lon, lat, coord_system), coord_system)
     return {"likely_duplicates": await likely_duplicates(session, kind, x, y)}
 
