@@ -32,6 +32,8 @@ class ActionRequest:
     assignee: str | None = None  # username
     duplicate_of: str | None = None  # tracking number
     version: int | None = None
+    # A manager re-routing a report filed under the wrong category (with assign only).
+    category: str | None = None
 
 
 _LOCK = text("""
@@ -142,6 +144,7 @@ async def _duplicate_target(session: AsyncSession, number: str, own_id: int) -> 
 _APPLY = text("""
     UPDATE incidents SET
         status = :target, version = version + 1, updated_at = :now,
+        category_code = COALESCE(CAST(:category AS varchar), category_code),
         assignee_id = CASE WHEN :action = 'assign' THEN CAST(:assignee_id AS integer)
                            WHEN :action = 'transfer' THEN NULL ELSE assignee_id END,
         -- A new owner, or a reopened report, gets a fresh window to sign for it.
@@ -195,6 +198,20 @@ _NOTIFY = text("""
 """)
 
 
+async def _new_category(session: AsyncSession, ctx: IntakeContext, action: Action,
+                        code: str):
+    """The category a manager re-routes a report to: with `assign` only, an active
+    routine category (not an emergency, not a damage declaration)."""
+    if action.name != "assign":
+        raise InvalidInput("the category changes only with assign", "只能在指派时更改类别",
+                           field="category")
+    category = await ctx.categories.get(session, code)
+    if category.is_emergency or code == "fire.damage_declaration":
+        raise InvalidInput(f"a report cannot be moved to {code}", f"不能改为类别 {code}",
+                           field="category")
+    return category
+
+
 async def take_action(
     session: AsyncSession, ctx: IntakeContext, principal: Principal, tracking_number: str,
     request: ActionRequest, now: datetime, photos: list[Photo] | None = None,
@@ -225,6 +242,8 @@ async def take_action(
     duplicate_of = (await _duplicate_target(session, request.duplicate_of or "", row.id)
                     if action.needs_duplicate_of else None)
     tier = ctx.tiers[row.tier]
+    if request.category is not None:
+        tier = ctx.tiers[(await _new_category(session, ctx, action, request.category)).tier]
     params = {
         "id": row.id, "number": row.tracking_number, "action": action.name,
         "target": action.target, "from_status": row.status, "now": now,
@@ -233,8 +252,9 @@ async def take_action(
         "resolve_due": deadline(now, tier.resolve, ctx.calendar),
         "duplicate_of": duplicate_of, "note": request.note,
         "kind": "assignment" if action.name == "assign" else "transition",
-        "data": json.dumps({"action": action.name}), "region_path": row.region_path,
-        "reporter_id": row.reporter_id,
+        "data": json.dumps({"action": action.name, "category": request.category}),
+        "region_path": row.region_path, "reporter_id": row.reporter_id,
+        "category": request.category,
     }
     version = (await session.execute(_APPLY, params)).scalar_one()
     event_id = (await session.execute(_EVENT, params)).scalar_one()

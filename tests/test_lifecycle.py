@@ -342,3 +342,25 @@ async def test_reopening_a_duplicate_unlinks_it_and_closed_reports_cannot_be_fol
     loop = await _act(client, settings, users["cm_a"], first, "mark_duplicate",
                       duplicate_of=second)
     assert loop.status_code == 422
+
+
+async def test_a_transferred_report_is_rerouted_under_the_right_category(
+    client, db, settings, scene
+):
+    _world, users = scene
+    number = await _report(client)
+    await _act(client, settings, users["worker"], number, "transfer", note="其实是燃气问题")
+    version = await _version(db, number)
+    for body, field in [({"category": "fire.burning_now"}, "category"),
+                        ({"category": "fire.nonsense"}, "category")]:
+        refused = await _act(client, settings, users["cm_a"], number, "assign",
+                             assignee="w-a1", version=version, **body)
+        assert refused.status_code == 422 and refused.json()["error"]["fields"][0]["field"] == field
+    moved = await _act(client, settings, users["cm_a"], number, "assign", assignee="w-a2",
+                       version=version, category="fire.gas")
+    assert moved.status_code == 200, moved.text
+    public = (await client.get(f"/reports/{number}")).json()
+    assert public["category"]["code"] == "fire.gas" and public["status"] == "assigned"
+    wrong = await _act(client, settings, users["cm_a"], number, "reject", note="x",
+                       category="fire.gas")
+    assert wrong.status_code == 422

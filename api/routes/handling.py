@@ -37,6 +37,8 @@ class ActionIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
     assignee: str | None = Field(None, max_length=64, description="username, for assign")
     duplicate_of: str | None = Field(None, pattern=r"^[0-9]{6}-[0-9A-Z]{8}$")
+    category: str | None = Field(None, pattern=r"^[a-z]+\.[a-z_]+$", max_length=64,
+                                 description="with assign: the right category")
     version: int | None = Field(None, ge=1, le=2**31 - 1,
                                 description="the version you saw (If-Match)")
 
@@ -90,7 +92,8 @@ async def act(
     body, photos = await read_submission(request, settings, ActionIn)
     result = await take_action(
         session, request.app.state.intake, principal, tracking_number,
-        ActionRequest(body.action, body.note, body.assignee, body.duplicate_of, body.version),
+        ActionRequest(body.action, body.note, body.assignee, body.duplicate_of, body.version,
+                      body.category),
         datetime.now(UTC), photos,
     )
     await session.commit()
