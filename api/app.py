@@ -32,6 +32,7 @@ from api.routes import (
     register,
     reports,
     statistics,
+    tiles,
     webhooks,
     workflow,
 )
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
                    categories, reports, damage, handling, workflow, ratings, statistics,
-                   patrol, admin, inbox, webhooks):
+                   patrol, tiles, admin, inbox, webhooks):
         app.include_router(module.router)
     # Bodies read by hand (JSON or a form with photos) still get their schemas.
     add_body_schemas(app, [ReportIn, DamageIn, handling.ActionIn, workflow.NoteIn])

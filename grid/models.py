@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     ForeignKey,
@@ -24,7 +25,7 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from gis.crs import STORAGE_SRID
+from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
 from gis.orm import Base, created_at_column
 from grid.roles import Role
 
@@ -44,6 +45,15 @@ def _multipolygon() -> Geometry:
     # Spatial indexes are declared explicitly in __table_args__ so that the
     # migration and the models name them the same way (see the drift test).
     return Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False)
+
+
+def _mercator_copy(column: str) -> Mapped[WKBElement | None]:
+    """A Web-Mercator copy of a column kept by the database, so vector tiles are cut
+    from an indexed column without transforming a row per request."""
+    return mapped_column(
+        Geometry("MULTIPOLYGON", srid=WEB_MERCATOR_SRID, spatial_index=False),
+        Computed(f"ST_Transform({column}, {WEB_MERCATOR_SRID})", persisted=True),
+    )
 
 
 class Region(Base):
@@ -104,6 +114,7 @@ class GridCell(Base):
     name: Mapped[str] = mapped_column(String(100))
     community_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
     boundary: Mapped[WKBElement] = mapped_column(_multipolygon())
+    boundary_3857: Mapped[WKBElement | None] = _mercator_copy("boundary")
     active_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     active_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
@@ -121,6 +132,7 @@ class GridCell(Base):
             postgresql_where=text("active_from IS NOT NULL AND active_to IS NULL"),
         ),
         Index("ix_grid_cells_boundary", "boundary", postgresql_using="gist"),
+        Index("ix_grid_cells_boundary_3857", "boundary_3857", postgresql_using="gist"),
         Index("ix_grid_cells_community_id", "community_id"),
         Index("ix_grid_cells_version_id", "version_id"),
     )
@@ -217,6 +229,7 @@ class Building(Base):
     # Older buildings carry more fire risk (wiring, exits); unknown for many imports.
     built_year: Mapped[int | None] = mapped_column(SmallInteger)
     footprint: Mapped[WKBElement] = mapped_column(_multipolygon())
+    footprint_3857: Mapped[WKBElement | None] = _mercator_copy("footprint")
     cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cells.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at_column()
 
@@ -226,6 +239,7 @@ class Building(Base):
         CheckConstraint("built_year IS NULL OR built_year BETWEEN 1800 AND 2100",
                         name="built_year"),
         Index("ix_buildings_footprint", "footprint", postgresql_using="gist"),
+        Index("ix_buildings_footprint_3857", "footprint_3857", postgresql_using="gist"),
         Index("ix_buildings_cell_id", "cell_id"),
         # Trigram index: fuzzy address search in Chinese (pg_trgm, C.UTF-8 ctype).
         Index("ix_buildings_address_trgm", "address", postgresql_using="gin",

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gis.crs import STORAGE_SRID
+from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
 from gis.orm import Base, created_at_column
 from grid.models import _in_list
 
@@ -92,6 +92,10 @@ class Incident(Base):
     status: Mapped[str] = mapped_column(String(20))
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     location: Mapped[WKBElement] = mapped_column(_point())
+    # The public place (coarsened per category) in Web Mercator for vector tiles; kept by
+    # the trigger incidents_public_point_3857 (migration 0009), never written by Python.
+    public_point_3857: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=WEB_MERCATOR_SRID, spatial_index=False))
     # What the client sent, before conversion to WGS84 (evidence for disputes).
     input_lon: Mapped[float] = mapped_column(Float)
     input_lat: Mapped[float] = mapped_column(Float)
@@ -130,6 +134,7 @@ class Incident(Base):
                         name="responsible_level"),
         CheckConstraint("input_system IN ('wgs84', 'gcj02', 'bd09')", name="input_system"),
         Index("ix_incidents_location", "location", postgresql_using="gist"),
+        Index("ix_incidents_public_point_3857", "public_point_3857", postgresql_using="gist"),
         Index("ix_incidents_assignee_open", "assignee_id", "resolve_due_at",
               postgresql_where=text("status IN ('assigned', 'accepted', 'in_progress', "
                                     "'reopened')")),

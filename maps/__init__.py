@@ -1,0 +1,1 @@
+"""Presentation: data in, map out (vector tiles, map pages); no business rules."""
