@@ -26,6 +26,7 @@ from api.routes import (
     health,
     inbox,
     lookup,
+    pages,
     patrol,
     ratings,
     regions,
@@ -101,8 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
                    categories, reports, damage, handling, workflow, ratings, statistics,
-                   patrol, tiles, admin, inbox, webhooks):
+                   patrol, tiles, pages, admin, inbox, webhooks):
         app.include_router(module.router)
+    pages.mount_static(app)
     # Bodies read by hand (JSON or a form with photos) still get their schemas.
     add_body_schemas(app, [ReportIn, DamageIn, handling.ActionIn, workflow.NoteIn])
     return app

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     stats_min_group: int = Field(5, ge=1, le=1000)
     # Register imports over the API: the upload, and what a zip may expand to.
     max_import_mb: int = Field(512, ge=1, le=100_000)
+    # Pages: the base map's tile URL ({z}/{x}/{y}, e.g. Tianditu or an intranet tile
+    # server); none = the pages draw grid cells as the base (works with no internet).
+    basemap_url: str | None = None
 
     @field_validator("database_url", "test_database_url")
     @classmethod

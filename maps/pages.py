@@ -1,0 +1,171 @@
+"""Server-rendered page shells (Jinja2). The pages fetch their data over the JSON APIs in
+the browser, so this module needs neither the register nor the incidents packages."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from maps.assets import assets_version, missing_vendor_files
+
+Language = Literal["zh-Hans", "en"]
+TEMPLATES = Path(__file__).parent / "templates"
+
+# Every label a page or its script shows, in both languages.
+STRINGS: dict[str, dict[str, str]] = {
+    "zh-Hans": {
+        "site": "网格化社会治理",
+        "map_title": "隐患地图",
+        "report_title": "隐患上报",
+        "track_title": "进度查询",
+        "other_language": "English",
+        "assets_missing": "页面资源未安装（请运行 scripts/setup）：",
+        "category": "隐患类别",
+        "all_categories": "全部类别",
+        "choose_category": "请选择类别",
+        "location": "位置",
+        "location_hint": "在地图上点击以标记隐患位置",
+        "use_centre": "使用地图中心位置",
+        "no_pin": "请在地图上标记位置",
+        "pin_at": "已标记：",
+        "description": "情况描述",
+        "phone": "联系电话（可选）",
+        "submit": "提交",
+        "submitting": "正在提交…",
+        "submitted": "上报成功，查询编号：",
+        "track_link": "查看处理进度",
+        "failed": "提交失败：",
+        "network": "网络错误，请重试",
+        "legend": "图例",
+        "heat": "热力图",
+        "loading": "加载中…",
+        "not_found": "未找到该编号的上报",
+        "status": "状态",
+        "timeline": "处理经过",
+        "created_at": "上报时间",
+        "resolve_due_at": "办结时限",
+        "cell": "网格",
+        "s_submitted": "已上报",
+        "s_assigned": "已派发",
+        "s_accepted": "已受理",
+        "s_in_progress": "处理中",
+        "s_transferred": "已转办",
+        "s_reopened": "已重新办理",
+        "s_resolved": "已办结",
+        "s_closed": "已关闭",
+        "s_rejected": "不予受理",
+        "s_duplicate": "重复上报",
+        "s_emergency_referral": "已转 119",
+    },
+    "en": {
+        "site": "Grid governance",
+        "map_title": "Hazard map",
+        "report_title": "Report a hazard",
+        "track_title": "Track a report",
+        "other_language": "中文",
+        "assets_missing": "Page assets are not installed (run scripts/setup): ",
+        "category": "Category",
+        "all_categories": "All categories",
+        "choose_category": "Choose a category",
+        "location": "Location",
+        "location_hint": "Click the map where the hazard is",
+        "use_centre": "Use the map centre",
+        "no_pin": "Mark the place on the map",
+        "pin_at": "Marked: ",
+        "description": "Description",
+        "phone": "Contact phone (optional)",
+        "submit": "Submit",
+        "submitting": "Submitting…",
+        "submitted": "Report received. Tracking number: ",
+        "track_link": "Follow its progress",
+        "failed": "Not submitted: ",
+        "network": "Network error, please retry",
+        "legend": "Legend",
+        "heat": "Heat map",
+        "loading": "Loading…",
+        "not_found": "No report with this number",
+        "status": "Status",
+        "timeline": "Timeline",
+        "created_at": "Reported",
+        "resolve_due_at": "Due",
+        "cell": "Grid cell",
+        "s_submitted": "Submitted",
+        "s_assigned": "Assigned",
+        "s_accepted": "Accepted",
+        "s_in_progress": "In progress",
+        "s_transferred": "Transferred",
+        "s_reopened": "Reopened",
+        "s_resolved": "Resolved",
+        "s_closed": "Closed",
+        "s_rejected": "Rejected",
+        "s_duplicate": "Duplicate",
+        "s_emergency_referral": "Referred to 119",
+    },
+}
+
+# Marker colours per status (open ones warm, handled ones cool); readable on white.
+STATUS_COLOURS = {
+    "submitted": "#c0392b",
+    "assigned": "#d35400",
+    "accepted": "#b7791f",
+    "in_progress": "#8e44ad",
+    "transferred": "#6d4c41",
+    "reopened": "#c2185b",
+    "resolved": "#2e7d32",
+    "closed": "#546e7a",
+}
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What every page shell needs besides its own data."""
+
+    lang: Language
+    basemap_url: str | None
+    # The place to show first: [min lon, min lat, max lon, max lat].
+    extent: tuple[float, float, float, float]
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+
+
+def pick_language(requested: str | None, default: Language) -> Language:
+    """`?lang=en` or `?lang=zh-Hans`; anything else is the default."""
+    return requested if requested in STRINGS else default  # type: ignore[return-value]
+
+
+def render_page(template: str, ctx: PageContext, path: str, **data: Any) -> str:
+    """A page shell with its strings and a JSON config for its script."""
+    strings = STRINGS[ctx.lang]
+    other: Language = "en" if ctx.lang == "zh-Hans" else "zh-Hans"
+    config = {
+        "lang": ctx.lang,
+        "strings": strings,
+        "basemapUrl": ctx.basemap_url,
+        "extent": ctx.extent,
+        "statusColours": STATUS_COLOURS,
+        **data,
+    }
+    return (
+        _environment()
+        .get_template(template)
+        .render(
+            t=strings,
+            lang=ctx.lang,
+            other_lang=other,
+            path=path,
+            missing=missing_vendor_files(),
+            v=assets_version(),
+            # Safe inside <script type="application/json">: no "</" can end the element.
+            config=json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
+            status_colours=STATUS_COLOURS,
+            **data,
+        )
+    )

@@ -1,0 +1,245 @@
+"""The public pages in headless Chromium (Debian's, driven by Playwright) against a real
+server on 127.0.0.1 and the test database."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from playwright.async_api import Browser, Page, async_playwright
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.applications import Starlette
+
+from api.app import create_app, intake_context
+from incidents.intake import ReportIn, submit_report
+from maps import assets
+from maps.assets import CachedStaticFiles, missing_vendor_files
+from tests.factories import assign, make_user, make_world, metres_point
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed (scripts/setup installs it: apt-get install chromium)",
+)
+USER_PHONE = "13912345678"
+REPORTER_TEXT = "王五家楼道堵了"
+
+
+@pytest.fixture(scope="module")
+def server(settings, migrated_db) -> Iterator[str]:
+    """The app served by uvicorn in a thread on a free port of 127.0.0.1."""
+    assert not missing_vendor_files(), "run scripts/setup: the npm assets are missing"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if running.started:
+            break
+        time.sleep(0.05)
+    assert running.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(10)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def open_incident(async_engine, settings) -> AsyncIterator[str]:
+    """A committed world with a worker and one open report (the server has its own
+    connections); removed afterwards."""
+    async with AsyncSession(async_engine, expire_on_commit=False) as session:
+        world = await make_world(session)
+        worker = await make_user(
+            session, "pages-w", "grid_worker", world.community_a, phone=USER_PHONE
+        )
+        await assign(session, world.cell_a1, worker, valid_from=date(2026, 1, 1))
+        lon, lat = metres_point(250, 250)
+        submission = await submit_report(
+            session,
+            intake_context(settings),
+            ReportIn(
+                category="fire.blocked_exit",
+                lon=lon,
+                lat=lat,
+                description=REPORTER_TEXT,
+                contact_name="王五",
+                contact_phone=USER_PHONE,
+            ),
+            [],
+            None,
+            datetime.now(UTC),
+        )
+        await session.commit()
+    yield submission.tracking_number
+    async with async_engine.begin() as conn:
+        await conn.execute(text("DELETE FROM incidents"))
+        await conn.execute(text("DELETE FROM cell_assignments"))
+        await conn.execute(text("DELETE FROM users WHERE username LIKE 'pages-%'"))
+        await conn.execute(text("DELETE FROM grid_cells"))
+        await conn.execute(text("DELETE FROM boundary_versions"))
+        for level in ("community", "street", "district", "city"):
+            await conn.execute(
+                text("DELETE FROM regions WHERE code LIKE '8801%' AND level = :l"), {"l": level}
+            )
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's headless chromium (no `playwright install`: no download)."""
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser, server) -> AsyncIterator[Page]:
+    context = await browser.new_context(base_url=server, locale="zh-CN")
+    opened = await context.new_page()
+    opened.set_default_timeout(5000)
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A 422 is a form's expected answer to bad input; any other failed load is not.
+    opened.on(
+        "console",
+        lambda msg: (
+            msg.type == "error" and "status of 422" not in msg.text and errors.append(msg.text)
+        ),
+    )
+    yield opened
+    # A script error would leave a page half-working while its test might still pass.
+    assert errors == []
+    await context.close()
+
+
+@needs_chromium
+async def test_the_public_map_shows_markers_with_every_request_to_this_server(page, open_incident):
+    hosts: list[str] = []
+    page.on("request", lambda request: hosts.append(urlsplit(request.url).netloc))
+    await page.goto("/map")
+    await page.locator(".leaflet-container").wait_for()
+    await page.locator(".gg-marker").first.wait_for()
+    await page.wait_for_load_state("networkidle")
+    port = urlsplit(page.url).port
+    # data: URLs (the favicon) have no host; everything else must be this server.
+    assert {h for h in hosts if h} == {f"127.0.0.1:{port}"}
+    assert len(hosts) > 5  # the page, vendor scripts, styles, categories, cells, incidents
+    assert await page.locator("select#category option").count() > 1
+    await page.check("#heat")
+    await page.locator("canvas.leaflet-heatmap-layer").wait_for()
+    content = await page.content()
+    assert USER_PHONE not in content and "王五" not in content
+
+
+@needs_chromium
+async def test_a_report_filed_by_clicking_the_map_gets_a_number_that_can_be_tracked(
+    page, server, open_incident
+):
+    await page.goto("/report?lang=en")
+    await page.locator("select#category option[value='fire.blocked_exit']").wait_for(
+        state="attached"
+    )
+    await page.select_option("#category", "fire.blocked_exit")
+    await page.locator(".leaflet-container").wait_for()
+    await page.locator("#map").click()  # the map opens on the cells: its centre is in one
+    await page.fill("#description", "楼道堆放杂物")
+    await page.click("#submit")
+    await page.locator("#result").wait_for()
+    number = (await page.locator("#tracking-number").inner_text()).strip()
+    assert number
+    async with httpx.AsyncClient(base_url=server) as client:
+        found = await client.get(f"/reports/{number}")
+    assert found.status_code == 200
+    assert found.json()["category"]["code"] == "fire.blocked_exit"
+    await page.click("#track-link")
+    await page.locator("#track-status[data-status]").wait_for()
+    assert await page.locator("#timeline li").count() >= 1
+
+
+@needs_chromium
+async def test_a_bad_phone_shows_the_servers_error_next_to_the_field(page, open_incident):
+    await page.goto("/report?lang=en")
+    await page.locator("select#category option[value='fire.blocked_exit']").wait_for(
+        state="attached"
+    )
+    await page.select_option("#category", "fire.blocked_exit")
+    await page.locator("#map").click()
+    await page.fill("#contact_phone", "call me")
+    await page.click("#submit")
+    error = page.locator("#contact_phone-error")
+    await error.wait_for()
+    assert (await error.inner_text()).strip()
+    assert await page.get_attribute("#contact_phone", "aria-invalid") == "true"
+    assert await page.locator("#result").is_hidden()
+
+
+async def test_vendor_files_are_served_with_long_cache_and_nothing_else_of_node_modules(client):
+    served = await client.get("/static/vendor/leaflet/dist/leaflet.js")
+    assert served.status_code == 200
+    assert "immutable" in served.headers["cache-control"]
+    assert (await client.get("/static/vendor/leaflet/package.json")).status_code == 404
+    assert (await client.get("/static/js/map.js")).status_code == 200
+
+
+async def test_without_node_modules_the_app_runs_and_the_page_says_assets_are_missing(
+    client, monkeypatch, tmp_path
+):
+    monkeypatch.setattr(assets, "VENDOR_DIR", tmp_path / "node_modules")
+    page = await client.get("/map?lang=en")
+    assert page.status_code == 200
+    assert 'id="assets-missing"' in page.text and "leaflet/dist/leaflet.js" in page.text
+    bare = Starlette()
+    bare.mount("/v", CachedStaticFiles(directory=tmp_path / "node_modules", cache_control="x"))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=bare), base_url="http://test"
+    ) as c:
+        assert (await c.get("/v/leaflet/dist/leaflet.js")).status_code == 404
+
+
+async def test_the_public_incident_layer_needs_a_bbox_and_gives_only_public_fields(
+    server, open_incident
+):
+    box = ",".join(str(v) for v in (*metres_point(-100, -100), *metres_point(1600, 600)))
+    async with httpx.AsyncClient(base_url=server) as client:
+        assert (await client.get("/map/incidents.geojson")).status_code == 422
+        found = (await client.get(f"/map/incidents.geojson?bbox={box}")).json()
+    assert found["numberReturned"] >= 1
+    assert set(found["features"][0]["properties"]) == {
+        "status",
+        "category",
+        "label_zh",
+        "label_en",
+        "tier",
+        "created_at",
+    }
+    assert USER_PHONE not in str(found) and REPORTER_TEXT not in str(found)
+
+
+@needs_chromium
+@pytest.mark.parametrize("path", ["/map", "/report", "/report?lang=en"])
+async def test_the_pages_have_no_serious_accessibility_violations(page, open_incident, path):
+    await page.goto(path)
+    await page.locator("select#category option").nth(1).wait_for(state="attached")
+    await page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+    violations = await page.evaluate(
+        "async () => (await axe.run()).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+    )
+    assert violations == []
