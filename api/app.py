@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
+from api.headers import SecurityHeaders
 from api.logs import mask_access_log
 from api.openapi import add_body_schemas
 from api.routes import (
@@ -100,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mask_access_log()
     app.state.intake = intake_context(settings)
     install_error_handlers(app)
+    # No CORS middleware on purpose: the pages are served by gridgov itself, and other
+    # systems call the API server to server, so no browser origin needs to be let in.
+    app.add_middleware(SecurityHeaders, basemap_url=settings.basemap_url)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
                    categories, reports, damage, handling, workflow, ratings, statistics,
                    patrol, tiles, pages, admin, inbox, webhooks):

@@ -3,6 +3,10 @@
 (function () {
   var t = gg.t;
   var map = gg.makeMap("map");
+  // The filters apply as they change; Enter must not submit (and reload) the page.
+  document.getElementById("filters").addEventListener("submit", function (e) {
+    e.preventDefault();
+  });
   var clusters = L.markerClusterGroup({ maxClusterRadius: 50 }).addTo(map);
   var select = document.getElementById("category");
   var status = document.getElementById("map-status");
