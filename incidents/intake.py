@@ -21,7 +21,7 @@ from gis.errors import InvalidInput, NotFound, PermissionDenied
 from grid.access import Principal
 from grid.roles import STAFF_ROLES
 from incidents.categories import check_answers
-from incidents.models import IncidentPhoto
+from incidents.evidence import photo_rows
 from incidents.photos import Photo
 from incidents.routing import route_params, route_sql
 from incidents.tracking import new_secret, new_tracking_number, secret_hash
@@ -402,7 +402,7 @@ async def submit_report(
     if retry is not None and not row.remembered:
         raise RetryKeyTaken()
     if photos:
-        session.add_all(_photo_rows(row.id, photos))
+        session.add_all(photo_rows(row.id, photos))
         await session.flush()
     duplicates = [_duplicate(*found) for found in zip(
         row.duplicate_numbers, row.duplicate_statuses, row.duplicate_distances, strict=True)]
@@ -410,15 +410,6 @@ async def submit_report(
         tracking_number, secret, row.status, category.code, row.cell_code, row.rule,
         accept_due.isoformat(), resolve_due.isoformat(), duplicates,
     )
-
-
-def _photo_rows(incident_id: int, photos: list[Photo]) -> list[IncidentPhoto]:
-    return [
-        IncidentPhoto(incident_id=incident_id, sha256=p.sha256, media_type=p.media_type,
-                      width=p.width, height=p.height, original=p.original,
-                      public_copy=p.public, thumbnail=p.thumbnail, taken_at=p.taken_at)
-        for p in photos
-    ]
 
 
 async def find_incident_id(session: AsyncSession, tracking_number: str) -> int:
