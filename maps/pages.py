@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
+from branca.colormap import StepColormap
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from maps.assets import assets_version, missing_vendor_files
@@ -61,6 +63,27 @@ STRINGS: dict[str, dict[str, str]] = {
         "s_rejected": "不予受理",
         "s_duplicate": "重复上报",
         "s_emergency_referral": "已转 119",
+        "dashboard_title": "网格覆盖图",
+        "login_title": "管理人员登录",
+        "username": "用户名",
+        "password": "密码",
+        "login": "登录",
+        "logout": "退出登录",
+        "login_failed": "登录失败：",
+        "not_manager": "仅限社区、街道、区级管理人员和管理员",
+        "layer": "图层",
+        "layer_staffed": "网格员配备",
+        "layer_open": "未办结上报",
+        "layer_overdue": "超期上报",
+        "layer_satisfaction": "满意度（近 30 天）",
+        "staffed": "已配备网格员",
+        "unstaffed": "未配备网格员",
+        "no_data": "无数据",
+        "open": "未办结",
+        "overdue": "超期",
+        "satisfaction": "满意度",
+        "ratings": "有效评价",
+        "truncated": "范围内网格过多，仅显示前 1000 个，请放大地图",
     },
     "en": {
         "site": "Grid governance",
@@ -105,6 +128,27 @@ STRINGS: dict[str, dict[str, str]] = {
         "s_rejected": "Rejected",
         "s_duplicate": "Duplicate",
         "s_emergency_referral": "Referred to 119",
+        "dashboard_title": "Coverage map",
+        "login_title": "Manager sign-in",
+        "username": "User name",
+        "password": "Password",
+        "login": "Sign in",
+        "logout": "Sign out",
+        "login_failed": "Not signed in: ",
+        "not_manager": "For community, street and district managers and administrators only",
+        "layer": "Layer",
+        "layer_staffed": "Grid worker assigned",
+        "layer_open": "Open reports",
+        "layer_overdue": "Overdue reports",
+        "layer_satisfaction": "Satisfaction (last 30 days)",
+        "staffed": "Worker assigned",
+        "unstaffed": "No worker",
+        "no_data": "No data",
+        "open": "Open",
+        "overdue": "Overdue",
+        "satisfaction": "Satisfaction",
+        "ratings": "Valid ratings",
+        "truncated": "Too many cells here: the first 1,000 are shown; zoom in",
     },
 }
 
@@ -119,6 +163,63 @@ STATUS_COLOURS = {
     "resolved": "#2e7d32",
     "closed": "#546e7a",
 }
+
+
+# The coverage map's layers. folium's own HTML loads Leaflet from a CDN and runs inline
+# scripts, which the offline rule and our CSP (script-src 'self') forbid; so the map is
+# drawn by our Leaflet script (static/js/dashboard.js) and only the colour scales come
+# from branca, folium's colour-map library: each layer is a property of the cell
+# features, its class breaks and a colour per class (the legend shows the same).
+NO_DATA_COLOUR = "#d9d9d9"
+_REDS = ["#fee5d9", "#fcae91", "#fb6a4a", "#cb181d"]
+_COUNT_BREAKS = [0, 1, 3, 6, 10]  # classes [0,1) [1,3) [3,6) [6,∞)
+_SATISFACTION_COLOURS = ["#d7301f", "#fc8d59", "#91cf60", "#1a9850"]
+_SATISFACTION_BREAKS = [0.0, 0.6, 0.8, 0.9, 1.0]
+
+
+def _classes(colours: list[str], breaks: list[float]) -> list[dict[str, Any]]:
+    """One class per colour, [min, max), its colour read from a branca step colour map."""
+    scale = StepColormap(colours, index=breaks, vmin=breaks[0], vmax=breaks[-1])
+    return [
+        {"min": low, "max": high, "colour": scale.rgb_hex_str(low)}
+        for low, high in pairwise(breaks)
+    ]
+
+
+def dashboard_config() -> dict[str, Any]:
+    """The coverage map's layers for its script: property, label key and classes."""
+    return {
+        "noDataColour": NO_DATA_COLOUR,
+        "layers": [
+            {
+                "id": "staffed",
+                "property": "staffed",
+                "kind": "boolean",
+                "classes": [
+                    {"value": True, "colour": "#2b8cbe", "label": "staffed"},
+                    {"value": False, "colour": "#e34a33", "label": "unstaffed"},
+                ],
+            },
+            {
+                "id": "open",
+                "property": "open",
+                "kind": "count",
+                "classes": _classes(_REDS, _COUNT_BREAKS),
+            },
+            {
+                "id": "overdue",
+                "property": "overdue",
+                "kind": "count",
+                "classes": _classes(_REDS, _COUNT_BREAKS),
+            },
+            {
+                "id": "satisfaction",
+                "property": "satisfaction",
+                "kind": "rate",
+                "classes": _classes(_SATISFACTION_COLOURS, _SATISFACTION_BREAKS),
+            },
+        ],
+    }
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,16 @@ import pytest
 import pytest_asyncio
 import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 
 from api.app import create_app, intake_context
+from grid.models import Region
 from incidents.intake import ReportIn, submit_report
 from maps import assets
 from maps.assets import CachedStaticFiles, missing_vendor_files
-from tests.factories import assign, make_user, make_world, metres_point
+from tests.factories import PASSWORD, assign, make_user, make_world, metres_point
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -97,6 +98,31 @@ async def open_incident(async_engine, settings) -> AsyncIterator[str]:
             await conn.execute(
                 text("DELETE FROM regions WHERE code LIKE '8801%' AND level = :l"), {"l": level}
             )
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def community_manager(async_engine, open_incident) -> str:
+    """A manager of the open report's community (community A: cells a1, staffed and with
+    the report, and a2); open_incident's clean-up removes the account."""
+    async with AsyncSession(async_engine, expire_on_commit=False) as session:
+        community = (
+            await session.execute(
+                select(Region).where(Region.code == "880101001001", Region.level == "community")
+            )
+        ).scalar_one()
+        user = await make_user(session, "pages-cm", "community_manager", community)
+        await session.commit()
+    return user.username
+
+
+async def serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    await page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+    return await page.evaluate(
+        "async () => (await axe.run()).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+    )
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -236,10 +262,73 @@ async def test_the_public_incident_layer_needs_a_bbox_and_gives_only_public_fiel
 async def test_the_pages_have_no_serious_accessibility_violations(page, open_incident, path):
     await page.goto(path)
     await page.locator("select#category option").nth(1).wait_for(state="attached")
-    await page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
-    violations = await page.evaluate(
-        "async () => (await axe.run()).violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
-    )
-    assert violations == []
+    assert await serious_violations(page) == []
+
+
+@needs_chromium
+async def test_an_anonymous_visitor_of_the_dashboard_sees_the_login_form_and_no_data(
+    page, server, open_incident
+):
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(urlsplit(request.url).path))
+    await page.goto("/dashboard")
+    await page.locator("#login #username").wait_for()
+    await page.wait_for_load_state("networkidle")
+    assert await page.locator("#coverage").is_hidden()
+    assert "/dashboard/cells.geojson" not in asked
+    assert "网格覆盖图" in await page.locator("h1").inner_text()  # zh-Hans by default
+    assert await serious_violations(page) == []
+    async with httpx.AsyncClient(base_url=server) as client:
+        anonymous = await client.get("/dashboard/cells.geojson?bbox=-180,-85,180,85")
+        worker = await client.post(
+            "/auth/token", data={"username": "pages-w", "password": PASSWORD}
+        )
+        not_manager = await client.get(
+            "/dashboard/cells.geojson?bbox=-180,-85,180,85",
+            headers={"Authorization": f"Bearer {worker.json()['access_token']}"},
+        )
+    assert anonymous.status_code == 401
+    assert not_manager.status_code == 403
+
+
+@needs_chromium
+async def test_the_dashboard_shows_a_community_managers_cells_with_a_legend_after_login(
+    page, server, community_manager
+):
+    hosts: list[str] = []
+    page.on("request", lambda request: hosts.append(urlsplit(request.url).netloc))
+    await page.goto("/dashboard?lang=en")
+    await page.fill("#username", community_manager)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    # Only the manager's community: its two cells, not community B's.
+    await page.locator("body[data-cells='2']").wait_for(state="attached")
+    assert await page.locator("#map path.leaflet-interactive").count() == 2
+    assert await page.locator("#legend li").count() == 2  # worker assigned or not
+    await page.check("input[name=layer][value=overdue]")
+    await page.locator("#legend[data-layer=overdue]").wait_for(state="attached")
+    assert await page.locator("#legend li").count() == 4
+    await page.locator("#map path.leaflet-interactive").first.hover()
+    assert "880101001001" in await page.locator(".leaflet-tooltip").inner_text()
+    await page.wait_for_load_state("networkidle")
+    assert await serious_violations(page) == []
+    port = urlsplit(page.url).port
+    assert {h for h in hosts if h} == {f"127.0.0.1:{port}"}
+    async with httpx.AsyncClient(base_url=server) as client:
+        token = (
+            await client.post(
+                "/auth/token", data={"username": community_manager, "password": PASSWORD}
+            )
+        ).json()["access_token"]
+        cells = (
+            await client.get(
+                "/dashboard/cells.geojson?bbox=-180,-85,180,85",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).json()
+    figures = {f["properties"]["code"]: f["properties"] for f in cells["features"]}
+    assert figures["880101001001001"]["staffed"] is True
+    # The open report (other tests may file more, in either cell).
+    assert figures["880101001001001"]["open"] >= 1
+    assert figures["880101001001002"]["staffed"] is False
+    assert set(figures) == {"880101001001001", "880101001001002"}

@@ -1,24 +1,30 @@
-"""Public pages (map, report form, tracking) and the public map's bbox-bounded GeoJSON.
+"""Pages (public map, report form, tracking; the managers' coverage map) and their
+bbox-bounded GeoJSON layers: the public map's incidents and the coverage map's cells.
 
 The pages are shells rendered by maps.pages; their scripts get the data from the JSON
-APIs (/categories, /cells, /reports, /map/incidents.geojson) in the browser.
+APIs (/categories, /cells, /reports, /map/incidents.geojson, /dashboard/cells.geojson)
+in the browser; the coverage map's layer needs a manager's token.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, require_roles
 from api.geojson import GeoJSONResponse, parse_bbox
 from api.routes.reports import DECLARATION_CATEGORIES, TrackingNumber
+from gis.clock import local_date
+from grid.access import Principal
+from grid.roles import MANAGER_ROLES
 from incidents.intake import OPEN_STATUSES
 from maps.assets import app_files, vendor_files
-from maps.pages import PageContext, pick_language, render_page
+from maps.pages import PageContext, dashboard_config, pick_language, render_page
 
 router = APIRouter(tags=["pages"])
 
@@ -46,6 +52,43 @@ _OPEN_INCIDENTS = text("""
     ORDER BY i.created_at DESC
     LIMIT :limit
 """)
+# The coverage map's figures per cell in force in a bbox within the manager's area (a
+# region path prefix; NULL for admins): a primary worker today or not, open and overdue
+# reports now, satisfaction of the valid handling ratings of the last 30 days. The
+# bbox is bounded like /cells (at most _MAX_DASHBOARD_CELLS, by code); each figure is
+# one indexed lookup per returned cell, in one statement.
+_DASHBOARD_CELLS = text("""
+    WITH cell AS (
+        SELECT c.id, c.code, c.name, c.boundary
+        FROM grid_cells c
+        JOIN regions r ON r.id = c.community_id
+        WHERE c.active_from IS NOT NULL AND c.active_to IS NULL
+          AND (CAST(:scope AS text) IS NULL OR r.path LIKE CAST(:scope AS text) || '%')
+          AND c.boundary && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
+        ORDER BY c.code
+        LIMIT :limit
+    )
+    SELECT cell.code, cell.name, ST_AsGeoJSON(cell.boundary, 6) AS geometry,
+        EXISTS (SELECT 1 FROM cell_assignments a
+                WHERE a.cell_id = cell.id AND a.kind = 'primary' AND a.valid_from <= :today
+                  AND (a.valid_to IS NULL OR a.valid_to > :today)) AS staffed,
+        o.open, o.overdue, rt.valid, rt.satisfied
+    FROM cell
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS open, count(*) FILTER (WHERE i.resolve_due_at < :now) AS overdue
+        FROM incidents i WHERE i.cell_id = cell.id AND i.status = ANY(:open_statuses)
+    ) o
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS valid, count(*) FILTER (WHERE r.overall >= 4) AS satisfied
+        FROM incidents i
+        JOIN ratings r ON r.incident_id = i.id AND r.kind = 'handling' AND NOT r.excluded
+        WHERE i.cell_id = cell.id AND i.created_at >= :since
+    ) rt
+    ORDER BY cell.code
+""")
+_MAX_DASHBOARD_CELLS = 1000
+_SATISFACTION_DAYS = 30
+Manager = Annotated[Principal, Depends(require_roles(*MANAGER_ROLES))]
 # Web Mercator ends short of the poles.
 _MERCATOR_MAX_LAT = 85.05
 
@@ -95,6 +138,68 @@ async def track_page(
     ctx = await _context(session, settings, lang)
     return HTMLResponse(
         render_page("track.html", ctx, f"/track/{tracking_number}", number=tracking_number)
+    )
+
+
+@router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+async def dashboard_page(
+    session: SessionDep, settings: SettingsDep, lang: Lang = None
+) -> HTMLResponse:
+    """The managers' coverage map: a shell with a login form; its data needs a token."""
+    ctx = await _context(session, settings, lang)
+    return HTMLResponse(render_page("dashboard.html", ctx, "/dashboard", **dashboard_config()))
+
+
+@router.get("/dashboard/cells.geojson", response_class=GeoJSONResponse)
+async def dashboard_cells(
+    session: SessionDep,
+    principal: Manager,
+    bbox: Annotated[str, Query(description="minLon,minLat,maxLon,maxLat")],
+) -> GeoJSONResponse:
+    """The cells in force in a bbox within the manager's area with their coverage
+    figures (no personal data); at most 1,000, by code."""
+    box = parse_bbox(bbox, required=True)
+    now = datetime.now(UTC)
+    rows = (
+        await session.execute(
+            _DASHBOARD_CELLS,
+            {
+                "scope": None if principal.is_admin else principal.region_path,
+                "w": box.min_lon,
+                "s": box.min_lat,
+                "e": box.max_lon,
+                "n": box.max_lat,
+                "limit": _MAX_DASHBOARD_CELLS,
+                "today": local_date(now),
+                "now": now,
+                "open_statuses": list(OPEN_STATUSES),
+                "since": now - timedelta(days=_SATISFACTION_DAYS),
+            },
+        )
+    ).all()
+    features = [
+        {
+            "type": "Feature",
+            "geometry": json.loads(row.geometry),
+            "properties": {
+                "code": row.code,
+                "name": row.name,
+                "staffed": row.staffed,
+                "open": row.open,
+                "overdue": row.overdue,
+                "ratings": row.valid,
+                "satisfaction": row.satisfied / row.valid if row.valid else None,
+            },
+        }
+        for row in rows
+    ]
+    return GeoJSONResponse(
+        {
+            "type": "FeatureCollection",
+            "features": features,
+            "numberReturned": len(features),
+            "truncated": len(features) == _MAX_DASHBOARD_CELLS,
+        }
     )
 
 
