@@ -117,3 +117,12 @@ async def cell_feature(session: AsyncSession, cell: CellRef) -> dict[str, Any]:
         "community_name": community_name, "area_m2": round(area, 1),
     }
     return feature(geometry, properties, cell.code)
+
+
+async def cells_extent(session: AsyncSession) -> tuple[float, float, float, float] | None:
+    """The lon/lat extent of every grid cell, or None when there are none."""
+    row = (await session.execute(select(func.ST_XMin(func.ST_Extent(GridCell.boundary)),
+                                        func.ST_YMin(func.ST_Extent(GridCell.boundary)),
+                                        func.ST_XMax(func.ST_Extent(GridCell.boundary)),
+                                        func.ST_YMax(func.ST_Extent(GridCell.boundary))))).one()
+    return None if row[0] is None else tuple(float(v) for v in row)

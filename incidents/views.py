@@ -10,6 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.errors import NotFound
+from gis.geometry import BBox
+from incidents.lifecycle import OPEN as OPEN_STATUSES
 
 # The place shown in public, coarsened per category: the exact pin, the building it is
 # in (its point-on-surface; else the pin rounded to ~100 m), or only the cell code.
@@ -114,3 +116,42 @@ async def staff_report(
         for kind, src, dst, note, at, username, role in events
     ]
     return row
+
+
+# Open incidents in a bbox with only public fields, at their public place: the point
+# coarsened per category that the trigger keeps in public_point_3857 (as the vector
+# tiles use). The bbox literal is transformed, never the column, so its GiST index
+# answers the test; only the returned points are transformed back to lon/lat.
+_OPEN_INCIDENTS = text("""
+    SELECT i.status, i.category_code, k.label_zh, k.label_en, k.tier, i.created_at,
+           ST_AsGeoJSON(ST_Transform(i.public_point_3857, 4326), 6) AS place
+    FROM incidents i
+    JOIN incident_categories k ON k.code = i.category_code
+    WHERE i.public_point_3857 && ST_Transform(ST_MakeEnvelope(:w, :s, :e, :n, 4326), 3857)
+      AND i.status = ANY(:statuses)
+      AND (CAST(:category AS text) IS NULL OR i.category_code = :category)
+    ORDER BY i.created_at DESC
+    LIMIT :limit
+""")
+# Web Mercator ends short of the poles.
+_MERCATOR_MAX_LAT = 85.05
+
+
+async def public_open_incidents(
+    session: AsyncSession, box: BBox, category: str | None, *, limit: int
+) -> list[dict[str, Any]]:
+    """Open hazards in a bbox for the public map as GeoJSON Features: status, category
+    and the coarse public place only (no number, text, reporter or handler); newest
+    first, at most `limit`."""
+    rows = (await session.execute(_OPEN_INCIDENTS, {
+        "statuses": list(OPEN_STATUSES), "w": box.min_lon,
+        "s": max(box.min_lat, -_MERCATOR_MAX_LAT), "e": box.max_lon,
+        "n": min(box.max_lat, _MERCATOR_MAX_LAT), "category": category, "limit": limit,
+    })).mappings().all()
+    return [
+        {"type": "Feature", "geometry": json.loads(row["place"]),
+         "properties": {"status": row["status"], "category": row["category_code"],
+                        "label_zh": row["label_zh"], "label_en": row["label_en"],
+                        "tier": row["tier"], "created_at": row["created_at"].isoformat()}}
+        for row in rows
+    ]

@@ -8,21 +8,20 @@ in the browser; the coverage map's layer needs a manager's token.
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse
-from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep, require_roles
 from api.geojson import GeoJSONResponse, parse_bbox
 from api.routes.reports import DECLARATION_CATEGORIES, TrackingNumber
-from gis.clock import local_date
 from grid.access import Principal
+from grid.cells import cells_extent
 from grid.roles import MANAGER_ROLES
-from incidents.intake import OPEN_STATUSES
+from incidents.statistics import cell_coverage
+from incidents.views import public_open_incidents
 from maps.assets import app_files, vendor_files
 from maps.pages import PageContext, dashboard_config, pick_language, render_page
 
@@ -32,71 +31,13 @@ router = APIRouter(tags=["pages"])
 _CHINA = (73.5, 18.0, 135.1, 53.6)
 _MAX_MAP_FEATURES = 2000
 
-_EXTENT = text("""
-    SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-    FROM (SELECT ST_Extent(boundary) AS e FROM grid_cells) s
-""")
-
-# Open incidents in a bbox with only public fields, at their public place: the point
-# coarsened per category that the trigger keeps in public_point_3857 (as the vector
-# tiles use). The bbox literal is transformed, never the column, so its GiST index
-# answers the test; only the returned points are transformed back to lon/lat.
-_OPEN_INCIDENTS = text("""
-    SELECT i.status, i.category_code, k.label_zh, k.label_en, k.tier, i.created_at,
-           ST_AsGeoJSON(ST_Transform(i.public_point_3857, 4326), 6) AS place
-    FROM incidents i
-    JOIN incident_categories k ON k.code = i.category_code
-    WHERE i.public_point_3857 && ST_Transform(ST_MakeEnvelope(:w, :s, :e, :n, 4326), 3857)
-      AND i.status = ANY(:statuses)
-      AND (CAST(:category AS text) IS NULL OR i.category_code = :category)
-    ORDER BY i.created_at DESC
-    LIMIT :limit
-""")
-# The coverage map's figures per cell in force in a bbox within the manager's area (a
-# region path prefix; NULL for admins): a primary worker today or not, open and overdue
-# reports now, satisfaction of the valid handling ratings of the last 30 days. The
-# bbox is bounded like /cells (at most _MAX_DASHBOARD_CELLS, by code); each figure is
-# one indexed lookup per returned cell, in one statement.
-_DASHBOARD_CELLS = text("""
-    WITH cell AS (
-        SELECT c.id, c.code, c.name, c.boundary
-        FROM grid_cells c
-        JOIN regions r ON r.id = c.community_id
-        WHERE c.active_from IS NOT NULL AND c.active_to IS NULL
-          AND (CAST(:scope AS text) IS NULL OR r.path LIKE CAST(:scope AS text) || '%')
-          AND c.boundary && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
-        ORDER BY c.code
-        LIMIT :limit
-    )
-    SELECT cell.code, cell.name, ST_AsGeoJSON(cell.boundary, 6) AS geometry,
-        EXISTS (SELECT 1 FROM cell_assignments a
-                WHERE a.cell_id = cell.id AND a.kind = 'primary' AND a.valid_from <= :today
-                  AND (a.valid_to IS NULL OR a.valid_to > :today)) AS staffed,
-        o.open, o.overdue, rt.valid, rt.satisfied
-    FROM cell
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS open, count(*) FILTER (WHERE i.resolve_due_at < :now) AS overdue
-        FROM incidents i WHERE i.cell_id = cell.id AND i.status = ANY(:open_statuses)
-    ) o
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS valid, count(*) FILTER (WHERE r.overall >= 4) AS satisfied
-        FROM incidents i
-        JOIN ratings r ON r.incident_id = i.id AND r.kind = 'handling' AND NOT r.excluded
-        WHERE i.cell_id = cell.id AND i.created_at >= :since
-    ) rt
-    ORDER BY cell.code
-""")
 _MAX_DASHBOARD_CELLS = 1000
-_SATISFACTION_DAYS = 30
 Manager = Annotated[Principal, Depends(require_roles(*MANAGER_ROLES))]
-# Web Mercator ends short of the poles.
-_MERCATOR_MAX_LAT = 85.05
 
 
 async def _context(session: SessionDep, settings: SettingsDep, lang: str | None) -> PageContext:
     """Language, base map and the first view (all grid cells; else mainland China)."""
-    w, s, e, n = (await session.execute(_EXTENT)).one()
-    extent = _CHINA if w is None else (float(w), float(s), float(e), float(n))
+    extent = await cells_extent(session) or _CHINA
     return PageContext(
         lang=pick_language(lang, settings.default_language),
         basemap_url=settings.basemap_url,
@@ -159,40 +100,9 @@ async def dashboard_cells(
     """The cells in force in a bbox within the manager's area with their coverage
     figures (no personal data); at most 1,000, by code."""
     box = parse_bbox(bbox, required=True)
-    now = datetime.now(UTC)
-    rows = (
-        await session.execute(
-            _DASHBOARD_CELLS,
-            {
-                "scope": None if principal.is_admin else principal.region_path,
-                "w": box.min_lon,
-                "s": box.min_lat,
-                "e": box.max_lon,
-                "n": box.max_lat,
-                "limit": _MAX_DASHBOARD_CELLS,
-                "today": local_date(now),
-                "now": now,
-                "open_statuses": list(OPEN_STATUSES),
-                "since": now - timedelta(days=_SATISFACTION_DAYS),
-            },
-        )
-    ).all()
-    features = [
-        {
-            "type": "Feature",
-            "geometry": json.loads(row.geometry),
-            "properties": {
-                "code": row.code,
-                "name": row.name,
-                "staffed": row.staffed,
-                "open": row.open,
-                "overdue": row.overdue,
-                "ratings": row.valid,
-                "satisfaction": row.satisfied / row.valid if row.valid else None,
-            },
-        }
-        for row in rows
-    ]
+    scope = None if principal.is_admin else principal.region_path
+    features = await cell_coverage(session, scope, box, datetime.now(UTC),
+                                   limit=_MAX_DASHBOARD_CELLS)
     return GeoJSONResponse(
         {
             "type": "FeatureCollection",
@@ -212,39 +122,7 @@ async def public_incidents(
     """Open hazards in a bbox for the public map: status, category and a coarse place
     only (no number, text, reporter or handler); the newest first, at most 2,000."""
     box = parse_bbox(bbox, required=True)
-    rows = (
-        (
-            await session.execute(
-                _OPEN_INCIDENTS,
-                {
-                    "statuses": list(OPEN_STATUSES),
-                    "w": box.min_lon,
-                    "s": max(box.min_lat, -_MERCATOR_MAX_LAT),
-                    "e": box.max_lon,
-                    "n": min(box.max_lat, _MERCATOR_MAX_LAT),
-                    "category": category,
-                    "limit": _MAX_MAP_FEATURES,
-                },
-            )
-        )
-        .mappings()
-        .all()
-    )
-    features: list[dict[str, Any]] = [
-        {
-            "type": "Feature",
-            "geometry": json.loads(row["place"]),
-            "properties": {
-                "status": row["status"],
-                "category": row["category_code"],
-                "label_zh": row["label_zh"],
-                "label_en": row["label_en"],
-                "tier": row["tier"],
-                "created_at": row["created_at"].isoformat(),
-            },
-        }
-        for row in rows
-    ]
+    features = await public_open_incidents(session, box, category, limit=_MAX_MAP_FEATURES)
     return GeoJSONResponse(
         {
             "type": "FeatureCollection",
