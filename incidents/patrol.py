@@ -69,7 +69,8 @@ WITH my_cells AS (
       AND (ca.valid_to IS NULL OR ca.valid_to > :on)
 ),
 mine AS (
-    SELECT b.id, b.address, b.built_year, b.footprint, c.code AS cell_code
+    SELECT b.id, b.address, b.built_year, b.footprint, c.code AS cell_code,
+           ST_PointOnSurface(b.footprint) AS point
     FROM buildings b JOIN my_cells c ON c.id = b.cell_id
 ),
 fire AS (
@@ -107,7 +108,7 @@ visits AS (
     FROM patrol_visits v JOIN mine m ON m.id = v.building_id
     GROUP BY v.building_id
 )
-SELECT m.id, m.address, m.cell_code, m.built_year,
+SELECT m.id, m.address, m.cell_code, m.built_year, ST_X(m.point) AS lon, ST_Y(m.point) AS lat,
        coalesce(hz.open, 0) AS open_hazards, coalesce(hz.past, 0) AS past_hazards,
        coalesce(ho.houses, 0) AS houses, coalesce(ho.rented, 0) AS rented,
        coalesce(vu.people, 0) AS vulnerable, vi.last_at
@@ -192,6 +193,9 @@ async def patrol_list(
                 "building_id": row.id,
                 "address": row.address,
                 "cell_code": row.cell_code,
+                # A point inside the footprint, for the worker's map.
+                "lon": row.lon,
+                "lat": row.lat,
                 # Summed before rounding would differ by a hundredth at most; sum what is shown.
                 "score": round(sum(part["points"] for part in parts.values()), 2),
                 "parts": parts,

@@ -160,6 +160,9 @@ def _list_row(principal: Principal, row: Any, now: datetime) -> dict[str, Any]:
         },
         "cell_code": row.cell_code,
         "address": row.address,
+        # The exact pin only for its assignee (their own map); others plan by address.
+        "lon": row.lon if row.assignee_id == principal.id else None,
+        "lat": row.lat if row.assignee_id == principal.id else None,
         "created_at": row.created_at.isoformat(),
         "accept_due_at": row.accept_due_at and row.accept_due_at.isoformat(),
         "resolve_due_at": row.resolve_due_at and row.resolve_due_at.isoformat(),
@@ -204,6 +207,8 @@ async def list_incidents(
             Category.tier,
             GridCell.code.label("cell_code"),
             Incident.address,
+            func.ST_X(Incident.location).label("lon"),
+            func.ST_Y(Incident.location).label("lat"),
             Incident.created_at,
             Incident.accept_due_at,
             Incident.resolve_due_at,

@@ -1,9 +1,11 @@
-"""Pages (public map, report form, tracking; the managers' coverage map) and their
-bbox-bounded GeoJSON layers: the public map's incidents and the coverage map's cells.
+"""Pages (public map, report form, tracking; the managers' coverage map; the grid
+worker's map) and their bbox-bounded GeoJSON layers: the public map's incidents and the
+coverage map's cells.
 
 The pages are shells rendered by maps.pages; their scripts get the data from the JSON
 APIs (/categories, /cells, /reports, /map/incidents.geojson, /dashboard/cells.geojson)
-in the browser; the coverage map's layer needs a manager's token.
+in the browser; the coverage map's layer needs a manager's token, the worker's map
+(/incidents?view=mine, /patrol) a grid worker's.
 """
 
 from __future__ import annotations
@@ -89,6 +91,16 @@ async def dashboard_page(
     """The managers' coverage map: a shell with a login form; its data needs a token."""
     ctx = await _context(session, settings, lang)
     return HTMLResponse(render_page("dashboard.html", ctx, "/dashboard", **dashboard_config()))
+
+
+@router.get("/worker", response_class=HTMLResponse, include_in_schema=False)
+async def worker_page(
+    session: SessionDep, settings: SettingsDep, lang: Lang = None
+) -> HTMLResponse:
+    """The grid worker's own map: a shell with a login form; its data (GET /incidents
+    and GET /patrol) needs a grid worker's token."""
+    ctx = await _context(session, settings, lang)
+    return HTMLResponse(render_page("worker.html", ctx, "/worker"))
 
 
 @router.get("/dashboard/cells.geojson", response_class=GeoJSONResponse)

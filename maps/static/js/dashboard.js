@@ -97,9 +97,6 @@
     });
   }
 
-  function errorText(body) {
-    return body && body.error ? body.error.message : (body && body.detail) || "";
-  }
 
   function signOut(message) {
     sessionStorage.removeItem(TOKEN_KEY);
@@ -116,7 +113,7 @@
       status.textContent = "";
       if (res.status === 401) { signOut(); return; }
       if (res.status === 403) { signOut(t.not_manager); return; }
-      if (!res.ok) { status.textContent = errorText(res.body); return; }
+      if (!res.ok) { status.textContent = gg.errorText(res.body); return; }
       cells.clearLayers();
       cells.addData(res.body);
       if (res.body.truncated) { status.textContent = t.truncated; }
@@ -146,20 +143,7 @@
     load();
   }
 
-  loginForm.addEventListener("submit", function (e) {
-    e.preventDefault();
-    loginError.textContent = "";
-    fetch("/auth/token", { method: "POST", body: new URLSearchParams(new FormData(loginForm)),
-                           headers: { "Accept": "application/json", "Accept-Language": config.lang } })
-      .then(function (r) {
-        return r.json().then(function (body) {
-          if (!r.ok) { loginError.textContent = t.login_failed + errorText(body); return; }
-          sessionStorage.setItem(TOKEN_KEY, body.access_token);
-          document.getElementById("password").value = "";
-          show();
-        });
-      }, function () { loginError.textContent = t.network; });
-  });
+  gg.onSignIn(loginForm, loginError, TOKEN_KEY, show);
   document.getElementById("logout").addEventListener("click", function () { signOut(); });
   document.getElementById("layers").addEventListener("submit", function (e) { e.preventDefault(); });
   document.getElementById("layers").addEventListener("change", function () {
