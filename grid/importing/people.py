@@ -159,7 +159,7 @@ def _read_rows(
     column for, and the vulnerability-tag translation table."""
     frame = _read_csv(path, encoding)
     frame.columns = [str(c).strip() for c in frame.columns]
-    _check_columns(frame, mapping)
+    mapping.check_columns(frame, FIELDS, REQUIRED_COLUMNS, "population")
     given = {t for t in FIELDS if mapping.columns.get(t, t) in frame.columns}
     for target in FIELDS:
         # An absent column reads as blank, so a [values.<field>] entry for "" can supply a
@@ -212,29 +212,6 @@ def _codec(encoding: str) -> str:
             f"unknown encoding {encoding!r}", f"未知编码：{encoding}", field="encoding"
         ) from exc
     return _GB_SUPERSET.get(name, name)
-
-
-def _check_columns(frame: pd.DataFrame, mapping: FieldMapping) -> None:
-    """Refuse a mapping that names unknown fields or absent columns, and a file lacking a
-    required column: every row would be rejected for the same reason."""
-    problems = [f"[fields] {t}: not a population field" for t in mapping.columns if t not in FIELDS]
-    problems += [
-        f"[fields] {t} = {c!r}: no such column"
-        for t, c in mapping.columns.items()
-        if t in FIELDS and c not in frame.columns
-    ]
-    problems += [
-        f"no column for {t} (map it in [fields])"
-        for t in REQUIRED_COLUMNS
-        if t not in mapping.columns and t not in frame.columns
-    ]
-    if problems:
-        columns = ", ".join(frame.columns)
-        raise InvalidInput(
-            "; ".join(problems) + f" (the file has: {columns})",
-            "字段映射与文件列不符：" + "；".join(problems),
-            field="mapping",
-        )
 
 
 # -- row checks -------------------------------------------------------------------------

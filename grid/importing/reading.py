@@ -39,6 +39,22 @@ class FieldMapping:
             raise _bad_mapping("each [values.<field>] must map values to values (text)")
         return cls(columns=dict(columns), values=dict(values))
 
+    def check_columns(self, frame: pd.DataFrame, fields: list[str], required: list[str],
+                      kind: str) -> None:
+        """Refuse a mapping that names unknown fields or absent columns, and a file lacking
+        a required column: every row would be rejected for the same reason."""
+        problems = [f"[fields] {t}: not a {kind} field" for t in self.columns
+                    if t not in fields]
+        problems += [f"[fields] {t} = {c!r}: no such column"
+                     for t, c in self.columns.items() if t in fields and c not in frame.columns]
+        problems += [f"no column for {t} (map it in [fields])" for t in required
+                     if t not in self.columns and t not in frame.columns]
+        if problems:
+            geometry = getattr(frame, "_geometry_column_name", None)
+            columns = ", ".join(c for c in frame.columns if c != geometry)
+            raise InvalidInput("; ".join(problems) + f" (the file has: {columns})",
+                               "字段映射与文件列不符：" + "；".join(problems), field="mapping")
+
     def apply(self, frame: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
         """A frame with target names: mapped columns renamed, values translated; target
         columns that are neither mapped nor present come out as missing."""

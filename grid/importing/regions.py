@@ -28,7 +28,6 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gis.crs import STORAGE_SRID
-from gis.errors import InvalidInput
 from grid.checks import MIN_PROBLEM_AREA_M2
 from grid.importing.geometry import check_polygons, outside_lonlat_range
 from grid.importing.reading import FieldMapping, read_geodata
@@ -140,7 +139,7 @@ def import_regions(
     frame = read_geodata(path, layer=layer, encoding=encoding)
     report.read = len(frame)
     mapping = mapping or FieldMapping()
-    _check_columns(frame, mapping)
+    mapping.check_columns(frame, FIELDS, REQUIRED_COLUMNS, "region")
     # Levels are translated after trimming, with the built-in Chinese names (below).
     other_values = {f: t for f, t in mapping.values.items() if f != "level"}
     attrs = FieldMapping(mapping.columns, other_values).apply(frame, FIELDS)
@@ -198,29 +197,6 @@ def _code_text(value) -> str | None:
     if isinstance(value, (float, np.floating)) and np.isfinite(value) and value == int(value):
         return str(int(value))
     return _text(value)
-
-
-def _check_columns(frame: pd.DataFrame, mapping: FieldMapping) -> None:
-    """Refuse a mapping naming unknown fields or absent columns, and a file without a code
-    or name column: every row would be rejected for the same reason."""
-    problems = [f"[fields] {t}: not a region field" for t in mapping.columns if t not in FIELDS]
-    problems += [
-        f"[fields] {t} = {c!r}: no such column"
-        for t, c in mapping.columns.items()
-        if t in FIELDS and c not in frame.columns
-    ]
-    problems += [
-        f"no column for {t} (map it in [fields])"
-        for t in REQUIRED_COLUMNS
-        if t not in mapping.columns and t not in frame.columns
-    ]
-    if problems:
-        columns = ", ".join(c for c in frame.columns if c != frame.geometry.name)
-        raise InvalidInput(
-            "; ".join(problems) + f" (the file has: {columns})",
-            "字段映射与文件列不符：" + "；".join(problems),
-            field="mapping",
-        )
 
 
 def _stored_regions(conn: Connection) -> dict[str, _Stored]:
