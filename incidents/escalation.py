@@ -134,6 +134,19 @@ _STATE = text("""
     ORDER BY i.id
 """)
 
+# Every active manager on each target's region chain (`target.chain`: ancestor ids), ranked
+# community 1, street 2, district 3, and admins 4: shared by reports and work orders.
+_MANAGERS_ON_CHAIN = """\
+    SELECT t.ord, u.id AS user_id,
+           CASE u.role WHEN 'community_manager' THEN 1 WHEN 'street_manager' THEN 2
+                       ELSE 3 END AS rank
+    FROM target t JOIN users u ON u.region_id = ANY(t.chain)
+    WHERE u.is_active
+      AND u.role IN ('community_manager', 'street_manager', 'district_manager')
+    UNION ALL
+    SELECT t.ord, u.id, 4 FROM target t JOIN users u ON u.role = 'admin' AND u.is_active
+"""
+
 # One statement for every escalation of the run: recipients, the report's level and
 # version, the event and the message. Recipients of a level are the managers of that
 # role on the report's region chain (ancestor ids from the path, so users.region_id's
@@ -152,14 +165,7 @@ WITH plan AS (
     FROM plan JOIN incidents i ON i.id = plan.incident_id
     LEFT JOIN regions r ON r.id = i.region_id
 ), ranked AS (
-    SELECT t.ord, u.id AS user_id,
-           CASE u.role WHEN 'community_manager' THEN 1 WHEN 'street_manager' THEN 2
-                       ELSE 3 END AS rank
-    FROM target t JOIN users u ON u.region_id = ANY(t.chain)
-    WHERE u.is_active
-      AND u.role IN ('community_manager', 'street_manager', 'district_manager')
-    UNION ALL
-    SELECT t.ord, u.id, 4 FROM target t JOIN users u ON u.role = 'admin' AND u.is_active
+-- managers on chain --
 ), reached AS (
     SELECT r.ord, r.user_id, r.rank, min(r.rank) OVER (PARTITION BY r.ord) AS nearest
     FROM ranked r JOIN target t ON t.ord = r.ord
@@ -198,7 +204,7 @@ SELECT 'incident.escalated', t.incident_id, r.ids,
        :now
 FROM target t JOIN recipients r ON r.ord = t.ord
 ORDER BY t.ord
-""")
+""".replace("-- managers on chain --\n", _MANAGERS_ON_CHAIN))
 
 # A reminder to the assignee of each overdue report in the plan (all have one).
 _REMIND = text("""
@@ -268,14 +274,7 @@ WITH plan AS (
     JOIN incidents i ON i.id = w.incident_id
     LEFT JOIN regions r ON r.id = i.region_id
 ), ranked AS (
-    SELECT t.ord, u.id AS user_id,
-           CASE u.role WHEN 'community_manager' THEN 1 WHEN 'street_manager' THEN 2
-                       ELSE 3 END AS rank
-    FROM target t JOIN users u ON u.region_id = ANY(t.chain)
-    WHERE u.is_active
-      AND u.role IN ('community_manager', 'street_manager', 'district_manager')
-    UNION ALL
-    SELECT t.ord, u.id, 4 FROM target t JOIN users u ON u.role = 'admin' AND u.is_active
+-- managers on chain --
 ), reached AS (
     SELECT r.ord, r.user_id, r.rank, min(r.rank) OVER (PARTITION BY r.ord) AS nearest
     FROM ranked r JOIN target t ON t.ord = r.ord
@@ -305,7 +304,7 @@ SELECT 'work_order.escalated', t.incident_id, r.ids,
        :now
 FROM target t JOIN recipients r ON r.ord = t.ord
 ORDER BY t.ord
-""")
+""".replace("-- managers on chain --\n", _MANAGERS_ON_CHAIN))
 
 _WO_REMIND = text("""
 WITH target AS (
