@@ -42,3 +42,16 @@ class BBox:
     def as_tuple(self) -> tuple[float, float, float, float]:
         """The four numbers in minLon, minLat, maxLon, maxLat order."""
         return (self.min_lon, self.min_lat, self.max_lon, self.max_lat)
+
+
+# Metres in a degree of latitude at the equator, where it is shortest on WGS84; a degree
+# of longitude is at least that times cos(lat). The margin covers the spread of latitudes
+# inside a box.
+_MIN_METRES_PER_DEGREE = 110_574.0 / 1.05
+
+
+def degrees_around(lat: float, metres: float) -> float:
+    """Half-width in degrees of a lon/lat box holding every point within `metres` of a
+    point at `lat` (for an index-friendly `&& ST_Expand(point, degrees)` prefilter);
+    longitude degrees shrink with latitude, capped near the poles."""
+    return metres / (_MIN_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))

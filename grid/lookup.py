@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -13,9 +12,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gis.geometry import degrees_around
+
 # A pin this close to a cell (GPS drift, the road between two cells) goes to that cell.
 DEFAULT_TOLERANCE_M = 50.0
-_METRES_PER_DEGREE = 111_320.0
 
 
 @dataclass(frozen=True)
@@ -39,16 +39,11 @@ def _statement():
     return text(point_lookup_sql())
 
 
-def _tolerance_degrees(lat: float, metres: float) -> float:
-    # A box at least `metres` wide in every direction; longitude degrees shrink
-    # with latitude, so divide by cos(lat) (capped near the poles).
-    return metres / (_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
-
 
 def lookup_params(lon: float, lat: float, on: date, tolerance_m: float) -> dict[str, Any]:
     """The bound values of the point lookup statement."""
     return {"lon": lon, "lat": lat, "on": on, "tolerance_m": tolerance_m,
-            "tolerance_deg": _tolerance_degrees(lat, tolerance_m)}
+            "tolerance_deg": degrees_around(lat, tolerance_m)}
 
 
 def _decode(value: Any) -> Any:

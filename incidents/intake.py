@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gis.clock import local_date
 from gis.coords import CoordSystem, parse_location, to_wgs84
 from gis.errors import InvalidInput, NotFound, PermissionDenied
+from gis.geometry import degrees_around
 from grid.access import Principal
 from grid.roles import STAFF_ROLES
 from incidents.categories import check_answers
@@ -34,10 +35,6 @@ STAFF_CHANNELS = {"hotline", "patrol"}
 # Categories change only when `gridgov db upgrade` syncs them; a process reads them again
 # after this many seconds rather than once per report.
 CATEGORY_TTL_S = 60.0
-# Metres in a degree of latitude at the equator, where it is shortest on WGS84; a degree
-# of longitude is at least that times cos(lat). With a margin for the spread of latitudes
-# inside the box, a box of radius / this many degrees holds every point within radius.
-_MIN_METRES_PER_DEGREE = 110_574.0 / 1.05
 EMERGENCY_INSTRUCTION = {
     "zh-Hans": "火情紧急！请立即拨打 119 火警电话，并迅速撤离到安全地带。",
     "en": "This is an emergency: call 119 (fire) now and get to a safe place.",
@@ -243,7 +240,7 @@ _LIKELY_DUPLICATES = text(_NEARBY)
 
 def _nearby_params(category: Category, lat: float, limit: int = 5) -> dict[str, Any]:
     radius = float(category.duplicate_radius_m)
-    box = radius / (_MIN_METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))
+    box = degrees_around(lat, radius)
     return {"category": category.code, "open": list(OPEN_STATUSES), "radius": radius,
             "radius_deg": box, "limit": limit}
 
