@@ -79,7 +79,7 @@ def _person_row(row: Any, on: date) -> dict[str, Any]:
     }
 
 
-def _text_clause(text: str, id_hash_key: str) -> ColumnElement[bool]:
+def _text_clause(text: str, id_hash_key: str | None) -> ColumnElement[bool]:
     """A full ID number matches exactly (by its keyed hash); anything else matches names,
     and digits match the end of a phone number."""
     compact = re.sub(r"\s+", "", text)
@@ -88,6 +88,8 @@ def _text_clause(text: str, id_hash_key: str) -> ColumnElement[bool]:
     except ValueError:
         number = None
     if number is not None:
+        if id_hash_key is None:  # a caller bug: hashing with no key would match nobody
+            raise ValueError("an ID number search needs the ID hash key")
         return Person.id_number_hash == id_number_hash(number, id_hash_key.encode())
     clauses = [Person.name.contains(compact, autoescape=True)]
     if compact.isdigit() and len(compact) >= 4:
@@ -97,7 +99,7 @@ def _text_clause(text: str, id_hash_key: str) -> ColumnElement[bool]:
 
 async def people_page(
     session: AsyncSession, principal: Principal, wanted: PeopleFilter, *, on: date,
-    limit: int, after: int | None, id_hash_key: str = "",
+    limit: int, after: int | None, id_hash_key: str | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Up to `limit` people in the principal's scope matching the filter, by id, and the
     next cursor. `id_hash_key` is needed only to match a full ID number in the text."""
