@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.clock import local_date
 from gis.coords import CoordSystem, parse_location, to_wgs84
-from gis.errors import InvalidInput, NotFound, PermissionDenied
+from gis.errors import InvalidInput, PermissionDenied
 from gis.geometry import degrees_around
 from grid.access import Principal
 from grid.roles import STAFF_ROLES
@@ -407,12 +407,3 @@ async def submit_report(
         tracking_number, secret, row.status, category.code, row.cell_code, row.rule,
         accept_due.isoformat(), resolve_due.isoformat(), duplicates,
     )
-
-
-async def find_incident_id(session: AsyncSession, tracking_number: str) -> int:
-    """The id behind a tracking number, or 404."""
-    found = (await session.execute(text(
-        "SELECT id FROM incidents WHERE tracking_number = :t"), {"t": tracking_number})).scalar()
-    if found is None:
-        raise NotFound(f"no report {tracking_number}", f"未找到编号为 {tracking_number} 的上报")
-    return found
