@@ -245,7 +245,7 @@ def _nearby_params(category: Category, lat: float, limit: int = 5) -> dict[str, 
             "radius_deg": box, "limit": limit}
 
 
-def _duplicate(tracking_number: str, status: str, _distance_m: float) -> dict[str, Any]:
+def _duplicate(tracking_number: str, status: str) -> dict[str, Any]:
     # Nearest first, but no distance: three answers' distances would locate a report
     # whose category is published only at building or cell precision.
     return {"tracking_number": tracking_number, "status": status}
@@ -259,7 +259,7 @@ async def likely_duplicates(
         return []
     rows = await session.execute(_LIKELY_DUPLICATES,
                                  {"lon": lon, "lat": lat, **_nearby_params(category, lat, limit)})
-    return [_duplicate(row.tracking_number, row.status, row.distance_m) for row in rows]
+    return [_duplicate(row.tracking_number, row.status) for row in rows]
 
 
 # A new report in one round trip: its route (incidents.routing), the likely duplicates
@@ -336,9 +336,7 @@ SELECT incident.id, incident.status, incident.routing_rule AS rule, route.cell_c
        ARRAY(SELECT tracking_number FROM nearby ORDER BY distance_m, created_at)
            AS duplicate_numbers,
        ARRAY(SELECT status FROM nearby ORDER BY distance_m, created_at)
-           AS duplicate_statuses,
-       ARRAY(SELECT distance_m FROM nearby ORDER BY distance_m, created_at)
-           AS duplicate_distances
+           AS duplicate_statuses
 FROM incident, route
 """
 
@@ -402,7 +400,7 @@ async def submit_report(
         session.add_all(photo_rows(row.id, photos))
         await session.flush()
     duplicates = [_duplicate(*found) for found in zip(
-        row.duplicate_numbers, row.duplicate_statuses, row.duplicate_distances, strict=True)]
+        row.duplicate_numbers, row.duplicate_statuses, strict=True)]
     return Submission(
         tracking_number, secret, row.status, category.code, row.cell_code, row.rule,
         accept_due.isoformat(), resolve_due.isoformat(), duplicates,
