@@ -15,7 +15,7 @@ from api.security import user_id_from_token
 from gis.errors import NotAuthenticated, PermissionDenied
 from gis.settings import Settings
 from grid.access import Principal, load_principal
-from grid.roles import Role
+from grid.roles import MANAGER_ROLES, STAFF_ROLES, Role
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -95,3 +95,10 @@ def require_roles(*roles: Role) -> Callable[..., Principal]:
         return principal
 
     return _check
+
+
+# The role gates routes use: 403 for anyone else (401 without credentials).
+StaffPrincipal = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+ManagerPrincipal = Annotated[Principal, Depends(require_roles(*MANAGER_ROLES))]
+AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+WorkerPrincipal = Annotated[Principal, Depends(require_roles(Role.GRID_WORKER))]

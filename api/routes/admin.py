@@ -8,16 +8,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from api.deps import BulkDep, SettingsDep, require_roles
+from api.deps import AdminPrincipal, BulkDep, SettingsDep
 from api.uploads import save_upload
 from gis.errors import InvalidInput
 from gis.settings import Settings
-from grid.access import Principal
 from grid.checks import check_version
 from grid.drafting import draft_cells
 from grid.importing.buildings import import_buildings
@@ -25,13 +24,11 @@ from grid.importing.cells import import_cells
 from grid.importing.people import import_population
 from grid.importing.reading import FieldMapping
 from grid.importing.regions import import_regions
-from grid.roles import Role
 from grid.versions import activate_version, version_summary
 from incidents.relinking import ACTIVATION_FOLLOWERS
 
 router = APIRouter(prefix="/admin", tags=["administration"])
 
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 VersionId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
@@ -50,7 +47,7 @@ def _max_bytes(settings: Settings) -> int:
 
 @router.post("/imports/buildings")
 async def import_buildings_upload(
-    _admin: Admin,
+    _admin: AdminPrincipal,
     settings: SettingsDep,
     bulk: BulkDep,
     file: Annotated[UploadFile, File(description="GeoPackage, GeoJSON, CSV, or a zipped "
@@ -75,7 +72,7 @@ async def import_buildings_upload(
 
 @router.post("/imports/people")
 async def import_people_upload(
-    _admin: Admin,
+    _admin: AdminPrincipal,
     settings: SettingsDep,
     bulk: BulkDep,
     file: Annotated[UploadFile, File(description="population CSV (人口台账), one row a person")],
@@ -100,7 +97,7 @@ async def import_people_upload(
 
 @router.post("/imports/cells")
 async def import_cells_upload(
-    _admin: Admin,
+    _admin: AdminPrincipal,
     settings: SettingsDep,
     bulk: BulkDep,
     file: Annotated[UploadFile, File(description="cells: GeoPackage, GeoJSON or zipped "
@@ -124,7 +121,7 @@ async def import_cells_upload(
 
 @router.post("/imports/regions")
 async def import_regions_upload(
-    _admin: Admin,
+    _admin: AdminPrincipal,
     settings: SettingsDep,
     bulk: BulkDep,
     file: Annotated[UploadFile, File(description="regions: GeoPackage, GeoJSON or zipped "
@@ -146,14 +143,16 @@ async def import_regions_upload(
 
 
 @router.get("/boundary-versions/{version_id}")
-async def get_version(_admin: Admin, bulk: BulkDep, version_id: VersionId) -> dict[str, Any]:
+async def get_version(
+    _admin: AdminPrincipal, bulk: BulkDep, version_id: VersionId
+) -> dict[str, Any]:
     """A boundary version: label, status, number of cells."""
     return await bulk(lambda conn: version_summary(conn, version_id))
 
 
 @router.get("/boundary-versions/{version_id}/problems")
 async def version_problems(
-    _admin: Admin, bulk: BulkDep, version_id: VersionId
+    _admin: AdminPrincipal, bulk: BulkDep, version_id: VersionId
 ) -> dict[str, Any]:
     """Overlaps, gaps and cells outside their community, as GeoJSON with areas in m²."""
     def work(conn: Connection) -> list:
@@ -184,7 +183,7 @@ class DraftRequest(BaseModel):
 
 
 @router.post("/boundary-versions/draft", status_code=201)
-async def draft(_admin: Admin, bulk: BulkDep, body: DraftRequest) -> dict[str, Any]:
+async def draft(_admin: AdminPrincipal, bulk: BulkDep, body: DraftRequest) -> dict[str, Any]:
     """Draft coded cells for a community as a new draft version (check, then activate)."""
     made = await bulk(lambda conn: draft_cells(
         conn, body.community_code, shape=body.shape, size_m=body.size_m,
@@ -193,7 +192,7 @@ async def draft(_admin: Admin, bulk: BulkDep, body: DraftRequest) -> dict[str, A
 
 
 @router.post("/boundary-versions/{version_id}/activate")
-async def activate(_admin: Admin, bulk: BulkDep, version_id: VersionId) -> dict[str, Any]:
+async def activate(_admin: AdminPrincipal, bulk: BulkDep, version_id: VersionId) -> dict[str, Any]:
     """Put a draft in force: cells it replaces retire, assignments and buildings move."""
     return asdict(await bulk(lambda conn: activate_version(conn, version_id,
                                                           ACTIVATION_FOLLOWERS)))

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
-from api.deps import OptionalPrincipal, SessionDep, require_roles
+from api.deps import OptionalPrincipal, SessionDep, StaffPrincipal
 from api.geojson import GeoJSONResponse, feature_collection, parse_bbox
 from gis.clock import local_date
 from gis.errors import NotFound, PermissionDenied
@@ -21,7 +21,6 @@ from grid.roles import STAFF_ROLES
 router = APIRouter(prefix="/cells", tags=["register"])
 
 CellCode = Annotated[str, Path(pattern=r"^[0-9]{15}$", description="15-digit grid cell code")]
-Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 
 
 @router.get("", response_class=GeoJSONResponse)
@@ -73,7 +72,7 @@ async def get_cell(
 async def get_responsibility(
     code: CellCode,
     session: SessionDep,
-    principal: Staff,
+    principal: StaffPrincipal,
     on: Annotated[date | None, Query(description="day to ask about; default today")] = None,
 ) -> dict[str, Any]:
     """Who was responsible for the cell on a day: staff in whose area the cell lies."""
@@ -86,7 +85,7 @@ async def get_responsibility(
 async def get_residents(
     code: CellCode,
     session: SessionDep,
-    principal: Staff,
+    principal: StaffPrincipal,
     vulnerable: Annotated[bool, Query(description="only people with a vulnerability tag")]
     = False,
     tag: Annotated[list[VulnerabilityTag] | None,

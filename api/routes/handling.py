@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import text
 
-from api.deps import SessionDep, SettingsDep, require_roles
+from api.deps import SessionDep, SettingsDep, StaffPrincipal
 from api.routes.reports import TrackingNumber, read_submission
-from grid.access import Principal
-from grid.roles import STAFF_ROLES
 from incidents.handling import (
     ActionRequest,
     actions_for,
@@ -27,7 +25,6 @@ from incidents.views import staff_report
 
 router = APIRouter(prefix="/incidents", tags=["handling"])
 
-Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 
 
 class ActionIn(BaseModel):
@@ -57,7 +54,7 @@ _HEAD = text("""
 
 @router.get("/{tracking_number}")
 async def get_incident(
-    tracking_number: TrackingNumber, session: SessionDep, principal: Staff
+    tracking_number: TrackingNumber, session: SessionDep, principal: StaffPrincipal
 ) -> dict[str, Any]:
     """An incident in full for staff whose area it is in (404 otherwise); the reporter's
     contact only for its assignee and managers over it; the actions this caller may take."""
@@ -84,7 +81,7 @@ async def act(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Staff,
+    principal: StaffPrincipal,
 ) -> dict[str, Any]:
     """Accept, start, resolve, transfer (the assignee); assign, close, reopen, reject,
     mark_duplicate (managers over the area); refer_emergency (either). Illegal moves

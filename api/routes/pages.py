@@ -13,15 +13,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import HTMLResponse
 
-from api.deps import SessionDep, SettingsDep, require_roles
+from api.deps import ManagerPrincipal, SessionDep, SettingsDep
 from api.geojson import GeoJSONResponse, parse_bbox
 from api.routes.reports import DECLARATION_CATEGORIES, TrackingNumber
-from grid.access import Principal
 from grid.cells import cells_extent
-from grid.roles import MANAGER_ROLES
 from incidents.statistics import cell_coverage
 from incidents.views import public_open_incidents
 from maps.assets import app_files, vendor_files
@@ -34,7 +32,6 @@ _CHINA = (73.5, 18.0, 135.1, 53.6)
 _MAX_MAP_FEATURES = 2000
 
 _MAX_DASHBOARD_CELLS = 1000
-Manager = Annotated[Principal, Depends(require_roles(*MANAGER_ROLES))]
 
 
 async def _context(session: SessionDep, settings: SettingsDep, lang: str | None) -> PageContext:
@@ -106,7 +103,7 @@ async def worker_page(
 @router.get("/dashboard/cells.geojson", response_class=GeoJSONResponse)
 async def dashboard_cells(
     session: SessionDep,
-    principal: Manager,
+    principal: ManagerPrincipal,
     bbox: Annotated[str, Query(description="minLon,minLat,maxLon,maxLat")],
 ) -> GeoJSONResponse:
     """The cells in force in a bbox within the manager's area with their coverage

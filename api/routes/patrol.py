@@ -5,22 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, field_validator
 
-from api.deps import SessionDep, require_roles
+from api.deps import ManagerPrincipal, SessionDep, WorkerPrincipal
 from gis.clock import local_date
 from gis.errors import InvalidInput, NotFound, PermissionDenied
-from grid.access import Principal, region_in_reach
-from grid.roles import MANAGER_ROLES, Role
+from grid.access import region_in_reach
 from incidents.patrol import VisitIn, patrol_coverage, patrol_list, record_visit
 from incidents.statistics import region_scope
 from incidents.text import printable_text
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])
 
-Worker = Annotated[Principal, Depends(require_roles(Role.GRID_WORKER))]
-Manager = Annotated[Principal, Depends(require_roles(*MANAGER_ROLES))]
 
 
 class VisitBody(BaseModel):
@@ -41,7 +38,7 @@ class VisitBody(BaseModel):
 @router.get("")
 async def my_patrol_list(
     session: SessionDep,
-    principal: Worker,
+    principal: WorkerPrincipal,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """The buildings of my cells in force today, riskiest first, with the parts of each
@@ -55,7 +52,9 @@ async def my_patrol_list(
 
 
 @router.post("/visits", status_code=201)
-async def create_visit(body: VisitBody, session: SessionDep, principal: Worker) -> dict[str, Any]:
+async def create_visit(
+    body: VisitBody, session: SessionDep, principal: WorkerPrincipal
+) -> dict[str, Any]:
     """Record a visit to a building of one of my cells (403 for another cell's, 404 for
     no such building)."""
     if (body.lon is None) != (body.lat is None):
@@ -72,7 +71,7 @@ async def create_visit(body: VisitBody, session: SessionDep, principal: Worker) 
 @router.get("/coverage")
 async def coverage(
     session: SessionDep,
-    principal: Manager,
+    principal: ManagerPrincipal,
     community: Annotated[str, Query(pattern=r"^[0-9]{12}$", description="community code")],
 ) -> dict[str, Any]:
     """Per cell of a community: the share of its buildings visited in the last 30 days;

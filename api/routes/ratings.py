@@ -7,13 +7,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.deps import CurrentPrincipal, OptionalPrincipal, SessionDep, SettingsDep, require_roles
+from api.deps import (
+    CurrentPrincipal,
+    ManagerPrincipal,
+    OptionalPrincipal,
+    SessionDep,
+    SettingsDep,
+)
 from api.routes.reports import TrackingNumber
-from grid.access import Principal
-from grid.roles import MANAGER_ROLES
 from incidents.ratings import (
     MAX_TEXT,
     RatingIn,
@@ -32,7 +36,6 @@ from incidents.text import printable_text
 
 router = APIRouter(tags=["ratings"])
 
-Manager = Annotated[Principal, Depends(require_roles(*MANAGER_ROLES))]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 SecretHeader = Annotated[
     str | None,
@@ -219,7 +222,7 @@ async def flag(
     rating_id: Id,
     body: FlagIn,
     session: SessionDep,
-    principal: Manager,
+    principal: ManagerPrincipal,
 ) -> dict[str, Any]:
     """Flag a rating as false or malicious, with the reason; another manager decides."""
     result = await flag_rating(session, principal, rating_id, body.reason, datetime.now(UTC))
@@ -232,7 +235,7 @@ async def decide_on_flag(
     flag_id: Id,
     body: FlagDecisionIn,
     session: SessionDep,
-    principal: Manager,
+    principal: ManagerPrincipal,
 ) -> dict[str, Any]:
     """Confirm (the rating leaves the statistics, not the history) or dismiss a flag; not
     by the manager who raised it."""
@@ -269,7 +272,7 @@ async def decide_on_appeal(
     appeal_id: Id,
     body: AppealDecisionIn,
     session: SessionDep,
-    principal: Manager,
+    principal: ManagerPrincipal,
 ) -> dict[str, Any]:
     """Uphold (the rating counts again) or reject an appeal, with a note."""
     result = await decide_appeal(

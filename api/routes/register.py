@@ -4,27 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from api.deps import SessionDep, SettingsDep, require_roles
+from api.deps import SessionDep, SettingsDep, StaffPrincipal
 from gis.clock import local_date
 from gis.errors import NotFound
-from grid.access import Principal
 from grid.people import VulnerabilityTag
 from grid.regions import region_path
 from grid.register import PeopleFilter, people_page, person_record
-from grid.roles import STAFF_ROLES
 
 router = APIRouter(prefix="/register", tags=["register"])
 
-Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 
 
 @router.get("/people")
 async def search_people(
     session: SessionDep,
     settings: SettingsDep,
-    principal: Staff,
+    principal: StaffPrincipal,
     q: Annotated[str | None, Query(min_length=1, max_length=50,
                                    description="name, a full ID number, or a phone's last digits")]
     = None,
@@ -56,7 +53,7 @@ async def search_people(
 @router.get("/people/{person_id}")
 async def get_person(
     session: SessionDep,
-    principal: Staff,
+    principal: StaffPrincipal,
     person_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
 ) -> dict[str, Any]:
     """One person's record and move history; 404 when absent or outside the caller's area

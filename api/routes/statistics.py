@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from api.deps import SessionDep, SettingsDep, require_roles
+from api.deps import ManagerPrincipal, SessionDep, SettingsDep
 from gis.errors import NotFound, PermissionDenied
-from grid.access import Principal, region_in_reach
-from grid.roles import MANAGER_ROLES
+from grid.access import region_in_reach
 from incidents.statistics import (
     Period,
     Scope,
@@ -33,7 +32,6 @@ RegionCode = Annotated[
     str | None,
     Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$", description="only groups within this region"),
 ]
-Manager = Annotated[Principal, Depends(require_roles(*MANAGER_ROLES))]
 
 
 async def _scope_of(session: SessionDep, code: str) -> Scope:
@@ -81,7 +79,7 @@ async def public_statistics(
 @router.get("/staff")
 async def staff_statistics(
     session: SessionDep,
-    principal: Manager,
+    principal: ManagerPrincipal,
     level: Level,
     from_: From,
     to: To,

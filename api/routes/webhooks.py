@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
-from api.deps import SessionDep, require_roles
-from grid.access import Principal
-from grid.roles import Role
+from api.deps import AdminPrincipal, SessionDep
 from incidents.webhooks import MAX_URL_LENGTH, create_webhook, deactivate_webhook, list_webhooks
 
 router = APIRouter(prefix="/admin/webhooks", tags=["administration"])
 
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 Topic = Annotated[str, Field(pattern=r"^[a-z][a-z_]*(\.[a-z_]+)*$", max_length=64)]
 
 
@@ -30,7 +27,7 @@ class WebhookIn(BaseModel):
 
 
 @router.post("", status_code=201)
-async def register_webhook(body: WebhookIn, session: SessionDep, _admin: Admin
+async def register_webhook(body: WebhookIn, session: SessionDep, _admin: AdminPrincipal
                            ) -> dict[str, Any]:
     """Register a webhook; the answer shows its signing secret, this once only."""
     webhook = await create_webhook(session, body.url, body.topics, body.secret)
@@ -39,14 +36,16 @@ async def register_webhook(body: WebhookIn, session: SessionDep, _admin: Admin
 
 
 @router.get("")
-async def get_webhooks(session: SessionDep, _admin: Admin) -> list[dict[str, Any]]:
+async def get_webhooks(session: SessionDep, _admin: AdminPrincipal) -> list[dict[str, Any]]:
     """Every webhook with its pending and failed delivery counts (no secrets)."""
     return await list_webhooks(session)
 
 
 @router.delete("/{webhook_id}", status_code=204)
 async def remove_webhook(
-    webhook_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, _admin: Admin
+    webhook_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    _admin: AdminPrincipal,
 ) -> Response:
     """Deactivate a webhook: nothing more is sent to it, pending deliveries are given
     up; its history stays."""

@@ -6,18 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
-from api.deps import SessionDep, SettingsDep, require_roles
+from api.deps import ManagerPrincipal, SessionDep, SettingsDep, StaffPrincipal
 from api.errors import error_body
 from api.i18n import negotiate_language
 from api.routes.reports import TrackingNumber, read_submission
 from gis.coords import CoordSystem, parse_location, to_wgs84
 from gis.errors import InvalidInput
-from grid.access import Principal
-from grid.roles import MANAGER_ROLES, STAFF_ROLES, Role
+from grid.roles import Role
 from incidents.models import STATUSES
 from incidents.text import printable_text
 from incidents.workflow import (
@@ -36,8 +35,6 @@ from incidents.workflow import (
 
 router = APIRouter(tags=["workflow"])
 
-Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
-Manager = Annotated[Principal, Depends(require_roles(*MANAGER_ROLES))]
 _NUMBER = r"^[0-9]{6}-[0-9A-Z]{8}$"
 
 
@@ -104,7 +101,7 @@ class BulkAssignIn(BaseModel):
 @router.get("/incidents")
 async def work_list(
     session: SessionDep,
-    principal: Staff,
+    principal: StaffPrincipal,
     view: View | None = None,
     status: Annotated[list[str], Query(max_length=len(STATUSES))] = [],  # noqa: B006
     category: Annotated[str | None, Query(pattern=r"^[a-z]+\.[a-z_]+$")] = None,
@@ -153,7 +150,7 @@ async def note(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Staff,
+    principal: StaffPrincipal,
 ) -> dict[str, Any]:
     """A note (and photos) on the timeline, by the assignee or a manager over the report;
     staff-only unless a manager makes it public."""
@@ -177,7 +174,7 @@ async def check_in_on_site(
     body: CheckInIn,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Staff,
+    principal: StaffPrincipal,
 ) -> dict[str, Any]:
     """The assignee checks in: the distance to the report's pin and whether it is within
     the check-in radius. Off site is still recorded and answered 200 with
@@ -195,7 +192,7 @@ async def ask_for_more_time(
     tracking_number: TrackingNumber,
     body: ExtensionIn,
     session: SessionDep,
-    principal: Staff,
+    principal: StaffPrincipal,
 ) -> dict[str, Any]:
     """The assignee asks for a later resolve deadline (one pending request at a time)."""
     result = await request_extension(
@@ -208,7 +205,7 @@ async def ask_for_more_time(
 @router.get("/extension-requests")
 async def list_extension_requests(
     session: SessionDep,
-    principal: Staff,
+    principal: StaffPrincipal,
     pending: bool = True,
 ) -> dict[str, Any]:
     """Extension requests: a worker's own; for managers, those in their area."""
@@ -224,7 +221,7 @@ async def decide(
     request_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     body: DecisionIn,
     session: SessionDep,
-    principal: Manager,
+    principal: ManagerPrincipal,
 ) -> dict[str, Any]:
     """A manager over the report (not the requester) grants or refuses; 409 once decided."""
     result = await decide_extension(
@@ -239,7 +236,7 @@ async def assign_many(
     body: BulkAssignIn,
     request: Request,
     session: SessionDep,
-    principal: Manager,
+    principal: ManagerPrincipal,
 ) -> Any:
     """Assign up to 200 reports to one worker in one transaction, each by the rules of
     `assign`. All or nothing: when any is refused nothing changes, and the error lists
