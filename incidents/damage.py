@@ -127,8 +127,11 @@ async def declaration_view(
     }
 
 
-async def record_verified_loss(session: AsyncSession, incident_id: int, loss: Decimal) -> None:
-    """The loss found on site (the caller resolves the incident in the same transaction)."""
-    await session.execute(text("""
-        UPDATE damage_declarations SET verified_loss = :loss WHERE incident_id = :id
-    """), {"loss": loss, "id": incident_id})
+async def record_verified_loss(session: AsyncSession, tracking_number: str,
+                               loss: Decimal) -> bool:
+    """The loss found on site (the caller resolves the incident in the same transaction,
+    which checks who may); False when the number is no declaration."""
+    return (await session.execute(text("""
+        UPDATE damage_declarations d SET verified_loss = :loss
+        FROM incidents i WHERE i.id = d.incident_id AND i.tracking_number = :t
+    """), {"loss": loss, "t": tracking_number})).rowcount == 1

@@ -36,7 +36,7 @@ class ActionRequest:
     category: str | None = None
 
 
-_LOCK = text("""
+_HEAD = """
     SELECT i.id, i.tracking_number, i.status, i.version, i.assignee_id, i.handler_id,
            i.reporter_id, i.cell_id, i.region_id, r.path AS region_path, k.tier,
            i.resolve_due_at
@@ -44,8 +44,9 @@ _LOCK = text("""
     JOIN incident_categories k ON k.code = i.category_code
     LEFT JOIN regions r ON r.id = i.region_id
     WHERE i.tracking_number = :t
-    FOR UPDATE OF i
-""")
+"""
+_READ = text(_HEAD)
+_LOCK = text(_HEAD + "    FOR UPDATE OF i\n")
 
 
 def not_found(number: str) -> NotFound:
@@ -62,15 +63,24 @@ async def can_see(session: AsyncSession, principal: Principal, row: Any, now: da
     return row.region_path is not None and region_in_reach(principal, row.region_path)
 
 
-async def locked_incident(
-    session: AsyncSession, principal: Principal, tracking_number: str, now: datetime
+async def visible_incident(
+    session: AsyncSession, principal: Principal, tracking_number: str, now: datetime,
+    *, lock: bool = False,
 ) -> Any:
-    """The incident's row, locked until the transaction ends; 404 when absent or out of
-    the caller's sight (existence is not revealed)."""
-    row = (await session.execute(_LOCK, {"t": tracking_number})).first()
+    """The incident's row (locked until the transaction ends when `lock`); 404 when
+    absent or out of the caller's sight (existence is not revealed)."""
+    row = (await session.execute(_LOCK if lock else _READ, {"t": tracking_number})).first()
     if row is None or not await can_see(session, principal, row, now):
         raise not_found(tracking_number)
     return row
+
+
+async def locked_incident(
+    session: AsyncSession, principal: Principal, tracking_number: str, now: datetime
+) -> Any:
+    """The incident's row, locked until the transaction ends; 404 as for
+    `visible_incident`."""
+    return await visible_incident(session, principal, tracking_number, now, lock=True)
 
 
 def manager_over(principal: Principal, region_path: str | None) -> bool:

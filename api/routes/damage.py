@@ -10,12 +10,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import text
 
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from api.routes.reports import TrackingNumber, read_submission
+from gis.errors import NotFound
 from incidents.damage import DamageIn, declaration_view, declare_damage, record_verified_loss
-from incidents.handling import ActionRequest, can_see, not_found, take_action
+from incidents.handling import ActionRequest, not_found, take_action, visible_incident
 from incidents.text import printable_text
 
 router = APIRouter(prefix="/damage-declarations", tags=["reports"])
@@ -40,13 +40,6 @@ class VerifyIn(BaseModel):
         return printable_text(value) or value
 
 
-_HEAD = text("""
-    SELECT i.id, i.assignee_id, i.cell_id, r.path AS region_path
-    FROM incidents i JOIN damage_declarations d ON d.incident_id = i.id
-    LEFT JOIN regions r ON r.id = i.region_id WHERE i.tracking_number = :t
-""")
-
-
 @router.post("", status_code=201, openapi_extra=_OPENAPI_BODY)
 async def create_declaration(
     request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal
@@ -63,8 +56,11 @@ async def create_declaration(
 
 
 async def _staff_may_see(session: SessionDep, principal: CurrentPrincipal, number: str) -> bool:
-    head = (await session.execute(_HEAD, {"t": number})).first()
-    return head is not None and await can_see(session, principal, head, datetime.now(UTC))
+    try:
+        await visible_incident(session, principal, number, datetime.now(UTC))
+    except NotFound:
+        return False
+    return True
 
 
 @router.get("/{tracking_number}")
@@ -83,12 +79,10 @@ async def verify_declaration(
 ) -> dict[str, Any]:
     """The assigned worker records the loss found on site and resolves the declaration
     (after accepting it); a manager then verifies and closes it."""
-    head = (await session.execute(_HEAD, {"t": tracking_number})).first()
-    if head is None:
+    if not await record_verified_loss(session, tracking_number, body.verified_loss):
         raise not_found(tracking_number)
     result = await take_action(
         session, request.app.state.intake, principal, tracking_number,
         ActionRequest("resolve", note=body.note, version=body.version), datetime.now(UTC))
-    await record_verified_loss(session, head.id, body.verified_loss)
     await session.commit()
     return result

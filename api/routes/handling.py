@@ -7,17 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import text
 
 from api.deps import SessionDep, SettingsDep, StaffPrincipal
 from api.routes.reports import TrackingNumber, read_submission
 from incidents.handling import (
     ActionRequest,
     actions_for,
-    can_see,
     manager_over,
-    not_found,
     take_action,
+    visible_incident,
 )
 from incidents.lifecycle import ACTIONS
 from incidents.text import printable_text
@@ -45,23 +43,13 @@ class ActionIn(BaseModel):
         return printable_text(value)
 
 
-_HEAD = text("""
-    SELECT i.id, i.status, i.version, i.assignee_id, i.cell_id, r.path AS region_path
-    FROM incidents i LEFT JOIN regions r ON r.id = i.region_id
-    WHERE i.tracking_number = :t
-""")
-
-
 @router.get("/{tracking_number}")
 async def get_incident(
     tracking_number: TrackingNumber, session: SessionDep, principal: StaffPrincipal
 ) -> dict[str, Any]:
     """An incident in full for staff whose area it is in (404 otherwise); the reporter's
     contact only for its assignee and managers over it; the actions this caller may take."""
-    head = (await session.execute(_HEAD, {"t": tracking_number})).first()
-    now = datetime.now(UTC)
-    if head is None or not await can_see(session, principal, head, now):
-        raise not_found(tracking_number)
+    head = await visible_incident(session, principal, tracking_number, datetime.now(UTC))
     body = await staff_report(session, head.id, with_contact=principal.id == head.assignee_id
                               or manager_over(principal, head.region_path))
     body["allowed_actions"] = actions_for(principal, head)
