@@ -21,6 +21,9 @@ from gis.settings import Settings
 from incidents.categories import sync_categories
 from migrations import alembic_config
 
+# The page tests' server, browser and world fixtures.
+pytest_plugins = ["tests.pages_support"]
+
 
 def _test_database_url() -> str:
     base = Settings(environment="development")
