@@ -11,6 +11,7 @@ from datetime import date
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from api.abuse import BanGate, BodyLimit
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.logs import mask_access_log
@@ -25,19 +26,25 @@ from api.routes import (
     damage,
     handling,
     health,
+    hotline,
     inbox,
     lookup,
+    ogc,
+    open311,
     pages,
     patrol,
+    publication,
     ratings,
     regions,
     register,
     reports,
+    security,
     statistics,
     tiles,
     webhooks,
     workflow,
 )
+from gis.abuse import BanList, RateLimiter
 from gis.database import create_bulk_engine, create_request_engine, session_factory
 from gis.settings import Settings, get_settings
 from incidents.damage import DamageIn
@@ -98,16 +105,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Their own short sessions, from whatever session factory the app runs with.
+    app.state.limiter = RateLimiter(settings, lambda: app.state.sessions())
+    app.state.bans = BanList(lambda: app.state.sessions())
     mask_access_log()
     app.state.intake = intake_context(settings)
     install_error_handlers(app)
     # No CORS middleware on purpose: the pages are served by gridgov itself, and other
     # systems call the API server to server, so no browser origin needs to be let in.
     app.add_middleware(SecurityHeaders, basemap_url=settings.basemap_url)
+    # A photo form holds the photos and a little text; an import holds its file and a
+    # mapping. Generous, so the routes' own checks (which name the field) come first.
+    app.add_middleware(
+        BodyLimit,
+        form_limit=(settings.max_photos * settings.max_photo_mb + 2) * 2**20,
+        import_limit=(2 * settings.max_import_mb + 1) * 2**20,
+    )
+    # Outermost: a banned network gets its 403 before anything else runs.
+    app.add_middleware(BanGate)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
                    categories, reports, damage, handling, workflow, ratings, statistics,
                    patrol, tiles, pages, admin, inbox, webhooks):
         app.include_router(module.router)
+    app.include_router(security.router)
+    # OGC API - Features: the public layers for QGIS and GDAL.
+    app.include_router(ogc.router)
+    # Open311 GeoReport v2 for Open311 clients (its errors in the spec's own shape).
+    app.include_router(open311.router)
+    # Staff review before publication, and published photos.
+    app.include_router(publication.router)
+    # The 12345 hotline work-order exchange (admins).
+    app.include_router(hotline.router)
     pages.mount_static(app)
     # Bodies read by hand (JSON or a form with photos) still get their schemas.
     add_body_schemas(app, [ReportIn, DamageIn, handling.ActionIn, workflow.NoteIn])

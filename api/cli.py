@@ -429,6 +429,33 @@ def ratings_default(dry_run: bool) -> None:
 
 
 @main.group()
+def retention() -> None:
+    """Retention of personal data in finished reports."""
+
+
+@retention.command("run")
+@click.option("--days", type=click.IntRange(1, 3650),
+              help="Finished this many days ago or more (default GRIDGOV_RETENTION_DAYS).")
+@click.option("--dry-run", is_flag=True, help="Count what would change; change nothing.")
+def retention_run(days: int | None, dry_run: bool) -> None:
+    """Anonymise reports finished longer ago than the retention period: contact and
+    reporter account removed, phone and ID numbers redacted from free text, photos'
+    originals replaced by their metadata-free copies; prints what changed, by kind."""
+    from datetime import UTC, datetime, timedelta
+
+    from incidents.retention import anonymise_finished_reports
+
+    period = timedelta(days=days or get_settings().retention_days)
+    say = _progress(time.monotonic())
+    with bulk_transaction() as conn:
+        report = anonymise_finished_reports(
+            conn, datetime.now(UTC), period, dry_run=dry_run,
+            progress=lambda n: say(f"{n} report(s) done"))
+    for line in report.lines():
+        click.echo(line)
+
+
+@main.group()
 def user() -> None:
     """Accounts."""
 
@@ -451,6 +478,178 @@ def user_create(username: str, role: str, display_name: str | None, region_code:
         user_id = create_user(conn, username=username, role=role, password=password,
                               display_name=display_name, region_code=region_code, phone=phone)
     click.echo(f"created user {username} (id {user_id}, role {role})")
+
+
+@main.group()
+def open311() -> None:
+    """Open311 GeoReport v2: API keys of trusted clients."""
+
+
+@open311.group("key")
+def open311_key() -> None:
+    """Create, revoke and list client API keys (kept only as a hash)."""
+
+
+@open311_key.command("create")
+@click.argument("name")
+def open311_key_create(name: str) -> None:
+    """Create a trusted client NAME and print its API key, once."""
+    from incidents.open311_clients import create_client_key
+
+    with bulk_transaction() as conn:
+        api_key = create_client_key(conn, name)
+    click.echo(f"Open311 client {name.strip()} created; its api_key (shown only now, "
+               f"keep it secret):\n{api_key}")
+
+
+@open311_key.command("revoke")
+@click.argument("name")
+def open311_key_revoke(name: str) -> None:
+    """Revoke client NAME's key at once (its requests stay attributed to it)."""
+    from incidents.open311_clients import revoke_client_key
+
+    with bulk_transaction() as conn:
+        revoked_at = revoke_client_key(conn, name)
+    click.echo(f"Open311 client {name.strip()}: key revoked "
+               f"({revoked_at.isoformat(timespec='seconds')})")
+
+
+@open311_key.command("list")
+def open311_key_list() -> None:
+    """List clients: name, the key's first characters, created, revoked."""
+    from incidents.open311_clients import list_clients
+
+    with bulk_transaction() as conn:
+        clients = list_clients(conn)
+    for c in clients:
+        revoked = f"revoked {c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "in force"
+        click.echo(f"  {c.name:<24} {c.key_prefix}…  created {c.created_at:%Y-%m-%d %H:%M}  "
+                   f"{revoked}")
+    click.echo(f"{len(clients)} Open311 client(s)")
+
+
+@main.group()
+def hotline() -> None:
+    """12345 hotline work orders (工单): file new orders, export their results."""
+
+
+def _in_async_transaction(work):
+    """Run `work(session)` in one async transaction on the configured database (report
+    intake is async): committed on success, rolled back on any failure; domain errors
+    become clean CLI errors."""
+    import asyncio
+
+    from gis.database import create_request_engine, session_factory
+    from gis.errors import GridgovError
+
+    async def run():
+        engine = create_request_engine(get_settings().database_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except GridgovError as exc:
+        where = f"{exc.field}: " if exc.field else ""
+        raise click.ClickException(where + exc.message("en")) from exc
+
+
+async def _admin_named(session, username: str):
+    """The active admin account filing hotline orders from the command line."""
+    from sqlalchemy import text
+
+    from grid.access import load_principal
+    from grid.roles import Role
+
+    user_id = (await session.execute(text("SELECT id FROM users WHERE username = :u"),
+                                     {"u": username})).scalar()
+    principal = user_id and await load_principal(session, user_id)
+    if not principal or principal.role is not Role.ADMIN:
+        raise click.BadParameter(f"{username} is not an active admin account",
+                                 param_hint="--as")
+    return principal
+
+
+@hotline.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--as", "username", required=True,
+              help="The admin account filing the orders (recorded on each report).")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
+              help="TOML on top of the bundled mapping ([columns], [categories], [defaults]).")
+@click.option("--encoding", help="Text encoding of a CSV (default: UTF-8, else GB 18030).")
+@click.option("--dry-run", is_flag=True, help="Check and report, file nothing.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Write the full report (.json, or .csv of row issues).")
+def hotline_import(path, username, mapping, encoding, dry_run, report_path) -> None:
+    """File the new orders of a 12345 export (CSV or JSON) as reports routed like any
+    other; orders filed before are not filed again (a changed one is reported)."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from api.app import intake_context
+    from incidents.hotline import import_hotline_orders
+    from incidents.hotline_mapping import HotlineMapping
+
+    settings = get_settings()
+    progress = _progress(time.monotonic())
+
+    async def work(session):
+        return await import_hotline_orders(
+            session, intake_context(settings), Path(path),
+            filer=await _admin_named(session, username),
+            hash_key=settings.id_hash_key.get_secret_value(), now=datetime.now(UTC),
+            mapping=HotlineMapping.load(mapping and Path(mapping)), encoding=encoding,
+            dry_run=dry_run, progress=progress)
+
+    report = _in_async_transaction(work)
+    for issue in report.changed[:20]:
+        click.echo(f"  changed row {issue.row} ({issue.external_id}): {issue.reason}")
+    _finish_import(report, report_path)
+
+
+@hotline.command("export")
+@click.option("--since", help="Every order changed at or after this China time "
+                              "(2026-11-01 or 2026-11-24 09:00); default: orders new or "
+                              "changed since their last export.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="A .csv (Excel, Chinese headers) or .json file; default: JSON on stdout.")
+@click.option("--dry-run", is_flag=True, help="Export without marking the orders exported.")
+def hotline_export(since: str | None, out_path: str | None, dry_run: bool) -> None:
+    """Export the results of orders from 12345: status, handling result, times, callback
+    and satisfaction; marks what was exported."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from incidents.hotline_export import export_hotline_results
+    from incidents.hotline_reading import RowProblem, parse_china_time
+
+    try:
+        since_time = since and parse_china_time(since, "--since")
+    except RowProblem as exc:
+        raise click.BadParameter(exc.reason_en, param_hint="--since") from None
+    if out_path and Path(out_path).suffix.lower() not in (".csv", ".json"):
+        raise click.BadParameter("write a .csv or a .json file", param_hint="--out")
+
+    async def work(session):
+        export = await export_hotline_results(session, now=datetime.now(UTC),
+                                              since=since_time or None, mark=not dry_run)
+        # Written before the marks commit: a file that cannot be written marks nothing.
+        as_csv = bool(out_path) and Path(out_path).suffix.lower() == ".csv"
+        body = export.to_csv() if as_csv else export.to_json()
+        if out_path:
+            Path(out_path).write_bytes(body)
+        else:
+            click.echo(body.decode("utf-8"))
+        return export
+
+    export = _in_async_transaction(work)
+    verb = "listed (not marked)" if dry_run else "exported"
+    click.echo(f"hotline: {len(export.orders)} orders {verb}", err=True)
 
 
 @main.group()
@@ -511,6 +710,70 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
         # Open inbox streams never end by themselves: give them 5 s, then close them.
         timeout_graceful_shutdown=5,
     )
+
+
+@main.command("screenshots")
+@click.option("--base-url", help="A running gridgov (default: serve the configured database "
+              "on a free port of 127.0.0.1 while the screenshots are taken).")
+@click.option("--out", "out_dir", default="docs/screenshots", show_default=True,
+              type=click.Path(file_okay=False), help="Where the PNGs are written.")
+@click.option("--lang", type=click.Choice(["zh-Hans", "en", "both"]), default="both",
+              show_default=True)
+@click.option("--page", "pages", multiple=True,
+              type=click.Choice(["map", "report", "track", "dashboard", "worker"]),
+              help="Only these pages (repeatable; default all).")
+@click.option("--width", default=1280, show_default=True, type=click.IntRange(200, 4000))
+@click.option("--height", default=800, show_default=True, type=click.IntRange(200, 4000))
+@click.option("--mobile-width", default=390, show_default=True, type=click.IntRange(200, 2000),
+              help="/report is also shot at this phone size.")
+@click.option("--mobile-height", default=844, show_default=True,
+              type=click.IntRange(0, 4000), help="0: no phone-size shot.")
+@click.option("--manager", default="street", show_default=True,
+              help="The community or street manager account /dashboard signs in as.")
+@click.option("--worker", default="worker", show_default=True,
+              help="The grid worker account /worker signs in as.")
+@click.option("--password", default=None, help="The accounts' password (default: the demo's).")
+@click.option("--track", "tracking_number", help="The report /track shows (default: one in "
+              "the manager's area, the furthest along).")
+@click.option("--lossless", is_flag=True, help="Keep every colour (larger files).")
+def screenshots_cmd(base_url, out_dir, lang, pages, width, height, mobile_width, mobile_height,
+                    manager, worker, password, tracking_number, lossless) -> None:
+    """Screenshot every page (for the README) in headless chromium, each once its map
+    has drawn; the staff pages signed in as demo accounts."""
+    import asyncio
+    from contextlib import nullcontext
+    from pathlib import Path
+
+    try:
+        from maps.screenshots import PAGES, Account, ShotPlan, serving, take_screenshots
+    except ImportError as exc:  # Playwright is a development dependency
+        raise click.ClickException(f"{exc}: install with `pip install -e '.[dev]'`") from exc
+    from grid.user_admin import DEMO_PASSWORD
+
+    password = password or DEMO_PASSWORD
+    if base_url is None:
+        from api.app import create_app
+
+        server = serving(create_app(get_settings()))
+    else:
+        server = nullcontext(base_url.rstrip("/"))
+    with server as url:
+        click.echo(f"screenshots of {url} into {out_dir}", err=True)
+        shots = asyncio.run(take_screenshots(ShotPlan(
+            base_url=url, out_dir=Path(out_dir),
+            manager=Account(manager, password), worker=Account(worker, password),
+            languages=("zh-Hans", "en") if lang == "both" else (lang,),
+            pages=pages or PAGES, size=(width, height),
+            mobile_size=(mobile_width, mobile_height) if mobile_height else None,
+            tracking_number=tracking_number, lossless=lossless,
+        ), say=lambda line: click.echo(line, err=True)))
+    failed = [s for s in shots if s.problems]
+    written = sum(s.png_bytes for s in shots)
+    click.echo(f"{len(shots) - len(failed)} of {len(shots)} screenshots without problems, "
+               f"{written / 1024:.0f} KiB written to {out_dir}")
+    if failed:
+        raise click.ClickException("problems with: " + ", ".join(
+            f"{s.name} ({s.lang})" for s in failed))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -58,25 +58,33 @@ BulkDep = Annotated[BulkRunner, Depends(get_bulk_runner)]
 
 
 async def get_principal(
-    session: SessionDep, settings: SettingsDep, token: str | None = Depends(oauth2_scheme)
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: str | None = Depends(oauth2_scheme),
 ) -> Principal:
-    """The account behind the bearer token; 401 when missing, invalid or unknown."""
+    """The account behind the bearer token; 401 when missing, invalid or unknown, 403
+    when the account is on the ban list."""
     if not token:
         raise NotAuthenticated()
     principal = await load_principal(session, user_id_from_token(token, settings))
     if principal is None:
         raise NotAuthenticated("The account does not exist or is disabled", "账号不存在或已停用")
+    await request.app.state.bans.refuse_account(principal.id)
     return principal
 
 
 async def get_optional_principal(
-    session: SessionDep, settings: SettingsDep, token: str | None = Depends(oauth2_scheme)
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: str | None = Depends(oauth2_scheme),
 ) -> Principal | None:
     """For public routes that show staff more: None for anonymous or bad credentials."""
     if not token:
         return None
     try:
-        return await get_principal(session, settings, token)
+        return await get_principal(request, session, settings, token)
     except NotAuthenticated:
         return None
 

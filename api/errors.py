@@ -12,7 +12,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.i18n import negotiate_language
-from gis.errors import Conflict, GridgovError, InvalidInput, ServiceUnavailable
+from gis.errors import (
+    Conflict,
+    GridgovError,
+    InvalidInput,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 
 log = logging.getLogger("gridgov.api")
 
@@ -47,6 +53,8 @@ def _respond(request: Request, error: GridgovError) -> JSONResponse:
     fields = [{"field": error.field, "reason": error.message("en")}] if error.field else []
     body = error_body(error.status, error.code, error.message(negotiate_language(request)), fields)
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    if isinstance(error, TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after)}
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 

@@ -1,5 +1,5 @@
-"""Personal data kept out of the access log: bearer tokens in query strings, ID numbers
-and mobile numbers typed into searches."""
+"""Personal data kept out of the access log: bearer tokens and Open311 API keys in query
+strings, ID numbers and mobile numbers typed into searches."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import re
 
 _MASKS = [
-    (re.compile(r"(access_token=)[^&\s\"]*"), r"\1***"),
+    (re.compile(r"((?:access_token|api_key)=)[^&\s\"]*"), r"\1***"),
     # An 18-character ID number (URL-encoded or not), and a mainland mobile number.
     (re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])"), "<id-number>"),
     (re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])"), "<phone>"),

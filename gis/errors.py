@@ -89,3 +89,28 @@ class ServiceUnavailable(GridgovError):
     code = "service_unavailable"
     message_zh = "服务暂时不可用，请稍后重试"
     message_en = "The service is temporarily unavailable; try again shortly"
+
+
+class TooManyRequests(GridgovError):
+    """A rate limit was reached; `retry_after` seconds until the window ends."""
+
+    status = 429
+    code = "too_many_requests"
+    message_zh = "请求过于频繁，请稍后再试"
+    message_en = "Too many requests; try again later"
+
+    def __init__(self, retry_after: int, scope: str) -> None:
+        super().__init__(
+            f"Too many {scope} requests; try again in {retry_after} s",
+            f"请求过于频繁，请 {retry_after} 秒后再试",
+        )
+        self.retry_after = retry_after
+
+
+class Banned(GridgovError):
+    """The address or account is on the ban list."""
+
+    status = 403
+    code = "banned"
+    message_zh = "该地址或账号已被限制访问"
+    message_en = "This address or account is blocked"

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values shipped in .env.example and the defaults; they are fine on a laptop and
@@ -16,6 +16,27 @@ PLACEHOLDER_SECRETS = frozenset(
 )
 
 LOCAL_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov"
+
+
+RATE_LIMIT_SCOPES = ("intake", "login", "search")
+RATE_LIMIT_KEYS = ("ip", "account", "username")
+DEFAULT_RATE_LIMITS = {
+    # A shared office or a carrier's NAT puts many residents behind one address.
+    "intake.ip": "30/60",
+    "intake.account": "20/60",
+    "login.ip": "30/300",
+    "login.username": "10/900",
+    "search.ip": "120/60",
+    "search.account": "300/60",
+}
+
+
+def parse_rate(rule: str) -> tuple[int, int]:
+    """'30/60' -> (30 hits, 60 seconds); a ValueError names what is wrong."""
+    hits, _, seconds = rule.partition("/")
+    if not (hits.isdigit() and seconds.isdigit() and int(hits) > 0 and int(seconds) > 0):
+        raise ValueError(f"rate {rule!r}: expected hits/seconds, e.g. 30/60")
+    return int(hits), int(seconds)
 
 
 class Settings(BaseSettings):
@@ -58,6 +79,25 @@ class Settings(BaseSettings):
     # Pages: the base map's tile URL ({z}/{x}/{y}, e.g. Tianditu or an intranet tile
     # server); none = the pages draw grid cells as the base (works with no internet).
     basemap_url: str | None = None
+    # Abuse limits, "hits/seconds" per scope and key (ip, account, username), counted in
+    # PostgreSQL so every worker process shares them; exempt networks (a 12345 gateway,
+    # the load bench) skip them. Off in the test suite except where a test turns it on.
+    rate_limits_enabled: bool = True
+    rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    rate_limit_exempt: list[IPvAnyNetwork] = Field(default_factory=list)
+    # Closed reports' personal data is anonymised this many days after closing.
+    retention_days: int = Field(365, ge=1, le=3650)
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _limits_are_hits_per_seconds(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, rule in value.items():
+            scope, _, key = name.partition(".")
+            if scope not in RATE_LIMIT_SCOPES or key not in RATE_LIMIT_KEYS:
+                raise ValueError(f"{name}: expected <{'|'.join(RATE_LIMIT_SCOPES)}>."
+                                 f"<{'|'.join(RATE_LIMIT_KEYS)}>")
+            parse_rate(rule)
+        return {**DEFAULT_RATE_LIMITS, **value}
 
     @field_validator("database_url", "test_database_url")
     @classmethod

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
@@ -46,7 +47,10 @@ ROUTING_RULES = ["inside", "nearest", "community_queue", "street_queue", "distri
 RESPONSIBLE_LEVELS = ["primary", "backup", "community_manager", "street_manager",
                       "district_manager", "queue"]
 EVENT_KINDS = ["created", "transition", "assignment", "note", "escalation", "reminder",
-               "photo", "merge", "check_in", "extension", "rating", "work_order"]
+               "photo", "merge", "check_in", "extension", "rating", "work_order",
+               "review"]
+# Staff review of a report's text before publication ('none': there is no text).
+TEXT_REVIEW_STATES = ["none", "pending", "approved", "rejected"]
 
 
 def _point() -> Geometry:
@@ -125,6 +129,16 @@ class Incident(Base):
     escalation_level: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = created_at_column()
+    # Set when retention (incidents/retention.py) removed the personal data of a closed report.
+    anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Publication (incidents/publication.py): the trigger incidents_text_review (migration
+    # 0010) sets the state on insert and when the description changes; public pages show
+    # only published_description, the approved and redacted text.
+    text_review: Mapped[str] = mapped_column(String(10), server_default=text("'pending'"))
+    published_description: Mapped[str | None] = mapped_column(Text)
+    text_reviewed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    text_reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(_in_list("status", STATUSES), name="status"),
@@ -133,8 +147,21 @@ class Incident(Base):
         CheckConstraint(_in_list("responsible_level", RESPONSIBLE_LEVELS),
                         name="responsible_level"),
         CheckConstraint("input_system IN ('wgs84', 'gcj02', 'bd09')", name="input_system"),
+        CheckConstraint(_in_list("text_review", TEXT_REVIEW_STATES), name="text_review"),
+        CheckConstraint("(text_review = 'approved') = (published_description IS NOT NULL)",
+                        name="published_when_approved"),
+        Index("ix_incidents_text_review_pending", "region_id", "id",
+              postgresql_where=text("text_review = 'pending'")),
         Index("ix_incidents_location", "location", postgresql_using="gist"),
         Index("ix_incidents_public_point_3857", "public_point_3857", postgresql_using="gist"),
+        # What the public map's detail tiles read: open, and closed, shown incidents (0013).
+        Index("ix_incidents_public_point_open", "public_point_3857", postgresql_using="gist",
+              postgresql_where=text("closed_at IS NULL AND "
+                                    "status NOT IN ('rejected', 'duplicate')")),
+        Index("ix_incidents_public_point_closed", "public_point_3857", "closed_at",
+              postgresql_using="gist",
+              postgresql_where=text("closed_at IS NOT NULL AND "
+                                    "status NOT IN ('rejected', 'duplicate')")),
         Index("ix_incidents_assignee_open", "assignee_id", "resolve_due_at",
               postgresql_where=text("status IN ('assigned', 'accepted', 'in_progress', "
                                     "'reopened')")),
@@ -191,8 +218,18 @@ class IncidentPhoto(Base):
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     approved_public: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = created_at_column()
+    # Who published (or withdrew) the photo, and when; NULL = not reviewed yet.
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
 
-    __table_args__ = (Index("ix_incident_photos_incident_id", "incident_id"),)
+    __table_args__ = (
+        Index("ix_incident_photos_incident_id", "incident_id"),
+        CheckConstraint("NOT approved_public OR reviewed_at IS NOT NULL",
+                        name="published_when_reviewed"),
+        Index("ix_incident_photos_unreviewed", "incident_id",
+              postgresql_where=text("reviewed_at IS NULL")),
+    )
 
 
 class IdempotencyRecord(Base):
@@ -481,6 +518,30 @@ class ExtensionRequest(Base):
     )
 
 
+class IncidentTileBin(Base):
+    """How many incidents the public map shows in one web-mercator tile of a fixed zoom,
+    per status and China day of closing ('infinity' while open): what low-zoom tiles sum.
+    Kept by statement triggers on incidents (migration 0013), never written by Python."""
+
+    __tablename__ = "incident_tile_bins"
+
+    zoom: Mapped[int] = mapped_column(SmallInteger)
+    closed_on: Mapped[date] = mapped_column(Date)
+    # Morton code of (x, y) at `zoom`: the bins inside a coarser tile are one range.
+    quadkey: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    x: Mapped[int] = mapped_column(Integer)
+    y: Mapped[int] = mapped_column(Integer)
+    incidents: Mapped[int] = mapped_column(Integer)
+
+    # No CHECK (incidents >= 0): an upsert's negative delta is checked as a new row first.
+    # The key covers x, y and the count, so a tile reads the bins by index only.
+    __table_args__ = (
+        PrimaryKeyConstraint("zoom", "closed_on", "quadkey", "status",
+                             postgresql_include=["x", "y", "incidents"]),
+    )
+
+
 class CheckIn(Base):
     """A worker's on-site check-in at an incident: where they were and how far away."""
 
@@ -515,3 +576,63 @@ class PatrolVisit(Base):
         Index("ix_patrol_visits_building_id", "building_id", "visited_at"),
         Index("ix_patrol_visits_user_id", "user_id", "visited_at"),
     )
+
+
+class Open311Client(Base):
+    """A trusted Open311 client: its API key kept only as a SHA-256 and a prefix to
+    recognise it by; revoked keys stay, so requests keep pointing at their client."""
+
+    __tablename__ = "open311_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = created_at_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Open311Request(Base):
+    """What a report filed over Open311 carries beyond a web report: the client, the
+    media URL (stored, never fetched) and contact details (never public)."""
+
+    __tablename__ = "open311_requests"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("open311_clients.id", ondelete="RESTRICT"))
+    media_url: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(String(254))
+    device_id: Mapped[str | None] = mapped_column(String(100))
+    account_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        Index("ix_open311_requests_client_id", "client_id",
+              postgresql_where=text("client_id IS NOT NULL")),
+    )
+
+
+class HotlineOrder(Base):
+    """A 12345 hotline work order (工单) filed as an incident: its number (unique, so a file
+    sent twice files nothing twice), when 12345 took the call, its time limit and category
+    as sent, keyed hashes of each field sent (to spot a re-sent order that changed without
+    keeping the caller's data a second time) and what was last exported back."""
+
+    __tablename__ = "hotline_orders"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_number: Mapped[str] = mapped_column(String(64), unique=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
+    category_sent: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    time_limit: Mapped[str | None] = mapped_column(String(40))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    field_hashes: Mapped[dict[str, str]] = mapped_column(JSONB)
+    imported_at: Mapped[datetime] = created_at_column()
+    exported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    exported_hash: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_hotline_orders_received_at", "received_at"),)

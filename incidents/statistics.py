@@ -37,19 +37,16 @@ street's total minus its published siblings (no complementary suppression yet).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gis.clock import CHINA_TZ, local_date
+from gis.clock import CHINA_TZ
 from gis.errors import InvalidInput
-from gis.geometry import BBox
 from grid.models import Region
-from incidents.lifecycle import OPEN as OPEN_STATUSES
 
 LEVELS = ("cell", "community", "street", "district")
 # Depth of each level in the tree; a region can be broken down into levels below it.
@@ -330,61 +327,3 @@ def published(groups: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
             group = group | {"ratings_suppressed": True, "ratings": None, "rectification": None}
         shown.append(group)
     return shown
-
-
-# The coverage map's figures per cell in force in a bbox within the manager's area (a
-# region path prefix; NULL for admins): a primary worker today or not, open and overdue
-# reports now, satisfaction of the valid handling ratings of the last 30 days. The
-# bbox is bounded like /cells (at most _MAX_DASHBOARD_CELLS, by code); each figure is
-# one indexed lookup per returned cell, in one statement.
-_DASHBOARD_CELLS = text("""
-    WITH cell AS (
-        SELECT c.id, c.code, c.name, c.boundary
-        FROM grid_cells c
-        JOIN regions r ON r.id = c.community_id
-        WHERE c.active_from IS NOT NULL AND c.active_to IS NULL
-          AND (CAST(:scope AS text) IS NULL OR r.path LIKE CAST(:scope AS text) || '%')
-          AND c.boundary && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
-        ORDER BY c.code
-        LIMIT :limit
-    )
-    SELECT cell.code, cell.name, ST_AsGeoJSON(cell.boundary, 6) AS geometry,
-        EXISTS (SELECT 1 FROM cell_assignments a
-                WHERE a.cell_id = cell.id AND a.kind = 'primary' AND a.valid_from <= :today
-                  AND (a.valid_to IS NULL OR a.valid_to > :today)) AS staffed,
-        o.open, o.overdue, rt.valid, rt.satisfied
-    FROM cell
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS open, count(*) FILTER (WHERE i.resolve_due_at < :now) AS overdue
-        FROM incidents i WHERE i.cell_id = cell.id AND i.status = ANY(:open_statuses)
-    ) o
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS valid, count(*) FILTER (WHERE r.overall >= 4) AS satisfied
-        FROM incidents i
-        JOIN ratings r ON r.incident_id = i.id AND r.kind = 'handling' AND NOT r.excluded
-        WHERE i.cell_id = cell.id AND i.created_at >= :since
-    ) rt
-    ORDER BY cell.code
-""")
-# Satisfaction on the coverage map: the valid handling ratings of this many days.
-SATISFACTION_DAYS = 30
-
-
-async def cell_coverage(
-    session: AsyncSession, scope_path: str | None, box: BBox, now: datetime, *, limit: int
-) -> list[dict[str, Any]]:
-    """The cells in force in a bbox within an area (a region path; None for everywhere)
-    with their coverage figures as GeoJSON Features; no personal data."""
-    rows = (await session.execute(_DASHBOARD_CELLS, {
-        "scope": scope_path, "w": box.min_lon, "s": box.min_lat, "e": box.max_lon,
-        "n": box.max_lat, "limit": limit, "today": local_date(now), "now": now,
-        "open_statuses": sorted(OPEN_STATUSES),
-        "since": now - timedelta(days=SATISFACTION_DAYS),
-    })).all()
-    return [
-        {"type": "Feature", "geometry": json.loads(row.geometry),
-         "properties": {"code": row.code, "name": row.name, "staffed": row.staffed,
-                        "open": row.open, "overdue": row.overdue, "ratings": row.valid,
-                        "satisfaction": row.satisfied / row.valid if row.valid else None}}
-        for row in rows
-    ]

@@ -1,5 +1,6 @@
-"""What the reporter and the public see of a report: status, category, coarse place and
-the public timeline; never names, phones or who handles it."""
+"""What the reporter and the public see of a report: status, category, coarse place, the
+public timeline, and the text and photos staff approved for publication (masked text,
+metadata-free photos); never names, phones or who handles or reviewed it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gis.errors import NotFound
 from gis.geometry import BBox
 from incidents.lifecycle import OPEN as OPEN_STATUSES
+from incidents.publication import public_photo_url
 
 # The place shown in public, coarsened per category: the exact pin, the building it is
 # in (its point-on-surface; else the pin rounded to ~100 m), or only the cell code.
@@ -19,6 +21,9 @@ _REPORT = text("""
     SELECT i.id, i.tracking_number, i.status, i.category_code, k.label_zh, k.label_en,
            k.tier, c.code AS cell_code, i.created_at, i.accept_due_at, i.resolve_due_at,
            i.resolved_at, i.closed_at, d.tracking_number AS follows,
+           i.text_review, i.published_description,
+           EXISTS (SELECT FROM ratings g WHERE g.incident_id = i.id AND g.kind = 'handling')
+               AS rated,
            CASE k.public_precision
                WHEN 'exact' THEN ST_AsGeoJSON(i.location, 6)
                WHEN 'building' THEN coalesce(
@@ -34,9 +39,25 @@ _REPORT = text("""
 """)
 
 _TIMELINE = text("""
-    SELECT kind, from_status, to_status, at FROM incident_events
+    SELECT kind, from_status, to_status, at, data FROM incident_events
     WHERE incident_id = :id AND public ORDER BY at, id
 """)
+
+_PUBLISHED_PHOTOS = text("""
+    SELECT id FROM incident_photos
+    WHERE incident_id = :id AND approved_public ORDER BY id
+""")
+
+
+def _public_step(kind: str, src: str | None, dst: str | None, at: Any,
+                 data: dict[str, Any]) -> dict[str, Any]:
+    step = {"kind": kind, "from": src, "to": dst, "at": at.isoformat()}
+    if kind == "review":
+        # What was decided, never by whom.
+        step["review"] = {"text": data.get("text"),
+                          "photos_published": len(data.get("published_photos", [])),
+                          "photos_withdrawn": len(data.get("unpublished_photos", []))}
+    return step
 
 
 def _iso(value: Any) -> str | None:
@@ -49,6 +70,8 @@ async def public_report(session: AsyncSession, tracking_number: str) -> dict[str
     if row is None:
         raise NotFound(f"no report {tracking_number}", f"未找到编号为 {tracking_number} 的上报")
     events = (await session.execute(_TIMELINE, {"id": row["id"]})).all()
+    photos = (await session.execute(_PUBLISHED_PHOTOS, {"id": row["id"]})).all()
+    number = row["tracking_number"]
     return {
         "tracking_number": row["tracking_number"],
         "status": row["status"],
@@ -63,10 +86,20 @@ async def public_report(session: AsyncSession, tracking_number: str) -> dict[str
         "closed_at": _iso(row["closed_at"]),
         # A duplicate's reporter follows the earlier report from here on.
         "follows": row["follows"],
-        "timeline": [
-            {"kind": kind, "from": from_status, "to": to_status, "at": at.isoformat()}
-            for kind, from_status, to_status, at in events
+        # The reporter's text only as staff approved it (numbers masked); its review
+        # state says whether it waits ('pending'), was withheld, or there is none.
+        "description": row["published_description"] if row["text_review"] == "approved"
+        else None,
+        "description_review": row["text_review"],
+        # Published photos only, as links to their metadata-free copies.
+        "photos": [
+            {"id": pid, "url": public_photo_url(number, pid),
+             "thumbnail_url": public_photo_url(number, pid) + "/thumbnail"}
+            for (pid,) in photos
         ],
+        # A handling rating exists (the reporter's, or the default after the period).
+        "rated": row["rated"],
+        "timeline": [_public_step(*event) for event in events],
     }
 
 
@@ -77,6 +110,7 @@ _STAFF = text("""
            i.answers, i.address, i.channel, i.routing_rule, i.responsible_level,
            ST_X(i.location) AS lon, ST_Y(i.location) AS lat, c.code AS cell_code,
            r.code AS region_code, a.username AS assignee, a.display_name AS assignee_name,
+           i.text_review, i.published_description,
            i.reporter_name, i.reporter_phone, i.created_at, i.accept_due_at,
            i.resolve_due_at, i.accepted_at, i.resolved_at, i.closed_at, i.escalation_level,
            d.tracking_number AS duplicate_of

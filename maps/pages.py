@@ -57,13 +57,25 @@ STATUS_COLOURS = {
 # The coverage map's layers. folium's own HTML loads Leaflet from a CDN and runs inline
 # scripts, which the offline rule and our CSP (script-src 'self') forbid; so the map is
 # drawn by our Leaflet script (static/js/dashboard.js) and only the colour scales come
-# from branca, folium's colour-map library: each layer is a property of the cell
-# features, its class breaks and a colour per class (the legend shows the same).
+# from branca, folium's colour-map library. Each layer says, for cells and for regions
+# (the drill-down's districts, streets and communities), which feature property it
+# colours, how to read it (kind, unit), its class breaks and a colour per class (the
+# legend shows the same), and the label key of its legend caption; `window` names the
+# figure's time window in the data's `windows`, which the caption quotes.
 NO_DATA_COLOUR = "#d9d9d9"
 _REDS = ["#fee5d9", "#fcae91", "#fb6a4a", "#cb181d"]
+_ORANGES = ["#fef0d9", "#fdcc8a", "#fc8d59", "#d7301f"]  # darker = slower
+_PURPLES = ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#6a51a3"]  # darker = more hazards
+_RED_TO_GREEN = ["#d7301f", "#fc8d59", "#91cf60", "#1a9850"]  # higher = better
+_RED_TO_BLUE = ["#e34a33", "#fdbb84", "#9ecae1", "#2b8cbe"]  # higher = better
 _COUNT_BREAKS = [0, 1, 3, 6, 10]  # classes [0,1) [1,3) [3,6) [6,∞)
-_SATISFACTION_COLOURS = ["#d7301f", "#fc8d59", "#91cf60", "#1a9850"]
+_PER_CELL_BREAKS = [0, 0.2, 0.5, 1, 2]  # a region's reports per cell in force
 _SATISFACTION_BREAKS = [0.0, 0.6, 0.8, 0.9, 1.0]
+_STAFFED_SHARE_BREAKS = [0.0, 0.8, 0.95, 1.0, 1.01]  # the top class is "every cell"
+# Hours to acceptance: the red tier's accept deadline is 2 h, the yellow tier's 24 h.
+_RESPONSE_BREAKS = [0, 2, 8, 24, 72]
+_HAZARD_BREAKS = [0, 1, 3, 6, 10]  # fire-hazard reports per 100 buildings a year
+_PATROL_BREAKS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
 def _classes(colours: list[str], breaks: list[float]) -> list[dict[str, Any]]:
@@ -75,38 +87,95 @@ def _classes(colours: list[str], breaks: list[float]) -> list[dict[str, Any]]:
     ]
 
 
+def _scale(
+    prop: str, kind: str, colours: list[str], breaks: list[float], *, unit: str | None = None
+) -> dict[str, Any]:
+    """How one level colours a layer: a numeric property in classes."""
+    return {"property": prop, "kind": kind, "unit": unit, "classes": _classes(colours, breaks)}
+
+
+def _layer(
+    layer_id: str,
+    cell: dict[str, Any],
+    region: dict[str, Any] | None = None,
+    *,
+    window: str | None = None,
+) -> dict[str, Any]:
+    """A layer: the same scale for cells and regions unless the region's is given."""
+    region_caption = f"dash_caption_{layer_id}_region" if region else f"dash_caption_{layer_id}"
+    return {
+        "id": layer_id,
+        "window": window,
+        "cell": cell | {"caption": f"dash_caption_{layer_id}"},
+        "region": (region or cell) | {"caption": region_caption},
+    }
+
+
 def dashboard_config() -> dict[str, Any]:
-    """The coverage map's layers for its script: property, label key and classes."""
+    """The coverage map's layers for its script (see the note above NO_DATA_COLOUR)."""
+    staffed = {
+        "property": "staffed",
+        "kind": "boolean",
+        "unit": None,
+        "classes": [
+            {"value": True, "colour": "#2b8cbe", "label": "staffed"},
+            {"value": False, "colour": "#e34a33", "label": "unstaffed"},
+        ],
+    }
     return {
         "noDataColour": NO_DATA_COLOUR,
         "layers": [
-            {
-                "id": "staffed",
-                "property": "staffed",
-                "kind": "boolean",
-                "classes": [
-                    {"value": True, "colour": "#2b8cbe", "label": "staffed"},
-                    {"value": False, "colour": "#e34a33", "label": "unstaffed"},
-                ],
-            },
-            {
-                "id": "open",
-                "property": "open",
-                "kind": "count",
-                "classes": _classes(_REDS, _COUNT_BREAKS),
-            },
-            {
-                "id": "overdue",
-                "property": "overdue",
-                "kind": "count",
-                "classes": _classes(_REDS, _COUNT_BREAKS),
-            },
-            {
-                "id": "satisfaction",
-                "property": "satisfaction",
-                "kind": "rate",
-                "classes": _classes(_SATISFACTION_COLOURS, _SATISFACTION_BREAKS),
-            },
+            _layer(
+                "staffed",
+                staffed,
+                _scale("staffed_share", "rate", _RED_TO_BLUE, _STAFFED_SHARE_BREAKS),
+            ),
+            _layer(
+                "open",
+                _scale("open", "count", _REDS, _COUNT_BREAKS),
+                _scale(
+                    "open_per_cell", "measure", _REDS, _PER_CELL_BREAKS, unit="dash_unit_per_cell"
+                ),
+            ),
+            _layer(
+                "overdue",
+                _scale("overdue", "count", _REDS, _COUNT_BREAKS),
+                _scale(
+                    "overdue_per_cell",
+                    "measure",
+                    _REDS,
+                    _PER_CELL_BREAKS,
+                    unit="dash_unit_per_cell",
+                ),
+            ),
+            _layer(
+                "response",
+                _scale(
+                    "response_hours", "measure", _ORANGES, _RESPONSE_BREAKS, unit="dash_unit_hours"
+                ),
+                window="response_days",
+            ),
+            _layer(
+                "satisfaction",
+                _scale("satisfaction", "rate", _RED_TO_GREEN, _SATISFACTION_BREAKS),
+                window="satisfaction_days",
+            ),
+            _layer(
+                "hazards",
+                _scale(
+                    "hazard_density",
+                    "measure",
+                    _PURPLES,
+                    _HAZARD_BREAKS,
+                    unit="dash_unit_per_100_buildings",
+                ),
+                window="hazard_days",
+            ),
+            _layer(
+                "patrol",
+                _scale("patrol_coverage", "rate", _RED_TO_GREEN, _PATROL_BREAKS),
+                window="patrol_days",
+            ),
         ],
     }
 

@@ -5,9 +5,13 @@ Every query filters and encodes the stored EPSG:3857 columns (migration 0009), s
 GiST index answers the envelope test and no row is transformed per request. Only public
 fields are selected: never a description, reporter, assignee or exact pin.
 
-Incidents shown: every report except rejected and duplicate ones, closed ones only for
-`RECENTLY_CLOSED_DAYS` after closing (the public map tells what is open and what was
-handled lately, not the whole archive).
+Incidents shown: every report except rejected and duplicate ones, closed ones through the
+China day of closing and the `RECENTLY_CLOSED_DAYS` days after it (the public map tells
+what is open and what was handled lately, not the whole archive). Below
+`INCIDENT_DETAIL_ZOOM` a tile is counts per sixteenth of the tile, summed from
+`incident_tile_bins` (kept by triggers, migration 0013) rather than counted row by row:
+at a million reports a zoom-14 tile of a city holds thousands of them, more than a
+256-pixel tile can show one by one and more than can be cut in a few milliseconds.
 """
 
 from __future__ import annotations
@@ -21,22 +25,39 @@ MAX_ZOOM = 22
 EXTENT = 4096
 BUFFER = 64
 # Below these zooms a layer is served as counts on a grid, not one feature per row.
-INCIDENT_DETAIL_ZOOM = 13
+INCIDENT_DETAIL_ZOOM = 15
 BUILDING_DETAIL_ZOOM = 13
 # Aggregation grid: this many cells across a tile (256 px tiles: one per 16 px).
 CLUSTERS_PER_TILE = 16
+CLUSTER_ZOOMS = 4  # log2(CLUSTERS_PER_TILE): a cluster is a tile four zooms down
 RECENTLY_CLOSED_DAYS = 30
+# The zooms of the tiles incident_tile_bins counts by (migration 0013).
+BIN_ZOOMS = (16, 17, 18)
 WORLD_WIDTH_M = 2 * 20037508.342789244
 
 LAYERS = ("cells", "buildings", "incidents")
 
-_CELLS = text("""
+# The tile and its buffered envelope, computed once per query (not once per row).
+_TILE = """
+    tile AS MATERIALIZED (
+        SELECT ST_TileEnvelope(:z, :x, :y)::box2d AS bounds,
+               ST_TileEnvelope(:z, :x, :y, margin => :margin) AS wide
+    )
+"""
+
+# The first moment (China time) whose closed reports are still shown.
+_SHOWN_CLOSED_SINCE = """
+    (date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai')
+     - make_interval(days => :recent_days)) AT TIME ZONE 'Asia/Shanghai'
+"""
+
+_CELLS = text(f"""
+    WITH {_TILE}
     SELECT ST_AsMVT(t, 'cells', :extent, 'geom') FROM (
         SELECT c.code, c.name, r.code AS community_code,
-               ST_AsMVTGeom(c.boundary_3857, ST_TileEnvelope(:z, :x, :y), :extent,
-                            :buffer) AS geom
-        FROM grid_cells c JOIN regions r ON r.id = c.community_id
-        WHERE c.boundary_3857 && ST_TileEnvelope(:z, :x, :y, margin => :margin)
+               ST_AsMVTGeom(c.boundary_3857, tile.bounds, :extent, :buffer) AS geom
+        FROM tile, grid_cells c JOIN regions r ON r.id = c.community_id
+        WHERE c.boundary_3857 && tile.wide
           AND c.active_from IS NOT NULL AND c.active_to IS NULL
     ) t WHERE geom IS NOT NULL
 """)
@@ -66,32 +87,62 @@ _BUILDING_COUNTS = text("""
     ) t WHERE geom IS NOT NULL
 """)
 
-_INCIDENTS = text("""
+# Open and recently closed incidents apart, each answered by its own partial GiST index
+# (0013), so closed reports of long ago are never visited.
+_INCIDENT_FIELDS = """
+    i.tracking_number, i.category_code AS category, i.status,
+    to_char(i.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS created,
+    ST_AsMVTGeom(i.public_point_3857, tile.bounds, :extent, :buffer) AS geom
+"""
+
+_INCIDENTS = text(f"""
+    WITH {_TILE}
     SELECT ST_AsMVT(t, 'incidents', :extent, 'geom') FROM (
-        SELECT i.tracking_number, i.category_code AS category, i.status,
-               to_char(i.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS created,
-               ST_AsMVTGeom(i.public_point_3857, ST_TileEnvelope(:z, :x, :y), :extent,
-                            :buffer) AS geom
-        FROM incidents i
-        WHERE i.public_point_3857 && ST_TileEnvelope(:z, :x, :y, margin => :margin)
+        SELECT {_INCIDENT_FIELDS}
+        FROM tile, incidents i
+        WHERE i.public_point_3857 && tile.wide
+          AND i.closed_at IS NULL AND i.status NOT IN ('rejected', 'duplicate')
+        UNION ALL
+        SELECT {_INCIDENT_FIELDS}
+        FROM tile, incidents i
+        WHERE i.public_point_3857 && tile.wide
+          AND i.closed_at >= {_SHOWN_CLOSED_SINCE}
           AND i.status NOT IN ('rejected', 'duplicate')
-          AND (i.closed_at IS NULL OR i.closed_at > now() - make_interval(days => :recent_days))
     ) t WHERE geom IS NOT NULL
 """)
 
-# The grid is offset by half a square so every cluster sits inside the tile it counts.
+# Sums the bins inside the tile (one range of Morton codes) for the days still shown:
+# open ones ('infinity') and each day since the cut-off, one index range per day; a
+# closing day after today (a clock set ahead) is read too, by the second branch. Each
+# cluster is a tile CLUSTER_ZOOMS zooms down, drawn at its centre in tile units, with the
+# most frequent status (ties: the first by name).
 _INCIDENT_COUNTS = text("""
+    WITH today AS MATERIALIZED (
+        SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date AS day
+    ), shown AS (
+        SELECT b.x, b.y, b.status, b.incidents
+        FROM incident_tile_bins b
+        WHERE b.zoom = :bin_zoom AND b.quadkey >= :first AND b.quadkey < :last
+          AND b.closed_on = ANY (ARRAY(
+              SELECT generate_series(day - CAST(:recent_days AS integer), day,
+                                     interval '1 day')::date
+              FROM today) || 'infinity'::date)
+        UNION ALL
+        SELECT b.x, b.y, b.status, b.incidents
+        FROM incident_tile_bins b
+        WHERE b.zoom = :bin_zoom AND b.quadkey >= :first AND b.quadkey < :last
+          AND b.closed_on > (SELECT day FROM today) AND b.closed_on < 'infinity'::date
+    ), per_status AS (
+        SELECT x >> :shift AS cx, y >> :shift AS cy, status, sum(incidents) AS n
+        FROM shown GROUP BY 1, 2, 3
+    )
     SELECT ST_AsMVT(t, 'incidents', :extent, 'geom') FROM (
-        SELECT count(*)::int AS count,
-               mode() WITHIN GROUP (ORDER BY i.status) AS status,
-               ST_AsMVTGeom(ST_SnapToGrid(i.public_point_3857, :half, :half, :size, :size),
-                            ST_TileEnvelope(:z, :x, :y), :extent, 0) AS geom
-        FROM incidents i
-        WHERE i.public_point_3857 && ST_TileEnvelope(:z, :x, :y)
-          AND i.status NOT IN ('rejected', 'duplicate')
-          AND (i.closed_at IS NULL OR i.closed_at > now() - make_interval(days => :recent_days))
-        GROUP BY ST_SnapToGrid(i.public_point_3857, :half, :half, :size, :size)
-    ) t WHERE geom IS NOT NULL
+        SELECT sum(n)::int AS count,
+               (array_agg(status ORDER BY n DESC, status))[1] AS status,
+               ST_Point((cx - :cx0 + 0.5) * :cluster_units,
+                        (cy - :cy0 + 0.5) * :cluster_units) AS geom
+        FROM per_status GROUP BY cx, cy
+    ) t
 """)
 
 
@@ -111,6 +162,32 @@ def validate_tile(z: int, x: int, y: int) -> None:
                 f"{name} 在缩放级别 {z} 下应在 0 到 {limit} 之间",
                 field=name,
             )
+
+
+def morton(x: int, y: int) -> int:
+    """The Morton (Z-order) code of a tile: x's bits in the even places, y's in the odd
+    ones (the SQL function tile_morton, migration 0013)."""
+    code = 0
+    for bit in range(max(x.bit_length(), y.bit_length())):
+        code |= ((x >> bit) & 1) << (2 * bit) | ((y >> bit) & 1) << (2 * bit + 1)
+    return code
+
+
+def _bin_params(z: int, x: int, y: int) -> dict[str, int]:
+    """The range of bins inside tile (z, x, y) and how they fold into its clusters: the
+    bins of the clusters' own zoom, else the coarsest bins folded further."""
+    bin_zoom = min(max(z + CLUSTER_ZOOMS, BIN_ZOOMS[0]), BIN_ZOOMS[-1])
+    depth = bin_zoom - z  # bins per tile side: 2**depth
+    first = morton(x, y) << (2 * depth)
+    return {
+        "bin_zoom": bin_zoom,
+        "first": first,
+        "last": first + (1 << (2 * depth)),
+        "shift": depth - CLUSTER_ZOOMS,
+        "cx0": x * CLUSTERS_PER_TILE,
+        "cy0": y * CLUSTERS_PER_TILE,
+        "cluster_units": EXTENT // CLUSTERS_PER_TILE,
+    }
 
 
 def _query(layer: str, z: int) -> tuple[TextClause, bool]:
@@ -139,7 +216,9 @@ async def tile(session: AsyncSession, layer: str, z: int, x: int, y: int) -> byt
     }
     if layer == "incidents":
         params["recent_days"] = RECENTLY_CLOSED_DAYS
-    if aggregated:
+        if aggregated:
+            params |= _bin_params(z, x, y)
+    elif aggregated:
         size = WORLD_WIDTH_M / 2**z / CLUSTERS_PER_TILE
         params |= {"size": size, "half": size / 2}
     data = (await session.execute(query, params)).scalar()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import pytest
 import pytest_asyncio
@@ -42,6 +43,8 @@ def settings() -> Settings:
         database_url=_test_database_url(),
         secret_key=secrets.token_urlsafe(48),
         id_hash_key=secrets.token_urlsafe(48),
+        # Tests file many reports from one address; tests/test_abuse.py turns limits on.
+        rate_limits_enabled=False,
     )
 
 
@@ -97,7 +100,12 @@ def app(settings: Settings, db: AsyncSession):
     async def _test_session() -> AsyncIterator[AsyncSession]:
         yield db
 
+    @asynccontextmanager
+    async def _borrowed() -> AsyncIterator[AsyncSession]:
+        yield db  # the ban list and rate limiter see (and write in) the test's transaction
+
     application.dependency_overrides[get_session] = _test_session
+    application.state.sessions = _borrowed
     return application
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.deps import get_bulk_runner, get_principal
+from gis.database import session_factory
 from grid.access import Principal
 from grid.roles import Role
 from tests.factories import auth_headers, make_user, make_world
@@ -24,10 +25,12 @@ from tests.test_versions_and_checks import _cells_file
 ADMIN = Principal(1, "admin", "管理员", Role.ADMIN, None, None)
 
 
-def _admin_app(settings, conn):
+def _admin_app(settings, conn, async_engine):
     """The real app with an admin caller, its bulk work done inside the test's rolled-back
     sync transaction (each unit in a savepoint, as the real one is all or nothing)."""
     application = create_app(settings)
+    # Its own short sessions (the ban list's reads) come from the test database.
+    application.state.sessions = session_factory(async_engine)
 
     def runner():
         async def run(work):
@@ -45,9 +48,9 @@ def _admin_app(settings, conn):
 
 
 @pytest_asyncio.fixture
-async def admin(settings, conn) -> AsyncIterator[AsyncClient]:
+async def admin(settings, conn, async_engine) -> AsyncIterator[AsyncClient]:
     """An HTTP client acting as an administrator."""
-    transport = ASGITransport(app=_admin_app(settings, conn))
+    transport = ASGITransport(app=_admin_app(settings, conn, async_engine))
     async with AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
 
@@ -126,9 +129,9 @@ async def test_bad_uploads_are_refused_naming_the_file_field(admin, conn, name, 
     assert _stored(conn) == []
 
 
-async def test_an_oversized_upload_and_a_zip_bomb_are_413(settings, conn):
+async def test_an_oversized_upload_and_a_zip_bomb_are_413(settings, conn, async_engine):
     small = settings.model_copy(update={"max_import_mb": 1})
-    transport = ASGITransport(app=_admin_app(small, conn))
+    transport = ASGITransport(app=_admin_app(small, conn, async_engine))
     async with AsyncClient(transport=transport, base_url="http://test") as client:
         big = await client.post("/admin/imports/buildings",
                                 files={"file": ("big.geojson", b" " * (2 * 2**20))})

@@ -491,9 +491,9 @@ def test_cli_dry_run_prints_rejections_and_writes_the_json_report(conn, tmp_path
 
 
 @pytest_asyncio.fixture
-async def admin(settings, conn) -> AsyncIterator[AsyncClient]:
+async def admin(settings, conn, async_engine) -> AsyncIterator[AsyncClient]:
     """An HTTP client acting as an administrator (see tests/test_admin_api.py)."""
-    transport = ASGITransport(app=_admin_app(settings, conn))
+    transport = ASGITransport(app=_admin_app(settings, conn, async_engine))
     async with AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
 

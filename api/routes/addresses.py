@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.abuse import SearchLimit
 from api.deps import SessionDep
 from gis.errors import InvalidInput
 from grid.addresses import MAX_QUERY_CHARS, search_addresses
@@ -27,7 +28,7 @@ def _parse_near(value: str | None) -> tuple[float, float] | None:
     return lon, lat
 
 
-@router.get("")
+@router.get("", dependencies=[SearchLimit])
 async def find_addresses(
     session: SessionDep,
     q: Annotated[str, Query(max_length=MAX_QUERY_CHARS * 2,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from api.abuse import client_ip
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from api.security import create_access_token
+from gis import audit
+from gis.audit import Actor
 from gis.clock import local_date
 from gis.errors import NotAuthenticated
 from grid.access import assignment_valid_on
@@ -50,18 +53,32 @@ class MeOut(BaseModel):
 
 @router.post("/token", response_model=TokenOut)
 async def issue_token(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
 ) -> TokenOut:
-    """Exchange username and password for a bearer token (OAuth2 password flow)."""
+    """Exchange username and password for a bearer token (OAuth2 password flow). The
+    answer to a wrong password, an unknown or a disabled account is the same."""
+    username = form.username.strip().lower()
+    # Counted per address and per name tried, whether or not the account exists.
+    await request.app.state.limiter.check("login", ip=client_ip(request), username=username)
     user = (
-        await session.execute(select(User).where(User.username == form.username.strip().lower()))
+        await session.execute(select(User).where(User.username == username))
     ).scalar_one_or_none()
     # Verify against a dummy hash for unknown users: same time, same answer.
     ok = verify_password(form.password, user.password_hash if user else dummy_hash())
     if user is None or not ok or not user.is_active:
+        await audit.record(
+            session, "login_failed", Actor(user.id if user else None, username[:100], None,
+                                           client_ip(request)),
+        )
+        await session.commit()
         raise NotAuthenticated("Invalid username or password", "用户名或密码错误")
+    await request.app.state.bans.refuse_account(user.id)
+    await audit.record(session, "login", Actor(user.id, user.username, user.role,
+                                               client_ip(request)))
+    await session.commit()
     return TokenOut(
         access_token=create_access_token(user.id, settings),
         expires_in=settings.token_ttl_minutes * 60,

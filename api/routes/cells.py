@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
+from api.abuse import audit_personal_read
 from api.deps import OptionalPrincipal, SessionDep, StaffPrincipal
 from api.geojson import GeoJSONResponse, feature_collection, parse_bbox
 from gis.clock import local_date
@@ -83,6 +84,7 @@ async def get_responsibility(
 
 @router.get("/{code}/residents")
 async def get_residents(
+    request: Request,
     code: CellCode,
     session: SessionDep,
     principal: StaffPrincipal,
@@ -103,10 +105,14 @@ async def get_residents(
     people, next_after = await people_page(
         session, principal, wanted, on=day, limit=limit, after=after
     )
+    responsible = await cell_responsibility(session, cell, day)
+    counts = await cell_counts(session, cell.id)
+    await audit_personal_read(session, request, principal, "cell_residents", cell.code,
+                              person_ids=[p["id"] for p in people])
     return {
         "cell": {"code": cell.code, "name": cell.name, "community_code": cell.community_code},
-        "counts": await cell_counts(session, cell.id),
-        "responsible": await cell_responsibility(session, cell, day),
+        "counts": counts,
+        "responsible": responsible,
         "people": people,
         "next_after": next_after,
     }

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
+from api.abuse import IntakeLimit
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from api.routes.reports import TrackingNumber, read_submission
 from gis.errors import NotFound
@@ -40,7 +41,7 @@ class VerifyIn(BaseModel):
         return printable_text(value) or value
 
 
-@router.post("", status_code=201, openapi_extra=_OPENAPI_BODY)
+@router.post("", status_code=201, openapi_extra=_OPENAPI_BODY, dependencies=[IntakeLimit])
 async def create_declaration(
     request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:

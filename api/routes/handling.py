@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
+from api.abuse import audit_personal_read
 from api.deps import SessionDep, SettingsDep, StaffPrincipal
 from api.routes.reports import TrackingNumber, read_submission
 from incidents.handling import (
@@ -45,14 +46,20 @@ class ActionIn(BaseModel):
 
 @router.get("/{tracking_number}")
 async def get_incident(
-    tracking_number: TrackingNumber, session: SessionDep, principal: StaffPrincipal
+    request: Request,
+    tracking_number: TrackingNumber,
+    session: SessionDep,
+    principal: StaffPrincipal,
 ) -> dict[str, Any]:
     """An incident in full for staff whose area it is in (404 otherwise); the reporter's
     contact only for its assignee and managers over it; the actions this caller may take."""
     head = await visible_incident(session, principal, tracking_number, datetime.now(UTC))
-    body = await staff_report(session, head.id, with_contact=principal.id == head.assignee_id
-                              or manager_over(principal, head.region_path))
+    with_contact = principal.id == head.assignee_id or manager_over(principal, head.region_path)
+    body = await staff_report(session, head.id, with_contact=with_contact)
     body["allowed_actions"] = actions_for(principal, head)
+    if with_contact and body["reporter_contact"] != {"name": None, "phone": None}:
+        await audit_personal_read(session, request, principal, "incident_contact",
+                                  tracking_number)
     return body
 
 

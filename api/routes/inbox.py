@@ -251,7 +251,7 @@ async def stream_inbox(
     every 15 s. Authenticate with the Authorization header or, for EventSource only,
     `?access_token=` (masked in this server's access log; keep it out of a proxy's
     logs too)."""
-    principal = await get_principal(session, settings, bearer or access_token)
+    principal = await get_principal(request, session, settings, bearer or access_token)
     # Give the pooled connection back now; the stream borrows one per wake-up.
     await session.commit()
     return StreamingResponse(

@@ -1,16 +1,17 @@
 """Pages (public map, report form, tracking; the managers' coverage map; the grid
-worker's map) and their bbox-bounded GeoJSON layers: the public map's incidents and the
-coverage map's cells.
+worker's map) and their bounded GeoJSON layers: the public map's incidents and the
+coverage map's cells (by bbox) and drill-down (one level of one region at a time).
 
 The pages are shells rendered by maps.pages; their scripts get the data from the JSON
-APIs (/categories, /cells, /reports, /map/incidents.geojson, /dashboard/cells.geojson)
-in the browser; the coverage map's layer needs a manager's token, the worker's map
-(/incidents?view=mine, /patrol) a grid worker's.
+APIs (/categories, /cells, /reports, /map/incidents.geojson, /dashboard/cells.geojson,
+/dashboard/regions.geojson) in the browser; the coverage map's layers need a manager's
+token, the worker's map (/incidents?view=mine, /patrol) a grid worker's.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query
@@ -19,8 +20,13 @@ from fastapi.responses import HTMLResponse
 from api.deps import ManagerPrincipal, SessionDep, SettingsDep
 from api.geojson import GeoJSONResponse, parse_bbox
 from api.routes.reports import DECLARATION_CATEGORIES, TrackingNumber
+from gis.settings import Settings
+from grid.addresses import MIN_QUERY_CHARS
 from grid.cells import cells_extent
-from incidents.statistics import cell_coverage
+from incidents.categories import MAX_TEXT_ANSWER
+from incidents.coverage import cell_coverage, drill_down
+from incidents.intake import ReportIn
+from incidents.photos import ACCEPTED_MEDIA_TYPES
 from incidents.views import public_open_incidents
 from maps.assets import app_files, vendor_files
 from maps.pages import PageContext, dashboard_config, pick_language, render_page
@@ -54,6 +60,29 @@ async def map_page(session: SessionDep, settings: SettingsDep, lang: Lang = None
     return HTMLResponse(render_page("map.html", ctx, "/map"))
 
 
+@cache
+def _schema_rule(field: str, rule: str) -> object:
+    """A constraint of a ReportIn field as its JSON schema states it (e.g. a pattern)."""
+    (declared,) = (s for s in ReportIn.model_json_schema()["properties"][field]["anyOf"]
+                   if rule in s)
+    return declared[rule]
+
+
+def report_form_limits(settings: Settings) -> dict[str, object]:
+    """The intake rules the report form checks before sending: the same numbers the server
+    enforces (photos from settings, fields from ReportIn), so the two cannot drift."""
+    return {
+        "maxPhotos": settings.max_photos,
+        "maxPhotoMb": settings.max_photo_mb,
+        "photoTypes": list(ACCEPTED_MEDIA_TYPES),
+        "maxDescription": _schema_rule("description", "maxLength"),
+        "maxAddress": _schema_rule("address", "maxLength"),
+        "phonePattern": _schema_rule("contact_phone", "pattern"),
+        "maxTextAnswer": MAX_TEXT_ANSWER,
+        "minAddressQuery": MIN_QUERY_CHARS,
+    }
+
+
 @router.get("/report", response_class=HTMLResponse, include_in_schema=False)
 async def report_page(
     session: SessionDep, settings: SettingsDep, lang: Lang = None
@@ -62,7 +91,8 @@ async def report_page(
     ctx = await _context(session, settings, lang)
     return HTMLResponse(
         render_page(
-            "report.html", ctx, "/report", excludedCategories=sorted(DECLARATION_CATEGORIES)
+            "report.html", ctx, "/report", excludedCategories=sorted(DECLARATION_CATEGORIES),
+            limits=report_form_limits(settings),
         )
     )
 
@@ -77,7 +107,9 @@ async def track_page(
     """A report's status and timeline by tracking number."""
     ctx = await _context(session, settings, lang)
     return HTMLResponse(
-        render_page("track.html", ctx, f"/track/{tracking_number}", number=tracking_number)
+        render_page("track.html", ctx, f"/track/{tracking_number}", number=tracking_number,
+                    # The rating form shows only while the report may still be rated.
+                    ratingPeriodDays=settings.rating_period_days)
     )
 
 
@@ -120,6 +152,27 @@ async def dashboard_cells(
             "truncated": len(features) == _MAX_DASHBOARD_CELLS,
         }
     )
+
+
+@router.get("/dashboard/regions.geojson", response_class=GeoJSONResponse)
+async def dashboard_regions(
+    session: SessionDep,
+    principal: ManagerPrincipal,
+    region: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{6}([0-9]{3}){0,2}$",
+            description="a region code within your area; none: where your map opens",
+        ),
+    ] = None,
+) -> GeoJSONResponse:
+    """The coverage map's drill-down: the level below a region within the manager's area
+    (districts, streets, communities with the figures of everything below them; a
+    community's cells), the trail back up, no personal data. Outside the area: 403."""
+    answer = await drill_down(
+        session, principal, region, datetime.now(UTC), cell_limit=_MAX_DASHBOARD_CELLS
+    )
+    return GeoJSONResponse(answer)
 
 
 @router.get("/map/incidents.geojson", response_class=GeoJSONResponse)

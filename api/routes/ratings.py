@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.abuse import IntakeLimit
 from api.deps import (
     CurrentPrincipal,
     ManagerPrincipal,
@@ -104,7 +105,7 @@ class AppealDecisionIn(_Text):
     note: str | None = Field(None, max_length=MAX_TEXT)
 
 
-@router.post("/reports/{tracking_number}/rating", status_code=201)
+@router.post("/reports/{tracking_number}/rating", status_code=201, dependencies=[IntakeLimit])
 async def rate_report(
     tracking_number: TrackingNumber,
     body: RatingBody,
@@ -244,7 +245,7 @@ async def decide_on_flag(
     return result
 
 
-@router.post("/ratings/{rating_id}/appeals", status_code=201)
+@router.post("/ratings/{rating_id}/appeals", status_code=201, dependencies=[IntakeLimit])
 async def appeal_rating(
     rating_id: Id,
     body: AppealIn,

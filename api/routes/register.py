@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
+from api.abuse import SearchLimit, audit_personal_read
 from api.deps import SessionDep, SettingsDep, StaffPrincipal
 from gis.clock import local_date
 from gis.errors import NotFound
@@ -17,8 +18,9 @@ router = APIRouter(prefix="/register", tags=["register"])
 
 
 
-@router.get("/people")
+@router.get("/people", dependencies=[SearchLimit])
 async def search_people(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: StaffPrincipal,
@@ -47,11 +49,16 @@ async def search_people(
         session, principal, wanted, on=local_date(), limit=limit, after=after,
         id_hash_key=settings.id_hash_key.get_secret_value(),
     )
+    # The search text is not kept: it may be an ID number.
+    await audit_personal_read(session, request, principal, "people_search", None,
+                              person_ids=[p["id"] for p in people], tags=tag or [],
+                              region=region)
     return {"people": people, "next_after": next_after}
 
 
 @router.get("/people/{person_id}")
 async def get_person(
+    request: Request,
     session: SessionDep,
     principal: StaffPrincipal,
     person_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
@@ -61,4 +68,5 @@ async def get_person(
     record = await person_record(session, principal, person_id, local_date())
     if record is None:
         raise NotFound(f"No person {person_id} in your area", f"您的辖区内没有该人员 {person_id}")
+    await audit_personal_read(session, request, principal, "person", person_id)
     return record

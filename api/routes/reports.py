@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from api import idempotency
+from api.abuse import IntakeLimit, SearchLimit
 from api.deps import OptionalPrincipal, SessionDep, SettingsDep
 from gis.coords import CoordSystem, parse_location, to_wgs84
 from gis.errors import InvalidInput, TooLarge
@@ -122,7 +123,7 @@ async def read_submission(
     return data, await _photos(files, settings)
 
 
-@router.post("", status_code=201, openapi_extra=_OPENAPI_BODY,
+@router.post("", status_code=201, openapi_extra=_OPENAPI_BODY, dependencies=[IntakeLimit],
              responses={200: {"description": "a fire burning now: call 119"}})
 async def create_report(
     request: Request,
@@ -159,7 +160,7 @@ async def create_report(
     return JSONResponse(asdict(result), 201)
 
 
-@router.get("/nearby")
+@router.get("/nearby", dependencies=[SearchLimit])
 async def nearby_reports(
     request: Request,
     session: SessionDep,

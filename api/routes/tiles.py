@@ -2,28 +2,29 @@
 
 An empty tile is answered 204 (no body), as tile servers commonly do; map clients treat
 it as a tile with nothing in it. The ETag is a hash of the tile: a client revalidating
-with If-None-Match gets 304 and no body (the tile is still cut, the bytes are saved).
+with If-None-Match gets 304 and no body. Cut tiles are kept a few seconds in each worker
+(`maps.tile_cache`, less than the max-age every browser may keep them anyway), so the
+tiles many viewers open at once are cut once; the test environment cuts every request.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from api.deps import SessionDep
-from maps.tiles import MAX_ZOOM, tile
+from api.deps import SessionDep, SettingsDep
+from gis.settings import Settings
+from maps.tile_cache import CutTile, TileCache, tile_etag
+from maps.tiles import LAYERS, MAX_ZOOM, tile, validate_tile
 
 router = APIRouter(prefix="/tiles", tags=["maps"])
 
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 # Incidents change by the minute; cells and buildings change with an import.
 MAX_AGE = {"incidents": 60, "cells": 3600, "buildings": 3600}
-
-
-def _etag(data: bytes) -> str:
-    return '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+# How long a worker serves a tile it cut: well under each layer's max-age.
+CACHE_TTL = {"incidents": 5.0, "cells": 60.0, "buildings": 60.0}
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -31,6 +32,15 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
         return False
     tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
     return etag in tags or "*" in tags
+
+
+def _cache(request: Request, settings: Settings) -> TileCache | None:
+    """The app's tile cache, made on first use (none in tests, which change data between
+    requests; a test that wants one sets app.state.tile_cache)."""
+    cache = getattr(request.app.state, "tile_cache", None)
+    if cache is None and settings.environment != "test":
+        cache = request.app.state.tile_cache = TileCache()
+    return cache
 
 
 @router.get(
@@ -45,17 +55,28 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 async def get_tile(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     layer: Annotated[str, Path(description="cells, buildings or incidents")],
     z: Annotated[int, Path(ge=0, le=MAX_ZOOM, description="zoom")],
     x: Annotated[int, Path(ge=0, description="column, 0 to 2^z - 1")],
     y: Annotated[int, Path(ge=0, description="row from the top, 0 to 2^z - 1")],
 ) -> Response:
     """One Mapbox vector tile of a public layer (counts per grid square at low zoom)."""
-    data = await tile(session, layer, z, x, y)
+
+    async def cut() -> bytes:
+        return await tile(session, layer, z, x, y)
+
+    cache = _cache(request, settings)
+    if cache is None or layer not in LAYERS:
+        data = await cut()  # an unknown layer is refused there, never cached
+        cut_tile = CutTile(data, tile_etag(data), 0.0)
+    else:
+        validate_tile(z, x, y)
+        cut_tile = await cache.get((layer, z, x, y), CACHE_TTL[layer], cut)
     headers = {"Cache-Control": f"public, max-age={MAX_AGE[layer]}"}
-    if not data:
+    if not cut_tile.data:
         return Response(status_code=204, headers=headers)
-    headers["ETag"] = _etag(data)
+    headers["ETag"] = cut_tile.etag
     if _matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
-    return Response(data, media_type=MVT_MEDIA_TYPE, headers=headers)
+    return Response(cut_tile.data, media_type=MVT_MEDIA_TYPE, headers=headers)

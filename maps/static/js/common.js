@@ -63,6 +63,8 @@ window.gg = (function () {
         option.textContent = config.lang === "en" ? c.label_en : c.label_zh;
         select.appendChild(option);
       });
+      // The categories themselves, for pages that need their questions or flags.
+      return res.body.categories || [];
     });
   }
 
@@ -98,3 +100,10 @@ window.gg = (function () {
            makeMap: makeMap, fillCategories: fillCategories, statusLabel: statusLabel,
            errorText: errorText, onSignIn: onSignIn };
 })();
+
+/* A label with its {name} placeholders filled from `values` (unknown ones left as they are). */
+window.gg.format = function (text, values) {
+  return String(text).replace(/\{(\w+)\}/g, function (whole, name) {
+    return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+  });
+};

@@ -1,10 +1,34 @@
-/* A report's status and public timeline by tracking number. */
+/* A report by tracking number: status, the text and photos staff approved for publication,
+   the public timeline and, once closed, the reporter's rating (好差评). The rating goes to
+   POST /reports/{number}/rating with the secret the report page kept in localStorage
+   (gridgov.report.<number>), else the one typed into the secret field; the server's
+   errors are shown next to their field. */
 "use strict";
 (function () {
   var t = gg.t;
-  var statusBox = document.getElementById("track-status");
-  var facts = document.getElementById("track-facts");
-  var timeline = document.getElementById("timeline");
+  var lang = gg.config.lang;
+  var number = gg.config.number;
+  var SECRET_KEY = "gridgov.report." + number;
+  var DAY_MS = 86400000;
+  var FIELDS = ["overall", "timeliness", "convenience", "comment", "secret"];
+  var colon = lang === "en" ? ": " : "：";
+  var form = byId("rating-form");
+
+  function byId(id) { return document.getElementById(id); }
+
+  function fill(template, n) { return template.replace("{n}", String(n)); }
+
+  function when(iso) { return iso ? new Date(iso).toLocaleString(lang) : ""; }
+
+  function scoreLabel(score) { return t["trk_score_" + score] || String(score); }
+
+  function storedSecret() {
+    try {
+      return localStorage.getItem(SECRET_KEY) || "";
+    } catch (e) {
+      return "";  // storage off (private mode, blocked)
+    }
+  }
 
   function fact(term, value) {
     if (!value) { return; }
@@ -12,25 +36,234 @@
     var dd = document.createElement("dd");
     dt.textContent = term;
     dd.textContent = value;
-    facts.appendChild(dt);
-    facts.appendChild(dd);
+    byId("track-facts").appendChild(dt);
+    byId("track-facts").appendChild(dd);
   }
 
-  function when(iso) { return iso ? new Date(iso).toLocaleString(gg.config.lang) : ""; }
+  function reviewText(review) {
+    var parts = [];
+    if (review.text === "approved") { parts.push(t.trk_review_text_approved); }
+    if (review.text === "rejected") { parts.push(t.trk_review_text_rejected); }
+    if (review.photos_published) { parts.push(fill(t.trk_review_photos, review.photos_published)); }
+    if (review.photos_withdrawn) { parts.push(fill(t.trk_review_withdrawn, review.photos_withdrawn)); }
+    return parts.join(lang === "en" ? "; " : "，");
+  }
 
-  gg.getJSON("/reports/" + encodeURIComponent(gg.config.number)).then(function (res) {
-    if (!res.ok) { statusBox.textContent = res.status === 404 ? t.not_found : res.body.error.message; return; }
-    var r = res.body;
-    statusBox.textContent = t.status + (gg.config.lang === "en" ? ": " : "：") + gg.statusLabel(r.status);
-    statusBox.dataset.status = r.status;
-    fact(t.category, gg.config.lang === "en" ? r.category.label_en : r.category.label_zh);
+  function stepText(step) {
+    if (step.to) { return gg.statusLabel(step.to); }
+    var label = t["trk_k_" + step.kind] || step.kind;
+    var detail = step.review ? reviewText(step.review) : "";
+    return detail ? label + colon + detail : label;
+  }
+
+  function showText(r) {
+    var box = byId("report-text");
+    var text = byId("description");
+    box.hidden = r.description_review === "none";
+    text.dataset.state = r.description_review;
+    if (r.description) {
+      text.textContent = r.description;
+      text.className = "description";
+    } else {
+      text.textContent = r.description_review === "rejected" ? t.trk_text_rejected : t.trk_text_pending;
+      text.className = "hint";
+    }
+  }
+
+  function showPhotos(r) {
+    var list = byId("photos");
+    list.textContent = "";
+    byId("report-photos").hidden = r.photos.length === 0;
+    r.photos.forEach(function (photo, i) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      var img = document.createElement("img");
+      item.className = "photo-item";
+      link.href = photo.url;
+      img.src = photo.thumbnail_url;
+      img.alt = fill(t.trk_photo_alt, i + 1);
+      link.appendChild(img);
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+  }
+
+  function showTimeline(r) {
+    var list = byId("timeline");
+    list.textContent = "";
+    r.timeline.forEach(function (step) {
+      var item = document.createElement("li");
+      item.dataset.kind = step.kind;
+      item.textContent = when(step.at) + " · " + stepText(step);
+      list.appendChild(item);
+    });
+  }
+
+  /* The reporter's own rating, when this device holds the secret. */
+  function showOwnRating(secret) {
+    fetch("/reports/" + encodeURIComponent(number) + "/rating",
+          { headers: { "Accept": "application/json", "Accept-Language": lang,
+                       "X-Report-Secret": secret } })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (body) {
+        var mine = body && body.ratings.filter(function (g) { return g.kind === "handling"; })[0];
+        if (mine) { showResult(mine.overall, false); }
+      }, function () { /* the note already says it is rated */ });
+  }
+
+  function showRating(r) {
+    var note = byId("rating-note");
+    byId("rating").hidden = r.status !== "closed";
+    form.hidden = true;
+    if (r.status !== "closed") { return; }
+    var secret = storedSecret();
+    if (r.rated) {
+      note.textContent = t.trk_rate_done;
+      if (secret) { showOwnRating(secret); }
+      return;
+    }
+    var closedAt = r.closed_at ? Date.parse(r.closed_at) : Date.now();
+    if (Date.now() > closedAt + gg.config.ratingPeriodDays * DAY_MS) {
+      note.textContent = t.trk_rate_over;
+      return;
+    }
+    note.textContent = t.trk_rate_intro;
+    byId("secret-saved").hidden = !secret;
+    byId("secret-field").hidden = Boolean(secret);
+    form.hidden = false;
+  }
+
+  function show(r) {
+    var status = byId("track-status");
+    status.textContent = t.status + colon + gg.statusLabel(r.status);
+    status.dataset.status = r.status;
+    byId("track-facts").textContent = "";
+    fact(t.category, lang === "en" ? r.category.label_en : r.category.label_zh);
     fact(t.created_at, when(r.created_at));
     fact(t.resolve_due_at, when(r.resolve_due_at));
+    fact(t.trk_closed_at, when(r.closed_at));
     fact(t.cell, r.cell_code);
-    r.timeline.forEach(function (step) {
-      var li = document.createElement("li");
-      li.textContent = when(step.at) + " · " + (step.to ? gg.statusLabel(step.to) : step.kind);
-      timeline.appendChild(li);
+    byId("track-follows").hidden = !r.follows;
+    if (r.follows) {
+      byId("follows-link").href = "/track/" + encodeURIComponent(r.follows) + "?lang=" + lang;
+      byId("follows-link").textContent = r.follows;
+    }
+    showText(r);
+    showPhotos(r);
+    showTimeline(r);
+    showRating(r);
+  }
+
+  function load() {
+    return gg.getJSON("/reports/" + encodeURIComponent(number)).then(function (res) {
+      if (!res.ok) {
+        byId("track-status").textContent = res.status === 404 ? t.not_found : gg.errorText(res.body);
+        return;
+      }
+      show(res.body);
+    }, function () { byId("track-status").textContent = t.network; });
+  }
+
+  /* --- the rating form --------------------------------------------------------------- */
+
+  function control(name) { return name === "overall" ? byId("overall-5") : byId(name); }
+
+  function clearErrors() {
+    FIELDS.forEach(function (name) {
+      byId(name + "-error").textContent = "";
+      if (name !== "overall") { control(name).removeAttribute("aria-invalid"); }
+    });
+    byId("rating-error").textContent = "";
+  }
+
+  function fieldError(name, message) {
+    if (FIELDS.indexOf(name) < 0) {
+      byId("rating-error").textContent = message;
+      return;
+    }
+    if (name === "secret") {  // a stored secret that failed: let the reporter type one
+      byId("secret-field").hidden = false;
+      byId("secret-saved").hidden = true;
+    }
+    byId(name + "-error").textContent = message;
+    // Radios take no aria-invalid; their group's description carries the message.
+    if (name !== "overall") { control(name).setAttribute("aria-invalid", "true"); }
+  }
+
+  function showServerError(status, body) {
+    var error = body && body.error;
+    if (!error) {
+      byId("rating-error").textContent = t.network;
+      return;
+    }
+    if (error.fields && error.fields.length) {
+      error.fields.forEach(function (f) {
+        var message = error.code === "validation_error" ? error.message + colon + f.reason : error.message;
+        fieldError(f.field.split(".")[0], message);
+      });
+    } else if (status === 403) {
+      fieldError("secret", error.message);  // the secret does not match this report
+    } else {
+      byId("rating-error").textContent = error.message;
+    }
+    var first = FIELDS.filter(function (name) { return byId(name + "-error").textContent; })[0];
+    if (first) { control(first).focus(); }
+  }
+
+  function showResult(overall, workOrder) {
+    var result = byId("rating-result");
+    form.hidden = true;
+    byId("rating-note").textContent = "";
+    result.textContent = t.trk_rate_thanks + scoreLabel(overall) +
+      (workOrder ? (lang === "en" ? " " : "") + t.trk_rate_work_order : "");
+    result.dataset.overall = String(overall);
+    result.hidden = false;
+  }
+
+  function ratingBody() {
+    var chosen = form.querySelector("input[name=overall]:checked");
+    var body = { overall: chosen ? Number(chosen.value) : null };
+    ["timeliness", "convenience"].forEach(function (name) {
+      if (byId(name).value) { body[name] = Number(byId(name).value); }
+    });
+    if (byId("comment").value.trim()) { body.comment = byId("comment").value.trim(); }
+    var typed = byId("secret-field").hidden ? "" : byId("secret").value.trim();
+    body.secret = typed || storedSecret() || null;
+    return body;
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    clearErrors();
+    var body = ratingBody();
+    if (body.overall === null) {
+      fieldError("overall", t.trk_rate_choose);
+      control("overall").focus();
+      return;
+    }
+    var button = byId("rate-submit");
+    button.disabled = true;
+    button.textContent = t.trk_rate_sending;
+    fetch("/reports/" + encodeURIComponent(number) + "/rating", {
+      method: "POST",
+      body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "Accept": "application/json",
+                 "Accept-Language": lang }
+    }).then(function (res) {
+      return res.json().then(function (answer) {
+        if (res.ok) {
+          showResult(answer.overall, Boolean(answer.work_order));
+          return load();
+        }
+        showServerError(res.status, answer);
+      });
+    }).catch(function () {
+      byId("rating-error").textContent = t.network;
+    }).then(function () {
+      button.disabled = false;
+      button.textContent = t.trk_rate_submit;
     });
   });
+
+  load();
 })();

@@ -1,0 +1,763 @@
+"""Vector-tile benchmark: the public incident and cell layers of gridgov beside tipg, on
+the same tables in the same run, over a district of 10,000 cells and 1,000,000 incidents.
+
+    .venv/bin/python -m bench.tiles_bench [--incidents 1000000] [--cells 10000]
+        [--tiles 48] [--requests 400] [--concurrency 4] [--workers 1] [--reload]
+
+Targets (issue "Maps and pages"): incident tiles at z14 p50 <= 5 ms and p99 <= 30 ms,
+and faster than tipg on the same table and zoom. Progress goes to stderr; the figures
+table and one JSON line go to stdout; the exit status is 1 when a correctness check fails
+(a bin count that differs from a direct count, an error answer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from bench.district import BENCH_CRS, District, make_district, write_geopackage
+from gis.crs import STORAGE_SRID, transformer
+from gis.database import create_bulk_engine, ensure_database
+
+DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_tiles"
+DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")
+DEFAULT_SEED = 20261124
+ROOT = Path(__file__).resolve().parent.parent
+TIPG_VENV = ROOT / "bench" / ".venv-tipg"
+TIPG_REQUIREMENT = "tipg>=1.0,<2"
+ZOOMS = (12, 13, 14, 15, 16)
+P50_TARGET_MS, P99_TARGET_MS, TARGET_ZOOM = 5.0, 30.0, 14
+HALF_WORLD = 20037508.342789244
+LOAD_CHUNK = 100_000
+STAGING = "bench_tiles_staging"
+SECONDS_PER_DAY = 86_400
+# Shown on the map: the rule of maps/tiles.py, as a CQL2 filter for tipg (its timestamp is
+# the same cut-off: the China midnight RECENTLY_CLOSED_DAYS days before today).
+TIPG_INCIDENT_FILTER = (
+    "status NOT IN ('rejected','duplicate') AND "
+    "(closed_at IS NULL OR closed_at >= TIMESTAMP('{since}'))"
+)
+TIPG_CELL_FILTER = "active_from IS NOT NULL AND active_to IS NULL"
+
+# Status mix of the synthetic history (see _make_incidents): most old reports are closed.
+OPEN_STATUSES = ("submitted", "assigned", "accepted", "in_progress")
+OPEN_SHARES = (0.05, 0.45, 0.2, 0.3)
+
+
+class Clock:
+    """Elapsed-time progress lines on stderr."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.start:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Run:
+    """One server, layer and zoom: latencies (ms), statuses and bytes of the timed requests."""
+
+    server: str
+    layer: str
+    zoom: int
+    tiles: int
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    first_ms: list[float] = field(default_factory=list)  # the first request of each tile
+    statuses: Counter[int] = field(default_factory=Counter)
+    bytes_total: int = 0
+
+    def percentile(self, q: float, first: bool = False) -> float:
+        values = self.first_ms if first else self.latencies_ms
+        return float(np.percentile(values, q)) if values else math.nan
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status not in (200, 204))
+
+    def summary(self) -> dict[str, Any]:
+        n = len(self.latencies_ms) or 1
+        return {
+            "server": self.server,
+            "layer": self.layer,
+            "zoom": self.zoom,
+            "tiles": self.tiles,
+            "requests": len(self.latencies_ms),
+            "p50_ms": round(self.percentile(50), 2),
+            "p99_ms": round(self.percentile(99), 2),
+            "first_p50_ms": round(self.percentile(50, first=True), 2),
+            "first_p99_ms": round(self.percentile(99, first=True), 2),
+            "tiles_per_s": round(self.rate, 1),
+            "mean_kb": round(self.bytes_total / n / 1024, 1),
+            "statuses": dict(self.statuses),
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    say = Clock()
+    _refuse_shared_databases(args.database_url)
+    _prepare_database(args, say)
+    engine = create_bulk_engine(args.database_url)
+    try:
+        district = make_district(args.cells, args.seed)
+        if args.reload or not _loaded(engine, args):
+            _load(engine, district, args, say)
+        else:
+            say(f"reusing the loaded district ({args.cells:,} cells, {args.incidents:,} incidents)")
+        mismatches = _check_bins(engine, say)
+        shown = _count_shown(engine)
+        tiles = _pick_tiles(engine, args, say)
+        since = _shown_since(engine)
+    finally:
+        engine.dispose()
+    tipg_python = _ensure_tipg(say)
+    runs = asyncio.run(_measure_all(args, tiles, tipg_python, since, say))
+    _print_figures(args, runs, mismatches, shown)
+    correct = mismatches == 0 and shown["bins_sum"] == shown["shown"]
+    return 0 if correct and not any(r.errors for r in runs) else 1
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.tiles_bench", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--incidents", type=int, default=1_000_000)
+    parser.add_argument(
+        "--cells", type=int, default=10_000, help="a square of a multiple of 10 (100 communities)"
+    )
+    parser.add_argument(
+        "--days", type=int, default=730, help="the incidents are made over this many days"
+    )
+    parser.add_argument("--tiles", type=int, default=48, help="tiles with data per zoom")
+    parser.add_argument(
+        "--requests", type=int, default=400, help="timed requests per server, layer and zoom"
+    )
+    parser.add_argument("--concurrency", type=int, default=4, help="clients at once")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=45.0,
+        help="a row stops sending after this long, even short of --requests",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes of each server"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_DATABASE_URL,
+        help="the bench's own database, created and migrated on demand",
+    )
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--reload", action="store_true", help="load the district again even if it is there"
+    )
+    return parser.parse_args(argv)
+
+
+def _refuse_shared_databases(url: str) -> None:
+    """The bench empties the register and the incidents: only a database named *bench*."""
+    name = make_url(url).database or ""
+    if "bench" not in name:
+        raise SystemExit(
+            f"refusing database {name!r}: the bench wipes its register and incidents, so "
+            "its database name must contain 'bench'"
+        )
+
+
+def _gridgov_env(args: argparse.Namespace) -> dict[str, str]:
+    return {**os.environ, "GRIDGOV_DATABASE_URL": args.database_url}
+
+
+def _prepare_database(args: argparse.Namespace, say: Clock) -> None:
+    """Create and migrate the database, categories synced (`gridgov db upgrade`)."""
+    ensure_database(args.database_url)
+    say(f"migrating {make_url(args.database_url).database}")
+    gridgov = str(Path(sys.executable).with_name("gridgov"))
+    subprocess.run(
+        [gridgov, "db", "upgrade"], env=_gridgov_env(args), check=True, stdout=sys.stderr
+    )
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def _loaded(engine: Engine, args: argparse.Namespace) -> bool:
+    """Whether a previous run left this district and this many incidents."""
+    with engine.connect() as conn:
+        cells = conn.execute(
+            text("SELECT count(*) FROM grid_cells WHERE active_to IS NULL")
+        ).scalar_one()
+        incidents = conn.execute(text("SELECT count(*) FROM incidents")).scalar_one()
+    return cells == args.cells and incidents == args.incidents
+
+
+def _load(engine: Engine, district: District, args: argparse.Namespace, say: Clock) -> None:
+    """The register (regions, cells in force, a worker per cell) through the register
+    bench's loader, then the incidents."""
+    from bench.register_bench import _load_register
+
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    cells_path = args.work_dir / f"cells-c{args.cells}-s{args.seed}.gpkg"
+    if not cells_path.exists():
+        write_geopackage(district.cells()[["code", "name", "geometry"]], cells_path, "cells", say)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE incidents, outbox RESTART IDENTITY CASCADE"))
+    _load_register(engine, district, cells_path, say)
+    _load_incidents(engine, district, args, say)
+
+
+def _make_incidents(district: District, args: argparse.Namespace, categories: list[str]):
+    """Columns of the synthetic history, oldest first: a point well inside a random cell,
+    a category, an age uniform over --days, and a status by age (fresh ones open; older ones mostly
+    closed a few days after being made, some left open or resolved, some rejected or
+    duplicate)."""
+    rng = np.random.default_rng(args.seed + 3)
+    n = args.incidents
+    cells = district.cells()
+    pick = rng.integers(0, len(cells), n)
+    ix, iy = cells["ix"].to_numpy()[pick], cells["iy"].to_numpy()[pick]
+    a, b, c, d = district.corners(ix, iy)
+    u, v = rng.uniform(0.05, 0.95, (n, 1)), rng.uniform(0.05, 0.95, (n, 1))
+    xy = (1 - u) * (1 - v) * a + u * (1 - v) * b + u * v * c + (1 - u) * v * d
+    lon, lat = transformer(BENCH_CRS, STORAGE_SRID).transform(xy[:, 0], xy[:, 1])
+
+    age_s = rng.uniform(0, args.days * SECONDS_PER_DAY, n)
+    status = np.full(n, "closed", dtype=object)
+    roll = rng.random(n)
+    old = age_s >= 3 * SECONDS_PER_DAY
+    status[~old] = rng.choice(OPEN_STATUSES, size=int((~old).sum()), p=OPEN_SHARES)
+    status[old & (roll < 0.03)] = "in_progress"  # an overdue backlog
+    status[old & (roll >= 0.03) & (roll < 0.05)] = "assigned"
+    status[old & (roll >= 0.05) & (roll < 0.07)] = "resolved"
+    status[(roll >= 0.95) & (roll < 0.98)] = "rejected"
+    status[roll >= 0.98] = "duplicate"
+    closed = status == "closed"
+    # Closed 0.5 to 10 days after being made, never in the future.
+    closed_age_s = age_s - rng.uniform(0.5, 10, n) * SECONDS_PER_DAY
+    closed_age_s = np.where(closed, np.maximum(closed_age_s, 60.0), -1)
+    columns = {
+        "cell_code": cells["code"].to_numpy()[pick],
+        "lon": np.asarray(lon),
+        "lat": np.asarray(lat),
+        "category": rng.choice(np.array(categories), size=n),
+        "status": status,
+        "age_s": age_s.astype(np.int64),
+        "closed_age_s": closed_age_s.astype(np.int64),
+    }
+    # Oldest first, as reports arrive: the table's pages are in time order, as in life.
+    order = np.argsort(-age_s, kind="stable")
+    return {name: values[order] for name, values in columns.items()}
+
+
+def _floats(values: np.ndarray):
+    """A float8 column for gis.pgcopy's binary COPY."""
+    from gis.pgcopy import CopyField
+
+    n = len(values)
+    payload = np.frombuffer(values.astype(">f8").tobytes(), np.uint8)
+    return CopyField(np.full(n, 8, dtype=np.int64), payload, np.arange(n + 1) * 8)
+
+
+def _load_incidents(
+    engine: Engine, district: District, args: argparse.Namespace, say: Clock
+) -> None:
+    """Binary COPY of the generated columns into an unlogged staging table, then INSERT …
+    SELECT into incidents a chunk at a time: every trigger (public point, count bins)
+    and index works as it does for intake."""
+    import pandas as pd
+
+    from gis.pgcopy import CopyField, copy_binary, text_codec
+
+    with engine.connect() as conn:
+        categories = (
+            conn.execute(
+                text(
+                    "SELECT code FROM incident_categories WHERE active AND NOT is_emergency "
+                    "ORDER BY sort_order"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    say(f"generating {args.incidents:,} incidents over {args.days} days")
+    columns = _make_incidents(district, args, list(categories))
+    n = args.incidents
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
+        conn.execute(
+            text(f"""
+            CREATE UNLOGGED TABLE {STAGING} (n integer, cell_code text, lon float8,
+                lat float8, category text, status text, age_s bigint, closed_age_s bigint)
+        """)
+        )
+        raw = conn.connection.dbapi_connection
+        codec = text_codec(raw)
+        say(f"binary COPY of {n:,} rows into {STAGING}")
+        copy_binary(
+            raw,
+            f"COPY {STAGING} FROM STDIN WITH (FORMAT binary)",
+            [
+                CopyField.integers(np.arange(n)),
+                CopyField.text(pd.Series(columns["cell_code"]), codec),
+                _floats(columns["lon"]),
+                _floats(columns["lat"]),
+                CopyField.text(pd.Series(columns["category"]), codec),
+                CopyField.text(pd.Series(columns["status"]), codec),
+                CopyField.integers(columns["age_s"], width=8),
+                CopyField.integers(columns["closed_age_s"], columns["closed_age_s"] >= 0, width=8),
+            ],
+        )
+    started = time.perf_counter()
+    for first in range(0, n, LOAD_CHUNK):
+        with engine.begin() as conn:
+            conn.execute(
+                text(f"""
+                INSERT INTO incidents (tracking_number, secret_hash, category_code, status,
+                    location, input_lon, input_lat, input_system, cell_id, region_id,
+                    routing_rule, responsible_level, channel, created_at, updated_at,
+                    closed_at)
+                SELECT 'B' || lpad(s.n::text, 9, '0'), 'bench', s.category, s.status,
+                    ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.lon, s.lat, 'wgs84',
+                    c.id, c.community_id, 'inside', 'primary', 'web',
+                    now() - make_interval(secs => s.age_s),
+                    now() - make_interval(secs => coalesce(s.closed_age_s, s.age_s)),
+                    now() - make_interval(secs => s.closed_age_s)
+                FROM {STAGING} s
+                JOIN grid_cells c ON c.code = s.cell_code AND c.active_to IS NULL
+                WHERE s.n >= :first AND s.n < :last
+                ORDER BY s.n
+            """),
+                {"first": first, "last": first + LOAD_CHUNK},
+            )
+        done = min(first + LOAD_CHUNK, n)
+        rate = done / (time.perf_counter() - started)
+        say(f"  incidents: {done:,} / {n:,} inserted ({rate:,.0f}/s, triggers and indexes)")
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE {STAGING}"))
+    say("VACUUM ANALYZE")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE incidents, incident_tile_bins, grid_cells, regions"))
+
+
+def _check_bins(engine: Engine, say: Clock) -> int:
+    """Rows where the trigger-kept bins differ from a direct count of the incidents."""
+    say("checking the count bins against a direct count")
+    with engine.connect() as conn:
+        return conn.execute(
+            text("""
+            WITH direct AS (
+                SELECT k.zoom, k.closed_on, k.quadkey, i.status::text AS status,
+                       count(*)::integer AS incidents
+                FROM incidents i CROSS JOIN LATERAL
+                     incident_tile_bin_keys(i.public_point_3857, i.status, i.closed_at) k
+                GROUP BY 1, 2, 3, 4
+            ), kept AS (
+                SELECT zoom, closed_on, quadkey, status::text, incidents
+                FROM incident_tile_bins
+            )
+            SELECT count(*) FROM ((TABLE direct EXCEPT TABLE kept)
+                                  UNION ALL (TABLE kept EXCEPT TABLE direct)) d
+        """)
+        ).scalar_one()
+
+
+def _count_shown(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("""
+            SELECT count(*),
+                   count(*) FILTER (WHERE closed_at IS NULL),
+                   (SELECT sum(incidents) FROM incident_tile_bins b
+                    WHERE b.zoom = 16 AND (b.closed_on = 'infinity'
+                       OR b.closed_on >= (now() AT TIME ZONE 'Asia/Shanghai')::date - 30))
+            FROM incidents
+            WHERE status NOT IN ('rejected', 'duplicate')
+              AND (closed_at IS NULL OR closed_at >= (date_trunc('day', now() AT TIME ZONE
+                   'Asia/Shanghai') - interval '30 days') AT TIME ZONE 'Asia/Shanghai')
+        """)
+        ).one()
+        total = conn.execute(text("SELECT count(*) FROM incidents")).scalar_one()
+    return {"incidents": total, "shown": row[0], "shown_open": row[1], "bins_sum": int(row[2])}
+
+
+def _shown_since(engine: Engine) -> str:
+    """The first closing time still shown, as an ISO timestamp in UTC (for tipg's CQL2)."""
+    with engine.connect() as conn:
+        return conn.execute(
+            text("""
+            SELECT to_char(((date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai')
+                             - interval '30 days') AT TIME ZONE 'Asia/Shanghai')
+                           AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        """)
+        ).scalar_one()
+
+
+def _pick_tiles(
+    engine: Engine, args: argparse.Namespace, say: Clock
+) -> dict[str, dict[int, list[tuple[int, int]]]]:
+    """Per layer and zoom, up to --tiles tiles over the district that hold data (shown
+    incidents; cells in force), drawn with the seed: the same set for both servers."""
+    rng = np.random.default_rng(args.seed + 4)
+    picked: dict[str, dict[int, list[tuple[int, int]]]] = {"incidents": {}, "cells": {}}
+    queries = {
+        "incidents": """
+            SELECT DISTINCT floor((ST_X(public_point_3857) + :half) / :size)::int,
+                            floor((:half - ST_Y(public_point_3857)) / :size)::int
+            FROM incidents
+            WHERE status NOT IN ('rejected', 'duplicate')
+              AND (closed_at IS NULL OR closed_at > now() - interval '29 days')
+        """,
+        "cells": """
+            SELECT DISTINCT floor((ST_X(p) + :half) / :size)::int,
+                            floor((:half - ST_Y(p)) / :size)::int
+            FROM (SELECT ST_PointOnSurface(boundary_3857) AS p FROM grid_cells
+                  WHERE active_from IS NOT NULL AND active_to IS NULL) c
+        """,
+    }
+    with engine.connect() as conn:
+        for layer, sql in queries.items():
+            for z in ZOOMS:
+                size = 2 * HALF_WORLD / 2**z
+                found = sorted(
+                    tuple(r) for r in conn.execute(text(sql), {"half": HALF_WORLD, "size": size})
+                )
+                if len(found) > args.tiles:
+                    found = [found[i] for i in sorted(rng.choice(len(found), args.tiles, False))]
+                picked[layer][z] = found
+            say(
+                f"{layer}: tiles with data per zoom "
+                + ", ".join(f"z{z} {len(t)}" for z, t in picked[layer].items())
+            )
+    return picked
+
+
+# ---------------------------------------------------------------------------- servers
+
+
+def _ensure_tipg(say: Clock) -> Path:
+    """tipg in its own virtualenv (its pins may clash with ours), made on first use."""
+    python = TIPG_VENV / "bin" / "python"
+    if not python.exists():
+        say(f"creating {TIPG_VENV} and installing {TIPG_REQUIREMENT} from PyPI")
+        subprocess.run([sys.executable, "-m", "venv", str(TIPG_VENV)], check=True)
+    (TIPG_VENV / ".gitignore").write_text("*\n")  # never committed
+    probe = subprocess.run([str(python), "-c", "import tipg, uvicorn"], capture_output=True)
+    if probe.returncode != 0:
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", TIPG_REQUIREMENT, "uvicorn"],
+            check=True,
+            stdout=sys.stderr,
+        )
+    version = subprocess.run(
+        [str(python), "-c", "import tipg; print(tipg.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    say(f"tipg {version} in {TIPG_VENV}")
+    return python
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tipg_env(args: argparse.Namespace) -> dict[str, str]:
+    """tipg sees only the two bench tables, with our tile buffer and no feature cap below
+    what a tile holds (its default cap of 10,000 would cut dense tiles short)."""
+    url = make_url(args.database_url)
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "DATABASE_URL": url.set(drivername="postgresql").render_as_string(hide_password=False),
+        "TIPG_DB_SCHEMAS": '["public"]',
+        "TIPG_DB_TABLES": '["public.incidents", "public.grid_cells"]',
+        "TIPG_DB_SPATIAL_EXTENT": "false",
+        "TIPG_DB_DATETIME_EXTENT": "false",
+        "TIPG_TILE_BUFFER": "64",
+        "TIPG_MAX_FEATURES_PER_TILE": "1000000",
+        "TIPG_DB_MAX_CONN_SIZE": "10",
+    }
+
+
+def _start(name: str, command: list[str], env: dict[str, str], health: str, say: Clock):
+    say(f"starting {name}")
+    server = subprocess.Popen(command, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"{name} exited with status {server.returncode}")
+        try:
+            with urllib.request.urlopen(health, timeout=2) as r:
+                if r.status == 200:
+                    say(f"{name} is up")
+                    return server
+        except OSError:
+            time.sleep(0.3)
+    _stop(name, server, say)
+    raise SystemExit(f"{name} did not answer {health} within 90 s")
+
+
+def _stop(name: str, server: subprocess.Popen, say: Clock) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    say(f"{name} stopped")
+
+
+def _servers(args: argparse.Namespace, tipg_python: Path, say: Clock):
+    """Both servers: uvicorn with --workers each, access log off, on 127.0.0.1."""
+    uvicorn_flags = [
+        "--host",
+        "127.0.0.1",
+        "--workers",
+        str(args.workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    gport, tport = _free_port(), _free_port()
+    gridgov = _start(
+        "gridgov",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--port",
+            str(gport),
+            *uvicorn_flags,
+        ],
+        _gridgov_env(args),
+        f"http://127.0.0.1:{gport}/health",
+        say,
+    )
+    try:
+        tipg = _start(
+            "tipg",
+            [
+                str(tipg_python),
+                "-m",
+                "uvicorn",
+                "tipg.main:app",
+                "--port",
+                str(tport),
+                *uvicorn_flags,
+            ],
+            _tipg_env(args),
+            f"http://127.0.0.1:{tport}/collections",
+            say,
+        )
+    except BaseException:
+        _stop("gridgov", gridgov, say)
+        raise
+    return (gridgov, gport), (tipg, tport)
+
+
+def _urls(server: str, port: int, layer: str, z: int, tiles, since: str) -> list[str]:
+    """The tile URLs of one server: gridgov's public route; tipg's OGC Tiles route on the
+    same table and 3857 column, the same fields and the same rows (CQL2 filter)."""
+    if server == "gridgov":
+        return [f"http://127.0.0.1:{port}/tiles/{layer}/{z}/{x}/{y}.mvt" for x, y in tiles]
+    from urllib.parse import urlencode
+
+    if layer == "incidents":
+        query = {
+            "geom-column": "public_point_3857",
+            "properties": "tracking_number,category_code,status,created_at",
+            "filter": TIPG_INCIDENT_FILTER.format(since=since),
+            "filter-lang": "cql2-text",
+        }
+        collection = "public.incidents"
+    else:
+        query = {
+            "geom-column": "boundary_3857",
+            "properties": "code,name",
+            "filter": TIPG_CELL_FILTER,
+            "filter-lang": "cql2-text",
+        }
+        collection = "public.grid_cells"
+    qs = urlencode(query)
+    return [
+        f"http://127.0.0.1:{port}/collections/{collection}/tiles/WebMercatorQuad/{z}/{x}/{y}?{qs}"
+        for x, y in tiles
+    ]
+
+
+async def _time(
+    session, urls: list[str], run: Run, requests: int, concurrency: int, max_seconds: float
+) -> None:
+    """A first pass asking for each tile once, one at a time (gridgov cuts every one:
+    its cache is empty), then `requests` requests cycling through the tiles,
+    `concurrency` at a time (gridgov serves repeats within its cache's ttl from memory)."""
+
+    async def fetch(url: str) -> tuple[int, int]:
+        async with session.get(url) as response:
+            body = await response.read()
+            return response.status, len(body)
+
+    for url in urls:
+        t0 = time.perf_counter()
+        status, _size = await fetch(url)
+        run.first_ms.append((time.perf_counter() - t0) * 1000)
+        if status not in (200, 204):  # an error of the first pass counts as an error too
+            run.statuses[status] += 1
+    queue = iter([urls[i % len(urls)] for i in range(requests)])
+
+    async def client() -> None:
+        for url in queue:
+            if time.perf_counter() - started > max_seconds:
+                return
+            t0 = time.perf_counter()
+            status, size = await fetch(url)
+            run.latencies_ms.append((time.perf_counter() - t0) * 1000)
+            run.statuses[status] += 1
+            run.bytes_total += size
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    run.seconds = time.perf_counter() - started
+
+
+async def _measure_all(args, tiles, tipg_python: Path, since: str, say: Clock) -> list[Run]:
+    """Every layer and zoom on both servers, running at the same time as each other's
+    neighbours: the server going first alternates from one zoom to the next."""
+    import aiohttp
+
+    (gridgov, gport), (tipg, tport) = _servers(args, tipg_python, say)
+    runs: list[Run] = []
+    try:
+        connector = aiohttp.TCPConnector(limit=args.concurrency)
+        timeout = aiohttp.ClientTimeout(total=120)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            order = [("gridgov", gport), ("tipg", tport)]
+            for layer in ("incidents", "cells"):
+                for z in ZOOMS:
+                    for server, port in order:
+                        run = Run(server, layer, z, len(tiles[layer][z]))
+                        urls = _urls(server, port, layer, z, tiles[layer][z], since)
+                        await _time(
+                            session, urls, run, args.requests, args.concurrency, args.max_seconds
+                        )
+                        say(
+                            f"{layer} z{z} {server}: p50 {run.percentile(50):.1f} ms, "
+                            f"p99 {run.percentile(99):.1f} ms, {run.rate:.0f} tiles/s, "
+                            f"{run.bytes_total / max(len(run.latencies_ms), 1) / 1024:.1f} "
+                            f"KB/tile {dict(run.statuses)}"
+                        )
+                        runs.append(run)
+                    order.reverse()
+    finally:
+        _stop("tipg", tipg, say)
+        _stop("gridgov", gridgov, say)
+    return runs
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def _print_figures(
+    args: argparse.Namespace, runs: list[Run], mismatches: int, shown: dict[str, int]
+) -> None:
+    from maps.tiles import INCIDENT_DETAIL_ZOOM
+
+    by_key = {(r.server, r.layer, r.zoom): r for r in runs}
+    print(
+        f"\nVector tiles: {shown['incidents']:,} incidents ({shown['shown']:,} shown on the "
+        f"map, {shown['shown_open']:,} of them open), {args.cells:,} cells; "
+        f"{args.workers} uvicorn worker(s) per server; bins vs direct count: "
+        f"{mismatches} differing rows, zoom-16 bins sum to {shown['bins_sum']:,}.\n"
+        f"first: each tile once, one request at a time (gridgov's cache empty); then "
+        f"{args.requests} requests per row (or {args.max_seconds:g} s) cycling through the "
+        f"tiles, {args.concurrency} at a time (p50, p99, tiles/s); KB: mean tile size"
+    )
+    header = (
+        f"{'layer':<10}{'z':>3}{'tiles':>6} | {'gridgov first':>13}{'p50':>7}{'p99':>7}"
+        f"{'tiles/s':>8}{'KB':>8} | {'tipg first':>10}{'p50':>8}{'p99':>8}{'tiles/s':>8}"
+        f"{'KB':>8} | {'p50 tipg/gridgov':>16}"
+    )
+    print(header)
+    print("-" * len(header))
+    for layer in ("incidents", "cells"):
+        for z in ZOOMS:
+            g, t = by_key[("gridgov", layer, z)], by_key[("tipg", layer, z)]
+            gs, ts = g.summary(), t.summary()
+            ratio = ts["p50_ms"] / gs["p50_ms"] if gs["p50_ms"] else math.nan
+            print(
+                f"{layer:<10}{z:>3}{g.tiles:>6} | {gs['first_p50_ms']:>13.1f}"
+                f"{gs['p50_ms']:>7.1f}{gs['p99_ms']:>7.1f}{gs['tiles_per_s']:>8.0f}"
+                f"{gs['mean_kb']:>8.1f} | {ts['first_p50_ms']:>10.1f}{ts['p50_ms']:>8.1f}"
+                f"{ts['p99_ms']:>8.1f}{ts['tiles_per_s']:>8.0f}{ts['mean_kb']:>8.1f} | "
+                f"{ratio:>15.1f}x"
+            )
+    target = by_key[("gridgov", "incidents", TARGET_ZOOM)]
+    tipg = by_key[("tipg", "incidents", TARGET_ZOOM)]
+    checks = {
+        f"incidents z{TARGET_ZOOM} p50 <= {P50_TARGET_MS:g} ms": target.percentile(50)
+        <= P50_TARGET_MS,
+        f"incidents z{TARGET_ZOOM} p99 <= {P99_TARGET_MS:g} ms": target.percentile(99)
+        <= P99_TARGET_MS,
+        f"incidents z{TARGET_ZOOM} p50 below tipg's": target.percentile(50) < tipg.percentile(50),
+        f"incidents z{TARGET_ZOOM} first-cut p50 below tipg's": target.percentile(50, True)
+        < tipg.percentile(50, True),
+        "every zoom and layer: p50 below tipg's": all(
+            by_key[("gridgov", layer, z)].percentile(50) < by_key[("tipg", layer, z)].percentile(50)
+            for layer in ("incidents", "cells")
+            for z in ZOOMS
+        ),
+    }
+    print()
+    for name, ok in checks.items():
+        print(f"  {'met    ' if ok else 'NOT met'}  {name}")
+    print(
+        f"  (gridgov serves incidents as counts per 1/16 tile below z{INCIDENT_DETAIL_ZOOM}, "
+        "tipg every feature; tipg's cells carry no community code: it cannot join)"
+    )
+    print(
+        json.dumps(
+            {
+                "incidents": shown,
+                "cells": args.cells,
+                "concurrency": args.concurrency,
+                "workers": args.workers,
+                "bin_mismatches": mismatches,
+                "runs": [r.summary() for r in runs],
+                "targets": checks,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Abuse limits shared by every worker process: fixed-window rate limits counted in
+PostgreSQL, and a ban list of networks and accounts (cached for a few seconds per
+process, so checking it costs a request nothing)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import CIDR
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gis.errors import Banned, TooManyRequests
+from gis.orm import Base
+from gis.settings import Settings, parse_rate
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class RateLimitCounter(Base):
+    """Hits of one key (scope, kind, value) in one window. An UNLOGGED table."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(200))
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    hits: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("key", "window_start"),
+        {"prefixes": ["UNLOGGED"]},
+    )
+
+
+class AccessBan(Base):
+    """A network or an account refused everywhere until `expires_at` (None: until lifted)."""
+
+    __tablename__ = "access_bans"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    network: Mapped[str | None] = mapped_column(CIDR)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("(network IS NULL) <> (user_id IS NULL)", name="one_target"),
+    )
+
+
+# One statement counts a request against all its keys and returns each key's total.
+_HIT = text(
+    "INSERT INTO rate_limit_counters AS c (key, window_start, hits) "
+    "SELECT k, s, 1 FROM unnest(CAST(:keys AS text[]), CAST(:starts AS timestamptz[])) "
+    "AS t(k, s) "
+    "ON CONFLICT (key, window_start) DO UPDATE SET hits = c.hits + 1 "
+    "RETURNING key, hits"
+)
+
+
+@dataclass
+class RateLimiter:
+    """Counts requests per scope against the configured limits."""
+
+    settings: Settings
+    sessions: Callable[[], AsyncSession]
+    exempt: tuple[IPNetwork, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.exempt = tuple(ipaddress.ip_network(str(n)) for n in self.settings.rate_limit_exempt)
+
+    async def check(self, scope: str, **keys: str | int | None) -> None:
+        """Count one request of `scope` for each key given (ip=..., account=...,
+        username=...); TooManyRequests when any of them is over its limit."""
+        if not self.settings.rate_limits_enabled or _in_any(keys.get("ip"), self.exempt):
+            return
+        now = time.time()
+        rules: dict[str, tuple[int, int]] = {}
+        starts: list[datetime] = []
+        for kind, value in keys.items():
+            rule = self.settings.rate_limits.get(f"{scope}.{kind}")
+            if value is None or rule is None:
+                continue
+            hits, seconds = parse_rate(rule)
+            # Keys hold no raw personal data beyond what the access log already has.
+            key = f"{scope}:{kind}:{value}"[:200]
+            rules[key] = (hits, seconds)
+            starts.append(datetime.fromtimestamp(now // seconds * seconds, UTC))
+        if not rules:
+            return
+        # Its own short transaction: the count stands even when the request then fails
+        # (a wrong password is exactly what must be counted).
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(_HIT, {"keys": list(rules), "starts": starts})
+            ).all()
+            await session.commit()
+        for key, hits in rows:
+            limit, seconds = rules[key]
+            if hits > limit:
+                retry_after = max(1, math.ceil(seconds - now % seconds))
+                raise TooManyRequests(retry_after, scope)
+
+
+def _in_any(ip: str | int | None, networks: tuple[IPNetwork, ...]) -> bool:
+    if ip is None or not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(str(ip))
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+@dataclass
+class BanList:
+    """The ban list as one process sees it, reloaded at most every `ttl` seconds."""
+
+    sessions: Callable[[], AsyncSession]
+    ttl: float = 10.0
+    networks: tuple[IPNetwork, ...] = ()
+    accounts: frozenset[int] = frozenset()
+    loaded_at: float = -math.inf
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def refresh(self, force: bool = False) -> None:
+        """Reload from the database when stale (or when forced, after a change)."""
+        if not force and time.monotonic() - self.loaded_at < self.ttl:
+            return
+        async with self._lock:
+            if not force and time.monotonic() - self.loaded_at < self.ttl:
+                return
+            async with self.sessions() as session:
+                rows = (
+                    await session.execute(
+                        text(
+                            "SELECT network::text, user_id FROM access_bans "
+                            "WHERE expires_at IS NULL OR expires_at > now()"
+                        )
+                    )
+                ).all()
+            self.networks = tuple(ipaddress.ip_network(n) for n, _ in rows if n is not None)
+            self.accounts = frozenset(u for _, u in rows if u is not None)
+            self.loaded_at = time.monotonic()
+
+    async def refuse_address(self, ip: str | None) -> None:
+        """Banned when the address is in a banned network."""
+        await self.refresh()
+        if _in_any(ip, self.networks):
+            raise Banned()
+
+    async def refuse_account(self, user_id: int) -> None:
+        """Banned when the account is."""
+        await self.refresh()
+        if user_id in self.accounts:
+            raise Banned()

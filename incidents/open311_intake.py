@@ -1,0 +1,300 @@
+"""Open311 GeoReport v2, write side: a POSTed service request read into a report and filed
+through the ordinary intake (routing, duplicates, idempotency, outbox), with what Open311
+carries beyond a web report kept beside it."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gis.clock import CHINA_TZ
+from gis.errors import GridgovError, InvalidInput, PermissionDenied
+from grid.addresses import search_addresses
+from incidents.categories import Question
+from incidents.intake import IntakeContext, ReportIn, RetryKey, Submission, submit_report
+from incidents.open311 import service_questions
+from incidents.open311_clients import Open311Client
+
+MAX_MEDIA_URL = 2000
+MAX_IDENTIFIER = 100
+MAX_EMAIL = 254
+_ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# intake's field names -> the Open311 parameter a client sent.
+_FIELDS = {"category": "service_code", "lon": "long", "lat": "lat", "building_id": "address_id",
+           "address": "address_string", "q": "address_string", "contact_name": "first_name",
+           "contact_phone": "phone"}
+# Parameters that identify someone in a client's own system: meaningful (and accepted)
+# only from a client that presents its key.
+CLIENT_IDENTIFIERS = ("email", "device_id", "account_id")
+
+
+class Open311ReportIn(ReportIn):
+    """A report as an Open311 request becomes: the web form's fields, channel open311."""
+
+    channel: Literal["open311"] = "open311"  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Open311Extras:
+    """What the request carries that the incident has no column for (never public)."""
+
+    media_url: str | None = None
+    email: str | None = None
+    device_id: str | None = None
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    """A POSTed request, checked: the report to file and the extras to keep beside it."""
+
+    report: Open311ReportIn
+    extras: Open311Extras
+
+
+def open311_field(field: str | None) -> str | None:
+    """The Open311 parameter behind one of intake's field names."""
+    if field is None:
+        return None
+    if field.startswith("answers."):
+        return f"attribute[{field.removeprefix('answers.')}]"
+    return _FIELDS.get(field, field)
+
+
+def _blank(value: str | None) -> str | None:
+    # An empty parameter is the same as a missing one (the spec's "Optional").
+    return value.strip() if value is not None and value.strip() else None
+
+
+def _coerce(question: Question, value: str, field: str) -> Any:
+    """A form value as the answer type the category's question expects."""
+    if question.type == "boolean":
+        if value.lower() not in ("true", "false"):
+            raise InvalidInput("expected true or false", "应为 true 或 false", field=field)
+        return value.lower() == "true"
+    if question.type == "number":
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise InvalidInput("expected a number", "应为数字", field=field)
+        return int(number) if number.is_integer() else number
+    return value
+
+
+def read_attributes(
+    items: list[tuple[str, str]], questions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """`attribute[code]=value` (and `attribute[code][]=` for lists) as the category's
+    answers; an unknown code is left for intake to refuse by name."""
+    raw: dict[str, list[str]] = {}
+    for key, value in items:
+        if match := _ATTRIBUTE.fullmatch(key):
+            raw.setdefault(match.group(1), []).append(value.strip())
+    by_key = {q["key"]: Question.model_validate(q) for q in questions}
+    answers: dict[str, Any] = {}
+    for code, values in raw.items():
+        field = f"attribute[{code}]"
+        given = [v for v in values if v]
+        if not given:
+            continue
+        if len(given) > 1:
+            raise InvalidInput("this attribute takes one value", "此项只能有一个值", field=field)
+        question = by_key.get(code)
+        answers[code] = _coerce(question, given[0], field) if question else given[0]
+    return answers
+
+
+def _checked_text(value: str | None, field: str, limit: int) -> str | None:
+    value = _blank(value)
+    if value is not None and (len(value) > limit or not value.isprintable()):
+        raise InvalidInput(f"at most {limit} printable characters",
+                           f"最多 {limit} 个可打印字符", field=field)
+    return value
+
+
+def check_media_url(value: str | None) -> str | None:
+    """An absolute http(s) URL, stored as given and never fetched by gridgov."""
+    url = _checked_text(value, "media_url", MAX_MEDIA_URL)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in url:
+        raise InvalidInput("expected an absolute http or https URL",
+                           "应为以 http 或 https 开头的完整网址", field="media_url")
+    return url
+
+
+def _extras(fields: dict[str, str], client: Open311Client | None) -> Open311Extras:
+    for name in CLIENT_IDENTIFIERS:
+        if _blank(fields.get(name)) is not None and client is None:
+            # 403, as the spec answers a missing key: the field needs one.
+            raise PermissionDenied(f"{name} is accepted only from a client with an api_key",
+                                   f"{name} 仅接受持有 api_key 的客户端提交", field=name)
+    email = _checked_text(fields.get("email"), "email", MAX_EMAIL)
+    if email is not None and not _EMAIL.fullmatch(email):
+        raise InvalidInput("expected an email address", "邮箱格式有误", field="email")
+    return Open311Extras(
+        media_url=check_media_url(fields.get("media_url")), email=email,
+        device_id=_checked_text(fields.get("device_id"), "device_id", MAX_IDENTIFIER),
+        account_id=_checked_text(fields.get("account_id"), "account_id", MAX_IDENTIFIER),
+    )
+
+
+def _has_cjk(value: str) -> bool:
+    return any(unicodedata.name(c, "").startswith("CJK") for c in value)
+
+
+def contact_name(first: str | None, last: str | None) -> str | None:
+    """One name from the two: family name first, unspaced, when written in Chinese."""
+    first, last = _blank(first), _blank(last)
+    if first and last:
+        return f"{last}{first}" if _has_cjk(first + last) else f"{first} {last}"
+    return first or last
+
+
+async def _address_building(session: AsyncSession, fields: dict[str, str]) -> int | None:
+    """The building an address-only request points at: address_id (a building id from
+    the address search), else the best match for address_string."""
+    if (address_id := _blank(fields.get("address_id"))) is not None:
+        if not address_id.isdigit() or not 1 <= int(address_id) < 2**63:
+            raise InvalidInput("expected a building id from the address search",
+                               "应为地址查询得到的楼栋编号", field="address_id")
+        return int(address_id)
+    if (address := _blank(fields.get("address_string"))) is None:
+        return None
+    try:
+        hits = await search_addresses(session, address, limit=1)
+    except GridgovError as exc:
+        exc.field = "address_string"
+        raise
+    if not hits:
+        raise InvalidInput("no address in the register matches; send lat and long",
+                           "登记的地址中没有与之匹配的，请提供经纬度", field="address_string")
+    return hits[0].building_id
+
+
+async def parse_request(
+    session: AsyncSession, fields: dict[str, str], attributes: list[tuple[str, str]],
+    client: Open311Client | None,
+) -> ParsedRequest:
+    """A POSTed request checked and read into a report; 400 naming the Open311 parameter
+    (404 for a service that is not listed, 403 for identifiers without an api_key)."""
+    code = _blank(fields.get("service_code"))
+    if code is None:
+        raise InvalidInput("service_code is required", "请提供 service_code",
+                           field="service_code")
+    # A fire burning now is not listed, but a client that sends one anyway is still told
+    # to call 119 (and it is recorded): an emergency is never refused.
+    questions, emergency = await service_questions(session, code, allow_emergency=True)
+    extras = _extras(fields, client)
+    lat, lon = _blank(fields.get("lat")), _blank(fields.get("long"))
+    building_id = None
+    if lat is None and lon is None and not emergency:
+        building_id = await _address_building(session, fields)
+        if building_id is None:
+            raise InvalidInput("give lat and long, address_string or address_id",
+                               "请提供经纬度（lat、long）、address_string 或 address_id",
+                               field="lat")
+    values = {
+        "category": code, "lat": lat, "lon": lon, "building_id": building_id,
+        "address": _blank(fields.get("address_string")),
+        "description": _blank(fields.get("description")),
+        "answers": read_attributes(attributes, questions),
+        "contact_name": contact_name(fields.get("first_name"), fields.get("last_name")),
+        "contact_phone": _blank(fields.get("phone")),
+    }
+    if (system := _blank(fields.get("coord_system"))) is not None:
+        values["coord_system"] = system  # extension: GCJ-02 / BD-09 from Chinese map SDKs
+    try:
+        report = Open311ReportIn.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(first["msg"], f"参数有误：{first['msg']}",
+                           field=open311_field(loc)) from None
+    return ParsedRequest(report, extras)
+
+
+_DETAILS = text("""
+    INSERT INTO open311_requests (incident_id, client_id, media_url, email, device_id,
+                                  account_id)
+    SELECT id, :client_id, :media_url, :email, :device_id, :account_id
+    FROM incidents WHERE tracking_number = :t
+""")
+
+
+async def file_request(
+    session: AsyncSession, ctx: IntakeContext, parsed: ParsedRequest,
+    client: Open311Client | None, now: datetime, retry: RetryKey | None = None,
+) -> Submission | dict[str, Any]:
+    """File the report through the ordinary intake inside the caller's transaction (the
+    caller commits) and keep the extras beside it. RetryKeyTaken as submit_report."""
+    try:
+        result = await submit_report(session, ctx, parsed.report, [], None, now, retry)
+    except GridgovError as exc:
+        exc.field = open311_field(exc.field)
+        raise
+    if isinstance(result, Submission):
+        await session.execute(_DETAILS, {"t": result.tracking_number,
+                                         "client_id": client and client.id,
+                                         **asdict(parsed.extras)})
+    return result
+
+
+def _local(moment: str | None) -> str:
+    if not moment:
+        return ""
+    return datetime.fromisoformat(moment).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def service_notice(answer: dict[str, Any], language: str) -> str:
+    """What happens next, from intake's answer (stored answers replay the same text)."""
+    if answer.get("emergency"):
+        return answer["instruction"]["en" if language == "en" else "zh-Hans"]
+    accept, resolve = _local(answer.get("accept_due_at")), _local(answer.get("resolve_due_at"))
+    queued = answer.get("status") == "submitted"
+    duplicates = ", ".join(d["tracking_number"] for d in answer.get("likely_duplicates", []))
+    if language == "en":
+        notice = ("Received; waiting in the queue to be assigned. " if queued
+                  else "Received and assigned to the person responsible. ")
+        notice += f"To be accepted by {accept} and handled by {resolve} (China time)."
+        if duplicates:
+            notice += f" Open reports of the same kind nearby: {duplicates}."
+        return notice
+    notice = "已受理，正在等待分派。" if queued else "已受理并分派给责任人。"
+    notice += f"应于 {accept} 前签收，{resolve} 前办结（北京时间）。"
+    if duplicates:
+        notice += f"附近已有同类未办结上报：{duplicates}。"
+    return notice
+
+
+def post_answer(
+    answer: dict[str, Any], language: str, account_id: str | None, *, extensions: bool
+) -> dict[str, Any]:
+    """The POST response's one request: the id at once (routing is synchronous, so no
+    token), what happens next, and with extensions the reporter's secret for rating."""
+    if answer.get("emergency"):
+        return {"service_notice": service_notice(answer, language), "account_id": account_id}
+    posted: dict[str, Any] = {"service_request_id": answer["tracking_number"],
+                              "service_notice": service_notice(answer, language),
+                              "account_id": account_id}
+    if extensions:
+        posted["extended_attributes"] = {
+            "secret": answer["secret"], "status": answer["status"],
+            "cell_code": answer["cell_code"],
+            "likely_duplicates": ", ".join(
+                d["tracking_number"] for d in answer.get("likely_duplicates", [])) or None,
+        }
+    return posted

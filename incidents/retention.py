@@ -1,0 +1,158 @@
+"""Retention: the personal data of reports finished longer ago than the retention period
+is removed (contact, reporter account, photos' original files with their metadata) or
+redacted (phone and ID numbers in free text), each report marked, counts returned."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, text
+
+from incidents.lifecycle import TERMINAL
+from incidents.redaction import redact
+
+# Other tables holding personal data per incident, cleared with the report: (table,
+# column set to NULL). A module adding such a table lists it here.
+PERSONAL_COLUMNS: list[tuple[str, str]] = [
+    ("open311_requests", "email"),
+    ("open311_requests", "device_id"),
+    ("open311_requests", "account_id"),
+]
+
+# Keyed hashes of a 12345 caller's name and phone (incidents/hotline.py): short values a
+# holder of the key could still match, so they go too.
+HOTLINE_CALLER_HASHES = ["caller_name", "caller_phone"]
+
+_BATCH = 500
+
+
+@dataclass
+class RetentionReport:
+    """What a run changed (or, dry, would change), by kind of data."""
+
+    cutoff: datetime
+    dry_run: bool
+    incidents: int = 0
+    changed: Counter[str] = field(default_factory=Counter)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one line per kind of data."""
+        verb = "would anonymise" if self.dry_run else "anonymised"
+        head = f"{verb} {self.incidents} report(s) finished before {self.cutoff:%Y-%m-%d}"
+        return [head, *(f"  {kind}: {n}" for kind, n in sorted(self.changed.items()))]
+
+
+def _redact_column(conn: Connection, table: str, column: str, where: str, ids: list[int],
+                   report: RetentionReport, kind: str) -> None:
+    """Redact phone and ID numbers in one text column of the rows of these incidents."""
+    rows = conn.execute(text(
+        f"SELECT id, {column} FROM {table} WHERE {where} = ANY(:ids) AND {column} IS NOT NULL"),
+        {"ids": ids}).all()
+    for row_id, value in rows:
+        cleaned = redact(value)
+        if cleaned != value:
+            report.changed[kind] += 1
+            if not report.dry_run:
+                conn.execute(text(f"UPDATE {table} SET {column} = :v WHERE id = :id"),
+                             {"v": cleaned, "id": row_id})
+
+
+def _anonymise_batch(conn: Connection, ids: list[int], report: RetentionReport) -> None:
+    """Clear and redact the personal data of these incidents (locked by the caller)."""
+    contact = conn.execute(text(
+        "SELECT count(*) FROM incidents WHERE id = ANY(:ids) AND (reporter_name IS NOT NULL "
+        "OR reporter_phone IS NOT NULL OR reporter_id IS NOT NULL)"), {"ids": ids}).scalar_one()
+    report.changed["reporter contact and account"] += contact
+    originals = conn.execute(text(
+        "SELECT count(*) FROM incident_photos WHERE incident_id = ANY(:ids) "
+        "AND original <> public_copy"), {"ids": ids}).scalar_one()
+    report.changed["photo originals (with metadata) replaced by the clean copy"] += originals
+    report.changed["12345 caller hashes"] += conn.execute(text(
+        "SELECT count(*) FROM hotline_orders WHERE incident_id = ANY(:ids) "
+        "AND field_hashes ?| CAST(:keys AS text[])"),
+        {"ids": ids, "keys": HOTLINE_CALLER_HASHES}).scalar_one()
+    for table, column in PERSONAL_COLUMNS:
+        n = conn.execute(text(
+            f"SELECT count(*) FROM {table} WHERE incident_id = ANY(:ids) "
+            f"AND {column} IS NOT NULL"), {"ids": ids}).scalar_one()
+        report.changed[f"{table}.{column}"] += n
+
+    # The description: redacted in place; its publication state is kept as it was (the
+    # review trigger would otherwise send an already published text back for review).
+    kept = conn.execute(text(
+        "SELECT id, description, text_review, published_description FROM incidents "
+        "WHERE id = ANY(:ids) AND description IS NOT NULL"), {"ids": ids}).all()
+    for incident_id, description, review, published in kept:
+        cleaned = redact(description)
+        if cleaned == description:
+            continue
+        report.changed["report descriptions redacted"] += 1
+        if not report.dry_run:
+            conn.execute(text("UPDATE incidents SET description = :d WHERE id = :id"),
+                         {"d": cleaned, "id": incident_id})
+            conn.execute(text("UPDATE incidents SET text_review = :r, published_description = :p "
+                              "WHERE id = :id"), {"r": review, "p": published, "id": incident_id})
+    _redact_column(conn, "incident_events", "note", "incident_id", ids, report,
+                   "timeline notes redacted")
+    _redact_column(conn, "ratings", "comment", "incident_id", ids, report,
+                   "rating comments redacted")
+    _redact_column(conn, "work_orders", "outcome", "incident_id", ids, report,
+                   "revisit outcomes redacted")
+    if report.dry_run:
+        return
+    conn.execute(text(
+        "UPDATE incidents SET reporter_name = NULL, reporter_phone = NULL, reporter_id = NULL, "
+        "anonymised_at = now() WHERE id = ANY(:ids)"), {"ids": ids})
+    conn.execute(text(
+        "UPDATE incident_photos SET original = public_copy WHERE incident_id = ANY(:ids) "
+        "AND original <> public_copy"), {"ids": ids})
+    for table, column in PERSONAL_COLUMNS:
+        conn.execute(text(f"UPDATE {table} SET {column} = NULL WHERE incident_id = ANY(:ids)"),
+                     {"ids": ids})
+    conn.execute(text(
+        "UPDATE hotline_orders SET field_hashes = field_hashes - CAST(:keys AS text[]) "
+        "WHERE incident_id = ANY(:ids)"), {"ids": ids, "keys": HOTLINE_CALLER_HASHES})
+
+
+def anonymise_finished_reports(
+    conn: Connection,
+    now: datetime,
+    retention: timedelta,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> RetentionReport:
+    """Anonymise every finished report whose end lies before now - retention, in batches
+    inside the caller's transaction; a dry run counts without changing anything."""
+    report = RetentionReport(cutoff=now - retention, dry_run=dry_run)
+    after = 0
+    while True:
+        # Finished: a terminal status; its end is when it closed (else its last change).
+        ids = list(conn.execute(text(
+            "SELECT id FROM incidents WHERE status = ANY(:terminal) AND anonymised_at IS NULL "
+            "AND coalesce(closed_at, updated_at) < :cutoff AND id > :after "
+            "ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED"),
+            {"terminal": sorted(TERMINAL), "cutoff": report.cutoff, "after": after,
+             "batch": _BATCH}).scalars())
+        if not ids:
+            break
+        _anonymise_batch(conn, ids, report)
+        report.incidents += len(ids)
+        after = ids[-1]
+        if progress:
+            progress(report.incidents)
+    if not dry_run:
+        # Housekeeping of the same kind: rate-limit windows long over.
+        report.changed["expired rate-limit counters removed"] += conn.execute(text(
+            "DELETE FROM rate_limit_counters WHERE window_start < :day_ago"),
+            {"day_ago": now - timedelta(days=1)}).rowcount
+        conn.execute(text(
+            "INSERT INTO audit_log (action, subject_type, detail) VALUES ('retention', "
+            "'incidents', CAST(:d AS jsonb))"),
+            {"d": json.dumps({"incidents": report.incidents, "cutoff": report.cutoff.isoformat(),
+                              **report.changed}, ensure_ascii=False)})
+    return report
