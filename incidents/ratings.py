@@ -254,6 +254,10 @@ async def _rater(
         rater_id = principal.id if principal is not None and not _is_staff(principal) else None
         return _Rater("secret", rater_id, None, rater_id, "reporter")
     if _is_staff(principal):
+        assert principal is not None
+        # Outside their area staff learn nothing, not even that the report exists.
+        if not await can_see(session, principal, row, now):
+            raise not_found(row.tracking_number)
         raise InvalidInput(
             "staff record a rating given by phone or at a terminal: give the channel",
             "代录评价请注明渠道（phone 或 terminal）",
