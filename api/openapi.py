@@ -1,5 +1,6 @@
 """The OpenAPI document: models that routes read by hand (JSON or multipart bodies)
-are added to its components, so every `$ref` resolves."""
+are added to its components, so every `$ref` resolves; the 422 answer is documented as
+the app's one error shape (api/errors.py), not FastAPI's `{"detail": ...}`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,27 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 _REF = "#/components/schemas/{model}"
+
+# What every error answer carries (api/errors.py error_body).
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object",
+        "required": ["status", "code", "message", "fields"],
+        "properties": {
+            "status": {"type": "integer"},
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "fields": {"type": "array", "items": {
+                "type": "object",
+                "required": ["field", "reason"],
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            }},
+        },
+    }},
+}
 
 
 def add_body_schemas(app: FastAPI, models: list[type[BaseModel]]) -> None:
@@ -24,6 +46,10 @@ def add_body_schemas(app: FastAPI, models: list[type[BaseModel]]) -> None:
                 schema = model.model_json_schema(ref_template=_REF)
                 schemas.update(schema.pop("$defs", {}))
                 schemas[model.__name__] = schema
+            # FastAPI's 422 responses all point here: make it say what is really sent.
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = ERROR_SCHEMA
+                schemas.pop("ValidationError", None)
             app.openapi_schema = spec
         return app.openapi_schema
 
