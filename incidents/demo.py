@@ -54,12 +54,26 @@ class DemoIncidents:
     by_status: Counter
 
 
+# Of the demo reports, this share (at least 8) lands in the cells of the demo account
+# `worker`, so that signing in as it shows a work list and a map with something on them.
+DEMO_WORKER_SHARE = 0.03
+
+
 async def _points(session: AsyncSession, rng: random.Random, count: int) -> list:
+    """Random buildings to report at, a few of them in the demo worker's cells."""
     rows = (await session.execute(text("""
-        SELECT b.id, ST_X(ST_PointOnSurface(b.footprint)), ST_Y(ST_PointOnSurface(b.footprint))
+        SELECT b.id, ST_X(ST_PointOnSurface(b.footprint)), ST_Y(ST_PointOnSurface(b.footprint)),
+               b.cell_id IN (SELECT a.cell_id FROM cell_assignments a
+                             JOIN users u ON u.id = a.user_id WHERE u.username = 'worker')
         FROM buildings b WHERE b.cell_id IS NOT NULL ORDER BY b.id
     """))).all()
-    return rng.sample(rows, min(count, len(rows)))
+    mine = [r[:3] for r in rows if r[3]]
+    others = [r[:3] for r in rows if not r[3]]
+    wanted_mine = min(len(mine), max(8, round(count * DEMO_WORKER_SHARE)), count)
+    picked = rng.sample(mine, wanted_mine)
+    picked += rng.sample(others, min(count - wanted_mine, len(others)))
+    rng.shuffle(picked)
+    return picked
 
 
 async def _verifier(session: AsyncSession, number: str, handler_id: int) -> int | None:
