@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 
 import pytest
 import pytest_asyncio
@@ -15,8 +14,6 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.app import create_app
-from api.deps import get_session
 from gis.database import create_bulk_engine, create_request_engine, ensure_database
 from gis.settings import Settings
 from incidents.categories import sync_categories
@@ -95,18 +92,9 @@ async def db(async_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 @pytest.fixture
 def app(settings: Settings, db: AsyncSession):
     """The real app, its requests served from the test's session."""
-    application = create_app(settings)
+    from tests.factories import app_on_session
 
-    async def _test_session() -> AsyncIterator[AsyncSession]:
-        yield db
-
-    @asynccontextmanager
-    async def _borrowed() -> AsyncIterator[AsyncSession]:
-        yield db  # the ban list and rate limiter see (and write in) the test's transaction
-
-    application.dependency_overrides[get_session] = _test_session
-    application.state.sessions = _borrowed
-    return application
+    return app_on_session(settings, db)
 
 
 @pytest_asyncio.fixture

@@ -3,14 +3,19 @@ Gauss-Kruger CM 114E (EPSG:4547) and reprojected to 4326, to catch CRS mistakes.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import shapely
+from fastapi import FastAPI
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.app import create_app
+from api.deps import get_session
 from api.security import create_access_token
 from gis.crs import STORAGE_SRID, transformer
 from gis.settings import Settings
@@ -202,3 +207,20 @@ async def make_person(
         db.add(Residence(person_id=person.id, household_id=household.id, moved_in=moved_in))
         await db.flush()
     return person
+
+
+def app_on_session(settings: Settings, db: AsyncSession) -> FastAPI:
+    """The real app serving every request, and its own short sessions (ban list, rate
+    limits), from the test's session, so all of it is rolled back with the test."""
+    application = create_app(settings)
+
+    async def _test_session() -> AsyncIterator[AsyncSession]:
+        yield db
+
+    @asynccontextmanager
+    async def _borrowed() -> AsyncIterator[AsyncSession]:
+        yield db
+
+    application.dependency_overrides[get_session] = _test_session
+    application.state.sessions = _borrowed
+    return application

@@ -10,9 +10,15 @@ from datetime import date
 import pytest
 from httpx import ASGITransport, AsyncClient
 
-from api.app import create_app
-from api.deps import get_session
-from tests.factories import PASSWORD, assign, auth_headers, make_user, make_world, metres_point
+from tests.factories import (
+    PASSWORD,
+    app_on_session,
+    assign,
+    auth_headers,
+    make_user,
+    make_world,
+    metres_point,
+)
 
 LIMITS = {"intake.ip": "3/3600", "intake.account": "2/3600", "login.ip": "50/3600",
           "login.username": "3/3600", "search.ip": "4/3600"}
@@ -20,20 +26,9 @@ LIMITS = {"intake.ip": "3/3600", "intake.account": "2/3600", "login.ip": "50/360
 
 def _app(settings, db, **overrides):
     """A worker process's app with limits on, sharing the test's transaction."""
-    app = create_app(settings.model_copy(update={
+    return app_on_session(settings.model_copy(update={
         "rate_limits_enabled": True, "rate_limits": {**settings.rate_limits, **LIMITS},
-        **overrides}))
-
-    async def _session() -> AsyncIterator:
-        yield db
-
-    @asynccontextmanager
-    async def _borrowed():
-        yield db
-
-    app.dependency_overrides[get_session] = _session
-    app.state.sessions = _borrowed
-    return app
+        **overrides}), db)
 
 
 @asynccontextmanager

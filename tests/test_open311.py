@@ -18,14 +18,19 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
 from api import cli
-from api.app import create_app
-from api.deps import get_session
 from gis.coords import wgs84_to_gcj02
 from gis.errors import Conflict, NotFound
 from incidents.open311_clients import create_client_key, revoke_client_key
 from incidents.tracking import secret_hash
 from incidents.views import public_report
-from tests.factories import assign, make_building, make_user, make_world, metres_point
+from tests.factories import (
+    app_on_session,
+    assign,
+    make_building,
+    make_user,
+    make_world,
+    metres_point,
+)
 
 BASE = "/open311/v2"
 EBIKE = "fire.ebike_indoor"
@@ -594,17 +599,7 @@ async def test_other_mistakes_are_4xx_in_the_specs_shape_never_500(client, scene
 async def _limited_client(settings, db, rule: str) -> AsyncIterator[AsyncClient]:
     limited = settings.model_copy(update={"rate_limits_enabled": True,
                                           "rate_limits": {"intake.ip": rule}})
-    application = create_app(limited)
-
-    async def _session() -> AsyncIterator:
-        yield db
-
-    @asynccontextmanager
-    async def _borrowed():
-        yield db
-
-    application.dependency_overrides[get_session] = _session
-    application.state.sessions = _borrowed
+    application = app_on_session(limited, db)
     async with AsyncClient(transport=ASGITransport(app=application),
                            base_url="http://test") as limited_client:
         yield limited_client
