@@ -44,7 +44,7 @@ from api.routes import (
     webhooks,
     workflow,
 )
-from gis.abuse import BanList, RateLimiter
+from gis.abuse import BanList, RateLimiter, autocommit_connections
 from gis.database import create_bulk_engine, create_request_engine, session_factory
 from gis.settings import Settings, get_settings
 from incidents.damage import DamageIn
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_request_engine(settings.database_url, settings.db_pool_size)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        app.state.autocommit = autocommit_connections(engine)
         bulk: list[Engine] = []
 
         def bulk_engine() -> Engine:
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     # Their own short sessions, from whatever session factory the app runs with.
-    app.state.limiter = RateLimiter(settings, lambda: app.state.sessions())
+    app.state.limiter = RateLimiter(settings, lambda: app.state.autocommit())
     app.state.bans = BanList(lambda: app.state.sessions())
     mask_access_log()
     app.state.intake = intake_context(settings)

@@ -8,7 +8,8 @@ import asyncio
 import ipaddress
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import CIDR
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gis.errors import Banned, TooManyRequests
@@ -85,7 +86,9 @@ class RateLimiter:
     """Counts requests per scope against the configured limits."""
 
     settings: Settings
-    sessions: Callable[[], AsyncSession]
+    # Yields a connection in autocommit: the count is one statement, one round trip, and
+    # stands even when the request then fails (a wrong password is what must be counted).
+    connect: Callable[[], AbstractAsyncContextManager[AsyncConnection | AsyncSession]]
     exempt: tuple[IPNetwork, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -110,18 +113,26 @@ class RateLimiter:
             starts.append(datetime.fromtimestamp(now // seconds * seconds, UTC))
         if not rules:
             return
-        # Its own short transaction: the count stands even when the request then fails
-        # (a wrong password is exactly what must be counted).
-        async with self.sessions() as session:
-            rows = (
-                await session.execute(_HIT, {"keys": list(rules), "starts": starts})
-            ).all()
-            await session.commit()
+        async with self.connect() as conn:
+            rows = (await conn.execute(_HIT, {"keys": list(rules), "starts": starts})).all()
         for key, hits in rows:
             limit, seconds = rules[key]
             if hits > limit:
                 retry_after = max(1, math.ceil(seconds - now % seconds))
                 raise TooManyRequests(retry_after, scope)
+
+
+def autocommit_connections(
+    engine: AsyncEngine,
+) -> Callable[[], AbstractAsyncContextManager[AsyncConnection]]:
+    """Pooled connections that run each statement on its own, without BEGIN/COMMIT."""
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[AsyncConnection]:
+        async with engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    return connect
 
 
 def _in_any(ip: str | int | None, networks: tuple[IPNetwork, ...]) -> bool:

@@ -223,4 +223,5 @@ def app_on_session(settings: Settings, db: AsyncSession) -> FastAPI:
 
     application.dependency_overrides[get_session] = _test_session
     application.state.sessions = _borrowed
+    application.state.autocommit = _borrowed
     return application

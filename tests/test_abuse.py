@@ -3,6 +3,7 @@ account in PostgreSQL (so every worker process shares them); the ban list."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -10,6 +11,7 @@ from datetime import date
 import pytest
 from httpx import ASGITransport, AsyncClient
 
+from api.app import create_app
 from tests.factories import (
     PASSWORD,
     app_on_session,
@@ -198,3 +200,15 @@ async def test_a_body_over_its_limit_is_413_whether_declared_or_streamed(client,
     assert streamed.status_code == 413
     small = await client.post("/reports", json=_report())
     assert small.status_code == 201
+
+
+async def test_a_real_server_counts_in_autocommit_across_requests(settings, migrated_db):
+    # The app as served (its own engine, counters committed one statement at a time).
+    app = create_app(settings.model_copy(update={
+        "rate_limits_enabled": True, "rate_limits": {**settings.rate_limits,
+                                                     "search.ip": "1/3600"}}))
+    ip = f"192.0.2.{secrets.randbelow(250) + 1}"
+    async with app.router.lifespan_context(app), _client(app, ip=ip) as client:
+        first = await client.get("/addresses", params={"q": "测试路"})
+        second = await client.get("/addresses", params={"q": "测试路"})
+    assert (first.status_code, second.status_code) == (200, 429)
