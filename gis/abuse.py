@@ -91,8 +91,12 @@ class RateLimiter:
     connect: Callable[[], AbstractAsyncContextManager[AsyncConnection | AsyncSession]]
     exempt: tuple[IPNetwork, ...] = field(init=False)
 
+    rules: dict[str, tuple[int, int]] = field(init=False)
+
     def __post_init__(self) -> None:
         self.exempt = tuple(ipaddress.ip_network(str(n)) for n in self.settings.rate_limit_exempt)
+        # Parsed once here, not on every request.
+        self.rules = {name: parse_rate(rule) for name, rule in self.settings.rate_limits.items()}
 
     async def check(self, scope: str, **keys: str | int | None) -> None:
         """Count one request of `scope` for each key given (ip=..., account=...,
@@ -103,10 +107,10 @@ class RateLimiter:
         rules: dict[str, tuple[int, int]] = {}
         starts: list[datetime] = []
         for kind, value in keys.items():
-            rule = self.settings.rate_limits.get(f"{scope}.{kind}")
+            rule = self.rules.get(f"{scope}.{kind}")
             if value is None or rule is None:
                 continue
-            hits, seconds = parse_rate(rule)
+            hits, seconds = rule
             # Keys hold no raw personal data beyond what the access log already has.
             key = f"{scope}:{kind}:{value}"[:200]
             rules[key] = (hits, seconds)
