@@ -57,7 +57,8 @@ async def get_incident(
     with_contact = principal.id == head.assignee_id or manager_over(principal, head.region_path)
     body = await staff_report(session, head.id, with_contact=with_contact)
     body["allowed_actions"] = actions_for(principal, head)
-    if with_contact and body["reporter_contact"] != {"name": None, "phone": None}:
+    # Audited only when a contact was actually shown (not for an anonymous report).
+    if with_contact and any(body["reporter_contact"].values()):
         await audit_personal_read(session, request, principal, "incident_contact",
                                   tracking_number)
     return body
