@@ -27,6 +27,14 @@ PERSONAL_COLUMNS: list[tuple[str, str]] = [
 # holder of the key could still match, so they go too.
 HOTLINE_CALLER_HASHES = ["caller_name", "caller_phone"]
 
+# Free text per incident where phone and ID numbers are redacted: (table, column, what
+# the report calls it).
+REDACTED_COLUMNS: list[tuple[str, str, str]] = [
+    ("incident_events", "note", "timeline notes redacted"),
+    ("ratings", "comment", "rating comments redacted"),
+    ("work_orders", "outcome", "revisit outcomes redacted"),
+]
+
 _BATCH = 500
 
 
@@ -46,19 +54,29 @@ class RetentionReport:
         return [head, *(f"  {kind}: {n}" for kind, n in sorted(self.changed.items()))]
 
 
-def _redact_column(conn: Connection, table: str, column: str, where: str, ids: list[int],
+def _set_each(conn: Connection, table: str, row_ids: list[int],
+              values: dict[str, list[str | None]]) -> None:
+    """One UPDATE giving each row (by id) its own text values, column by column."""
+    columns = list(values)
+    arrays = ", ".join(f"CAST(:{c} AS text[])" for c in columns)
+    assignments = ", ".join(f"{c} = v.{c}" for c in columns)
+    conn.execute(text(
+        f"UPDATE {table} t SET {assignments} FROM unnest(CAST(:row_ids AS bigint[]), {arrays}) "
+        f"AS v(id, {', '.join(columns)}) WHERE t.id = v.id"), {"row_ids": row_ids, **values})
+
+
+def _redact_column(conn: Connection, table: str, column: str, ids: list[int],
                    report: RetentionReport, kind: str) -> None:
     """Redact phone and ID numbers in one text column of the rows of these incidents."""
     rows = conn.execute(text(
-        f"SELECT id, {column} FROM {table} WHERE {where} = ANY(:ids) AND {column} IS NOT NULL"),
+        f"SELECT id, {column} FROM {table} WHERE incident_id = ANY(:ids) "
+        f"AND {column} IS NOT NULL"),
         {"ids": ids}).all()
-    for row_id, value in rows:
-        cleaned = redact(value)
-        if cleaned != value:
-            report.changed[kind] += 1
-            if not report.dry_run:
-                conn.execute(text(f"UPDATE {table} SET {column} = :v WHERE id = :id"),
-                             {"v": cleaned, "id": row_id})
+    changed = [(row_id, cleaned) for row_id, value in rows if (cleaned := redact(value)) != value]
+    report.changed[kind] += len(changed)
+    if changed and not report.dry_run:
+        row_ids, cleaned_values = map(list, zip(*changed, strict=True))
+        _set_each(conn, table, row_ids, {column: cleaned_values})
 
 
 def _anonymise_batch(conn: Connection, ids: list[int], report: RetentionReport) -> None:
@@ -81,27 +99,31 @@ def _anonymise_batch(conn: Connection, ids: list[int], report: RetentionReport) 
             f"AND {column} IS NOT NULL"), {"ids": ids}).scalar_one()
         report.changed[f"{table}.{column}"] += n
 
-    # The description: redacted in place; its publication state is kept as it was (the
-    # review trigger would otherwise send an already published text back for review).
+    # The description: redacted in place; its publication state (decision, published text,
+    # reviewer and time) is put back as it was, since the review trigger would otherwise
+    # send an already published text back for review.
     kept = conn.execute(text(
-        "SELECT id, description, text_review, published_description FROM incidents "
-        "WHERE id = ANY(:ids) AND description IS NOT NULL"), {"ids": ids}).all()
-    for incident_id, description, review, published in kept:
-        cleaned = redact(description)
-        if cleaned == description:
-            continue
-        report.changed["report descriptions redacted"] += 1
-        if not report.dry_run:
-            conn.execute(text("UPDATE incidents SET description = :d WHERE id = :id"),
-                         {"d": cleaned, "id": incident_id})
-            conn.execute(text("UPDATE incidents SET text_review = :r, published_description = :p "
-                              "WHERE id = :id"), {"r": review, "p": published, "id": incident_id})
-    _redact_column(conn, "incident_events", "note", "incident_id", ids, report,
-                   "timeline notes redacted")
-    _redact_column(conn, "ratings", "comment", "incident_id", ids, report,
-                   "rating comments redacted")
-    _redact_column(conn, "work_orders", "outcome", "incident_id", ids, report,
-                   "revisit outcomes redacted")
+        "SELECT id, description, text_review, published_description, text_reviewed_by_id, "
+        "text_reviewed_at FROM incidents WHERE id = ANY(:ids) AND description IS NOT NULL"),
+        {"ids": ids}).all()
+    changed = [(row.id, cleaned, *row[2:]) for row in kept
+               if (cleaned := redact(row.description)) != row.description]
+    report.changed["report descriptions redacted"] += len(changed)
+    if changed and not report.dry_run:
+        row_ids, cleaned, reviews, published, reviewers, reviewed_at = map(
+            list, zip(*changed, strict=True))
+        _set_each(conn, "incidents", row_ids, {"description": cleaned})
+        conn.execute(text(
+            "UPDATE incidents t SET text_review = v.review, published_description = v.published, "
+            "text_reviewed_by_id = v.reviewer, text_reviewed_at = v.reviewed_at "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:reviews AS text[]), "
+            "CAST(:published AS text[]), CAST(:reviewers AS int[]), "
+            "CAST(:reviewed_at AS timestamptz[])) AS v(id, review, published, reviewer, "
+            "reviewed_at) WHERE t.id = v.id"),
+            {"ids": row_ids, "reviews": reviews, "published": published,
+             "reviewers": reviewers, "reviewed_at": reviewed_at})
+    for table, column, kind in REDACTED_COLUMNS:
+        _redact_column(conn, table, column, ids, report, kind)
     if report.dry_run:
         return
     conn.execute(text(

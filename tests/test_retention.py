@@ -60,6 +60,12 @@ async def test_old_finished_reports_lose_contact_and_numbers_the_rest_is_kept(cl
         {"at": NOW - timedelta(days=500), "n": await _file(client, f"电话 {PHONE}")})
     ).scalar_one()
 
+    # A text already published keeps its publication state once redacted.
+    await db.execute(text(
+        "UPDATE incidents SET text_review = 'approved', published_description = '楼道堵了', "
+        "text_reviewed_by_id = :w, text_reviewed_at = now() WHERE id = :i"),
+        {"i": old, "w": worker.id})
+
     dry = await _run(db, dry_run=True)
     assert dry.incidents == 1 and dry.changed["reporter contact and account"] == 1
     assert (await _row(db, old))["reporter_phone"] == PHONE  # a dry run changes nothing
@@ -72,6 +78,10 @@ async def test_old_finished_reports_lose_contact_and_numbers_the_rest_is_kept(cl
     assert (row["reporter_name"], row["reporter_phone"]) == (None, None)
     assert PHONE not in row["description"] and "楼道堵了" in row["description"]
     assert row["anonymised_at"] is not None
+    assert (await db.execute(text(
+        "SELECT text_review, published_description, text_reviewed_by_id, "
+        "text_reviewed_at IS NOT NULL FROM incidents WHERE id = :i"),
+        {"i": old})).one() == ("approved", "楼道堵了", worker.id, True)
     notes = (await db.execute(text("SELECT note FROM incident_events WHERE incident_id = :i "
                                    "AND note IS NOT NULL"), {"i": old})).scalars().all()
     assert notes and all(PHONE not in n for n in notes)
