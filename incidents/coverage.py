@@ -269,21 +269,19 @@ def _figures(row: Any) -> dict[str, Any]:
     }
 
 
+def _feature(row: Any, **properties: Any) -> dict[str, Any]:
+    """A unit (cell or region) as a GeoJSON Feature with its code, name and properties."""
+    return {
+        "type": "Feature",
+        "id": row.code,
+        "geometry": json.loads(row.geometry),
+        "properties": {"code": row.code, "name": row.name, **properties},
+    }
+
+
 def _cell_features(rows: list[Any]) -> list[dict[str, Any]]:
     return [
-        {
-            "type": "Feature",
-            "id": row.code,
-            "geometry": json.loads(row.geometry),
-            "properties": {
-                "code": row.code,
-                "name": row.name,
-                "level": "cell",
-                "staffed": row.staffed > 0,
-                **_figures(row),
-            },
-        }
-        for row in rows
+        _feature(row, level="cell", staffed=row.staffed > 0, **_figures(row)) for row in rows
     ]
 
 
@@ -330,22 +328,16 @@ async def region_coverage(
     params |= {"scope": scope_path, "tolerance": _OUTLINE_TOLERANCE_DEG}
     rows = (await session.execute(statement, params | _windows(now))).all()
     return [
-        {
-            "type": "Feature",
-            "id": row.code,
-            "geometry": json.loads(row.geometry),
-            "properties": {
-                "code": row.code,
-                "name": row.name,
-                "level": row.level,
-                "cells": row.cells,
-                "staffed_cells": row.staffed,
-                "staffed_share": _share(row.staffed, row.cells),
-                **_figures(row),
-                "open_per_cell": round(row.open / row.cells, 2) if row.cells else None,
-                "overdue_per_cell": round(row.overdue / row.cells, 2) if row.cells else None,
-            },
-        }
+        _feature(
+            row,
+            level=row.level,
+            cells=row.cells,
+            staffed_cells=row.staffed,
+            staffed_share=_share(row.staffed, row.cells),
+            **_figures(row),
+            open_per_cell=round(row.open / row.cells, 2) if row.cells else None,
+            overdue_per_cell=round(row.overdue / row.cells, 2) if row.cells else None,
+        )
         for row in rows
     ]
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from grid.access import Principal
-from grid.roles import MANAGER_ROLES, Role
+from grid.roles import MANAGER_ROLES
 from incidents.handling import locked_incident, manager_over, visible_incident
 from incidents.redaction import personal_numbers, redact
 
@@ -39,9 +39,7 @@ def may_review(principal: Principal, row: Any) -> bool:
 
 
 def _refuse(principal: Principal, row: Any) -> PermissionDenied:
-    if principal.role in (Role.GRID_WORKER, Role.RESIDENT) or not manager_over(
-        principal, row.region_path
-    ):
+    if not manager_over(principal, row.region_path):  # workers and residents never are
         return PermissionDenied(
             "only managers over the report review what is published",
             "只有辖区管理人员可以审核公开内容",

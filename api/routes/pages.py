@@ -50,6 +50,18 @@ async def _context(session: SessionDep, settings: SettingsDep, lang: str | None)
     )
 
 
+def _bounded_collection(features: list[dict], limit: int) -> GeoJSONResponse:
+    """A FeatureCollection of at most `limit` features; `truncated` when the limit was hit."""
+    return GeoJSONResponse(
+        {
+            "type": "FeatureCollection",
+            "features": features,
+            "numberReturned": len(features),
+            "truncated": len(features) == limit,
+        }
+    )
+
+
 Lang = Annotated[str | None, Query(description="zh-Hans (default) or en")]
 
 
@@ -144,14 +156,7 @@ async def dashboard_cells(
     scope = None if principal.is_admin else principal.region_path
     features = await cell_coverage(session, scope, box, datetime.now(UTC),
                                    limit=_MAX_DASHBOARD_CELLS)
-    return GeoJSONResponse(
-        {
-            "type": "FeatureCollection",
-            "features": features,
-            "numberReturned": len(features),
-            "truncated": len(features) == _MAX_DASHBOARD_CELLS,
-        }
-    )
+    return _bounded_collection(features, _MAX_DASHBOARD_CELLS)
 
 
 @router.get("/dashboard/regions.geojson", response_class=GeoJSONResponse)
@@ -185,14 +190,7 @@ async def public_incidents(
     only (no number, text, reporter or handler); the newest first, at most 2,000."""
     box = parse_bbox(bbox, required=True)
     features = await public_open_incidents(session, box, category, limit=_MAX_MAP_FEATURES)
-    return GeoJSONResponse(
-        {
-            "type": "FeatureCollection",
-            "features": features,
-            "numberReturned": len(features),
-            "truncated": len(features) == _MAX_MAP_FEATURES,
-        }
-    )
+    return _bounded_collection(features, _MAX_MAP_FEATURES)
 
 
 def mount_static(app: FastAPI) -> None:
