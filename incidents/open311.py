@@ -193,19 +193,20 @@ class RequestQuery:
     page_size: int = MAX_PAGE_SIZE
 
 
-def _blank(value: str | None) -> str | None:
-    # "Optional" in the spec: an empty parameter is the same as a missing one.
+def param_value(value: str | None) -> str | None:
+    """A parameter's value, stripped; None when missing or empty (the spec's "Optional":
+    an empty parameter is the same as a missing one)."""
     return value.strip() if value is not None and value.strip() else None
 
 
 def _list(value: str | None) -> list[str] | None:
-    value = _blank(value)
+    value = param_value(value)
     return [part.strip() for part in value.split(",") if part.strip()] if value else None
 
 
 def parse_w3_datetime(value: str | None, field: str) -> datetime | None:
     """A W3C datetime with its zone (2010-01-01T00:00:00Z or +08:00), as the spec asks."""
-    value = _blank(value)
+    value = param_value(value)
     if value is None:
         return None
     try:
@@ -221,7 +222,7 @@ def parse_w3_datetime(value: str | None, field: str) -> datetime | None:
 
 
 def _whole_number(value: str | None, field: str, default: int, high: int) -> int:
-    value = _blank(value)
+    value = param_value(value)
     if value is None:
         return default
     if not value.isdigit() or not 1 <= int(value) <= high:
@@ -266,7 +267,7 @@ def parse_request_query(params: dict[str, str | None], now: datetime) -> Request
         raise InvalidInput("status is open, closed or both (comma-separated)",
                            "状态应为 open 或 closed", field="status")
     bbox = None
-    if (box := _blank(params.get("bbox"))) is not None:
+    if (box := param_value(params.get("bbox"))) is not None:
         try:
             bbox = BBox.parse(box)
         except BBoxError as exc:
@@ -288,7 +289,7 @@ def parse_request_query(params: dict[str, str | None], now: datetime) -> Request
 
 def parse_flag(value: str | None, field: str) -> bool:
     """A true/false parameter (missing or empty is false)."""
-    value = _blank(value)
+    value = param_value(value)
     if value is None or value.lower() == "false":
         return False
     if value.lower() == "true":

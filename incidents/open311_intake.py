@@ -21,7 +21,7 @@ from gis.errors import GridgovError, InvalidInput, PermissionDenied
 from grid.addresses import search_addresses
 from incidents.categories import Question
 from incidents.intake import IntakeContext, ReportIn, RetryKey, Submission, submit_report
-from incidents.open311 import service_questions
+from incidents.open311 import param_value, service_questions
 from incidents.open311_clients import Open311Client
 
 MAX_MEDIA_URL = 2000
@@ -71,11 +71,6 @@ def open311_field(field: str | None) -> str | None:
     return _FIELDS.get(field, field)
 
 
-def _blank(value: str | None) -> str | None:
-    # An empty parameter is the same as a missing one (the spec's "Optional").
-    return value.strip() if value is not None and value.strip() else None
-
-
 def _coerce(question: Question, value: str, field: str) -> Any:
     """A form value as the answer type the category's question expects."""
     if question.type == "boolean":
@@ -117,7 +112,7 @@ def read_attributes(
 
 
 def _checked_text(value: str | None, field: str, limit: int) -> str | None:
-    value = _blank(value)
+    value = param_value(value)
     if value is not None and (len(value) > limit or not value.isprintable()):
         raise InvalidInput(f"at most {limit} printable characters",
                            f"最多 {limit} 个可打印字符", field=field)
@@ -138,7 +133,7 @@ def check_media_url(value: str | None) -> str | None:
 
 def _extras(fields: dict[str, str], client: Open311Client | None) -> Open311Extras:
     for name in CLIENT_IDENTIFIERS:
-        if _blank(fields.get(name)) is not None and client is None:
+        if param_value(fields.get(name)) is not None and client is None:
             # 403, as the spec answers a missing key: the field needs one.
             raise PermissionDenied(f"{name} is accepted only from a client with an api_key",
                                    f"{name} 仅接受持有 api_key 的客户端提交", field=name)
@@ -158,7 +153,7 @@ def _has_cjk(value: str) -> bool:
 
 def contact_name(first: str | None, last: str | None) -> str | None:
     """One name from the two: family name first, unspaced, when written in Chinese."""
-    first, last = _blank(first), _blank(last)
+    first, last = param_value(first), param_value(last)
     if first and last:
         return f"{last}{first}" if _has_cjk(first + last) else f"{first} {last}"
     return first or last
@@ -167,12 +162,12 @@ def contact_name(first: str | None, last: str | None) -> str | None:
 async def _address_building(session: AsyncSession, fields: dict[str, str]) -> int | None:
     """The building an address-only request points at: address_id (a building id from
     the address search), else the best match for address_string."""
-    if (address_id := _blank(fields.get("address_id"))) is not None:
+    if (address_id := param_value(fields.get("address_id"))) is not None:
         if not address_id.isdigit() or not 1 <= int(address_id) < 2**63:
             raise InvalidInput("expected a building id from the address search",
                                "应为地址查询得到的楼栋编号", field="address_id")
         return int(address_id)
-    if (address := _blank(fields.get("address_string"))) is None:
+    if (address := param_value(fields.get("address_string"))) is None:
         return None
     try:
         hits = await search_addresses(session, address, limit=1)
@@ -191,7 +186,7 @@ async def parse_request(
 ) -> ParsedRequest:
     """A POSTed request checked and read into a report; 400 naming the Open311 parameter
     (404 for a service that is not listed, 403 for identifiers without an api_key)."""
-    code = _blank(fields.get("service_code"))
+    code = param_value(fields.get("service_code"))
     if code is None:
         raise InvalidInput("service_code is required", "请提供 service_code",
                            field="service_code")
@@ -199,7 +194,7 @@ async def parse_request(
     # to call 119 (and it is recorded): an emergency is never refused.
     questions, emergency = await service_questions(session, code, allow_emergency=True)
     extras = _extras(fields, client)
-    lat, lon = _blank(fields.get("lat")), _blank(fields.get("long"))
+    lat, lon = param_value(fields.get("lat")), param_value(fields.get("long"))
     building_id = None
     if lat is None and lon is None and not emergency:
         building_id = await _address_building(session, fields)
@@ -209,13 +204,13 @@ async def parse_request(
                                field="lat")
     values = {
         "category": code, "lat": lat, "lon": lon, "building_id": building_id,
-        "address": _blank(fields.get("address_string")),
-        "description": _blank(fields.get("description")),
+        "address": param_value(fields.get("address_string")),
+        "description": param_value(fields.get("description")),
         "answers": read_attributes(attributes, questions),
         "contact_name": contact_name(fields.get("first_name"), fields.get("last_name")),
-        "contact_phone": _blank(fields.get("phone")),
+        "contact_phone": param_value(fields.get("phone")),
     }
-    if (system := _blank(fields.get("coord_system"))) is not None:
+    if (system := param_value(fields.get("coord_system"))) is not None:
         values["coord_system"] = system  # extension: GCJ-02 / BD-09 from Chinese map SDKs
     try:
         report = Open311ReportIn.model_validate(values)

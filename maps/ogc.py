@@ -28,27 +28,27 @@ from sqlalchemy import (
     DateTime,
     FromClause,
     Select,
+    TableClause,
     and_,
     cast,
     column,
     func,
-    literal,
     null,
     or_,
     select,
     table,
+    text,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
 from gis.geometry import BBox
-from maps.tiles import RECENTLY_CLOSED_DAYS
+from maps.tiles import RECENTLY_CLOSED_DAYS, SHOWN_CLOSED_SINCE_SQL
 
 # 7 decimals (~1 cm) for boundaries; the public point is coarse anyway (6, ~10 cm).
 _POLYGON_DECIMALS = 7
 _POINT_DECIMALS = 6
-_CHINA = "Asia/Shanghai"
 # Web Mercator ends short of the poles: a bbox is clipped to it before transforming.
 _MERCATOR_MAX_LAT = 85.05
 
@@ -109,7 +109,8 @@ class Extent:
 @dataclass(frozen=True)
 class _Layer:
     """How one collection is read: its table, joins, the rows the public may see, the
-    public id, the geometry as GeoJSON, the bbox and time tests, the public fields."""
+    public id, the geometry as GeoJSON, the bbox and time tests, the public fields, and
+    the lon/lat box of its rows (an aggregate)."""
 
     key: ColumnElement[Any]
     fid: ColumnElement[Any]
@@ -120,6 +121,7 @@ class _Layer:
     in_bbox: Callable[[BBox], ColumnElement[bool]]
     created: ColumnElement[Any] | None
     properties: dict[str, ColumnElement[Any]]
+    bounds: ColumnElement[Any]
 
 
 @dataclass(frozen=True)
@@ -157,11 +159,10 @@ def _cell_in_force() -> ColumnElement[bool]:
 
 
 def _report_is_public() -> ColumnElement[bool]:
-    # The public map's rule (maps/tiles.py): a closed report is shown through the China
-    # day it closed and the RECENTLY_CLOSED_DAYS days after it.
-    today = func.date_trunc("day", func.timezone(_CHINA, func.now()))
-    shown_since = func.timezone(
-        _CHINA, today - func.make_interval(0, 0, 0, literal(RECENTLY_CLOSED_DAYS)))
+    # The public map's rule, in its own SQL (maps/tiles.py): a closed report is shown
+    # through the China day it closed and the RECENTLY_CLOSED_DAYS days after it.
+    shown_since = text(f"({SHOWN_CLOSED_SINCE_SQL})").bindparams(
+        recent_days=RECENTLY_CLOSED_DAYS)
     return and_(
         _incidents.c.public_point_3857.is_not(None),
         _incidents.c.status.not_in(("rejected", "duplicate")),
@@ -180,31 +181,36 @@ def _always() -> ColumnElement[bool]:
     return true()
 
 
-_CELLS = _Layer(
-    key=_cells.c.id,
-    fid=_cells.c.code,
-    table=_cells,
-    source=_cells.join(_communities, _communities.c.id == _cells.c.community_id),
-    visible=_cell_in_force,
-    geometry=_geojson(_cells.c.boundary, _POLYGON_DECIMALS),
-    in_bbox=lambda bbox: func.ST_Intersects(_cells.c.boundary, _envelope(bbox)),
-    created=None,
-    properties={
+def _area_layer(
+    area: TableClause, source: FromClause, visible: Callable[[], ColumnElement[bool]],
+    properties: dict[str, ColumnElement[Any]],
+) -> _Layer:
+    """A timeless layer of lon/lat polygons (`boundary`), published by their code."""
+    return _Layer(
+        key=area.c.id,
+        fid=area.c.code,
+        table=area,
+        source=source,
+        visible=visible,
+        geometry=_geojson(area.c.boundary, _POLYGON_DECIMALS),
+        in_bbox=lambda bbox: func.ST_Intersects(area.c.boundary, _envelope(bbox)),
+        created=None,
+        properties=properties,
+        bounds=func.ST_SetSRID(func.ST_Extent(area.c.boundary), STORAGE_SRID),
+    )
+
+
+_CELLS = _area_layer(
+    _cells, _cells.join(_communities, _communities.c.id == _cells.c.community_id),
+    _cell_in_force, {
         "code": _cells.c.code, "name": _cells.c.name,
         "community_code": _communities.c.code, "community_name": _communities.c.name,
     },
 )
 
-_REGIONS = _Layer(
-    key=_regions.c.id,
-    fid=_regions.c.code,
-    table=_regions,
-    source=_regions.outerjoin(_parents, _parents.c.id == _regions.c.parent_id),
-    visible=_always,
-    geometry=_geojson(_regions.c.boundary, _POLYGON_DECIMALS),
-    in_bbox=lambda bbox: func.ST_Intersects(_regions.c.boundary, _envelope(bbox)),
-    created=None,
-    properties={
+_REGIONS = _area_layer(
+    _regions, _regions.outerjoin(_parents, _parents.c.id == _regions.c.parent_id),
+    _always, {
         "code": _regions.c.code, "name": _regions.c.name, "level": _regions.c.level,
         "parent_code": _parents.c.code,
     },
@@ -228,6 +234,11 @@ _INCIDENTS = _Layer(
         "created_at": _incidents.c.created_at, "resolved_at": _incidents.c.resolved_at,
         "closed_at": _incidents.c.closed_at,
     },
+    # Aggregate the Mercator points (no per-row transform), then transform the one box:
+    # a Mercator rectangle is a lon/lat rectangle.
+    bounds=func.ST_Transform(
+        func.ST_SetSRID(func.ST_Extent(_incidents.c.public_point_3857), WEB_MERCATOR_SRID),
+        STORAGE_SRID),
 )
 
 COLLECTIONS: dict[str, Collection] = {
@@ -348,16 +359,8 @@ async def item(session: AsyncSession, collection: Collection, fid: str) -> dict[
 async def extent(session: AsyncSession, collection: Collection) -> Extent:
     """The lon/lat extent of what the collection shows now (and its first report time)."""
     layer = collection.layer
-    if layer is _INCIDENTS:
-        # Aggregate the Mercator points (no per-row transform), then transform the one
-        # box: a Mercator rectangle is a lon/lat rectangle.
-        box = func.ST_Transform(
-            func.ST_SetSRID(func.ST_Extent(_incidents.c.public_point_3857), WEB_MERCATOR_SRID),
-            STORAGE_SRID)
-        first = func.min(_incidents.c.created_at)
-    else:
-        box = func.ST_SetSRID(func.ST_Extent(layer.table.c.boundary), STORAGE_SRID)
-        first = null()
+    box = layer.bounds
+    first = null() if layer.created is None else func.min(layer.created)
     statement = (select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box),
                         func.ST_YMax(box), first)
                  .select_from(layer.table).where(layer.visible()))

@@ -46,7 +46,7 @@ _TILE = """
 """
 
 # The first moment (China time) whose closed reports are still shown.
-_SHOWN_CLOSED_SINCE = """
+SHOWN_CLOSED_SINCE_SQL = """
     (date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai')
      - make_interval(days => :recent_days)) AT TIME ZONE 'Asia/Shanghai'
 """
@@ -62,13 +62,13 @@ _CELLS = text(f"""
     ) t WHERE geom IS NOT NULL
 """)
 
-_BUILDINGS = text("""
+_BUILDINGS = text(f"""
+    WITH {_TILE}
     SELECT ST_AsMVT(t, 'buildings', :extent, 'geom') FROM (
         SELECT b.id, b.address, b.use, b.floors,
-               ST_AsMVTGeom(b.footprint_3857, ST_TileEnvelope(:z, :x, :y), :extent,
-                            :buffer) AS geom
-        FROM buildings b
-        WHERE b.footprint_3857 && ST_TileEnvelope(:z, :x, :y, margin => :margin)
+               ST_AsMVTGeom(b.footprint_3857, tile.bounds, :extent, :buffer) AS geom
+        FROM tile, buildings b
+        WHERE b.footprint_3857 && tile.wide
     ) t WHERE geom IS NOT NULL
 """)
 
@@ -106,7 +106,7 @@ _INCIDENTS = text(f"""
         SELECT {_INCIDENT_FIELDS}
         FROM tile, incidents i
         WHERE i.public_point_3857 && tile.wide
-          AND i.closed_at >= {_SHOWN_CLOSED_SINCE}
+          AND i.closed_at >= {SHOWN_CLOSED_SINCE_SQL}
           AND i.status NOT IN ('rejected', 'duplicate')
     ) t WHERE geom IS NOT NULL
 """)

@@ -31,7 +31,7 @@ from incidents.open311 import (
     request_view,
     service_definition,
 )
-from incidents.open311_clients import client_for_key
+from incidents.open311_clients import Open311Client, client_for_key
 from incidents.open311_intake import file_request, parse_request, post_answer
 
 # Bumped when the service list or definitions change shape (the spec's changeset).
@@ -239,6 +239,11 @@ async def create_request(
     return render(fmt, "service_requests", [posted])
 
 
+def _filed_by(row: dict[str, Any], client: Open311Client | None) -> bool:
+    """Whether the request was filed by the client presenting its key (it sees more)."""
+    return client is not None and row["client_id"] == client.id
+
+
 @router.get("/requests.{fmt}")
 async def get_requests(
     request: Request, session: SessionDep, fmt: Format,
@@ -271,7 +276,7 @@ async def get_requests(
     rows = await find_requests(session, query)
     return render(fmt, "service_requests", [
         request_view(row, language, now, extensions=with_extensions,
-                     own=client is not None and row["client_id"] == client.id)
+                     own=_filed_by(row, client))
         for row in rows])
 
 
@@ -288,7 +293,7 @@ async def get_request(
     row = await find_request(session, service_request_id)
     view = request_view(row, negotiate_language(request), datetime.now(UTC),
                         extensions=with_extensions,
-                        own=client is not None and row["client_id"] == client.id)
+                        own=_filed_by(row, client))
     return render(fmt, "service_requests", [view])
 
 
