@@ -217,7 +217,10 @@ async def _filed_orders(session: AsyncSession, numbers: list[str]) -> dict[str, 
 def _compare(row: OrderRow, filed: Any, report: HotlineImportReport) -> None:
     """An order filed before: unchanged is counted; changed is reported (which fields, not
     their values), never filed a second time."""
-    changed = [name for name in HASHED_FIELDS if filed.field_hashes.get(name) != row.hashes[name]]
+    # Only fields whose hash is still kept: retention removes the caller's, and an old
+    # order sent again is not "changed" for that.
+    changed = [name for name in HASHED_FIELDS
+               if name in filed.field_hashes and filed.field_hashes[name] != row.hashes[name]]
     if not changed:
         report.unchanged += 1
         return

@@ -49,11 +49,6 @@ class HotlineMapping:
                    values={k: _normalised_keys(v) for k, v in values.items()},
                    fallback_category=defaults.get("category") or None, coord_system=system)
 
-    def gridgov_codes(self) -> set[str]:
-        """Every gridgov category this mapping may file under."""
-        codes = set(self.categories.values())
-        return codes | {self.fallback_category} if self.fallback_category else codes
-
     def category_for(self, sent: str | None) -> str | None:
         """The gridgov category for a 12345 category: the whole text, then its levels from
         the most specific up; None when nothing matches."""

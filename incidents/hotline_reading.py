@@ -18,8 +18,7 @@ import pandas as pd
 from gis.clock import CHINA_TZ
 from gis.coords import CoordSystem, parse_location
 from gis.errors import InvalidInput
-from grid.importing.people import LANDLINE, MOBILE
-from grid.importing.people import _read_csv as read_register_csv
+from grid.importing.people import LANDLINE, MOBILE, read_csv_text
 from grid.importing.report import RowIssue
 from incidents.hotline_mapping import FIELDS, HotlineMapping, normalise_key
 from incidents.intake import MAX_DESCRIPTION
@@ -70,12 +69,12 @@ def read_records(path: Path, encoding: str | None = None) -> list[dict[str, Any]
         raise InvalidInput("hotline orders come as .csv or .json", "热线工单应为 CSV 或 JSON 文件",
                            field="file")
     try:
-        frame = read_register_csv(path, encoding)
+        frame = read_csv_text(path, encoding)
     except InvalidInput as exc:
         # Not UTF-8: 12345 systems on Windows export GBK, which GB 18030 reads.
         if encoding is not None or exc.field != "encoding":
             raise
-        frame = read_register_csv(path, "gb18030")
+        frame = read_csv_text(path, "gb18030")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame.to_dict("records")
 

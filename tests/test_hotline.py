@@ -239,6 +239,20 @@ async def test_reimporting_files_nothing_new_and_reports_a_changed_order(
     assert [await _count(db, t) for t in ("incidents", "hotline_orders", "outbox")] == counts
 
 
+async def test_an_order_sent_again_after_retention_removed_its_caller_is_unchanged(
+    db, settings, scene, tmp_path
+):
+    _world, users = scene
+    path = tmp_path / "orders.csv"
+    path.write_bytes(_csv([_row("R1")]))
+    assert (await _import(db, settings, users, path)).inserted == 1
+    # What `gridgov retention run` does to the order's caller hashes.
+    await db.execute(text("UPDATE hotline_orders SET field_hashes = field_hashes "
+                          "- ARRAY['caller_name', 'caller_phone'] WHERE order_number = 'R1'"))
+    again = await _import(db, settings, users, path)
+    assert (again.inserted, again.unchanged, again.changed) == (0, 1, [])
+
+
 async def test_bad_rows_are_reported_by_row_field_and_reason_and_nothing_is_half_filed(
     db, settings, scene, tmp_path
 ):

@@ -157,7 +157,7 @@ def _read_rows(
 ) -> tuple[pd.DataFrame, set[str], dict[str, str]]:
     """The rows under gridgov field names (blank cells as NaN), the fields the file has a
     column for, and the vulnerability-tag translation table."""
-    frame = _read_csv(path, encoding)
+    frame = read_csv_text(path, encoding)
     frame.columns = [str(c).strip() for c in frame.columns]
     mapping.check_columns(frame, FIELDS, REQUIRED_COLUMNS, "population")
     given = {t for t in FIELDS if mapping.columns.get(t, t) in frame.columns}
@@ -180,8 +180,10 @@ def _read_rows(
     return attrs, given, tag_table
 
 
-def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
-    """Every cell as text; a UTF-8 byte-order mark wins over any encoding option."""
+def read_csv_text(path: Path, encoding: str | None) -> pd.DataFrame:
+    """A CSV with every cell as text (blank is ""), UTF-8 unless `encoding` says (GBK read
+    as GB 18030); a byte-order mark wins. InvalidInput on field "encoding" when the bytes
+    are not that encoding, on "path" when the file is missing or not CSV."""
     if not path.exists():
         raise InvalidInput(f"file not found: {path}", f"文件不存在：{path}", field="path")
     with path.open("rb") as head:
