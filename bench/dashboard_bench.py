@@ -26,8 +26,6 @@ import argparse
 import asyncio
 import io
 import json
-import socket
-import statistics
 import sys
 import threading
 import time
@@ -39,8 +37,17 @@ import numpy as np
 import shapely
 import uvicorn
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.engine import make_url
 
+from bench.common import (
+    WORKER_PASSWORD,
+    Clock,
+    free_port,
+    insert_workers,
+    migrate,
+    percentile,
+    refuse_shared_databases,
+    reset_register,
+)
 from bench.district import (
     BENCH_CRS,
     CITY_CODE,
@@ -51,9 +58,8 @@ from bench.district import (
     make_buildings,
     make_district,
 )
-from bench.register_bench import Clock, _insert_workers, _refuse_shared_databases, _reset
 from gis.crs import STORAGE_SRID
-from gis.database import create_bulk_engine, ensure_database
+from gis.database import create_bulk_engine
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_dashboard"
 DEFAULT_SEED = 20261125
@@ -66,15 +72,10 @@ SUGGESTED_INDEX = "buildings (cell_id) INCLUDE (id)"
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     say = Clock()
-    _refuse_shared_databases(args.database_url)
-    ensure_database(args.database_url)
-    from alembic import command
-
     from incidents.categories import sync_categories
-    from migrations import alembic_config
 
-    say(f"migrating {make_url(args.database_url).database}")
-    command.upgrade(alembic_config(args.database_url), "head")
+    refuse_shared_databases(args.database_url, "wipes its register")
+    migrate(args.database_url, say)
     district = make_district(args.cells, args.seed)
     engine = create_bulk_engine(args.database_url)
     try:
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             say("emptying the bench database (--keep leaves it in place)")
             with engine.begin() as conn:
-                _reset(conn)
+                reset_register(conn)
     finally:
         engine.dispose()
     _print(figures, args)
@@ -165,14 +166,14 @@ def _load(engine: Engine, district: District, args: argparse.Namespace, say: Clo
 
     with engine.begin() as conn:
         say("resetting the register")
-        _reset(conn)
+        reset_register(conn)
         say("regions (10 streets x 10 communities)")
         _insert_regions(conn, district)
         cells = district.cells()
         say(f"{len(cells):,} cells")
         _insert_cells(conn, cells)
         say("a primary worker per cell")
-        _insert_workers(conn, hash_password("gridgov-bench"))
+        insert_workers(conn, hash_password(WORKER_PASSWORD))
         conn.execute(
             text("""DELETE FROM cell_assignments WHERE cell_id IN (
                     SELECT id FROM grid_cells ORDER BY md5(code) LIMIT :n)"""),
@@ -352,9 +353,7 @@ def _serve(database_url: str) -> tuple[str, uvicorn.Server, threading.Thread]:
     from gis.settings import Settings
 
     settings = Settings(environment="development", database_url=database_url)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
@@ -415,8 +414,8 @@ async def _time_endpoints(
     thread.join(10)
     return {
         name: {
-            "p50_ms": round(statistics.median(values), 1),
-            "p95_ms": round(float(np.percentile(values, 95)), 1),
+            "p50_ms": round(percentile(values, 50), 1),
+            "p95_ms": round(percentile(values, 95), 1),
             "max_ms": round(max(values), 1),
             "kb": round(sizes[name] / 1024, 1),
         }

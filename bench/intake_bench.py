@@ -19,8 +19,6 @@ import itertools
 import json
 import math
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +26,6 @@ from collections import Counter
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -38,6 +35,21 @@ from sqlalchemy import Engine, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 
+from bench.common import (
+    ROOT,
+    Clock,
+    CpuMeter,
+    checkpoint,
+    connections_per_worker,
+    free_port,
+    gridgov_command,
+    percentile,
+    refuse_shared_databases,
+    run_gridgov,
+    run_on_uvloop,
+    start_server,
+    stop_server,
+)
 from gis.coords import wgs84_to_gcj02
 from gis.database import create_bulk_engine, ensure_database
 
@@ -48,7 +60,6 @@ POINTS = 20_000  # sampled once, then cycled
 GCJ02_SHARE = 0.2
 TOLERANCE_M = 30.0  # GRIDGOV_ROUTING_TOLERANCE_M's default, as the server uses it
 METRES_PER_DEGREE = 111_320.0
-ROOT = Path(__file__).resolve().parent.parent
 # Emptied before each timed slice; CASCADE takes events, photos, inbox items and the like.
 INTAKE_TABLES = ("incidents", "outbox", "idempotency_records", "emergency_referrals")
 
@@ -103,80 +114,6 @@ SELECT id FROM incident
 """
 
 
-class Clock:
-    """Elapsed-time progress lines on stderr."""
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-
-    def __call__(self, message: str) -> None:
-        print(f"[{time.monotonic() - self.start:7.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-class CpuMeter:
-    """CPU seconds (Linux /proc) of the server's processes, of the database's backends on
-    this machine, of this process (the clients), and of the whole machine: on a shared
-    machine the rate alone does not say whether someone else was busy too."""
-
-    def __init__(self, database: str, server_pid: int | None = None) -> None:
-        self.database, self.server_pid = database, server_pid
-        self.tick = os.sysconf("SC_CLK_TCK")
-
-    def snapshot(self) -> dict[str, float] | None:
-        try:
-            with open("/proc/stat") as f:
-                jiffies = [int(v) for v in f.readline().split()[1:9]]
-        except OSError:
-            return None
-        times = os.times()
-        return {
-            # user, nice, system, idle, iowait, irq, softirq, steal: idle and iowait excluded
-            "machine": (sum(jiffies) - jiffies[3] - jiffies[4]) / self.tick,
-            "server": sum(self._cpu(pid) for pid in self._tree(self.server_pid)),
-            "postgres": sum(self._cpu(pid) for pid in self._backends()),
-            "client": times.user + times.system,
-        }
-
-    @staticmethod
-    def usage(start: dict[str, float] | None, end: dict[str, float] | None) -> dict[str, float]:
-        if not start or not end:
-            return {}
-        used = {k: end[k] - start[k] for k in start}
-        used["other"] = max(
-            used["machine"] - used["server"] - used["postgres"] - used["client"], 0.0
-        )
-        return used
-
-    def _cpu(self, pid: int) -> float:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / self.tick  # utime + stime
-
-    def _tree(self, pid: int | None) -> list[int]:
-        if pid is None:
-            return []
-        found = [pid]
-        for task in Path(f"/proc/{pid}/task").glob("*/children"):
-            for child in task.read_text().split():
-                found += self._tree(int(child))
-        return found
-
-    def _backends(self) -> list[int]:
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    words = (entry / "cmdline").read_bytes().split()
-                except OSError:
-                    continue
-                if words[:1] == [b"postgres:"] and self.database.encode() in words:
-                    pids.append(int(entry.name))
-        return pids
-
-
 @dataclass
 class Phase:
     """One timed run: latencies (ms) and statuses of the requests started in the window,
@@ -204,7 +141,7 @@ class Phase:
         return len(self.latencies_ms) / self.seconds
 
     def percentile(self, q: float) -> float:
-        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+        return percentile(self.latencies_ms, q)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -262,20 +199,20 @@ class Figures:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     say = Clock()
-    _refuse_shared_databases(args.database_url)
-    _prepare_database(args, say)
+    refuse_shared_databases(args.database_url, "empties its incident tables")
+    prepare_database(args, say)
     engine = create_bulk_engine(args.database_url)
     try:
-        categories, points, tiers = _load_inputs(engine, args, say)
-        port = _free_port()
-        server = _start_server(args, port, say)
+        categories, points, tiers = load_inputs(engine, args, say)
+        port = free_port()
+        server = start_intake_server(args, port, say)
         try:
-            _checkpoint(engine, say)
-            http, baseline, stored = _run(
+            checkpoint(engine, say)
+            http, baseline, stored = run_on_uvloop(
                 _measure(args, engine, server, port, categories, points, tiers, say)
             )
         finally:
-            _stop_server(server, say)
+            stop_intake_server(server, say)
     finally:
         engine.dispose()
     figures = Figures(http, baseline, stored, _server_description(args))
@@ -325,27 +262,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _refuse_shared_databases(url: str) -> None:
-    """The bench empties the incident tables: never let it near the demo or test
-    databases."""
-    name = make_url(url).database or ""
-    if "bench" not in name:
-        raise SystemExit(
-            f"refusing database {name!r}: the bench empties its incident tables, so its "
-            "database name must contain 'bench'"
-        )
-
-
-def _checkpoint(engine: Engine, say: Clock) -> None:
-    """Flush earlier writes first, so one run does not pay for the last one's WAL."""
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("CHECKPOINT"))
-    except Exception as exc:  # needs superuser or pg_checkpoint; the timing still runs
-        say(f"no CHECKPOINT before timing ({type(exc).__name__}); figures may be noisier")
-
-
-def _gridgov_env(args: argparse.Namespace) -> dict[str, str]:
+def gridgov_env(args: argparse.Namespace) -> dict[str, str]:
+    """The server's environment: the bench database, its pool, limits out of the way."""
     return {
         **os.environ,
         "GRIDGOV_DATABASE_URL": args.database_url,
@@ -356,20 +274,19 @@ def _gridgov_env(args: argparse.Namespace) -> dict[str, str]:
     }
 
 
-def _prepare_database(args: argparse.Namespace, say: Clock) -> None:
+def prepare_database(args: argparse.Namespace, say: Clock) -> None:
     """Create and migrate the database (what `gridgov db upgrade` does, categories
     included), then load the demo city unless it is there already."""
     ensure_database(args.database_url)
     say(f"migrating {make_url(args.database_url).database}")
-    gridgov = [str(Path(sys.executable).with_name("gridgov"))]
-    env = _gridgov_env(args)
-    subprocess.run([*gridgov, "db", "upgrade"], env=env, check=True, stdout=sys.stderr)
-    demo = ["--replace"] if args.reload_demo else ["--skip-if-loaded"]
-    say(f"gridgov demo {demo[0]}")
-    subprocess.run([*gridgov, "demo", *demo], env=env, check=True, stdout=subprocess.DEVNULL)
+    env = gridgov_env(args)
+    run_gridgov(env, "db", "upgrade")
+    demo = "--replace" if args.reload_demo else "--skip-if-loaded"
+    say(f"gridgov demo {demo}")
+    run_gridgov(env, "demo", demo, quiet=True)
 
 
-def _load_inputs(
+def load_inputs(
     engine: Engine, args: argparse.Namespace, say: Clock
 ) -> tuple[list[str], list[tuple[float, float, str, float, float]], dict[str, tuple]]:
     """The fire categories to report, POINTS random points inside the demo's cells in
@@ -433,12 +350,6 @@ def _empty_intake_tables(engine: Engine) -> None:
         conn.execute(text(f"ANALYZE {', '.join(INTAKE_TABLES)}"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _server_description(args: argparse.Namespace) -> dict[str, Any]:
     def available(module: str) -> bool:
         try:
@@ -456,88 +367,30 @@ def _server_description(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _start_server(args: argparse.Namespace, port: int, say: Clock) -> subprocess.Popen:
-    """uvicorn with the app factory (what `gridgov serve` runs), access log off; waits
-    for /health."""
-    import urllib.request
-
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "api.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+def start_intake_server(args: argparse.Namespace, port: int, say: Clock) -> subprocess.Popen:
+    """gridgov on --workers uvicorn workers, access log off; waits for /health."""
+    say(f"starting {args.workers} uvicorn worker(s) on port {port}")
+    command = gridgov_command(
+        port,
         "--workers",
         str(args.workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
         # Idle keep-alive connections must outlive a baseline slice: reconnecting would
         # spread the clients over the workers anew.
         "--timeout-keep-alive",
         "120",
-    ]
-    say(f"starting {args.workers} uvicorn worker(s) on port {port}")
-    server = subprocess.Popen(command, env=_gridgov_env(args), cwd=ROOT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with status {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                if r.status == 200:
-                    say("server healthy")
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    _stop_server(server, say)
-    raise SystemExit("the server did not become healthy within 60 s")
+    )
+    server = start_server(command, gridgov_env(args), f"http://127.0.0.1:{port}/health")
+    say("server healthy")
+    return server
 
 
-def _stop_server(server: subprocess.Popen, say: Clock) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+def stop_intake_server(server: subprocess.Popen, say: Clock) -> None:
+    """Stop the server started by start_intake_server."""
+    stop_server(server)
     say("server stopped")
 
 
-def _connections_per_worker(port: int) -> list[int]:
-    """Client connections each server process holds (`ss`; empty when it is missing)."""
-    try:
-        listing = subprocess.run(
-            ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    owners = Counter(
-        line.split("pid=")[1].split(",")[0] for line in listing.splitlines() if "pid=" in line
-    )
-    return sorted(owners.values(), reverse=True)
-
-
-def _run(coroutine):
-    """Run on uvloop when it is there (as the server does), else asyncio."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coroutine)
-
-
-def _report_body(categories: list[str], point: tuple, n: int) -> dict[str, Any]:
+def report_body(categories: list[str], point: tuple, n: int) -> dict[str, Any]:
     lon, lat, system, _, _ = point
     return {
         "category": categories[n % len(categories)],
@@ -639,7 +492,7 @@ async def _measure(
         await _timed_loop(
             http, args.clients, args.warm_up, 0, runs["http"][1], runs["http"][2], ramp=True
         )
-        http.connections_per_worker = _connections_per_worker(port)
+        http.connections_per_worker = connections_per_worker(port)
         await _timed_loop(
             baseline, args.clients, args.warm_up, 0, runs["baseline"][1], runs["baseline"][2]
         )
@@ -677,7 +530,7 @@ def _poster(session, port: int, categories: list[str], points: list, phase: Phas
 
     async def post() -> int:
         n = next(counter)
-        body = json.dumps(_report_body(categories, points[n % len(points)], n))
+        body = json.dumps(report_body(categories, points[n % len(points)], n))
         headers = {"Content-Type": "application/json", "Idempotency-Key": f"{run_id}-{n}"}
         async with session.post(url, data=body, headers=headers) as response:
             await response.read()

@@ -32,23 +32,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import numpy as np
 from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.engine import make_url
 
-from bench.intake_bench import (
+from bench.common import (
     Clock,
     CpuMeter,
-    _checkpoint,
-    _connections_per_worker,
-    _free_port,
-    _load_inputs,
-    _prepare_database,
-    _refuse_shared_databases,
-    _report_body,
-    _run,
-    _start_server,
-    _stop_server,
+    checkpoint,
+    connections_per_worker,
+    free_port,
+    percentile,
+    refuse_shared_databases,
+    run_on_uvloop,
+)
+from bench.intake_bench import (
+    load_inputs,
+    prepare_database,
+    report_body,
+    start_intake_server,
+    stop_intake_server,
 )
 from gis.database import create_bulk_engine
 
@@ -90,7 +92,7 @@ class Kind:
         return sum(n for s, n in self.bad_statuses.items() if s >= 500)
 
     def percentile(self, q: float) -> float:
-        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+        return percentile(self.latencies_ms, q)
 
     def achieved(self, seconds: float) -> float:
         """OK answers per second, counted by when they arrived in the timed window."""
@@ -134,22 +136,22 @@ class Intake:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     say = Clock()
-    _refuse_shared_databases(args.database_url)
-    _prepare_database(args, say)
+    refuse_shared_databases(args.database_url, "empties its incident tables")
+    prepare_database(args, say)
     engine = create_bulk_engine(args.database_url)
     try:
         _remove_earlier_runs(engine, say)
-        categories, points, _ = _load_inputs(engine, args, say)
+        categories, points, _ = load_inputs(engine, args, say)
         extent = _city_extent(engine)
-        port = _free_port()
-        server = _start_server(args, port, say)
+        port = free_port()
+        server = start_intake_server(args, port, say)
         try:
-            _checkpoint(engine, say)
+            checkpoint(engine, say)
             intake = Intake(f"{os.getpid()}-{int(time.time())}")
             kinds = _kinds(args, categories, points, extent, intake)
-            server_info = _run(_load(args, kinds, port, server.pid, say))
+            server_info = run_on_uvloop(_load(args, kinds, port, server.pid, say))
         finally:
-            _stop_server(server, say)
+            stop_intake_server(server, say)
         say(f"looking up the {len(intake.tracking_numbers):,} reports answered 201")
         stored = _count_stored(engine, intake)
     finally:
@@ -263,7 +265,7 @@ def _kinds(
 
     async def report(http: httpx.AsyncClient, n: int) -> httpx.Response:
         body = {
-            **_report_body(categories, points[n % len(points)], n),
+            **report_body(categories, points[n % len(points)], n),
             "description": f"{MARKER} {intake.run_id} #{n}",
         }
         headers = {"Idempotency-Key": f"{KEY_PREFIX}{intake.run_id}-{n}"}
@@ -387,7 +389,7 @@ async def _load(
 
     async def measure() -> dict[str, Any]:
         await asyncio.sleep(max(load_start - 0.4 - clock(), 0.0))
-        connections = _connections_per_worker(port)
+        connections = connections_per_worker(port)
         say(f"client connections per worker: {'/'.join(map(str, connections)) or 'unknown'}")
         meter = CpuMeter(make_url(args.database_url).database or "", server_pid)
         await asyncio.sleep(max(timed_start - clock(), 0.0))

@@ -17,12 +17,9 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +30,18 @@ from playwright.async_api import Browser, Page
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from bench.register_bench import Clock, _load_register, _prepare_files, _refuse_shared_databases
+from bench.common import (
+    WORKER_PASSWORD,
+    Clock,
+    free_port,
+    gridgov_command,
+    load_register,
+    prepare_files,
+    refuse_shared_databases,
+    run_gridgov,
+    start_server,
+    stop_server,
+)
 from gis.database import create_bulk_engine, ensure_database
 from maps.browser import (
     Answer,
@@ -45,9 +53,8 @@ from maps.browser import (
     wait_until_drawn,
     watch_drawing,
 )
-from maps.screenshots import Account, find_tracking_number, free_port
+from maps.screenshots import Account, find_tracking_number
 
-ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_pages_demo"
 DISTRICT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_pages_district"
 DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")
@@ -56,7 +63,7 @@ HTML_TARGET_BYTES = 2 * 1024 * 1024
 DRAW_TARGET_MS = 2000.0
 VIEWPORT = {"width": 1280, "height": 800}
 DISTRICT_STREET_MANAGER = "bench-street"
-DISTRICT_PASSWORD = "gridgov-bench"  # the register bench's workers have this one too
+DISTRICT_PASSWORD = WORKER_PASSWORD  # the street manager signs in as the workers do
 DATA_TYPES = {"fetch", "xhr"}
 SIGN_IN_PATH = "/auth/token"  # timed as the sign-in, not as the page's data
 
@@ -170,13 +177,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _gridgov(url: str, *command: str, quiet: bool = False) -> None:
     """Run the gridgov command on a database (the product's own set-up path)."""
-    gridgov = str(Path(sys.executable).with_name("gridgov"))
-    subprocess.run(
-        [gridgov, *command],
-        env={**os.environ, "GRIDGOV_DATABASE_URL": url},
-        check=True,
-        stdout=subprocess.DEVNULL if quiet else sys.stderr,
-    )
+    run_gridgov({**os.environ, "GRIDGOV_DATABASE_URL": url}, *command, quiet=quiet)
 
 
 def _prepare_demo(args: argparse.Namespace, say: Clock) -> City:
@@ -184,7 +185,7 @@ def _prepare_demo(args: argparse.Namespace, say: Clock) -> City:
     from grid.user_admin import DEMO_PASSWORD
 
     url = args.demo_database_url
-    _refuse_shared_databases(url)
+    refuse_shared_databases(url, "wipes its register")
     ensure_database(url)
     say(f"migrating {make_url(url).database}")
     _gridgov(url, "db", "upgrade", quiet=True)
@@ -199,7 +200,7 @@ def _prepare_district(args: argparse.Namespace, say: Clock) -> City:
     worker each, footprints imported, a street manager, and reports filed through the
     real intake and handling. Loaded once and kept (--rebuild loads it again)."""
     url = args.district_database_url
-    _refuse_shared_databases(url)
+    refuse_shared_databases(url, "wipes its register")
     ensure_database(url)
     say(f"migrating {make_url(url).database}")
     _gridgov(url, "db", "upgrade", quiet=True)
@@ -241,8 +242,10 @@ def _load_district(engine: Engine, url: str, args: argparse.Namespace, say: Cloc
     from grid.user_admin import create_user
 
     district = make_district(args.cells, args.seed)
-    cells_path, buildings_path = _prepare_files(district, args, say)
-    _load_register(engine, district, cells_path, say)
+    cells_path, buildings_path = prepare_files(
+        district, args.work_dir, args.cells, args.buildings, args.seed, say
+    )
+    load_register(engine, district, cells_path, say)
     say(f"importing {args.buildings:,} footprints")
     with engine.begin() as conn:
         import_buildings(conn, buildings_path, progress=say)
@@ -297,50 +300,15 @@ def _busiest_worker(engine: Engine) -> str:
 def _start_server(url: str, port: int, say: Clock) -> subprocess.Popen:
     """One uvicorn worker with the app factory (what `gridgov serve` runs); waits for
     /health."""
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "api.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
     env = {
         **os.environ,
         "GRIDGOV_DATABASE_URL": url,
         # Back-to-back runs sign the same accounts in more often than the login limit allows.
         "GRIDGOV_RATE_LIMIT_EXEMPT": '["127.0.0.1/32"]',
     }
-    server = subprocess.Popen(command, env=env, cwd=ROOT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with status {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                if r.status == 200:
-                    say(f"server on port {port} healthy")
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    _stop_server(server)
-    raise SystemExit("the server did not become healthy within 60 s")
-
-
-def _stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    server = start_server(gridgov_command(port), env, f"http://127.0.0.1:{port}/health")
+    say(f"server on port {port} healthy")
+    return server
 
 
 # --- measuring ----------------------------------------------------------------------
@@ -352,7 +320,7 @@ def _measure_city(city: City, args: argparse.Namespace, say: Clock) -> list[Page
     try:
         return asyncio.run(_measure_pages(city, f"http://127.0.0.1:{port}", args.runs, say))
     finally:
-        _stop_server(server)
+        stop_server(server)
         say("server stopped")
 
 

@@ -25,31 +25,31 @@ import geopandas as gpd
 import numpy as np
 import pyogrio
 import shapely
-from sqlalchemy import Connection, Engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
-from bench.district import (
-    BENCH_CRS,
-    District,
-    make_buildings,
-    make_district,
-    random_points,
-    write_geopackage,
+from bench.common import (
+    BASELINE_TABLE,
+    Clock,
+    checkpoint,
+    load_register,
+    migrate,
+    percentile,
+    prepare_files,
+    refuse_shared_databases,
+    reset_register,
 )
+from bench.district import BENCH_CRS, make_district, random_points
 from gis.crs import STORAGE_SRID
 from gis.database import (
     create_bulk_engine,
     create_request_engine,
-    ensure_database,
     session_factory,
 )
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench"
 DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")
 DEFAULT_SEED = 20261124
-BASELINE_TABLE = "bench_baseline_buildings"
 IMPORT_TARGET_RATIO, IMPORT_TARGET_SECONDS, LOOKUP_TARGET_RATIO = 2.0, 60.0, 2.0
-ASSIGNED_FROM = date(2020, 1, 1)
 WARM_UP = 200
 
 # The raw single-query lookup the product is compared with: the GiST index on the cells'
@@ -60,16 +60,6 @@ RAW_LOOKUP = text("""
       AND active_from IS NOT NULL AND active_to IS NULL
     LIMIT 1
 """)
-
-
-class Clock:
-    """Elapsed-time progress lines on stderr."""
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-
-    def __call__(self, message: str) -> None:
-        print(f"[{time.monotonic() - self.start:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -111,23 +101,19 @@ class Figures:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     say = Clock()
-    _refuse_shared_databases(args.database_url)
-    ensure_database(args.database_url)
-    say(f"migrating {make_url(args.database_url).database}")
-    from alembic import command
-
-    from migrations import alembic_config
-
-    command.upgrade(alembic_config(args.database_url), "head")
+    refuse_shared_databases(args.database_url, "wipes its register")
+    migrate(args.database_url, say)
 
     figures = Figures(args.buildings, args.cells, args.points)
     district = make_district(args.cells, args.seed)
-    cells_path, buildings_path = _prepare_files(district, args, say)
+    cells_path, buildings_path = prepare_files(
+        district, args.work_dir, args.cells, args.buildings, args.seed, say
+    )
     figures.file_mb = buildings_path.stat().st_size / 1e6
 
     engine = create_bulk_engine(args.database_url)
     try:
-        _load_register(engine, district, cells_path, say)
+        load_register(engine, district, cells_path, say)
         figures.baseline_s = _time_baseline(engine, buildings_path, say, binary=False)
         figures.binary_baseline_s = _time_baseline(engine, buildings_path, say, binary=True)
         figures.import_s, figures.import_phases = _time_import(engine, buildings_path, say)
@@ -140,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             say("emptying the bench database (--keep leaves it, and the files, in place)")
             with engine.begin() as conn:
-                _reset(conn)
+                reset_register(conn)
             for path in (cells_path, buildings_path):
                 path.unlink(missing_ok=True)
     finally:
@@ -175,162 +161,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _refuse_shared_databases(url: str) -> None:
-    """The bench truncates the register: never let it near the demo or test databases."""
-    name = make_url(url).database or ""
-    if "bench" not in name:
-        raise SystemExit(
-            f"refusing database {name!r}: the bench wipes its register, so its "
-            "database name must contain 'bench'"
-        )
-
-
-def _prepare_files(district: District, args: argparse.Namespace, say: Clock) -> tuple[Path, Path]:
-    """The cells and buildings GeoPackages, generated unless a kept run left them."""
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"c{args.cells}-s{args.seed}"
-    cells_path = args.work_dir / f"cells-{stem}.gpkg"
-    buildings_path = args.work_dir / f"buildings-{args.buildings}-{stem}.gpkg"
-    cells = district.cells()
-    if not cells_path.exists():
-        write_geopackage(cells[["code", "name", "geometry"]], cells_path, "cells", say)
-    if buildings_path.exists():
-        say(f"reusing {buildings_path}")
-    else:
-        say(f"generating {args.buildings:,} buildings in {len(cells):,} cells")
-        frame = make_buildings(district, cells, args.buildings, args.seed)
-        say(f"writing {buildings_path} (EPSG:{BENCH_CRS})")
-        write_geopackage(frame, buildings_path, "buildings", say)
-    return cells_path, buildings_path
-
-
-def _reset(conn: Connection) -> None:
-    from grid.demo_load import clear_register
-
-    clear_register(conn)
-    conn.execute(text(f"DROP TABLE IF EXISTS {BASELINE_TABLE}"))
-
-
-def _load_register(engine: Engine, district: District, cells_path: Path, say: Clock) -> None:
-    """Reset, then regions, cells (imported and activated through the product's path),
-    one grid worker per cell with a primary assignment. Not part of any timing."""
-    from grid.accounts import hash_password
-    from grid.importing.cells import import_cells
-    from grid.versions import activate_version
-
-    say("resetting the register and loading regions")
-    with engine.begin() as conn:
-        _reset(conn)
-        _insert_regions(conn, district)
-    with engine.begin() as conn:
-        report, version_id = import_cells(conn, cells_path, label="bench cells", progress=say)
-        if report.rejected or version_id is None:
-            raise SystemExit(f"cell import rejected rows: {report.rejected[:3]}")
-        activation = activate_version(conn, version_id)
-        say(f"version {version_id} active: {activation.cells_activated:,} cells")
-    with engine.begin() as conn:
-        _insert_workers(conn, hash_password("gridgov-bench"))
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE regions, grid_cells, grid_cell_parts, users, cell_assignments"))
-
-
-def _insert_regions(conn: Connection, district: District) -> None:
-    """Regions top-down with their materialised paths ('/1/2/3/')."""
-    regions = district.regions()
-    ids = (
-        conn.execute(
-            text(
-                "SELECT nextval(pg_get_serial_sequence('regions', 'id')) "
-                "FROM generate_series(1, :n)"
-            ),
-            {"n": len(regions)},
-        )
-        .scalars()
-        .all()
-    )
-    outlines = gpd.GeoSeries([r.outline for r in regions], crs=BENCH_CRS).to_crs(STORAGE_SRID)
-    by_code: dict[str, tuple[int, str]] = {}
-    rows = []
-    for region, region_id, outline in zip(regions, ids, outlines, strict=True):
-        parent_id, parent_path = by_code[region.parent] if region.parent else (None, "/")
-        path = f"{parent_path}{region_id}/"
-        by_code[region.code] = (region_id, path)
-        rows.append(
-            {
-                "id": region_id,
-                "code": region.code,
-                "name": region.name,
-                "level": region.level,
-                "parent": parent_id,
-                "path": path,
-                "wkb": shapely.to_wkb(outline, hex=True),
-            }
-        )
-    conn.execute(
-        text("""
-        INSERT INTO regions (id, code, name, level, parent_id, path, boundary)
-        VALUES (:id, :code, :name, :level, :parent, :path,
-                ST_Multi(ST_SetSRID(ST_GeomFromWKB(decode(:wkb, 'hex')), 4326)))
-    """),
-        rows,
-    )
-
-
-def _insert_workers(conn: Connection, password_hash: str) -> None:
-    """A grid worker per cell in force (COPY), each its cell's primary worker."""
-    codes = (
-        conn.execute(
-            text(
-                "SELECT code FROM grid_cells WHERE active_from IS NOT NULL AND active_to IS NULL "
-                "ORDER BY code"
-            )
-        )
-        .scalars()
-        .all()
-    )
-    buffer = io.StringIO()
-    for code in codes:
-        buffer.write(
-            f"w{code}\t网格员{code[-6:]}\t139{code[-8:]}\tgrid_worker\t"
-            f"{code[:12]}\t{password_hash}\n"
-        )
-    buffer.seek(0)
-    conn.execute(
-        text(
-            "CREATE TEMP TABLE bench_workers (username text, display_name text, "
-            "phone text, role text, community text, password_hash text) "
-            "ON COMMIT DROP"
-        )
-    )
-    with conn.connection.dbapi_connection.cursor() as cursor:
-        cursor.copy_expert("COPY bench_workers FROM STDIN", buffer)
-    conn.execute(
-        text("""
-        INSERT INTO users (username, display_name, phone, role, region_id, password_hash)
-        SELECT w.username, w.display_name, w.phone, w.role, r.id, w.password_hash
-        FROM bench_workers w JOIN regions r ON r.code = w.community
-    """)
-    )
-    conn.execute(
-        text("""
-        INSERT INTO cell_assignments (cell_id, user_id, kind, valid_from)
-        SELECT c.id, u.id, 'primary', :since
-        FROM grid_cells c JOIN users u ON u.username = 'w' || c.code
-        WHERE c.active_from IS NOT NULL AND c.active_to IS NULL
-    """),
-        {"since": ASSIGNED_FROM},
-    )
-
-
-def _checkpoint(engine: Engine, say: Clock) -> None:
-    """Flush earlier writes first, so one timing does not pay for the last one's WAL."""
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("CHECKPOINT"))
-    except Exception as exc:  # needs superuser or pg_checkpoint; the timing still runs
-        say(f"no CHECKPOINT before timing ({type(exc).__name__}); figures may be noisier")
-
-
 def _time_baseline(engine: Engine, path: Path, say: Clock, binary: bool) -> float:
     """The same job done plainly: pyogrio read, to_crs, sjoin of each footprint's
     point-on-surface with the cells in force, COPY into a plain table (normal, logged,
@@ -350,7 +180,7 @@ def _time_baseline(engine: Engine, path: Path, say: Clock, binary: bool) -> floa
                 cell_id integer)
         """)
         )
-    _checkpoint(engine, say)
+    checkpoint(engine, say)
     kind = "binary" if binary else "text (CSV, hex EWKB)"
     say(f"baseline, {kind} COPY: read + to_crs + sjoin + COPY into a plain table")
     started = time.perf_counter()
@@ -430,7 +260,7 @@ def _time_import(engine: Engine, path: Path, say: Clock) -> tuple[float, dict[st
     """grid.importing.buildings.import_buildings in one transaction, commit included."""
     from grid.importing.buildings import import_buildings
 
-    _checkpoint(engine, say)
+    checkpoint(engine, say)
     phases = ImportPhases(say)
     say("import: grid.importing.buildings.import_buildings, one transaction")
     with engine.connect() as conn:
@@ -510,10 +340,10 @@ async def _time_lookups(url: str, points: np.ndarray, say: Clock) -> tuple[dict[
         await engine.dispose()
     product_ms, raw_ms = np.asarray(product_ns) / 1e6, np.asarray(raw_ns) / 1e6
     return {
-        "product_p50": float(np.percentile(product_ms, 50)),
-        "product_p99": float(np.percentile(product_ms, 99)),
-        "raw_p50": float(np.percentile(raw_ms, 50)),
-        "raw_p99": float(np.percentile(raw_ms, 99)),
+        "product_p50": percentile(product_ms, 50),
+        "product_p99": percentile(product_ms, 99),
+        "raw_p50": percentile(raw_ms, 50),
+        "raw_p99": percentile(raw_ms, 99),
     }, mismatches
 
 

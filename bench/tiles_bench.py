@@ -17,12 +17,9 @@ import asyncio
 import json
 import math
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +29,27 @@ import numpy as np
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from bench.district import BENCH_CRS, District, make_district, write_geopackage
+from bench.common import (
+    ROOT,
+    Clock,
+    free_port,
+    gridgov_command,
+    load_register,
+    percentile,
+    prepare_cells_file,
+    refuse_shared_databases,
+    run_gridgov,
+    start_server,
+    stop_server,
+    uvicorn_command,
+)
+from bench.district import BENCH_CRS, District, make_district
 from gis.crs import STORAGE_SRID, transformer
 from gis.database import create_bulk_engine, ensure_database
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_tiles"
 DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")
 DEFAULT_SEED = 20261124
-ROOT = Path(__file__).resolve().parent.parent
 TIPG_VENV = ROOT / "bench" / ".venv-tipg"
 TIPG_REQUIREMENT = "tipg>=1.0,<2"
 ZOOMS = (12, 13, 14, 15, 16)
@@ -61,16 +71,6 @@ OPEN_STATUSES = ("submitted", "assigned", "accepted", "in_progress")
 OPEN_SHARES = (0.05, 0.45, 0.2, 0.3)
 
 
-class Clock:
-    """Elapsed-time progress lines on stderr."""
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-
-    def __call__(self, message: str) -> None:
-        print(f"[{time.monotonic() - self.start:7.1f}s] {message}", file=sys.stderr, flush=True)
-
-
 @dataclass
 class Run:
     """One server, layer and zoom: latencies (ms), statuses and bytes of the timed requests."""
@@ -87,7 +87,7 @@ class Run:
 
     def percentile(self, q: float, first: bool = False) -> float:
         values = self.first_ms if first else self.latencies_ms
-        return float(np.percentile(values, q)) if values else math.nan
+        return percentile(values, q)
 
     @property
     def rate(self) -> float:
@@ -118,7 +118,7 @@ class Run:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     say = Clock()
-    _refuse_shared_databases(args.database_url)
+    refuse_shared_databases(args.database_url, "wipes its register and incidents")
     _prepare_database(args, say)
     engine = create_bulk_engine(args.database_url)
     try:
@@ -178,16 +178,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _refuse_shared_databases(url: str) -> None:
-    """The bench empties the register and the incidents: only a database named *bench*."""
-    name = make_url(url).database or ""
-    if "bench" not in name:
-        raise SystemExit(
-            f"refusing database {name!r}: the bench wipes its register and incidents, so "
-            "its database name must contain 'bench'"
-        )
-
-
 def _gridgov_env(args: argparse.Namespace) -> dict[str, str]:
     return {**os.environ, "GRIDGOV_DATABASE_URL": args.database_url}
 
@@ -196,10 +186,7 @@ def _prepare_database(args: argparse.Namespace, say: Clock) -> None:
     """Create and migrate the database, categories synced (`gridgov db upgrade`)."""
     ensure_database(args.database_url)
     say(f"migrating {make_url(args.database_url).database}")
-    gridgov = str(Path(sys.executable).with_name("gridgov"))
-    subprocess.run(
-        [gridgov, "db", "upgrade"], env=_gridgov_env(args), check=True, stdout=sys.stderr
-    )
+    run_gridgov(_gridgov_env(args), "db", "upgrade")
 
 
 # ---------------------------------------------------------------------------- loading
@@ -218,15 +205,10 @@ def _loaded(engine: Engine, args: argparse.Namespace) -> bool:
 def _load(engine: Engine, district: District, args: argparse.Namespace, say: Clock) -> None:
     """The register (regions, cells in force, a worker per cell) through the register
     bench's loader, then the incidents."""
-    from bench.register_bench import _load_register
-
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    cells_path = args.work_dir / f"cells-c{args.cells}-s{args.seed}.gpkg"
-    if not cells_path.exists():
-        write_geopackage(district.cells()[["code", "name", "geometry"]], cells_path, "cells", say)
+    cells_path = prepare_cells_file(district, args.work_dir, args.cells, args.seed, say)
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE incidents, outbox RESTART IDENTITY CASCADE"))
-    _load_register(engine, district, cells_path, say)
+    load_register(engine, district, cells_path, say)
     _load_incidents(engine, district, args, say)
 
 
@@ -482,12 +464,6 @@ def _ensure_tipg(say: Clock) -> Path:
     return python
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _tipg_env(args: argparse.Namespace) -> dict[str, str]:
     """tipg sees only the two bench tables, with our tile buffer and no feature cap below
     what a tile holds (its default cap of 10,000 would cut dense tiles short)."""
@@ -506,58 +482,28 @@ def _tipg_env(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _start(name: str, command: list[str], env: dict[str, str], health: str, say: Clock):
+    """Start one server and wait (up to 90 s) until `health` answers."""
     say(f"starting {name}")
-    server = subprocess.Popen(command, env=env, cwd=ROOT)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"{name} exited with status {server.returncode}")
-        try:
-            with urllib.request.urlopen(health, timeout=2) as r:
-                if r.status == 200:
-                    say(f"{name} is up")
-                    return server
-        except OSError:
-            time.sleep(0.3)
-    _stop(name, server, say)
-    raise SystemExit(f"{name} did not answer {health} within 90 s")
+    server = start_server(
+        command, env, health, name=name, within_s=90, poll_s=0.3, request_timeout_s=2
+    )
+    say(f"{name} is up")
+    return server
 
 
 def _stop(name: str, server: subprocess.Popen, say: Clock) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    """Stop one server started by _start."""
+    stop_server(server)
     say(f"{name} stopped")
 
 
 def _servers(args: argparse.Namespace, tipg_python: Path, say: Clock):
     """Both servers: uvicorn with --workers each, access log off, on 127.0.0.1."""
-    uvicorn_flags = [
-        "--host",
-        "127.0.0.1",
-        "--workers",
-        str(args.workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    gport, tport = _free_port(), _free_port()
+    workers = ("--workers", str(args.workers))
+    gport, tport = free_port(), free_port()
     gridgov = _start(
         "gridgov",
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:create_app",
-            "--factory",
-            "--port",
-            str(gport),
-            *uvicorn_flags,
-        ],
+        gridgov_command(gport, *workers),
         _gridgov_env(args),
         f"http://127.0.0.1:{gport}/health",
         say,
@@ -565,15 +511,7 @@ def _servers(args: argparse.Namespace, tipg_python: Path, say: Clock):
     try:
         tipg = _start(
             "tipg",
-            [
-                str(tipg_python),
-                "-m",
-                "uvicorn",
-                "tipg.main:app",
-                "--port",
-                str(tport),
-                *uvicorn_flags,
-            ],
+            uvicorn_command(tport, "tipg.main:app", *workers, python=tipg_python),
             _tipg_env(args),
             f"http://127.0.0.1:{tport}/collections",
             say,
