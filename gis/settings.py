@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # Pages: the base map's tile URL ({z}/{x}/{y}, e.g. Tianditu or an intranet tile
     # server); none = the pages draw grid cells as the base (works with no internet).
     basemap_url: str | None = None
+    # The worker's "open in my map app" link: none = a geo: URI (the phone's own map
+    # app); else a URL template with {lat}, {lon} and {name}, e.g. 高德/百度/腾讯 on the
+    # intranet.
+    map_app_url: str | None = Field(None, max_length=500)
     # Abuse limits, "hits/seconds" per scope and key (ip, account, username), counted in
     # PostgreSQL so every worker process shares them; exempt networks (a 12345 gateway,
     # the load bench) skip them. Off in the test suite except where a test turns it on.

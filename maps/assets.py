@@ -24,6 +24,19 @@ VENDOR_SERVED = (
     "leaflet.markercluster/dist/",
     "leaflet.heat/dist/",
     "axe-core/axe.min.js",
+    # The staff pages' maps (WebGL, vector tiles).
+    "maplibre-gl/dist/",
+    # The worker app's offline queue (IndexedDB) and its service worker's libraries.
+    "idb/build/umd.js",
+    "workbox-sw/build/",
+    "workbox-core/build/",
+    "workbox-routing/build/",
+    "workbox-strategies/build/",
+    "workbox-precaching/build/",
+    "workbox-expiration/build/",
+    # /docs and /redoc without a CDN.
+    "swagger-ui-dist/",
+    "redoc/bundles/redoc.standalone.js",
 )
 # What every map page loads; checked at start so a page can say what is missing.
 VENDOR_REQUIRED = (
@@ -32,6 +45,11 @@ VENDOR_REQUIRED = (
     "leaflet.markercluster/dist/leaflet.markercluster.js",
     "leaflet.markercluster/dist/MarkerCluster.css",
     "leaflet.markercluster/dist/MarkerCluster.Default.css",
+    "maplibre-gl/dist/maplibre-gl-csp.js",
+    "maplibre-gl/dist/maplibre-gl-csp-worker.js",
+    "maplibre-gl/dist/maplibre-gl.css",
+    "idb/build/umd.js",
+    "workbox-sw/build/workbox-sw.js",
 )
 # Vendor URLs carry the lock file's hash, so they can be cached for a year.
 VENDOR_CACHE = "public, max-age=31536000, immutable"

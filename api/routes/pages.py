@@ -144,6 +144,33 @@ async def worker_page(
     return HTMLResponse(render_page("worker.html", ctx, "/worker"))
 
 
+@router.get("/case/{tracking_number}", response_class=HTMLResponse, include_in_schema=False)
+async def case_page(
+    tracking_number: TrackingNumber,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: Lang = None,
+) -> HTMLResponse:
+    """One report's staff page (worker and manager alike): detail, timeline and the
+    caller's actions; its data (GET /incidents/{number}) needs a staff token."""
+    ctx = await _context(session, settings, lang)
+    return HTMLResponse(
+        render_page("case.html", ctx, f"/case/{tracking_number}", number=tracking_number,
+                    limits=report_form_limits(settings),
+                    mapAppUrl=settings.map_app_url)
+    )
+
+
+@router.get("/desk", response_class=HTMLResponse, include_in_schema=False)
+async def desk_page(
+    session: SessionDep, settings: SettingsDep, lang: Lang = None
+) -> HTMLResponse:
+    """The managers' desk: report lists by cell or region, assignment, verification,
+    extension and transfer decisions, publication review, the 好差评 desk."""
+    ctx = await _context(session, settings, lang)
+    return HTMLResponse(render_page("desk.html", ctx, "/desk"))
+
+
 @router.get("/dashboard/cells.geojson", response_class=GeoJSONResponse)
 async def dashboard_cells(
     session: SessionDep,

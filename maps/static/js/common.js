@@ -75,30 +75,9 @@ window.gg = (function () {
     return body && body.error ? body.error.message : (body && body.detail) || "";
   }
 
-  /* A staff sign-in form: on success the token is kept for this tab under `tokenKey`
-     and `then` runs; a failure is shown in `errorEl`. */
-  function onSignIn(form, errorEl, tokenKey, then) {
-    var t = config.strings;
-    form.addEventListener("submit", function (e) {
-      e.preventDefault();
-      errorEl.textContent = "";
-      fetch("/auth/token", { method: "POST", body: new URLSearchParams(new FormData(form)),
-                             headers: { "Accept": "application/json",
-                                        "Accept-Language": config.lang } })
-        .then(function (r) {
-          return r.json().then(function (body) {
-            if (!r.ok) { errorEl.textContent = t.login_failed + errorText(body); return; }
-            sessionStorage.setItem(tokenKey, body.access_token);
-            form.querySelector("input[type=password]").value = "";
-            then();
-          });
-        }, function () { errorEl.textContent = t.network; });
-    });
-  }
-
   return { config: config, t: config.strings, bboxOf: bboxOf, getJSON: getJSON,
            makeMap: makeMap, fillCategories: fillCategories, statusLabel: statusLabel,
-           errorText: errorText, onSignIn: onSignIn };
+           errorText: errorText };
 })();
 
 /* A label with its {name} placeholders filled from `values` (unknown ones left as they are). */

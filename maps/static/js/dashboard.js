@@ -1,4 +1,4 @@
-/* The managers' coverage map: sign in (token kept in sessionStorage for this tab), then
+/* The managers' coverage map: sign in (one staff session per browser, gg.staff), then
    drill down through the manager's area: the regions one level below (district → street
    → community), each coloured by the chosen layer, and at the bottom a community's cells.
    Clicking a region on the map, or its name in the list, zooms to it and shows the level
@@ -8,7 +8,6 @@
 (function () {
   var t = gg.t;
   var config = gg.config;
-  var TOKEN_KEY = "gridgov.token";
   var loginForm = document.getElementById("login");
   var loginError = document.getElementById("login-error");
   var coverage = document.getElementById("coverage");
@@ -136,17 +135,9 @@
     return box;
   }
 
-  function authorised(url) {
-    return fetch(url, { headers: { "Accept": "application/json",
-                                   "Accept-Language": config.lang,
-                                   "Authorization": "Bearer " + sessionStorage.getItem(TOKEN_KEY) } })
-      .then(function (r) {
-        return r.json().then(function (body) { return { ok: r.ok, status: r.status, body: body }; });
-      });
-  }
+  var authorised = gg.staff.get;
 
   function signOut(message) {
-    sessionStorage.removeItem(TOKEN_KEY);
     request++;  // an answer still on its way is for the account that left
     view = null;
     if (shapes) { shapes.clearLayers(); }
@@ -281,8 +272,9 @@
     load(null, false);
   }
 
-  gg.onSignIn(loginForm, loginError, TOKEN_KEY, show);
-  document.getElementById("logout").addEventListener("click", function () { signOut(); });
+  gg.staff.wireSignIn(loginForm, loginError, show);
+  gg.staff.onSignedOut(function () { signOut(); });
+  document.getElementById("logout").addEventListener("click", gg.staff.signOut);
   document.getElementById("layers").addEventListener("submit", function (e) { e.preventDefault(); });
   document.getElementById("layers").addEventListener("change", function () {
     if (!view) { return; }
@@ -291,5 +283,5 @@
     showFigures();
   });
 
-  if (sessionStorage.getItem(TOKEN_KEY)) { show(); }
+  if (gg.staff.token()) { show(); }
 })();

@@ -1,11 +1,9 @@
-/* The grid worker's map: sign in (token kept in sessionStorage for this tab, as on the
-   coverage map), then my reports (coloured by status, overdue ringed, listed by
+/* The grid worker's map: sign in (one staff session per browser, gg.staff), then my reports (coloured by status, overdue ringed, listed by
    deadline) and my patrol list (numbered by risk, with the parts of each score). */
 "use strict";
 (function () {
   var t = gg.t;
   var config = gg.config;
-  var TOKEN_KEY = "gridgov.token";
   var PARTS = ["open_fire_hazards", "past_fire_hazards", "rental_density", "building_age",
                "vulnerable_residents", "days_since_visit"];
   var loginForm = document.getElementById("login");
@@ -20,14 +18,7 @@
   var markers = null;
   var request = 0;
 
-  function authorised(url) {
-    return fetch(url, { headers: { "Accept": "application/json",
-                                   "Accept-Language": config.lang,
-                                   "Authorization": "Bearer " + sessionStorage.getItem(TOKEN_KEY) } })
-      .then(function (r) {
-        return r.json().then(function (body) { return { ok: r.ok, status: r.status, body: body }; });
-      });
-  }
+  var authorised = gg.staff.get;
 
 
   function when(iso) {
@@ -44,7 +35,6 @@
   }
 
   function signOut(message) {
-    sessionStorage.removeItem(TOKEN_KEY);
     work.hidden = true;
     loginForm.hidden = false;
     loginError.textContent = message || "";
@@ -180,8 +170,9 @@
     load();
   }
 
-  gg.onSignIn(loginForm, loginError, TOKEN_KEY, show);
-  document.getElementById("logout").addEventListener("click", function () { signOut(); });
+  gg.staff.wireSignIn(loginForm, loginError, show);
+  gg.staff.onSignedOut(function () { signOut(); });
+  document.getElementById("logout").addEventListener("click", gg.staff.signOut);
 
-  if (sessionStorage.getItem(TOKEN_KEY)) { show(); }
+  if (gg.staff.token()) { show(); }
 })();
