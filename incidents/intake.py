@@ -32,6 +32,9 @@ MAX_DESCRIPTION = 2000
 OPEN_STATUSES = ("submitted", "assigned", "accepted", "in_progress", "reopened", "transferred")
 # Channels through which staff file a report for someone else (a caller, a walk-in).
 STAFF_CHANNELS = {"hotline", "patrol"}
+# A report filed by pin alone takes the address of the nearest building within this many
+# metres (a pin on the pavement outside still names the building; one in a park none).
+ADDRESS_RADIUS_M = 50.0
 # Categories change only when `gridgov db upgrade` syncs them; a process reads them again
 # after this many seconds rather than once per report.
 CATEGORY_TTL_S = 60.0
@@ -277,12 +280,12 @@ incident AS (
     SELECT :tracking_number, :secret_hash, :category,
         CASE WHEN route.assignee_id IS NULL THEN 'submitted' ELSE 'assigned' END,
         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :input_lon, :input_lat, :input_system,
-        :address, :building_id, route.cell_id,
+        COALESCE(CAST(:address AS text), nearest_address.address), :building_id, route.cell_id,
         (SELECT id FROM regions WHERE code = route.region_code), route.assignee_id,
         route.rule, route.level, :description, CAST(:answers AS jsonb), :channel,
         :reporter_id, :reporter_name, :reporter_phone, :accept_due_at, :resolve_due_at,
         :now, :now
-    FROM route
+    FROM route LEFT JOIN nearest_address ON true
     RETURNING id, status, region_id, assignee_id, routing_rule, responsible_level
 ), created AS (
     INSERT INTO incident_events (incident_id, kind, actor_id, actor_role, to_status, data, at)
@@ -341,12 +344,35 @@ FROM incident, route
 """
 
 
+# The address of a report filed without one: the chosen building's, else the nearest
+# building's within :address_m metres. The box around the point literal (in the column's
+# SRID) lets the GiST index on footprint answer the test and the KNN `<->` order; the
+# exact distance is measured on the spheroid, never in degrees.
+_NEAREST_ADDRESS = """
+    SELECT address FROM (
+        SELECT b.address, 0 AS rank FROM buildings b WHERE b.id = :building_id
+        UNION ALL
+        (SELECT b.address, 1 FROM buildings b
+         WHERE b.footprint && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+                                        :address_deg)
+           AND ST_DWithin(b.footprint::geography,
+                          ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :address_m)
+         ORDER BY b.footprint <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), b.id
+         LIMIT 1)
+    ) found
+    WHERE CAST(:address AS text) IS NULL
+    ORDER BY rank
+    LIMIT 1
+"""
+
+
 @lru_cache
 def _intake_statement() -> TextClause:
     # Fixed text only, every value bound: the routing and the duplicate check keep their
     # one home each and run inside the write.
     return text(f"WITH route AS MATERIALIZED (\n{route_sql()}\n), "
-                f"nearby AS MATERIALIZED (\n{_NEARBY}\n), {_WRITE}")
+                f"nearby AS MATERIALIZED (\n{_NEARBY}\n), "
+                f"nearest_address AS MATERIALIZED (\n{_NEAREST_ADDRESS}\n), {_WRITE}")
 
 
 def _deadlines(ctx: IntakeContext, tier: str, now: datetime) -> tuple[datetime, datetime]:
@@ -385,6 +411,7 @@ async def submit_report(
         "input_lat": data.lat if data.lat is not None else lat,
         "input_system": data.coord_system.value if data.lon is not None else "wgs84",
         "address": data.address, "building_id": data.building_id,
+        "address_m": ADDRESS_RADIUS_M, "address_deg": degrees_around(lat, ADDRESS_RADIUS_M),
         "description": data.description,
         "answers": json.dumps(answers, ensure_ascii=False), "channel": data.channel,
         "reporter_id": reporter and reporter.id,
