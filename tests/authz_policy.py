@@ -299,6 +299,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/dashboard/regions.geojson"): Rule(
         MANAGERS, lambda p, _: Call("/dashboard/regions.geojson", params={"region": p.community}),
         scoped=True, outside=403),
+    ("GET", "/desk"): public(_fixed("/desk")),
+    ("GET", "/desk/area"): Rule(
+        MANAGERS, lambda p, _: Call("/desk/area", params={"region": p.community}),
+        scoped=True, outside=403),
+    ("GET", "/desk/rating-flags"): Rule(MANAGERS, _fixed("/desk/rating-flags")),
     ("GET", "/map/incidents.geojson"): public(
         lambda p, _: Call("/map/incidents.geojson", params={"bbox": _bbox(p)})),
     # --- administration -------------------------------------------------------------------
