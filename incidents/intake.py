@@ -23,6 +23,7 @@ from grid.access import Principal
 from grid.roles import STAFF_ROLES
 from incidents.categories import check_answers
 from incidents.evidence import photo_rows
+from incidents.models import REPORT_CHANNELS
 from incidents.photos import Photo
 from incidents.routing import route_params, route_sql
 from incidents.tracking import new_secret, new_tracking_number, secret_hash
@@ -30,8 +31,9 @@ from incidents.workdays import SeverityTier, WorkCalendar, deadline
 
 MAX_DESCRIPTION = 2000
 OPEN_STATUSES = ("submitted", "assigned", "accepted", "in_progress", "reopened", "transferred")
-# Channels through which staff file a report for someone else (a caller, a walk-in).
-STAFF_CHANNELS = {"hotline", "patrol"}
+# Channels only staff file through: for a resident who phoned, walked in or asked a
+# neighbour's help (the staff member is the filer), a 12345 order, or their own patrol.
+STAFF_CHANNELS = {"hotline", "patrol", "phone", "walk_in", "on_behalf"}
 # A report filed by pin alone takes the address of the nearest building within this many
 # metres (a pin on the pavement outside still names the building; one in a park none).
 ADDRESS_RADIUS_M = 50.0
@@ -57,7 +59,9 @@ class ReportIn(BaseModel):
     address: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=MAX_DESCRIPTION)
     answers: dict[str, Any] = Field(default_factory=dict, max_length=20)
-    channel: Literal["web", "app", "hotline", "patrol", "terminal", "wechat"] = "web"
+    channel: Literal[REPORT_CHANNELS] = Field(  # type: ignore[valid-type]
+        "web", description="how it came in; hotline, patrol, phone, walk_in and on_behalf "
+                           "are for staff filing for a resident")
     contact_name: str | None = Field(None, max_length=50)
     contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
 

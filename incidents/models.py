@@ -41,7 +41,12 @@ STATUSES = [
     "submitted", "assigned", "accepted", "in_progress", "resolved", "closed", "rejected",
     "duplicate", "transferred", "reopened", "emergency_referral",
 ]
-CHANNELS = ["web", "app", "hotline", "patrol", "terminal", "open311", "wechat"]
+# How a report came in. The last three are staff filing for a resident: one who phoned
+# the worker or the community office, one who walked in, a neighbour who cannot (elderly,
+# no phone); 'hotline' is a 12345 work order, 'patrol' a hazard a worker found.
+REPORT_CHANNELS = ("web", "app", "hotline", "patrol", "terminal", "wechat",
+                   "phone", "walk_in", "on_behalf")
+CHANNELS = [*REPORT_CHANNELS[:6], "open311", *REPORT_CHANNELS[6:]]
 ROUTING_RULES = ["inside", "nearest", "community_queue", "street_queue", "district_queue",
                  "city_queue", "outside"]
 RESPONSIBLE_LEVELS = ["primary", "backup", "community_manager", "street_manager",

@@ -97,3 +97,66 @@ async def test_staff_see_the_address_in_the_work_list_and_the_incident(
     one = await client.get(f"/incidents/{number}", headers=headers)
     assert one.status_code == 200, one.text
     assert one.json()["address"] == "幸福路8号"
+
+
+# --- staff filing for a resident (phone, walk_in, on_behalf) ------------------------------
+
+
+@pytest.mark.parametrize("channel", ["phone", "walk_in", "on_behalf"])
+async def test_staff_file_for_a_resident_through_the_staff_channels(
+    client, db, scene, settings, channel
+):
+    world, worker = scene
+    manager = await make_user(db, "cm-a", "community_manager", world.community_a)
+    for filer in (worker, manager):
+        response = await client.post(
+            "/reports", headers=auth_headers(filer, settings),
+            json=_at(120, 120, channel=channel, description="独居老人家中电线老化",
+                     contact_name="李阿姨", contact_phone="13800000000"))
+        assert response.status_code == 201, response.text
+        row = (await db.execute(text("""
+            SELECT i.channel, i.reporter_id, i.reporter_name, e.kind, e.actor_id,
+                   e.actor_role, e.data
+            FROM incidents i JOIN incident_events e ON e.incident_id = i.id
+            WHERE i.tracking_number = :t ORDER BY e.id LIMIT 1
+        """), {"t": response.json()["tracking_number"]})).mappings().one()
+        assert row["channel"] == channel and row["reporter_name"] == "李阿姨"
+        # The staff member is the filer, in the report and its first event.
+        assert row["reporter_id"] == filer.id
+        assert (row["kind"], row["actor_id"], row["actor_role"]) == (
+            "created", filer.id, filer.role)
+        assert row["data"] == {"channel": channel}
+
+
+@pytest.mark.parametrize("channel", ["phone", "walk_in", "on_behalf"])
+async def test_residents_and_anonymous_reporters_may_not_use_staff_channels(
+    client, db, scene, settings, channel
+):
+    world, _worker = scene
+    resident = await make_user(db, "resident1", "resident", world.community_a)
+    before = (await db.execute(text("SELECT count(*) FROM incidents"))).scalar()
+    for headers in ({}, auth_headers(resident, settings)):
+        response = await client.post("/reports", headers=headers,
+                                     json=_at(120, 120, channel=channel))
+        assert response.status_code == 403, response.text
+        error = response.json()["error"]
+        assert [f["field"] for f in error["fields"]] == ["channel"]
+    assert (await db.execute(text("SELECT count(*) FROM incidents"))).scalar() == before
+
+
+async def test_an_unknown_channel_is_refused_naming_the_field(client, db, scene):
+    response = await client.post("/reports", json=_at(120, 120, channel="fax"))
+    assert response.status_code == 422
+    assert "channel" in response.text
+
+
+def test_report_channels_are_one_vocabulary():
+    """What intake accepts is what the incidents table allows (plus Open311's own)."""
+    from typing import get_args
+
+    from incidents.intake import STAFF_CHANNELS, ReportIn
+    from incidents.models import CHANNELS
+
+    accepted = set(get_args(ReportIn.model_fields["channel"].annotation))
+    assert accepted | {"open311"} == set(CHANNELS)
+    assert accepted >= STAFF_CHANNELS
