@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import text
@@ -173,7 +174,7 @@ _APPLY = text("""
                                THEN CAST(:duplicate_of AS bigint)
                                WHEN :action = 'reopen' THEN NULL ELSE duplicate_of_id END
     WHERE id = :id
-    RETURNING version
+    RETURNING version, status, assignee_id
 """)
 
 _EVENT = text("""
@@ -266,11 +267,13 @@ async def take_action(
         "region_path": row.region_path, "reporter_id": row.reporter_id,
         "category": request.category,
     }
-    version = (await session.execute(_APPLY, params)).scalar_one()
+    applied = (await session.execute(_APPLY, params)).one()
     event_id = (await session.execute(_EVENT, params)).scalar_one()
     if photos:
         session.add_all(photo_rows(row.id, photos, event_id))
         await session.flush()
     await session.execute(_NOTIFY, params)
+    # What this caller may do next: the row as the update left it (new status, owner).
+    after = SimpleNamespace(**(row._asdict() | applied._asdict()))
     return {"tracking_number": row.tracking_number, "status": action.target,
-            "version": version, "allowed_actions": allowed_actions(action.target)}
+            "version": applied.version, "allowed_actions": actions_for(principal, after)}
