@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
+from api import idempotency
 from api.abuse import audit_personal_read
 from api.deps import SessionDep, SettingsDep, StaffPrincipal
 from api.routes.reports import TrackingNumber, read_submission
@@ -23,7 +25,6 @@ from incidents.text import printable_text
 from incidents.views import staff_report
 
 router = APIRouter(prefix="/incidents", tags=["handling"])
-
 
 
 class ActionIn(BaseModel):
@@ -71,23 +72,28 @@ _OPENAPI_BODY = {"requestBody": {"required": True, "content": {
 }}}
 
 
-@router.post("/{tracking_number}/actions", openapi_extra=_OPENAPI_BODY)
+@router.post("/{tracking_number}/actions", openapi_extra=_OPENAPI_BODY,
+             response_model=dict[str, Any], responses=idempotency.replayable(200))
 async def act(
     tracking_number: TrackingNumber,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: StaffPrincipal,
-) -> dict[str, Any]:
+    idempotency_key: idempotency.KeyHeader = None,
+) -> JSONResponse:
     """Accept, start, resolve, transfer (the assignee); assign, close, reopen, reject,
     mark_duplicate (managers over the area); refer_emergency (either). Illegal moves
-    and stale versions are 409. As a form, photos (before/after) go with the step."""
+    and stale versions are 409. As a form, photos (before/after) go with the step. The
+    answer's allowed_actions are this caller's in the new state."""
     body, photos = await read_submission(request, settings, ActionIn)
-    result = await take_action(
-        session, request.app.state.intake, principal, tracking_number,
-        ActionRequest(body.action, body.note, body.assignee, body.duplicate_of, body.version,
-                      body.category),
-        datetime.now(UTC), photos,
+    return await idempotency.answer_once(
+        session, request, principal, idempotency_key,
+        (tracking_number, body.model_dump(mode="json"), [p.sha256 for p in photos]),
+        lambda: take_action(
+            session, request.app.state.intake, principal, tracking_number,
+            ActionRequest(body.action, body.note, body.assignee, body.duplicate_of,
+                          body.version, body.category),
+            datetime.now(UTC), photos,
+        ),
     )
-    await session.commit()
-    return result

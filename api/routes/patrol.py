@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
+from api import idempotency
 from api.deps import ManagerPrincipal, SessionDep, WorkerPrincipal
 from gis.clock import local_date
 from gis.errors import InvalidInput, NotFound, PermissionDenied
@@ -17,7 +19,6 @@ from incidents.statistics import region_scope
 from incidents.text import printable_text
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])
-
 
 
 class VisitBody(BaseModel):
@@ -51,10 +52,15 @@ async def my_patrol_list(
     }
 
 
-@router.post("/visits", status_code=201)
+@router.post("/visits", status_code=201, response_model=dict[str, Any],
+             responses=idempotency.replayable(201))
 async def create_visit(
-    body: VisitBody, session: SessionDep, principal: WorkerPrincipal
-) -> dict[str, Any]:
+    body: VisitBody,
+    request: Request,
+    session: SessionDep,
+    principal: WorkerPrincipal,
+    idempotency_key: idempotency.KeyHeader = None,
+) -> JSONResponse:
     """Record a visit to a building of one of my cells (403 for another cell's, 404 for
     no such building)."""
     if (body.lon is None) != (body.lat is None):
@@ -63,9 +69,11 @@ async def create_visit(
             "Give both lon and lat, or neither", "经纬度须同时提供或都不提供", field=missing
         )
     visit = VisitIn(body.building_id, body.note, body.hazards_found, body.lon, body.lat)
-    answer = await record_visit(session, principal, visit, datetime.now(UTC))
-    await session.commit()
-    return answer
+    return await idempotency.answer_once(
+        session, request, principal, idempotency_key, (body.model_dump(mode="json"),),
+        lambda: record_visit(session, principal, visit, datetime.now(UTC)),
+        status_code=201,
+    )
 
 
 @router.get("/coverage")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
+from api import idempotency
 from api.deps import ManagerPrincipal, SessionDep, SettingsDep, StaffPrincipal
 from api.errors import error_body
 from api.i18n import negotiate_language
@@ -144,62 +145,79 @@ _NOTE_BODY = {
 }
 
 
-@router.post("/incidents/{tracking_number}/notes", status_code=201, openapi_extra=_NOTE_BODY)
+@router.post("/incidents/{tracking_number}/notes", status_code=201, openapi_extra=_NOTE_BODY,
+             response_model=dict[str, Any], responses=idempotency.replayable(201))
 async def note(
     tracking_number: TrackingNumber,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: StaffPrincipal,
-) -> dict[str, Any]:
+    idempotency_key: idempotency.KeyHeader = None,
+) -> JSONResponse:
     """A note (and photos) on the timeline, by the assignee or a manager over the report;
     staff-only unless a manager makes it public."""
     body, photos = await read_submission(request, settings, NoteIn)
-    result = await add_note(
-        session,
-        principal,
-        tracking_number,
-        body.note,
-        datetime.now(UTC),
-        public=body.public,
-        photos=photos,
+    return await idempotency.answer_once(
+        session, request, principal, idempotency_key,
+        (tracking_number, body.model_dump(mode="json"), [p.sha256 for p in photos]),
+        lambda: add_note(
+            session,
+            principal,
+            tracking_number,
+            body.note,
+            datetime.now(UTC),
+            public=body.public,
+            photos=photos,
+        ),
+        status_code=201,
     )
-    await session.commit()
-    return result
 
 
-@router.post("/incidents/{tracking_number}/check-in")
+@router.post("/incidents/{tracking_number}/check-in", response_model=dict[str, Any],
+             responses=idempotency.replayable(200))
 async def check_in_on_site(
     tracking_number: TrackingNumber,
     body: CheckInIn,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: StaffPrincipal,
-) -> dict[str, Any]:
+    idempotency_key: idempotency.KeyHeader = None,
+) -> JSONResponse:
     """The assignee checks in: the distance to the report's pin and whether it is within
     the check-in radius. Off site is still recorded and answered 200 with
     `on_site: false` (the attempt is evidence); the client tells the worker."""
     lon, lat = to_wgs84(*parse_location(body.lon, body.lat, body.coord_system), body.coord_system)
-    result = await check_in(
-        session, principal, tracking_number, lon, lat, settings.checkin_radius_m, datetime.now(UTC)
+    return await idempotency.answer_once(
+        session, request, principal, idempotency_key,
+        (tracking_number, body.model_dump(mode="json")),
+        lambda: check_in(
+            session, principal, tracking_number, lon, lat, settings.checkin_radius_m,
+            datetime.now(UTC),
+        ),
     )
-    await session.commit()
-    return result
 
 
-@router.post("/incidents/{tracking_number}/extension-requests", status_code=201)
+@router.post("/incidents/{tracking_number}/extension-requests", status_code=201,
+             response_model=dict[str, Any], responses=idempotency.replayable(201))
 async def ask_for_more_time(
     tracking_number: TrackingNumber,
     body: ExtensionIn,
+    request: Request,
     session: SessionDep,
     principal: StaffPrincipal,
-) -> dict[str, Any]:
+    idempotency_key: idempotency.KeyHeader = None,
+) -> JSONResponse:
     """The assignee asks for a later resolve deadline (one pending request at a time)."""
-    result = await request_extension(
-        session, principal, tracking_number, body.until, body.reason, datetime.now(UTC)
+    return await idempotency.answer_once(
+        session, request, principal, idempotency_key,
+        (tracking_number, body.model_dump(mode="json")),
+        lambda: request_extension(
+            session, principal, tracking_number, body.until, body.reason, datetime.now(UTC)
+        ),
+        status_code=201,
     )
-    await session.commit()
-    return result
 
 
 @router.get("/extension-requests")
