@@ -13,7 +13,6 @@ from maps import assets
 from maps.assets import CachedStaticFiles
 from tests.factories import PASSWORD, metres_point
 from tests.pages_support import (
-    PATROL_ADDRESS,
     REPORTER_TEXT,
     USER_PHONE,
     needs_chromium,
@@ -201,69 +200,6 @@ async def test_the_dashboard_shows_a_community_managers_cells_with_a_legend_afte
     assert figures["880101001001001"]["open"] >= 1
     assert figures["880101001001002"]["staffed"] is False
     assert set(figures) == {"880101001001001", "880101001001002"}
-
-
-async def _token(client: httpx.AsyncClient, username: str) -> dict[str, str]:
-    answer = await client.post("/auth/token", data={"username": username, "password": PASSWORD})
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
-
-
-@needs_chromium
-async def test_a_grid_worker_signs_in_and_sees_their_report_and_patrol_list_on_the_map(
-    page, server, open_incident, patrol_building
-):
-    hosts: list[str] = []
-    page.on("request", lambda request: hosts.append(urlsplit(request.url).netloc))
-    await page.goto("/worker")
-    assert "我的工作地图" in await page.locator("h1").inner_text()  # zh-Hans by default
-    await page.fill("#username", "pages-w")
-    await page.fill("#password", PASSWORD)
-    await page.click("#login-submit")
-    await page.locator("body[data-incidents][data-buildings]").wait_for(state="attached")
-    mine = page.locator(f"#incidents li[data-number='{open_incident}']")
-    assert await mine.count() == 1
-    assert await mine.locator(f"a[href^='/track/{open_incident}']").count() == 1
-    assert await page.locator("#map .gg-incident").count() >= 1
-    assert PATROL_ADDRESS in await page.locator("#patrol").inner_text()
-    assert await page.locator("#map .gg-patrol-marker").count() >= 1
-    assert await page.locator("#not-worker").is_hidden()
-    await page.wait_for_load_state("networkidle")
-    assert await serious_violations(page) == []
-    port = urlsplit(page.url).port
-    assert {h for h in hosts if h} == {f"127.0.0.1:{port}"}
-    # The pins behind the markers: the assignee's own report, a point of the building.
-    async with httpx.AsyncClient(base_url=server) as client:
-        auth = await _token(client, "pages-w")
-        items = (await client.get("/incidents?view=mine", headers=auth)).json()["items"]
-        patrol = (await client.get("/patrol", headers=auth)).json()["buildings"]
-    mine_item = next(i for i in items if i["tracking_number"] == open_incident)
-    assert (mine_item["lon"], mine_item["lat"]) == pytest.approx(metres_point(250, 250))
-    building = next(b for b in patrol if b["building_id"] == patrol_building)
-    assert (building["lon"], building["lat"]) == pytest.approx(metres_point(320, 320), abs=1e-3)
-
-
-@needs_chromium
-async def test_the_worker_map_tells_a_non_worker_it_is_for_grid_workers(
-    browser, server, community_manager
-):
-    # Its own context: the page fixture counts the expected 403 in the console as an error.
-    context = await browser.new_context(base_url=server)
-    page = await context.new_page()
-    page.set_default_timeout(5000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        await page.goto("/worker?lang=en")
-        assert "My work map" in await page.locator("h1").inner_text()
-        await page.fill("#username", community_manager)
-        await page.fill("#password", PASSWORD)
-        await page.click("#login-submit")
-        await page.locator("#not-worker").wait_for()
-        assert "grid workers only" in await page.locator("#not-worker").inner_text()
-        assert await page.locator("#worker-layout").is_hidden()
-    finally:
-        await context.close()
-    assert errors == []
 
 
 async def test_every_page_label_exists_in_both_languages():
