@@ -275,6 +275,18 @@ async def test_the_cell_and_region_links_narrow_the_list(page, desk_world):
     assert await page.get_by_role("button", name="Assign selected").is_visible()
 
 
+async def test_the_coverage_map_links_its_region_and_cells_to_the_desk(page, desk_world):
+    await _sign_in(page, desk_world.manager, "/dashboard")
+    await page.locator("body[data-level='cell']").wait_for(state="attached")
+    region_link = page.locator("#desk-region-link a")
+    assert await region_link.get_attribute("href") == f"/desk?region={COMMUNITY_A}&lang=zh-Hans"
+    await page.locator(f"#map path[data-code='{A1}']").click()
+    cell_link = page.locator(".leaflet-popup a", has_text=f"网格 {A1} 的上报")
+    assert await cell_link.get_attribute("href") == f"/desk?cell={A1}&lang=zh-Hans"
+    await cell_link.click()
+    await page.locator("#place-text", has_text=A1).wait_for()
+
+
 async def test_the_desk_with_data_loaded_has_no_serious_accessibility_findings(
     page, desk_world
 ):

@@ -170,7 +170,31 @@
     return item;
   }
 
+  /* A link to the managers' desk, its lists narrowed to a region or a cell. */
+  function deskLink(kind, code, name) {
+    var a = document.createElement("a");
+    a.className = "desk-link";
+    a.href = "/desk?" + kind + "=" + encodeURIComponent(code) + "&lang=" + config.lang;
+    a.textContent = kind === "cell" ? gg.format(t.desk_cell_reports, { code: code }) : t.desk_open_in_desk;
+    if (kind === "region") { a.setAttribute("aria-label", t.desk_open_in_desk + " " + name); }
+    return a;
+  }
+
+  /* Under the breadcrumb: the region shown, opened in the desk (the keyboard's way to
+     its reports, cells included). */
+  function drawDeskLink() {
+    var holder = document.getElementById("desk-region-link");
+    if (!holder) {
+      holder = document.createElement("p");
+      holder.id = "desk-region-link";
+      trail.parentNode.parentNode.insertBefore(holder, trail.parentNode.nextSibling);
+    }
+    holder.textContent = "";
+    if (view.region) { holder.appendChild(deskLink("region", view.region.code, view.region.name)); }
+  }
+
   function drawTrail() {
+    drawDeskLink();
     trail.textContent = "";
     var steps = view.trail.map(function (a) { return { code: a.code, name: a.name }; });
     if (view.all_regions || !view.region) { steps.unshift({ code: null, name: t.dash_all_regions }); }
@@ -197,6 +221,8 @@
       figure.className = "figure";
       item.appendChild(down);
       item.appendChild(figure);
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(deskLink("region", p.code, p.name));
       children.appendChild(item);
     });
     showFigures();
@@ -265,6 +291,7 @@
           // The code on the drawn shape, so a region or cell can be found in the page.
           shape.on("add", function () { shape.getElement().setAttribute("data-code", p.code); });
           if (p.level !== "cell") { shape.on("click", function () { load(p.code, false); }); }
+          else { shape.bindPopup(deskLink("cell", p.code)); }
         }
       }).addTo(map);
     }
