@@ -43,6 +43,8 @@ class DeskWorld:
     work_order_id: int
     flag_id: int
     flagged_rating_id: int
+    resolved: tuple[str, str]  # resolved by the a1 worker, waiting for verification
+    stale: str  # changed by another manager after the page loaded it
 
 
 async def _ok(response: httpx.Response, status: int = 200) -> Any:
@@ -109,6 +111,13 @@ async def desk_world(async_engine, settings, server) -> AsyncIterator[DeskWorld]
             json={"until": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
                   "reason": "需等待物业配合清运"}), 201)
         review_number = (await report(a2_point, PHONE_TEXT))["tracking_number"]
+        resolved = []
+        for _ in range(2):
+            number = (await report(a1_point))["tracking_number"]
+            await act(number, h_w1, "accept")
+            await act(number, h_w1, "resolve", note="已清理楼道")
+            resolved.append(number)
+        stale = (await report(a2_point))["tracking_number"]
         _bad, _bad_rating = await closed_and_rated(1)
         _flagged, flagged_rating = await closed_and_rated(2)
         flag = await _ok(await client.post(f"/ratings/{flagged_rating}/flags", headers=h_cm2,
@@ -122,6 +131,7 @@ async def desk_world(async_engine, settings, server) -> AsyncIterator[DeskWorld]
         transferred=transferred, bulk=bulk, extension_number=extension_number,
         extension_id=extension["id"], review_number=review_number, work_order_id=work_order,
         flag_id=flag["id"], flagged_rating_id=flagged_rating,
+        resolved=(resolved[0], resolved[1]), stale=stale,
     )
     async with async_engine.begin() as conn:
         await conn.execute(text("DELETE FROM incidents"))
@@ -194,6 +204,65 @@ async def test_a_manager_bulk_assigns_two_reports(page, desk_world, async_engine
         FROM incidents i JOIN users u ON u.id = i.assignee_id
         WHERE i.tracking_number = ANY(:n)""", n=list(desk_world.bulk))
     assert tuple(assignees) == ([desk_world.worker_a1], ["assigned"])
+
+
+async def test_a_manager_verifies_one_resolved_report_and_sends_another_back(
+    page, desk_world, async_engine
+):
+    closing, sending_back = desk_world.resolved
+    await _sign_in(page, desk_world.manager)
+    await page.get_by_role("button", name="待验收").click()
+    await (await _row(page, closing)).get_by_role("button", name="验收关闭").click()
+    await _live(page, f"{closing} 已验收关闭")
+    row = await _row(page, sending_back)
+    await row.get_by_role("button", name="退回").click()
+    await _live(page, "请填写原因")  # nothing sent without the reason
+    await row.get_by_label(f"退回 {sending_back} 的原因").fill("楼道仍有杂物")
+    await row.get_by_role("button", name="退回").click()
+    await _live(page, f"{sending_back} 已退回重办")
+    states = await _one(async_engine, """
+        SELECT array_agg(status ORDER BY tracking_number = :closing DESC)
+        FROM incidents WHERE tracking_number IN (:closing, :back)""",
+                        closing=closing, back=sending_back)
+    assert states[0] == ["closed", "reopened"]
+    note = await _one(async_engine, """
+        SELECT e.note FROM incident_events e JOIN incidents i ON i.id = e.incident_id
+        WHERE i.tracking_number = :n ORDER BY e.id DESC LIMIT 1""", n=sending_back)
+    assert note[0] == "楼道仍有杂物"
+
+
+async def test_a_stale_assignment_says_someone_else_changed_it_and_reloads(
+    browser, server, desk_world, async_engine, settings
+):
+    # Its own context: the 409 is this test's point, not a console error to fail on.
+    context = await browser.new_context(base_url=server, locale="zh-CN")
+    page = await context.new_page()
+    page.set_default_timeout(5000)
+    try:
+        await _sign_in(page, desk_world.manager)
+        row = await _row(page, desk_world.stale)
+        async with AsyncSession(async_engine) as s:
+            cm2 = _Account((await s.execute(text(
+                "SELECT id FROM users WHERE username = 'desk-cm2'"))).scalar_one())
+            version = (await s.execute(text(
+                "SELECT version FROM incidents WHERE tracking_number = :n"),
+                {"n": desk_world.stale})).scalar_one()
+        async with httpx.AsyncClient(base_url=server) as client:
+            await _ok(await client.post(
+                f"/incidents/{desk_world.stale}/actions", headers=auth_headers(cm2, settings),
+                json={"action": "assign", "assignee": desk_world.worker_a1, "version": version}))
+        await row.locator("select").select_option(desk_world.worker_a2)
+        await row.get_by_role("button", name="改派").click()
+        assert "已被他人修改" in await _live(page, desk_world.stale)
+        # The row was reloaded with the other manager's choice; nothing was overwritten.
+        await page.locator(f"#list tr[data-number='{desk_world.stale}']",
+                           has_text=desk_world.worker_a1).wait_for()
+        assignee = await _one(async_engine, """
+            SELECT u.username FROM incidents i JOIN users u ON u.id = i.assignee_id
+            WHERE i.tracking_number = :n""", n=desk_world.stale)
+        assert assignee[0] == desk_world.worker_a1
+    finally:
+        await context.close()
 
 
 async def test_a_manager_grants_an_extension(page, desk_world, async_engine):
