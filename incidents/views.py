@@ -106,7 +106,9 @@ async def public_report(session: AsyncSession, tracking_number: str) -> dict[str
 REPORTER_ROLES = {"resident", "reporter"}
 
 _STAFF = text("""
-    SELECT i.id, i.tracking_number, i.status, i.version, i.category_code, i.description,
+    SELECT i.id, i.tracking_number, i.status, i.version, i.category_code,
+           k.label_zh AS category_label_zh, k.label_en AS category_label_en, k.tier,
+           i.description,
            i.answers, i.address, i.channel, i.routing_rule, i.responsible_level,
            ST_X(i.location) AS lon, ST_Y(i.location) AS lat, c.code AS cell_code,
            r.code AS region_code, a.username AS assignee, a.display_name AS assignee_name,
@@ -115,11 +117,21 @@ _STAFF = text("""
            i.resolve_due_at, i.accepted_at, i.resolved_at, i.closed_at, i.escalation_level,
            d.tracking_number AS duplicate_of
     FROM incidents i
+    JOIN incident_categories k ON k.code = i.category_code
     LEFT JOIN grid_cells c ON c.id = i.cell_id
     LEFT JOIN regions r ON r.id = i.region_id
     LEFT JOIN users a ON a.id = i.assignee_id
     LEFT JOIN incidents d ON d.id = i.duplicate_of_id
     WHERE i.id = :id
+""")
+
+# A photo's stage: those of the resolving step show the work done (整改后); all others
+# (the report's own, check-ins, progress notes) the hazard as found (整改前).
+_STAFF_PHOTOS = text("""
+    SELECT p.id, p.approved_public,
+           CASE WHEN e.to_status = 'resolved' THEN 'after' ELSE 'before' END AS stage
+    FROM incident_photos p LEFT JOIN incident_events e ON e.id = p.event_id
+    WHERE p.incident_id = :id ORDER BY p.id
 """)
 
 _STAFF_TIMELINE = text("""
@@ -136,12 +148,18 @@ async def staff_report(
     reporter's contact only when `with_contact` (the assignee, managers in scope)."""
     row = dict((await session.execute(_STAFF, {"id": incident_id})).mappings().one())
     events = (await session.execute(_STAFF_TIMELINE, {"id": incident_id})).all()
+    photos = (await session.execute(_STAFF_PHOTOS, {"id": incident_id})).all()
     contact = {"name": row.pop("reporter_name"), "phone": row.pop("reporter_phone")}
     row.pop("id")
     for key in ("created_at", "accept_due_at", "resolve_due_at", "accepted_at",
                 "resolved_at", "closed_at"):
         row[key] = _iso(row[key])
     row["reporter_contact"] = contact if with_contact else None
+    row["photos"] = [
+        {"id": pid, "stage": stage, "published": published,
+         "url": f"/incidents/{row['tracking_number']}/photos/{pid}"}
+        for pid, published, stage in photos
+    ]
     # Who reported is the reporter's identity: shown only to those who see the contact.
     row["timeline"] = [
         {"kind": kind, "from": src, "to": dst, "note": note, "at": at.isoformat(),

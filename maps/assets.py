@@ -17,6 +17,7 @@ from starlette.types import Scope
 STATIC_DIR = Path(__file__).parent / "static"
 VENDOR_DIR = STATIC_DIR / "node_modules"
 LOCK_FILE = STATIC_DIR / "package-lock.json"
+SERVICE_WORKER = STATIC_DIR / "js" / "sw.js"
 
 # Only these parts of node_modules are served (not package.json, sources, tests).
 VENDOR_SERVED = (

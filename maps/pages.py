@@ -210,6 +210,7 @@ def render_page(template: str, ctx: PageContext, path: str, **data: Any) -> str:
         "basemapUrl": ctx.basemap_url,
         "extent": ctx.extent,
         "statusColours": STATUS_COLOURS,
+        "assetsVersion": assets_version(),
         **data,
     }
     return (

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from api.deps import ManagerPrincipal, SessionDep, SettingsDep
 from api.geojson import GeoJSONResponse, parse_bbox
@@ -23,13 +23,16 @@ from api.routes.reports import DECLARATION_CATEGORIES, TrackingNumber
 from gis.settings import Settings
 from grid.addresses import MIN_QUERY_CHARS
 from grid.cells import cells_extent
+from grid.roles import MANAGER_ROLES
 from incidents.categories import MAX_TEXT_ANSWER
 from incidents.coverage import cell_coverage, drill_down
 from incidents.intake import ReportIn
+from incidents.lifecycle import ACTIONS, OPEN
 from incidents.photos import ACCEPTED_MEDIA_TYPES
 from incidents.views import public_open_incidents
-from maps.assets import app_files, vendor_files
-from maps.pages import PageContext, dashboard_config, pick_language, render_page
+from incidents.workflow import CHECK_IN_STATUSES
+from maps.assets import SERVICE_WORKER, app_files, vendor_files
+from maps.pages import PageContext, dashboard_config, pick_language, render_page, strings
 
 router = APIRouter(tags=["pages"])
 
@@ -144,6 +147,20 @@ async def worker_page(
     return HTMLResponse(render_page("worker.html", ctx, "/worker"))
 
 
+def case_rules() -> dict[str, object]:
+    """The rules the report page applies while offline, from their one home: what each
+    action needs and leads to (incidents.lifecycle), when a check-in is possible, and
+    which roles manage; so an action queued offline shows the state it will lead to."""
+    return {
+        "actions": {a.name: {"sources": sorted(a.sources), "target": a.target,
+                             "actor": a.actor.value, "needsNote": a.needs_note}
+                    for a in ACTIONS.values()},
+        "openStatuses": sorted(OPEN),
+        "checkInStatuses": sorted(CHECK_IN_STATUSES),
+        "managerRoles": sorted(role.value for role in MANAGER_ROLES),
+    }
+
+
 @router.get("/case/{tracking_number}", response_class=HTMLResponse, include_in_schema=False)
 async def case_page(
     tracking_number: TrackingNumber,
@@ -156,8 +173,8 @@ async def case_page(
     ctx = await _context(session, settings, lang)
     return HTMLResponse(
         render_page("case.html", ctx, f"/case/{tracking_number}", number=tracking_number,
-                    limits=report_form_limits(settings),
-                    mapAppUrl=settings.map_app_url)
+                    limits=report_form_limits(settings), mapAppUrl=settings.map_app_url,
+                    checkinRadiusM=settings.checkin_radius_m, **case_rules())
     )
 
 
@@ -220,8 +237,34 @@ async def public_incidents(
     return _bounded_collection(features, _MAX_MAP_FEATURES)
 
 
+@router.get("/sw.js", include_in_schema=False)
+async def service_worker() -> FileResponse:
+    """The staff pages' service worker, at the root so that its scope is the whole site;
+    always revalidated, so a new release takes over at the next visit."""
+    return FileResponse(SERVICE_WORKER, media_type="text/javascript",
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/manifest.webmanifest", include_in_schema=False)
+async def web_manifest(settings: SettingsDep, lang: Lang = None) -> JSONResponse:
+    """What a phone needs to install the worker app on its home screen."""
+    labels = strings()[pick_language(lang, settings.default_language)]
+    return JSONResponse(
+        {
+            "name": labels["app_name"], "short_name": labels["app_short_name"],
+            "lang": pick_language(lang, settings.default_language),
+            "start_url": "/worker", "scope": "/", "display": "standalone",
+            "background_color": "#ffffff", "theme_color": "#1f4e79",
+            "icons": [{"src": f"/static/icons/icon-{size}.png", "sizes": f"{size}x{size}",
+                       "type": "image/png", "purpose": "any"} for size in (192, 512)],
+        },
+        media_type="application/manifest+json",
+    )
+
+
 def mount_static(app: FastAPI) -> None:
     """Serve the npm vendor files and gridgov's own scripts and stylesheets."""
     app.mount("/static/vendor", vendor_files(), name="vendor")
+    app.mount("/static/icons", app_files("icons"), name="icons")
     app.mount("/static/js", app_files("js"), name="js")
     app.mount("/static/css", app_files("css"), name="css")

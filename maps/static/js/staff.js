@@ -27,8 +27,24 @@ window.gg.staff = (function () {
     localStorage.setItem(EXPIRES_KEY, String(Date.now() + (body.expires_in - 60) * 1000));
   }
 
+  /* The signed-in account's id (the token's subject), to keep one person's queued work
+     from being sent as another's on a shared phone; null when signed out. */
+  function userId() {
+    var current = token();
+    if (!current) { return null; }
+    try {
+      var part = current.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(part)).sub || null;
+    } catch (e) { return null; }
+  }
+
   function signOut() {
     clear();
+    // What this person read stays on the phone no longer than their session.
+    if (window.caches) { caches.delete("gridgov-api").catch(function () {}); }
+    Object.keys(localStorage).forEach(function (k) {
+      if (k.indexOf("gridgov.data.") === 0) { localStorage.removeItem(k); }
+    });
     signedOutHandlers.forEach(function (f) { f(); });
   }
 
@@ -68,6 +84,15 @@ window.gg.staff = (function () {
 
   function get(url) { return api("GET", url); }
 
+  /* A staff-only image (an original photo) as an object URL: <img src> cannot send the
+     bearer token, so it is fetched here. Resolves to null when it cannot be had. */
+  function blobUrl(url) {
+    var current = token();
+    return fetch(url, { headers: current ? { "Authorization": "Bearer " + current } : {} })
+      .then(function (r) { return r.ok ? r.blob() : null; })
+      .then(function (b) { return b ? URL.createObjectURL(b) : null; }, function () { return null; });
+  }
+
   /* Wire a sign-in form (the _signin.html include): on success the token is kept and
      `then` runs; a failure is shown in `errorEl`. */
   function wireSignIn(form, errorEl, then) {
@@ -98,6 +123,6 @@ window.gg.staff = (function () {
     }).join("");
   }
 
-  return { token: token, signOut: signOut, onSignedOut: onSignedOut, api: api, get: get,
+  return { token: token, signOut: signOut, onSignedOut: onSignedOut, api: api, get: get, blobUrl: blobUrl, userId: userId,
            wireSignIn: wireSignIn, newKey: newKey };
 })();
