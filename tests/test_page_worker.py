@@ -182,6 +182,26 @@ async def test_a_worker_records_a_patrol_visit_with_findings_and_position(
     assert (visit.lon, visit.lat) == pytest.approx(HERE, abs=1e-6)
 
 
+async def test_a_visit_recorded_offline_waits_in_the_queue_and_is_sent_back_online(
+    phone, patrol_building, async_engine
+):
+    await _signed_in(phone)
+    building = phone.locator(f"#patrol li[data-building='{patrol_building}']")
+    await building.locator(".wk-record").click()
+    await phone.context.set_offline(True)
+    await building.locator("#visit-note").fill("断网时的巡查记录")
+    await building.locator("#visit-submit").click()
+    await expect(building.locator(".wk-result")).to_contain_text("联网后自动提交")
+    await expect(phone.locator("#queue-status")).to_have_attribute("data-waiting", "1")
+    await phone.context.set_offline(False)
+    await expect(phone.locator("#queue-status")).to_have_attribute("data-waiting", "0")
+    async with async_engine.connect() as conn:
+        notes = (await conn.execute(text(
+            "SELECT note FROM patrol_visits WHERE building_id = :b"), {"b": patrol_building}
+        )).scalars().all()
+    assert notes.count("断网时的巡查记录") == 1
+
+
 async def test_a_worker_files_a_hazard_with_a_photo_from_a_visit_and_gets_its_case_link(
     phone, worker_world, async_engine
 ):

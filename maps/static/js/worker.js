@@ -430,7 +430,6 @@
     patrolMarkers.concat(todoMarkers).forEach(function (m) { m.remove(); });
     patrolMarkers = [];
     todoMarkers = [];
-    var points = [];
     buildings.forEach(function (b, i) {
       if (!hasPoint(b)) { return; }
       var label = (i + 1) + ". " + buildingName(b) + " · " + t.score + " " + b.score;
@@ -439,7 +438,6 @@
         if (li) { li.scrollIntoView({ block: "center" }); li.focus(); }
       }, "wk-patrol-dot");
       patrolMarkers.push(marker(dot, b));
-      points.push(b);
     });
     incidents.forEach(function (item) {
       if (!hasPoint(item)) { return; }
@@ -450,16 +448,20 @@
       }, "wk-todo" + (item.overdue ? " wk-overdue-ring" : ""));
       dot.dataset.number = item.tracking_number;
       todoMarkers.push(marker(dot, item));
-      points.push(item);
     });
-    if (!mapFitted && points.length) {
-      mapFitted = true;
-      var w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;
-      points.forEach(function (p) {
-        w = Math.min(w, p.lon); e = Math.max(e, p.lon); s = Math.min(s, p.lat); n = Math.max(n, p.lat);
-      });
-      map.fitBounds([[w, s], [e, n]], { padding: 40, maxZoom: 17, animate: false });
-    }
+  }
+
+  /* Once, when both lists are in: every to-do and patrol building in view. */
+  function fitMap() {
+    if (!map || mapFitted) { return; }
+    var points = incidents.concat(buildings).filter(hasPoint);
+    if (!points.length) { return; }
+    mapFitted = true;
+    var w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;
+    points.forEach(function (p) {
+      w = Math.min(w, p.lon); e = Math.max(e, p.lon); s = Math.min(s, p.lat); n = Math.max(n, p.lat);
+    });
+    map.fitBounds([[w, s], [e, n]], { padding: { top: 40, bottom: 40, left: 40, right: 70 }, maxZoom: 17, animate: false });
   }
 
   function drawMe() {
@@ -550,7 +552,7 @@
       if (answers[0].status === 401 || answers[1].status === 401) { return; }
       notWorker.hidden = true;
       layout.hidden = false;
-      if (map) { map.resize(); }
+      if (map) { map.resize(); fitMap(); }
       watchPosition();
       listen();
       loadInbox();
