@@ -176,6 +176,8 @@ async def test_a_manager_assigns_a_transferred_report_from_the_queue(
     await page.get_by_role("button", name="待派发").click()
     row = await _row(page, desk_world.transferred)
     assert "已转办" in await row.inner_text()
+    # A transfer is decided by assigning, or by rejecting it with a reason.
+    assert await row.get_by_role("button", name="不予受理").is_visible()
     # The workers are listed with their open load, lightest first.
     options = await row.locator("select option").all_inner_texts()
     assert any(o.startswith("网格员二（desk-w2）· 在办") for o in options), options

@@ -262,7 +262,13 @@
         runAction(e.currentTarget, item, { action: "close" }, fmt("desk_closed", { number: item.tracking_number }));
       }));
     }
-    if (allowed.indexOf("reopen") >= 0) { actions.appendChild(reopenControls(item)); }
+    if (allowed.indexOf("reopen") >= 0) {
+      actions.appendChild(noteControls(item, "reopen", t.desk_reopen, "desk_reopen_reason", "desk_reopened"));
+    }
+    // A transfer (or a new report) may also be refused as invalid, with the reason.
+    if (allowed.indexOf("reject") >= 0 && (item.status === "transferred" || item.status === "submitted")) {
+      actions.appendChild(noteControls(item, "reject", t.desk_reject, "desk_reject_reason", "desk_rejected"));
+    }
     tr.appendChild(actions);
     return tr;
   }
@@ -286,17 +292,18 @@
     return wrap;
   }
 
-  function reopenControls(item) {
+  /* An action that needs a reason (send back, reject): the reason's field and its button. */
+  function noteControls(item, action, label, reasonKey, doneKey) {
     var wrap = make("div", "desk-inline");
     var reason = make("input");
     reason.type = "text";
     reason.maxLength = 2000;
-    wrap.appendChild(field(fmt("desk_reopen_reason", { number: item.tracking_number }), reason, true));
     reason.placeholder = t.desk_need_reason;
-    wrap.appendChild(button(t.desk_reopen, function (e) {
+    wrap.appendChild(field(fmt(reasonKey, { number: item.tracking_number }), reason, true));
+    wrap.appendChild(button(label, function (e) {
       if (!reason.value.trim()) { say(t.desk_need_reason, true); reason.focus(); return; }
-      runAction(e.currentTarget, item, { action: "reopen", note: reason.value.trim(), version: item.version },
-                fmt("desk_reopened", { number: item.tracking_number }));
+      runAction(e.currentTarget, item, { action: action, note: reason.value.trim(), version: item.version },
+                fmt(doneKey, { number: item.tracking_number }));
     }, "secondary"));
     return wrap;
   }
