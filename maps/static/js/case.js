@@ -249,7 +249,7 @@
     var d = 0.002;
     map = gg.mapgl.make("case-map", { bounds: [report.lon - d, report.lat - d, report.lon + d, report.lat + d] });
     var colour = config.statusColours[report.status] || "#333";
-    new maplibregl.Marker({ element: gg.mapgl.dot(label("checkin") + " " + number, colour, null, "case-dot") })
+    new maplibregl.Marker({ element: gg.mapgl.dot(t.case_map + " · " + gg.statusLabel(report.status), colour, null, "case-dot") })
       .setLngLat([report.lon, report.lat]).addTo(map);
   }
 

@@ -55,15 +55,20 @@ window.gg.mapgl = (function () {
     } catch (err) { return false; }
   }
 
-  /* A round marker element with an accessible name; `onClick` runs on click or Enter. */
+  /* A round marker with an accessible name: a button when `onClick` is given (it runs
+     on click or Enter), else a labelled image. */
   function dot(label, colour, onClick, className) {
-    var el = document.createElement("button");
-    el.type = "button";
+    var el = document.createElement(onClick ? "button" : "span");
+    if (onClick) {
+      el.type = "button";
+      el.addEventListener("click", onClick);
+    } else {
+      el.setAttribute("role", "img");
+    }
     el.className = "gl-dot " + (className || "");
     el.style.background = colour;
     el.setAttribute("aria-label", label);
     el.title = label;
-    if (onClick) { el.addEventListener("click", onClick); }
     return el;
   }
 

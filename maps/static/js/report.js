@@ -29,6 +29,17 @@
   var categories = {};
   var questions = [];
   var retryKey = newRetryKey();
+  // Staff signed in on this browser file for a resident (phone call, walk-in, a
+  // neighbour): the channel they choose is recorded with their account.
+  var behalf = document.getElementById("on-behalf");
+  var staffToken = gg.staff && gg.staff.token();
+  if (behalf && staffToken) { behalf.hidden = false; }
+
+  function behalfChannel() {
+    if (!behalf || behalf.hidden) { return "web"; }
+    var chosen = behalf.querySelector("input[name=behalf_channel]:checked");
+    return chosen ? chosen.value : "web";
+  }
   var photoInput = document.getElementById("photos");
   var photos = photoInput
     ? gg.photoPicker(photoInput, document.getElementById("photo-list"), limits,
@@ -39,7 +50,8 @@
   var FIELD_ERRORS = { category: "category", lon: "location", lat: "location",
                        location: "location", coord_system: "location", building_id: "location",
                        address: "address", description: "description",
-                       contact_phone: "contact_phone", photos: "photos" };
+                       contact_phone: "contact_phone", photos: "photos",
+                       contact_name: "contact_name", channel: "channel" };
 
   function chars(text) { return Array.from(text).length; }
 
@@ -339,7 +351,11 @@
     body.append("lat", ll.lat.toFixed(7));
     // The map and the browser's geolocation are both WGS-84.
     body.append("coord_system", "wgs84");
-    body.append("channel", "web");
+    body.append("channel", behalfChannel());
+    var name = document.getElementById("contact_name");
+    if (behalfChannel() !== "web" && name && name.value.trim()) {
+      body.append("contact_name", name.value.trim());
+    }
     [["address", addressInput], ["description", description], ["contact_phone", phone]]
       .forEach(function (field) {
         var value = field[1].value.trim();
@@ -372,9 +388,11 @@
     }
     button.disabled = true;
     button.textContent = t.submitting;
-    fetch("/reports", { method: "POST", body: requestBody(answers.values),
-                        headers: { "Accept": "application/json", "Accept-Language": lang,
-                                   "Idempotency-Key": retryKey } })
+    var headers = { "Accept": "application/json", "Accept-Language": lang,
+                    "Idempotency-Key": retryKey };
+    var onBehalf = behalfChannel() !== "web" && gg.staff.token();
+    if (onBehalf) { headers.Authorization = "Bearer " + gg.staff.token(); }
+    fetch("/reports", { method: "POST", body: requestBody(answers.values), headers: headers })
       .then(readAnswer)
       .then(function (res) {
         if (!res.ok) {
@@ -426,6 +444,13 @@
     document.getElementById("tracking-number").textContent = number;
     document.getElementById("secret").textContent = answer.secret;
     document.getElementById("track-link").href = "/track/" + encodeURIComponent(number) + "?lang=" + lang;
+    if (behalfChannel() !== "web") {
+      // Staff go on from the report's handling page; the resident is told the number.
+      var caseLink = element("a", { href: "/case/" + encodeURIComponent(number) + "?lang=" + lang,
+                                    id: "case-link" }, t.rep_behalf_case);
+      document.getElementById("track-link").parentNode.appendChild(document.createTextNode(" · "));
+      document.getElementById("track-link").parentNode.appendChild(caseLink);
+    }
     document.getElementById("secret-saved").textContent =
       keepSecret(number, answer.secret) ? t.rep_secret_saved : t.rep_secret_not_saved;
     var copy = document.getElementById("copy-secret");
