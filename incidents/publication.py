@@ -3,6 +3,9 @@ a manager approved it, with phone and ID numbers masked automatically (incidents
 redaction.py); photos only once published one by one, and only their metadata-free
 copies. Staff read the proposed masking and may edit the text; an edit is masked again.
 
+The handler's result note (what was done, on the resolving step) is published the same
+way: a reviewer approves or rejects it (`result_decision`), and it is shown masked.
+
 Reviewers are managers (and admins) whose area holds the report, except its assignee
 and its handler: the worker (or manager) whose handling the report is about does not
 decide what the public reads about it, as the handler does not verify their own work.
@@ -63,6 +66,7 @@ class ReviewRequest:
     reason: str | None = None
     publish_photos: tuple[int, ...] = ()
     unpublish_photos: tuple[int, ...] = ()
+    result_decision: Literal["approve", "reject"] | None = None
 
 
 def _check(request: ReviewRequest) -> None:
@@ -79,9 +83,10 @@ def _check(request: ReviewRequest) -> None:
             "修改后的文字为空，如不公开请选择“不通过”",
             field="text",
         )
-    if not (request.text_decision or request.publish_photos or request.unpublish_photos):
+    if not (request.text_decision or request.result_decision or request.publish_photos
+            or request.unpublish_photos):
         raise InvalidInput(
-            "nothing to review: give text_decision or photos",
+            "nothing to review: give text_decision, result_decision or photos",
             "请给出文字审核结果或要公开/撤下的照片",
             field="text_decision",
         )
@@ -100,6 +105,17 @@ _SET_TEXT = text("""
     UPDATE incidents SET text_review = :state, published_description = :published,
                          text_reviewed_by_id = :actor_id, text_reviewed_at = :now
     WHERE id = :id
+""")
+
+# The last resolving step's note of a report now resolved or closed: the result a
+# reviewer publishes (incidents/views.py shows it while the latest result review after
+# that step approved it).
+_RESULT = text("""
+    SELECT e.note FROM incidents i
+    JOIN incident_events e ON e.incident_id = i.id
+        AND e.kind = 'transition' AND e.to_status = 'resolved'
+    WHERE i.id = :id AND i.status IN ('resolved', 'closed')
+    ORDER BY e.id DESC LIMIT 1
 """)
 
 _PHOTO_IDS = text("""
@@ -169,6 +185,40 @@ async def _decide_text(
     }
 
 
+# The latest result review after the last resolving step: 'approved', 'rejected' or
+# NULL (none yet, or the report was resolved again since).
+_RESULT_REVIEW = text("""
+    SELECT v.data ->> 'result' FROM incident_events v
+    WHERE v.incident_id = :id AND v.kind = 'review' AND v.data ? 'result'
+      AND v.id > (SELECT max(e.id) FROM incident_events e WHERE e.incident_id = :id
+                    AND e.kind = 'transition' AND e.to_status = 'resolved')
+    ORDER BY v.id DESC LIMIT 1
+""")
+
+
+async def result_review(session: AsyncSession, incident_id: int) -> tuple[str | None, str]:
+    """The result note and its review: 'none' (no note), 'pending', 'approved' or
+    'rejected'."""
+    note = await result_note(session, incident_id)
+    if note is None:
+        return None, "none"
+    decided = (await session.execute(_RESULT_REVIEW, {"id": incident_id})).scalar()
+    return note, decided or "pending"
+
+
+async def published_result(session: AsyncSession, incident_id: int) -> str | None:
+    """The result note as the public reads it: masked, and only once approved."""
+    note, state = await result_review(session, incident_id)
+    return redact(note.strip()) if note is not None and state == "approved" else None
+
+
+async def result_note(session: AsyncSession, incident_id: int) -> str | None:
+    """The handler's note on the report's last resolving step, if it is resolved or
+    closed and the note says something."""
+    note = (await session.execute(_RESULT, {"id": incident_id})).scalar()
+    return note if note and note.strip() else None
+
+
 async def review(
     session: AsyncSession,
     principal: Principal,
@@ -187,6 +237,11 @@ async def review(
     data: dict[str, Any] = {}
     if request.text_decision:
         data |= await _decide_text(session, row.id, request, principal, now)
+    if request.result_decision:
+        if await result_note(session, row.id) is None:
+            raise Conflict("the report has no result note to review (resolve it first)",
+                           "该上报没有需要审核的处理结果")
+        data["result"] = "approved" if request.result_decision == "approve" else "rejected"
     for ids, published in ((request.publish_photos, True), (request.unpublish_photos, False)):
         if ids:
             await session.execute(
@@ -332,6 +387,7 @@ async def publication_state(
     state = (await session.execute(_STATE, {"id": row.id})).mappings().one()
     photos = (await session.execute(_PHOTOS, {"id": row.id})).mappings().all()
     description = state["description"]
+    note, note_review = await result_review(session, row.id)
     return {
         "tracking_number": row.tracking_number,
         "may_review": may_review(principal, row),
@@ -341,6 +397,11 @@ async def publication_state(
         "published_description": state["published_description"],
         "text_reviewed_by": state["text_reviewed_by"],
         "text_reviewed_at": _iso(state["text_reviewed_at"]),
+        # The handler's result note: as written, masked as it would be published, and
+        # its review ('none', 'pending', 'approved', 'rejected').
+        "result_note": note,
+        "proposed_result": note and redact(note.strip()),
+        "result_review": note_review,
         "photos": [
             {
                 "id": p["id"],

@@ -5,15 +5,17 @@ metadata-free photos); never names, phones or who handles or reviewed it."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gis.errors import NotFound
+from gis.errors import NotFound, PermissionDenied
 from gis.geometry import BBox
 from incidents.lifecycle import OPEN as OPEN_STATUSES
-from incidents.publication import public_photo_url
+from incidents.publication import public_photo_url, published_result
+from incidents.tracking import secret_matches
 
 # The place shown in public, coarsened per category: the exact pin, the building it is
 # in (its point-on-surface; else the pin rounded to ~100 m), or only the cell code.
@@ -21,7 +23,7 @@ _REPORT = text("""
     SELECT i.id, i.tracking_number, i.status, i.category_code, k.label_zh, k.label_en,
            k.tier, c.code AS cell_code, i.created_at, i.accept_due_at, i.resolve_due_at,
            i.resolved_at, i.closed_at, d.tracking_number AS follows,
-           i.text_review, i.published_description,
+           i.text_review, i.published_description, i.description, i.secret_hash,
            EXISTS (SELECT FROM ratings g WHERE g.incident_id = i.id AND g.kind = 'handling')
                AS rated,
            CASE k.public_precision
@@ -43,9 +45,18 @@ _TIMELINE = text("""
     WHERE incident_id = :id AND public ORDER BY at, id
 """)
 
+# Published photos, each with whether it was taken on the resolving step (整改后: the
+# work done) or not (the hazard as reported or found).
 _PUBLISHED_PHOTOS = text("""
-    SELECT id FROM incident_photos
-    WHERE incident_id = :id AND approved_public ORDER BY id
+    SELECT p.id, coalesce(e.to_status = 'resolved', false) AS after
+    FROM incident_photos p LEFT JOIN incident_events e ON e.id = p.event_id
+    WHERE p.incident_id = :id AND p.approved_public ORDER BY p.id
+""")
+
+# The reporter's own photos (those filed with the report), as thumbnails.
+_OWN_PHOTOS = text("""
+    SELECT id, encode(thumbnail, 'base64') AS thumbnail FROM incident_photos
+    WHERE incident_id = :id AND event_id IS NULL ORDER BY id
 """)
 
 
@@ -64,13 +75,52 @@ def _iso(value: Any) -> str | None:
     return value and value.isoformat()
 
 
-async def public_report(session: AsyncSession, tracking_number: str) -> dict[str, Any]:
-    """A report by tracking number, as anyone holding the number may see it."""
+def _published(number: str, photo_id: int) -> dict[str, Any]:
+    return {"id": photo_id, "url": public_photo_url(number, photo_id),
+            "thumbnail_url": public_photo_url(number, photo_id) + "/thumbnail"}
+
+
+@dataclass(frozen=True)
+class ReporterProof:
+    """The reporter's proof on a public read: the secret from submission, checked with
+    the intake's key. (Not an account: the secret is what the reporter was given for
+    this report, and a public answer never depends on a session.)"""
+
+    secret_key: str
+    secret: str
+
+
+def _is_reporter(row: Any, proof: ReporterProof | None) -> bool:
+    """True with the report's secret; 403 naming `secret` for one that is wrong."""
+    if proof is None or not proof.secret:
+        return False
+    if not secret_matches(proof.secret, row["secret_hash"], proof.secret_key):
+        raise PermissionDenied("the secret does not match this report",
+                               "查询密钥与该上报不符", field="secret")
+    return True
+
+
+async def _own(session: AsyncSession, row: Any) -> dict[str, Any]:
+    """What only the reporter sees: their own text and photos, whatever the review."""
+    photos = (await session.execute(_OWN_PHOTOS, {"id": row["id"]})).all()
+    return {"description": row["description"],
+            "photos": [{"id": pid, "thumbnail": "data:image/jpeg;base64,"
+                        + thumbnail.replace("\n", "")} for pid, thumbnail in photos]}
+
+
+async def public_report(
+    session: AsyncSession, tracking_number: str, proof: ReporterProof | None = None
+) -> dict[str, Any]:
+    """A report by tracking number, as anyone holding the number may see it; with the
+    reporter's proof also their own text and photos (`own`), else `own` is null."""
     row = (await session.execute(_REPORT, {"t": tracking_number})).mappings().first()
     if row is None:
         raise NotFound(f"no report {tracking_number}", f"未找到编号为 {tracking_number} 的上报")
+    own = await _own(session, row) if _is_reporter(row, proof) else None
     events = (await session.execute(_TIMELINE, {"id": row["id"]})).all()
     photos = (await session.execute(_PUBLISHED_PHOTOS, {"id": row["id"]})).all()
+    # What was done: the handler's note once a reviewer approved it (masked).
+    note = await published_result(session, row["id"])
     number = row["tracking_number"]
     return {
         "tracking_number": row["tracking_number"],
@@ -91,12 +141,14 @@ async def public_report(session: AsyncSession, tracking_number: str) -> dict[str
         "description": row["published_description"] if row["text_review"] == "approved"
         else None,
         "description_review": row["text_review"],
-        # Published photos only, as links to their metadata-free copies.
-        "photos": [
-            {"id": pid, "url": public_photo_url(number, pid),
-             "thumbnail_url": public_photo_url(number, pid) + "/thumbnail"}
-            for (pid,) in photos
-        ],
+        # Published photos only, as links to their metadata-free copies: the hazard as
+        # reported or found here, the work done (整改后) under `result`.
+        "photos": [_published(number, pid) for pid, after in photos if not after],
+        "result": {
+            "note": note,
+            "photos": [_published(number, pid) for pid, after in photos if after],
+        },
+        "own": own,
         # A handling rating exists (the reporter's, or the default after the period).
         "rated": row["rated"],
         "timeline": [_public_step(*event) for event in events],

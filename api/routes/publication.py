@@ -49,6 +49,8 @@ class ReviewIn(BaseModel):
     )
     publish_photos: _PhotoIds = []
     unpublish_photos: _PhotoIds = []
+    result_decision: Literal["approve", "reject"] | None = Field(
+        None, description="publish (masked) or withhold the handler's result note")
 
     @field_validator("text", "reason")
     @classmethod
@@ -84,7 +86,8 @@ async def review_report(
     session: SessionDep,
     principal: StaffPrincipal,
 ) -> dict[str, Any]:
-    """Approve or reject the text and publish or withdraw photos: managers over the
+    """Approve or reject the text (and the result note) and publish or withdraw photos:
+    managers over the
     report who are not its assignee or handler; recorded on the timeline."""
     request = ReviewRequest(
         text_decision=body.text_decision,
@@ -92,6 +95,7 @@ async def review_report(
         reason=body.reason,
         publish_photos=tuple(body.publish_photos),
         unpublish_photos=tuple(body.unpublish_photos),
+        result_decision=body.result_decision,
     )
     result = await review(session, principal, tracking_number, request, datetime.now(UTC))
     await session.commit()

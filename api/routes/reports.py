@@ -29,7 +29,7 @@ from incidents.intake import (
     submit_report,
 )
 from incidents.photos import Photo, inspect_photo
-from incidents.views import public_report
+from incidents.views import ReporterProof, public_report
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 # Categories filed through their own route (a declaration needs a house).
@@ -177,6 +177,20 @@ async def nearby_reports(
 
 
 @router.get("/{tracking_number}")
-async def get_report(tracking_number: TrackingNumber, session: SessionDep) -> dict[str, Any]:
-    """A report's status, category, coarse place and public timeline (no personal data)."""
-    return await public_report(session, tracking_number)
+async def get_report(
+    request: Request,
+    tracking_number: TrackingNumber,
+    session: SessionDep,
+    secret: Annotated[str | None, Header(
+        alias="X-Report-Secret", max_length=100,
+        description="the secret from submission: adds the reporter's own text and photos "
+                    "(`own`); a wrong one is refused (403)")] = None,
+) -> JSONResponse:
+    """A report's status, category, coarse place, public timeline and the handling
+    result staff approved for publication (no personal data); with the secret from
+    submission also the reporter's own text and photos, reviewed or not (`own`)."""
+    proof = ReporterProof(request.app.state.intake.secret_key, secret) if secret else None
+    body = await public_report(session, tracking_number, proof)
+    # The answer differs with the secret: never kept in a shared cache.
+    headers = {"Cache-Control": "private, no-store", "Vary": "X-Report-Secret"}
+    return JSONResponse(body, headers=headers)

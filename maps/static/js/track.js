@@ -1,5 +1,7 @@
 /* A report by tracking number: status, the text and photos staff approved for publication,
-   the public timeline and, once closed, the reporter's rating (好差评). The rating goes to
+   the handling result (the verified note, the published after photos), what the reporter
+   sent (only with this device's secret), the public timeline and, once closed, the
+   reporter's rating (好差评). The rating goes to
    POST /reports/{number}/rating with the secret the report page kept in localStorage
    (gridgov.report.<number>), else the one typed into the secret field; the server's
    errors are shown next to their field. */
@@ -70,22 +72,53 @@
     }
   }
 
-  function showPhotos(r) {
-    var list = byId("photos");
+  /* Thumbnails into a list: published ones link to their full copy; the reporter's own
+     arrive as data: thumbnails only. */
+  function fillPhotos(list, photos, altTemplate) {
     list.textContent = "";
-    byId("report-photos").hidden = r.photos.length === 0;
-    r.photos.forEach(function (photo, i) {
+    photos.forEach(function (photo, i) {
       var item = document.createElement("li");
-      var link = document.createElement("a");
       var img = document.createElement("img");
       item.className = "photo-item";
-      link.href = photo.url;
-      img.src = photo.thumbnail_url;
-      img.alt = fill(t.trk_photo_alt, i + 1);
-      link.appendChild(img);
-      item.appendChild(link);
+      img.src = photo.thumbnail_url || photo.thumbnail;
+      img.alt = fill(altTemplate, i + 1);
+      if (photo.url) {
+        var link = document.createElement("a");
+        link.href = photo.url;
+        link.appendChild(img);
+        item.appendChild(link);
+      } else {
+        item.appendChild(img);
+      }
       list.appendChild(item);
     });
+  }
+
+  function showPhotos(r) {
+    byId("report-photos").hidden = r.photos.length === 0;
+    fillPhotos(byId("photos"), r.photos, t.trk_photo_alt);
+  }
+
+  /* The handling result: the note once verified, the after photos once published. */
+  function showHandling(r) {
+    var result = r.result || { note: null, photos: [] };
+    var note = byId("result-note");
+    note.textContent = result.note || "";
+    note.hidden = !result.note;
+    byId("result-photos").hidden = result.photos.length === 0;
+    fillPhotos(byId("result-photos"), result.photos, t.trk_result_photo_alt);
+    byId("report-result").hidden = !result.note && result.photos.length === 0;
+  }
+
+  /* What the reporter sent, shown only to them (the server checked the secret). */
+  function showOwn(r) {
+    var own = r.own;
+    byId("report-own").hidden = !own;
+    if (!own) { return; }
+    byId("own-description").textContent = own.description || "";
+    byId("own-description").hidden = !own.description;
+    byId("own-photos").hidden = own.photos.length === 0;
+    fillPhotos(byId("own-photos"), own.photos, t.trk_own_photo_alt);
   }
 
   function showTimeline(r) {
@@ -150,12 +183,26 @@
     }
     showText(r);
     showPhotos(r);
+    showHandling(r);
+    showOwn(r);
     showTimeline(r);
     showRating(r);
   }
 
+  /* The report; with this device's secret also what the reporter sent. A secret the
+     server refuses (403) is not this report's: load the public view instead. */
+  function fetchReport(secret) {
+    var headers = { "Accept": "application/json", "Accept-Language": lang };
+    if (secret) { headers["X-Report-Secret"] = secret; }
+    return fetch("/reports/" + encodeURIComponent(number), { headers: headers })
+      .then(function (res) {
+        if (res.status === 403 && secret) { return fetchReport(""); }
+        return res.json().then(function (body) { return { ok: res.ok, status: res.status, body: body }; });
+      });
+  }
+
   function load() {
-    return gg.getJSON("/reports/" + encodeURIComponent(number)).then(function (res) {
+    return fetchReport(storedSecret()).then(function (res) {
       if (!res.ok) {
         byId("track-status").textContent = res.status === 404 ? t.not_found : gg.errorText(res.body);
         return;
