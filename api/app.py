@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.abuse import BanGate, BodyLimit
+from api.compression import CompressPages
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
 from api.logs import mask_access_log
@@ -119,6 +120,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mask_access_log()
     app.state.intake = intake_context(settings)
     install_error_handlers(app)
+    # Pages, their scripts and styles and the documentation go out gzipped (MapLibre is
+    # ~800 KB raw); API answers, tiles and the inbox stream are left alone (see
+    # api/compression.py for why). Innermost, so the headers below apply either way.
+    app.add_middleware(CompressPages)
     # No CORS middleware on purpose: the pages are served by gridgov itself, and other
     # systems call the API server to server, so no browser origin needs to be let in.
     app.add_middleware(SecurityHeaders, basemap_url=settings.basemap_url)
