@@ -17,6 +17,7 @@ def load_models() -> None:
     import grid.models
     import grid.people  # noqa: F401
     import incidents.models  # noqa: F401
+    import maps.basemap  # noqa: F401
 
 
 def alembic_config(database_url: str) -> Config:
