@@ -583,6 +583,26 @@ class PatrolVisit(Base):
     )
 
 
+class PatrolVisitPhoto(Base):
+    """A photo taken on a patrol visit: evidence for staff (the original keeps its EXIF)
+    and a thumbnail; never published, so there is no public copy."""
+
+    __tablename__ = "patrol_visit_photos"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("patrol_visits.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    original: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (Index("ix_patrol_visit_photos_visit_id", "visit_id"),)
+
+
 class Open311Client(Base):
     """A trusted Open311 client: its API key kept only as a SHA-256 and a prefix to
     recognise it by; revoked keys stay, so requests keep pointing at their client."""

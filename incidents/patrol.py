@@ -23,13 +23,18 @@ The score is a weighted sum of parts, each worth at most the points in `WEIGHTS`
 - Ties are broken by building id, so the list is stable.
 
 Coverage: the share of a cell's buildings visited (by anyone) in the last 30 days.
+
+A visit may carry photos (evidence, like a report's): the original with its EXIF and a
+thumbnail, read only by the worker who made the visit and managers over the building's
+area; never published, so no public copy is kept.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from geoalchemy2 import WKTElement
 from sqlalchemy import text
@@ -39,8 +44,10 @@ from gis.clock import local_date
 from gis.crs import STORAGE_SRID
 from gis.errors import NotFound, PermissionDenied
 from grid.access import Principal, worker_assigned_to_cell
+from incidents.handling import manager_over
 from incidents.lifecycle import OPEN
-from incidents.models import PatrolVisit
+from incidents.models import PatrolVisit, PatrolVisitPhoto
+from incidents.photos import THUMBNAIL_MEDIA_TYPE, Photo
 
 # Points per unit of each part (see the module notes), and how many units count at most.
 WEIGHTS: dict[str, float] = {
@@ -220,10 +227,15 @@ _BUILDING_CELL = text("SELECT cell_id FROM buildings WHERE id = :id")
 
 
 async def record_visit(
-    session: AsyncSession, worker: Principal, visit: VisitIn, now: datetime
+    session: AsyncSession,
+    worker: Principal,
+    visit: VisitIn,
+    now: datetime,
+    photos: Sequence[Photo] = (),
 ) -> dict[str, Any]:
-    """Record a patrol visit to a building of one of the worker's cells (the caller
-    commits); 404 for no such building, 403 for a building outside their cells."""
+    """Record a patrol visit to a building of one of the worker's cells, with its photos
+    (the caller commits); 404 for no such building, 403 for a building outside their
+    cells."""
     found = (await session.execute(_BUILDING_CELL, {"id": visit.building_id})).first()
     if found is None:
         raise NotFound(f"No building {visit.building_id}", f"未找到楼栋 {visit.building_id}")
@@ -247,6 +259,21 @@ async def record_visit(
     )
     session.add(row)
     await session.flush()
+    stored = [
+        PatrolVisitPhoto(
+            visit_id=row.id,
+            sha256=photo.sha256,
+            media_type=photo.media_type,
+            width=photo.width,
+            height=photo.height,
+            original=photo.original,
+            thumbnail=photo.thumbnail,
+            taken_at=photo.taken_at,
+        )
+        for photo in photos
+    ]
+    session.add_all(stored)
+    await session.flush()
     return {
         "id": row.id,
         "building_id": row.building_id,
@@ -254,7 +281,43 @@ async def record_visit(
         "hazards_found": row.hazards_found,
         "note": row.note,
         "located": location is not None,
+        "photo_ids": [p.id for p in stored],
     }
+
+
+VisitPhotoCopy = Literal["original", "thumbnail"]
+
+# The photo with who may read it: the visiting worker, and managers over the region of
+# the cell the building is in now (no cell: the worker and admins only).
+_VISIT_PHOTO = text("""
+SELECT v.user_id, r.path AS region_path, p.media_type,
+       CASE WHEN :copy = 'thumbnail' THEN p.thumbnail ELSE p.original END AS data
+FROM patrol_visit_photos p
+JOIN patrol_visits v ON v.id = p.visit_id
+JOIN buildings b ON b.id = v.building_id
+LEFT JOIN grid_cells c ON c.id = b.cell_id
+LEFT JOIN regions r ON r.id = c.community_id
+WHERE p.id = :photo AND p.visit_id = :visit
+""")
+
+
+async def visit_photo(
+    session: AsyncSession, principal: Principal, visit_id: int, photo_id: int,
+    copy: VisitPhotoCopy,
+) -> tuple[bytes, str]:
+    """A visit's photo (the original keeps its EXIF: evidence) for the worker who made the
+    visit and managers over the building's area; 404 for anyone else, so whether it
+    exists is not told."""
+    found = (
+        await session.execute(_VISIT_PHOTO, {"photo": photo_id, "visit": visit_id, "copy": copy})
+    ).first()
+    if found is None or not (
+        found.user_id == principal.id or manager_over(principal, found.region_path)
+    ):
+        raise NotFound(
+            f"No photo {photo_id} on visit {visit_id}", f"巡查记录 {visit_id} 没有照片 {photo_id}"
+        )
+    return found.data, THUMBNAIL_MEDIA_TYPE if copy == "thumbnail" else found.media_type
 
 
 _COVERAGE = text("""

@@ -60,6 +60,8 @@ class Place:
     webhook_id: int = 0
     ban_id: int = 0
     version_id: int = 0
+    visit_id: int = 0  # the cell's worker's patrol visit to the building, with a photo
+    visit_photo_id: int = 0
 
     def inbox_item(self, role: str) -> int:
         return self.inbox.get(role, self.other_inbox_item)
@@ -284,6 +286,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/patrol/visits"): Rule(
         WORKER, lambda p, _: Call("/patrol/visits", json={"building_id": p.building_id}),
         scoped=True, outside=403),
+    # The visiting worker and managers over the building; to anyone else it does not exist.
+    ("GET", "/patrol/visits/{visit_id}/photos/{photo_id}"): Rule(
+        STAFF, lambda p, _: Call(f"/patrol/visits/{p.visit_id}/photos/{p.visit_photo_id}"),
+        scoped=True),
     ("GET", "/patrol/coverage"): Rule(
         MANAGERS, lambda p, _: Call("/patrol/coverage", params={"community": p.community}),
         scoped=True, outside=403),

@@ -201,6 +201,10 @@ async def _build_place(client: AsyncClient, session: AsyncSession, settings: Set
     await session.commit()
     place.building_id, place.house_id, place.person_id = building.id, household.house_id, person.id
     root1, root2 = roots
+    visited = await _ok(await client.post(
+        "/patrol/visits", headers=worker, data={"building_id": str(building.id)},
+        files={"photos": ("v.jpg", _jpeg(), "image/jpeg")}), 201)
+    place.visit_id, place.visit_photo_id = visited["id"], visited["photo_ids"][0]
 
     # An open report with a published photo, accepted, with a pending extension request.
     filed = await _file_report(client, place, "fire.blocked_exit", headers=reporter, photo=True)

@@ -1,12 +1,16 @@
 """The patrol list: order and score parts for a hand-made case, visits only to one's own
-buildings, and patrol coverage per cell for managers."""
+buildings, photos on visits (stored once per key, read only by the visitor and managers
+over the building), and patrol coverage per cell for managers."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from PIL import Image
 from sqlalchemy import text
 
 from grid.access import load_principal
@@ -308,3 +312,205 @@ async def test_the_patrol_list_is_for_grid_workers(client, settings, scene):
     _world, users, _b = scene
     response = await client.get("/patrol", headers=auth_headers(users["cm_a"], settings))
     assert response.status_code == 403
+
+
+# --- photos on visits ---------------------------------------------------------------------
+
+KEY = "Idempotency-Key"
+
+
+def _photo(colour: str = "orange") -> bytes:
+    """A JPEG with a camera model in its EXIF (kept in the original, as evidence)."""
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0110] = "PatrolPhone"
+    Image.new("RGB", (640, 480), colour).save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+async def visit_scene(db, settings, scene):
+    """Plain values from `scene` (a refused keyed write rolls the session back, which
+    expires its ORM objects): each account's headers, and buildings A (mine) and D."""
+    _world, users, b = scene
+    resident = await make_user(db, "res-1", "resident")
+    headers = {name: auth_headers(user, settings) for name, user in users.items()}
+    headers["resident"] = auth_headers(resident, settings)
+    return headers, b["A"].id, b["D"].id
+
+
+async def _counts(db) -> tuple[int, int]:
+    row = (await db.execute(text(
+        "SELECT (SELECT count(*) FROM patrol_visits), (SELECT count(*) FROM patrol_visit_photos)"
+    ))).one()
+    return row[0], row[1]
+
+
+async def _visit_with_photo(client, headers, building_id, photo, key=None, **fields):
+    lon, lat = metres_point(20, 20)
+    data = {"building_id": str(building_id), "note": "消防通道畅通", "lon": str(lon),
+            "lat": str(lat), **fields}
+    extra = {KEY: key} if key else {}
+    return await client.post("/patrol/visits", data=data,
+                             files=[("photos", ("visit.jpg", photo, "image/jpeg"))],
+                             headers={**headers, **extra})
+
+
+async def test_a_visit_sent_as_a_form_stores_its_photo_with_the_exif_and_a_thumbnail(
+    client, db, visit_scene
+):
+    headers, mine, _theirs = visit_scene
+    photo = _photo()
+    response = await _visit_with_photo(client, headers["worker"], mine, photo)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["building_id"] == mine and body["note"] == "消防通道畅通" and body["located"]
+    assert len(body["photo_ids"]) == 1
+    row = (await db.execute(text(
+        "SELECT visit_id, sha256, media_type, width, height, original, thumbnail "
+        "FROM patrol_visit_photos WHERE id = :id"), {"id": body["photo_ids"][0]})).one()
+    assert row.visit_id == body["id"]
+    assert (row.sha256, row.media_type, row.width, row.height) == (
+        hashlib.sha256(photo).hexdigest(), "image/jpeg", 640, 480)
+    assert row.original == photo and b"PatrolPhone" in row.original
+    thumbnail = Image.open(io.BytesIO(row.thumbnail))
+    assert max(thumbnail.size) <= 320 and thumbnail.getexif() == {}
+
+
+async def test_a_json_visit_still_works_and_has_no_photos(client, db, visit_scene):
+    headers, mine, _theirs = visit_scene
+    response = await client.post("/patrol/visits", json={"building_id": mine},
+                                 headers=headers["worker"])
+    assert response.status_code == 201, response.text
+    assert response.json()["photo_ids"] == []
+    assert await _counts(db) == (1, 0)
+
+
+async def test_a_visit_with_a_photo_replayed_under_its_key_is_stored_once(
+    client, db, visit_scene
+):
+    headers, mine, _theirs = visit_scene
+    photo = _photo()
+    first = await _visit_with_photo(client, headers["worker"], mine, photo, key="visit-1")
+    again = await _visit_with_photo(client, headers["worker"], mine, photo, key="visit-1")
+    assert first.status_code == again.status_code == 201, again.text
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert await _counts(db) == (1, 1)
+
+
+async def test_a_different_photo_under_the_same_key_is_422_and_stores_nothing_more(
+    client, db, visit_scene
+):
+    headers, mine, _theirs = visit_scene
+    first = await _visit_with_photo(client, headers["worker"], mine, _photo("orange"),
+                                    key="visit-2")
+    assert first.status_code == 201, first.text
+    other = await _visit_with_photo(client, headers["worker"], mine, _photo("blue"),
+                                    key="visit-2")
+    assert other.status_code == 422, other.text
+    assert [f["field"] for f in other.json()["error"]["fields"]] == [KEY]
+    assert await _counts(db) == (1, 1)
+
+
+# Reuses the reports' photo checks (api/routes/reports.py read_submission): a file over
+# max_photo_mb is 413 there, as for report photos; one that is not an image is 422.
+@pytest.mark.parametrize(("photo", "status"), [
+    (b"%PDF-1.4 not an image", 422),
+    (b"\xff\xd8" + b"0" * (2 * 2**20), 413),
+    (b"GIF89a" + b"\x00" * 64, 422),
+])
+async def test_a_bad_photo_is_refused_naming_it_and_nothing_is_stored(
+    client, db, app, settings, visit_scene, photo, status
+):
+    app.state.settings = settings.model_copy(update={"max_photo_mb": 1})
+    headers, mine, _theirs = visit_scene
+    response = await _visit_with_photo(client, headers["worker"], mine, photo, key="bad-1")
+    assert response.status_code == status, response.text
+    assert [f["field"] for f in response.json()["error"]["fields"]] == ["photos[0]"]
+    assert await _counts(db) == (0, 0)
+    # The refused request left its key free for the corrected retry.
+    fixed = await _visit_with_photo(client, headers["worker"], mine, _photo(), key="bad-1")
+    assert fixed.status_code == 201, fixed.text
+
+
+async def test_a_form_visit_with_a_bad_field_is_422_naming_it(client, db, visit_scene):
+    headers, mine, _theirs = visit_scene
+    response = await _visit_with_photo(client, headers["worker"], mine, _photo(),
+                                       hazards_found="many")
+    assert response.status_code == 422, response.text
+    assert [f["field"] for f in response.json()["error"]["fields"]] == ["hazards_found"]
+    assert await _counts(db) == (0, 0)
+
+
+async def test_a_photo_on_a_visit_outside_my_cells_is_refused_with_the_visit(
+    client, db, visit_scene
+):
+    headers, _mine, theirs = visit_scene
+    response = await _visit_with_photo(client, headers["worker"], theirs, _photo())
+    assert response.status_code == 403, response.text
+    assert await _counts(db) == (0, 0)
+
+
+@pytest.mark.parametrize(("who", "status"), [
+    ("worker", 200),    # made the visit
+    ("cm_a", 200),      # manages the building's community
+    ("street", 200),    # manages its street
+    ("other", 404),     # a colleague in the same community: not told it exists
+    ("former", 404),
+    ("cm_b", 404),      # another community's manager
+    ("resident", 403),  # staff only
+    (None, 401),
+])
+async def test_a_visit_photo_is_read_by_the_visitor_and_managers_over_the_building(
+    client, visit_scene, who, status
+):
+    headers, mine, _theirs = visit_scene
+    photo = _photo()
+    visit = (await _visit_with_photo(client, headers["worker"], mine, photo)).json()
+    url = f"/patrol/visits/{visit['id']}/photos/{visit['photo_ids'][0]}"
+    response = await client.get(url, headers=headers[who] if who else {})
+    assert response.status_code == status, response.text
+    if status == 200:
+        assert response.content == photo and response.headers["content-type"] == "image/jpeg"
+        assert response.headers["cache-control"] == "private, no-store"
+
+
+async def test_a_visit_photo_thumbnail_is_small_and_without_exif(client, visit_scene):
+    headers, mine, _theirs = visit_scene
+    visit = (await _visit_with_photo(client, headers["worker"], mine, _photo())).json()
+    url = f"/patrol/visits/{visit['id']}/photos/{visit['photo_ids'][0]}"
+    response = await client.get(url, params={"copy": "thumbnail"}, headers=headers["cm_a"])
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.headers["cache-control"] == "private, no-store"
+    assert b"PatrolPhone" not in response.content
+    assert max(Image.open(io.BytesIO(response.content)).size) <= 320
+    bad = await client.get(url, params={"copy": "public"}, headers=headers["cm_a"])
+    assert bad.status_code == 422
+    assert [f["field"] for f in bad.json()["error"]["fields"]] == ["copy"]
+
+
+async def test_a_visit_photo_under_another_visit_id_is_404(client, visit_scene):
+    headers, mine, _theirs = visit_scene
+    first = (await _visit_with_photo(client, headers["worker"], mine, _photo())).json()
+    second = (await client.post("/patrol/visits", json={"building_id": mine},
+                                headers=headers["worker"])).json()
+    response = await client.get(
+        f"/patrol/visits/{second['id']}/photos/{first['photo_ids'][0]}",
+        headers=headers["worker"])
+    assert response.status_code == 404
+
+
+async def test_no_public_answer_carries_a_visit_photo(client, visit_scene):
+    """Photos are staff evidence: the patrol answers carry ids only, never bytes or EXIF."""
+    headers, mine, _theirs = visit_scene
+    await _visit_with_photo(client, headers["worker"], mine, _photo())
+    for path, params, who in (("/patrol", {}, "worker"),
+                              ("/patrol/coverage", {"community": "880101001001"}, "cm_a"),
+                              ("/statistics", {"level": "cell", "from": "2026-01-01",
+                                               "to": "2027-01-01"}, None)):
+        response = await client.get(path, params=params, headers=headers[who] if who else {})
+        assert response.status_code == 200, (path, response.text)
+        assert "PatrolPhone" not in response.text and "photo" not in response.text, path

@@ -1,20 +1,29 @@
-"""Patrols: a grid worker's risk-ranked list and visits; coverage per cell for managers."""
+"""Patrols: a grid worker's risk-ranked list and visits (JSON, or a form with photos);
+a visit's photos for staff only; coverage per cell for managers."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 
 from api import idempotency
-from api.deps import ManagerPrincipal, SessionDep, WorkerPrincipal
+from api.deps import ManagerPrincipal, SessionDep, SettingsDep, StaffPrincipal, WorkerPrincipal
+from api.routes.reports import read_submission
 from gis.clock import local_date
 from gis.errors import InvalidInput, NotFound, PermissionDenied
 from grid.access import region_in_reach
-from incidents.patrol import VisitIn, patrol_coverage, patrol_list, record_visit
+from incidents.patrol import (
+    VisitIn,
+    VisitPhotoCopy,
+    patrol_coverage,
+    patrol_list,
+    record_visit,
+    visit_photo,
+)
 from incidents.statistics import region_scope
 from incidents.text import printable_text
 
@@ -52,17 +61,39 @@ async def my_patrol_list(
     }
 
 
+def _visit_body_openapi() -> dict[str, Any]:
+    # The body is read by hand (JSON or a form): its schema is given here, inline.
+    schema = VisitBody.model_json_schema()
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": schema},
+        "multipart/form-data": {"schema": {
+            "type": "object",
+            "description": "the VisitBody fields as form fields, plus up to max_photos "
+                           "files named `photos` (staff evidence, never published)",
+            "properties": {**schema["properties"], "photos": {
+                "type": "array", "items": {"type": "string", "format": "binary"}}},
+            "required": schema.get("required", []),
+        }},
+    }}}
+
+
+VisitId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+PhotoId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
 @router.post("/visits", status_code=201, response_model=dict[str, Any],
-             responses=idempotency.replayable(201))
+             openapi_extra=_visit_body_openapi(), responses=idempotency.replayable(201))
 async def create_visit(
-    body: VisitBody,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: WorkerPrincipal,
     idempotency_key: idempotency.KeyHeader = None,
 ) -> JSONResponse:
     """Record a visit to a building of one of my cells (403 for another cell's, 404 for
-    no such building)."""
+    no such building); as a form, with photos (`photos`). The answer lists the stored
+    photos' ids (`photo_ids`)."""
+    body, photos = await read_submission(request, settings, VisitBody)
     if (body.lon is None) != (body.lat is None):
         missing = "lat" if body.lat is None else "lon"
         raise InvalidInput(
@@ -70,10 +101,26 @@ async def create_visit(
         )
     visit = VisitIn(body.building_id, body.note, body.hazards_found, body.lon, body.lat)
     return await idempotency.answer_once(
-        session, request, principal, idempotency_key, (body.model_dump(mode="json"),),
-        lambda: record_visit(session, principal, visit, datetime.now(UTC)),
+        session, request, principal, idempotency_key,
+        (body.model_dump(mode="json"), [p.sha256 for p in photos]),
+        lambda: record_visit(session, principal, visit, datetime.now(UTC), photos),
         status_code=201,
     )
+
+
+@router.get("/visits/{visit_id}/photos/{photo_id}", response_class=Response)
+async def get_visit_photo(
+    visit_id: VisitId,
+    photo_id: PhotoId,
+    session: SessionDep,
+    principal: StaffPrincipal,
+    copy: VisitPhotoCopy = "original",
+) -> Response:
+    """A patrol visit's photo: the original (with its EXIF, as evidence) or the thumbnail;
+    for the worker who made the visit and managers over the building's area (404 for
+    anyone else)."""
+    data, media_type = await visit_photo(session, principal, visit_id, photo_id, copy)
+    return Response(data, media_type=media_type, headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/coverage")
