@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import text
@@ -274,24 +274,48 @@ async def review(
 
 # --- what staff read: the queue and one report's publication --------------------------
 
+# Reports waiting for a reviewer: a pending text, an unreviewed photo, or a result note
+# of the last resolving step with no result review after it (resolved in the last
+# RESULT_QUEUE_DAYS days: an older one left unreviewed stays unpublished, the safe side).
 _QUEUE = text("""
-    SELECT i.id, i.tracking_number, i.status, i.category_code, k.label_zh, k.label_en,
-           c.code AS cell_code, i.created_at, i.text_review, i.description,
-           ARRAY(SELECT p.id FROM incident_photos p
-                 WHERE p.incident_id = i.id AND p.reviewed_at IS NULL ORDER BY p.id)
-               AS photos_pending
-    FROM incidents i
-    JOIN incident_categories k ON k.code = i.category_code
-    LEFT JOIN grid_cells c ON c.id = i.cell_id
-    WHERE i.id IN (SELECT id FROM incidents WHERE text_review = 'pending'
-                   UNION SELECT incident_id FROM incident_photos WHERE reviewed_at IS NULL)
-      AND (CAST(:area AS text) IS NULL OR i.region_id IN (
-               SELECT id FROM regions WHERE path LIKE CAST(:area AS text) || '%'))
-      AND i.assignee_id IS DISTINCT FROM :me AND i.handler_id IS DISTINCT FROM :me
-      AND i.id > :after
-    ORDER BY i.id
+    WITH candidates AS (
+        SELECT id FROM incidents WHERE text_review = 'pending'
+        UNION SELECT incident_id FROM incident_photos WHERE reviewed_at IS NULL
+        UNION SELECT incident_id FROM incident_events
+              WHERE kind = 'transition' AND to_status = 'resolved' AND at >= :result_since
+                AND btrim(coalesce(note, '')) <> ''
+    ), queued AS (
+        SELECT i.id, i.tracking_number, i.status, i.category_code, k.label_zh, k.label_en,
+               c.code AS cell_code, i.created_at, i.text_review, i.description,
+               ARRAY(SELECT p.id FROM incident_photos p
+                     WHERE p.incident_id = i.id AND p.reviewed_at IS NULL ORDER BY p.id)
+                   AS photos_pending,
+               CASE WHEN i.status IN ('resolved', 'closed') AND NOT EXISTS (
+                        SELECT FROM incident_events v
+                        WHERE v.incident_id = i.id AND v.kind = 'review'
+                          AND v.data ? 'result' AND v.id > res.id)
+                    THEN nullif(btrim(res.note), '') END AS result_pending
+        FROM incidents i
+        JOIN incident_categories k ON k.code = i.category_code
+        LEFT JOIN grid_cells c ON c.id = i.cell_id
+        LEFT JOIN LATERAL (
+            SELECT e.id, e.note FROM incident_events e
+            WHERE e.incident_id = i.id AND e.kind = 'transition' AND e.to_status = 'resolved'
+            ORDER BY e.id DESC LIMIT 1
+        ) res ON true
+        WHERE i.id IN (SELECT id FROM candidates)
+          AND (CAST(:area AS text) IS NULL OR i.region_id IN (
+                   SELECT id FROM regions WHERE path LIKE CAST(:area AS text) || '%'))
+          AND i.assignee_id IS DISTINCT FROM :me AND i.handler_id IS DISTINCT FROM :me
+          AND i.id > :after
+    )
+    SELECT * FROM queued
+    WHERE text_review = 'pending' OR cardinality(photos_pending) > 0
+       OR result_pending IS NOT NULL
+    ORDER BY id
     LIMIT :limit
 """)
+RESULT_QUEUE_DAYS = 90
 
 
 def staff_photo_url(tracking_number: str, photo_id: int) -> str:
@@ -324,6 +348,7 @@ async def review_queue(
                     "me": principal.id,
                     "after": after,
                     "limit": limit + 1,
+                    "result_since": datetime.now(UTC) - timedelta(days=RESULT_QUEUE_DAYS),
                 },
             )
         )
@@ -350,6 +375,9 @@ async def review_queue(
                 {"id": p, "url": staff_photo_url(r["tracking_number"], p)}
                 for p in r["photos_pending"]
             ],
+            # The handler's result note waiting for review, and as it would be published.
+            "result_note": r["result_pending"],
+            "proposed_result": r["result_pending"] and redact(r["result_pending"]),
         }
         for r in rows[:limit]
     ]

@@ -433,3 +433,23 @@ async def test_staff_photos_are_for_staff_who_can_see_the_report(client, db, set
         headers=auth_headers(users["cm_a"], settings),
     )
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "copy"
+
+
+async def test_a_resolved_reports_result_note_waits_in_the_queue_until_reviewed(
+    client, settings, scene
+):
+    _world, users = scene
+    number = await _report(client, description=None)
+    worker = auth_headers(users["worker"], settings)
+    for step in ({"action": "accept"}, {"action": "resolve", "note": "已清理，联系 13812345678"}):
+        done = await client.post(f"/incidents/{number}/actions", headers=worker, json=step)
+        assert done.status_code == 200, done.text
+    cm_a = auth_headers(users["cm_a"], settings)
+    items = (await client.get("/review-queue", headers=cm_a)).json()["items"]
+    (item,) = [i for i in items if i["tracking_number"] == number]
+    assert item["result_note"] == "已清理，联系 13812345678"
+    assert "13812345678" not in item["proposed_result"]
+    decided = await _review(client, settings, users["cm_a"], number, result_decision="approve")
+    assert decided.status_code == 200, decided.text
+    items = (await client.get("/review-queue", headers=cm_a)).json()["items"]
+    assert number not in [i["tracking_number"] for i in items]
