@@ -6,6 +6,7 @@ lists without WebGL; accessibility; a non-worker told the page is not theirs."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from collections.abc import AsyncIterator
@@ -168,7 +169,8 @@ async def test_a_worker_records_a_patrol_visit_with_findings_and_position(
     assert "从未巡查" in await building.locator(".wk-reasons").inner_text()
     await building.locator(".wk-record").click()
     await expect(building.locator("#visit-position")).to_contain_text("已定位")
-    assert await building.locator("#visit-photo").is_hidden()  # no photos on a bare visit
+    # A bare visit may carry a photo too (kept as evidence with the visit).
+    await expect(building.locator("#visit-photo")).to_be_visible()
     await building.locator("#visit-note").fill(FINDINGS)
     await building.locator("#visit-submit").click()
     await expect(building.locator(".wk-result")).to_contain_text("巡查记录已提交")
@@ -200,6 +202,33 @@ async def test_a_visit_recorded_offline_waits_in_the_queue_and_is_sent_back_onli
             "SELECT note FROM patrol_visits WHERE building_id = :b"), {"b": patrol_building}
         )).scalars().all()
     assert notes.count("断网时的巡查记录") == 1
+
+
+async def test_a_visit_with_a_photo_from_the_phone_lands_in_patrol_visit_photos(
+    phone, patrol_building, async_engine
+):
+    await _signed_in(phone)
+    building = phone.locator(f"#patrol li[data-building='{patrol_building}']")
+    await building.locator(".wk-record").click()
+    await expect(building.locator("#visit-photo-hint")).to_contain_text("不会公开")
+    await expect(building.locator("#visit-position")).to_contain_text("已定位")
+    await building.locator("#visit-note").fill("灭火器压力正常，已拍照")
+    photo = _jpeg()
+    await building.locator("#visit-photo").set_input_files(
+        {"name": "visit.jpg", "mimeType": "image/jpeg", "buffer": photo})
+    await building.locator("#visit-submit").click()
+    await expect(building.locator(".wk-result")).to_contain_text("巡查记录已提交")
+    assert await phone.locator("#visit-form").is_hidden()
+    async with async_engine.connect() as conn:
+        visit = (await conn.execute(text(
+            "SELECT v.hazards_found, ST_X(v.location) AS lon, ST_Y(v.location) AS lat,"
+            " array_agg(p.sha256) AS photos"
+            " FROM patrol_visits v JOIN patrol_visit_photos p ON p.visit_id = v.id"
+            " WHERE v.building_id = :b AND v.note = '灭火器压力正常，已拍照'"
+            " GROUP BY v.id"), {"b": patrol_building})).one()
+    assert visit.photos == [hashlib.sha256(photo).hexdigest()]
+    assert visit.hazards_found == 0  # a plain visit: no hazard report went with it
+    assert (visit.lon, visit.lat) == pytest.approx(HERE, abs=1e-6)
 
 
 async def test_a_worker_files_a_hazard_with_a_photo_from_a_visit_and_gets_its_case_link(
@@ -236,6 +265,11 @@ async def test_a_worker_files_a_hazard_with_a_photo_from_a_visit_and_gets_its_ca
     assert report.address == STACKED_ADDRESS
     assert report.photos == 1
     assert visit.note == FINDINGS + "，有汽油桶" and visit.hazards_found == 1
+    async with async_engine.connect() as conn:
+        kept_twice = (await conn.execute(text(
+            "SELECT count(*) FROM patrol_visit_photos p JOIN patrol_visits v ON v.id = p.visit_id"
+            " WHERE v.building_id = :b"), {"b": worker_world["stacked"]})).scalar()
+    assert kept_twice == 0  # a hazard's photo goes with its report only
 
 
 async def test_a_new_assignment_arrives_without_reload_with_the_unread_badge(

@@ -293,7 +293,9 @@
     formFor = { building: b, mode: mode };
     var hazard = mode === "hazard";
     document.getElementById("visit-category-field").hidden = !hazard;
-    document.getElementById("visit-photo-field").hidden = !hazard;
+    // A plain visit keeps its photo as evidence; a hazard's goes with its report.
+    document.getElementById("visit-photo-field").hidden = false;
+    document.getElementById("visit-photo-hint").textContent = hazard ? t.wk_photo_hint : t.wk_photo_hint_visit;
     document.getElementById("visit-submit").textContent = hazard ? t.wk_submit_hazard : t.wk_submit_visit;
     form.setAttribute("aria-label", (hazard ? t.wk_file_hazard : t.wk_record_visit) + " · " + buildingName(b));
     li.insertBefore(form, li.querySelector(".wk-result"));
@@ -352,6 +354,23 @@
     return item;
   }
 
+  /* A plain visit with a photo goes as a form (fields + files, kept whole in the offline
+     queue); in hazard mode the photo goes with the report instead, so it is sent once. */
+  function visitItem(b, visit, file) {
+    var item = { label: gg.format(t.wk_label_visit, { address: buildingName(b) }), number: null,
+                 method: "POST", url: "/patrol/visits" };
+    if (file) {
+      item.fields = {};
+      Object.keys(visit).forEach(function (k) {
+        if (visit[k] !== null && visit[k] !== undefined) { item.fields[k] = String(visit[k]); }
+      });
+      item.files = [{ field: "photos", name: file.name || "photo.jpg", type: file.type, blob: file }];
+    } else {
+      item.json = visit;
+    }
+    return item;
+  }
+
   function onSubmit(e) {
     e.preventDefault();
     if (!formFor) { return; }
@@ -364,15 +383,14 @@
     if (bad) { bad.focus(); return; }
     var visit = { building_id: b.building_id, note: text || null, hazards_found: hazard ? 1 : 0 };
     if (position) { visit.lon = position.lon; visit.lat = position.lat; }
-    var report = hazard ? reportItem(b, text, photo.files && photo.files[0]) : null;
+    var file = (photo.files && photo.files[0]) || null;
+    var report = hazard ? reportItem(b, text, file) : null;
     var result = results[b.building_id];
     var button = document.getElementById("visit-submit");
     button.disabled = true;
     result.textContent = t.wk_sending;
-    var visitItem = { label: gg.format(t.wk_label_visit, { address: buildingName(b) }), number: null,
-                      method: "POST", url: "/patrol/visits", json: visit };
     // Both are handed to the queue before either answer: it keeps them in order offline.
-    var sending = [submit(visitItem)];
+    var sending = [submit(visitItem(b, visit, hazard ? null : file))];
     if (report) { sending.push(submit(report)); }
     Promise.all(sending).then(function (answers) {
       button.disabled = false;
