@@ -174,6 +174,7 @@ async def test_a_manager_assigns_a_transferred_report_from_the_queue(
 ):
     await _sign_in(page, desk_world.manager)
     await page.get_by_role("button", name="待派发").click()
+    await page.locator("#list[data-list='queue']").wait_for(state="attached")
     row = await _row(page, desk_world.transferred)
     assert "已转办" in await row.inner_text()
     # A transfer is decided by assigning, or by rejecting it with a reason.
@@ -214,6 +215,7 @@ async def test_a_manager_verifies_one_resolved_report_and_sends_another_back(
     closing, sending_back = desk_world.resolved
     await _sign_in(page, desk_world.manager)
     await page.get_by_role("button", name="待验收").click()
+    await page.locator("#list[data-list='verify']").wait_for(state="attached")
     await (await _row(page, closing)).get_by_role("button", name="验收关闭").click()
     await _live(page, f"{closing} 已验收关闭")
     row = await _row(page, sending_back)

@@ -205,6 +205,7 @@
   function loadList(more) {
     var mine = ++request;
     if (!more) {
+      delete listBody.dataset.list;
       listStatus.textContent = t.loading;
       state.next = null;
     }
@@ -218,6 +219,7 @@
         state.rows++;
       });
       state.next = res.body.next;
+      listBody.dataset.list = state.list;  // which list the rows are (tests wait on it)
       moreButton.hidden = !state.next;
       listStatus.textContent = state.rows ? fmt("desk_count", { count: state.rows }) : t.desk_empty;
       countSelected();
