@@ -1,6 +1,7 @@
-"""Hostile import files (issue 15, item 2): an OGR VRT dressed as GeoJSON, GeoPackage or
-a zipped Shapefile reads no local file and fetches no URL; a GeoJSON whose "crs" is a
-link fetches nothing."""
+"""Hostile import files (issue 15, items 2 and 16): an OGR VRT dressed as GeoJSON,
+GeoPackage or a zipped Shapefile reads no local file and fetches no URL; a GeoJSON whose
+"crs" is a link fetches nothing; a bad `crs` or `encoding` is a 422 naming the field over
+the API and a clean error (no traceback) on the command line."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from collections.abc import Iterator
 
 import pyogrio
 import pytest
+from click.testing import CliRunner
 
+from api.cli import main as cli
 from gis.errors import InvalidInput
+from gis.settings import get_settings
 from gis.vector_io import REFUSED_DRIVERS, harden_gdal, read_vector
 from tests.test_admin_api import admin  # noqa: F401  (the admin client fixture)
 
@@ -153,3 +157,65 @@ def test_the_opener_refuses_remote_paths_and_reads_honest_files(tmp_path):
         "name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}))
     frame = read_vector(honest)
     assert list(frame["BID"]) == ["B-1"] and frame.crs.to_epsg() == 4326
+
+
+# --- item 16: a bad crs or encoding names the field ------------------------------------
+
+CSV_ROWS = "BID,lon,lat\nB-1,116.4,39.9\n"
+
+
+@pytest.mark.parametrize(("form", "field"), [
+    ({"crs": "EPSG:999999999"}, "crs"),
+    ({"crs": "not a crs"}, "crs"),
+    ({"crs": "EPSG:4326", "encoding": "no-such-encoding"}, "encoding"),
+])
+async def test_a_bad_crs_or_encoding_on_a_csv_import_is_a_422_naming_it(
+        admin, form, field):  # noqa: F811
+    response = await admin.post("/admin/imports/buildings", data=form,
+                                files={"file": ("b.csv", CSV_ROWS.encode())})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"][0]["field"] == field
+
+
+@pytest.mark.parametrize("endpoint", ["/admin/imports/regions", "/admin/imports/people"])
+async def test_an_unknown_encoding_is_a_422_on_the_other_imports(admin, endpoint):  # noqa: F811
+    upload = ("r.csv", CSV_ROWS.encode()) if endpoint.endswith("people") else (
+        "r.geojson", _geojson_with_crs({"type": "name", "properties": {"name": "EPSG:4326"}}))
+    response = await admin.post(endpoint, data={"encoding": "no-such-encoding"},
+                                files={"file": upload})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"][0]["field"] == "encoding"
+
+
+async def test_csv_bytes_that_are_not_the_named_encoding_are_a_422(admin):  # noqa: F811
+    response = await admin.post("/admin/imports/buildings", data={
+        "crs": "EPSG:4326", "encoding": "utf-8"}, files={
+        "file": ("b.csv", "BID,lon,lat\n测试楼,116.4,39.9\n".encode("gbk"))})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"][0]["field"] == "encoding"
+
+
+@pytest.fixture
+def cli_on_test_database(settings, migrated_db, monkeypatch):
+    """The command line pointed at this run's test database."""
+    monkeypatch.setenv("GRIDGOV_DATABASE_URL", migrated_db)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    (["--crs", "not a crs"], "crs"),
+    (["--crs", "EPSG:4326", "--encoding", "no-such-encoding"], "encoding"),
+])
+def test_the_cli_reports_a_bad_crs_or_encoding_without_a_traceback(
+        cli_on_test_database, tmp_path, options, field):
+    path = tmp_path / "b.csv"
+    path.write_text(CSV_ROWS, encoding="utf-8")
+    result = cli_on_test_database.invoke(
+        cli, ["import", "buildings", str(path), "--dry-run", *options])
+    assert result.exit_code == 1
+    assert f"Error: {field}:" in result.output
+    assert "Traceback" not in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from gis.crs import STORAGE_SRID
 from gis.errors import InvalidInput
@@ -92,6 +95,8 @@ def read_geodata(
     path = Path(path)
     if not path.exists():
         raise InvalidInput(f"file not found: {path}", f"文件不存在：{path}", field="path")
+    if encoding is not None:
+        _check_encoding(encoding)
     if path.suffix.lower() == ".csv":
         frame = _read_csv_points(path, encoding, csv_crs, csv_x, csv_y)
     else:
@@ -111,7 +116,21 @@ def _read_csv_points(
     if not crs:
         raise InvalidInput("a CSV needs --crs (e.g. EPSG:4326 or EPSG:4547)",
                            "CSV 文件需要指定坐标系（--crs）", field="crs")
-    frame = pd.read_csv(path, encoding=encoding or "utf-8-sig", dtype=str)
+    try:
+        crs = CRS.from_user_input(crs)
+    except CRSError as exc:
+        raise InvalidInput(f"crs {crs!r} is not a coordinate reference system (e.g. "
+                           "EPSG:4326 or EPSG:4547)", f"坐标系 {crs!r} 无法识别（例如 EPSG:4547）",
+                           field="crs") from exc
+    try:
+        frame = pd.read_csv(path, encoding=encoding or "utf-8-sig", dtype=str)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path.name} is not {encoding or 'UTF-8'} text; pass the file's "
+                           "encoding (e.g. GBK)", f"{path.name} 不是 {encoding or 'UTF-8'} "
+                           "编码；请指定编码（如 GBK）", field="encoding") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InvalidInput(f"{path.name} is not a readable CSV: {exc}",
+                           f"{path.name} 不是可读取的 CSV", field="file") from exc
     for column in (x, y):
         if column not in frame.columns:
             raise InvalidInput(f"the CSV has no {column} column", f"CSV 缺少 {column} 列",
@@ -122,3 +141,12 @@ def _read_csv_points(
     # Rows without numbers get no geometry; they are rejected later, row by row.
     geometry[(xs.isna() | ys.isna()).to_numpy()] = None
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=crs)
+
+
+def _check_encoding(encoding: str) -> None:
+    """Refuse an encoding name Python does not know, naming the field (not a 500)."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise InvalidInput(f"unknown encoding {encoding!r} (e.g. UTF-8, GBK, GB18030)",
+                           f"未知编码：{encoding}（例如 UTF-8、GBK）", field="encoding") from exc
