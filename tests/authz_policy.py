@@ -175,6 +175,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/static/vendor"): public(_fixed("/static/vendor/leaflet/dist/leaflet.js")),
     ("GET", "/static/js"): public(_fixed("/static/js/common.js")),
     ("GET", "/static/css"): public(_fixed("/static/css/pages.css")),
+    ("GET", "/static/icons"): public(_fixed("/static/icons/icon-192.png")),
+    # The staff app's service worker and manifest: code and a name, no data.
+    ("GET", "/sw.js"): public(_fixed("/sw.js")),
+    ("GET", "/manifest.webmanifest"): public(_fixed("/manifest.webmanifest")),
     # --- health and accounts --------------------------------------------------------------
     ("GET", "/health"): public(_fixed("/health")),
     ("POST", "/auth/token"): public(
@@ -295,11 +299,17 @@ POLICY: dict[tuple[str, str], Rule] = {
         scoped=True, outside=403),
     # --- maps and pages -------------------------------------------------------------------
     ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"): public(_fixed("/tiles/cells/14/13382/7146.mvt")),
+    ("GET", "/tiles/basemap/{z}/{x}/{y}.mvt"): public(_fixed("/tiles/basemap/14/13382/7146.mvt")),
+    ("GET", "/maps/style.json"): public(_fixed("/maps/style.json")),
+    ("GET", "/maps/fonts/{fontstack}/{range}.pbf"): public(
+        _fixed("/maps/fonts/Noto Sans CJK SC Regular/0-255.pbf")),
     ("GET", "/map"): public(_fixed("/map")),
     ("GET", "/report"): public(_fixed("/report")),
     ("GET", "/track/{tracking_number}"): public(lambda p, _: Call(f"/track/{p.open_number}")),
     ("GET", "/dashboard"): public(_fixed("/dashboard")),
     ("GET", "/worker"): public(_fixed("/worker")),
+    # A shell: its data comes from GET /incidents/{number}, which needs staff in scope.
+    ("GET", "/case/{tracking_number}"): public(lambda p, _: Call(f"/case/{p.open_number}")),
     ("GET", "/dashboard/cells.geojson"): Rule(
         MANAGERS, lambda p, _: Call("/dashboard/cells.geojson", params={"bbox": _bbox(p)})),
     ("GET", "/dashboard/regions.geojson"): Rule(
