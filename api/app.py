@@ -43,6 +43,7 @@ from api.routes import (
     reports,
     security,
     statistics,
+    style,
     tiles,
     webhooks,
     workflow,
@@ -138,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BanGate)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
                    categories, reports, damage, handling, workflow, ratings, statistics,
-                   patrol, tiles, pages, docs, admin, inbox, webhooks, desk):
+                   patrol, tiles, style, pages, docs, admin, inbox, webhooks, desk):
         app.include_router(module.router)
     app.include_router(security.router)
     # OGC API - Features: the public layers for QGIS and GDAL.

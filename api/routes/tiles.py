@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from api.deps import SessionDep, SettingsDep
 from gis.settings import Settings
+from maps.basemap_tiles import basemap_tile
 from maps.tile_cache import CutTile, TileCache, tile_etag
 from maps.tiles import LAYERS, MAX_ZOOM, tile, validate_tile
 
@@ -22,9 +23,14 @@ router = APIRouter(prefix="/tiles", tags=["maps"])
 
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 # Incidents change by the minute; cells and buildings change with an import.
-MAX_AGE = {"incidents": 60, "cells": 3600, "buildings": 3600}
+MAX_AGE = {"incidents": 60, "cells": 3600, "buildings": 3600, "basemap": 3600}
 # How long a worker serves a tile it cut: well under each layer's max-age.
-CACHE_TTL = {"incidents": 5.0, "cells": 60.0, "buildings": 60.0}
+CACHE_TTL = {"incidents": 5.0, "cells": 60.0, "buildings": 60.0, "basemap": 60.0}
+TILE_RESPONSES: dict[int | str, dict] = {
+    200: {"content": {MVT_MEDIA_TYPE: {}}},
+    204: {"description": "empty tile"},
+    304: {"description": "not modified"},
+}
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -43,15 +49,44 @@ def _cache(request: Request, settings: Settings) -> TileCache | None:
     return cache
 
 
-@router.get(
-    "/{layer}/{z}/{x}/{y}.mvt",
-    response_class=Response,
-    responses={
-        200: {"content": {MVT_MEDIA_TYPE: {}}},
-        204: {"description": "empty tile"},
-        304: {"description": "not modified"},
-    },
-)
+def _answer(request: Request, cut_tile: CutTile, max_age: int) -> Response:
+    """204 for an empty tile, 304 when the client holds these bytes, else the tile."""
+    headers = {"Cache-Control": f"public, max-age={max_age}"}
+    if not cut_tile.data:
+        return Response(status_code=204, headers=headers)
+    headers["ETag"] = cut_tile.etag
+    if _matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return Response(cut_tile.data, media_type=MVT_MEDIA_TYPE, headers=headers)
+
+
+# Declared before /{layer}/...: "basemap" is this route's, not a layer name.
+@router.get("/basemap/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
+async def get_basemap_tile(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    z: Annotated[int, Path(ge=0, le=MAX_ZOOM, description="zoom")],
+    x: Annotated[int, Path(ge=0, description="column, 0 to 2^z - 1")],
+    y: Annotated[int, Path(ge=0, description="row from the top, 0 to 2^z - 1")],
+) -> Response:
+    """One tile of the base map: roads, water, green, compounds, places, buildings, cells
+    and regions with their names, fewer and simpler features at low zoom."""
+
+    async def cut() -> bytes:
+        return await basemap_tile(session, z, x, y)
+
+    validate_tile(z, x, y)
+    cache = _cache(request, settings)
+    if cache is None:
+        data = await cut()
+        cut_tile = CutTile(data, tile_etag(data), 0.0)
+    else:
+        cut_tile = await cache.get(("basemap", z, x, y), CACHE_TTL["basemap"], cut)
+    return _answer(request, cut_tile, MAX_AGE["basemap"])
+
+
+@router.get("/{layer}/{z}/{x}/{y}.mvt", response_class=Response, responses=TILE_RESPONSES)
 async def get_tile(
     request: Request,
     session: SessionDep,
@@ -73,10 +108,4 @@ async def get_tile(
     else:
         validate_tile(z, x, y)
         cut_tile = await cache.get((layer, z, x, y), CACHE_TTL[layer], cut)
-    headers = {"Cache-Control": f"public, max-age={MAX_AGE[layer]}"}
-    if not cut_tile.data:
-        return Response(status_code=204, headers=headers)
-    headers["ETag"] = cut_tile.etag
-    if _matches(request.headers.get("if-none-match"), headers["ETag"]):
-        return Response(status_code=304, headers=headers)
-    return Response(cut_tile.data, media_type=MVT_MEDIA_TYPE, headers=headers)
+    return _answer(request, cut_tile, MAX_AGE[layer])
