@@ -13,7 +13,6 @@ quote a name or a number."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import re
 import time
@@ -28,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.errors import InvalidInput
+from gis.spreadsheet_csv import SpreadsheetWriter
 from grid.access import Principal
 from grid.addresses import MAX_QUERY_CHARS, AddressHit, normalise_query, search_addresses
 from grid.importing.report import ImportReport
@@ -91,7 +91,7 @@ class HotlineImportReport(ImportReport):
             path.write_text(json.dumps(self.as_dict(), ensure_ascii=False, indent=2), "utf-8")
             return
         with path.open("w", newline="", encoding="utf-8-sig") as out:
-            writer = csv.writer(out)
+            writer = SpreadsheetWriter(out)
             writer.writerow(["outcome", "row", "order_number", "field", "reason", "原因"])
             for outcome, issues in (("rejected", self.rejected), ("changed", self.changed),
                                     ("warning", self.repaired),

@@ -6,7 +6,6 @@ or changed since. Nothing about the caller is exported: 12345 has it already."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.clock import CHINA_TZ
+from gis.spreadsheet_csv import SpreadsheetWriter
 from incidents.ratings import SCORE_LABELS
 
 # key -> CSV header, in column order.
@@ -121,7 +121,7 @@ class HotlineExport:
         """UTF-8 with a byte-order mark (so Excel reads the Chinese), Chinese headers,
         China wall-clock times."""
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = SpreadsheetWriter(out)
         writer.writerow(COLUMNS.values())
         for order in self.orders:
             writer.writerow([_csv_value(order[key]) for key in COLUMNS])

@@ -15,7 +15,6 @@ be given or already known. The parent must be one level up, in the file or the d
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gis.crs import STORAGE_SRID
+from gis.spreadsheet_csv import SpreadsheetWriter
 from grid.checks import MIN_PROBLEM_AREA_M2
 from grid.importing.geometry import check_polygons, outside_lonlat_range
 from grid.importing.reading import FieldMapping, read_geodata
@@ -94,7 +94,7 @@ class RegionImportReport(ImportReport):
         if Path(path).suffix.lower() == ".json" or not self.outside_parent:
             return
         with Path(path).open("a", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
+            writer = SpreadsheetWriter(out)
             for issue in self.outside_parent:
                 writer.writerow(
                     ["outside_parent", issue.row, issue.external_id, issue.field, issue.reason]

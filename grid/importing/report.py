@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from gis.spreadsheet_csv import SpreadsheetWriter
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class ImportReport:
             path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), "utf-8")
             return
         with path.open("w", newline="", encoding="utf-8-sig") as out:
-            writer = csv.writer(out)
+            writer = SpreadsheetWriter(out)
             writer.writerow(["outcome", "row", "external_id", "field", "reason"])
             for outcome, issues in (("rejected", self.rejected), ("repaired", self.repaired),
                                     ("outside_cells", self.outside_cells)):
