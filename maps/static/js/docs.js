@@ -10,6 +10,7 @@
     var p = document.createElement("p");
     p.className = "docs-alert";
     p.setAttribute("role", "alert");
+    p.lang = config.lang;  // the viewer's box is marked English; this text is not
     p.textContent = t.docs_failed + (err && err.message ? err.message : String(err));
     target.replaceChildren(p);
   }
