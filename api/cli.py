@@ -102,6 +102,7 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
     from grid.demo_load import clear_register, load_demo_city, register_is_empty
     from grid.user_admin import DEMO_PASSWORD, demo_account_lines
 
+    _ensure_demo_secrets()
     progress = _progress(time.monotonic())
     # One transaction: a failure or Ctrl-C leaves the register as it was.
     with bulk_transaction() as conn:
@@ -131,6 +132,20 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
     if reports:
         _demo_reports(reports, seed, progress)
     _print_accounts(accounts, DEMO_PASSWORD)
+
+
+def _ensure_demo_secrets() -> None:
+    """Random signing and ID-hash keys in .env before anything is hashed or signed: the
+    published placeholders would let anyone forge an admin token."""
+    from gis.settings import ensure_local_secrets
+
+    written = ensure_local_secrets()
+    if written:
+        get_settings.cache_clear()
+        click.echo(f"demo: wrote random {' and '.join(written)} to .env (kept from now on)")
+    for name in get_settings().weak_secrets():
+        click.echo(f"demo: warning: {name} is a placeholder (set in the environment); "
+                   "`gridgov serve` will refuse any address but 127.0.0.1", err=True)
 
 
 def _demo_reports(count: int, seed: int, progress) -> None:
@@ -698,11 +713,24 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
     """Run the HTTP service."""
     import uvicorn
 
+    from gis.settings import is_loopback_host
+
     settings = get_settings()
+    bind = host or settings.host
+    weak = settings.weak_secrets()
+    # Placeholder keys are public: on an address others can reach, anyone could sign an
+    # admin token. Loopback stays allowed for a laptop's first look.
+    if weak and not is_loopback_host(bind):
+        raise click.ClickException(
+            f"refusing to serve on {bind}: {' and '.join(weak)} "
+            f"{'is' if len(weak) == 1 else 'are'} a published placeholder or shorter than "
+            "32 characters. Set random values in .env (`gridgov demo` writes them; or "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'), or serve on "
+            "127.0.0.1")
     uvicorn.run(
         "api.app:create_app",
         factory=True,
-        host=host or settings.host,
+        host=bind,
         port=port or settings.port,
         workers=workers,
         reload=reload,

@@ -1,4 +1,5 @@
-"""Bearer tokens: PyJWT with the algorithm pinned, an expiry and an issuer."""
+"""Bearer tokens: PyJWT with the algorithm pinned, an expiry, an issuer and a capped
+lifetime."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 
 from gis.errors import NotAuthenticated
-from gis.settings import Settings
+from gis.settings import MAX_TOKEN_TTL_MINUTES, Settings
 
 ISSUER = "gridgov"
 
@@ -35,6 +36,12 @@ def user_id_from_token(token: str, settings: Settings) -> int:
             issuer=ISSUER,
             options={"require": ["exp", "iat", "sub", "iss"]},
         )
+        # A good signature is not enough: a token may not outlive the configured lifetime,
+        # and never the hard maximum (a 10-year token made with a leaked key is refused).
+        lifetime = int(claims["exp"]) - int(claims["iat"])
+        if lifetime > 60 * min(settings.token_ttl_minutes, MAX_TOKEN_TTL_MINUTES):
+            raise NotAuthenticated("The token lives longer than allowed",
+                                   "登录凭证有效期超出上限，请重新登录")
         return int(claims["sub"])
     except jwt.ExpiredSignatureError as exc:
         raise NotAuthenticated("The token has expired", "登录已过期，请重新登录") from exc

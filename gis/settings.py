@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import re
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,6 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER_SECRETS = frozenset(
     {"change-me", "dev-secret-change-me", "dev-id-key-change-me", ""}
 )
+
+SECRET_NAMES = ("secret_key", "id_hash_key")
+MIN_SECRET_LENGTH = 32
+# No token lives longer than this, whatever it says: a leaked or forged long-lived token
+# is refused even when its signature is good.
+MAX_TOKEN_TTL_MINUTES = 7 * 24 * 60
 
 LOCAL_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov"
 
@@ -50,7 +60,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, le=200)
 
     secret_key: SecretStr = SecretStr("dev-secret-change-me")
-    token_ttl_minutes: int = Field(12 * 60, ge=1, le=7 * 24 * 60)
+    token_ttl_minutes: int = Field(12 * 60, ge=1, le=MAX_TOKEN_TTL_MINUTES)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     # Key of the HMAC that stores ID numbers; changing it orphans every stored hash.
     id_hash_key: SecretStr = SecretStr("dev-id-key-change-me")
@@ -114,19 +124,65 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secrets_outside_development(self) -> Settings:
         if self.environment == "development":
             return self
-        for name in ("secret_key", "id_hash_key"):
-            secret = getattr(self, name).get_secret_value()
-            if secret in PLACEHOLDER_SECRETS or len(secret) < 32:
-                raise ValueError(
-                    f"GRIDGOV_{name.upper()} is a placeholder or shorter than 32 characters; "
-                    "set a random secret before running outside development"
-                )
+        for name in self.weak_secrets():
+            raise ValueError(
+                f"{name} is a placeholder or shorter than {MIN_SECRET_LENGTH} characters; "
+                "set a random secret before running outside development"
+            )
         return self
+
+    def weak_secrets(self) -> list[str]:
+        """The GRIDGOV_* keys that are published placeholders or too short to be secret."""
+        return [f"GRIDGOV_{name.upper()}" for name in SECRET_NAMES
+                if _is_weak(getattr(self, name).get_secret_value())]
 
     @property
     def is_local_database(self) -> bool:
         """True when the database URL points at this machine's default cluster."""
         return any(h in self.database_url for h in ("@127.0.0.1", "@localhost", "@/"))
+
+
+def _is_weak(secret: str) -> bool:
+    return secret in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name that may resolve anywhere
+
+
+def ensure_local_secrets(env_file: Path = Path(".env")) -> list[str]:
+    """Give this checkout random signing and ID-hash keys in `env_file`, once.
+
+    A key set in the environment, or already in the file with a real value, is never
+    touched. A published placeholder in the file (copied from .env.example) is replaced:
+    anyone can forge tokens with it and reverse hashes made with it, so nothing of value
+    is lost. Returns the names written. The file (git-ignored) is created owner-only."""
+    env_file = Path(env_file)
+    text = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
+    written = []
+    for name in (f"GRIDGOV_{n.upper()}" for n in SECRET_NAMES):
+        if name in os.environ:
+            continue
+        line = f"{name}={secrets.token_urlsafe(48)}"
+        pattern = re.compile(rf"^{name}=(.*)$", re.MULTILINE)
+        found = pattern.findall(text)
+        if found and not _is_weak(found[-1].strip().strip("'\"")):
+            continue
+        if found:  # the last assignment wins in .env: replace the placeholder ones
+            text = pattern.sub(lambda _m, line=line: line, text)
+        else:
+            text += ("" if not text or text.endswith("\n") else "\n") + line + "\n"
+        written.append(name)
+    if written:
+        env_file.touch(mode=0o600, exist_ok=True)
+        env_file.write_text(text, encoding="utf-8")
+    return written
 
 
 @lru_cache
