@@ -7,6 +7,7 @@ and the worker's note and photo survive it. No serious accessibility violations.
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -30,6 +31,7 @@ PHONE = {"width": 390, "height": 844}
 WORKER = "pages-w"
 RESULT = "已清理楼道杂物，恢复通道畅通"
 SCRIPT_ERRORS: list[str] = []
+SECRETS: dict[str, str] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -72,6 +74,7 @@ async def new_report(async_engine, settings, open_incident, community_manager):
                 await take_action(session, intake_context(settings), worker,
                                   filed.tracking_number, ActionRequest(step), datetime.now(UTC))
             await session.commit()
+        SECRETS[filed.tracking_number] = filed.secret
         return filed.tracking_number
 
     return make
@@ -120,10 +123,11 @@ async def _act(page: Page, name: str) -> None:
     await page.get_by_role("button", name=name, exact=True).click()
 
 
-async def test_a_worker_takes_a_report_from_assigned_to_resolved_and_a_manager_closes_it(
+async def test_a_report_goes_from_assigned_to_closed_and_rated_through_the_pages_only(
     browser, server, new_report, community_manager, async_engine, tmp_path,
 ):
     number = await new_report()
+    secret = SECRETS[number]
     context = await _phone(browser, server)
     page = await _open(context, number, WORKER)
     # The worker sees the address line, the distance from their GPS and the map-app link.
@@ -164,12 +168,43 @@ async def test_a_worker_takes_a_report_from_assigned_to_resolved_and_a_manager_c
     assert await serious_violations(desk) == []
     await _act(desk, "验收关闭")
     await expect(desk.locator("#case-status")).to_have_text("已关闭")
+    # The result note and the after photo go public through the publication review.
+    await desk.goto("/desk")
+    await desk.locator("button[data-section=review]").click()
+    card = desk.locator(f"#reviews li[data-review='{number}']")
+    await card.get_by_role("button", name="公开处理结果", exact=True).click()
+    await expect(desk.get_by_text(f"{number} 的处理结果已公开")).to_be_visible()
+    card = desk.locator(f"#reviews li[data-review='{number}']")
+    for box in await card.locator(".desk-photo-pick").all():
+        await box.check()
+    await card.get_by_role("button", name="公开所选照片").click()
+    await expect(card.locator(".desk-photo-pick")).to_have_count(0)
     await manager.close()
+
+    # The reporter follows it on /track with the secret the report page kept, sees what
+    # was done, and rates it there.
+    reporter = await browser.new_context(base_url=server, locale="zh-CN", viewport=PHONE)
+    track = await reporter.new_page()
+    await track.add_init_script(
+        f"localStorage.setItem('gridgov.report.{number}', '{secret}')")
+    await track.goto(f"/track/{number}")
+    await expect(track.locator("#result-note")).to_have_text(RESULT)
+    await expect(track.locator("#result-photos img")).to_have_count(1)
+    await track.locator("#rating-form").wait_for()
+    await track.get_by_label("非常满意", exact=True).check()
+    await track.click("#rate-submit")
+    await track.locator("#rating-result[data-overall='5']").wait_for()
+    assert await serious_violations(track) == []
+    await reporter.close()
 
     steps = [(kind, to) for kind, to, _ in await _events(async_engine, number)]
     assert [to for kind, to in steps if kind in ("transition", "assignment")][-4:] == [
         "accepted", "in_progress", "resolved", "closed"]
     assert ("check_in", None) in steps
+    rated = await _scalar(async_engine, """
+        SELECT string_agg(g.overall::text || g.channel, ',') FROM ratings g
+        JOIN incidents i ON i.id = g.incident_id WHERE i.tracking_number = :t""", number)
+    assert rated == "5secret"
     on_site = await _scalar(async_engine, """
         SELECT bool_and(c.on_site) FROM check_ins c JOIN incidents i
         ON i.id = c.incident_id WHERE i.tracking_number = :t""", number)

@@ -491,6 +491,26 @@
       }, "secondary"));
       li.appendChild(buttons);
     }
+    if (x.result_note) {
+      // The handler's result note (what was done): published masked, once approved.
+      var resultReason = make("input");
+      resultReason.type = "text";
+      resultReason.maxLength = 2000;
+      li.appendChild(make("h3", "desk-sub", t.desk_review_result));
+      li.appendChild(masked(x.proposed_result || ""));
+      li.appendChild(field(fmt("desk_review_result_reason", { number: x.tracking_number }), resultReason));
+      var resultButtons = make("div", "desk-buttons");
+      resultButtons.appendChild(button(t.desk_review_result_approve, function (e) {
+        review(e.currentTarget, { result_decision: "approve" },
+               fmt("desk_review_result_approved", { number: x.tracking_number }));
+      }));
+      resultButtons.appendChild(button(t.desk_review_result_reject, function (e) {
+        if (!resultReason.value.trim()) { say(t.desk_need_reason, true); resultReason.focus(); return; }
+        review(e.currentTarget, { result_decision: "reject", reason: resultReason.value.trim() },
+               fmt("desk_review_result_rejected", { number: x.tracking_number }));
+      }, "secondary"));
+      li.appendChild(resultButtons);
+    }
     if (x.photos_pending.length) {
       var set = make("fieldset", "desk-photos");
       set.appendChild(make("legend", null, t.desk_review_photos));
@@ -532,15 +552,9 @@
     return li;
   }
 
-  /* Staff photos need the bearer token, which an <img src> cannot send: fetched as a blob. */
+  /* Staff photos need the bearer token, which an <img src> cannot send (gg.staff.blobUrl). */
   function loadPhoto(img, url) {
-    var token = staff.token();
-    if (!token) { return; }
-    fetch(url, { headers: { Authorization: "Bearer " + token } }).then(function (r) {
-      return r.ok ? r.blob() : null;
-    }).then(function (blob) {
-      if (blob) { img.src = URL.createObjectURL(blob); }
-    }, function () { /* the alt text stays; the review still works */ });
+    staff.blobUrl(url).then(function (u) { if (u) { img.src = u; } });
   }
 
   // --- 好差评: work orders and rating flags ----------------------------------------------------
