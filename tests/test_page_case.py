@@ -7,7 +7,6 @@ and the worker's note and photo survive it. No serious accessibility violations.
 from __future__ import annotations
 
 import io
-import re
 from datetime import UTC, datetime
 
 import pytest
