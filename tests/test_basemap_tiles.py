@@ -19,6 +19,7 @@ ROADS = [
     ("primary", "中山大道", "LINESTRING(-3000 250, 4500 250)"),
     ("secondary", "先烈路", "LINESTRING(750 -3000, 750 3500)"),
     ("residential", "翠竹街", "LINESTRING(0 400, 1500 400)"),
+    ("residential", "东风路2巷", "LINESTRING(1250 -200, 1250 700)"),  # a digit: server glyphs
     ("service", None, "LINESTRING(100 100, 300 120)"),
 ]
 AREAS = {

@@ -1,33 +1,20 @@
-/* The staff pages' map: MapLibre GL on gridgov's own vector tiles (/tiles/cells and
-   /tiles/buildings), opened on the page's extent. Nothing is fetched from elsewhere: the
-   style is built here, the worker script is ours (CSP build), and no glyphs are needed
-   (names are drawn by the page's own HTML markers and lists). */
+/* The pages' map: MapLibre GL on gridgov's own base map, the style at /maps/style.json
+   (roads, water, green, compounds, places, buildings, cells and regions with their
+   names; an external raster base under it when GRIDGOV_BASEMAP_URL is set), opened on
+   the page's extent. Nothing is fetched from elsewhere: the style, tiles and glyphs are
+   gridgov's, the worker script is ours (CSP build). Chinese ideographs are drawn by the
+   browser from a local font (localIdeographFontFamily: MapLibre's own way for CJK, much
+   lighter than downloading their glyph ranges); Latin, digits and punctuation come from
+   gridgov's glyphs. Page layers go below LABELS so names stay on top. */
 "use strict";
 window.gg.mapgl = (function () {
   var config = window.gg.config;
   var VENDOR = "/static/vendor/maplibre-gl/dist/";
-
-  function style() {
-    var origin = window.location.origin;
-    return {
-      version: 8,
-      sources: {
-        gridgov: { type: "vector", minzoom: 10, maxzoom: 18,
-                   tiles: [origin + "/tiles/cells/{z}/{x}/{y}.mvt"] },
-        buildings: { type: "vector", minzoom: 13, maxzoom: 18,
-                     tiles: [origin + "/tiles/buildings/{z}/{x}/{y}.mvt"] }
-      },
-      layers: [
-        { id: "background", type: "background", paint: { "background-color": "#f4f1ea" } },
-        { id: "cells-fill", type: "fill", source: "gridgov", "source-layer": "cells",
-          paint: { "fill-color": "#e8ecef", "fill-opacity": 0.6 } },
-        { id: "buildings", type: "fill", source: "buildings", "source-layer": "buildings",
-          minzoom: 15, paint: { "fill-color": "#cfd3d8", "fill-outline-color": "#8a8f96" } },
-        { id: "cells-line", type: "line", source: "gridgov", "source-layer": "cells",
-          paint: { "line-color": "#6b7b8c", "line-width": 1 } }
-      ]
-    };
-  }
+  var STYLE_URL = "/maps/style.json";
+  var LABELS = "labels-start";  // the style's first label layer (maps/style.py)
+  var ROAD_LABELS = "road-label";
+  var IDEOGRAPH_FONTS = "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', " +
+    "'PingFang SC', sans-serif";
 
   /* A map in element `id`; `options.bounds` ([w, s, e, n]) overrides the page's extent. */
   function make(id, options) {
@@ -36,7 +23,8 @@ window.gg.mapgl = (function () {
     var e = options.bounds || config.extent;
     var map = new maplibregl.Map({
       container: id,
-      style: style(),
+      style: window.location.origin + STYLE_URL,
+      localIdeographFontFamily: IDEOGRAPH_FONTS,
       bounds: [[e[0], e[1]], [e[2], e[3]]],
       fitBoundsOptions: { padding: 20 },
       maxZoom: 19,
@@ -72,5 +60,6 @@ window.gg.mapgl = (function () {
     return el;
   }
 
-  return { make: make, supported: supported, dot: dot, vendor: VENDOR };
+  return { make: make, supported: supported, dot: dot, vendor: VENDOR,
+           labelsLayer: LABELS, roadLabelsLayer: ROAD_LABELS };
 })();
