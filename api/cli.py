@@ -94,13 +94,15 @@ def db_current() -> None:
 @click.option("--reports", default=400, show_default=True, type=click.IntRange(0, 100_000),
               help="Demo hazard reports to file, through intake and handling.")
 def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
-    """Load the synthetic demo city (regions, cells, workers, buildings, accounts, people)."""
+    """Load the synthetic demo city (regions, cells, workers, buildings, accounts, people)
+    and its base map (roads, water, parks, places, compounds)."""
     from sqlalchemy import text
 
     from grid.accounts import hash_password
     from grid.demo_city import generate_demo_city
     from grid.demo_load import clear_register, load_demo_city, register_is_empty
     from grid.user_admin import DEMO_PASSWORD, demo_account_lines
+    from maps.basemap_demo import load_demo_basemap
 
     _ensure_demo_secrets()
     progress = _progress(time.monotonic())
@@ -124,6 +126,7 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
         id_hash_key = get_settings().id_hash_key.get_secret_value().encode()
         counts = load_demo_city(conn, city, hash_password(DEMO_PASSWORD), id_hash_key,
                                 progress=progress)
+        counts |= load_demo_basemap(conn, city, seed, progress=progress)
         progress("done: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
         click.echo(f"Demo population (演示人口): {counts['houses']} houses, "
                    f"{counts['households']} households, {counts['people']} people, "
@@ -227,6 +230,30 @@ def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, repor
             progress=progress,
         )
     _finish_import(report, report_path)
+
+
+@import_.command("basemap")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
+              help="TOML mapping ([[layers]]: table, layer, class/kind or fixed, name, id); "
+                   "not for .osm.pbf.")
+@click.option("--commit", is_flag=True, help="Write; without it this is a dry run.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Write the full report (.json, or .csv of row issues).")
+def import_basemap_cmd(path, mapping, commit, report_path) -> None:
+    """Import base-map roads, water, green, places and compounds from an .osm.pbf, or a
+    GeoPackage / zipped Shapefile / GeoJSON in any CRS; a dry run unless --commit."""
+    from pathlib import Path
+
+    from maps.basemap_import import import_basemap
+
+    progress = _progress(time.monotonic())
+    with bulk_transaction() as conn:  # a failure leaves nothing behind
+        report = import_basemap(conn, Path(path), mapping=mapping and Path(mapping),
+                                commit=commit, progress=progress)
+    _finish_import(report, report_path)
+    if report.rejected:
+        raise click.ClickException("rows were rejected; nothing was written")
 
 
 @import_.command("people")
