@@ -231,6 +231,30 @@ async def test_a_visit_with_a_photo_from_the_phone_lands_in_patrol_visit_photos(
     assert (visit.lon, visit.lat) == pytest.approx(HERE, abs=1e-6)
 
 
+async def test_a_visit_with_a_photo_made_offline_is_kept_and_sent_with_it_back_online(
+    phone, patrol_building, async_engine
+):
+    await _signed_in(phone)
+    building = phone.locator(f"#patrol li[data-building='{patrol_building}']")
+    await building.locator(".wk-record").click()
+    await phone.context.set_offline(True)
+    await building.locator("#visit-note").fill("断网时拍的照片")
+    photo = _jpeg()
+    await building.locator("#visit-photo").set_input_files(
+        {"name": "offline.jpg", "mimeType": "image/jpeg", "buffer": photo})
+    await building.locator("#visit-submit").click()
+    await expect(building.locator(".wk-result")).to_contain_text("联网后自动提交")
+    await expect(phone.locator("#queue-status")).to_have_attribute("data-waiting", "1")
+    await phone.context.set_offline(False)
+    await expect(phone.locator("#queue-status")).to_have_attribute("data-waiting", "0")
+    async with async_engine.connect() as conn:
+        photos = (await conn.execute(text(
+            "SELECT p.sha256 FROM patrol_visit_photos p JOIN patrol_visits v ON v.id = p.visit_id"
+            " WHERE v.building_id = :b AND v.note = '断网时拍的照片'"), {"b": patrol_building}
+        )).scalars().all()
+    assert photos == [hashlib.sha256(photo).hexdigest()]
+
+
 async def test_a_worker_files_a_hazard_with_a_photo_from_a_visit_and_gets_its_case_link(
     phone, worker_world, async_engine
 ):
