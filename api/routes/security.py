@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import text
 
-from api.abuse import audit_actor
+from api.abuse import audit_actor, client_ip
 from api.deps import AdminPrincipal, SessionDep
 from gis import audit
 from gis.audit import ACTIONS, AuditQuery
@@ -19,6 +19,9 @@ from gis.errors import InvalidInput, NotFound
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 BIGINT = 2**63 - 1
+# The widest network one ban may cover: a typo or a bad paste (0.0.0.0/0, ::/0) must not
+# refuse the whole internet, every administrator included.
+WIDEST_BAN_PREFIX = {4: 8, 6: 32}
 
 
 @router.get("/audit")
@@ -88,6 +91,8 @@ async def add_ban(
     if body.user_id is not None and body.user_id == principal.id:
         raise InvalidInput("an administrator cannot ban their own account",
                            "不能限制自己的账号", field="user_id")
+    if body.network is not None:
+        _refuse_sweeping_network(body.network, client_ip(request))
     if body.user_id is not None and not (await session.execute(
             text("SELECT 1 FROM users WHERE id = :id"), {"id": body.user_id})).first():
         raise InvalidInput(f"no account {body.user_id}", f"账号 {body.user_id} 不存在",
@@ -103,6 +108,26 @@ async def add_ban(
     await session.commit()
     await request.app.state.bans.refresh(force=True)
     return dict(row._mapping)
+
+
+def _refuse_sweeping_network(network: str, caller_ip: str | None) -> None:
+    """Refuse a ban wider than WIDEST_BAN_PREFIX, or one covering the caller's own address
+    (an administrator locking themselves, and likely every colleague, out)."""
+    net = ipaddress.ip_network(network, strict=False)
+    widest = WIDEST_BAN_PREFIX[net.version]
+    if net.prefixlen < widest:
+        raise InvalidInput(f"the network {net} is wider than /{widest}; ban smaller networks",
+                           f"网络 {net} 范围超过 /{widest}，请限制更小的网段", field="network")
+    try:
+        caller = ipaddress.ip_address(caller_ip) if caller_ip else None
+    except ValueError:
+        caller = None
+    if caller is not None and getattr(caller, "ipv4_mapped", None):
+        caller = caller.ipv4_mapped
+    if caller is not None and caller.version == net.version and caller in net:
+        raise InvalidInput(f"the network {net} includes your own address ({caller}); "
+                           "it would lock you out", f"网络 {net} 包含您自己的地址（{caller}），"
+                           "会导致您无法访问", field="network")
 
 
 @router.post("/bans/{ban_id}/lift")
