@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = True
     rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     rate_limit_exempt: list[IPvAnyNetwork] = Field(default_factory=list)
+    # Webhook receivers on these networks are allowed although private (an intranet
+    # receiver, e.g. ["10.20.0.0/16"]); every other loopback, private, link-local or
+    # multicast target is refused at registration and when delivering.
+    webhook_allow_private: list[IPvAnyNetwork] = Field(default_factory=list)
     # Closed reports' personal data is anonymised this many days after closing.
     retention_days: int = Field(365, ge=1, le=3650)
 

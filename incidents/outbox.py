@@ -23,6 +23,7 @@ import psycopg2
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from gis.settings import get_settings
 from incidents.webhooks import WebhookTotals, new_webhook_client, send_due_webhooks
 
 log = logging.getLogger("gridgov.outbox")
@@ -224,7 +225,7 @@ def run_worker(
     report = progress or log.info
     stop = stop_event or threading.Event()
     totals = WorkerTotals()
-    client = http_client or new_webhook_client()
+    client = http_client or new_webhook_client(get_settings().webhook_allow_private)
     try:
         if once:
             _drain_outbox(engine, batch, totals, report, stop)

@@ -9,17 +9,22 @@ Messages may arrive out of order; the body's `created_at` orders them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import random
 import secrets
+import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +67,83 @@ def validate_webhook_url(url: str) -> str:
     return url
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def forbidden_target(address: str, allow: Iterable[Network] = ()) -> bool:
+    """True when a receiver at `address` would reach inside: loopback (the app itself),
+    private, link-local (cloud metadata at 169.254.169.254), multicast, CGNAT, reserved or
+    unspecified (0.0.0.0 reaches loopback) — unless a network in `allow` lists it."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    mapped = getattr(ip, "ipv4_mapped", None)
+    if mapped is not None:  # ::ffff:127.0.0.1 is 127.0.0.1
+        ip = mapped
+    if any(ip.version == n.version and ip in n for n in _networks(allow)):
+        return False
+    return not ip.is_global or ip.is_multicast
+
+
+def _networks(allow: Iterable[Network | str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(str(n), strict=False) for n in allow)
+
+
+def _refused(address: str) -> InvalidInput:
+    return InvalidInput(
+        f"the webhook URL reaches {address}, a loopback, private, link-local or multicast "
+        "address; list its network in GRIDGOV_WEBHOOK_ALLOW_PRIVATE to allow it",
+        f"回调网址指向 {address}（本机、内网、链路本地或组播地址）；如确需使用，"
+        "请在 GRIDGOV_WEBHOOK_ALLOW_PRIVATE 中列出该网段", field="url")
+
+
+async def check_webhook_target(url: str, allow: Iterable[Network] = (),
+                               own_host: str | None = None) -> None:
+    """Refuse (422 naming `url`) a receiver that is the app itself or resolves to any
+    forbidden address. A name that does not resolve now is let through: delivery checks
+    the addresses again when it connects, and only ever connects to a checked one."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if own_host and host == own_host.rstrip(".").lower():
+        raise _refused(host)
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, None, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return
+        addresses = [info[4][0] for info in infos]
+    allow = _networks(allow)
+    for address in addresses:
+        if forbidden_target(address, allow):
+            raise _refused(address)
+
+
+class _VettedBackend(httpcore.SyncBackend):
+    """Connects only to addresses that pass `forbidden_target`, resolving the name once and
+    connecting to the checked address (a name re-bound to 127.0.0.1 after a check, DNS
+    rebinding, gains nothing). TLS still verifies the certificate of the URL's name."""
+
+    def __init__(self, allow: Iterable[Network]) -> None:
+        self.allow = _networks(allow)
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options=None
+                    ) -> httpcore.NetworkStream:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = [info[4][0] for info in infos]
+        refused = [a for a in addresses if forbidden_target(a, self.allow)]
+        if refused or not addresses:
+            raise httpcore.ConnectError(
+                f"refused: {host} resolves to {refused[0] if refused else 'nothing'} "
+                "(loopback, private, link-local or multicast; see "
+                "GRIDGOV_WEBHOOK_ALLOW_PRIVATE)")
+        return super().connect_tcp(addresses[0], port, timeout, local_address,
+                                   socket_options)
+
+
 def new_secret() -> str:
     """A random signing secret (shown to the admin once)."""
     return secrets.token_urlsafe(32)
@@ -79,11 +161,15 @@ def retry_delay(attempts: int, rng: random.Random | None = None) -> float:
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
 
 
-def new_webhook_client() -> httpx.Client:
+def new_webhook_client(allow_private: Iterable[Network] = ()) -> httpx.Client:
     """An HTTP client with short timeouts that never follows redirects (a redirect could
-    send signed notifications to another host)."""
-    return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False,
-                        headers={"User-Agent": "gridgov-webhooks"})
+    send signed notifications to another host), ignores proxy settings of the
+    environment, and connects only to public addresses or those in `allow_private`."""
+    transport = httpx.HTTPTransport()
+    # httpx offers no argument for the network backend; its pool takes one.
+    transport._pool._network_backend = _VettedBackend(allow_private)
+    return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False,
+                        transport=transport, headers={"User-Agent": "gridgov-webhooks"})
 
 
 @dataclass
@@ -235,10 +321,12 @@ _DEACTIVATE = text("""
 
 
 async def create_webhook(
-    session: AsyncSession, url: str, topics: list[str], secret: str | None
+    session: AsyncSession, url: str, topics: list[str], secret: str | None,
+    allow_private: Iterable[Network] = (), own_host: str | None = None,
 ) -> dict[str, Any]:
     """Register a receiver in the caller's transaction; the answer carries the secret
     (generated when none is given), the only time it is shown."""
+    await check_webhook_target(validate_webhook_url(url), allow_private, own_host)
     secret = secret or new_secret()
     row = (await session.execute(text("""
         INSERT INTO webhooks (url, secret, topics) VALUES (:url, :secret, :topics)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import socket
@@ -217,7 +218,7 @@ async def test_admins_register_list_and_deactivate_webhooks(client, db, settings
     hook = created.json()
     assert len(hook["secret"]) >= 32 and hook["active"] is True
     chosen = await client.post("/admin/webhooks", headers=admin, json={
-        "url": "http://10.0.0.5:8080/in", "secret": "s" * 20})
+        "url": "http://hooks.example.net:8080/in", "secret": "s" * 20})
     assert chosen.json()["secret"] == "s" * 20 and chosen.json()["topics"] == []
     await _message(db, [], topic="incident.assigned")
     await _deliver(db)
@@ -320,7 +321,8 @@ async def _hooked_message(db, url: str, secret: str = "a-long-enough-secret") ->
 
 
 async def _send(db, now: datetime, rng: Random | None = None):
-    with new_webhook_client() as http:
+    # The receivers here listen on loopback, which only an explicit allowance reaches.
+    with new_webhook_client(LOOPBACK) as http:
         return await db.run_sync(
             lambda s: send_next_webhook(s.connection(), http, now, rng or Random(7)))
 
@@ -487,10 +489,14 @@ def test_the_worker_sends_webhooks_for_what_it_delivers(sync_engine, committed_u
                           "VALUES (:u, 'worker-test-secret', '{test.ping}')"), {"u": receiver.url})
     ids = _commit_messages(sync_engine, committed_users[:1], 2)
     lines = []
-    totals = run_worker(sync_engine, once=True, progress=lines.append)
+    totals = run_worker(sync_engine, once=True, progress=lines.append,
+                        http_client=new_webhook_client(LOOPBACK))
     assert totals.webhooks.delivered >= 2
     assert sorted(json.loads(body)["id"] for _p, _h, body in receiver.requests) == ids
     assert any(line.startswith("webhooks: 2 delivered") for line in lines)
+
+
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]
 
 
 def _worker_env(settings) -> dict[str, str]:

@@ -4,12 +4,20 @@ X-Forwarded-For and IPv6 clients rotating addresses inside their /64."""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
 
+from incidents.outbox import deliver_batch
+from incidents.webhooks import new_webhook_client, send_next_webhook
 from tests.factories import app_on_session, auth_headers, make_user
 
 ADMIN_IP = "198.51.100.20"
@@ -26,6 +34,117 @@ async def _client(app, ip: str = ADMIN_IP, base_url: str = "http://gridgov.test"
     transport = ASGITransport(app=app, client=(ip, 40000))
     async with AsyncClient(transport=transport, base_url=base_url) as client:
         yield client
+
+
+# --- item 12: webhook targets -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8000/admin",
+    "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+    "http://[::1]:8000/",
+    "http://[::ffff:127.0.0.1]:8000/",  # loopback spelled as IPv6
+    "http://0.0.0.0:8000/",  # reaches loopback on Linux
+    "http://localhost:8000/",  # a name: resolved, then refused
+    "http://10.0.0.5:8080/in",
+    "http://192.168.1.1/",
+    "http://[fe80::1]/",
+    "http://224.0.0.1/",
+    "http://gridgov.test/admin/users",  # the app itself, by the name it is called
+])
+async def test_a_webhook_aimed_inside_is_refused_at_registration(db, settings, url):
+    admin = await make_user(db, "net-admin", "admin")
+    async with _client(_app(settings, db)) as client:
+        response = await client.post("/admin/webhooks", json={"url": url},
+                                     headers=auth_headers(admin, settings))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["fields"][0]["field"] == "url"
+    assert (await db.execute(text("SELECT count(*) FROM webhooks WHERE url = :u"),
+                             {"u": url})).scalar_one() == 0
+
+
+async def test_a_listed_private_network_may_receive_webhooks(db, settings):
+    admin = await make_user(db, "net-admin2", "admin")
+    app = _app(settings, db, webhook_allow_private=["10.20.0.0/16"])
+    async with _client(app) as client:
+        listed = await client.post("/admin/webhooks", json={"url": "http://10.20.3.4:8080/in"},
+                                   headers=auth_headers(admin, settings))
+        other = await client.post("/admin/webhooks", json={"url": "http://10.21.3.4:8080/in"},
+                                  headers=auth_headers(admin, settings))
+    assert listed.status_code == 201, listed.text
+    assert other.status_code == 422
+
+
+class _Receiver:
+    """An HTTP receiver on 127.0.0.1 recording what reaches it."""
+
+    def __init__(self) -> None:
+        hits = self.hits = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                hits.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    running = _Receiver()
+    yield running
+    running.close()
+
+
+async def test_delivery_refuses_a_name_rebound_to_loopback_after_registration(
+    db, settings, receiver, monkeypatch
+):
+    # Registered while the name resolved nowhere (or somewhere public)...
+    admin = await make_user(db, "net-admin3", "admin")
+    url = f"http://rebind.example:{receiver.port}/hook"
+    async with _client(_app(settings, db)) as client:
+        created = await client.post("/admin/webhooks", json={"url": url},
+                                    headers=auth_headers(admin, settings))
+    assert created.status_code == 201, created.text
+    await db.execute(text("INSERT INTO outbox (topic, recipient_ids, payload) "
+                          "VALUES ('incident.resolve', '{}', '{}'::jsonb)"))
+    await db.run_sync(lambda s: deliver_batch(s.connection(), 100))
+
+    # ...then the attacker's DNS answers 127.0.0.1, as in DNS rebinding.
+    real_getaddrinfo = socket.getaddrinfo
+
+    def rebound(host, *args, **kwargs):
+        if host == "rebind.example":
+            return real_getaddrinfo("127.0.0.1", *args, **kwargs)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebound)
+    due = datetime.now(UTC) + timedelta(seconds=1)
+
+    async def send(allow):
+        with new_webhook_client(allow) as http:
+            return await db.run_sync(lambda s: send_next_webhook(s.connection(), http, due))
+
+    assert await send([]) == "retrying"
+    assert receiver.hits == []
+    error = (await db.execute(text(
+        "SELECT last_error FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id "
+        "WHERE w.url = :u"), {"u": url})).scalar_one()
+    assert "refused" in error and "127.0.0.1" in error
+    # The same delivery with loopback allowed does arrive: the refusal above was the guard.
+    await db.execute(text("UPDATE webhook_deliveries SET next_attempt_at = now()"))
+    assert await send([ipaddress.ip_network("127.0.0.0/8")]) == "delivered"
+    assert len(receiver.hits) == 1
 
 
 # --- item 15: bans that lock the admins out ---------------------------------------------------

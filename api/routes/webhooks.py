@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import AdminPrincipal, SessionDep
+from api.deps import AdminPrincipal, SessionDep, SettingsDep
 from incidents.webhooks import MAX_URL_LENGTH, create_webhook, deactivate_webhook, list_webhooks
 
 router = APIRouter(prefix="/admin/webhooks", tags=["administration"])
@@ -27,10 +27,13 @@ class WebhookIn(BaseModel):
 
 
 @router.post("", status_code=201)
-async def register_webhook(body: WebhookIn, session: SessionDep, _admin: AdminPrincipal
-                           ) -> dict[str, Any]:
-    """Register a webhook; the answer shows its signing secret, this once only."""
-    webhook = await create_webhook(session, body.url, body.topics, body.secret)
+async def register_webhook(body: WebhookIn, request: Request, session: SessionDep,
+                           settings: SettingsDep, _admin: AdminPrincipal) -> dict[str, Any]:
+    """Register a webhook; the answer shows its signing secret, this once only. Receivers
+    inside (loopback, private, link-local, multicast, this service) are refused unless
+    GRIDGOV_WEBHOOK_ALLOW_PRIVATE lists their network."""
+    webhook = await create_webhook(session, body.url, body.topics, body.secret,
+                                   settings.webhook_allow_private, request.url.hostname)
     await session.commit()
     return webhook
 
