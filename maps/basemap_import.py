@@ -5,9 +5,9 @@ when no row is rejected, replacing rows by (source, external_id)."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 import tomllib
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,8 +18,11 @@ import pyogrio
 import shapely
 from sqlalchemy import Connection
 
+from gis.archives import DATASET_SUFFIXES, unzip_dataset
 from gis.crs import STORAGE_SRID, utm_epsg_for
 from gis.errors import InvalidInput
+from gis.settings import get_settings
+from gis.vector_io import check_vector_file, harden_gdal, read_vector
 from grid.importing.report import ImportReport, RowIssue
 from maps.basemap import GREEN_KINDS, PLACE_KINDS, ROAD_CLASSES, WATER_KINDS
 from maps.basemap_write import TABLE_COLUMNS, upsert_features
@@ -27,9 +30,8 @@ from maps.basemap_write import TABLE_COLUMNS, upsert_features
 VOCABULARY = {"roads": ROAD_CLASSES, "water": WATER_KINDS, "green": GREEN_KINDS,
               "places": PLACE_KINDS, "compounds": None}
 DEFAULT_RIVER_WIDTH_M = 8.0
-# Only these GDAL drivers may open an import, chosen by the file's name and confirmed by
-# its first bytes: a VRT (or any meta-driver) could point GDAL at other files or URLs.
-SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qpj", ".sbn", ".sbx"}
+# A zip may expand to this many times the import size limit (zip bombs).
+ZIP_EXPANSION = 4
 
 # --- OpenStreetMap tag vocabularies -> ours ----------------------------------------
 OSM_HIGHWAYS = {
@@ -60,61 +62,40 @@ def _refuse(field: str, en: str, zh: str) -> InvalidInput:
     return InvalidInput(en, zh, field=field)
 
 
-def _head(path: Path, size: int = 64) -> bytes:
-    with path.open("rb") as f:
-        return f.read(size)
-
-
-def open_path(path: Path) -> tuple[str, str]:
-    """The GDAL path and the one driver allowed to open this file, or a 4xx-style error:
-    chosen by the name and confirmed by the file's first bytes."""
+def _dataset(path: Path, scratch: Path) -> tuple[Path, str]:
+    """The local file to read and its driver: the file itself, or the one dataset of a zip
+    unpacked into `scratch` (GDAL never reads through /vsizip/), checked by the one safe
+    opener's rules before GDAL sees it."""
     path = Path(path)
-    if not path.is_file():
-        raise _refuse("path", f"file not found: {path}", f"文件不存在：{path}")
-    name, head = path.name.lower(), _head(path)
-    if name.endswith(".osm.pbf") and b"OSMHeader" in head:
-        return str(path), "OSM"
-    if name.endswith(".gpkg") and head.startswith(b"SQLite format 3\x00"):
-        return str(path), "GPKG"
-    if name.endswith((".geojson", ".json")) and head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
-        return str(path), "GeoJSON"
-    if name.endswith(".zip") and head.startswith(b"PK\x03\x04"):
-        return _shapefile_in_zip(path), "ESRI Shapefile"
-    raise _refuse("path", f"{path.name}: not an .osm.pbf, .gpkg, .geojson or zipped "
-                  "Shapefile (by name and content)",
-                  f"{path.name}：不是 .osm.pbf、.gpkg、.geojson 或 Shapefile 压缩包")
+    if path.suffix.lower() == ".csv":  # a CSV has no geometry the base map could use
+        raise _refuse("path", f"{path.name}: a base map is an .osm.pbf, .gpkg, .geojson or "
+                      "zipped Shapefile", f"{path.name}：底图应为 .osm.pbf、.gpkg、.geojson "
+                      "或 Shapefile 压缩包")
+    if path.suffix.lower() == ".zip":
+        if not path.is_file():
+            raise _refuse("path", f"file not found: {path.name}", f"文件不存在：{path.name}")
+        limit = get_settings().max_import_mb * 2**20 * ZIP_EXPANSION
+        path = unzip_dataset(path, scratch / "unzipped", limit, "path",
+                             suffixes=tuple(s for s in DATASET_SUFFIXES if s != ".csv"))
+    return path, check_vector_file(path, field="path")
 
 
-def _shapefile_in_zip(path: Path) -> str:
-    """/vsizip/ path of the one Shapefile in a zip holding nothing but its parts."""
+def _layers(path: Path) -> list[str]:
+    """The layer names of a file already checked by check_vector_file, listed only after
+    GDAL is hardened (read_info would also open what a VRT names)."""
+    harden_gdal()
     try:
-        members = [m for m in zipfile.ZipFile(path).namelist() if not m.endswith("/")]
-    except zipfile.BadZipFile as exc:
-        raise _refuse("path", f"{path.name}: not a readable zip ({exc})",
-                      f"{path.name}：压缩包无法读取") from exc
-    other = [m for m in members if Path(m).suffix.lower() not in SHAPEFILE_PARTS]
-    shapes = [m for m in members if m.lower().endswith(".shp")]
-    if other or len(shapes) != 1:
-        raise _refuse("path", f"{path.name}: a zip must hold exactly one Shapefile and "
-                      f"nothing else (found {', '.join(other or shapes) or 'no .shp'})",
-                      f"{path.name}：压缩包只能包含一个 Shapefile 及其附属文件")
-    return f"/vsizip/{path}/{shapes[0]}"
-
-
-def _read(gdal_path: str, driver: str, layer: str | None, name: str) -> gpd.GeoDataFrame:
-    try:
-        found = pyogrio.read_info(gdal_path, layer=layer)["driver"]
-        if found != driver:  # GDAL took it for something else: refuse before reading
-            raise _refuse("path", f"{name} opens as {found}, expected {driver}",
-                          f"{name} 的格式为 {found}，应为 {driver}")
-        frame = pyogrio.read_dataframe(gdal_path, layer=layer, on_invalid="warn")
-    except InvalidInput:
-        raise
+        return [str(name) for name in pyogrio.list_layers(str(path))[:, 0]]
     except Exception as exc:  # GDAL says what is wrong with the file
-        raise _refuse("path", f"cannot read {name}: {exc}", f"无法读取文件：{exc}") from exc
+        raise _refuse("path", f"cannot read {path.name}: {exc}",
+                      f"无法读取文件 {path.name}：{exc}") from exc
+
+
+def _read(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    frame = read_vector(path, field="path", layer=layer, on_invalid="warn")
     if frame.crs is None:
-        raise _refuse("crs", f"{name} declares no coordinate reference system",
-                      f"{name} 未声明坐标系，不会猜测")
+        raise _refuse("crs", f"{path.name} declares no coordinate reference system",
+                      f"{path.name} 未声明坐标系，不会猜测")
     return frame if frame.crs.to_epsg() == STORAGE_SRID else frame.to_crs(STORAGE_SRID)
 
 
@@ -166,11 +147,12 @@ def _buffer_lines_m(lines: np.ndarray, widths: np.ndarray) -> np.ndarray:
     return out
 
 
-def _osm_candidates(gdal_path: str, name: str) -> tuple[list[pd.DataFrame], int]:
-    """Base-map candidates from the OSM layers; features of no base-map kind are skipped."""
-    out, read = [], 0
+def _osm_candidates(path: Path) -> tuple[list[pd.DataFrame], int, int]:
+    """Base-map candidates from the OSM layers, the rows read and the unnamed places
+    skipped; features of no base-map kind are skipped too."""
+    out, read, unnamed = [], 0, 0
     for layer in ("points", "lines", "multipolygons"):
-        frame = _read(gdal_path, "OSM", layer, name)
+        frame = _read(path, layer)
         read += len(frame)
         if frame.empty:
             continue
@@ -184,7 +166,11 @@ def _osm_candidates(gdal_path: str, name: str) -> tuple[list[pd.DataFrame], int]
         place_kind = amenity.where(amenity.notna(),
                                    railway.map({"station": "transit", "halt": "transit"}))
         if layer in ("points", "multipolygons"):
-            mask = place_kind.notna()
+            # Most shops, clinics and bus stops in a real extract carry no name: a label
+            # layer has nothing to show for them, so they are skipped, not refused.
+            named = names.notna() & (names.astype("string").str.strip() != "")
+            unnamed += int((place_kind.notna() & ~named).sum())
+            mask = place_kind.notna() & named
             point = shapely.point_on_surface(geoms[mask.to_numpy()]) if mask.any() else []
             out.append(_candidates(frame[mask], "places", rows[mask], ids[mask],
                                    place_kind[mask], names[mask], point))
@@ -222,7 +208,7 @@ def _osm_candidates(gdal_path: str, name: str) -> tuple[list[pd.DataFrame], int]
             mask = compound & water.isna() & green.isna() & place_kind.isna()
             out.append(_candidates(frame[mask], "compounds", rows[mask], ids[mask], None,
                                    names[mask], geoms[mask.to_numpy()]))
-    return [c for c in out if not c.empty], read
+    return [c for c in out if not c.empty], read, unnamed
 
 
 # --- mapped files ----------------------------------------------------------------------
@@ -255,11 +241,17 @@ def load_mapping(path: Path | None) -> list[dict]:
     return layers
 
 
-def _mapped_candidates(gdal_path: str, driver: str, mapping: list[dict], name: str
-                       ) -> tuple[list[pd.DataFrame], int]:
+def _mapped_candidates(path: Path, mapping: list[dict]) -> tuple[list[pd.DataFrame], int]:
     out, read = [], 0
+    named = {entry["layer"] for entry in mapping if entry.get("layer") is not None}
+    if named:
+        layers = _layers(path)
+        if missing := sorted(named - set(layers)):
+            raise _refuse("mapping", f"no layer {', '.join(map(repr, missing))} in "
+                          f"{path.name} (it has: {', '.join(layers)})",
+                          f"{path.name} 中没有图层 {', '.join(missing)}")
     for entry in mapping:
-        frame = _read(gdal_path, driver, entry.get("layer"), name).reset_index(drop=True)
+        frame = _read(path, entry.get("layer")).reset_index(drop=True)
         read += len(frame)
         table = entry["table"]
         column = entry.get("class", entry.get("kind"))
@@ -371,15 +363,16 @@ def import_basemap(connection: Connection, path: Path, *, mapping: Path | None =
     report. A rejected row stops the write: a base map half-imported is worse than none."""
     report_progress = progress or (lambda _message: None)
     started = time.monotonic()
-    gdal_path, driver = open_path(Path(path))
+    with tempfile.TemporaryDirectory(prefix="gridgov-basemap-") as scratch:
+        dataset, driver = _dataset(Path(path), Path(scratch))
+        report = ImportReport(kind="basemap", source=str(path), dry_run=not commit)
+        report_progress(f"reading {Path(path).name} ({driver})")
+        unnamed = 0
+        if driver == "OSM":
+            candidates, report.read, unnamed = _osm_candidates(dataset)
+        else:
+            candidates, report.read = _mapped_candidates(dataset, load_mapping(mapping))
     source = "osm" if driver == "OSM" else "file"
-    report = ImportReport(kind="basemap", source=str(path), dry_run=not commit)
-    report_progress(f"reading {Path(path).name} ({driver})")
-    if driver == "OSM":
-        candidates, report.read = _osm_candidates(gdal_path, Path(path).name)
-    else:
-        candidates, report.read = _mapped_candidates(gdal_path, driver, load_mapping(mapping),
-                                                     Path(path).name)
     checked: dict[str, list[gpd.GeoDataFrame]] = {}
     for frame in candidates:
         good, issues = _check(frame)
@@ -391,6 +384,8 @@ def import_basemap(connection: Connection, path: Path, *, mapping: Path | None =
         report.rejected += [RowIssue(0, e, "id", f"{table}: repeated id")
                             for e in frame["external_id"][twice]]
     report.counts = {t: {"rows": len(f)} for t, f in frames.items()}
+    if unnamed:
+        report.counts.setdefault("places", {"rows": 0})["skipped_unnamed"] = unnamed
     if commit and not report.rejected:
         for table, frame in frames.items():
             report_progress(f"writing {len(frame)} rows to basemap.{table}")

@@ -3,6 +3,8 @@ EPSG:4547 with a mapping, and broken files that leave nothing behind."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 import zipfile
 
 import geopandas as gpd
@@ -200,3 +202,110 @@ def test_a_zip_with_more_than_a_shapefile_is_refused(conn, tmp_path):
     with pytest.raises(InvalidInput) as refused:
         import_basemap(conn, path, mapping=tmp_path / "none.toml")
     assert refused.value.field == "path"
+
+
+def test_a_zipped_shapefile_is_unpacked_and_read_as_a_local_file(conn, tmp_path):
+    lines, _ = _gpkg_4547(tmp_path / "src.gpkg")
+    folder = tmp_path / "shape"
+    folder.mkdir()
+    lines.rename(columns={"编号": "ID", "路名": "NAME", "等级": "CLASS"}).to_file(
+        folder / "roads.shp", encoding="utf-8")
+    path = tmp_path / "roads.zip"
+    with zipfile.ZipFile(path, "w") as zipped:
+        for part in folder.iterdir():
+            zipped.write(part, f"roads/{part.name}")
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[[layers]]\ntable = "roads"\nclass = "CLASS"\nname = "NAME"\n'
+                       'id = "ID"\n[layers.values]\n"主干道" = "primary"\n"次干道" = "secondary"\n',
+                       encoding="utf-8")
+    report = import_basemap(conn, path, mapping=mapping, commit=True)
+    assert report.rejected == [] and report.inserted == 2
+    assert [r[:3] for r in _rows(conn, "roads", "file")] == [
+        ("R1", "天河路", "primary"), ("R2", "环市东路", "secondary")]
+
+
+def test_a_mapping_naming_a_layer_the_file_lacks_is_refused_naming_the_mapping(conn,
+                                                                                tmp_path):
+    path, mapping = tmp_path / "map.gpkg", tmp_path / "map.toml"
+    _gpkg_4547(path)
+    mapping.write_text(MAPPING.replace('layer = "公园"', 'layer = "绿地"'), encoding="utf-8")
+    with pytest.raises(InvalidInput) as refused:
+        import_basemap(conn, path, mapping=mapping, commit=True)
+    assert refused.value.field == "mapping"
+    assert "绿地" in str(refused.value) and "公园" in str(refused.value)
+
+
+def test_unnamed_osm_places_are_skipped_and_counted_not_refused(conn, tmp_path):
+    path = tmp_path / "city.osm.pbf"
+    path.unlink(missing_ok=True)
+    writer = osmium.SimpleWriter(str(path))
+    try:
+        for i, tags in enumerate([{"amenity": "clinic"}, {"amenity": "school", "name": " "},
+                                  {"amenity": "school", "name": "中山小学"}], start=1):
+            writer.add_node(osmium.osm.mutable.Node(
+                id=i, location=(LON + i * 0.001, LAT), version=1, tags=tags))
+    finally:
+        writer.close()
+    report = import_basemap(conn, path, commit=True)
+    assert report.rejected == []
+    assert report.counts["places"] == {"rows": 1, "inserted": 1, "updated": 0,
+                                       "skipped_unnamed": 2}
+    assert "skipped_unnamed" in report.summary()
+    assert [r[:3] for r in _rows(conn, "places", "osm")] == [("n3", "中山小学", "school")]
+
+
+class _Counter(http.server.BaseHTTPRequestHandler):
+    hits: list[str]
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(404)
+        self.end_headers()
+
+    do_HEAD = do_GET
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def counting_server():
+    """A loopback HTTP server that counts every request made to it."""
+    handler = type("Handler", (_Counter,), {"hits": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler.hits
+    server.shutdown()
+    server.server_close()
+
+
+def _vrt_over(source: str) -> bytes:
+    return f"""<OGRVRTDataSource>
+  <OGRVRTLayer name="道路">
+    <SrcDataSource>{source}</SrcDataSource>
+    <LayerSRS>EPSG:4326</LayerSRS>
+  </OGRVRTLayer>
+</OGRVRTDataSource>
+""".encode()
+
+
+@pytest.mark.parametrize("name", ["map.gpkg", "map.geojson", "map.json", "city.osm.pbf",
+                                  "city.osm", "roads.zip"])
+def test_a_vrt_pointing_at_a_url_fetches_nothing_in_any_disguise(conn, tmp_path,
+                                                                  counting_server, name):
+    base, hits = counting_server
+    vrt = _vrt_over(f"/vsicurl/{base}/roads.geojson")
+    path = tmp_path / name
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(path, "w") as zipped:
+            for part in ("roads.shp", "roads.shx", "roads.dbf"):
+                zipped.writestr(part, vrt)
+    else:
+        path.write_bytes(vrt)
+    mapping = tmp_path / "map.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    with pytest.raises(InvalidInput) as refused:
+        import_basemap(conn, path, mapping=mapping, commit=True)
+    assert refused.value.field == "path"
+    assert hits == []
