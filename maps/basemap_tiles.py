@@ -30,7 +30,7 @@ MIN_ZOOM = 8
 SECONDARY_ROAD_ZOOM = 12  # + secondary, tertiary
 ALL_ROADS_ZOOM = 14  # + residential, service, path
 COMPOUND_ZOOM = 12
-CELL_ZOOM = 12
+CELL_ZOOM = 13  # a z12 tile of a city holds thousands of cells: too many to draw
 MAJOR_PLACE_ZOOM = 13  # hospitals, fire stations, schools, transit
 PLACE_ZOOM = 14  # every place
 BUILDING_ZOOM = 15
@@ -120,8 +120,11 @@ _BUILDINGS = f"""
     WHERE :z >= {BUILDING_ZOOM} AND b.footprint_3857 && tile.wide
 """
 
+# Not simplified: a cell has few vertices, and simplifying hundreds of them per tile cost
+# more than the rest of the cell layer (bench/tiles_bench.py).
 _CELLS = f"""
-    SELECT c.code, c.name, {_mvt_geom("c.boundary_3857")} AS geom
+    SELECT c.code, c.name,
+           ST_AsMVTGeom(c.boundary_3857, tile.bounds, :extent, :buffer) AS geom
     FROM tile, grid_cells c
     WHERE :z >= {CELL_ZOOM} AND c.boundary_3857 && tile.wide
       AND c.active_from IS NOT NULL AND c.active_to IS NULL
