@@ -37,6 +37,8 @@ ACTIONS = (
     "account_change",
     "ban",
     "retention",
+    # Something staff did that looks like abuse (e.g. ID numbers guessed by search).
+    "alert",
 )
 
 

@@ -69,9 +69,10 @@ def _age(birth: date | None, on: date) -> int | None:
 def _person_row(row: Any, on: date) -> dict[str, Any]:
     (pid, name, gender, birth, phone, last4, tags, hh_id, hh_kind, house_id, unit, floor,
      rental, building_id, address, cell_code) = row
+    # The age, never the birth date: with the last four characters and the address's
+    # region, a birth date leaves a full ID number a few hundred guesses away.
     return {
-        "id": pid, "name": name, "gender": gender,
-        "birth_date": birth and birth.isoformat(), "age": _age(birth, on), "phone": phone,
+        "id": pid, "name": name, "gender": gender, "age": _age(birth, on), "phone": phone,
         "id_number": masked_id_number(last4), "vulnerability_tags": list(tags),
         "household": {"id": hh_id, "kind": hh_kind},
         "house": {"id": house_id, "unit_number": unit, "floor": floor, "is_rental": rental},
@@ -79,14 +80,20 @@ def _person_row(row: Any, on: date) -> dict[str, Any]:
     }
 
 
+def exact_id_number(text: str) -> str | None:
+    """The full ID number a search text is (normalised), or None: such a search matches
+    exactly, so callers limit how often an account may make one."""
+    try:
+        return normalise_id_number(re.sub(r"\s+", "", text))
+    except ValueError:
+        return None
+
+
 def _text_clause(text: str, id_hash_key: str | None) -> ColumnElement[bool]:
     """A full ID number matches exactly (by its keyed hash); anything else matches names,
     and digits match the end of a phone number."""
     compact = re.sub(r"\s+", "", text)
-    try:
-        number = normalise_id_number(compact)
-    except ValueError:
-        number = None
+    number = exact_id_number(compact)
     if number is not None:
         if id_hash_key is None:  # a caller bug: hashing with no key would match nobody
             raise ValueError("an ID number search needs the ID hash key")

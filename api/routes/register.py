@@ -8,11 +8,12 @@ from fastapi import APIRouter, Path, Query, Request
 
 from api.abuse import SearchLimit, audit_personal_read
 from api.deps import SessionDep, SettingsDep, StaffPrincipal
+from api.id_search import guard_exact_id_search
 from gis.clock import local_date
 from gis.errors import NotFound
 from grid.people import VulnerabilityTag
 from grid.regions import region_path
-from grid.register import PeopleFilter, people_page, person_record
+from grid.register import PeopleFilter, exact_id_number, people_page, person_record
 
 router = APIRouter(prefix="/register", tags=["register"])
 
@@ -37,7 +38,10 @@ async def search_people(
     = None,
 ) -> dict[str, Any]:
     """People in the caller's area matching the search: a grid worker's own cells, a
-    manager's region, everywhere for admins. ID numbers are always masked."""
+    manager's region, everywhere for admins. ID numbers are always masked; exact ID-number
+    searches are limited per account (429 and an audit alert over the limit)."""
+    if q is not None and exact_id_number(q) is not None:
+        await guard_exact_id_search(request, principal)
     path = None
     if region is not None:
         path = await region_path(session, region)
