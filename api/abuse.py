@@ -4,7 +4,9 @@ actor of a request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import contextlib
+import ipaddress
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from fastapi import Depends, Request
@@ -22,8 +24,45 @@ from grid.access import Principal
 
 
 def client_ip(request: Request) -> str | None:
-    """The caller's address (behind a proxy, uvicorn's --proxy-headers sets it)."""
+    """The caller's address (behind a trusted proxy, the one ForwardedFor found)."""
     return request.client.host if request.client else None
+
+
+class ForwardedFor:
+    """Takes the client's address from X-Forwarded-For only when the request comes from a
+    trusted proxy (GRIDGOV_TRUSTED_PROXIES; none by default, so the header is ignored and
+    anyone sending it gains nothing). The address is the right-most one in the header that
+    is not itself a trusted proxy: whatever the client wrote further left is its own
+    claim. X-Forwarded-Proto is taken from trusted proxies too."""
+
+    def __init__(self, app: ASGIApp, trusted: Iterable[Any] = ()) -> None:
+        self.app = app
+        self.trusted = tuple(ipaddress.ip_network(str(n), strict=False) for n in trusted)
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip.version == n.version and ip in n for n in self.trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if (scope["type"] in ("http", "websocket") and self.trusted and client
+                and self._trusted(client[0])):
+            headers = dict(scope.get("headers") or [])
+            hops = [h.strip() for h in headers.get(b"x-forwarded-for", b"").decode(
+                "latin-1").split(",") if h.strip()]
+            for hop in reversed(hops):
+                if not self._trusted(hop):
+                    # Garbage from the client: keep the proxy's address.
+                    with contextlib.suppress(ValueError):
+                        scope["client"] = (str(ipaddress.ip_address(hop)), 0)
+                    break
+            proto = headers.get(b"x-forwarded-proto", b"").decode("latin-1").strip().lower()
+            if proto in ("http", "https") and scope["type"] == "http":
+                scope["scheme"] = proto
+        await self.app(scope, receive, send)
 
 
 def audit_actor(request: Request, principal: Principal | None) -> Actor:

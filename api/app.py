@@ -11,7 +11,7 @@ from datetime import date
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from api.abuse import BanGate, BodyLimit
+from api.abuse import BanGate, BodyLimit, ForwardedFor
 from api.compression import CompressPages
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
@@ -135,8 +135,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         form_limit=(settings.max_photos * settings.max_photo_mb + 2) * 2**20,
         import_limit=(2 * settings.max_import_mb + 1) * 2**20,
     )
-    # Outermost: a banned network gets its 403 before anything else runs.
+    # A banned network gets its 403 before anything else runs.
     app.add_middleware(BanGate)
+    # Outermost: the client's address as a trusted proxy reports it, for everything else.
+    app.add_middleware(ForwardedFor, trusted=settings.trusted_proxies)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
                    categories, reports, damage, handling, workflow, ratings, statistics,
                    patrol, tiles, style, pages, docs, admin, inbox, webhooks, desk):

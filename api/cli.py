@@ -102,7 +102,12 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
     from grid.demo_city import generate_demo_city
     from grid.demo_load import clear_register, load_demo_city, register_is_empty
     from grid.user_admin import DEMO_PASSWORD, demo_account_lines
-    from maps.basemap_demo import load_demo_basemap
+    from maps.basemap_demo import (
+        basemap_is_empty,
+        demo_is_loaded,
+        holds_demo_city,
+        load_demo_basemap,
+    )
 
     _ensure_demo_secrets()
     progress = _progress(time.monotonic())
@@ -113,6 +118,15 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
         if not register_is_empty(conn):
             if skip_if_loaded:
                 click.echo("demo: the register already holds data; keeping it (--replace reloads)")
+                # A demo loaded before the base map existed gets it now (run-demo's path).
+                if demo_is_loaded(conn) and basemap_is_empty(conn):
+                    city = generate_demo_city(seed=seed, progress=progress)
+                    if holds_demo_city(conn, city):
+                        counts = load_demo_basemap(conn, city, seed, progress=progress)
+                        progress("done: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+                    else:
+                        click.echo(f"demo: the demo cells are not those of seed {seed}; "
+                                   "no base map loaded (--replace reloads both)")
                 _print_accounts(demo_account_lines(conn), DEMO_PASSWORD)
                 return
             if not replace:
@@ -761,7 +775,9 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
         port=port or settings.port,
         workers=workers,
         reload=reload,
-        proxy_headers=True,
+        # X-Forwarded-For is read by the app itself, from GRIDGOV_TRUSTED_PROXIES only
+        # (uvicorn's own default trusts 127.0.0.1, i.e. anyone on this machine).
+        proxy_headers=False,
         # Open inbox streams never end by themselves: give them 5 s, then close them.
         timeout_graceful_shutdown=5,
     )

@@ -111,6 +111,8 @@ class RateLimiter:
             if value is None or rule is None:
                 continue
             hits, seconds = rule
+            if kind == "ip":
+                value = address_key(str(value))
             # Keys hold no raw personal data beyond what the access log already has.
             key = f"{scope}:{kind}:{value}"[:200]
             rules[key] = (hits, seconds)
@@ -124,6 +126,25 @@ class RateLimiter:
             if hits > limit:
                 retry_after = max(1, math.ceil(seconds - now % seconds))
                 raise TooManyRequests(retry_after, scope)
+
+
+# One IPv6 subscriber gets a whole /64 and may use any address in it: counting per /128
+# would give them 2**64 fresh limits.
+IPV6_CLIENT_PREFIX = 64
+
+
+def address_key(ip: str) -> str:
+    """What the per-address limits count: the IPv4 address, or the IPv6 client's /64."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        return str(mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(address)
 
 
 def autocommit_connections(

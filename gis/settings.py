@@ -31,7 +31,10 @@ LOCAL_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov"
 RATE_LIMIT_SCOPES = ("intake", "login", "search")
 RATE_LIMIT_KEYS = ("ip", "account", "username")
 DEFAULT_RATE_LIMITS = {
-    # A shared office or a carrier's NAT puts many residents behind one address.
+    # A shared office or a carrier's NAT puts many residents behind one address, and they
+    # share this limit: the trade-off of counting per address. A town where one carrier
+    # NATs everyone should raise it (e.g. "300/60"); an account's own limit still holds,
+    # and IPv6 clients are counted per /64, which is one subscriber, not a carrier.
     "intake.ip": "30/60",
     "intake.account": "20/60",
     "login.ip": "30/300",
@@ -102,6 +105,9 @@ class Settings(BaseSettings):
     # Webhook receivers on these networks are allowed although private (an intranet
     # receiver, e.g. ["10.20.0.0/16"]); every other loopback, private, link-local or
     # multicast target is refused at registration and when delivering.
+    # Reverse proxies whose X-Forwarded-For names the client (e.g. ["127.0.0.1/32"] behind
+    # a local nginx). None by default: the header is ignored, as anyone can send it.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
     webhook_allow_private: list[IPvAnyNetwork] = Field(default_factory=list)
     # Closed reports' personal data is anonymised this many days after closing.
     retention_days: int = Field(365, ge=1, le=3650)

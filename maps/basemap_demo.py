@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry import LineString
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from grid.demo_city import COMMUNITY_STEMS, CRS_LONLAT, WORK_EPSG, DemoCity
-from maps.basemap import ROAD_CLASSES
+from grid.demo_load import DEMO_VERSION_SOURCE
+from maps.basemap import ROAD_CLASSES, SCHEMA
 from maps.basemap_write import TABLE_COLUMNS, delete_source, upsert_features
 
 SOURCE = "demo"
@@ -61,6 +62,31 @@ def load_demo_basemap(connection: Connection, city: DemoCity, seed: int = 0,
         inserted, _ = upsert_features(connection, table, frames[table], SOURCE)
         counts[f"basemap.{table}"] = inserted
     return counts
+
+
+def basemap_is_empty(connection: Connection) -> bool:
+    """True when no base-map table holds a row (of any source)."""
+    probes = " AND ".join(f"NOT EXISTS (SELECT 1 FROM {SCHEMA}.{t})" for t in TABLE_COLUMNS)
+    return bool(connection.execute(text(f"SELECT {probes}")).scalar_one())
+
+
+def holds_demo_city(connection: Connection, city: DemoCity) -> bool:
+    """Whether the register's demo cells are this city's (same seed): a base map drawn
+    for another seed's roads would not fit the cells on the screen."""
+    first = city.cells.iloc[0]
+    return bool(connection.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM grid_cells c JOIN boundary_versions v "
+        "ON v.id = c.version_id WHERE v.source = :source AND c.code = :code "
+        "AND ST_HausdorffDistance(c.boundary, ST_GeomFromWKB(:wkb, 4326)) < 1e-7)"),
+        {"source": DEMO_VERSION_SOURCE, "code": first["code"],
+         "wkb": shapely.to_wkb(first["boundary"])}).scalar_one())
+
+
+def demo_is_loaded(connection: Connection) -> bool:
+    """Whether `gridgov demo` loaded its cells (a boundary version of source demo)."""
+    return bool(connection.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM boundary_versions WHERE source = :source)"),
+        {"source": DEMO_VERSION_SOURCE}).scalar_one())
 
 
 # --- roads ---------------------------------------------------------------------------

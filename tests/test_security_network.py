@@ -174,3 +174,67 @@ async def test_a_narrow_ban_elsewhere_is_accepted(db, settings):
                                        headers=auth_headers(admin, settings))).status_code
                     for n in ("203.0.113.0/24", "11.0.0.0/8", "2001:db8::/32")]
     assert accepted == [201, 201, 201]
+
+
+# --- item 10: X-Forwarded-For and IPv6 /64 ----------------------------------------------------
+
+# Any per-address limit shows it; the address search is the cheapest to call.
+SEARCH_3 = {"search.ip": "3/3600"}
+
+
+async def _search(app, ip: str, n: int, headers: dict | None = None) -> list[int]:
+    async with _client(app, ip=ip) as client:
+        return [(await client.get("/addresses", params={"q": "测试路"}, headers=headers)
+                 ).status_code for _ in range(n)]
+
+
+async def test_a_forged_x_forwarded_for_is_ignored_without_trusted_proxies(db, settings):
+    app = _app(settings, db, rate_limits_enabled=True,
+               rate_limits={**settings.rate_limits, **SEARCH_3})
+    codes = []
+    # Even from 127.0.0.1 (a client on the same machine), each "new" forwarded address
+    # is the same caller: the limit holds.
+    for n in range(4):
+        codes += await _search(app, "127.0.0.1", 1,
+                                     headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
+    assert codes == [201, 201, 201, 429]
+
+
+async def test_a_ban_cannot_be_dodged_by_a_forged_x_forwarded_for(db, settings):
+    admin = await make_user(db, "net-xff-admin", "admin")
+    app = _app(settings, db)
+    async with _client(app) as client:
+        assert (await client.post("/admin/bans", json={"network": "192.0.2.0/24", "reason": "x"},
+                                  headers=auth_headers(admin, settings))).status_code == 201
+    async with _client(app, ip="192.0.2.7") as banned:
+        dodged = await banned.get("/categories", headers={"X-Forwarded-For": "8.8.8.8"})
+    assert dodged.status_code == 403
+
+
+async def test_a_trusted_proxy_names_the_client_by_its_right_most_untrusted_hop(db, settings):
+    app = _app(settings, db, rate_limits_enabled=True, trusted_proxies=["10.9.0.0/16"],
+               rate_limits={**settings.rate_limits, **SEARCH_3})
+    # The proxy appends the address it saw; what the client wrote to the left is ignored.
+    codes = []
+    for n in range(4):
+        codes += await _search(app, "10.9.0.2", 1, headers={
+            "X-Forwarded-For": f"203.0.113.{n + 1}, 198.51.100.50, 10.9.0.1"})
+    assert codes == [201, 201, 201, 429]
+    # Another real client behind the same proxy has its own count.
+    assert await _search(app, "10.9.0.2", 1,
+                               headers={"X-Forwarded-For": "198.51.100.51"}) == [201]
+    # The header from a client that is not a trusted proxy changes nothing.
+    assert await _search(app, "198.51.100.50", 1,
+                               headers={"X-Forwarded-For": "198.51.100.52"}) == [429]
+
+
+async def test_ipv6_clients_are_limited_per_64_not_per_address(db, settings):
+    app = _app(settings, db, rate_limits_enabled=True,
+               rate_limits={**settings.rate_limits, **SEARCH_3})
+    codes = []
+    for host in ("1", "2", "abcd:1", "ffff:ffff:ffff:ffff"):  # rotating inside one /64
+        codes += await _search(app, f"2001:db8:5:7::{host}"
+                                     if ":" not in host else f"2001:db8:5:7:{host}", 1)
+    assert codes == [201, 201, 201, 429]
+    # The next /64 is another subscriber.
+    assert await _search(app, "2001:db8:5:8::1", 1) == [201]
