@@ -61,7 +61,7 @@ log = logging.getLogger("gridgov.api")
 def intake_context(settings: Settings) -> IntakeContext:
     """Calendar, deadline tiers and keys for report intake; a bad holidays file or tier
     rule stops the service at start-up rather than at the first report."""
-    calendar = load_work_calendar(settings.holidays_file)
+    calendar = load_work_calendar(settings.holidays_file, settings.working_hours)
     next_year = date.today().year + 1
     if not calendar.is_year_covered(next_year):
         log.warning("the working-day calendar does not know %s yet: add its holidays to "

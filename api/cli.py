@@ -436,7 +436,7 @@ def escalate_cmd(loop: bool, every: int, interval: str, dry_run: bool) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--interval") from exc
     settings = get_settings()
-    calendar = load_work_calendar(settings.holidays_file)
+    calendar = load_work_calendar(settings.holidays_file, settings.working_hours)
     try:
         while True:
             now = datetime.now(UTC)

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # the bundled file. Deadline tiers override the defaults, e.g. {"red": ["1h", "12h"]}.
     holidays_file: Path | None = None
     deadline_tiers: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    # Office periods of a working day that working-hour deadlines ("4wh", 工作时) count;
+    # checked when the calendar is loaded at start-up.
+    working_hours: str = "08:30-12:00,14:00-18:00"
     # Reports: a pin this close to a cell goes to that cell; photos per report and size.
     routing_tolerance_m: float = Field(30.0, ge=0, le=500)
     max_photos: int = Field(6, ge=0, le=20)

@@ -34,11 +34,13 @@ FUTURE_SLACK = timedelta(minutes=10)
 _ORDER_NUMBER = re.compile(r"[^\s\x00-\x1f\x7f]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MASKED_PHONE = re.compile(r"[*＊×xX]{2,}")
-# "3个工作日", "3wd", "24小时", "24h", "2天", "30分钟"; a bare number is working days, the
-# unit 12345 time limits are usually given in.
-_LIMIT = re.compile(r"(\d+)\s*(?:个)?\s*(工作日|wd|小时|h|自然日|天|日|d|分钟|m)?")
-_LIMIT_UNITS = {"工作日": "wd", "wd": "wd", None: "wd", "小时": "h", "h": "h",
-                "自然日": "d", "天": "d", "日": "d", "d": "d", "分钟": "m", "m": "m"}
+# "3个工作日", "3wd", "4工作时", "24小时", "24h", "2天", "30分钟"; a bare number is working
+# days, the unit 12345 time limits are usually given in.
+_LIMIT = re.compile(
+    r"(\d+)\s*(?:个)?\s*(工作日|工作小时|工作时|wd|wh|小时|h|自然日|天|日|d|分钟|m)?")
+_LIMIT_UNITS = {"工作日": "wd", "wd": "wd", None: "wd", "工作小时": "wh", "工作时": "wh",
+                "wh": "wh", "小时": "h", "h": "h", "自然日": "d", "天": "d", "日": "d",
+                "d": "d", "分钟": "m", "m": "m"}
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,8 @@ def _pick(pair: tuple[str, str], language: str) -> str:
 
 
 def _rule_text(rule: DeadlineRule, language: str) -> str:
-    units = {"m": ("分钟", "minutes"), "h": ("小时", "hours"), "wd": ("个工作日", "working days")}
+    units = {"m": ("分钟", "minutes"), "h": ("小时", "hours"), "wd": ("个工作日", "working days"),
+             "wh": ("个工作时", "working hours")}
     zh, en = units[rule.unit]
     return f"{rule.amount} {en}" if language == "en" else f"{rule.amount} {zh}"
 

@@ -25,6 +25,9 @@ from gis.clock import CHINA_TZ
 # starts its working-day clock at this time on the first working day from then.
 START_OF_BUSINESS = time(9, 0)
 DEFAULT_HOLIDAYS_FILE = Path(__file__).parent / "data" / "holidays.toml"
+# Office hours of a working day, which working-hour (工作时) deadlines count; city case
+# standards give many event classes 2 or 4 working hours. GRIDGOV_WORKING_HOURS.
+DEFAULT_WORKING_HOURS = "08:30-12:00,14:00-18:00"
 
 # Severity tier -> (accept deadline, resolve deadline).
 DEFAULT_TIERS: dict[str, tuple[str, str]] = {
@@ -42,13 +45,39 @@ class YearSchedule:
     workdays: frozenset[date]
 
 
+WorkingPeriod = tuple[time, time]
+_PERIOD = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)")
+
+
+def parse_working_hours(text: str) -> tuple[WorkingPeriod, ...]:
+    """Read "08:30-12:00,14:00-18:00": a working day's periods, in order, not overlapping;
+    raises ValueError naming what is wrong."""
+    periods: list[WorkingPeriod] = []
+    for part in (text.split(",") if isinstance(text, str) else [repr(text)]):
+        match = _PERIOD.fullmatch(part.strip())
+        if match is None or (match.group(3) == "24" and match.group(4) != "00"):
+            raise ValueError(f"working hours {text!r}: expected periods such as "
+                             "'08:30-12:00,14:00-18:00' (HH:MM-HH:MM, comma-separated)")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        start = time(h1, m1)
+        end = time.max if h2 == 24 else time(h2, m2)
+        if end <= start:
+            raise ValueError(f"working hours {text!r}: {part.strip()} ends before it starts")
+        if periods and start < periods[-1][1]:
+            raise ValueError(f"working hours {text!r}: periods must be in order and not "
+                             "overlap")
+        periods.append((start, end))
+    return tuple(periods)
+
+
 class WorkCalendar:
     """Answers whether a day is a working day in mainland China.
 
     A date that is a listed make-up working day is a working day; a listed
     holiday is not; any other date is a working day from Monday to Friday. Years
     in ``covered_years`` have their official schedule listed; for other years
-    that weekday rule is a guess, and ``is_year_covered`` says so.
+    that weekday rule is a guess, and ``is_year_covered`` says so. ``working_hours`` are
+    the office periods of a working day that working-hour deadlines count.
     """
 
     def __init__(
@@ -57,7 +86,13 @@ class WorkCalendar:
         holidays: Iterable[date] = (),
         workdays: Iterable[date] = (),
         covered_years: Iterable[int] = (),
+        working_hours: str | Sequence[WorkingPeriod] = DEFAULT_WORKING_HOURS,
     ) -> None:
+        if isinstance(working_hours, str):
+            working_hours = parse_working_hours(working_hours)
+        if not working_hours:
+            raise ValueError("working hours: at least one period is needed")
+        self.working_hours = tuple(working_hours)
         self._holidays = frozenset(holidays)
         self._workdays = frozenset(workdays)
         clash = self._holidays & self._workdays
@@ -66,7 +101,11 @@ class WorkCalendar:
         self._covered_years = frozenset(covered_years)
 
     @classmethod
-    def from_library(cls, overrides: Mapping[int, YearSchedule] | None = None) -> WorkCalendar:
+    def from_library(
+        cls,
+        overrides: Mapping[int, YearSchedule] | None = None,
+        working_hours: str | Sequence[WorkingPeriod] = DEFAULT_WORKING_HOURS,
+    ) -> WorkCalendar:
         """chinese-calendar's data with ``overrides`` on top (an override date wins)."""
         overrides = overrides or {}
         extra_off = {d for year in overrides.values() for d in year.holidays}
@@ -77,6 +116,7 @@ class WorkCalendar:
             holidays=(library_off - extra_on) | extra_off,
             workdays=(set(chinese_calendar.workdays) - extra_off) | extra_on,
             covered_years=set(library_years) | set(overrides),
+            working_hours=working_hours,
         )
 
     def is_year_covered(self, year: int) -> bool:
@@ -122,6 +162,36 @@ class WorkCalendar:
         end = datetime.combine(day, clock, tzinfo=CHINA_TZ)
         return end.astimezone(start.tzinfo)
 
+    def add_working_minutes(self, start: datetime, minutes: int) -> datetime:
+        """The moment ``minutes`` of office time (``working_hours`` on working days, China
+        clock) have passed since ``start``; in the zone of ``start``.
+
+        Time outside the periods does not count: 3 working hours from Friday 11:00 end
+        Friday 16:00 (12:00-14:00 is lunch), 4 from Friday 16:00 end Monday 11:30. A
+        deadline that uses up a period ends at its close (12:00), not at the next opening.
+        """
+        _require_aware(start)
+        if minutes < 0:
+            raise ValueError("minutes must not be negative")
+        local = start.astimezone(CHINA_TZ)
+        day, clock = local.date(), local.time()
+        left = timedelta(minutes=minutes)
+        if not left:
+            return start
+        for _ in range(366 * 20):  # bounds the walk; no real allowance comes near it
+            if self.is_working_day(day):
+                for opens, closes in self.working_hours:
+                    if clock >= closes:
+                        continue
+                    begin = datetime.combine(day, max(clock, opens), tzinfo=CHINA_TZ)
+                    end = datetime.combine(day, closes, tzinfo=CHINA_TZ)
+                    if begin + left <= end:
+                        return (begin + left).astimezone(start.tzinfo)
+                    left -= end - begin
+                    clock = closes
+            day, clock = day + timedelta(days=1), time(0, 0)
+        raise ValueError("no working hours within twenty years of the start")
+
 
 def read_holiday_overrides(path: Path | str) -> dict[int, YearSchedule]:
     """Parse and check an override file (format in incidents/data/holidays.toml)."""
@@ -148,35 +218,46 @@ def read_holiday_overrides(path: Path | str) -> dict[int, YearSchedule]:
     return schedules
 
 
-def load_work_calendar(holidays_file: Path | str | None = None) -> WorkCalendar:
-    """The calendar from chinese-calendar plus the override file (bundled one if None)."""
-    return WorkCalendar.from_library(read_holiday_overrides(holidays_file or DEFAULT_HOLIDAYS_FILE))
+def load_work_calendar(
+    holidays_file: Path | str | None = None,
+    working_hours: str | None = None,
+) -> WorkCalendar:
+    """The calendar from chinese-calendar plus the override file (bundled one if None),
+    counting ``working_hours`` ("08:30-12:00,14:00-18:00", the default, if None)."""
+    return WorkCalendar.from_library(
+        read_holiday_overrides(holidays_file or DEFAULT_HOLIDAYS_FILE),
+        DEFAULT_WORKING_HOURS if working_hours is None else working_hours,
+    )
 
 
-_RULE = re.compile(r"(\d+)(wd|h|m)")
-_UNIT_LIMITS = {"m": 366 * 24 * 60, "h": 366 * 24, "wd": 366}
+_RULE = re.compile(r"(\d+)(wd|wh|h|m)")
+_UNIT_LIMITS = {"m": 366 * 24 * 60, "h": 366 * 24, "wd": 366, "wh": 366 * 8}
+Unit = Literal["m", "h", "wd", "wh"]
 
 
 @dataclass(frozen=True)
 class DeadlineRule:
-    """A time allowance: minutes or hours of elapsed time, or working days.
+    """A time allowance: minutes or hours of elapsed time, working days or working hours.
 
-    Written "30m", "2h" or "3wd". Minutes and hours run around the clock,
-    nights, weekends and holidays included; working days follow
-    ``WorkCalendar.add_working_days``.
+    Written "30m", "2h", "3wd" or "4wh" (the one parser of allowances: deadline tiers,
+    categories and 12345 time limits all read them here). Minutes and hours run around
+    the clock, nights, weekends and holidays included; working days follow
+    ``WorkCalendar.add_working_days``; working hours (工作时) count only office time,
+    ``WorkCalendar.add_working_minutes``.
     """
 
     amount: int
-    unit: Literal["m", "h", "wd"]
+    unit: Unit
 
     @classmethod
     def parse(cls, text: str) -> DeadlineRule:
-        """Read "30m", "2h" or "3wd"; raises ValueError for anything else."""
+        """Read "30m", "2h", "3wd" or "4wh"; raises ValueError for anything else."""
         match = _RULE.fullmatch(text.strip().lower()) if isinstance(text, str) else None
         if match is None:
             raise ValueError(
                 f"deadline {text!r} is not valid: write a whole number followed by "
-                "m (minutes), h (hours) or wd (working days), such as '30m', '2h', '3wd'"
+                "m (minutes), h (hours), wd (working days) or wh (working hours), "
+                "such as '30m', '2h', '3wd', '4wh'"
             )
         amount, unit = int(match.group(1)), match.group(2)
         if not 0 < amount <= _UNIT_LIMITS[unit]:
@@ -196,6 +277,8 @@ def deadline(start: datetime, rule: DeadlineRule | str, calendar: WorkCalendar) 
         rule = DeadlineRule.parse(rule)
     if rule.unit == "wd":
         return calendar.add_working_days(start, rule.amount)
+    if rule.unit == "wh":
+        return calendar.add_working_minutes(start, rule.amount * 60)
     step = timedelta(hours=rule.amount) if rule.unit == "h" else timedelta(minutes=rule.amount)
     # Through UTC, so the allowance is elapsed time even across a DST change.
     return (start.astimezone(UTC) + step).astimezone(start.tzinfo)

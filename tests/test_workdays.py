@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,10 +11,12 @@ from incidents.workdays import (
     CHINA_TZ,
     DEFAULT_HOLIDAYS_FILE,
     DEFAULT_TIERS,
+    DEFAULT_WORKING_HOURS,
     DeadlineRule,
     WorkCalendar,
     deadline,
     load_work_calendar,
+    parse_working_hours,
     read_holiday_overrides,
     severity_tiers,
 )
@@ -214,6 +216,7 @@ def test_naive_datetimes_are_refused(calendar):
         ("30m", DeadlineRule(30, "m")),
         ("3wd", DeadlineRule(3, "wd")),
         (" 24H ", DeadlineRule(24, "h")),
+        ("4wh", DeadlineRule(4, "wh")),
     ],
 )
 def test_rule_strings_parse(text, rule):
@@ -222,7 +225,8 @@ def test_rule_strings_parse(text, rule):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "2", "h", "2d", "2 h", "-2h", "1.5h", "0h", "3 wd", "999wd", "two hours"]
+    "text", ["", "2", "h", "2d", "2 h", "-2h", "1.5h", "0h", "3 wd", "999wd", "two hours",
+             "4 wh", "0wh", "9999wh"]
 )
 def test_bad_rule_strings_raise(text):
     with pytest.raises(ValueError, match="deadline"):
@@ -247,3 +251,83 @@ def test_tier_overrides_replace_and_add_tiers():
 def test_bad_tier_override_names_the_tier(rules):
     with pytest.raises(ValueError, match="tier 'red'"):
         severity_tiers({"red": rules})
+
+
+def test_tier_override_may_use_working_hours():
+    tiers = severity_tiers({"red": ["2wh", "4wh"]})
+    assert tiers["red"].accept == DeadlineRule(2, "wh")
+    assert tiers["red"].resolve == DeadlineRule(4, "wh")
+
+
+# --- working hours (工作时) ------------------------------------------------------------
+# 2025-06-13 is a Friday and 2025-06-16 the Monday after, both ordinary working days.
+
+
+def test_default_working_hours_are_the_office_day():
+    assert parse_working_hours(DEFAULT_WORKING_HOURS) == (
+        (time(8, 30), time(12, 0)), (time(14, 0), time(18, 0)))
+    assert load_work_calendar().working_hours == parse_working_hours(DEFAULT_WORKING_HOURS)
+
+
+def test_working_hours_skip_the_lunch_break(calendar):
+    # 11:00-12:00 is one hour, 14:00-15:00 the second.
+    assert deadline(cst(2025, 6, 13, 11, 0), "2wh", calendar) == cst(2025, 6, 13, 15, 0)
+
+
+def test_working_hours_skip_lunch_and_the_weekend(calendar):
+    # Friday 11:30-12:00 and 14:00-18:00 are 4.5 hours; Monday 08:30-10:00 the other 1.5.
+    assert deadline(cst(2025, 6, 13, 11, 30), "6wh", calendar) == cst(2025, 6, 16, 10, 0)
+    # Friday 16:00-18:00, then Monday 08:30-10:30.
+    assert deadline(cst(2025, 6, 13, 16, 0), "4wh", calendar) == cst(2025, 6, 16, 10, 30)
+
+
+def test_a_deadline_using_up_the_morning_ends_at_noon(calendar):
+    assert deadline(cst(2025, 6, 13, 10, 0), "2wh", calendar) == cst(2025, 6, 13, 12, 0)
+
+
+@pytest.mark.parametrize(
+    ("start", "due"),
+    [
+        (cst(2025, 6, 13, 12, 30), cst(2025, 6, 13, 15, 0)),  # at lunch: from 14:00
+        (cst(2025, 6, 13, 7, 0), cst(2025, 6, 13, 9, 30)),  # before opening: from 08:30
+        (cst(2025, 6, 13, 20, 0), cst(2025, 6, 16, 9, 30)),  # evening: Monday 08:30
+        (cst(2025, 6, 14, 10, 0), cst(2025, 6, 16, 9, 30)),  # Saturday: Monday 08:30
+    ],
+)
+def test_working_hours_start_at_the_next_opening(calendar, start, due):
+    assert deadline(start, "1wh", calendar) == due
+
+
+def test_working_hours_follow_holidays_and_make_up_days(calendar):
+    # National Day 2025: 1-8 October off; Saturday 11 October is a make-up working day.
+    assert deadline(cst(2025, 9, 30, 17, 0), "2wh", calendar) == cst(2025, 10, 9, 9, 30)
+    assert deadline(cst(2025, 10, 10, 17, 0), "2wh", calendar) == cst(2025, 10, 11, 9, 30)
+
+
+def test_working_hours_are_configurable():
+    calendar = load_work_calendar(working_hours="09:00-17:00")
+    assert deadline(cst(2025, 6, 13, 16, 0), "2wh", calendar) == cst(2025, 6, 16, 10, 0)
+    assert deadline(cst(2025, 6, 13, 12, 30), "2wh", calendar) == cst(2025, 6, 13, 14, 30)
+
+
+def test_working_hour_deadline_comes_back_in_the_input_zone(calendar):
+    start = datetime(2025, 6, 13, 3, 0, tzinfo=UTC)  # 11:00 in China
+    due = deadline(start, "2wh", calendar)
+    assert due.tzinfo is UTC
+    assert due == cst(2025, 6, 13, 15, 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "8:30-12:00", "08:30-12:00;14:00-18:00", "12:00-08:30", "08:30-12:00,11:00-18:00",
+     "14:00-18:00,08:30-12:00", "08:30-24:30", "always"],
+)
+def test_bad_working_hours_raise(text):
+    with pytest.raises(ValueError, match="working hours"):
+        load_work_calendar(working_hours=text)
+
+
+def test_settings_default_working_hours_match_the_calendar():
+    from gis.settings import Settings
+
+    assert Settings().working_hours == DEFAULT_WORKING_HOURS
