@@ -59,14 +59,20 @@ def _common_args(table: str) -> tuple:
     )
 
 
-class Road(Base):
-    """A road or path centre line, with its class and name."""
-
-    __tablename__ = "roads"
+class _Feature:
+    """What every base-map row has: an id, where it came from, and its id there (a
+    re-import replaces by source and external id)."""
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     source: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Road(_Feature, Base):
+    """A road or path centre line, with its class and name."""
+
+    __tablename__ = "roads"
+
     road_class: Mapped[str] = mapped_column("class", String(16))
     name: Mapped[str | None] = mapped_column(String(200))
     geom: Mapped[WKBElement] = mapped_column(_geometry("MULTILINESTRING"))
@@ -79,14 +85,11 @@ class Road(Base):
     )
 
 
-class Water(Base):
+class Water(_Feature, Base):
     """A water area; rivers are areas too (OSM waterway lines are buffered)."""
 
     __tablename__ = "water"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    source: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(String(200))
     geom: Mapped[WKBElement] = mapped_column(_geometry("MULTIPOLYGON"))
@@ -99,14 +102,11 @@ class Water(Base):
     )
 
 
-class Green(Base):
+class Green(_Feature, Base):
     """A park, garden, forest, lawn or square."""
 
     __tablename__ = "green"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    source: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(String(200))
     geom: Mapped[WKBElement] = mapped_column(_geometry("MULTIPOLYGON"))
@@ -119,14 +119,11 @@ class Green(Base):
     )
 
 
-class Place(Base):
+class Place(_Feature, Base):
     """A named place of interest: school, market, hospital, fire station, ..."""
 
     __tablename__ = "places"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    source: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(24))
     name: Mapped[str] = mapped_column(String(200))
     geom: Mapped[WKBElement] = mapped_column(_geometry("POINT"))
@@ -139,14 +136,11 @@ class Place(Base):
     )
 
 
-class Compound(Base):
+class Compound(_Feature, Base):
     """A residential compound (小区), named."""
 
     __tablename__ = "compounds"
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    source: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     geom: Mapped[WKBElement] = mapped_column(_geometry("MULTIPOLYGON"))
     geom_3857: Mapped[WKBElement | None] = _mercator("MULTIPOLYGON")
