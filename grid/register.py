@@ -190,6 +190,18 @@ async def cell_counts(session: AsyncSession, cell_id: int) -> dict[str, Any]:
     }
 
 
+def outside_area_counts(counts: dict[str, Any], min_group: int) -> dict[str, Any]:
+    """A cell's counts for staff of another area: the vulnerable by tag withheld (a tag's
+    "卧床: 1" names a person to anyone who walks the cell), and the vulnerable total only
+    when at least `min_group` (settings.stats_min_group); the rest as they are."""
+    shown = dict(counts)
+    shown["vulnerable_by_tag"] = None
+    if shown["vulnerable_people"] < min_group:
+        shown["vulnerable_people"] = None
+    shown["withheld"] = "outside_area"
+    return shown
+
+
 async def building_count(session: AsyncSession, cell_id: int) -> int:
     """How many buildings a cell holds (public)."""
     query = select(func.count()).select_from(Building).where(Building.cell_id == cell_id)

@@ -138,17 +138,45 @@ async def assignee_id_for(session: AsyncSession, principal: Principal, username:
     return row.id
 
 
-async def _duplicate_target(session: AsyncSession, number: str, own_id: int) -> int:
+# The earlier report and its district (the region of level 'district' on its chain).
+_DUPLICATE_TARGET = text("""
+    SELECT i.id, i.status, i.assignee_id, i.cell_id, r.path AS region_path,
+           (SELECT d.id FROM regions d
+            WHERE d.level = 'district' AND r.path LIKE d.path || '%') AS district_id
+    FROM incidents i LEFT JOIN regions r ON r.id = i.region_id
+    WHERE i.tracking_number = :t
+    FOR UPDATE OF i
+""")
+_DISTRICT_OF = text("""
+    SELECT d.id FROM regions d
+    WHERE d.level = 'district' AND CAST(:path AS text) LIKE d.path || '%'
+""")
+
+
+async def _duplicate_target(
+    session: AsyncSession, principal: Principal, number: str, own: Any, now: datetime,
+) -> int:
     """The report a duplicate will follow: another report still open or resolved (so
-    its reporter has something to follow), locked so that two managers marking each
-    other's reports at once cannot make a loop."""
-    found = (await session.execute(text("""
-        SELECT id, status FROM incidents WHERE tracking_number = :t FOR UPDATE
-    """), {"t": number})).first()
+    its reporter has something to follow) that the caller can see, in the same district
+    as this one or in the caller's own area; locked so that two managers marking each
+    other's reports at once cannot make a loop. Anything else is the same 422, so the
+    answer never tells whether a report elsewhere exists."""
+    found = (await session.execute(_DUPLICATE_TARGET, {"t": number})).first()
     followable = OPEN | {"resolved"}
-    if found is None or found.id == own_id or found.status not in followable:
-        raise InvalidInput(f"{number} is not an open report this one can follow",
-                           f"{number} 不是可合并的在办上报", field="duplicate_of")
+    refused = InvalidInput(f"{number} is not an open report in your area this one can follow",
+                           f"{number} 不是您辖区内可合并的在办上报", field="duplicate_of")
+    if found is None or found.id == own.id or found.status not in followable:
+        raise refused
+    if not await can_see(session, principal, found, now):
+        raise refused
+    own_district = own.region_path and (await session.execute(
+        _DISTRICT_OF, {"path": own.region_path})).scalar()
+    same_district = found.district_id is not None and found.district_id == own_district
+    # An admin sees everything: for them only the district rule holds.
+    in_area = (not principal.is_admin and found.region_path is not None
+               and region_in_reach(principal, found.region_path))
+    if not (same_district or in_area):
+        raise refused
     return found.id
 
 
@@ -250,7 +278,8 @@ async def take_action(
     assignee_id = row.assignee_id
     if action.needs_assignee:
         assignee_id = await assignee_id_for(session, principal, request.assignee or "")
-    duplicate_of = (await _duplicate_target(session, request.duplicate_of or "", row.id)
+    duplicate_of = (await _duplicate_target(session, principal, request.duplicate_of or "", row,
+                                           now)
                     if action.needs_duplicate_of else None)
     tier = ctx.tiers[row.tier]
     if request.category is not None:

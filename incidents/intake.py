@@ -25,7 +25,7 @@ from incidents.categories import check_answers
 from incidents.evidence import photo_rows
 from incidents.models import REPORT_CHANNELS
 from incidents.photos import Photo
-from incidents.routing import route_params, route_sql
+from incidents.routing import outside_service_area, route_params, route_sql
 from incidents.tracking import new_secret, new_tracking_number, secret_hash
 from incidents.workdays import SeverityTier, WorkCalendar, deadline
 
@@ -290,6 +290,8 @@ incident AS (
         :reporter_id, :reporter_name, :reporter_phone, :accept_due_at, :resolve_due_at,
         :now, :now
     FROM route LEFT JOIN nearest_address ON true
+    -- Outside the service area nothing is written (submit_report refuses the point).
+    WHERE route.in_service_area
     RETURNING id, status, region_id, assignee_id, routing_rule, responsible_level
 ), created AS (
     INSERT INTO incident_events (incident_id, kind, actor_id, actor_role, to_status, data, at)
@@ -424,7 +426,10 @@ async def submit_report(
         "accept_due_at": accept_due, "resolve_due_at": resolve_due,
         "resolve_due_at_text": resolve_due.isoformat(), "now": now,
         **_retry_params(retry, known),
-    })).one()
+    })).first()
+    if row is None:
+        raise outside_service_area("lon" if data.lon is not None else "building_id",
+                                   ctx.tolerance_m)
     if retry is not None and not row.remembered:
         raise RetryKeyTaken()
     if photos:

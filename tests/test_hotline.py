@@ -22,7 +22,15 @@ from incidents.hotline import import_hotline_orders
 from incidents.hotline_export import COLUMNS, export_hotline_results
 from incidents.hotline_mapping import HotlineMapping
 from incidents.workdays import deadline
-from tests.factories import assign, auth_headers, make_building, make_user, make_world, metres_point
+from tests.factories import (
+    assign,
+    auth_headers,
+    make_building,
+    make_region,
+    make_user,
+    make_world,
+    metres_point,
+)
 
 HEADERS = ["工单编号", "来电人", "来电号码", "诉求内容", "地址", "经度", "纬度", "坐标系",
            "诉求类别", "办理时限", "受理时间"]
@@ -127,8 +135,9 @@ async def test_gbk_csv_with_chinese_headers_is_routed_and_its_results_go_back(
     await _act(client, settings, users["w_a1"], number, "accept")
     await _act(client, settings, users["w_a1"], number, "resolve", note="已劝离电动车并张贴告示")
     await _act(client, settings, users["cm_a"], number, "close")
+    # Recorded by someone other than the closer (issue 15, item 4).
     rated = await client.post(f"/reports/{number}/rating", headers=auth_headers(
-        users["cm_a"], settings), json={"overall": 5, "channel": "phone", "comment": "处理及时"})
+        users["admin"], settings), json={"overall": 5, "channel": "phone", "comment": "处理及时"})
     assert rated.status_code == 201, rated.text
 
     exported = await client.post("/admin/hotline/exports?format=csv", headers=admin)
@@ -381,13 +390,27 @@ async def test_a_file_without_the_needed_columns_is_refused_naming_them(
 async def test_an_order_outside_every_cell_is_filed_and_said_to_wait_in_a_queue(
     db, settings, scene, tmp_path
 ):
+    world, users = scene
+    # A community with no cells yet: inside the service area, outside every cell.
+    await make_region(db, "880101001003", "community", "丙社区", world.street,
+                      (1500, 0, 2000, 500))
+    lon, lat = metres_point(1750, 250)
+    path = tmp_path / "orders.csv"
+    path.write_bytes(_csv([_row("O1", 地址="", 经度=str(lon), 纬度=str(lat))]))
+    report = await _import(db, settings, users, path)
+    assert [(f["status"], f["routing_rule"]) for f in report.filed] == [
+        ("submitted", "community_queue")]
+    assert [(i.row, i.field) for i in report.outside_cells] == [(1, "经度")]
+
+
+async def test_an_order_outside_the_service_area_is_a_row_error(db, settings, scene, tmp_path):
     _world, users = scene
     lon, lat = metres_point(50_000, 50_000)
     path = tmp_path / "orders.csv"
     path.write_bytes(_csv([_row("O1", 地址="", 经度=str(lon), 纬度=str(lat))]))
     report = await _import(db, settings, users, path)
-    assert [(f["status"], f["routing_rule"]) for f in report.filed] == [("submitted", "outside")]
-    assert [(i.row, i.field) for i in report.outside_cells] == [(1, "经度")]
+    assert report.filed == [] and report.inserted == 0
+    assert [(i.row, i.field) for i in report.rejected] == [(1, "经度")]
 
 
 async def test_the_api_takes_a_mapping_and_a_dry_run(client, db, settings, scene):

@@ -136,9 +136,11 @@ async def test_backup_then_manager_then_community_queue_then_outside(client, db,
         "WHERE o.incident_id = :i"), {"i": row["id"]})).scalars().all()
     assert recipients == ["cm-c"]
 
-    far = (await client.post("/reports", json=_at(50_000, 50_000))).json()
-    assert (far["status"], far["routing_rule"]) == ("submitted", "outside")
-    assert await _count(db, "incidents") == 4  # nothing is lost
+    # 50 km out is outside the service area: refused, naming the field (issue 15, item 17).
+    far = await client.post("/reports", json=_at(50_000, 50_000))
+    assert far.status_code == 422
+    assert far.json()["error"]["fields"][0]["field"] == "lon"
+    assert await _count(db, "incidents") == 3
 
 
 async def test_an_idempotent_retry_gets_the_same_answer_and_stores_one_report(client, db, scene):
@@ -162,6 +164,16 @@ async def test_racing_retries_with_one_key_store_one_report_and_all_get_its_answ
     app = create_app(settings)
     key = f"race-{secrets.token_hex(8)}"
     body = {"category": EBIKE, "lon": 100 + secrets.randbelow(10**6) / 10**7, "lat": 30.0}
+    region = f"8899{secrets.randbelow(100):02d}"
+    # A committed region around the point: intake takes reports in the service area only.
+    async with async_engine.begin() as conn:
+        await conn.execute(text("""
+            INSERT INTO regions (code, name, level, path, boundary)
+            VALUES (:code, '竞速市', 'city', '/',
+                    ST_Multi(ST_MakeEnvelope(99.9, 29.9, 100.2, 30.1, 4326)))"""),
+            {"code": region})
+        await conn.execute(text("UPDATE regions SET path = '/' || id || '/' WHERE code = :c"),
+                           {"c": region})
     try:
         async with app.router.lifespan_context(app), AsyncClient(
             transport=ASGITransport(app=app), base_url="http://test"
@@ -181,6 +193,7 @@ async def test_racing_retries_with_one_key_store_one_report_and_all_get_its_answ
             await conn.execute(text("DELETE FROM incidents WHERE input_lon = :lon"), body)
             await conn.execute(text("DELETE FROM idempotency_records WHERE key = :k"),
                                {"k": key})
+            await conn.execute(text("DELETE FROM regions WHERE code = :c"), {"c": region})
 
 
 async def test_a_fire_burning_now_answers_call_119_and_records_a_referral(client, db, scene):

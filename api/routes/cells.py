@@ -9,14 +9,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from api.abuse import audit_personal_read
-from api.deps import OptionalPrincipal, SessionDep, StaffPrincipal
+from api.deps import OptionalPrincipal, SessionDep, SettingsDep, StaffPrincipal
 from api.geojson import GeoJSONResponse, feature_collection, parse_bbox
 from gis.clock import local_date
 from gis.errors import NotFound, PermissionDenied
 from grid.access import Principal, cell_in_reach
 from grid.cells import CellRef, cell_feature, cell_page, cell_responsibility, find_cell
 from grid.people import VulnerabilityTag
-from grid.register import PeopleFilter, building_count, cell_counts, people_page
+from grid.register import (
+    PeopleFilter,
+    building_count,
+    cell_counts,
+    outside_area_counts,
+    people_page,
+)
 from grid.roles import STAFF_ROLES
 
 router = APIRouter(prefix="/cells", tags=["register"])
@@ -56,14 +62,19 @@ async def _cell_in_reach_or_403(
 
 @router.get("/{code}", response_class=GeoJSONResponse)
 async def get_cell(
-    code: CellCode, session: SessionDep, principal: OptionalPrincipal
+    code: CellCode, session: SessionDep, settings: SettingsDep, principal: OptionalPrincipal
 ) -> GeoJSONResponse:
     """One cell with its counts. Everyone gets the building count; staff (in any area)
-    get the population counts too; no one is identified here."""
+    get the population counts too; the vulnerable by tag only in their own area (outside
+    it a small vulnerable count is withheld too); no one is identified here."""
     cell = await _cell_or_404(session, code)
     body = await cell_feature(session, cell)
     if principal is not None and principal.role in STAFF_ROLES:
-        body["properties"]["counts"] = await cell_counts(session, cell.id)
+        counts = await cell_counts(session, cell.id)
+        if not await cell_in_reach(session, principal, cell.id, cell.community_path,
+                                   local_date()):
+            counts = outside_area_counts(counts, settings.stats_min_group)
+        body["properties"]["counts"] = counts
     else:
         body["properties"]["counts"] = {"buildings": await building_count(session, cell.id)}
     return GeoJSONResponse(body)
