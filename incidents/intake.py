@@ -228,28 +228,45 @@ def _check_channel(data: ReportIn, reporter: Principal | None) -> None:
                                "只有工作人员可使用该渠道上报", field="channel")
 
 
-# Open reports of a category within its duplicate radius of :lon/:lat, nearest first. The
-# box test comes first, around the point literal in the column's SRID, so the GiST index
-# on location answers it; the exact distance is then measured on the spheroid.
+# Open reports of a category whose PUBLIC place lies within its duplicate radius of
+# :lon/:lat, nearest first. The answer goes back to whoever asks (anonymous included), so
+# nearness is measured from what is already public: public_point_3857, the one home of a
+# report's public place (the trigger of migration 0009 keeps it: the exact pin, the
+# building, or the cell, per category). Measured from the stored pin, edge-searching the
+# radius along a few rays would give the pin back to centimetres (issue 15, item 1).
+# The box test comes first, around the point literal transformed to the column's SRID,
+# so the GiST index on public_point_3857 answers it (the Mercator box is widened by
+# 1/cos(lat), its scale); the exact distance is then measured on the spheroid.
 _NEARBY = """
     SELECT i.tracking_number, i.status, i.created_at,
-           round(ST_Distance(i.location::geography, pt::geography)) AS distance_m
-    FROM incidents i, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt
+           round(ST_Distance(shown.place::geography, pt::geography)) AS distance_m
+    FROM incidents i
+    CROSS JOIN LATERAL (SELECT ST_Transform(i.public_point_3857, 4326) AS place) AS shown,
+         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt
     WHERE CAST(:radius AS float8) > 0 AND i.category_code = :category
       AND i.status = ANY(:open)
-      AND i.location && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :radius_deg)
-      AND ST_DWithin(i.location::geography, pt::geography, :radius)
+      AND i.public_point_3857 && ST_Expand(
+          ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :mercator_lat), 4326), 3857),
+          :radius_3857)
+      AND ST_DWithin(shown.place::geography, pt::geography, :radius)
     ORDER BY distance_m, i.created_at
     LIMIT :limit
 """
 _LIKELY_DUPLICATES = text(_NEARBY)
 
 
+# Web Mercator ends short of the poles; a point beyond holds no public place anyway.
+_MERCATOR_MAX_LAT = 85.0
+
+
 def _nearby_params(category: Category, lat: float, limit: int = 5) -> dict[str, Any]:
     radius = float(category.duplicate_radius_m)
-    box = degrees_around(lat, radius)
+    mercator_lat = max(-_MERCATOR_MAX_LAT, min(_MERCATOR_MAX_LAT, lat))
+    # Mercator metres per ground metre: 1/cos(lat); a little slack for the box's edge.
+    scale = 1.0 / math.cos(math.radians(mercator_lat))
     return {"category": category.code, "open": list(OPEN_STATUSES), "radius": radius,
-            "radius_deg": box, "limit": limit}
+            "mercator_lat": mercator_lat, "radius_3857": radius * scale * 1.01 + 1.0,
+            "limit": limit}
 
 
 def _duplicate(tracking_number: str, status: str) -> dict[str, Any]:

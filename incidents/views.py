@@ -17,8 +17,9 @@ from incidents.lifecycle import OPEN as OPEN_STATUSES
 from incidents.publication import public_photo_url, published_result
 from incidents.tracking import secret_matches
 
-# The place shown in public, coarsened per category: the exact pin, the building it is
-# in (its point-on-surface; else the pin rounded to ~100 m), or only the cell code.
+# The place shown in public, coarsened per category: public_point_3857, the one home of
+# a report's public place (the trigger of migration 0009: the exact pin, the building's
+# point-on-surface, else the pin rounded to ~100 m); for cell precision only the code.
 _REPORT = text("""
     SELECT i.id, i.tracking_number, i.status, i.category_code, k.label_zh, k.label_en,
            k.tier, c.code AS cell_code, i.created_at, i.accept_due_at, i.resolve_due_at,
@@ -26,12 +27,8 @@ _REPORT = text("""
            i.text_review, i.published_description, i.description, i.secret_hash,
            EXISTS (SELECT FROM ratings g WHERE g.incident_id = i.id AND g.kind = 'handling')
                AS rated,
-           CASE k.public_precision
-               WHEN 'exact' THEN ST_AsGeoJSON(i.location, 6)
-               WHEN 'building' THEN coalesce(
-                   (SELECT ST_AsGeoJSON(ST_PointOnSurface(b.footprint), 6)
-                    FROM buildings b WHERE b.id = i.building_id),
-                   ST_AsGeoJSON(ST_SnapToGrid(i.location, 0.001), 3))
+           CASE WHEN k.public_precision <> 'cell'
+               THEN ST_AsGeoJSON(ST_Transform(i.public_point_3857, 4326), 6)
            END AS place
     FROM incidents i
     JOIN incident_categories k ON k.code = i.category_code
