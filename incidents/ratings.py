@@ -9,10 +9,20 @@ Rules chosen here (the issue leaves them open):
   recording a rating given by phone or at a terminal (`channel`). Staff who filed a report
   for someone rate through the phone/terminal channel, never as "the reporter". The
   report's assignee and handler may not record a rating of their own work.
+- **Staff may not pre-empt the reporter** (issue 15, item 4): a rating recorded by staff
+  (phone/terminal) may not be recorded by the report's assignee, handler or anyone who
+  closed it (verified the work), nor a re-rating by the work order's assignee or the one
+  who recorded its revisit (revisit and re-rating by different people). The reporter's
+  own rating stands: within the rating period it REPLACES a staff-recorded one (the row
+  is updated in place; the timeline's 'rating' event keeps what was replaced and who
+  recorded it). A work order the staff-recorded rating opened stays open; a bad rating
+  of the reporter's opens one if there is none.
 - **Once**: one handling rating per report and one re-rating per work order, held by the
   partial unique indexes (INSERT .. ON CONFLICT DO NOTHING: a second rating, even a
-  concurrent one, is a 409, never a 500). A rating comes within `period_days` of closing;
-  after that the default rating stands.
+  concurrent one, is a 409, never a 500), except the reporter's replacing a staff-recorded
+  one. A rating comes within `period_days` of closing (a re-rating within `period_days`
+  of the revisit's staff-recorded re-rating, to be replaced); after that the default
+  rating stands.
 - **Work order**: an overall 1 or 2 (not a default rating, which is nobody's opinion)
   opens one, assigned up the handler's chain: the nearest level above the handler's role
   that has an active manager on the report's region chain (worker -> community manager,
@@ -109,7 +119,8 @@ _LOCK_INCIDENT = text(_INCIDENT + " WHERE i.tracking_number = :t FOR SHARE OF i"
 _READ_INCIDENT = text(_INCIDENT + " WHERE i.tracking_number = :t")
 
 _LOCK_WORK_ORDER = text("""
-    SELECT w.id, w.incident_id, w.status, w.assignee_id, w.version, i.tracking_number,
+    SELECT w.id, w.incident_id, w.status, w.assignee_id, w.revisited_by_id, w.version,
+           i.tracking_number,
            i.reporter_id, r.path AS region_path
     FROM work_orders w JOIN incidents i ON i.id = w.incident_id
     LEFT JOIN regions r ON r.id = i.region_id
@@ -134,6 +145,33 @@ _INSERT_RECTIFICATION = text("""
     ON CONFLICT (work_order_id) WHERE kind = 'rectification' DO NOTHING
     RETURNING id
 """)
+
+# Everyone who closed the report (verified the work): never the recorder of its rating.
+_CLOSERS = text("""
+    SELECT DISTINCT actor_id FROM incident_events
+    WHERE incident_id = :id AND to_status = 'closed' AND actor_id IS NOT NULL
+""")
+
+# The reporter's own rating replacing a staff-recorded one (not a default rating), in
+# place so the unique indexes still hold one; the old values come back for the timeline.
+_REPLACE_STAFF_RATING = text("""
+    WITH old AS (
+        SELECT id, overall, channel, recorded_by_id FROM ratings
+        WHERE kind = :kind AND recorded_by_id IS NOT NULL AND NOT defaulted
+          AND CASE WHEN :kind = 'handling' THEN incident_id = :incident_id
+                   ELSE work_order_id = CAST(:work_order_id AS bigint) END
+          AND (:kind = 'handling'
+               OR created_at + make_interval(days => :period) >= CAST(:now AS timestamptz))
+        FOR UPDATE
+    )
+    UPDATE ratings r SET overall = :overall, timeliness = :timeliness,
+        convenience = :convenience, comment = :comment, channel = :channel,
+        rater_id = :rater_id, recorded_by_id = NULL, excluded = false, created_at = :now
+    FROM old WHERE r.id = old.id
+    RETURNING r.id, old.overall, old.channel, old.recorded_by_id
+""")
+
+_HAS_WORK_ORDER = text("SELECT EXISTS (SELECT FROM work_orders WHERE rating_id = :id)")
 
 _EVENT = text("""
     INSERT INTO incident_events (incident_id, kind, actor_id, actor_role, note, public,
@@ -366,7 +404,9 @@ async def rate(
         order = (await session.execute(_LOCK_WORK_ORDER, {"id": work_order_id})).first()
         if order is None or order.incident_id != row.id:
             raise _no_work_order(work_order_id)
-    denied = {row.assignee_id, row.handler_id} | ({order.assignee_id} if order else set())
+    closers = set((await session.execute(_CLOSERS, {"id": row.id})).scalars())
+    denied = {row.assignee_id, row.handler_id, *closers} | (
+        {order.assignee_id, order.revisited_by_id} if order else set())
     rater = await _rater(
         session,
         ctx,
@@ -378,8 +418,10 @@ async def rate(
         staff_denied={d for d in denied if d is not None},
     )
     kind = "rectification" if order is not None else "handling"
+    # The reporter may replace a staff-recorded re-rating that closed the order.
+    replacing = order is not None and order.status == "closed" and rater.recorded_by_id is None
     if order is not None:
-        if order.status != "revisited":
+        if order.status != "revisited" and not replacing:
             raise Conflict(
                 "the work order is already re-rated"
                 if order.status == "closed"
@@ -410,12 +452,21 @@ async def rate(
         "now": now,
     }
     insert = _INSERT_RECTIFICATION if order is not None else _INSERT_HANDLING
-    rating_id = (await session.execute(insert, params)).scalar()
+    rating_id = None if replacing else (await session.execute(insert, params)).scalar()
+    replaced = None
+    if rating_id is None and rater.recorded_by_id is None:
+        # The reporter's own rating stands over one staff recorded for them.
+        replaced = (await session.execute(_REPLACE_STAFF_RATING, {
+            **params, "kind": kind, "period": rules.period_days})).first()
+        rating_id = replaced and replaced.id
     if rating_id is None:
         raise Conflict(
             "already rated: a report (or a rectification) is rated once",
             "已评价过，每件上报（或整改）只能评价一次",
         )
+    if replaced is not None:
+        return await _replaced_answer(session, row, order, rating, rater, replaced, rules,
+                                      ctx, now)
     await _event(
         session,
         row.id,
@@ -474,6 +525,37 @@ async def rate(
         answer["work_order"] = {"id": order.id, "status": "closed"}
     elif rating.overall in BAD_SCORES:
         answer["work_order"] = await _open_work_order(session, row, rating_id, rules, ctx, now)
+    return answer
+
+
+async def _replaced_answer(
+    session: AsyncSession, row: Any, order: Any, rating: RatingIn, rater: _Rater,
+    replaced: Any, rules: RatingRules, ctx: IntakeContext, now: datetime,
+) -> dict[str, Any]:
+    """The reporter's rating has replaced a staff-recorded one: the timeline keeps both;
+    a bad handling rating opens a work order when none is open for it already."""
+    kind = "rectification" if order is not None else "handling"
+    await _event(
+        session, row.id, "rating", rater.actor_id, rater.actor_role,
+        f"{'整改' if order else ''}评价（本人，替代代录评价）：{SCORE_LABELS[rating.overall]}"
+        f"（{rating.overall}）",
+        True,
+        {"rating": replaced.id, "kind": kind, "overall": rating.overall,
+         "channel": rater.channel, "work_order": order and order.id,
+         "replaced": {"overall": replaced.overall, "channel": replaced.channel,
+                      "recorded_by": replaced.recorded_by_id}},
+        now,
+    )
+    answer: dict[str, Any] = {
+        "rating_id": replaced.id, "kind": kind, "overall": rating.overall,
+        "label": SCORE_LABELS[rating.overall], "channel": rater.channel,
+        "work_order": order and {"id": order.id, "status": order.status},
+        "replaced_staff_recorded": True,
+    }
+    if order is None and rating.overall in BAD_SCORES and not (
+        await session.execute(_HAS_WORK_ORDER, {"id": replaced.id})
+    ).scalar():
+        answer["work_order"] = await _open_work_order(session, row, replaced.id, rules, ctx, now)
     return answer
 
 

@@ -180,14 +180,17 @@ async def test_staff_record_a_rating_given_by_phone_with_the_channel(client, db,
     assert (
         await _rate(client, settings, number, users["resident"], channel="phone")
     ).status_code == 403
-    recorded = await _rate(client, settings, number, users["cm_a"], channel="phone", overall=4)
+    assert (
+        await _rate(client, settings, number, users["cm_a"], channel="phone")
+    ).status_code == 403  # nor the manager who closed it (issue 15, item 4)
+    recorded = await _rate(client, settings, number, users["cm_a2"], channel="phone", overall=4)
     assert recorded.status_code == 201 and recorded.json()["channel"] == "phone"
     history = (
         await client.get(
-            f"/reports/{number}/rating", headers=auth_headers(users["cm_a2"], settings)
+            f"/reports/{number}/rating", headers=auth_headers(users["cm_a"], settings)
         )
     ).json()
-    assert [(r["channel"], r["recorded_by"]) for r in history["ratings"]] == [("phone", "cm-a")]
+    assert [(r["channel"], r["recorded_by"]) for r in history["ratings"]] == [("phone", "cm-a2")]
 
 
 async def test_a_report_is_rated_only_once_closed(client, db, settings, scene):
