@@ -98,11 +98,10 @@ class RateLimiter:
         # Parsed once here, not on every request.
         self.rules = {name: parse_rate(rule) for name, rule in self.settings.rate_limits.items()}
 
-    async def check(self, scope: str, **keys: str | int | None) -> None:
-        """Count one request of `scope` for each key given (ip=..., account=...,
-        username=...); TooManyRequests when any of them is over its limit."""
-        if not self.settings.rate_limits_enabled or _in_any(keys.get("ip"), self.exempt):
-            return
+    def windows(self, scope: str, keys: dict[str, str | int | None]
+                ) -> tuple[dict[str, tuple[int, int]], list[datetime], float]:
+        """The counter keys of a request with their rules, each key's current window start
+        (in the same order) and the time now."""
         now = time.time()
         rules: dict[str, tuple[int, int]] = {}
         starts: list[datetime] = []
@@ -117,6 +116,14 @@ class RateLimiter:
             key = f"{scope}:{kind}:{value}"[:200]
             rules[key] = (hits, seconds)
             starts.append(datetime.fromtimestamp(now // seconds * seconds, UTC))
+        return rules, starts, now
+
+    async def check(self, scope: str, **keys: str | int | None) -> None:
+        """Count one request of `scope` for each key given (ip=..., account=...,
+        username=...); TooManyRequests when any of them is over its limit."""
+        if not self.settings.rate_limits_enabled or _in_any(keys.get("ip"), self.exempt):
+            return
+        rules, starts, now = self.windows(scope, keys)
         if not rules:
             return
         async with self.connect() as conn:
@@ -145,6 +152,89 @@ def address_key(ip: str) -> str:
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/{IPV6_CLIENT_PREFIX}", strict=False))
     return str(address)
+
+
+# Peeks at counters without counting.
+_HITS = text(
+    "SELECT c.key, c.hits FROM rate_limit_counters c "
+    "JOIN unnest(CAST(:keys AS text[]), CAST(:starts AS timestamptz[])) AS t(k, s) "
+    "ON c.key = t.k AND c.window_start = t.s"
+)
+# How long an address stays "this user's own" after they signed in from it.
+KNOWN_ADDRESS_SECONDS = 30 * 86400
+
+
+@dataclass
+class LoginThrottle:
+    """Slows password guessing without letting a stranger lock a user out.
+
+    Only failures count: per (user name, address) `login.pair`, per address `login.ip`
+    and per user name `login.username`. An address over its limits gets 429 with
+    Retry-After, whatever the password; other addresses are not affected. The per-name
+    ceiling bounds a guess spread over many addresses; it does not apply to an address
+    the user signed in from in the last KNOWN_ADDRESS_SECONDS, so the real user still
+    gets in while their name is under attack. Successful logins count against nothing
+    (an office behind one address signs in as often as it needs)."""
+
+    limiter: RateLimiter
+
+    def _keys(self, username: str, ip: str | None, known: bool) -> dict[str, str | None]:
+        address = address_key(ip) if ip else None
+        return {"pair": f"{username}@{address}" if address else None, "ip": address,
+                "username": None if known else username}
+
+    async def refuse_if_over(self, username: str, ip: str | None) -> None:
+        """TooManyRequests when this address may not try this name now (counts nothing)."""
+        limiter = self.limiter
+        if not limiter.settings.rate_limits_enabled or _in_any(ip, limiter.exempt):
+            return
+        known = await self._is_known_address(username, ip)
+        rules, starts, now = limiter.windows("login", self._keys(username, ip, known))
+        if not rules:
+            return
+        async with limiter.connect() as conn:
+            rows = (await conn.execute(_HITS, {"keys": list(rules), "starts": starts})).all()
+        waits = [math.ceil(rules[key][1] - now % rules[key][1]) for key, hits in rows
+                 if hits >= rules[key][0]]
+        if waits:
+            raise TooManyRequests(max(1, max(waits)), "login")
+
+    async def failed(self, username: str, ip: str | None) -> None:
+        """Count a failed login of this name from this address."""
+        limiter = self.limiter
+        if not limiter.settings.rate_limits_enabled or _in_any(ip, limiter.exempt):
+            return
+        rules, starts, _now = limiter.windows("login", self._keys(username, ip, False))
+        if rules:
+            async with limiter.connect() as conn:
+                await conn.execute(_HIT, {"keys": list(rules), "starts": starts})
+
+    async def succeeded(self, username: str, ip: str | None) -> None:
+        """Remember this address as the user's own (exempt from the per-name ceiling)."""
+        if not self.limiter.settings.rate_limits_enabled or ip is None:
+            return
+        async with self.limiter.connect() as conn:
+            await conn.execute(_HIT, {"keys": [self._known_key(username, ip)],
+                                      "starts": [self._known_window(time.time())]})
+
+    async def _is_known_address(self, username: str, ip: str | None) -> bool:
+        if ip is None:
+            return False
+        now = time.time()
+        async with self.limiter.connect() as conn:
+            rows = (await conn.execute(_HITS, {
+                "keys": [self._known_key(username, ip)] * 2,
+                "starts": [self._known_window(now),
+                           self._known_window(now - KNOWN_ADDRESS_SECONDS)]})).all()
+        return bool(rows)
+
+    @staticmethod
+    def _known_key(username: str, ip: str) -> str:
+        return f"login:known:{username}@{address_key(ip)}"[:200]
+
+    @staticmethod
+    def _known_window(at: float) -> datetime:
+        return datetime.fromtimestamp(at // KNOWN_ADDRESS_SECONDS * KNOWN_ADDRESS_SECONDS, UTC)
 
 
 def autocommit_connections(

@@ -29,7 +29,7 @@ LOCAL_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov"
 
 
 RATE_LIMIT_SCOPES = ("intake", "login", "search")
-RATE_LIMIT_KEYS = ("ip", "account", "username")
+RATE_LIMIT_KEYS = ("ip", "account", "username", "pair")
 DEFAULT_RATE_LIMITS = {
     # A shared office or a carrier's NAT puts many residents behind one address, and they
     # share this limit: the trade-off of counting per address. A town where one carrier
@@ -37,6 +37,10 @@ DEFAULT_RATE_LIMITS = {
     # and IPv6 clients are counted per /64, which is one subscriber, not a carrier.
     "intake.ip": "30/60",
     "intake.account": "20/60",
+    # Login counts failures only: per user name and address (the guesser slows down),
+    # per address, and per user name from addresses the user has not signed in from
+    # (bounds a guess spread over many addresses; never locks the real user out).
+    "login.pair": "5/300",
     "login.ip": "30/300",
     "login.username": "10/900",
     "search.ip": "120/60",

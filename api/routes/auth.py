@@ -13,6 +13,7 @@ from api.abuse import client_ip
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from api.security import create_access_token
 from gis import audit
+from gis.abuse import LoginThrottle
 from gis.audit import Actor
 from gis.clock import local_date
 from gis.errors import NotAuthenticated
@@ -61,14 +62,17 @@ async def issue_token(
     """Exchange username and password for a bearer token (OAuth2 password flow). The
     answer to a wrong password, an unknown or a disabled account is the same."""
     username = form.username.strip().lower()
-    # Counted per address and per name tried, whether or not the account exists.
-    await request.app.state.limiter.check("login", ip=client_ip(request), username=username)
+    # Failures are counted per address and per name tried, whether or not the account
+    # exists; an address over its limits is slowed down, other addresses are not.
+    throttle = LoginThrottle(request.app.state.limiter)
+    await throttle.refuse_if_over(username, client_ip(request))
     user = (
         await session.execute(select(User).where(User.username == username))
     ).scalar_one_or_none()
     # Verify against a dummy hash for unknown users: same time, same answer.
     ok = verify_password(form.password, user.password_hash if user else dummy_hash())
     if user is None or not ok or not user.is_active:
+        await throttle.failed(username, client_ip(request))
         await audit.record(
             session, "login_failed", Actor(user.id if user else None, username[:100], None,
                                            client_ip(request)),
@@ -76,6 +80,7 @@ async def issue_token(
         await session.commit()
         raise NotAuthenticated("Invalid username or password", "用户名或密码错误")
     await request.app.state.bans.refuse_account(user.id)
+    await throttle.succeeded(username, client_ip(request))
     await audit.record(session, "login", Actor(user.id, user.username, user.role,
                                                client_ip(request)))
     await session.commit()
