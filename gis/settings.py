@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # app); else a URL template with {lat}, {lon} and {name}, e.g. 高德/百度/腾讯 on the
     # intranet.
     map_app_url: str | None = Field(None, max_length=500)
+    # 网格员公示: the report page and GET /lookup/place name each cell's grid worker to
+    # the public (many communities post these duty cards); off = "本网格网格员" only.
+    public_duty_cards: bool = False
     # Abuse limits, "hits/seconds" per scope and key (ip, account, username), counted in
     # PostgreSQL so every worker process shares them; exempt networks (a 12345 gateway,
     # the load bench) skip them. Off in the test suite except where a test turns it on.

@@ -196,6 +196,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/buildings"): public(lambda p, _: Call("/buildings", params={"bbox": _bbox(p)})),
     ("GET", "/addresses"): public(_fixed("/addresses", params={"q": "授权路"})),
     ("GET", "/lookup"): public(lambda p, _: Call("/lookup", params={"lon": p.lon, "lat": p.lat})),
+    ("GET", "/lookup/place"): public(
+        lambda p, _: Call("/lookup/place", params={"lon": p.lon, "lat": p.lat})),
     # Search is scoped in SQL (see the property tests), not by an object in the path.
     ("GET", "/register/people"): Rule(STAFF, _fixed("/register/people")),
     ("GET", "/register/people/{person_id}"): Rule(

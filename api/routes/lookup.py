@@ -7,20 +7,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import OptionalPrincipal, SessionDep
+from api.abuse import SearchLimit
+from api.deps import OptionalPrincipal, SessionDep, SettingsDep
 from gis.clock import local_date
 from grid.lookup import cell_code_at, lookup_point
+from grid.place import describe_point, public_place
 from grid.roles import STAFF_ROLES
 
 router = APIRouter(tags=["register"])
+Lon = Annotated[float, Query(ge=-180, le=180, description="WGS84 longitude")]
+Lat = Annotated[float, Query(ge=-90, le=90, description="WGS84 latitude")]
 
 
 @router.get("/lookup")
 async def lookup(
     session: SessionDep,
     principal: OptionalPrincipal,
-    lon: Annotated[float, Query(ge=-180, le=180, description="WGS84 longitude")],
-    lat: Annotated[float, Query(ge=-90, le=90, description="WGS84 latitude")],
+    lon: Lon,
+    lat: Lat,
     on: Annotated[date | None, Query(description="day to ask about; default today")] = None,
 ) -> dict[str, Any]:
     """lon/lat -> cell, region chain and who is responsible. Anyone gets the cell and the
@@ -41,3 +45,15 @@ async def lookup(
         end_of_day = datetime.combine(on, time.max, tzinfo=UTC)
         answer["cell_code_on_date"] = await cell_code_at(session, lon, lat, end_of_day)
     return answer
+
+
+@router.get("/lookup/place", dependencies=[SearchLimit])
+async def lookup_place(
+    session: SessionDep, settings: SettingsDep, lon: Lon, lat: Lat,
+) -> dict[str, Any]:
+    """A spot in words for the report page: the register building within 50 m (its
+    address), the nearest named road, the cell's code and name, and who looks after it
+    today (the grid worker's name only when GRIDGOV_PUBLIC_DUTY_CARDS is on). The same
+    answer for everyone; nothing about reports."""
+    place = await describe_point(session, lon, lat, local_date())
+    return public_place(place, settings.public_duty_cards)
