@@ -15,6 +15,12 @@ MIN_QUERY_CHARS = 2
 MAX_QUERY_CHARS = 100
 # Below this word similarity a building is not a plausible match for what was typed.
 MIN_WORD_SIMILARITY = 0.3
+# A building that does not hold every part typed stands for an address only from this
+# word similarity up (and with every number typed): the one threshold for every channel
+# that files on an address unattended (Open311, 12345). Below it the address is refused,
+# not guessed: a wrong building sends the report to the wrong worker. A typo in a full
+# address (…测试区先列路165号) passes; 火星第一大道 99999 号 never does.
+MIN_ADDRESS_CONFIDENCE = 0.6
 
 # A building matches when its address contains every token typed ("明珠 先烈路 165"
 # finds 示范市明珠区先烈路165号), or resembles the query by trigram word similarity
@@ -60,6 +66,51 @@ class AddressHit:
 
 # Tokens: runs of digits, runs of anything else; whitespace separates too.
 _TOKEN = re.compile(r"[0-9]+|[^0-9\s]+")
+_NUMBER = re.compile(r"[0-9]+")
+# A building within a house number (长江路83号2栋, 5幢, 3座, 2号楼).
+_BUILDING_NUMBER = re.compile(r"([0-9]+)\s*(?:栋|幢|座|号楼)")
+# The parts of an address a building of the register carries, longest first: up to the
+# building number (…83号2栋), then up to the house number (…83号); what follows (楼下,
+# 502 室) names no building.
+_UP_TO_BUILDING = re.compile(r"^.*?[0-9]+\s*号.*?[0-9]+\s*(?:栋|幢|座|号楼)")
+_UP_TO_HOUSE = re.compile(r"^.*?[0-9]+\s*号")
+
+
+def building_number(address: str) -> str | None:
+    """The building number an address names (2 in 长江路83号2栋), if any."""
+    found = _BUILDING_NUMBER.search(unicodedata.normalize("NFKC", address))
+    return (found.group(1).lstrip("0") or "0") if found else None
+
+
+def address_queries(raw: str) -> list[str]:
+    """What to search for an address, most specific first: as typed, then cut after the
+    building number, then after the house number."""
+    text = " ".join(unicodedata.normalize("NFKC", raw).split())
+    queries = [text]
+    for part in (_UP_TO_BUILDING, _UP_TO_HOUSE):
+        if (found := part.match(text)) and found.group(0) not in queries:
+            queries.append(found.group(0))
+    return queries
+
+
+def address_fits(query: str, hit: AddressHit, building: str | None = None) -> bool:
+    """Whether a building can be the one meant: it holds every number typed (166号 or
+    65号 is not 165号, however alike they look), and a building number given (`building`,
+    else the query's own) is its building number when it names one (83号2栋 is not
+    83号4栋)."""
+    typed = unicodedata.normalize("NFKC", query)
+    if not set(_NUMBER.findall(typed)) <= set(_NUMBER.findall(hit.address)):
+        return False
+    given = building or building_number(typed)
+    own = building_number(hit.address)
+    return given is None or own is None or given == own
+
+
+def confident(query: str, hit: AddressHit, building: str | None = None) -> bool:
+    """Whether a hit may stand for the address unattended: it fits, and it holds every
+    part typed or is at least MIN_ADDRESS_CONFIDENCE similar."""
+    return address_fits(query, hit, building) and (
+        hit.contains or hit.score >= MIN_ADDRESS_CONFIDENCE)
 
 
 def normalise_query(raw: str) -> str:
@@ -100,3 +151,21 @@ async def search_addresses(
         "near_lon": near and near[0], "near_lat": near and near[1],
     })
     return [AddressHit(*row) for row in rows.all()]
+
+
+async def confident_address(session: AsyncSession, raw: str) -> AddressHit | None:
+    """The building an address names, when one fits it confidently (see `confident`),
+    trying the whole address, then its building and house number; None otherwise."""
+    given = building_number(raw)
+    whole, *parts = address_queries(raw)
+    for query in [whole, *parts]:
+        try:
+            hits = await search_addresses(session, query, limit=5)
+        except InvalidInput:
+            if query == whole:
+                raise
+            continue  # a part too short to search
+        for hit in hits:
+            if confident(query, hit, given):
+                return hit
+    return None

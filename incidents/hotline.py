@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,7 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gis.errors import InvalidInput
 from gis.spreadsheet_csv import SpreadsheetWriter
 from grid.access import Principal
-from grid.addresses import MAX_QUERY_CHARS, AddressHit, normalise_query, search_addresses
+from grid.addresses import (
+    MAX_QUERY_CHARS,
+    address_fits,
+    address_queries,
+    building_number,
+    confident,
+    search_addresses,
+)
 from grid.importing.report import ImportReport
 from incidents.hotline_mapping import HotlineMapping
 from incidents.hotline_reading import (
@@ -45,18 +51,9 @@ from incidents.hotline_reading import (
 from incidents.intake import IntakeContext, ReportIn, Submission, submit_report
 from incidents.workdays import deadline
 
-# An address found only by resemblance (no building holds every part typed) places the
-# order when it is at least this similar (and has the numbers typed); below it the row is
-# refused rather than guessed: unattended, a wrong place sends the order to the wrong
-# worker. A typo in a full address (…测试区先列路165号) passes; in a short one (先列路165号)
-# it scores about 0.5 and is refused.
-MIN_ADDRESS_SIMILARITY = 0.6
 # Categories intake does not route (a fire burning now is a 119 call; a damage
 # declaration needs a house of the register).
 NOT_ROUTINE = {"fire.damage_declaration"}
-# The part of a caller's address a building of the register carries: road and number,
-# without the block, unit and room after it (…先烈路165号3栋502 -> …先烈路165号).
-_HOUSE_NUMBER = re.compile(r"^.*?\d+\s*号")
 _ROUTED_TO_A_CELL = {"inside", "nearest"}
 
 Progress = Callable[[str], None]
@@ -294,16 +291,16 @@ async def _building_for(session: AsyncSession, row: OrderRow) -> int:
     """The register building an address names (road and number; block and room left
     off when the whole address finds nothing), else RowProblem."""
     assert row.address is not None
-    queries = [row.address]
-    number = _HOUSE_NUMBER.match(row.address)
-    if number and number.group(0) != row.address:
-        queries.append(number.group(0))
+    # The building and house number, without the room after them (…先烈路165号3栋502 ->
+    # …先烈路165号3栋 -> …先烈路165号); a building number given must be the hit's own.
+    given = building_number(row.address)
     similar = None
-    for query in queries:
+    for query in address_queries(row.address):
         if len(query) > MAX_QUERY_CHARS:
             continue
         try:
-            hits = await search_addresses(session, query, limit=2)
+            hits = [hit for hit in await search_addresses(session, query, limit=5)
+                    if address_fits(query, hit, given)][:2]
         except InvalidInput:  # too short to search
             continue
         if hits and hits[0].contains:
@@ -314,7 +311,7 @@ async def _building_for(session: AsyncSession, row: OrderRow) -> int:
                                  "the full address or coordinates",
                                  "地址对应多个网格中的楼栋，请补全地址或提供经纬度")
             return hits[0].building_id
-        if hits and similar is None and _resembles(query, hits[0]):
+        if hits and similar is None and confident(query, hits[0], given):
             similar = hits[0]
     if similar is not None:
         row.warn("address", "no building has this exact address: placed at the most "
@@ -324,14 +321,6 @@ async def _building_for(session: AsyncSession, row: OrderRow) -> int:
     raise RowProblem(row.column("address"),
                      "no building of the register matches this address; give coordinates",
                      "登记的楼栋中找不到该地址，请提供经纬度")
-
-
-def _resembles(query: str, hit: AddressHit) -> bool:
-    """Close enough to place an order unattended: similar, and every number typed is in
-    the address (166号 or 65号 is not 165号, however alike they look)."""
-    numbers = re.compile(r"[0-9]+")
-    return hit.score >= MIN_ADDRESS_SIMILARITY and set(
-        numbers.findall(normalise_query(query))) <= set(numbers.findall(hit.address))
 
 
 # The order beside its incident, and the hotline's time limit on the incident when it is

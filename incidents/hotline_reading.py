@@ -18,10 +18,11 @@ import pandas as pd
 from gis.clock import CHINA_TZ
 from gis.coords import CoordSystem, parse_location
 from gis.errors import InvalidInput
-from grid.importing.people import LANDLINE, MOBILE, read_csv_text
+from grid.importing.people import read_csv_text
 from grid.importing.report import RowIssue
 from incidents.hotline_mapping import FIELDS, HotlineMapping, normalise_key
 from incidents.intake import MAX_DESCRIPTION
+from incidents.phones import normalise_phone
 from incidents.workdays import DeadlineRule
 
 # Without a column for one of these no row could be filed: the file is refused instead.
@@ -224,12 +225,9 @@ def _caller(row: OrderRow, raw: dict[str, str | None]) -> None:
 
 
 def _phone(text: str) -> str | None:
-    """A mainland mobile (+86 dropped) or a landline with its area code; None otherwise."""
-    compact = re.sub(r"[\s()（）]", "", text)
-    mobile = re.sub(r"^(?:\+86|0086|86)(?=\d{11}$)", "", compact.replace("-", ""))
-    if re.fullmatch(MOBILE, mobile):
-        return mobile
-    return compact if re.fullmatch(LANDLINE, compact) else None
+    """A mainland mobile (+86 dropped), a landline with its area code or an international
+    number, as people write them ((020) 8300-1234); None otherwise."""
+    return normalise_phone(text)
 
 
 def _content(row: OrderRow, raw: dict[str, str | None]) -> None:

@@ -631,6 +631,9 @@ class Open311Request(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     device_id: Mapped[str | None] = mapped_column(String(100))
     account_id: Mapped[str | None] = mapped_column(String(100))
+    # attribute[...] fields the category does not ask for, kept as sent (never public).
+    extra_attributes: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, server_default=text("'{}'"))
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (

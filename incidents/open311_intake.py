@@ -4,27 +4,33 @@ carries beyond a web report kept beside it."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.clock import CHINA_TZ
-from gis.errors import GridgovError, InvalidInput, PermissionDenied
-from grid.addresses import search_addresses
+from gis.errors import GridgovError, InvalidInput
+from grid.addresses import confident_address
 from incidents.categories import Question
 from incidents.intake import IntakeContext, ReportIn, RetryKey, Submission, submit_report
 from incidents.open311 import param_value, service_questions
 from incidents.open311_clients import Open311Client
+from incidents.phones import normalise_phone
 
 MAX_MEDIA_URL = 2000
+# GeoReport v2 allows descriptions of up to 4,000 characters (the web form keeps its own).
+MAX_DESCRIPTION = 4000
+MAX_EXTRA_ATTRIBUTES = 20
+MAX_EXTRA_VALUE = 2000
 MAX_IDENTIFIER = 100
 MAX_EMAIL = 254
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
@@ -33,25 +39,26 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FIELDS = {"category": "service_code", "lon": "long", "lat": "lat", "building_id": "address_id",
            "address": "address_string", "q": "address_string", "contact_name": "first_name",
            "contact_phone": "phone"}
-# Parameters that identify someone in a client's own system: meaningful (and accepted)
-# only from a client that presents its key.
-CLIENT_IDENTIFIERS = ("email", "device_id", "account_id")
 
 
 class Open311ReportIn(ReportIn):
-    """A report as an Open311 request becomes: the web form's fields, channel open311."""
+    """A report as an Open311 request becomes: the web form's fields, channel open311,
+    and the spec's longer description."""
 
     channel: Literal["open311"] = "open311"  # type: ignore[assignment]
+    description: str | None = Field(None, max_length=MAX_DESCRIPTION)
 
 
 @dataclass(frozen=True)
 class Open311Extras:
-    """What the request carries that the incident has no column for (never public)."""
+    """What the request carries that the incident has no column for (never public):
+    the reporter's contact and identifiers, and attributes the category does not ask."""
 
     media_url: str | None = None
     email: str | None = None
     device_id: str | None = None
     account_id: str | None = None
+    extra_attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,25 +97,32 @@ def _coerce(question: Question, value: str, field: str) -> Any:
 
 def read_attributes(
     items: list[tuple[str, str]], questions: list[dict[str, Any]]
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, str]]:
     """`attribute[code]=value` (and `attribute[code][]=` for lists) as the category's
-    answers; an unknown code is left for intake to refuse by name."""
+    answers (checked by type), and the attributes it does not ask for, kept as sent:
+    clients add their own (FixMyStreet's report_url), which must not block a report."""
     raw: dict[str, list[str]] = {}
     for key, value in items:
         if match := _ATTRIBUTE.fullmatch(key):
             raw.setdefault(match.group(1), []).append(value.strip())
     by_key = {q["key"]: Question.model_validate(q) for q in questions}
     answers: dict[str, Any] = {}
+    extra: dict[str, str] = {}
     for code, values in raw.items():
-        field = f"attribute[{code}]"
+        name = f"attribute[{code}]"
         given = [v for v in values if v]
         if not given:
             continue
-        if len(given) > 1:
-            raise InvalidInput("this attribute takes one value", "此项只能有一个值", field=field)
         question = by_key.get(code)
-        answers[code] = _coerce(question, given[0], field) if question else given[0]
-    return answers
+        if question is None:
+            # Kept for the staff, bounded; never read as an answer nor shown publicly.
+            if len(extra) < MAX_EXTRA_ATTRIBUTES:
+                extra[code] = ", ".join(given)[:MAX_EXTRA_VALUE]
+            continue
+        if len(given) > 1:
+            raise InvalidInput("this attribute takes one value", "此项只能有一个值", field=name)
+        answers[code] = _coerce(question, given[0], name)
+    return answers, extra
 
 
 def _checked_text(value: str | None, field: str, limit: int) -> str | None:
@@ -131,12 +145,10 @@ def check_media_url(value: str | None) -> str | None:
     return url
 
 
-def _extras(fields: dict[str, str], client: Open311Client | None) -> Open311Extras:
-    for name in CLIENT_IDENTIFIERS:
-        if param_value(fields.get(name)) is not None and client is None:
-            # 403, as the spec answers a missing key: the field needs one.
-            raise PermissionDenied(f"{name} is accepted only from a client with an api_key",
-                                   f"{name} 仅接受持有 api_key 的客户端提交", field=name)
+def _extras(fields: dict[str, str], extra_attributes: dict[str, str]) -> Open311Extras:
+    """The contact and identifiers, from any client (with a key or without: discovery
+    says none is needed): stored as the reporter's contact, never public, and removed
+    with the other contact details when they expire (incidents/retention.py)."""
     email = _checked_text(fields.get("email"), "email", MAX_EMAIL)
     if email is not None and not _EMAIL.fullmatch(email):
         raise InvalidInput("expected an email address", "邮箱格式有误", field="email")
@@ -144,11 +156,26 @@ def _extras(fields: dict[str, str], client: Open311Client | None) -> Open311Extr
         media_url=check_media_url(fields.get("media_url")), email=email,
         device_id=_checked_text(fields.get("device_id"), "device_id", MAX_IDENTIFIER),
         account_id=_checked_text(fields.get("account_id"), "account_id", MAX_IDENTIFIER),
+        extra_attributes=extra_attributes,
     )
 
 
 def _has_cjk(value: str) -> bool:
     return any(unicodedata.name(c, "").startswith("CJK") for c in value)
+
+
+def _phone(value: str | None) -> str | None:
+    """The phone number as people write it ((020) 8300-1234, +86 137 1234 5678),
+    normalised; 400 naming phone when it is no phone number."""
+    value = param_value(value)
+    if value is None:
+        return None
+    number = normalise_phone(value)
+    if number is None:
+        raise InvalidInput("expected a phone number: a mobile (13712345678) or a landline "
+                           "with its area code ((020) 8300-1234)",
+                           "应为手机号码或带区号的固定电话，如 (020) 8300-1234", field="phone")
+    return number
 
 
 def contact_name(first: str | None, last: str | None) -> str | None:
@@ -161,7 +188,9 @@ def contact_name(first: str | None, last: str | None) -> str | None:
 
 async def _address_building(session: AsyncSession, fields: dict[str, str]) -> int | None:
     """The building an address-only request points at: address_id (a building id from
-    the address search), else the best match for address_string."""
+    the address search), else the building address_string names confidently (see
+    grid.addresses.confident): a made-up address is refused, never filed on the first
+    building that looks a little like it."""
     if (address_id := param_value(fields.get("address_id"))) is not None:
         if not address_id.isdigit() or not 1 <= int(address_id) < 2**63:
             raise InvalidInput("expected a building id from the address search",
@@ -170,14 +199,17 @@ async def _address_building(session: AsyncSession, fields: dict[str, str]) -> in
     if (address := param_value(fields.get("address_string"))) is None:
         return None
     try:
-        hits = await search_addresses(session, address, limit=1)
+        hit = await confident_address(session, address)
     except GridgovError as exc:
         exc.field = "address_string"
         raise
-    if not hits:
-        raise InvalidInput("no address in the register matches; send lat and long",
-                           "登记的地址中没有与之匹配的，请提供经纬度", field="address_string")
-    return hits[0].building_id
+    if hit is None:
+        raise InvalidInput(
+            "no building of the register matches this address closely enough (house and "
+            "building numbers included); check it or send lat and long",
+            "登记的楼栋中没有与该地址足够吻合的（门牌号、楼栋号需一致），请核对地址或提供经纬度",
+            field="address_string")
+    return hit.building_id
 
 
 async def parse_request(
@@ -185,7 +217,8 @@ async def parse_request(
     client: Open311Client | None,
 ) -> ParsedRequest:
     """A POSTed request checked and read into a report; 400 naming the Open311 parameter
-    (404 for a service that is not listed, 403 for identifiers without an api_key)."""
+    (404 for a service that is not listed). `client` (None without an api_key) changes
+    nothing here: contact details are taken from any client and never published."""
     code = param_value(fields.get("service_code"))
     if code is None:
         raise InvalidInput("service_code is required", "请提供 service_code",
@@ -193,7 +226,8 @@ async def parse_request(
     # A fire burning now is not listed, but a client that sends one anyway is still told
     # to call 119 (and it is recorded): an emergency is never refused.
     questions, emergency = await service_questions(session, code, allow_emergency=True)
-    extras = _extras(fields, client)
+    answers, extra_attributes = read_attributes(attributes, questions)
+    extras = _extras(fields, extra_attributes)
     lat, lon = param_value(fields.get("lat")), param_value(fields.get("long"))
     building_id = None
     if lat is None and lon is None and not emergency:
@@ -206,9 +240,9 @@ async def parse_request(
         "category": code, "lat": lat, "lon": lon, "building_id": building_id,
         "address": param_value(fields.get("address_string")),
         "description": param_value(fields.get("description")),
-        "answers": read_attributes(attributes, questions),
+        "answers": answers,
         "contact_name": contact_name(fields.get("first_name"), fields.get("last_name")),
-        "contact_phone": param_value(fields.get("phone")),
+        "contact_phone": _phone(fields.get("phone")),
     }
     if (system := param_value(fields.get("coord_system"))) is not None:
         values["coord_system"] = system  # extension: GCJ-02 / BD-09 from Chinese map SDKs
@@ -224,8 +258,9 @@ async def parse_request(
 
 _DETAILS = text("""
     INSERT INTO open311_requests (incident_id, client_id, media_url, email, device_id,
-                                  account_id)
-    SELECT id, :client_id, :media_url, :email, :device_id, :account_id
+                                  account_id, extra_attributes)
+    SELECT id, :client_id, :media_url, :email, :device_id, :account_id,
+           CAST(:extra_attributes AS jsonb)
     FROM incidents WHERE tracking_number = :t
 """)
 
@@ -242,10 +277,17 @@ async def file_request(
         exc.field = open311_field(exc.field)
         raise
     if isinstance(result, Submission):
+        details = asdict(parsed.extras)
+        details["extra_attributes"] = json.dumps(details["extra_attributes"],
+                                                 ensure_ascii=False)
         await session.execute(_DETAILS, {"t": result.tracking_number,
-                                         "client_id": client and client.id,
-                                         **asdict(parsed.extras)})
+                                         "client_id": client and client.id, **details})
     return result
+
+
+def emergency_request_id(referral_id: int) -> str:
+    """The id an emergency referral answers with: it is no report (119 handles it)."""
+    return f"119-{referral_id:08d}"
 
 
 def _local(moment: str | None) -> str:
@@ -279,9 +321,11 @@ def post_answer(
     answer: dict[str, Any], language: str, account_id: str | None, *, extensions: bool
 ) -> dict[str, Any]:
     """The POST response's one request: the id at once (routing is synchronous, so no
-    token), what happens next, and with extensions the reporter's secret for rating."""
+    token), what happens next, and with extensions the reporter's secret for rating. An
+    emergency gets an id too (its referral's), so a client does not retry it."""
     if answer.get("emergency"):
-        return {"service_notice": service_notice(answer, language), "account_id": account_id}
+        return {"service_request_id": emergency_request_id(answer["referral_id"]),
+                "service_notice": service_notice(answer, language), "account_id": account_id}
     posted: dict[str, Any] = {"service_request_id": answer["tracking_number"],
                               "service_notice": service_notice(answer, language),
                               "account_id": account_id}

@@ -18,7 +18,11 @@ How each figure is counted (one statement per request, grouped in the database):
 - **Ratings**: the handling ratings of those reports. Valid = not excluded; satisfaction
   = overall 4-5 among valid (a defaulted rating, 基本满意 by default, is valid and not
   satisfied; it is also counted in `defaulted`); bad = overall 1-2 among valid. Excluded
-  ratings are counted apart and leave every other figure.
+  ratings are counted apart and leave every other figure. The three figures of the
+  national 好差评 rules (GB/T 39735 政务服务评价): 好评率 `satisfaction_rate` = 满意 +
+  非常满意 (4-5) over all valid ratings, default ones included; 主动评价好评率
+  `active_satisfaction_rate` = the same over the ratings reporters gave themselves
+  (`active` = valid minus defaulted); 未评价率 `unrated_rate` = defaulted over valid.
 - **Rectification**: work orders opened by those reports' valid bad ratings (a work order
   whose rating was later excluded leaves the figures); revisited at or before `due_at` is
   on time, revisited after it or still not revisited past it is late.
@@ -29,8 +33,9 @@ Publishing (k-suppression): a group with fewer than k reports (`stats_min_group`
 its code and name, `suppressed: true` and no figures, not even its report count (so
 "fewer than k" is all that is told, an empty group included). The ratings and
 rectification of a published group are shown only when it has at least k valid ratings
-(or none at all): a rate over one or two ratings would tell the handler how a known
-reporter rated. Staff over the area see everything unsuppressed. Suppression is per
+(or none at all), and as many given by reporters themselves (or none): a rate over
+one or two ratings would tell the handler how a known reporter rated, and with the
+default 基本满意 every satisfied or bad rating is a reporter's own. Staff over the area see everything unsuppressed. Suppression is per
 group and per level: a suppressed community's count could still be worked out from its
 street's total minus its published siblings (no complementary suppression yet).
 """
@@ -127,6 +132,8 @@ rated AS (
         count(*) FILTER (WHERE NOT r.excluded AND r.overall >= 4) AS satisfied,
         count(*) FILTER (WHERE NOT r.excluded AND r.overall <= 2) AS bad,
         count(*) FILTER (WHERE NOT r.excluded AND r.defaulted) AS defaulted,
+        count(*) FILTER (WHERE NOT r.excluded AND NOT r.defaulted AND r.overall >= 4)
+            AS active_satisfied,
         count(*) FILTER (WHERE r.excluded) AS excluded
     FROM base b
     JOIN ratings r ON r.incident_id = b.id AND r.kind = 'handling'
@@ -152,6 +159,7 @@ SELECT g.code, g.name, g.in_force,
     h.accept_median_minutes, h.resolve_median_minutes,
     coalesce(rt.valid, 0) AS valid, coalesce(rt.satisfied, 0) AS satisfied,
     coalesce(rt.bad, 0) AS bad, coalesce(rt.defaulted, 0) AS defaulted,
+    coalesce(rt.active_satisfied, 0) AS active_satisfied,
     coalesce(rt.excluded, 0) AS excluded,
     coalesce(w.work_orders, 0) AS work_orders, coalesce(w.on_time, 0) AS rectified_on_time,
     coalesce(w.late, 0) AS rectified_late
@@ -238,6 +246,13 @@ def check_level(level: str, scope: Scope) -> None:
         )
 
 
+def _rating_sample(ratings: dict[str, Any]) -> dict[str, Any]:
+    """The ratings' count for k-suppression: the valid ones, or the fewer given by reporters
+    themselves when there are any (nine defaults and one given would expose that one)."""
+    active = ratings["active"]
+    return ratings | {"valid": min(ratings["valid"], active) if active else ratings["valid"]}
+
+
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -250,6 +265,7 @@ def _figures(row: Any) -> dict[str, Any]:
     accepted = row.accepted_on_time + row.accepted_late
     resolved = row.resolved_on_time + row.resolved_late
     revisits = row.rectified_on_time + row.rectified_late
+    active = row.valid - row.defaulted
     return {
         "reports": row.reports,
         "set_aside": row.set_aside,
@@ -272,6 +288,10 @@ def _figures(row: Any) -> dict[str, Any]:
             "bad": row.bad,
             "defaulted": row.defaulted,
             "excluded": row.excluded,
+            "active": active,
+            "active_satisfied": row.active_satisfied,
+            "active_satisfaction_rate": _rate(row.active_satisfied, active),
+            "unrated_rate": _rate(row.defaulted, row.valid),
         },
         "rectification": {
             "work_orders": row.work_orders,
@@ -322,7 +342,7 @@ def published(groups: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
                 }
             )
             continue
-        ratings = group["ratings"]
+        ratings = _rating_sample(group["ratings"])
         if 0 < ratings["valid"] < k or (ratings["valid"] == 0 and ratings["excluded"]):
             group = group | {"ratings_suppressed": True, "ratings": None, "rectification": None}
         shown.append(group)

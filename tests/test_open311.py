@@ -341,7 +341,8 @@ async def test_a_fire_burning_now_is_told_to_call_119_and_recorded(client, db, s
                          headers={"Accept-Language": "en"})
     assert posted.status_code == 200
     (answer,) = posted.json()
-    assert "119" in answer["service_notice"] and "service_request_id" not in answer
+    assert "119" in answer["service_notice"]
+    assert answer["service_request_id"].startswith("119-")
     referral = (await db.execute(text(
         "SELECT channel FROM emergency_referrals ORDER BY id DESC LIMIT 1"))).scalar_one()
     assert referral == "open311"
@@ -465,11 +466,7 @@ async def test_media_url_is_stored_as_given_and_only_http_urls_are_taken(client,
 # -- keys -------------------------------------------------------------------------------------
 
 
-async def test_identifiers_need_a_key_and_a_bad_or_revoked_key_is_403(client, db, scene):
-    for field in ("email", "account_id", "device_id"):
-        refused = await _post(client, _form(**{field: "x@example.com"}))
-        assert refused.status_code == 403
-        assert refused.json()[0]["description"].startswith(f"{field}:")
+async def test_a_bad_or_revoked_key_is_403(client, db, scene):
     for fmt in ("json", "xml"):
         bad = await _post(client, _form(api_key="gg311_not-a-key"), fmt)
         assert bad.status_code == 403
@@ -530,10 +527,9 @@ def test_the_cli_creates_lists_and_revokes_client_keys(conn, monkeypatch):
     (_form(**{"attribute[count]": "many"}), 400, "attribute[count]"),
     (_form(**{"attribute[count]": "9999"}), 400, "attribute[count]"),
     (_form(**{"attribute[charging]": "maybe"}), 400, "attribute[charging]"),
-    (_form(**{"attribute[colour]": "red"}), 400, "attribute[colour]"),
     (_form(phone="call me"), 400, "phone"),
-    (_form(description="x" * 2001), 400, "description"),
-    (_form(email="x@y.cn"), 403, "email"),
+    (_form(description="x" * 4001), 400, "description"),
+    (_form(email="not-an-address"), 400, "email"),
     (_form(extensions="maybe"), 400, "extensions"),
 ])
 async def test_malformed_requests_get_the_specs_errors_in_json_and_xml(

@@ -41,13 +41,14 @@ DISCOVERY_TEXT = {
     "contact": ("本平台由所在城市的网格化管理中心运维，问题请联系该中心。",
                 "This platform is run by the city's grid management centre; ask them."),
     "key_service": (
-        "提交上报无需 api_key，与网页上报相同。可信客户端向管理员申请 api_key（gridgov open311 "
-        "key create 名称），凭它可附带 email、device_id、account_id，并在查询自己提交的上报时看到"
-        "描述、media_url 和评价分数。",
-        "POST requests need no api_key, like the web form. Trusted clients get an api_key "
-        "from the administrators (gridgov open311 key create NAME); with it they may send "
-        "email, device_id and account_id, and see the description, media_url and rating "
-        "scores of the requests they filed.",
+        "提交上报无需 api_key，与网页上报相同；email、phone 等联系方式仅供办理人员联系，从不公开。"
+        "可信客户端向管理员申请 api_key（gridgov open311 key create 名称），凭它在查询自己提交的"
+        "上报时看到描述、media_url 和评价分数，且不受匿名提交频率限制。",
+        "POST requests need no api_key, like the web form; contact details (email, phone) "
+        "reach the staff handling the report only and are never published. Trusted "
+        "clients get an api_key from the administrators (gridgov open311 key create "
+        "NAME); with it they see the description, media_url and rating scores of the "
+        "requests they filed, and are not held to the anonymous rate limit.",
     ),
 }
 
@@ -197,8 +198,9 @@ async def _read_form(request: Request) -> tuple[dict[str, str], list[tuple[str, 
         "type": "object",
         "description": "GeoReport v2 parameters: service_code; lat and long, or "
                        "address_string, or address_id (a building id); attribute[code]; "
-                       "description; media_url; first_name, last_name, phone; with an "
-                       "api_key also email, device_id, account_id; extensions=true",
+                       "description (up to 4,000 characters); media_url; first_name, "
+                       "last_name, phone, email, device_id, account_id (never public); "
+                       "api_key; extensions=true",
     }}}}})
 async def create_request(
     request: Request, session: SessionDep, fmt: Format,
