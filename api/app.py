@@ -23,6 +23,7 @@ from api.routes import (
     auth,
     buildings,
     categories,
+    cell_names,
     cells,
     damage,
     desk,
@@ -140,8 +141,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost: the client's address as a trusted proxy reports it, for everything else.
     app.add_middleware(ForwardedFor, trusted=settings.trusted_proxies)
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
-                   categories, reports, damage, handling, workflow, ratings, statistics,
-                   patrol, tiles, style, pages, docs, admin, inbox, webhooks, desk):
+                   categories, cell_names, reports, damage, handling, workflow, ratings,
+                   statistics, patrol, tiles, style, pages, docs, admin, inbox, webhooks,
+                   desk):
         app.include_router(module.router)
     app.include_router(security.router)
     # OGC API - Features: the public layers for QGIS and GDAL.

@@ -189,6 +189,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/regions/{code}"): public(lambda p, _: Call(f"/regions/{p.community}")),
     ("GET", "/cells"): public(_fixed("/cells")),
     ("GET", "/cells/{code}"): public(lambda p, _: Call(f"/cells/{p.cell}")),
+    # Admins rename a cell (audited); nobody else may.
+    ("PATCH", "/cells/{code}"): Rule(
+        ADMIN, lambda p, _: Call(f"/cells/{p.cell}", json={"name": "授权测试网格"})),
     ("GET", "/cells/{code}/responsibility"): Rule(
         STAFF, lambda p, _: Call(f"/cells/{p.cell}/responsibility"), scoped=True, outside=403),
     ("GET", "/cells/{code}/residents"): Rule(

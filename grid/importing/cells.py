@@ -10,6 +10,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gis.crs import STORAGE_SRID
+from grid.cell_names import name_problem
 from grid.importing.geometry import check_polygons
 from grid.importing.reading import FieldMapping, read_geodata
 from grid.importing.report import ImportReport, RowIssue
@@ -48,6 +49,12 @@ def import_cells(
             rejects.setdefault(i, ("code", f"code {code} repeats an earlier row"))
         else:
             seen.add(code)
+    # A name is optional (a missing or blank one becomes 网格<last 3 digits>); one given
+    # follows the rule an admin's rename does.
+    names = attrs["name"].astype("string").str.strip()
+    for i, name in enumerate(names):
+        if isinstance(name, str) and name and (problem := name_problem(name)):
+            rejects.setdefault(i, ("name", problem))
     report.rejected = [RowIssue(i + 1, None if i not in rejects else str(codes.iat[i]), f, r)
                        for i, (f, r) in sorted(rejects.items())]
     report.repaired = [RowIssue(i + 1, str(codes.iat[i]), "geometry", r)
@@ -57,10 +64,10 @@ def import_cells(
     say(f"cells: {int(keep.sum())} usable of {report.read}")
     savepoint = conn.begin_nested() if dry_run else None
     version_id = create_draft_version(conn, label, "import")
-    names = attrs["name"].astype("string")
     rows = [
         {"v": version_id, "code": codes.iat[i],
-         "name": names.iat[i] if isinstance(names.iat[i], str) else f"网格{codes.iat[i][-3:]}",
+         "name": names.iat[i] if isinstance(names.iat[i], str) and names.iat[i]
+         else f"网格{codes.iat[i][-3:]}",
          "community": communities[codes.iat[i][:12]],
          "wkb": shapely.to_wkb(shapely.set_srid(geoms[i], STORAGE_SRID), hex=True,
                                include_srid=True)}
