@@ -23,25 +23,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @needs_chromium
-async def test_the_public_map_shows_markers_with_every_request_to_this_server(page, open_incident):
-    hosts: list[str] = []
-    page.on("request", lambda request: hosts.append(urlsplit(request.url).netloc))
-    await page.goto("/map")
-    await page.locator(".leaflet-container").wait_for()
-    await page.locator(".gg-marker").first.wait_for()
-    await page.wait_for_load_state("networkidle")
-    port = urlsplit(page.url).port
-    # data: URLs (the favicon) have no host; everything else must be this server.
-    assert {h for h in hosts if h} == {f"127.0.0.1:{port}"}
-    assert len(hosts) > 5  # the page, vendor scripts, styles, categories, cells, incidents
-    assert await page.locator("select#category option").count() > 1
-    await page.check("#heat")
-    await page.locator("canvas.leaflet-heatmap-layer").wait_for()
-    content = await page.content()
-    assert USER_PHONE not in content and "王五" not in content
-
-
-@needs_chromium
 async def test_a_report_filed_by_clicking_the_map_gets_a_number_that_can_be_tracked(
     page, server, open_incident
 ):
@@ -126,7 +107,7 @@ async def test_the_public_incident_layer_needs_a_bbox_and_gives_only_public_fiel
 
 
 @needs_chromium
-@pytest.mark.parametrize("path", ["/map", "/report", "/report?lang=en"])
+@pytest.mark.parametrize("path", ["/report", "/report?lang=en"])
 async def test_the_pages_have_no_serious_accessibility_violations(page, open_incident, path):
     await page.goto(path)
     await page.locator("select#category option").nth(1).wait_for(state="attached")
