@@ -35,9 +35,19 @@ its code and name, `suppressed: true` and no figures, not even its report count 
 rectification of a published group are shown only when it has at least k valid ratings
 (or none at all), and as many given by reporters themselves (or none): a rate over
 one or two ratings would tell the handler how a known reporter rated, and with the
-default 基本满意 every satisfied or bad rating is a reporter's own. Staff over the area see everything unsuppressed. Suppression is per
-group and per level: a suppressed community's count could still be worked out from its
-street's total minus its published siblings (no complementary suppression yet).
+default 基本满意 every satisfied or bad rating is a reporter's own. Staff over the area
+see everything unsuppressed.
+
+Published figures cannot be differenced back (issue 15, item 8):
+- Only fixed periods are published: a calendar month or a calendar quarter, so two
+  windows one day apart cannot be subtracted. A quarter's group is hidden (whole, or its
+  ratings) wherever one of its months hid it, so the quarter minus two months is no way
+  round a suppressed month either.
+- Complementary suppression: when exactly one child of a parent (the cells of a
+  community, the communities of a street...) is hidden, the next smallest visible
+  sibling is hidden too, for the whole figures (by reports) and for the ratings (by
+  valid ratings) alike, so the parent minus the visible siblings never isolates one.
+  Siblings are judged all together, whatever region the caller narrowed the answer to.
 """
 
 from __future__ import annotations
@@ -64,7 +74,8 @@ MAX_PERIOD_DAYS = 366
 # point outside every cell: its ancestors come from the path, by primary key.
 _REGION_GROUPS = """
 WITH grp AS (
-    SELECT g.id, g.code, g.name, true AS in_force
+    SELECT g.id, g.code, g.name, true AS in_force,
+           (SELECT p.code FROM regions p WHERE p.id = g.parent_id) AS parent_code
     FROM regions g
     WHERE g.level = :level
       AND (CAST(:scope AS text) IS NULL OR g.path LIKE CAST(:scope AS text) || '%')
@@ -83,7 +94,8 @@ base AS (
 # period (closed reports stay on the cell they were handled in).
 _CELL_GROUPS = """
 WITH grp AS (
-    SELECT c.id, c.code, c.name, (c.active_from IS NOT NULL AND c.active_to IS NULL) AS in_force
+    SELECT c.id, c.code, c.name, (c.active_from IS NOT NULL AND c.active_to IS NULL) AS in_force,
+           r.code AS parent_code
     FROM grid_cells c
     JOIN regions r ON r.id = c.community_id
     WHERE (CAST(:scope AS text) IS NULL OR r.path LIKE CAST(:scope AS text) || '%')
@@ -150,7 +162,7 @@ rectified AS (
     JOIN ratings r ON r.id = w.rating_id AND NOT r.excluded
     GROUP BY b.group_id
 )
-SELECT g.code, g.name, g.in_force,
+SELECT g.code, g.name, g.in_force, g.parent_code,
     coalesce(h.reports, 0) AS reports, coalesce(h.set_aside, 0) AS set_aside,
     coalesce(h.accepted_on_time, 0) AS accepted_on_time,
     coalesce(h.accepted_late, 0) AS accepted_late,
@@ -317,33 +329,102 @@ async def group_statistics(
         group = {"code": row.code, "name": row.name}
         if level == "cell":
             group["in_force"] = row.in_force
+        group["parent_code"] = row.parent_code
         groups.append(group | {"suppressed": False, "ratings_suppressed": False} | _figures(row))
     return groups
 
 
-def published(groups: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+def fixed_period(start: date, end: date) -> Period:
+    """A calendar month or quarter given as [from, to); anything else is refused, naming
+    the field, since arbitrary windows could be subtracted from each other."""
+    checked_period(start, end)
+    if start.day != 1:
+        raise InvalidInput(
+            "Published figures cover a calendar month or quarter: 'from' is its first day",
+            "公开统计仅按自然月或季度发布：起始日期须为当月或当季第一天", field="from")
+    quarter = (start.month - 1) % 3 == 0 and end == _add_months(start, 3)
+    if end != _add_months(start, 1) and not quarter:
+        raise InvalidInput(
+            "Published figures cover a calendar month or quarter: 'to' is the first day "
+            "after it (e.g. from=2026-10-01 with to=2026-11-01 or to=2027-01-01)",
+            "公开统计仅按自然月或季度发布：截止日期须为下月或下季第一天", field="to")
+    return Period(start, end)
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.month - 1 + months
+    return date(day.year + index // 12, index % 12 + 1, 1)
+
+
+def months_of(period: Period) -> list[Period]:
+    """The calendar months of a fixed period (itself, for a month)."""
+    months, start = [], period.start
+    while start < period.end:
+        months.append(Period(start, _add_months(start, 1)))
+        start = _add_months(start, 1)
+    return months
+
+
+_HIDDEN = {
+    "reports": None, "set_aside": None, "acceptance": None, "resolution": None,
+    "ratings": None, "rectification": None,
+}
+
+
+def _hide(group: dict[str, Any]) -> dict[str, Any]:
+    identity = {key: group[key] for key in ("code", "name", "in_force", "parent_code")
+                if key in group}
+    return identity | {"suppressed": True, "ratings_suppressed": True} | _HIDDEN
+
+
+def _hide_ratings(group: dict[str, Any]) -> dict[str, Any]:
+    return group | {"ratings_suppressed": True, "ratings": None, "rectification": None}
+
+
+def _complement(shown: list[dict[str, Any]], full: dict[str, dict[str, Any]],
+                hidden: str, size: Any, hide: Any) -> list[dict[str, Any]]:
+    """Where exactly one sibling is hidden (flag `hidden`), hide the visible sibling with
+    the smallest `size` (judged on the full figures) too."""
+    by_parent: dict[Any, list[int]] = {}
+    for index, group in enumerate(shown):
+        by_parent.setdefault(group.get("parent_code"), []).append(index)
+    for members in by_parent.values():
+        if sum(shown[i][hidden] for i in members) != 1:
+            continue
+        visible = [i for i in members if not shown[i][hidden]]
+        if visible:
+            pick = min(visible, key=lambda i: (size(full[shown[i]["code"]]), shown[i]["code"]))
+            shown[pick] = hide(shown[pick])
+    return shown
+
+
+def published(groups: list[dict[str, Any]], k: int,
+              months: list[list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
     """The groups as the public may see them: fewer than k reports -> no figures at all;
-    fewer than k valid ratings (but some ratings) -> no rating or rectification figures."""
+    fewer than k valid ratings (but some ratings) -> no rating or rectification figures;
+    a group hidden (or its ratings) in any of `months` (the published months of a
+    quarter) is hidden likewise; then complementary suppression among siblings. The
+    `parent_code` each group carries is for this and is not shown."""
+    full = {group["code"]: group for group in groups}
+    hidden_in_a_month = {g["code"] for month in months or () for g in month if g["suppressed"]}
+    ratings_hidden_in_a_month = {g["code"] for month in months or () for g in month
+                                 if g["ratings_suppressed"]}
     shown = []
     for group in groups:
-        identity = {key: group[key] for key in ("code", "name", "in_force") if key in group}
-        if group["reports"] < k:
-            shown.append(
-                identity
-                | {
-                    "suppressed": True,
-                    "ratings_suppressed": True,
-                    "reports": None,
-                    "set_aside": None,
-                    "acceptance": None,
-                    "resolution": None,
-                    "ratings": None,
-                    "rectification": None,
-                }
-            )
+        if group["reports"] < k or group["code"] in hidden_in_a_month:
+            shown.append(_hide(group))
             continue
         ratings = _rating_sample(group["ratings"])
-        if 0 < ratings["valid"] < k or (ratings["valid"] == 0 and ratings["excluded"]):
-            group = group | {"ratings_suppressed": True, "ratings": None, "rectification": None}
+        if (0 < ratings["valid"] < k or (ratings["valid"] == 0 and ratings["excluded"])
+                or group["code"] in ratings_hidden_in_a_month):
+            group = _hide_ratings(group)
         shown.append(group)
+    shown = _complement(shown, full, "suppressed", lambda g: g["reports"], _hide)
+    shown = _complement(shown, full, "ratings_suppressed",
+                        lambda g: g["ratings"]["valid"], _hide_ratings)
     return shown
+
+
+def without_parents(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The groups as answered: without the parent code used for suppression."""
+    return [{key: value for key, value in g.items() if key != "parent_code"} for g in groups]

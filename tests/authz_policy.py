@@ -136,9 +136,10 @@ def _soon(days: int = 20) -> str:
 
 
 def _period() -> dict[str, str]:
-    today = date.today()
-    return {"level": "cell", "from": (today - timedelta(days=30)).isoformat(),
-            "to": (today + timedelta(days=1)).isoformat()}
+    # This calendar month: the public figures cover only calendar months and quarters.
+    first = date.today().replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return {"level": "cell", "from": first.isoformat(), "to": following.isoformat()}
 
 
 def _bbox(p: Place) -> str:

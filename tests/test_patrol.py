@@ -509,7 +509,7 @@ async def test_no_public_answer_carries_a_visit_photo(client, visit_scene):
     await _visit_with_photo(client, headers["worker"], mine, _photo())
     for path, params, who in (("/patrol", {}, "worker"),
                               ("/patrol/coverage", {"community": "880101001001"}, "cm_a"),
-                              ("/statistics", {"level": "cell", "from": "2026-01-01",
+                              ("/statistics", {"level": "cell", "from": "2026-10-01",
                                                "to": "2027-01-01"}, None)):
         response = await client.get(path, params=params, headers=headers[who] if who else {})
         assert response.status_code == 200, (path, response.text)

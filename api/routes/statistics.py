@@ -16,9 +16,12 @@ from incidents.statistics import (
     Scope,
     check_level,
     checked_period,
+    fixed_period,
     group_statistics,
+    months_of,
     published,
     region_scope,
+    without_parents,
 )
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
@@ -26,8 +29,10 @@ router = APIRouter(prefix="/statistics", tags=["statistics"])
 Level = Annotated[
     Literal["cell", "community", "street", "district"], Query(description="what each group is")
 ]
-From = Annotated[date, Query(alias="from", description="first China day of the period")]
-To = Annotated[date, Query(description="day after the period's last (the period is [from, to))")]
+From = Annotated[date, Query(alias="from", description="first China day of the period (public "
+                                                      "figures: of a calendar month or quarter)")]
+To = Annotated[date, Query(description="day after the period's last (the period is [from, to); "
+                                       "public figures: the next month's or quarter's first)")]
 RegionCode = Annotated[
     str | None,
     Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$", description="only groups within this region"),
@@ -65,15 +70,28 @@ async def public_statistics(
     to: To,
     region: RegionCode = None,
 ) -> dict[str, Any]:
-    """Published figures per group (no personal data): groups with fewer than k reports
-    show no figures, and rating figures need k valid ratings."""
-    period = checked_period(from_, to)
+    """Published figures per group (no personal data) for a calendar month or quarter:
+    groups with fewer than k reports show no figures, rating figures need k valid
+    ratings, and one more sibling is hidden beside a lone hidden one."""
+    period = fixed_period(from_, to)
     scope = await _scope_of(session, region) if region else Scope(None, None)
     check_level(level, scope)
     now = datetime.now(UTC)
-    groups = await group_statistics(session, level, period, scope, now)
+    # Siblings are judged together: narrowed to one region of the level itself, the
+    # figures are worked out over its parent and then narrowed.
+    judged = scope
+    if scope.path and scope.level == level:
+        judged = Scope(None, scope.path.rstrip("/").rsplit("/", 1)[0] + "/", "city")
     k = settings.stats_min_group
-    return _answer(level, period, scope, now, published(groups, k), k)
+    months = []
+    if len(months_of(period)) > 1:
+        for month in months_of(period):
+            groups = await group_statistics(session, level, month, judged, now)
+            months.append(published(groups, k))
+    groups = published(await group_statistics(session, level, period, judged, now), k, months)
+    if judged is not scope:
+        groups = [g for g in groups if g["code"] == scope.code]
+    return _answer(level, period, scope, now, without_parents(groups), k)
 
 
 @router.get("/staff")
@@ -101,4 +119,4 @@ async def staff_statistics(
     check_level(level, scope)
     now = datetime.now(UTC)
     groups = await group_statistics(session, level, period, scope, now)
-    return _answer(level, period, scope, now, groups, None)
+    return _answer(level, period, scope, now, without_parents(groups), None)
