@@ -40,6 +40,25 @@ class Question(BaseModel):
     choices: list[Choice] = []
 
 
+class StandardClass(BaseModel):
+    """Where a category sits in the classification of 城市管理部件和事件 (GB/T 30428.2,
+    which took over CJ/T 214's codes): event or component, major class and subclass."""
+
+    kind: Literal["event", "component"]
+    major: str = Field(pattern=r"^[0-9]{2}$")
+    major_name: str
+    # The 4-digit subclass code (major + 2 digits); None where the category spans several
+    # subclasses or the code is not known for certain.
+    minor: str | None = Field(None, pattern=r"^[0-9]{4}$")
+    minor_name: str
+
+    def label(self) -> str:
+        """E.g. 'GB/T 30428.2 事件 01 市容环境 / 私搭乱建'."""
+        kind = "事件" if self.kind == "event" else "部件"
+        minor = f"{self.minor} " if self.minor else ""
+        return f"GB/T 30428.2 {kind} {self.major} {self.major_name} / {minor}{self.minor_name}"
+
+
 class CategorySpec(BaseModel):
     """A category as the TOML file describes it."""
 
@@ -52,6 +71,10 @@ class CategorySpec(BaseModel):
     duplicate_radius_m: int = Field(50, ge=0, le=5000)
     public_precision: Literal["exact", "building", "cell"] = "building"
     questions: list[Question] = []
+    standard: StandardClass | None = None
+    # Reports here are candidate items of 重大火灾隐患 under GB 35181-2025 (judged by the
+    # fire authority by the standard's method; the flag marks them for that review).
+    major_fire_hazard: bool = False
 
 
 @lru_cache
@@ -59,6 +82,11 @@ def bundled_categories() -> tuple[CategorySpec, ...]:
     """The categories shipped with gridgov, in display order."""
     data = tomllib.loads(CATEGORIES_FILE.read_text(encoding="utf-8"))
     return tuple(CategorySpec.model_validate(item) for item in data["category"])
+
+
+def category_spec(code: str) -> CategorySpec | None:
+    """The bundled category with this code (None for one no longer listed)."""
+    return next((spec for spec in bundled_categories() if spec.code == code), None)
 
 
 def sync_categories(conn: Connection) -> int:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gis.clock import CHINA_TZ
 from gis.errors import InvalidInput, NotFound
 from gis.geometry import BBox, BBoxError
-from incidents.categories import Question
+from incidents.categories import Question, category_spec
 from incidents.lifecycle import OPEN
 from incidents.workdays import DeadlineRule, SeverityTier
 
@@ -91,13 +91,19 @@ async def list_services(
     services = []
     for code, group, zh, en, tier, questions in rows:
         group_zh, group_en = GROUP_LABELS.get(group, (group, group))
+        # The national classification (GB/T 30428.2) and GB 35181's flag ride in keywords,
+        # so city systems can map services onto their own case classes.
+        spec = category_spec(code)
+        standard = [spec.standard.label()] if spec and spec.standard else []
+        if spec and spec.major_fire_hazard:
+            standard.append("GB 35181-2025 重大火灾隐患判定")
         services.append({
             "service_code": code,
             "service_name": en if language == "en" else zh,
             "description": tier_description(tiers.get(tier), tier, language),
             "metadata": bool(questions),
             "type": "realtime",  # routed in the same transaction: the id comes at once
-            "keywords": ", ".join(dict.fromkeys([zh, en, group_zh, group_en])),
+            "keywords": ", ".join(dict.fromkeys([zh, en, group_zh, group_en, *standard])),
             "group": group_en if language == "en" else group_zh,
         })
     return services
