@@ -56,7 +56,7 @@ STATUS_COLOURS = {
 
 # The coverage map's layers. folium's own HTML loads Leaflet from a CDN and runs inline
 # scripts, which the offline rule and our CSP (script-src 'self') forbid; so the map is
-# drawn by our Leaflet script (static/js/dashboard.js) and only the colour scales come
+# drawn by our MapLibre script (static/js/dashboard.js) and only the colour scales come
 # from branca, folium's colour-map library. Each layer says, for cells and for regions
 # (the drill-down's districts, streets and communities), which feature property it
 # colours, how to read it (kind, unit), its class breaks and a colour per class (the

@@ -1,6 +1,8 @@
-"""The managers' coverage map (/dashboard) in headless Chromium against a real server and
-the test database: the new layers with their legends, drilling down from regions to a
-community's cells by mouse and by keyboard, the breadcrumb back up, accessibility."""
+"""The managers' coverage map (/dashboard, MapLibre on gridgov's base map) in headless
+Chromium against a real server and the test database: the layers with their legends,
+areas labelled with name and figure, drilling down from regions to a community's cells by
+mouse and by keyboard, the breadcrumb back up, a cell's link to the desk, the base map's
+road names, accessibility."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import select, text
@@ -17,6 +20,7 @@ from grid.models import Region, User
 from maps.pages import NO_DATA_COLOUR, dashboard_config
 from tests.factories import PASSWORD, make_user
 from tests.pages_support import needs_chromium, serious_violations
+from tests.test_basemap_tiles import load_basemap
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), needs_chromium]
 
@@ -47,6 +51,58 @@ async def district_manager(async_engine, open_incident, patrol_building) -> Asyn
     yield user.username
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def basemap_rows(async_engine, open_incident) -> AsyncIterator[None]:
+    """The test city's named roads, areas and places, committed; removed afterwards."""
+    async with AsyncSession(async_engine) as session:
+        await load_basemap(session)
+        await session.commit()
+    yield
+    async with async_engine.begin() as conn:
+        for table in ("roads", "water", "green", "places", "compounds"):
+            await conn.execute(text(f"DELETE FROM basemap.{table} WHERE source = 'file'"))
+
+
+# A point inside the drawn area of `code`, in page pixels (null when it is not drawn); from
+# the middle outwards, so the map's own buttons in a corner are not hit.
+POINT_OF = """(code) => {
+    const m = gg.currentMap;
+    const drawn = m.queryRenderedFeatures({layers: ['coverage-fill']})
+        .filter((f) => f.properties.code === code);
+    if (!drawn.length) { return null; }
+    let [w, s, e, n] = [Infinity, Infinity, -Infinity, -Infinity];
+    const walk = (c) => typeof c[0] === 'number'
+        ? ([w, s, e, n] = [Math.min(w, c[0]), Math.min(s, c[1]), Math.max(e, c[0]), Math.max(n, c[1])])
+        : c.forEach(walk);
+    drawn.forEach((f) => walk(f.geometry.coordinates));
+    const box = m.getCanvas().getBoundingClientRect();
+    const steps = [5, 4, 6, 3, 7, 2, 8, 1, 9];
+    for (const i of steps) {
+        for (const j of steps) {
+            const p = m.project([w + (e - w) * i / 10, s + (n - s) * j / 10]);
+            const hit = m.queryRenderedFeatures([p.x, p.y], {layers: ['coverage-fill']});
+            if (hit.length && hit[0].properties.code === code) { return [box.left + p.x, box.top + p.y]; }
+        }
+    }
+    return null;
+}"""
+# The evaluated fill colour of each area drawn, by code, as #rrggbb.
+FILLS = """() => Object.fromEntries(gg.currentMap.queryRenderedFeatures({layers: ['coverage-fill']})
+    .map((f) => {
+        const c = f.layer.paint['fill-color'];
+        return [f.properties.code,
+                '#' + [c.r, c.g, c.b].map((v) => Math.round(v * 255).toString(16).padStart(2, '0')).join('')];
+    }))"""
+LABELS = """() => gg.currentMap.queryRenderedFeatures({layers: ['coverage-label']})
+    .map((f) => f.properties.gg_label)"""
+
+
+async def _point(page, code: str) -> list[float]:
+    point = await page.evaluate(POINT_OF, code)
+    assert point, f"{code} is not drawn on the map"
+    return point
+
+
 def _layer(layer_id: str) -> dict:
     return next(layer for layer in dashboard_config()["layers"] if layer["id"] == layer_id)
 
@@ -58,38 +114,47 @@ async def _sign_in(page, username: str) -> None:
     await page.click("#login-submit")
 
 
+async def _drawn(page, selector: str) -> None:
+    """Waits for the answer matching `selector` (on body) and for the map to draw it."""
+    await page.locator(f"body{selector}[data-drawn]").wait_for(state="attached", timeout=20000)
+
+
 async def _crumbs(page) -> list[str]:
     return [text.strip() for text in await page.locator("#trail li").all_inner_texts()]
 
 
 async def test_a_district_manager_drills_from_communities_to_cells_and_back_up(
-    page, district_manager
+    page, district_manager, basemap_rows
 ):
     hosts: list[str] = []
     page.on("request", lambda request: hosts.append(urlsplit(request.url).netloc))
     await _sign_in(page, district_manager)
     # The district has a single street: the map opens on that street's communities.
-    await page.locator(f"body[data-level='community'][data-region='{STREET}']").wait_for(
-        state="attached"
-    )
+    await _drawn(page, f"[data-level='community'][data-region='{STREET}']")
     assert await _crumbs(page) == ["测试区", "测试街道"]
     assert await page.locator("#trail [aria-current]").inner_text() == "测试街道"
     assert await page.locator("#children button").all_inner_texts() == ["甲社区", "乙社区"]
-    await page.locator(f"#map path[data-code='{COMMUNITY_A}']").hover()
+    await page.mouse.move(*await _point(page, COMMUNITY_A))
     assert "Cells with a worker: 1/2" in (
-        await page.locator(".leaflet-tooltip", has_text=COMMUNITY_A).inner_text()
+        await page.locator(".dash-tooltip", has_text=COMMUNITY_A).inner_text()
     )
     await page.wait_for_load_state("networkidle")
     assert await serious_violations(page) == []
 
     # Click community A on the map: it zooms to its two cells.
-    await page.locator(f"#map path[data-code='{COMMUNITY_A}']").click()
-    await page.locator("body[data-level='cell'][data-cells='2']").wait_for(state="attached")
+    await page.mouse.click(*await _point(page, COMMUNITY_A))
+    await _drawn(page, "[data-level='cell'][data-cells='2']")
     assert await _crumbs(page) == ["测试区", "测试街道", "甲社区"]
     assert await page.locator("#children-panel").is_hidden()
-    assert await page.locator(f"#map path[data-code='{A1}']").count() == 1
-    await page.locator(f"#map path[data-code='{A1}']").hover()
-    tip = await page.locator(".leaflet-tooltip", has_text=A1).inner_text()
+    assert set(await page.evaluate(FILLS)) == {A1, A2}
+    # The base map's road names are drawn under the cells' colours.
+    roads = await page.evaluate(
+        "() => gg.currentMap.queryRenderedFeatures({layers: ['road-label']})"
+        ".map((f) => f.properties.name)"
+    )
+    assert "中山大道" in roads
+    await page.mouse.move(*await _point(page, A1))
+    tip = await page.locator(".dash-tooltip", has_text=A1).inner_text()
     assert "Patrol coverage: 100%" in tip and "Median time to accept" in tip
     await page.wait_for_load_state("networkidle")
     assert await serious_violations(page) == []
@@ -152,18 +217,104 @@ async def test_cells_are_coloured_by_the_layers_classes_and_grey_without_data(
     await page.locator("body[data-level='community']").wait_for(state="attached")
     await page.check("input[name=layer][value=patrol]")
     await page.locator("#children button", has_text="甲社区").click()
-    await page.locator("body[data-level='cell']").wait_for(state="attached")
+    await _drawn(page, "[data-level='cell']")
     top_class = _layer("patrol")["cell"]["classes"][-1]["colour"]
     # a1: its one building visited yesterday (100%); a2 has no building: no data.
-    assert await page.locator(f"#map path[data-code='{A1}']").get_attribute("fill") == top_class
-    assert (
-        await page.locator(f"#map path[data-code='{A2}']").get_attribute("fill") == NO_DATA_COLOUR
+    fills = await page.evaluate(FILLS)
+    assert fills[A1] == top_class
+    assert fills[A2] == NO_DATA_COLOUR
+    # The legend shows the same two colours.
+    swatches = await page.locator("#legend .swatch").evaluate_all(
+        "(els) => els.map((e) => getComputedStyle(e).backgroundColor)"
     )
+    assert len(swatches) == len(_layer("patrol")["cell"]["classes"]) + 1
+
+
+async def test_areas_are_labelled_with_their_name_and_the_layers_figure(page, district_manager):
+    await _sign_in(page, district_manager)
+    await _drawn(page, "[data-level='community']")
+    figures = await page.locator("#children .figure").all_inner_texts()
+    assert sorted(await page.evaluate(LABELS)) == sorted(
+        f"{name}\n{figure}" for name, figure in zip(["甲社区", "乙社区"], figures, strict=True)
+    )
+    # Another layer: the labels follow it.
+    await page.check("input[name=layer][value=open]")
+    await page.locator("#legend[data-layer=open]").wait_for(state="attached")
+    await page.locator("body[data-drawn]").wait_for(state="attached")
+    figures = await page.locator("#children .figure").all_inner_texts()
+    assert sorted(await page.evaluate(LABELS)) == sorted(
+        f"{name}\n{figure}" for name, figure in zip(["甲社区", "乙社区"], figures, strict=True)
+    )
+    # A community's cells, each named with its figure, without hovering.
+    await page.locator("#children button", has_text="甲社区").click()
+    await _drawn(page, "[data-level='cell']")
+    labels = await page.evaluate(LABELS)
+    assert sorted(label.split("\n")[0] for label in labels) == ["网格001", "网格002"]
+    assert all(label.split("\n")[1].isdigit() for label in labels), labels
+
+
+async def test_a_cell_opens_its_details_with_the_desk_link_by_click_and_from_the_list(
+    page, community_manager
+):
+    await _sign_in(page, community_manager)
+    await _drawn(page, "[data-level='cell'][data-cells='2']")
+    await page.mouse.click(*await _point(page, A1))
+    link = page.locator(".dash-cell-popup a.desk-link")
+    await link.wait_for()
+    assert f"/desk?cell={A1}" in await link.get_attribute("href")
+    assert A1 in await page.locator(".dash-cell-popup").inner_text()
+    # The keyboard's way: the list of the community's cells with the same links.
+    assert await page.locator("#cells li").count() == 2
+    listed = page.locator(f"#cells li[data-code='{A1}'] a.desk-link")
+    assert f"/desk?cell={A1}" in await listed.get_attribute("href")
+    assert await page.locator(f"#cells li[data-code='{A1}'] .figure").inner_text() == "Worker assigned"
 
 
 async def test_a_community_manager_opens_on_their_cells_with_nothing_above(page, community_manager):
     await _sign_in(page, community_manager)
-    await page.locator("body[data-level='cell'][data-cells='2']").wait_for(state="attached")
+    await _drawn(page, "[data-level='cell'][data-cells='2']")
     assert await _crumbs(page) == ["甲社区"]
     assert await page.locator("#trail button").count() == 0
     assert await page.locator("#children-panel").is_hidden()
+
+
+async def test_the_dashboard_shows_a_community_managers_cells_with_a_legend_after_login(
+    page, server, community_manager
+):
+    hosts: list[str] = []
+    page.on("request", lambda request: hosts.append(urlsplit(request.url).netloc))
+    await page.goto("/dashboard?lang=en")
+    await page.fill("#username", community_manager)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-submit")
+    # Only the manager's community: its two cells, not community B's.
+    await _drawn(page, "[data-cells='2']")
+    assert len(await page.evaluate(FILLS)) == 2
+    assert await page.locator("#legend li").count() == 2  # worker assigned or not
+    await page.check("input[name=layer][value=overdue]")
+    await page.locator("#legend[data-layer=overdue]").wait_for(state="attached")
+    assert await page.locator("#legend li").count() == 4
+    await page.mouse.move(*await _point(page, A1))
+    assert "880101001001" in await page.locator(".dash-tooltip").inner_text()
+    await page.wait_for_load_state("networkidle")
+    assert await serious_violations(page) == []
+    port = urlsplit(page.url).port
+    assert {h for h in hosts if h} == {f"127.0.0.1:{port}"}
+    async with httpx.AsyncClient(base_url=server) as client:
+        token = (
+            await client.post(
+                "/auth/token", data={"username": community_manager, "password": PASSWORD}
+            )
+        ).json()["access_token"]
+        cells = (
+            await client.get(
+                "/dashboard/cells.geojson?bbox=-180,-85,180,85",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).json()
+    figures = {f["properties"]["code"]: f["properties"] for f in cells["features"]}
+    assert figures["880101001001001"]["staffed"] is True
+    # The open report (other tests may file more, in either cell).
+    assert figures["880101001001001"]["open"] >= 1
+    assert figures["880101001001002"]["staffed"] is False
+    assert set(figures) == {"880101001001001", "880101001001002"}

@@ -140,49 +140,6 @@ async def test_an_anonymous_visitor_of_the_dashboard_sees_the_login_form_and_no_
     assert not_manager.status_code == 403
 
 
-@needs_chromium
-async def test_the_dashboard_shows_a_community_managers_cells_with_a_legend_after_login(
-    page, server, community_manager
-):
-    hosts: list[str] = []
-    page.on("request", lambda request: hosts.append(urlsplit(request.url).netloc))
-    await page.goto("/dashboard?lang=en")
-    await page.fill("#username", community_manager)
-    await page.fill("#password", PASSWORD)
-    await page.click("#login-submit")
-    # Only the manager's community: its two cells, not community B's.
-    await page.locator("body[data-cells='2']").wait_for(state="attached")
-    assert await page.locator("#map path.leaflet-interactive").count() == 2
-    assert await page.locator("#legend li").count() == 2  # worker assigned or not
-    await page.check("input[name=layer][value=overdue]")
-    await page.locator("#legend[data-layer=overdue]").wait_for(state="attached")
-    assert await page.locator("#legend li").count() == 4
-    await page.locator("#map path.leaflet-interactive").first.hover()
-    assert "880101001001" in await page.locator(".leaflet-tooltip").inner_text()
-    await page.wait_for_load_state("networkidle")
-    assert await serious_violations(page) == []
-    port = urlsplit(page.url).port
-    assert {h for h in hosts if h} == {f"127.0.0.1:{port}"}
-    async with httpx.AsyncClient(base_url=server) as client:
-        token = (
-            await client.post(
-                "/auth/token", data={"username": community_manager, "password": PASSWORD}
-            )
-        ).json()["access_token"]
-        cells = (
-            await client.get(
-                "/dashboard/cells.geojson?bbox=-180,-85,180,85",
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        ).json()
-    figures = {f["properties"]["code"]: f["properties"] for f in cells["features"]}
-    assert figures["880101001001001"]["staffed"] is True
-    # The open report (other tests may file more, in either cell).
-    assert figures["880101001001001"]["open"] >= 1
-    assert figures["880101001001002"]["staffed"] is False
-    assert set(figures) == {"880101001001001", "880101001001002"}
-
-
 async def test_every_page_label_exists_in_both_languages():
     from maps.pages import strings
 

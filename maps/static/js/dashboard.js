@@ -3,7 +3,11 @@
    → community), each coloured by the chosen layer, and at the bottom a community's cells.
    Clicking a region on the map, or its name in the list, zooms to it and shows the level
    below; the breadcrumb goes back up. Every answer is one bounded level, never the whole
-   area's cells. */
+   area's cells. Drawn by MapLibre on gridgov's base map: a fill coloured by the chosen
+   layer's classes (one expression built from the same config as the legend), outlines,
+   and a label on each area with its name and figure; hovering shows the details, a click
+   drills down (regions) or opens the details with the link to the desk (cells). The lists
+   beside the map are the keyboard's way to the same. */
 "use strict";
 (function () {
   var t = gg.t;
@@ -17,10 +21,17 @@
   var trail = document.getElementById("trail");
   var childrenPanel = document.getElementById("children-panel");
   var children = document.getElementById("children");
-  var map = null;
-  var shapes = null;
+  var cellsPanel = document.getElementById("cells-panel");
+  var cellList = document.getElementById("cells");
+  var mapEl = document.getElementById("map");
+  var map = null;  // false: this browser cannot draw it (the lists still work)
+  var ready = false;  // the style is loaded and our layers are on it
+  var drawn = 0;  // which render the map's last "drawn" mark belongs to
+  var hover = null;
+  var popup = null;
   var request = 0;
   var view = null;  // the last answer: level, region, trail, windows, features
+  var EMPTY = { type: "FeatureCollection", features: [] };
 
   function chosenLayer() {
     var chosen = document.querySelector("input[name=layer]:checked").value;
@@ -94,10 +105,56 @@
     }
   }
 
-  function style(feature) {
+  /* colourOf as a MapLibre expression: the same classes, so map and legend agree. */
+  function fillColour(spec) {
+    var value = ["get", spec.property];
+    if (spec.kind === "boolean") {
+      var cases = ["case"];
+      spec.classes.forEach(function (c) { cases.push(["==", value, c.value], c.colour); });
+      cases.push(config.noDataColour);
+      return cases;
+    }
+    var steps = ["step", ["to-number", value], config.noDataColour];
+    spec.classes.forEach(function (c) { steps.push(c.min, c.colour); });
+    return ["case", ["==", ["typeof", value], "number"], steps, config.noDataColour];
+  }
+
+  /* Each area's label on the map: its name (a cell's code when it has none) and figure. */
+  function labelled(answer) {
     var spec = scale();
-    return { color: "#444", weight: view && view.level === "cell" ? 1 : 2, fillOpacity: 0.75,
-             fillColor: colourOf(spec, feature.properties[spec.property]) };
+    return { type: "FeatureCollection", features: answer.features.map(function (f) {
+      var p = f.properties;
+      var extra = { gg_label: (p.name || p.code) + "\n" + valueText(spec, p[spec.property]) };
+      return { type: "Feature", geometry: f.geometry, properties: Object.assign({}, p, extra) };
+    }) };
+  }
+
+  function boundsOf(features) {
+    var b = [Infinity, Infinity, -Infinity, -Infinity];
+    function walk(c) {
+      if (typeof c[0] === "number") {
+        b = [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[0]), Math.max(b[3], c[1])];
+      } else { c.forEach(walk); }
+    }
+    features.forEach(function (f) { if (f.geometry) { walk(f.geometry.coordinates); } });
+    return [[b[0], b[1]], [b[2], b[3]]];
+  }
+
+  /* The map after an answer or a change of layer; `fit` zooms to the areas shown. */
+  function paint(fit) {
+    if (!ready) { return; }
+    var mine = ++drawn;
+    delete document.body.dataset.drawn;
+    if (popup) { popup.remove(); }
+    var cells = view && view.level === "cell";
+    map.getSource("coverage").setData(view ? labelled(view) : EMPTY);
+    if (view) { map.setPaintProperty("coverage-fill", "fill-color", fillColour(scale())); }
+    map.setPaintProperty("coverage-line", "line-width", cells ? 1 : 2);
+    if (fit && view && view.features.length) {
+      map.fitBounds(boundsOf(view.features), { padding: 24, duration: 300 });
+    }
+    // Marked once the map has drawn this answer (the tests wait for it).
+    map.once("idle", function () { if (mine === drawn) { document.body.dataset.drawn = "1"; } });
   }
 
   function orNoData(value, shown) { return value === null ? t.no_data : shown; }
@@ -140,10 +197,12 @@
   function signOut(message) {
     request++;  // an answer still on its way is for the account that left
     view = null;
-    if (shapes) { shapes.clearLayers(); }
+    paint(false);
     trail.textContent = "";
     children.textContent = "";
     childrenPanel.hidden = true;
+    cellList.textContent = "";
+    cellsPanel.hidden = true;
     coverage.hidden = true;
     loginForm.hidden = false;
     loginError.textContent = message || "";
@@ -228,18 +287,88 @@
     showFigures();
   }
 
+  /* A community's cells, each with its figure and its reports in the desk: the keyboard's
+     way to what a click on a cell shows. */
+  function drawCells() {
+    cellList.textContent = "";
+    cellsPanel.hidden = view.level !== "cell" || view.features.length === 0;
+    if (cellsPanel.hidden) { return; }
+    view.features.forEach(function (f) {
+      var p = f.properties;
+      var item = document.createElement("li");
+      item.dataset.code = p.code;
+      var name = document.createElement("span");
+      name.textContent = p.name ? p.name + " (" + p.code + ")" : p.code;
+      var figure = document.createElement("span");
+      figure.className = "figure";
+      item.appendChild(name);
+      item.appendChild(figure);
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(deskLink("cell", p.code));
+      cellList.appendChild(item);
+    });
+    showFigures();
+  }
+
   function showFigures() {
     var spec = scale();
-    Array.prototype.forEach.call(children.querySelectorAll("li"), function (item, i) {
+    var list = view.level === "cell" ? cellList : children;
+    Array.prototype.forEach.call(list.querySelectorAll("li"), function (item, i) {
       var p = view.features[i].properties;
       item.querySelector(".figure").textContent = valueText(spec, p[spec.property]);
     });
   }
 
+  /* The properties of an area shown, as the server sent them (the map's copies lose nulls). */
+  function propertiesOf(code) {
+    var found = view && view.features.filter(function (f) { return f.properties.code === code; })[0];
+    return found ? found.properties : null;
+  }
+
+  function addLayers() {
+    var before = gg.mapgl.labelsLayer;
+    var font = map.getLayoutProperty(gg.mapgl.roadLabelsLayer, "text-font");
+    // Our labels carry the cells' names with their figures; the base map's would repeat them.
+    map.setLayoutProperty("cell-label", "visibility", "none");
+    map.addSource("coverage", { type: "geojson", data: EMPTY });
+    map.addLayer({ id: "coverage-fill", type: "fill", source: "coverage",
+                   paint: { "fill-color": config.noDataColour, "fill-opacity": 0.7 } }, before);
+    map.addLayer({ id: "coverage-line", type: "line", source: "coverage",
+                   paint: { "line-color": "#444444", "line-width": 2 } }, before);
+    // Above the base map's labels: the figures are what this page is for.
+    map.addLayer({ id: "coverage-label", type: "symbol", source: "coverage",
+                   layout: { "text-field": ["get", "gg_label"], "text-font": font,
+                             "text-size": 13, "text-max-width": 9, "text-padding": 1 },
+                   paint: { "text-color": "#1a1a1a", "text-halo-color": "#ffffff",
+                            "text-halo-width": 1.5 } });
+    hover = new maplibregl.Popup({ closeButton: false, closeOnClick: false, className: "dash-tooltip",
+                                   maxWidth: "22rem", offset: 12 });
+    map.on("mousemove", "coverage-fill", function (e) {
+      var p = propertiesOf(e.features[0].properties.code);
+      if (!p) { return; }
+      map.getCanvas().style.cursor = "pointer";
+      hover.setLngLat(e.lngLat).setDOMContent(tooltip(p)).addTo(map);
+    });
+    map.on("mouseleave", "coverage-fill", function () {
+      map.getCanvas().style.cursor = "";
+      hover.remove();
+    });
+    map.on("click", "coverage-fill", function (e) {
+      var p = propertiesOf(e.features[0].properties.code);
+      if (!p) { return; }
+      if (p.level !== "cell") { load(p.code, false); return; }
+      hover.remove();
+      var box = tooltip(p);
+      box.appendChild(document.createElement("br"));
+      box.appendChild(deskLink("cell", p.code));
+      if (popup) { popup.remove(); }
+      popup = new maplibregl.Popup({ maxWidth: "22rem", className: "dash-cell-popup" })
+        .setLngLat(e.lngLat).setDOMContent(box).addTo(map);
+    });
+  }
+
   function render(answer, focusTrail) {
     view = answer;
-    shapes.clearLayers();
-    shapes.addData(answer);
     document.body.dataset.level = answer.level;
     document.body.dataset.region = answer.region ? answer.region.code : "";
     if (answer.level === "cell") {
@@ -253,9 +382,10 @@
       : t.dash_showing.replace("{region}", place)
           .replace("{count}", answer.features.length)
           .replace("{level}", t["dash_levels_" + answer.level]);
-    if (answer.features.length) { map.fitBounds(shapes.getBounds(), { padding: [8, 8] }); }
+    paint(true);
     drawTrail();
     drawChildren();
+    drawCells();
     drawLegend();
     if (focusTrail) { document.getElementById("trail-current").focus(); }
   }
@@ -277,25 +407,21 @@
   function show() {
     loginForm.hidden = true;
     coverage.hidden = false;
-    if (map === null) {
-      map = gg.makeMap("map");
-      // Above the overlay pane: the base's cells are redrawn there after every pan and
-      // would otherwise cover the colours.
-      map.createPane("coverage").style.zIndex = 450;
-      shapes = L.geoJSON(null, {
-        pane: "coverage",
-        style: style,
-        onEachFeature: function (feature, shape) {
-          var p = feature.properties;
-          shape.bindTooltip(tooltip(p), { sticky: true });
-          // The code on the drawn shape, so a region or cell can be found in the page.
-          shape.on("add", function () { shape.getElement().setAttribute("data-code", p.code); });
-          if (p.level !== "cell") { shape.on("click", function () { load(p.code, false); }); }
-          else { shape.bindPopup(deskLink("cell", p.code)); }
-        }
-      }).addTo(map);
+    if (map === null && !gg.mapgl.supported()) {
+      map = false;
+      mapEl.classList.add("dash-no-map");
+      mapEl.textContent = t.dash_no_webgl;
+    } else if (map === null) {
+      map = gg.mapgl.make("map");
+      window.gg.currentMap = map;  // for the page's tests
+      map.on("load", function () {
+        addLayers();
+        ready = true;
+        paint(true);
+      });
+    } else if (map) {
+      map.resize();  // the map was hidden while signed out
     }
-    map.invalidateSize();
     load(null, false);
   }
 
@@ -306,7 +432,7 @@
   document.getElementById("layers").addEventListener("change", function () {
     if (!view) { return; }
     drawLegend();
-    shapes.setStyle(style);
+    paint(false);
     showFigures();
   });
 
