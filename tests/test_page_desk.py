@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import PASSWORD, assign, auth_headers, make_user, make_world, metres_point
 from tests.pages_support import needs_chromium, serious_violations
+from tests.test_page_dashboard import POINT_OF
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), needs_chromium]
 
@@ -350,11 +351,13 @@ async def test_the_cell_and_region_links_narrow_the_list(page, desk_world):
 
 async def test_the_coverage_map_links_its_region_and_cells_to_the_desk(page, desk_world):
     await _sign_in(page, desk_world.manager, "/dashboard")
-    await page.locator("body[data-level='cell']").wait_for(state="attached")
+    await page.locator("body[data-level='cell'][data-drawn]").wait_for(
+        state="attached", timeout=20000
+    )
     region_link = page.locator("#desk-region-link a")
     assert await region_link.get_attribute("href") == f"/desk?region={COMMUNITY_A}&lang=zh-Hans"
-    await page.locator(f"#map path[data-code='{A1}']").click()
-    cell_link = page.locator(".leaflet-popup a", has_text=f"网格 {A1} 的上报")
+    await page.mouse.click(*await page.evaluate(POINT_OF, A1))  # on the MapLibre canvas
+    cell_link = page.locator(".dash-cell-popup a", has_text=f"网格 {A1} 的上报")
     assert await cell_link.get_attribute("href") == f"/desk?cell={A1}&lang=zh-Hans"
     await cell_link.click()
     await page.locator("#place-text", has_text=A1).wait_for()
