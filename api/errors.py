@@ -32,6 +32,10 @@ _BAD_VALUE = {"22001", "22021", "22P05", "22003", "22007", "22008", "22P02"}
 # Two transactions in each other's way (deadlock, serialization failure): the loser is
 # told to try again, as with any other concurrent change.
 _CLASH = {"40P01", "40001"}
+# The database is away (a restart, failover, shutdown): class 08 (connection exception),
+# admin/crash shutdown and "starting up" (57P01-57P03). The client should retry shortly.
+_DATABASE_AWAY = {"57P01", "57P02", "57P03"}
+RETRY_AFTER_UNAVAILABLE_S = 2
 
 _HTTP_CODES = {
     401: ("not_authenticated", "请先登录", "Authentication is required"),
@@ -55,6 +59,8 @@ def _respond(request: Request, error: GridgovError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
     if isinstance(error, TooManyRequests):
         headers = {"Retry-After": str(error.retry_after)}
+    elif isinstance(error, ServiceUnavailable):
+        headers = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE_S)}
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
@@ -104,7 +110,7 @@ async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
         log.info("concurrent transactions clashed: %s", sqlstate)
         return _respond(request, Conflict("Someone else changed this at the same time; "
                                           "try again", "他人同时修改了该内容，请重试"))
-    if exc.connection_invalidated or _is_connection_error(exc):
+    if exc.connection_invalidated or is_database_away(exc):
         log.warning("database unavailable: %s", exc.orig)
         return _respond(request, ServiceUnavailable())
     return await _on_unexpected(request, exc)
@@ -116,9 +122,39 @@ def _is_unencodable_argument(exc: DBAPIError) -> bool:
     return "invalid input for query argument" in str(exc.orig)
 
 
-def _is_connection_error(exc: Exception) -> bool:
-    name = type(getattr(exc, "orig", exc)).__name__
-    return any(s in name for s in ("Connection", "CannotConnect", "Interface", "Operational"))
+def _sqlstate(exc: BaseException) -> str | None:
+    for error in (exc, getattr(exc, "orig", None), exc.__cause__):
+        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+# Connection failures the drivers raise without a SQLSTATE (refused, reset, closed).
+_AWAY_TYPES: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+try:
+    import asyncpg
+
+    _AWAY_TYPES += (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                    asyncpg.CannotConnectNowError)
+except ImportError:  # pragma: no cover
+    pass
+try:
+    import psycopg2
+
+    _AWAY_TYPES += (psycopg2.OperationalError, psycopg2.InterfaceError)
+except ImportError:  # pragma: no cover
+    pass
+
+
+def is_database_away(exc: BaseException) -> bool:
+    """True for every connection-class failure: SQLSTATE class 08 or 57P01-57P03, or a
+    driver's connection exception (refused, reset, closed, cannot connect now)."""
+    state = _sqlstate(exc)
+    if state is not None:
+        return state.startswith("08") or state in _DATABASE_AWAY
+    errors = (exc, getattr(exc, "orig", None), exc.__cause__)
+    return any(isinstance(e, _AWAY_TYPES) for e in errors if e is not None)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -135,10 +171,19 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _on_integrity_error)
     app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(ConnectionError, _on_connection_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(Exception, _on_anything_else)
 
 
 async def _on_connection_error(request: Request, exc: ConnectionError) -> JSONResponse:
     # asyncpg raises ConnectionRefusedError itself when the server is down.
     log.warning("connection failure: %s", exc)
     return _respond(request, ServiceUnavailable())
+
+
+async def _on_anything_else(request: Request, exc: Exception) -> JSONResponse:
+    # A driver's own exception that escaped SQLAlchemy's wrapping (asyncpg's
+    # CannotConnectNowError while the server starts up, say) is still the database away.
+    if is_database_away(exc):
+        log.warning("database unavailable: %s", exc)
+        return _respond(request, ServiceUnavailable())
+    return await _on_unexpected(request, exc)
