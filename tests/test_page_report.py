@@ -1,26 +1,34 @@
 """The resident's report page (/report) in headless Chromium against a real server and the
-test database: photos, the device's location, address search, category questions,
-checks before sending, the secret kept for the /track page, accessibility."""
+test database: the MapLibre map on gridgov's base map (road names drawn, nothing fetched
+from elsewhere), the pin placed by click, keyboard, GPS or address and confirmed in words
+(address or road, cell, duty card), photos, category questions, checks before sending,
+the secret kept for the /track page, accessibility."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-from collections.abc import AsyncIterator
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import pytest_asyncio
+import uvicorn
 from PIL import Image
 from playwright.async_api import Page
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.app import create_app
 from grid.models import GridCell
 from tests.factories import make_building, metres_point
-from tests.pages_support import needs_chromium, serious_violations
+from tests.pages_support import USER_PHONE, needs_chromium, serious_violations
+from tests.test_basemap_tiles import load_basemap
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), needs_chromium]
 
@@ -44,6 +52,19 @@ async def register_building(async_engine, open_incident) -> AsyncIterator[int]:
             text("DELETE FROM incidents WHERE building_id = :id"), {"id": building.id}
         )
         await conn.execute(text("DELETE FROM buildings WHERE id = :id"), {"id": building.id})
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def basemap_rows(async_engine, open_incident) -> AsyncIterator[None]:
+    """The test city's named roads (中山大道 on y 250 m, 先烈路 on x 750 m, 翠竹街 on
+    y 400 m...), committed for the server and removed afterwards."""
+    async with AsyncSession(async_engine) as session:
+        await load_basemap(session)
+        await session.commit()
+    yield
+    async with async_engine.begin() as conn:
+        for table in ("roads", "water", "green", "places", "compounds"):
+            await conn.execute(text(f"DELETE FROM basemap.{table} WHERE source = 'file'"))
 
 
 def jpeg_bytes(colour: str = "orange") -> bytes:
@@ -75,7 +96,26 @@ async def open_form(page: Page, lang: str = "zh-Hans") -> None:
     await page.locator("select#category option[value='fire.blocked_exit']").wait_for(
         state="attached"
     )
-    await page.locator(".leaflet-container").wait_for()
+    await page.locator("#map .maplibregl-canvas").wait_for()
+    await page.wait_for_function("() => window.gg.currentMap && gg.currentMap.isStyleLoaded()")
+
+
+async def click_at(page: Page, x: float, y: float) -> None:
+    """Click the map at the test world's point (x, y) in metres."""
+    lon, lat = metres_point(x, y)
+    box = await page.locator("#map .maplibregl-canvas").bounding_box()
+    point = await page.evaluate("ll => gg.currentMap.project(ll)", [lon, lat])
+    assert 0 < point["x"] < box["width"] and 0 < point["y"] < box["height"], point
+    await page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+
+
+async def pin_text(page: Page) -> str:
+    """The pin's place in words, once the lookup has answered."""
+    await page.wait_for_function("""() => {
+        const text = document.getElementById("pin-text").textContent;
+        return text && !text.startsWith("正在") && !text.startsWith("Looking");
+    }""")
+    return await page.locator("#pin-text").inner_text()
 
 
 async def submit_and_get_number(page: Page) -> str:
@@ -154,11 +194,20 @@ async def test_use_my_location_puts_the_pin_there_and_the_report_is_stored_there
     await page.click("#use-gps")
     status = page.locator("#gps-status")
     await page.wait_for_function(
-        "document.getElementById('gps-status').textContent.includes('12 m')"
+        "() => document.getElementById('gps-status').textContent.includes('12 m')"
     )
     assert "error" not in (await status.get_attribute("class") or "")
-    assert f"{lon:.6f}, {lat:.6f}" in await page.locator("#pin-text").inner_text()
-    await page.locator(".leaflet-marker-icon").wait_for()
+    assert f"{lon:.6f}, {lat:.6f}" in await page.locator("#pin-coords").inner_text()
+    await page.locator("#map .rep-pin").wait_for()
+    assert "Grid cell: 网格002" in await pin_text(page)
+    # The fix's accuracy is drawn as a circle on the map, under the labels.
+    circle = await page.evaluate("""() => {
+        const layers = gg.currentMap.getStyle().layers.map(l => l.id);
+        const data = gg.currentMap.getSource("rep-accuracy").serialize().data;
+        return {fill: layers.indexOf("rep-accuracy-fill"), labels: layers.indexOf("labels-start"),
+                features: data.features.length};
+    }""")
+    assert circle["features"] == 1 and -1 < circle["fill"] < circle["labels"]
     number = await submit_and_get_number(page)
     stored = await stored_report(async_engine, number)
     assert (stored["lon"], stored["lat"]) == pytest.approx((lon, lat), abs=1e-6)
@@ -175,7 +224,8 @@ async def test_a_refused_location_permission_says_so_and_places_no_pin(page, ope
     status = page.locator("#gps-status.error")
     await status.wait_for()
     assert "permission was denied" in await status.inner_text()
-    assert await page.locator(".leaflet-marker-icon").count() == 0
+    assert await page.locator("#map .rep-pin").count() == 0
+    assert await page.locator("#pin-text").inner_text() == ""
 
 
 async def test_an_address_chosen_from_the_search_places_the_report_on_that_building(
@@ -199,6 +249,8 @@ async def test_an_address_chosen_from_the_search_places_the_report_on_that_build
     assert await search.get_attribute("aria-expanded") == "false"
     assert await page.input_value("#address") == REGISTER_ADDRESS
     assert await page.locator("#result").is_hidden()  # Enter chose; it did not submit
+    confirmed = await pin_text(page)
+    assert f"标记位置：{REGISTER_ADDRESS}。" in confirmed and "网格002" in confirmed
     number = await submit_and_get_number(page)
     async with httpx.AsyncClient(base_url=server) as client:
         hits = (await client.get("/addresses", params={"q": REGISTER_ADDRESS})).json()["results"]
@@ -320,7 +372,7 @@ async def test_a_photo_the_server_refuses_shows_its_message_next_to_the_photo_fi
     field = (await response.json())["error"]["fields"][0]["field"]
     assert field == "photos[0]"
     error = page.locator("#photos-error")
-    await page.wait_for_function("document.getElementById('photos-error').textContent !== ''")
+    await page.wait_for_function("() => document.getElementById('photos-error').textContent !== ''")
     assert (await response.json())["error"]["message"] in await error.inner_text()
     assert await page.get_attribute("#photos", "aria-invalid") == "true"
     assert await page.locator("#result").is_hidden()
@@ -350,6 +402,110 @@ async def test_the_filled_form_has_no_serious_accessibility_violations(page, reg
     await page.click("#use-gps")  # no permission in this context: an error message shows
     await page.locator("#gps-status.error").wait_for()
     assert await serious_violations(page) == []
+
+
+async def test_the_map_draws_road_names_from_gridgov_alone(page, server, basemap_rows):
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    await page.set_viewport_size({"width": 390, "height": 800})
+    await open_form(page)
+    await page.wait_for_function(
+        "() => gg.currentMap.queryRenderedFeatures({layers: [gg.mapgl.roadLabelsLayer]}).length > 0")
+    names = await page.evaluate(
+        "gg.currentMap.queryRenderedFeatures({layers: ['road-label']}).map(f => f.properties.name)")
+    assert {"中山大道", "先烈路"} & set(names), names
+    assert any("/tiles/basemap/" in url for url in requests)
+    assert all(url.startswith(server) or url.startswith(("blob:", "data:")) for url in requests), [
+        url for url in requests if not url.startswith(server)
+    ]
+
+
+async def test_a_clicked_pin_is_told_back_as_the_road_the_cell_and_its_unnamed_worker(
+    page, basemap_rows
+):
+    await open_form(page)
+    await click_at(page, 250, 260)  # cell a1, on 中山大道, pages-w on duty
+    await page.locator("#map .rep-pin").wait_for()
+    confirmed = await pin_text(page)
+    assert confirmed.startswith("标记位置：中山大道附近。")
+    assert "所属网格：网格001，由本网格网格员负责。" in confirmed
+    assert "测试用户" not in confirmed and USER_PHONE not in confirmed  # duty cards are off
+    assert "已标记" not in confirmed
+    assert await serious_violations(page) == []
+
+
+async def test_the_pin_is_placed_and_moved_by_keyboard_and_confirmed_in_words(
+    page, basemap_rows, async_engine
+):
+    await open_form(page, "en")
+    await page.select_option("#category", "fire.blocked_exit")
+    canvas = page.locator("#map .maplibregl-canvas")
+    assert await canvas.get_attribute("tabindex") == "0"
+    assert await canvas.get_attribute("aria-label") == "Map for choosing the place"
+    await canvas.focus()
+    centre_before = await page.evaluate("gg.currentMap.getCenter().toArray()")
+    await page.keyboard.press("ArrowLeft")  # MapLibre's own pan
+    await page.wait_for_function("() => !gg.currentMap.isMoving()")
+    centre = await page.evaluate("gg.currentMap.getCenter().toArray()")
+    assert centre[0] < centre_before[0]
+    await page.keyboard.press("Enter")  # pins the crosshair
+    pin = page.locator("#map .rep-pin")
+    await pin.wait_for()
+    assert "Grid cell: 网格00" in await pin_text(page)
+    pinned = await page.evaluate("gg.currentMap.getCenter().toArray()")
+    assert f"{pinned[0]:.6f}, {pinned[1]:.6f}" in await page.locator("#pin-coords").inner_text()
+    # The pin itself: focused, the arrow keys move it (the map stays), Enter confirms.
+    await pin.focus()
+    for _ in range(3):
+        await page.keyboard.press("ArrowUp")
+    await page.keyboard.press("Enter")
+    coords = (await page.locator("#pin-coords").inner_text()).split(":")[-1]
+    moved = [float(part) for part in coords.split(",")]
+    assert moved[1] > pinned[1] and moved[0] == pytest.approx(pinned[0], abs=1e-6)
+    assert await page.evaluate("gg.currentMap.getCenter().toArray()") == pinned
+    confirmed = await pin_text(page)
+    assert confirmed.startswith("Pinned at: ") and "looked after by" in confirmed
+    assert await serious_violations(page) == []
+    number = await submit_and_get_number(page)
+    stored = await stored_report(async_engine, number)
+    assert (stored["lon"], stored["lat"]) == pytest.approx(tuple(moved), abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def duty_card_server(settings, migrated_db) -> Iterator[str]:
+    """A second server on 127.0.0.1 whose admin turned public duty cards on (网格员公示)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(settings.model_copy(update={"public_duty_cards": True}))
+    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                            log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if running.started:
+            break
+        time.sleep(0.05)
+    assert running.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(10)
+
+
+async def test_with_public_duty_cards_the_pin_names_the_cells_grid_worker(
+    browser, duty_card_server, basemap_rows
+):
+    context = await browser.new_context(base_url=duty_card_server, locale="zh-CN")
+    try:
+        page = await context.new_page()
+        page.set_default_timeout(5000)
+        await open_form(page)
+        await click_at(page, 250, 260)
+        confirmed = await pin_text(page)
+        assert "由网格员测试用户负责" in confirmed  # pages-w's display name
+        assert USER_PHONE not in confirmed and "pages-w" not in confirmed
+    finally:
+        await context.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -390,7 +546,7 @@ async def test_a_body_too_large_answer_without_fields_is_shown_at_the_photo_fiel
     await page.locator("#photo-list .photo-item img").wait_for()
     await page.click("#submit")
     error = page.locator("#photos-error")
-    await page.wait_for_function("document.getElementById('photos-error').textContent !== ''")
+    await page.wait_for_function("() => document.getElementById('photos-error').textContent !== ''")
     assert "larger than the server accepts" in await error.inner_text()
     assert await page.locator("#result").is_hidden()
 

@@ -18,7 +18,7 @@ async def _open_form(page) -> None:
     await page.goto("/report")
     await page.locator("select#category option[value='fire.blocked_exit']").wait_for(
         state="attached")
-    await page.locator(".leaflet-container").wait_for()
+    await page.locator("#map .maplibregl-canvas").wait_for()
 
 
 async def test_a_worker_files_for_a_resident_who_phoned_and_the_channel_is_recorded(
@@ -30,7 +30,7 @@ async def test_a_worker_files_for_a_resident_who_phoned_and_the_channel_is_recor
     await page.fill("#password", PASSWORD)
     await page.click("#login-submit")
     await page.locator("#behalf-link").click()
-    await page.locator(".leaflet-container").wait_for()
+    await page.locator("#map .maplibregl-canvas").wait_for()
     behalf = page.locator("#on-behalf")
     await expect(behalf).to_be_visible()
     await page.get_by_label("居民来电").check()

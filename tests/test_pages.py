@@ -31,7 +31,7 @@ async def test_a_report_filed_by_clicking_the_map_gets_a_number_that_can_be_trac
         state="attached"
     )
     await page.select_option("#category", "fire.blocked_exit")
-    await page.locator(".leaflet-container").wait_for()
+    await page.locator("#map .maplibregl-canvas").wait_for()
     await page.locator("#map").click()  # the map opens on the cells: its centre is in one
     await page.fill("#description", "楼道堆放杂物")
     await page.click("#submit")

@@ -1,6 +1,8 @@
 /* The report form: a category (with its extra questions), a pin (map click or drag, the
-   map centre, the device's location or an address from the register), a description,
-   photos and an optional phone; checked here against the server's own limits (page
+   map centre, the device's location or an address from the register; by keyboard, the
+   arrow keys on the map then Enter at the crosshair, or the arrow keys on the pin) told
+   back in words (GET /lookup/place: the address or road, the cell and who looks after
+   it), a description, photos and an optional phone; checked here against the server's own limits (page
    config `limits`), sent to POST /reports as a multipart form, the server's errors shown
    next to their field. On success the tracking number and the secret are shown and the
    secret is kept in localStorage under gridgov.report.<number> for the /track page. */
@@ -13,18 +15,24 @@
   // GPS fixes less precise than this (metres) are shown whole and flagged for checking.
   var COARSE_FIX_M = 100;
   var PIN_ZOOM = 18;
+  // The pin moves this far per arrow key (Shift: five times), in screen pixels.
+  var PIN_STEP_PX = 10;
+  // Arrow keys repeat: the place is looked up once they pause.
+  var KEY_PAUSE_MS = 400;
   var form = document.getElementById("report-form");
   var select = document.getElementById("category");
   var pinText = document.getElementById("pin-text");
+  var pinCoords = document.getElementById("pin-coords");
   var gpsStatus = document.getElementById("gps-status");
   var addressInput = document.getElementById("address");
   var description = document.getElementById("description");
   var phone = document.getElementById("contact_phone");
   var button = document.getElementById("submit");
   var phonePattern = new RegExp(limits.phonePattern);
-  var map = gg.makeMap("map");
-  var pin = null;
-  var accuracyCircle = null;
+  var map = makeMap();
+  var marker = null;
+  var pinAt = null;  // the pin, {lon, lat} in WGS-84
+  var accuracy = null;  // the GPS fix's {lon, lat, metres}, drawn as a circle
   var building = null;  // the register building chosen by address search, while the pin is on it
   var categories = {};
   var questions = [];
@@ -201,6 +209,97 @@
     showError("category", "");
   }
 
+  // ---- the map (MapLibre on gridgov's base map) ----
+
+  /* The map, or null where the browser cannot draw it (GPS and address search remain). */
+  function makeMap() {
+    var box = document.getElementById("map");
+    if (!gg.mapgl.supported()) {
+      box.classList.add("rep-no-map");
+      box.textContent = t.rep_map_unsupported;
+      document.getElementById("use-centre").hidden = true;
+      return null;
+    }
+    var made = gg.mapgl.make("map");
+    // The canvas is the focusable map: name it in the page's language and tie it to the
+    // hint (how to use it by keyboard) and to the location's error.
+    var canvas = made.getCanvas();
+    canvas.setAttribute("aria-label", t.rep_map_label);
+    canvas.setAttribute("aria-describedby", "location-hint location-error");
+    made.on("load", function () { addAccuracyLayers(made); drawAccuracy(); });
+    gg.currentMap = made;  // for the browser tests
+    return made;
+  }
+
+  var ACCURACY = "rep-accuracy";
+  function addAccuracyLayers(m) {
+    m.addSource(ACCURACY, { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+    var below = m.getLayer(gg.mapgl.labelsLayer) ? gg.mapgl.labelsLayer : undefined;
+    m.addLayer({ id: ACCURACY + "-fill", type: "fill", source: ACCURACY,
+                 paint: { "fill-color": "#1d4ed8", "fill-opacity": 0.12 } }, below);
+    m.addLayer({ id: ACCURACY + "-line", type: "line", source: ACCURACY,
+                 paint: { "line-color": "#1d4ed8", "line-width": 1.5 } }, below);
+  }
+
+  /* A circle of `metres` around lon/lat as a GeoJSON polygon (64 sides; metres to
+     degrees on the sphere is plenty for a GPS fix's accuracy). */
+  function circle(lon, lat, metres) {
+    var dLat = metres / 6378137 * 180 / Math.PI;
+    var dLon = dLat / Math.max(Math.cos(lat * Math.PI / 180), 0.01);
+    var ring = [];
+    for (var i = 0; i <= 64; i++) {
+      var a = 2 * Math.PI * i / 64;
+      ring.push([lon + dLon * Math.cos(a), lat + dLat * Math.sin(a)]);
+    }
+    return { type: "Feature", properties: {}, geometry: { type: "Polygon", coordinates: [ring] } };
+  }
+
+  function drawAccuracy() {
+    var source = map && map.getSource(ACCURACY);
+    if (!source) { return; }  // drawn when the style has loaded
+    source.setData({ type: "FeatureCollection",
+                     features: accuracy ? [circle(accuracy.lon, accuracy.lat, accuracy.metres)] : [] });
+  }
+
+  function centre() {
+    if (map) { var c = map.getCenter().wrap(); return { lon: c.lng, lat: c.lat }; }
+    var e = gg.config.extent;
+    return pinAt || { lon: (e[0] + e[2]) / 2, lat: (e[1] + e[3]) / 2 };
+  }
+
+  function zoomTo(lon, lat) {
+    if (map) { map.jumpTo({ center: [lon, lat], zoom: Math.max(map.getZoom(), PIN_ZOOM) }); }
+  }
+
+  /* The pin's marker: focusable; the arrow keys move it, Enter confirms its place. */
+  function pinElement() {
+    var el = document.createElement("div");
+    el.className = "rep-pin";
+    el.tabIndex = 0;
+    el.setAttribute("aria-label", t.rep_pin_label);
+    el.setAttribute("aria-describedby", "pin-text");
+    // A click on the pin is not a click on the map beside it (the pin would jump).
+    el.addEventListener("click", function (e) { e.stopPropagation(); });
+    el.addEventListener("keydown", function (e) {
+      var moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+      var move = moves[e.key];
+      if (move) {
+        e.preventDefault();
+        e.stopPropagation();  // the map's own keyboard handler would pan instead
+        var step = e.shiftKey ? PIN_STEP_PX * 5 : PIN_STEP_PX;
+        var at = map.project(marker.getLngLat());
+        var to = map.unproject([at.x + move[0] * step, at.y + move[1] * step]);
+        place(to.lng, to.lat, "key");
+        if (!map.getBounds().contains(to)) { map.panTo(to, { duration: 0 }); }
+      } else if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        e.stopPropagation();
+        describePin(0);
+      }
+    });
+    return el;
+  }
+
   // ---- the pin ----
 
   function forgetBuilding() {
@@ -210,26 +309,68 @@
     building = null;
   }
 
-  function removeAccuracy() {
-    if (accuracyCircle) { map.removeLayer(accuracyCircle); accuracyCircle = null; }
-  }
-
-  /* Put the pin at `latlng`; `how` is "map", "gps" or "address". */
-  function place(latlng, how) {
-    latlng = L.latLng(latlng).wrap();
-    if (pin) {
-      pin.setLatLng(latlng);
-    } else {
-      pin = L.marker(latlng, { keyboard: true, draggable: true, alt: t.location }).addTo(map);
-      pin.on("dragend", function () { place(pin.getLatLng(), "map"); });
+  /* Put the pin at lon/lat; `how` is "map", "key", "gps" or "address". */
+  function place(lon, lat, how) {
+    lon = ((lon + 540) % 360 + 360) % 360 - 180;
+    pinAt = { lon: lon, lat: lat };
+    if (map && !marker) {
+      marker = new maplibregl.Marker({ element: pinElement(), draggable: true, anchor: "bottom" })
+        .setLngLat([lon, lat]).addTo(map);
+      marker.on("dragend", function () {
+        var ll = marker.getLngLat();
+        place(ll.lng, ll.lat, "map");
+      });
+    } else if (marker) {
+      marker.setLngLat([lon, lat]);
     }
     if (how !== "address") { forgetBuilding(); }
     if (how !== "gps") {
-      removeAccuracy();
+      accuracy = null;
+      drawAccuracy();
       setGpsStatus("", false);
     }
-    pinText.textContent = t.pin_at + latlng.lng.toFixed(6) + ", " + latlng.lat.toFixed(6);
     showError("location", "");
+    describePin(how === "key" ? KEY_PAUSE_MS : 0);
+  }
+
+  var describeTimer = null;
+  var described = 0;  // only the newest pin's answer is shown
+  /* Say where the pin is, in words, after `delay` ms: the coordinates at once, then the
+     address or road, the cell and who looks after it. */
+  function describePin(delay) {
+    clearTimeout(describeTimer);
+    var here = pinAt;
+    var mine = ++described;
+    pinCoords.textContent = gg.format(t.rep_pin_coords,
+                                      { lon: here.lon.toFixed(6), lat: here.lat.toFixed(6) });
+    pinText.textContent = t.rep_pin_looking;
+    describeTimer = setTimeout(function () {
+      gg.getJSON("/lookup/place?lon=" + here.lon.toFixed(7) + "&lat=" + here.lat.toFixed(7))
+        .then(function (res) {
+          if (mine === described) { pinText.textContent = res.ok ? placeText(res.body) : t.rep_pin_unknown; }
+        }, function () {
+          if (mine === described) { pinText.textContent = t.rep_pin_unknown; }
+        });
+    }, delay);
+  }
+
+  function placeText(answer) {
+    var where = answer.address ? answer.address.address
+      : answer.road ? gg.format(t.rep_pin_near_road, { road: answer.road.name })
+      : t.rep_pin_spot;
+    var sentences = [gg.format(t.rep_pin_place, { where: where })];
+    if (answer.cell) {
+      var duty = answer.duty;
+      var who = duty && duty.name ? gg.format(t.rep_pin_duty_named, { name: duty.name })
+        : duty && (duty.level === "primary" || duty.level === "backup") ? t.rep_pin_duty_anon
+        : t.rep_pin_duty_area;
+      sentences.push(gg.format(t.rep_pin_cell, { cell: answer.cell.name || answer.cell.code, duty: who }));
+    } else if (answer.region) {
+      sentences.push(gg.format(t.rep_pin_no_cell, { region: answer.region.name }));
+    } else {
+      sentences.push(t.rep_pin_outside);
+    }
+    return sentences.join(lang === "en" ? " " : "");
   }
 
   function setGpsStatus(message, failed) {
@@ -249,15 +390,18 @@
     setGpsStatus(t.rep_gps_locating, false);
     navigator.geolocation.getCurrentPosition(function (position) {
       locating = false;
-      var here = L.latLng(position.coords.latitude, position.coords.longitude);
+      var lon = position.coords.longitude, lat = position.coords.latitude;
       var metres = Math.round(position.coords.accuracy || 0);
-      place(here, "gps");
-      removeAccuracy();
-      accuracyCircle = L.circle(here, { radius: metres, interactive: false, weight: 1 }).addTo(map);
-      if (metres > COARSE_FIX_M) {
-        map.fitBounds(accuracyCircle.getBounds());
+      place(lon, lat, "gps");
+      accuracy = { lon: lon, lat: lat, metres: metres };
+      drawAccuracy();
+      if (map && metres > COARSE_FIX_M) {
+        var ring = circle(lon, lat, metres).geometry.coordinates[0];
+        var bounds = ring.reduce(function (b, p) { return b.extend(p); },
+                                 new maplibregl.LngLatBounds(ring[0], ring[0]));
+        map.fitBounds(bounds, { padding: 20, duration: 0 });
       } else {
-        map.setView(here, Math.max(map.getZoom(), PIN_ZOOM));
+        zoomTo(lon, lat);
       }
       setGpsStatus(gg.format(t.rep_gps_accuracy, { m: metres }) +
                    (metres > COARSE_FIX_M ? " " + t.rep_gps_coarse : ""), false);
@@ -269,11 +413,11 @@
   }
 
   function chooseAddress(hit) {
-    place([hit.lat, hit.lon], "address");
+    place(hit.lon, hit.lat, "address");
     building = { id: hit.building_id, address: hit.address };
     addressInput.value = hit.address;
     showError("address", "");
-    map.setView([hit.lat, hit.lon], Math.max(map.getZoom(), PIN_ZOOM));
+    zoomTo(hit.lon, hit.lat);
   }
 
   // ---- checking and sending ----
@@ -288,7 +432,7 @@
     var found = [];
     if (!select.value) { found.push(["category", t.choose_category]); }
     found = found.concat(answers.problems);
-    if (!pin) { found.push(["location", t.no_pin]); }
+    if (!pinAt) { found.push(["location", t.no_pin]); }
     if (chars(addressInput.value.trim()) > limits.maxAddress) {
       found.push(["address", gg.format(t.rep_address_too_long, { max: limits.maxAddress })]);
     }
@@ -345,10 +489,9 @@
 
   function requestBody(answers) {
     var body = new FormData();
-    var ll = pin.getLatLng().wrap();
     body.append("category", select.value);
-    body.append("lon", ll.lng.toFixed(7));
-    body.append("lat", ll.lat.toFixed(7));
+    body.append("lon", pinAt.lon.toFixed(7));
+    body.append("lat", pinAt.lat.toFixed(7));
     // The map and the browser's geolocation are both WGS-84.
     body.append("coord_system", "wgs84");
     body.append("channel", behalfChannel());
@@ -480,22 +623,29 @@
     if (select.value) { onCategoryChange(); }  // a value the browser restored
   });
   select.addEventListener("change", onCategoryChange);
-  map.on("click", function (e) { place(e.latlng, "map"); });
-  // Keyboard users pan the map with the arrow keys, then drop the pin with Enter.
-  map.getContainer().addEventListener("keydown", function (e) {
-    if (e.key === "Enter" && e.target === map.getContainer()) {
-      e.preventDefault();
-      place(map.getCenter(), "map");
-    }
+  if (map) {
+    map.on("click", function (e) { place(e.lngLat.lng, e.lngLat.lat, "map"); });
+    // Keyboard users pan the map with the arrow keys (MapLibre's own), then pin the
+    // crosshair at the centre with Enter.
+    map.getCanvas().addEventListener("keydown", function (e) {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        var c = centre();
+        place(c.lon, c.lat, "map");
+      }
+    });
+  }
+  document.getElementById("use-centre").addEventListener("click", function () {
+    var c = centre();
+    place(c.lon, c.lat, "map");
   });
-  document.getElementById("use-centre").addEventListener("click", function () { place(map.getCenter(), "map"); });
   document.getElementById("use-gps").addEventListener("click", useMyLocation);
   gg.addressCombobox({
     input: document.getElementById("address-search"),
     list: document.getElementById("address-results"),
     status: document.getElementById("address-status"),
     minChars: limits.minAddressQuery,
-    near: function () { var c = map.getCenter().wrap(); return c.lng.toFixed(6) + "," + c.lat.toFixed(6); },
+    near: function () { var c = centre(); return c.lon.toFixed(6) + "," + c.lat.toFixed(6); },
     onChoose: chooseAddress
   });
   description.addEventListener("input", updateCount);
