@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
 from gis.orm import Base, created_at_column
+from grid.assets import ASSET_KINDS, ASSET_SOURCES, ASSET_STATUSES, CODE_PATTERN
 from grid.roles import Role
 
 
@@ -245,4 +246,40 @@ class Building(Base):
         # Trigram index: fuzzy address search in Chinese (pg_trgm, C.UTF-8 ctype).
         Index("ix_buildings_address_trgm", "address", postgresql_using="gin",
               postgresql_ops={"address": "gin_trgm_ops"}),
+    )
+
+
+class CityAsset(Base):
+    """A city asset (城市部件): a hydrant, extinguisher cabinet, e-bike charging point,
+    manhole cover or street light, with its standard 16-digit code (grid/assets.py), at a
+    point, linked to the cell covering it. Public objects: no personal data."""
+
+    __tablename__ = "city_assets"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    name: Mapped[str | None] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'in_service'"))
+    cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cells.id", ondelete="SET NULL"))
+    location: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False))
+    location_3857: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=WEB_MERCATOR_SRID, spatial_index=False),
+        Computed(f"ST_Transform(location, {WEB_MERCATOR_SRID})", persisted=True),
+    )
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint(f"code ~ '{CODE_PATTERN}'", name="code_digits"),
+        CheckConstraint(_in_list("kind", list(ASSET_KINDS)), name="kind"),
+        CheckConstraint(_in_list("status", ASSET_STATUSES), name="status"),
+        CheckConstraint(_in_list("source", ASSET_SOURCES), name="source"),
+        UniqueConstraint("source", "external_id", name="uq_city_assets_source_external_id"),
+        Index("ix_city_assets_location", "location", postgresql_using="gist"),
+        Index("ix_city_assets_location_3857", "location_3857", postgresql_using="gist"),
+        Index("ix_city_assets_cell_id", "cell_id"),
     )

@@ -112,6 +112,9 @@ class Incident(Base):
     address: Mapped[str | None] = mapped_column(Text)
     building_id: Mapped[int | None] = mapped_column(
         ForeignKey("buildings.id", ondelete="SET NULL"))
+    # The city asset (部件) the report is about, picked near the pin (grid/assets.py).
+    asset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("city_assets.id", ondelete="SET NULL"))
     cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cells.id", ondelete="SET NULL"))
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="SET NULL"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -176,6 +179,8 @@ class Incident(Base):
         Index("ix_incidents_created_at", "created_at"),
         Index("ix_incidents_building_id", "building_id",
               postgresql_where=text("building_id IS NOT NULL")),
+        Index("ix_incidents_asset_id", "asset_id",
+              postgresql_where=text("asset_id IS NOT NULL")),
     )
 
 

@@ -19,7 +19,7 @@ GRIDGOV_TABLES = {
     "incident_categories", "incidents", "incident_events", "outbox", "inbox_items",
     "webhooks", "webhook_deliveries", "ratings", "work_orders", "rating_flags",
     "rating_appeals", "extension_requests", "check_ins", "patrol_visits",
-    "patrol_visit_photos",
+    "patrol_visit_photos", "city_assets",
 }
 # Schemas gridgov owns besides the default one (None); other schemas are not ours.
 GRIDGOV_SCHEMAS = {None, "public", BASEMAP_SCHEMA}
