@@ -87,9 +87,11 @@ def parse_limit(text: str | None) -> int:
     return int(text)
 
 
-def parse_bbox(text: str | None, crs: str | None) -> BBox | None:
+def parse_bbox(text: str | None, crs: str | None) -> tuple[BBox, ...] | None:
     """minLon,minLat,maxLon,maxLat (or six numbers with heights, which are ignored) in
-    CRS84, the only `bbox-crs` served."""
+    CRS84, the only `bbox-crs` served. A box whose west edge is east of its east edge
+    crosses the antimeridian (177,65,-177,70, as the standard says): it is the two
+    boxes either side of it."""
     if crs is not None and crs != CRS84:
         raise invalid("bbox-crs", f"仅支持 {CRS84}", f"only {CRS84} is supported")
     if text is None:
@@ -98,10 +100,21 @@ def parse_bbox(text: str | None, crs: str | None) -> BBox | None:
     if len(parts) == 6:
         parts = [parts[0], parts[1], parts[3], parts[4]]
     try:
-        return BBox.parse(",".join(parts))
+        west, south, east, north = (p.strip() for p in parts) if len(parts) == 4 else ("",) * 4
+        if west and east and _number(west) > _number(east):
+            return (BBox.parse(f"{west},{south},180,{north}"),
+                    BBox.parse(f"-180,{south},{east},{north}"))
+        return (BBox.parse(",".join(parts)),)
     except BBoxError as exc:
         raise invalid("bbox", f"应为 最小经度,最小纬度,最大经度,最大纬度（{exc}）",
                       str(exc)) from exc
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise BBoxError("every bbox value must be a number") from exc
 
 
 def _instant(text: str, *, end: bool) -> datetime:

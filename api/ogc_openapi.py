@@ -29,14 +29,15 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "format": "uri", "enum": [CRS84], "default": CRS84},
     },
     "datetime": {
-        "name": "datetime", "in": "query", "required": False,
+        "name": "datetime", "in": "query", "required": False, "style": "form",
+        "explode": False,
         "description": "an RFC 3339 instant, a date (China's day), or a closed interval "
                        "a/b with .. for an open end; filters reports on the time they were "
                        "made, and is checked but has no effect on timeless collections",
         "schema": {"type": "string"},
     },
     "limit": {
-        "name": "limit", "in": "query", "required": False,
+        "name": "limit", "in": "query", "required": False, "style": "form", "explode": False,
         "description": f"features per page; more than {MAX_LIMIT} is refused",
         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
                    "default": DEFAULT_LIMIT},
@@ -59,6 +60,14 @@ def route_parameters(*names: str) -> dict[str, Any]:
     """`openapi_extra` listing these query parameters (and `f`) on a route of the app's
     document; the routes read them by hand to answer errors in the OGC format."""
     return {"parameters": [QUERY_PARAMETERS[n] for n in (*names, "f")]}
+
+
+def queryable_parameter(name: str) -> dict[str, Any]:
+    """A queryable property as a query parameter of its collection's items (GDAL sends
+    `-where "status='assigned'"` as `status=assigned` when it finds it listed)."""
+    return {"name": name, "in": "query", "required": False, "style": "form",
+            "explode": False, "description": f"features whose {name} equals the value",
+            "schema": {"type": "string"}}
 
 
 def _ref(kind: str, name: str) -> dict[str, str]:
@@ -125,8 +134,29 @@ def _schemas(collection_ids: list[str]) -> dict[str, Any]:
     }
 
 
-def service_description(server_url: str, collection_ids: list[str]) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of the OGC API served at `server_url`."""
+def _collection_paths(queryables: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """Each collection's own items path, listing its queryables as parameters (GDAL reads
+    a layer's filters from its own path), and its queryables document."""
+    paths: dict[str, Any] = {}
+    for collection_id, names in queryables.items():
+        parameters = [*(_ref("parameters", n) for n in ITEMS_PARAMETERS),
+                      *(queryable_parameter(n) for n in names)]
+        paths[f"/collections/{collection_id}/items"] = _get(
+            f"getFeatures_{collection_id}", f"a page of {collection_id}", parameters,
+            _answer(GEOJSON, "featureCollectionGeoJSON",
+                    "features in id order, with a `next` link while more follow"))
+        paths[f"/collections/{collection_id}/queryables"] = _get(
+            f"getQueryables_{collection_id}", f"what {collection_id} filters on", [],
+            {"description": "the queryable properties (a JSON Schema)",
+             "content": {"application/schema+json": {"schema": {"type": "object"}}}})
+    return paths
+
+
+def service_description(server_url: str, queryables: dict[str, tuple[str, ...]]
+                        ) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of the OGC API served at `server_url`, for collections
+    and the properties each filters on."""
+    collection_ids = list(queryables)
     collection_id = {"name": "collectionId", "in": "path", "required": True,
                      "schema": {"type": "string", "enum": collection_ids}}
     feature_id = {"name": "featureId", "in": "path", "required": True,
@@ -167,6 +197,7 @@ def service_description(server_url: str, collection_ids: list[str]) -> dict[str,
                 "getFeature", "one feature",
                 [_ref("parameters", "collectionId"), _ref("parameters", "featureId")],
                 _answer(GEOJSON, "featureGeoJSON", "the feature"), 404),
+            **_collection_paths(queryables),
         },
         "components": {
             "parameters": {"collectionId": collection_id, "featureId": feature_id,

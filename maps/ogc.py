@@ -76,16 +76,19 @@ _categories = table(
 
 @dataclass(frozen=True)
 class ItemQuery:
-    """What a client asked of a collection's items: a lon/lat bbox, created in
-    [start, end) (None: open), the keyset cursor (last id seen), the page size, and
-    whether to count every match (asked on a first page only)."""
+    """What a client asked of a collection's items: lon/lat boxes (two when one crosses
+    the antimeridian; a feature in either matches), created in [start, end) (None:
+    open), property values to equal (queryable names only), the keyset cursor (last id
+    seen), the page size, and whether to count every match (asked on a first page
+    only)."""
 
-    bbox: BBox | None = None
+    bbox: tuple[BBox, ...] | None = None
     start: datetime | None = None
     end: datetime | None = None
     after: int | None = None
     limit: int = 10
     count: bool = False
+    equals: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,9 @@ class _Layer:
     created: ColumnElement[Any] | None
     properties: dict[str, ColumnElement[Any]]
     bounds: ColumnElement[Any]
+    # Properties a client may filter on by equality (`?status=assigned`): the names are
+    # this whitelist, the values always bound.
+    queryables: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,7 +189,7 @@ def _always() -> ColumnElement[bool]:
 
 def _area_layer(
     area: TableClause, source: FromClause, visible: Callable[[], ColumnElement[bool]],
-    properties: dict[str, ColumnElement[Any]],
+    properties: dict[str, ColumnElement[Any]], queryables: tuple[str, ...],
 ) -> _Layer:
     """A timeless layer of lon/lat polygons (`boundary`), published by their code."""
     return _Layer(
@@ -197,6 +203,7 @@ def _area_layer(
         created=None,
         properties=properties,
         bounds=func.ST_SetSRID(func.ST_Extent(area.c.boundary), STORAGE_SRID),
+        queryables=queryables,
     )
 
 
@@ -205,7 +212,7 @@ _CELLS = _area_layer(
     _cell_in_force, {
         "code": _cells.c.code, "name": _cells.c.name,
         "community_code": _communities.c.code, "community_name": _communities.c.name,
-    },
+    }, ("code", "community_code"),
 )
 
 _REGIONS = _area_layer(
@@ -213,7 +220,7 @@ _REGIONS = _area_layer(
     _always, {
         "code": _regions.c.code, "name": _regions.c.name, "level": _regions.c.level,
         "parent_code": _parents.c.code,
-    },
+    }, ("code", "level", "parent_code"),
 )
 
 _INCIDENTS = _Layer(
@@ -239,6 +246,7 @@ _INCIDENTS = _Layer(
     bounds=func.ST_Transform(
         func.ST_SetSRID(func.ST_Extent(_incidents.c.public_point_3857), WEB_MERCATOR_SRID),
         STORAGE_SRID),
+    queryables=("status", "category", "tier"),
 )
 
 COLLECTIONS: dict[str, Collection] = {
@@ -275,7 +283,11 @@ def _filters(layer: _Layer, query: ItemQuery) -> list[ColumnElement[bool]]:
     to filter on."""
     conditions = [layer.visible()]
     if query.bbox is not None:
-        conditions.append(layer.in_bbox(query.bbox))
+        conditions.append(or_(*(layer.in_bbox(box) for box in query.bbox)))
+    for name, value in query.equals:
+        if name not in layer.queryables:  # the route checks; never an unlisted column
+            raise ValueError(f"{name} is not queryable")
+        conditions.append(layer.properties[name] == value)
     if layer.created is not None and query.start is not None:
         conditions.append(layer.created >= query.start)
     if layer.created is not None and query.end is not None:
@@ -305,7 +317,8 @@ async def item_page(session: AsyncSession, collection: Collection, query: ItemQu
     conditions = _filters(layer, query)
     columns = _columns(layer)
     if query.count:
-        matched = select(func.count()).select_from(layer.table).where(*conditions)
+        # Over the joined source: a filter may name a joined table's column.
+        matched = select(func.count()).select_from(layer.source).where(*conditions)
         columns.append(matched.scalar_subquery().label("matched"))
     statement: Select[Any] = select(*columns).select_from(layer.source).where(*conditions)
     if query.after is not None:
@@ -342,6 +355,20 @@ def feature_schema(collection: Collection) -> dict[str, Any]:
                          "format": f"geometry-{collection.geometry_type.lower()}"},
             "properties": {"type": "object", "properties": fields},
         },
+    }
+
+
+def queryables_schema(collection: Collection) -> dict[str, Any]:
+    """The properties a collection filters on (OGC API Features Part 3's queryables, a
+    JSON Schema): each is also a query parameter of its items, equal to the value."""
+    properties = {name: {"type": "string", "title": name}
+                  for name in collection.layer.queryables}
+    return {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "type": "object",
+        "title": collection.title_en,
+        "properties": properties,
+        "additionalProperties": False,
     }
 
 

@@ -397,6 +397,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/ogc/collections/{collection_id}"): standard(_fixed("/ogc/collections/cells")),
     ("GET", "/ogc/collections/{collection_id}/schema"): standard(
         _fixed("/ogc/collections/cells/schema")),
+    ("GET", "/ogc/collections/{collection_id}/queryables"): standard(
+        _fixed("/ogc/collections/cells/queryables")),
     ("GET", "/ogc/collections/{collection_id}/items"): standard(
         _fixed("/ogc/collections/cells/items")),
     ("GET", "/ogc/collections/{collection_id}/items/{feature_id}"): standard(

@@ -383,7 +383,7 @@ async def test_an_id_no_feature_could_have_is_404_without_a_database_error(clien
 async def test_writes_are_405_in_the_ogc_format(client):
     response = await client.post("/ogc/collections/cells/items", json={})
     _assert_ogc_error(response, 405, "OperationNotSupported")
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 async def test_a_server_fault_is_answered_in_the_ogc_format(client, monkeypatch):

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import QueryParams
 
 from api.deps import SessionDep, SettingsDep
 from api.geojson import GeoJSONResponse
@@ -24,6 +25,7 @@ from api.ogc import (
     CRS84,
     OgcError,
     check_parameters,
+    invalid,
     not_found,
     parse_bbox,
     parse_datetime,
@@ -39,7 +41,16 @@ from api.ogc_openapi import (
     route_parameters,
     service_description,
 )
-from maps.ogc import COLLECTIONS, Collection, ItemQuery, extent, feature_schema, item, item_page
+from maps.ogc import (
+    COLLECTIONS,
+    Collection,
+    ItemQuery,
+    extent,
+    feature_schema,
+    item,
+    item_page,
+    queryables_schema,
+)
 
 log = logging.getLogger("gridgov.api")
 
@@ -97,6 +108,10 @@ def _database_unreachable(exc: Exception) -> bool:
 
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], route_class=OgcRoute)
+# HEAD answers wherever GET does (the official test suite and caches ask it).
+READ = ("GET", "HEAD")
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+MAX_QUERYABLE_VALUE = 100
 
 
 def _exception(request: Request, error: OgcError) -> JSONResponse:
@@ -132,6 +147,7 @@ async def _describe(request: Request, session: AsyncSession, collection: Collect
     here = request.url_for("ogc_collection", collection_id=collection.id)
     items = request.url_for("ogc_items", collection_id=collection.id)
     schema = request.url_for("ogc_schema", collection_id=collection.id)
+    queryables = request.url_for("ogc_queryables", collection_id=collection.id)
     title = _text(request, collection.title_zh, collection.title_en)
     return {
         "id": collection.id,
@@ -146,6 +162,8 @@ async def _describe(request: Request, session: AsyncSession, collection: Collect
             # GDAL matches this spelling only (relation types are case-insensitive).
             _link(schema, "describedBy", SCHEMA_MEDIA_TYPE,
                   _text(request, f"{title}字段结构", f"{title}: schema")),
+            _link(queryables, QUERYABLES_REL, SCHEMA_MEDIA_TYPE,
+                  _text(request, f"{title}可筛选字段", f"{title}: queryables")),
         ],
     }
 
@@ -191,7 +209,8 @@ async def api_definition(request: Request) -> JSONResponse:
     """This API's description in OpenAPI 3.0."""
     check_parameters(request.query_params, ())
     server = str(request.url_for("ogc_landing"))
-    return JSONResponse(service_description(server, list(COLLECTIONS)),
+    queryables = {c.id: c.layer.queryables for c in COLLECTIONS.values()}
+    return JSONResponse(service_description(server, queryables),
                         media_type=OPENAPI_MEDIA_TYPE)
 
 
@@ -227,8 +246,34 @@ async def schema(request: Request, collection_id: str) -> JSONResponse:
     return JSONResponse(body, media_type=SCHEMA_MEDIA_TYPE)
 
 
+@router.get("/collections/{collection_id}/queryables", name="ogc_queryables",
+            openapi_extra=route_parameters())
+async def queryables(request: Request, collection_id: str) -> JSONResponse:
+    """The properties a collection filters on; each is a query parameter of its items
+    (`?status=assigned`), compared for equality in SQL."""
+    found = _collection_or_404(collection_id)
+    check_parameters(request.query_params, ())
+    body = {"$id": str(request.url_for("ogc_queryables", collection_id=found.id)),
+            **queryables_schema(found)}
+    return JSONResponse(body, media_type=SCHEMA_MEDIA_TYPE)
+
+
+def _equals(params: QueryParams, collection: Collection) -> tuple[tuple[str, str], ...]:
+    """The queryable properties given, with their values (checked, to be bound)."""
+    given = []
+    for name in collection.layer.queryables:
+        if (value := params.get(name)) is None:
+            continue
+        if not 1 <= len(value) <= MAX_QUERYABLE_VALUE or not value.isprintable():
+            raise invalid(name, f"应为 1 到 {MAX_QUERYABLE_VALUE} 个可打印字符",
+                          f"expected 1 to {MAX_QUERYABLE_VALUE} printable characters")
+        given.append((name, value))
+    return tuple(given)
+
+
 @router.get("/collections/{collection_id}/items", name="ogc_items",
-            response_class=GeoJSONResponse, openapi_extra=route_parameters(*ITEMS_PARAMETERS))
+            response_class=GeoJSONResponse,
+            openapi_extra=route_parameters(*ITEMS_PARAMETERS))
 async def items(
     request: Request, session: SessionDep, settings: SettingsDep, collection_id: str
 ) -> GeoJSONResponse:
@@ -236,7 +281,7 @@ async def items(
     page says how many match in all (`numberMatched`)."""
     found = _collection_or_404(collection_id)
     params = request.query_params
-    check_parameters(params, ITEMS_PARAMETERS)
+    check_parameters(params, (*ITEMS_PARAMETERS, *found.layer.queryables))
     secret = settings.secret_key.get_secret_value()
     start, end = parse_datetime(params.get("datetime"))
     after = read_cursor(secret, found.id, params.get("cursor"))
@@ -248,6 +293,7 @@ async def items(
         after=after,
         limit=parse_limit(params.get("limit")),
         count=after is None,
+        equals=_equals(params, found),
     )
     page = await item_page(session, found, query)
     title = _text(request, found.title_zh, found.title_en)
@@ -292,15 +338,30 @@ async def feature(
     return GeoJSONResponse(body)
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+def _answer_head_where_get_answers() -> None:
+    """A HEAD route beside every GET route (same endpoint; the server sends no body),
+    kept out of the OpenAPI document; added before `elsewhere`, which matches any
+    path."""
+    for route in list(router.routes):
+        if isinstance(route, APIRoute) and route.methods == {"GET"}:
+            router.add_api_route(
+                route.path.removeprefix(router.prefix), route.endpoint, methods=["HEAD"],
+                name=f"{route.name}_head", response_class=route.response_class,
+                include_in_schema=False)
+
+
+_answer_head_where_get_answers()
+
+
+@router.api_route("/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
                   include_in_schema=False)
 async def elsewhere(request: Request, rest: str) -> Response:
     """Anything else under /ogc: 404 for a path the API does not have, 405 for a method
-    other than GET (the API is read-only), both in the standard's format."""
-    if request.method != "GET":
+    other than GET or HEAD (the API is read-only), both in the standard's format."""
+    if request.method not in READ:
         error = OgcError(405, "OperationNotSupported", "仅支持 GET 请求",
                          "only GET is supported")
         response = _exception(request, error)
-        response.headers["Allow"] = "GET"
+        response.headers["Allow"] = ", ".join(READ)
         return response
     raise not_found(f"路径 /ogc/{rest}", f"path /ogc/{rest}")
