@@ -246,6 +246,37 @@ def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, repor
     _finish_import(report, report_path)
 
 
+@import_.command("assets")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
+              help="TOML field mapping ([fields] and [values.<field>]).")
+@click.option("--layer", help="Layer name in a multi-layer file (GeoPackage).")
+@click.option("--encoding", help="Text encoding when the file has no .cpg (e.g. GBK).")
+@click.option("--crs", "csv_crs", help="CRS of a CSV's coordinates (e.g. EPSG:4547).")
+@click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Write the full report (.json, or .csv of row issues).")
+def import_assets_cmd(path, mapping, layer, encoding, csv_crs, dry_run, report_path) -> None:
+    """Import city assets (部件: hydrants, cabinets, chargers, manhole covers, street
+    lights) with their 16-digit codes: upsert by code, link to cells; any rejected row
+    and nothing is written."""
+    from pathlib import Path
+
+    from grid.importing.assets import import_assets
+    from grid.importing.reading import FieldMapping
+
+    progress = _progress(time.monotonic())
+    with bulk_transaction() as conn:  # a failure leaves nothing behind
+        report = import_assets(
+            conn, Path(path), mapping=FieldMapping.load(mapping and Path(mapping)),
+            layer=layer, encoding=encoding, csv_crs=csv_crs, dry_run=dry_run,
+            progress=progress,
+        )
+    _finish_import(report, report_path)
+    if report.rejected:
+        raise click.ClickException("rows were rejected; nothing was written")
+
+
 @import_.command("basemap")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
