@@ -464,11 +464,38 @@ async def test_the_pin_is_placed_and_moved_by_keyboard_and_confirmed_in_words(
     assert moved[1] > pinned[1] and moved[0] == pytest.approx(pinned[0], abs=1e-6)
     assert await page.evaluate("gg.currentMap.getCenter().toArray()") == pinned
     confirmed = await pin_text(page)
-    assert confirmed.startswith("Pinned at: ") and "looked after by" in confirmed
+    assert confirmed.startswith("Place: ") and "looked after by" in confirmed
     assert await serious_violations(page) == []
     number = await submit_and_get_number(page)
     stored = await stored_report(async_engine, number)
     assert (stored["lon"], stored["lat"]) == pytest.approx(tuple(moved), abs=1e-6)
+
+
+async def test_dragging_the_pin_moves_it_and_tells_the_new_place(page, register_building):
+    await open_form(page)
+    await click_at(page, 700, 400)  # cell a2, on 翠竹街 (先烈路 is 50 m east)
+    assert "翠竹街附近" in await pin_text(page)
+    pin = await page.locator("#map .rep-pin").bounding_box()
+    lon, lat = metres_point(620, 120)  # the register building's middle
+    canvas = await page.locator("#map .maplibregl-canvas").bounding_box()
+    target = await page.evaluate("ll => gg.currentMap.project(ll)", [lon, lat])
+    # The pin's tip (the marker's bottom centre) is the spot.
+    centre = await page.evaluate("gg.currentMap.getCenter().toArray()")
+    await page.mouse.move(pin["x"] + pin["width"] / 2, pin["y"] + pin["height"] / 2)
+    await page.mouse.down()
+    tip_offset = pin["height"] / 2
+    for step in range(1, 6):
+        await page.mouse.move(
+            pin["x"] + pin["width"] / 2
+            + (canvas["x"] + target["x"] - pin["x"] - pin["width"] / 2) * step / 5,
+            pin["y"] + pin["height"] / 2
+            + (canvas["y"] + target["y"] - tip_offset - pin["y"] - pin["height"] / 2) * step / 5)
+    await page.mouse.up()
+    await page.wait_for_function(
+        "() => document.getElementById('pin-text').textContent.includes('上报测试路12号')")
+    assert "网格002" in await pin_text(page)
+    # The pin was dragged, not the map panned under it.
+    assert await page.evaluate("gg.currentMap.getCenter().toArray()") == centre
 
 
 @pytest.fixture(scope="module")
