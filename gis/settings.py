@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     routing_tolerance_m: float = Field(30.0, ge=0, le=500)
     max_photos: int = Field(6, ge=0, le=20)
     max_photo_mb: int = Field(10, ge=1, le=100)
+    # Pixels a photo may declare (read from its header before decoding; 24 = 6000x4000).
+    max_photo_megapixels: int = Field(24, ge=1, le=100)
     # Handling and 好差评: on-site check-in radius; days to rate before the default
     # rating (3 = 基本满意) is recorded; a rectification's revisit deadline; groups
     # smaller than this are suppressed in published statistics.

@@ -12,7 +12,9 @@ still images. Refused, with a message naming the field:
 
 The caller must cap how much of the upload it reads (stop at `max_bytes + 1`); this
 module refuses oversize bytes before decoding and oversize images from the header
-before the pixels are decoded, so memory stays bounded. Decoding is CPU work: call
+before the pixels are decoded (a PNG of a few KB can declare 40 megapixels, 120 MB once
+decoded), and at most MAX_CONCURRENT_DECODES photos are decoded at once in the process,
+so memory stays bounded however many arrive together. Decoding is CPU work: call
 `inspect_photo` from a worker thread (`run_in_threadpool`), not on the event loop.
 """
 
@@ -24,6 +26,7 @@ import hashlib
 import io
 import math
 import struct
+import threading
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
@@ -33,7 +36,15 @@ from PIL import ExifTags, Image, ImageCms
 from gis.clock import CHINA_TZ
 from gis.errors import InvalidInput, TooLarge
 
-MAX_PIXELS = 40_000_000
+# 24 MP is a 6000x4000 phone photo; far more is a decompression bomb, not evidence.
+MAX_PIXELS = 24_000_000
+# Pillow's own guard (it raises at twice this, warns above it) as the last line behind
+# the explicit header check below.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Photos decoded at once in this process: each may take ~3 bytes a pixel (72 MB at the
+# limit) while it is decoded; later ones wait their turn in their worker thread.
+MAX_CONCURRENT_DECODES = 2
+_DECODES = threading.BoundedSemaphore(MAX_CONCURRENT_DECODES)
 # The public copy is for web pages: long side at most this, which also bounds its size.
 PUBLIC_MAX_SIDE = 2048
 THUMBNAIL_MAX_SIDE = 320
@@ -145,11 +156,16 @@ def inspect_photo(
         raise InvalidInput(*_REFUSALS[kind], field=field)
     try:
         # formats=: only the plugin the bytes were sniffed as may parse them.
+        # Image.open reads the header only; no pixel is decoded before the check.
         with Image.open(io.BytesIO(data), formats=[kind]) as image:
             _check_header(image, field=field, max_pixels=max_pixels)
             orientation, taken_at, gps = _read_exif(image)
             width, height = image.size
-            upright = _render_upright(image, kind, orientation)
+            with _DECODES:
+                upright = _render_upright(image, kind, orientation)
+                public = _encode(upright, kind)
+                thumbnail = _encode(_thumbnail(upright), "JPEG", quality=80)
+                del upright  # freed before the next decode starts
     except Image.DecompressionBombError as exc:
         raise InvalidInput(
             "the image declares far too many pixels", "图片像素数量过大", field=field
@@ -168,8 +184,8 @@ def inspect_photo(
         height=height,
         sha256=hashlib.sha256(data).hexdigest(),
         original=data,
-        public=_encode(upright, kind),
-        thumbnail=_encode(_thumbnail(upright), "JPEG", quality=80),
+        public=public,
+        thumbnail=thumbnail,
         taken_at=taken_at,
         gps=gps,
     )
@@ -283,7 +299,9 @@ def _render_upright(image: Image.Image, kind: str, orientation: int) -> Image.Im
         image.draft(None, (PUBLIC_MAX_SIDE, PUBLIC_MAX_SIDE))
     image.load()
     keep_alpha = kind != "JPEG" and image.has_transparency_data
-    pixels = image.convert("RGBA" if keep_alpha else "RGB")
+    mode = "RGBA" if keep_alpha else "RGB"
+    # Already in the mode: work on the decoded pixels, not a second full-size copy.
+    pixels = image if image.mode == mode else image.convert(mode)
     pixels = _to_srgb(pixels, image.info.get("icc_profile"))
     pixels.thumbnail((PUBLIC_MAX_SIDE, PUBLIC_MAX_SIDE))
     if orientation in _UPRIGHT:
