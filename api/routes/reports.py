@@ -12,15 +12,18 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from api import idempotency
 from api.abuse import IntakeLimit, SearchLimit
-from api.deps import OptionalPrincipal, SessionDep, SettingsDep
+from api.deps import CurrentPrincipal, OptionalPrincipal, SessionDep, SettingsDep
+from api.reporter_lookup import count_lookup
 from gis.coords import CoordSystem, parse_location, to_wgs84
-from gis.errors import InvalidInput, TooLarge
+from gis.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from gis.settings import Settings
+from grid.roles import Role
+from incidents.following import PHONE_DIGITS, my_reports, reporter_by_phone
 from incidents.intake import (
     ReportIn,
     RetryKey,
@@ -29,7 +32,7 @@ from incidents.intake import (
     submit_report,
 )
 from incidents.photos import Photo, inspect_photo
-from incidents.views import ReporterProof, public_report
+from incidents.views import CheckedReporter, ReporterProof, public_report
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 # Categories filed through their own route (a declaration needs a house).
@@ -175,6 +178,46 @@ async def nearby_reports(
     kind = await request.app.state.intake.categories.get(session, category)
     x, y = to_wgs84(*parse_location(lon, lat, coord_system), coord_system)
     return {"likely_duplicates": await likely_duplicates(session, kind, x, y)}
+
+
+@router.get("/mine")
+async def list_my_reports(session: SessionDep, principal: CurrentPrincipal) -> JSONResponse:
+    """A signed-in resident's own reports, newest first (at most 100): number, status,
+    category, dates; each one's detail at GET /reports/{number} with the same token."""
+    if principal.role is not Role.RESIDENT:
+        raise PermissionDenied("only residents' accounts have reports of their own",
+                               "仅居民账号可查看本人上报")
+    items = await my_reports(session, principal.id)
+    return JSONResponse({"items": items}, headers={"Cache-Control": "private, no-store"})
+
+
+def _unknown(number: str) -> NotFound:
+    # Word for word what an unknown number gets: a miss reveals nothing.
+    return NotFound(f"no report {number}", f"未找到编号为 {number} 的上报")
+
+
+class PhoneDigitsIn(BaseModel):
+    """The last four digits of the phone number given with the report."""
+
+    phone_last4: Annotated[str, Field(pattern=rf"^[0-9]{{{PHONE_DIGITS}}}$",
+                                      description="e.g. 5678 for 138 1234 5678")]
+
+
+@router.post("/{tracking_number}/reporter-view")
+async def reporter_view(
+    request: Request, tracking_number: TrackingNumber, body: PhoneDigitsIn,
+    session: SessionDep,
+) -> JSONResponse:
+    """What GET /reports/{number} shows the holder of the secret (`own` included), for
+    the last four digits of the phone given with the report. Five tries per number an
+    hour, twenty per address (then 429); wrong digits, a report without a phone and an
+    unknown number all get the same 404."""
+    await count_lookup(request, tracking_number)
+    incident_id = await reporter_by_phone(session, tracking_number, body.phone_last4)
+    if incident_id is None:
+        raise _unknown(tracking_number)
+    answer = await public_report(session, tracking_number, CheckedReporter(incident_id))
+    return JSONResponse(answer, headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/{tracking_number}")

@@ -146,6 +146,7 @@
     var mine = ++drawn;
     delete document.body.dataset.drawn;
     if (popup) { popup.remove(); }
+    if (hover) { hover.remove(); }  // its area may be gone
     var cells = view && view.level === "cell";
     map.getSource("coverage").setData(view ? labelled(view) : EMPTY);
     if (view) { map.setPaintProperty("coverage-fill", "fill-color", fillColour(scale())); }

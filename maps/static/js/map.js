@@ -146,7 +146,7 @@
     if (map) {
       var show = text("button", "link-button", t.map_show_on_map);
       show.type = "button";
-      show.setAttribute("aria-label", t.map_show_on_map + "：" + labelOf(p) + " " + gg.statusLabel(p.status));
+      show.setAttribute("aria-label", t.map_show_on_map + " · " + labelOf(p) + " · " + gg.statusLabel(p.status));
       show.addEventListener("click", function () {
         map.jumpTo({ center: f.geometry.coordinates, zoom: Math.max(map.getZoom(), CLUSTER_MAX_ZOOM + 2) });
         openPopup(f.geometry.coordinates, p);  // focus moves into the popup
