@@ -20,6 +20,7 @@ from api.openapi import add_body_schemas
 from api.routes import (
     addresses,
     admin,
+    assets,
     auth,
     buildings,
     categories,
@@ -143,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
                    categories, cell_names, reports, damage, handling, workflow, ratings,
                    statistics, patrol, tiles, style, pages, docs, admin, inbox, webhooks,
-                   desk):
+                   desk, assets):
         app.include_router(module.router)
     app.include_router(security.router)
     # OGC API - Features: the public layers for QGIS and GDAL.

@@ -20,7 +20,9 @@ from gis.coords import CoordSystem, parse_location, to_wgs84
 from gis.errors import InvalidInput, PermissionDenied
 from gis.geometry import degrees_around
 from grid.access import Principal
+from grid.assets import NEARBY_RADIUS_M, parse_asset_code
 from grid.roles import STAFF_ROLES
+from incidents.asset_categories import asset_kinds_for
 from incidents.categories import check_answers
 from incidents.evidence import photo_rows
 from incidents.models import REPORT_CHANNELS
@@ -37,6 +39,8 @@ STAFF_CHANNELS = {"hotline", "patrol", "phone", "walk_in", "on_behalf"}
 # A report filed by pin alone takes the address of the nearest building within this many
 # metres (a pin on the pavement outside still names the building; one in a park none).
 ADDRESS_RADIUS_M = 50.0
+# A report naming a city asset must be this close to it (the picker offers this radius).
+ASSET_RADIUS_M = NEARBY_RADIUS_M
 # Categories change only when `gridgov db upgrade` syncs them; a process reads them again
 # after this many seconds rather than once per report.
 CATEGORY_TTL_S = 60.0
@@ -64,6 +68,9 @@ class ReportIn(BaseModel):
                            "are for staff filing for a resident")
     contact_name: str | None = Field(None, max_length=50)
     contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
+    asset_code: str | None = Field(None, max_length=32, description=(
+        "the city asset (部件) reported on, e.g. a hydrant from GET /assets/nearby: its "
+        "16-digit code; within 50 m of the pin and of a kind the category concerns"))
 
     @field_validator("address", "description", "contact_name")
     @classmethod
@@ -297,7 +304,7 @@ incident AS (
         input_lon, input_lat, input_system, address, building_id, cell_id, region_id,
         assignee_id, routing_rule, responsible_level, description, answers, channel,
         reporter_id, reporter_name, reporter_phone, accept_due_at, resolve_due_at,
-        created_at, updated_at)
+        created_at, updated_at, asset_id)
     SELECT :tracking_number, :secret_hash, :category,
         CASE WHEN route.assignee_id IS NULL THEN 'submitted' ELSE 'assigned' END,
         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :input_lon, :input_lat, :input_system,
@@ -305,10 +312,12 @@ incident AS (
         (SELECT id FROM regions WHERE code = route.region_code), route.assignee_id,
         route.rule, route.level, :description, CAST(:answers AS jsonb), :channel,
         :reporter_id, :reporter_name, :reporter_phone, :accept_due_at, :resolve_due_at,
-        :now, :now
+        :now, :now, (SELECT id FROM chosen_asset)
     FROM route LEFT JOIN nearest_address ON true
-    -- Outside the service area nothing is written (submit_report refuses the point).
+    -- Outside the service area, or naming an asset that does not fit, nothing is written
+    -- (submit_report refuses the point or the asset).
     WHERE route.in_service_area
+      AND (CAST(:asset_code AS text) IS NULL OR EXISTS (SELECT FROM chosen_asset))
     RETURNING id, status, region_id, assignee_id, routing_rule, responsible_level
 ), created AS (
     INSERT INTO incident_events (incident_id, kind, actor_id, actor_role, to_status, data, at)
@@ -389,13 +398,47 @@ _NEAREST_ADDRESS = """
 """
 
 
+# The asset a report names: that code, of a kind the category concerns, not removed, and
+# within :asset_m metres of the pin (on the spheroid; the unique code finds the row).
+_CHOSEN_ASSET = """
+    SELECT a.id FROM city_assets a
+    WHERE a.code = CAST(:asset_code AS text) AND a.kind = ANY(CAST(:asset_kinds AS text[]))
+      AND a.status <> 'removed'
+      AND ST_DWithin(a.location::geography,
+                     ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :asset_m)
+"""
+
+
 @lru_cache
 def _intake_statement() -> TextClause:
     # Fixed text only, every value bound: the routing and the duplicate check keep their
     # one home each and run inside the write.
     return text(f"WITH route AS MATERIALIZED (\n{route_sql()}\n), "
                 f"nearby AS MATERIALIZED (\n{_NEARBY}\n), "
-                f"nearest_address AS MATERIALIZED (\n{_NEAREST_ADDRESS}\n), {_WRITE}")
+                f"nearest_address AS MATERIALIZED (\n{_NEAREST_ADDRESS}\n), "
+                f"chosen_asset AS MATERIALIZED (\n{_CHOSEN_ASSET}\n), {_WRITE}")
+
+
+def _asset_kinds(data: ReportIn, category: Category) -> list[str]:
+    """The kinds of asset this report may name; 422 naming asset_code for a bad code or
+    a category that concerns no asset."""
+    if data.asset_code is None:
+        return []
+    parse_asset_code(data.asset_code, field="asset_code")
+    kinds = list(asset_kinds_for(category.code))
+    if not kinds:
+        raise InvalidInput(f"category {category.code} concerns no city asset; leave "
+                           "asset_code out", "该类别不涉及城市部件，请勿填写部件编码",
+                           field="asset_code")
+    return kinds
+
+
+async def _asset_fits(session: AsyncSession, data: ReportIn, kinds: list[str],
+                      lon: float, lat: float) -> bool:
+    """Whether the named asset fits (the failure path only: tells the two refusals apart)."""
+    return (await session.execute(text(_CHOSEN_ASSET), {
+        "asset_code": data.asset_code, "asset_kinds": kinds, "lon": lon, "lat": lat,
+        "asset_m": ASSET_RADIUS_M})).first() is not None
 
 
 def _deadlines(ctx: IntakeContext, tier: str, now: datetime) -> tuple[datetime, datetime]:
@@ -421,6 +464,7 @@ async def submit_report(
             lonlat = None
         return await record_emergency(session, category, data, lonlat, retry)
     answers = check_answers(category.questions, data.answers)
+    asset_kinds = _asset_kinds(data, category)
     lon, lat = await _location(session, data)
     accept_due, resolve_due = _deadlines(ctx, category.tier, now)
     tracking_number, secret = new_tracking_number(now), new_secret()
@@ -442,8 +486,16 @@ async def submit_report(
         "reporter_name": data.contact_name, "reporter_phone": data.contact_phone,
         "accept_due_at": accept_due, "resolve_due_at": resolve_due,
         "resolve_due_at_text": resolve_due.isoformat(), "now": now,
+        "asset_code": data.asset_code, "asset_kinds": asset_kinds, "asset_m": ASSET_RADIUS_M,
         **_retry_params(retry, known),
     })).first()
+    if row is None and data.asset_code is not None and not await _asset_fits(
+            session, data, asset_kinds, lon, lat):
+        raise InvalidInput(
+            f"no {' or '.join(asset_kinds)} with code {data.asset_code} within "
+            f"{ASSET_RADIUS_M:.0f} m of the report's place",
+            f"报告位置 {ASSET_RADIUS_M:.0f} 米内没有编码为 {data.asset_code} 的相应部件",
+            field="asset_code")
     if row is None:
         raise outside_service_area("lon" if data.lon is not None else "building_id",
                                    ctx.tolerance_m)

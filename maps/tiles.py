@@ -35,7 +35,9 @@ RECENTLY_CLOSED_DAYS = 30
 BIN_ZOOMS = (16, 17, 18)
 WORLD_WIDTH_M = 2 * 20037508.342789244
 
-LAYERS = ("cells", "buildings", "incidents")
+LAYERS = ("cells", "buildings", "incidents", "assets")
+# City assets (部件) are points by the thousand: drawn from this zoom on, none below.
+ASSET_MIN_ZOOM = 15
 
 # The tile and its buffered envelope, computed once per query (not once per row).
 _TILE = """
@@ -69,6 +71,17 @@ _BUILDINGS = text(f"""
                ST_AsMVTGeom(b.footprint_3857, tile.bounds, :extent, :buffer) AS geom
         FROM tile, buildings b
         WHERE b.footprint_3857 && tile.wide
+    ) t WHERE geom IS NOT NULL
+""")
+
+# City assets: public objects; only their code, kind and status go into a tile.
+_ASSETS = text(f"""
+    WITH {_TILE}
+    SELECT ST_AsMVT(t, 'assets', :extent, 'geom') FROM (
+        SELECT a.code, a.kind, a.status,
+               ST_AsMVTGeom(a.location_3857, tile.bounds, :extent, :buffer) AS geom
+        FROM tile, city_assets a
+        WHERE a.location_3857 && tile.wide AND a.status <> 'removed'
     ) t WHERE geom IS NOT NULL
 """)
 
@@ -198,6 +211,8 @@ def _query(layer: str, z: int) -> tuple[TextClause, bool]:
         return (_BUILDINGS, False) if z >= BUILDING_DETAIL_ZOOM else (_BUILDING_COUNTS, True)
     if layer == "incidents":
         return (_INCIDENTS, False) if z >= INCIDENT_DETAIL_ZOOM else (_INCIDENT_COUNTS, True)
+    if layer == "assets":
+        return _ASSETS, False
     raise NotFound(f"No tile layer {layer}", f"没有名为 {layer} 的图层")
 
 
@@ -205,6 +220,8 @@ async def tile(session: AsyncSession, layer: str, z: int, x: int, y: int) -> byt
     """One vector tile of a public layer (empty bytes when nothing is in it)."""
     query, aggregated = _query(layer, z)
     validate_tile(z, x, y)
+    if layer == "assets" and z < ASSET_MIN_ZOOM:
+        return b""
     # Points of a neighbour tile within the buffer are drawn too, so symbols are not cut.
     params: dict[str, float | int] = {
         "z": z,
