@@ -691,7 +691,7 @@ def hotline_import(path, username, mapping, encoding, dry_run, report_path) -> N
             filer=await _admin_named(session, username),
             hash_key=settings.id_hash_key.get_secret_value(), now=datetime.now(UTC),
             mapping=HotlineMapping.load(mapping and Path(mapping)), encoding=encoding,
-            dry_run=dry_run, progress=progress)
+            dry_run=dry_run, progress=progress, first_contact=settings.hotline_first_contact)
 
     report = _in_async_transaction(work)
     for issue in report.changed[:20]:

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     rating_period_days: int = Field(7, ge=1, le=90)
     default_rating: int = Field(3, ge=1, le=5)
     rectification_deadline: str = "10wd"
+    # 12345 首次联系: how long after an order's received time the handling unit has to
+    # take it up (签收 or be on site); an allowance as incidents/workdays.py reads it.
+    hotline_first_contact: str = "1wd"
     stats_min_group: int = Field(5, ge=1, le=1000)
     # Register imports over the API: the upload, and what a zip may expand to.
     max_import_mb: int = Field(512, ge=1, le=100_000)

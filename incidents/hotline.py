@@ -1,7 +1,14 @@
 """12345 hotline work orders in: each order is filed through report intake (channel
 'hotline': routed, checked for likely duplicates, notified in the same transaction) and
-its number, received time and time limit kept beside the incident; by order number, a
-file sent twice files nothing twice.
+its number, received time, time limit, request type (诉求类型) and first-contact deadline
+kept beside the incident; by order number, a file sent twice files nothing twice.
+
+First contact (首次联系): 12345 rules give the handling unit a time to take up an order
+and reach the caller, 1 working day by default (GRIDGOV_HOTLINE_FIRST_CONTACT). Its
+deadline runs from the order's received time on the working-day calendar and is stored
+with the order; the order's accept deadline (签收) is held to it as well, so unaccepted
+orders escalate by it. gridgov keeps no log of calls, so the export takes the first
+签收 or the first on-site check-in, whichever came first, as the first contact.
 
 Personal data: the caller's name and phone go only where any staff-filed report keeps
 them, the incident's reporter fields (shown to the assignee and the managers over it,
@@ -49,12 +56,14 @@ from incidents.hotline_reading import (
     resolve_columns,
 )
 from incidents.intake import IntakeContext, ReportIn, Submission, submit_report
-from incidents.workdays import deadline
+from incidents.workdays import DeadlineRule, deadline
 
 # Categories intake does not route (a fire burning now is a 119 call; a damage
 # declaration needs a house of the register).
 NOT_ROUTINE = {"fire.damage_declaration"}
 _ROUTED_TO_A_CELL = {"inside", "nearest"}
+# 首次联系: one working day from the order's received time unless configured otherwise.
+DEFAULT_FIRST_CONTACT = "1wd"
 
 Progress = Callable[[str], None]
 
@@ -102,11 +111,15 @@ async def import_hotline_orders(
     session: AsyncSession, ctx: IntakeContext, path: Path, *, filer: Principal,
     hash_key: str, now: datetime, mapping: HotlineMapping | None = None,
     encoding: str | None = None, dry_run: bool = False, progress: Progress | None = None,
+    first_contact: DeadlineRule | str = DEFAULT_FIRST_CONTACT,
 ) -> HotlineImportReport:
     """File a 12345 export's new orders inside the caller's transaction (the caller
     commits). `filer` is the staff account doing it (recorded on each report's 'created'
-    step); the caller, who has no account, is the reporter. A dry run files inside a
-    savepoint that is rolled back, so its report is exact."""
+    step); the caller, who has no account, is the reporter. `first_contact` is the
+    allowance for 首次联系 ("1wd"). A dry run files inside a savepoint that is rolled
+    back, so its report is exact."""
+    if isinstance(first_contact, str):
+        first_contact = DeadlineRule.parse(first_contact)
     started = time.monotonic()
     say = progress or (lambda _m: None)
     mapping = mapping or HotlineMapping.load()
@@ -129,7 +142,7 @@ async def import_hotline_orders(
             continue
         try:
             async with session.begin_nested():  # a row is filed whole or not at all
-                filed = await _file(session, ctx, row, filer, now)
+                filed = await _file(session, ctx, row, filer, now, first_contact)
         except RowProblem as problem:
             report.rejected.append(_issue(row.row, row.order_number, problem))
             continue
@@ -232,6 +245,7 @@ def _compare(row: OrderRow, filed: Any, report: HotlineImportReport) -> None:
 
 async def _file(
     session: AsyncSession, ctx: IntakeContext, row: OrderRow, filer: Principal, now: datetime,
+    first_contact: DeadlineRule,
 ) -> dict[str, Any]:
     """Place, file and record one order; RowProblem when it cannot be."""
     building_id = None
@@ -250,16 +264,21 @@ async def _file(
     resolve_due = datetime.fromisoformat(submission.resolve_due_at)
     if due is not None and due < resolve_due:
         resolve_due = due  # the hotline's time limit is the stricter one
+    received = row.received_at or now
+    contact_due = min(deadline(received, first_contact, ctx.calendar), resolve_due)
     await session.execute(_RECORD, {
         "tracking_number": submission.tracking_number, "order_number": row.order_number,
-        "category_sent": row.category_sent, "received_at": row.received_at,
+        "category_sent": row.category_sent, "received_at": received,
         "time_limit": row.time_limit, "due_at": due, "resolve_due": resolve_due,
         "resolve_due_text": resolve_due.isoformat(), "hashes": json.dumps(row.hashes),
+        "request_type": row.request_type, "contact_due": contact_due,
     })
     return {"row": row.row, "order_number": row.order_number,
             "tracking_number": submission.tracking_number, "status": submission.status,
             "category": submission.category, "cell_code": submission.cell_code,
             "routing_rule": submission.routing_rule, "resolve_due_at": resolve_due.isoformat(),
+            "request_type": row.request_type,
+            "first_contact_due_at": contact_due.isoformat(),
             "likely_duplicates": submission.likely_duplicates}
 
 
@@ -325,13 +344,14 @@ async def _building_for(session: AsyncSession, row: OrderRow) -> int:
 
 # The order beside its incident, and the hotline's time limit on the incident when it is
 # the stricter one (so escalation and work lists follow it, and the assignee's first
-# notification, still in the outbox, says so). The caller has no account: the incident
+# notification, still in the outbox, says so); 签收 is due by the first-contact deadline
+# at the latest. The caller has no account: the incident
 # has no reporter account (the filer stays on the 'created' step), so no staff inbox
 # follows every change of every imported order.
 _RECORD = text("""
 WITH incident AS (
     UPDATE incidents SET reporter_id = NULL, resolve_due_at = :resolve_due,
-        accept_due_at = LEAST(accept_due_at, :resolve_due)
+        accept_due_at = LEAST(accept_due_at, :contact_due)
     WHERE tracking_number = :tracking_number
     RETURNING id
 ), notice AS (
@@ -344,8 +364,9 @@ WITH incident AS (
       AND incident_id = (SELECT id FROM incident) AND delivered_at IS NULL
 )
 INSERT INTO hotline_orders (order_number, incident_id, category_sent, received_at,
-                            time_limit, due_at, field_hashes)
+                            time_limit, due_at, request_type, first_contact_due_at,
+                            field_hashes)
 SELECT :order_number, id, :category_sent, :received_at, :time_limit, :due_at,
-       CAST(:hashes AS jsonb)
+       :request_type, :contact_due, CAST(:hashes AS jsonb)
 FROM incident
 """)

@@ -1,8 +1,10 @@
-"""12345 hotline results out: per order that came from 12345, its status, handling result
-(the resolution note), accepted/resolved/closed times, the callback (好差评 rating, its
-rectification revisit) and satisfaction; as CSV for Excel (UTF-8 with BOM, Chinese
-headers) or JSON. What was exported is marked, so the next export holds only what is new
-or changed since. Nothing about the caller is exported: 12345 has it already."""
+"""12345 hotline results out: per order that came from 12345, its request type, category
+and the category's class in 城市管理部件和事件 (GB/T 30428.2), status, handling result
+(the resolution note), first contact (首次联系: deadline, time, met), accepted/resolved/
+closed times, the callback (好差评 rating, its rectification revisit) and satisfaction;
+as CSV for Excel (UTF-8 with BOM, Chinese headers) or JSON. What was exported is marked,
+so the next export holds only what is new or changed since. Nothing about the caller is
+exported: 12345 has it already."""
 
 from __future__ import annotations
 
@@ -17,16 +19,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.clock import CHINA_TZ
 from gis.spreadsheet_csv import SpreadsheetWriter
+from incidents.categories import category_spec
+from incidents.hotline_mapping import REQUEST_TYPES
 from incidents.ratings import SCORE_LABELS
 
 # key -> CSV header, in column order.
 COLUMNS = {
     "order_number": "工单编号",
     "tracking_number": "跟踪编号",
+    "request_type_label": "诉求类型",
+    "category_label": "问题类别",
+    "standard_kind_label": "部件事件类型",
+    "standard_major_code": "大类代码",
+    "standard_major_name": "大类名称",
+    "standard_minor_code": "小类代码",
+    "standard_minor_name": "小类名称",
     "status_label": "办理状态",
     "handling_result": "办理结果",
     "handling_unit": "承办单位",
     "received_at": "受理时间",
+    "first_contact_due_at": "首次联系期限",
+    "first_contact_at": "首次联系时间",
+    "first_contact_met": "首次联系是否按时",
     "accepted_at": "签收时间",
     "resolved_at": "办结时间",
     "closed_at": "核实办结时间",
@@ -47,8 +61,9 @@ STATUS_LABELS = {
 }
 CALLBACK_CHANNELS = {"account": "群众自评", "secret": "群众自评", "phone": "电话回访",
                      "terminal": "终端评价", "default": "逾期默认评价"}
-_TIMES = ("received_at", "accepted_at", "resolved_at", "closed_at", "resolve_due_at",
-          "callback_at")
+STANDARD_KINDS = {"event": "事件", "component": "部件"}
+_TIMES = ("received_at", "first_contact_due_at", "first_contact_at", "accepted_at",
+          "resolved_at", "closed_at", "resolve_due_at", "callback_at")
 
 
 def _china(column: str) -> str:
@@ -60,17 +75,29 @@ def _china(column: str) -> str:
 # One record per order as the database knows it now, and the hash of that record: an
 # order whose hash differs from the one last exported has something new to say. The
 # handling result is the note of the step that reached the current outcome (a closed
-# report's resolution note, a rejection's reason).
+# report's resolution note, a rejection's reason). First contact is the first 签收 or
+# on-site check-in (see incidents/hotline.py); whether it was met is unknown (NULL) until
+# it happens or its deadline passes, and that deadline passing is a change to export.
 _RECORDS = text(f"""
 WITH records AS (
     SELECT o.id, o.order_number, o.exported_hash,
            GREATEST(o.imported_at, i.updated_at, rt.created_at, w.revisited_at,
-                    rr.created_at) AS changed_at,
+                    rr.created_at,
+                    CASE WHEN contact.at IS NULL AND o.first_contact_due_at <= :now
+                         THEN o.first_contact_due_at END) AS changed_at,
            jsonb_build_object(
                'order_number', o.order_number, 'tracking_number', i.tracking_number,
+               'request_type', o.request_type, 'category', i.category_code,
+               'category_label', c.label_zh,
                'status', i.status, 'result_note', result.note,
                'merged_into', d.tracking_number, 'handling_unit', g.name,
                'received_at', {_china('o.received_at')},
+               'first_contact_due_at', {_china('o.first_contact_due_at')},
+               'first_contact_at', {_china('contact.at')},
+               'first_contact_met', CASE
+                   WHEN o.first_contact_due_at IS NULL THEN NULL
+                   WHEN contact.at IS NOT NULL THEN contact.at <= o.first_contact_due_at
+                   WHEN CAST(:now AS timestamptz) > o.first_contact_due_at THEN false END,
                'accepted_at', {_china('i.accepted_at')},
                'resolved_at', {_china('i.resolved_at')},
                'closed_at', {_china('i.closed_at')},
@@ -84,6 +111,7 @@ WITH records AS (
     FROM hotline_orders o
     JOIN incidents i ON i.id = o.incident_id
     LEFT JOIN regions g ON g.id = i.region_id
+    LEFT JOIN incident_categories c ON c.code = i.category_code
     LEFT JOIN incidents d ON d.id = i.duplicate_of_id
     LEFT JOIN LATERAL (
         SELECT e.note FROM incident_events e
@@ -92,6 +120,12 @@ WITH records AS (
           AND e.to_status = CASE i.status WHEN 'closed' THEN 'resolved' ELSE i.status END
         ORDER BY e.at DESC, e.id DESC LIMIT 1
     ) result ON true
+    LEFT JOIN LATERAL (
+        SELECT min(e.at) AS at FROM incident_events e
+        WHERE e.incident_id = i.id
+          AND ((e.kind = 'transition' AND e.to_status = 'accepted')
+               OR (e.kind = 'check_in' AND e.data ->> 'on_site' = 'true'))
+    ) contact ON true
     LEFT JOIN ratings rt ON rt.incident_id = i.id AND rt.kind = 'handling'
     LEFT JOIN work_orders w ON w.rating_id = rt.id
     LEFT JOIN ratings rr ON rr.work_order_id = w.id AND rr.kind = 'rectification'
@@ -155,14 +189,21 @@ def _order(record: dict[str, Any]) -> dict[str, Any]:
     if status == "duplicate" and record["merged_into"]:
         result = f"重复件，并入 {record['merged_into']} 办理"
     score, rerating = record["score"], record["rerating"]
+    request_type = record["request_type"]
     return {
         "order_number": record["order_number"],
         "tracking_number": record["tracking_number"],
+        "request_type": request_type,
+        "request_type_label": REQUEST_TYPES[request_type][0] if request_type else None,
+        "category": record["category"],
+        "category_label": record["category_label"],
+        **_standard_class(record["category"]),
         "status": status,
         "status_label": STATUS_LABELS.get(status, status),
         "handling_result": result,
         "handling_unit": record["handling_unit"],
         **{key: record[key] for key in _TIMES if key != "callback_at"},
+        "first_contact_met": record["first_contact_met"],
         "overdue": bool(record["overdue"]),
         "callback_at": record["callback_at"],
         "callback_channel": CALLBACK_CHANNELS.get(record["channel"]) if score else None,
@@ -171,6 +212,21 @@ def _order(record: dict[str, Any]) -> dict[str, Any]:
         "satisfaction_score": score,
         "rectification_result": record["revisit_outcome"],
         "rectification_satisfaction": SCORE_LABELS.get(rerating) if rerating else None,
+    }
+
+
+def _standard_class(code: str) -> dict[str, Any]:
+    """The category's class in 城市管理部件和事件 (from the bundled categories); blank for a
+    category without one."""
+    spec = category_spec(code)
+    standard = spec.standard if spec else None
+    return {
+        "standard_kind": standard and standard.kind,
+        "standard_kind_label": standard and STANDARD_KINDS[standard.kind],
+        "standard_major_code": standard and standard.major,
+        "standard_major_name": standard and standard.major_name,
+        "standard_minor_code": standard and standard.minor,
+        "standard_minor_name": standard and standard.minor_name,
     }
 
 

@@ -1,5 +1,6 @@
 """How 12345 work orders map onto gridgov: the columns each field may come under, 12345
-categories (诉求类别) -> gridgov categories, defaults; bundled, overridable by a TOML file."""
+categories (诉求类别) -> gridgov categories, request types (诉求类型), defaults; bundled,
+overridable by a TOML file."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ from typing import Any
 
 from gis.coords import CoordSystem
 from gis.errors import InvalidInput
+from incidents.models import HOTLINE_REQUEST_TYPES
 
 MAPPING_FILE = Path(__file__).parent / "data" / "hotline.toml"
 FIELDS = ["order_number", "caller_name", "caller_phone", "content", "address", "lon", "lat",
-          "coord_system", "category", "time_limit", "received_at"]
+          "coord_system", "category", "time_limit", "received_at", "request_type"]
+# Request type (诉求类型) -> (Chinese label as 12345 writes it, English); the labels and the
+# codes themselves are always read, [values.request_type] adds other spellings.
+REQUEST_TYPES: dict[str, tuple[str, str]] = dict(zip(HOTLINE_REQUEST_TYPES, [
+    ("咨询", "inquiry"), ("求助", "request for help"), ("投诉", "complaint"),
+    ("举报", "tip-off"), ("建议", "suggestion")], strict=True))
 # Level separators in a 12345 category path such as 城乡建设-消防安全-楼道堆物.
 _CATEGORY_LEVELS = "-/>＞－—|｜\\"
 
@@ -28,6 +35,8 @@ class HotlineMapping:
     values: dict[str, dict[str, str]]
     fallback_category: str | None
     coord_system: CoordSystem
+    # For an order that gives no request type; None = leave it unknown (the default).
+    default_request_type: str | None = None
 
     @classmethod
     def load(cls, override: Path | None = None) -> HotlineMapping:
@@ -45,9 +54,24 @@ class HotlineMapping:
             system = CoordSystem(defaults.get("coord_system", "wgs84"))
         except ValueError:
             raise _bad_mapping("[defaults] coord_system is wgs84, gcj02 or bd09") from None
+        values["request_type"] = {
+            **{key: code for code, (zh, _en) in REQUEST_TYPES.items() for key in (code, zh)},
+            **values.get("request_type", {})}
+        wrong = sorted({v for v in values["request_type"].values() if v not in REQUEST_TYPES})
+        default_type = defaults.get("request_type") or None
+        if default_type is not None and default_type not in REQUEST_TYPES:
+            wrong.append(default_type)
+        if wrong:
+            raise _bad_mapping(f"request types {', '.join(wrong)} are unknown; the types are "
+                               f"{', '.join(REQUEST_TYPES)}")
         return cls(columns=columns, categories=_normalised_keys(categories),
                    values={k: _normalised_keys(v) for k, v in values.items()},
-                   fallback_category=defaults.get("category") or None, coord_system=system)
+                   fallback_category=defaults.get("category") or None, coord_system=system,
+                   default_request_type=default_type)
+
+    def request_type_for(self, sent: str) -> str | None:
+        """The request type a 12345 value names (咨询, 投诉, complaint, ...); None if none."""
+        return self.values["request_type"].get(normalise_key(sent))
 
     def category_for(self, sent: str | None) -> str | None:
         """The gridgov category for a 12345 category: the whole text, then its levels from

@@ -20,7 +20,7 @@ from gis.coords import CoordSystem, parse_location
 from gis.errors import InvalidInput
 from grid.importing.people import read_csv_text
 from grid.importing.report import RowIssue
-from incidents.hotline_mapping import FIELDS, HotlineMapping, normalise_key
+from incidents.hotline_mapping import FIELDS, REQUEST_TYPES, HotlineMapping, normalise_key
 from incidents.intake import MAX_DESCRIPTION
 from incidents.phones import normalise_phone
 from incidents.workdays import DeadlineRule
@@ -30,6 +30,7 @@ REQUIRED_COLUMNS = ["order_number", "content"]
 # What 12345 sent, field by field, is remembered only as keyed hashes (see field_hashes).
 HASHED_FIELDS = [f for f in FIELDS if f != "order_number"]
 MAX_ORDER_NUMBER, MAX_NAME, MAX_ADDRESS, MAX_CATEGORY, MAX_LIMIT = 64, 50, 200, 200, 40
+MAX_REQUEST_TYPE = 40
 # A received time this far ahead of the import clock is a wrong date, not clock skew.
 FUTURE_SLACK = timedelta(minutes=10)
 _ORDER_NUMBER = re.compile(r"[^\s\x00-\x1f\x7f]+")
@@ -159,6 +160,7 @@ class OrderRow:
     limit_rule: DeadlineRule | None = None
     limit_until: datetime | None = None
     received_at: datetime | None = None
+    request_type: str | None = None
     hashes: dict[str, str] = field(default_factory=dict)
     warnings: list[HotlineIssue] = field(default_factory=list)
 
@@ -198,6 +200,7 @@ def check_row(raw: dict[str, str | None], number: int, columns: dict[str, str],
     _content(row, raw)
     _place(row, raw, mapping)
     _category(row, raw, mapping)
+    _request_type(row, raw, mapping)
     _times(row, raw, now)
     row.hashes = field_hashes(raw, hash_key)
     return row
@@ -287,6 +290,24 @@ def _category(row: OrderRow, raw: dict[str, str | None], mapping: HotlineMapping
     row.warn("category", f"category {shown} is not in the mapping: filed as "
              f"{mapping.fallback_category}",
              f"诉求类别“{sent or '空'}”未在映射中，按 {mapping.fallback_category} 受理")
+
+
+def _request_type(row: OrderRow, raw: dict[str, str | None], mapping: HotlineMapping) -> None:
+    """咨询 / 求助 / 投诉 / 举报 / 建议 (or a spelling the mapping lists); blank is the
+    mapping's default, unknown unless it sets one."""
+    sent = raw.get("request_type")
+    if sent is None:
+        row.request_type = mapping.default_request_type
+        return
+    row.request_type = mapping.request_type_for(sent) if len(sent) <= MAX_REQUEST_TYPE else None
+    if row.request_type is None:
+        # The value is 12345's vocabulary, not the caller's words: safe to quote.
+        shown = sent[:MAX_REQUEST_TYPE]
+        zh = "、".join(zh for zh, _en in REQUEST_TYPES.values())
+        raise RowProblem(row.column("request_type"),
+                         f"request type {shown!r} is not one of {zh} (or "
+                         f"{', '.join(REQUEST_TYPES)}; [values.request_type] adds spellings)",
+                         f"诉求类型“{shown}”应为{zh}之一")
 
 
 def _times(row: OrderRow, raw: dict[str, str | None], now: datetime) -> None:

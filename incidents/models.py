@@ -647,11 +647,16 @@ class Open311Request(Base):
     )
 
 
+# 12345 request types (诉求类型): 咨询, 求助, 投诉, 举报, 建议 (labels in hotline_mapping).
+HOTLINE_REQUEST_TYPES = ["inquiry", "help", "complaint", "tip_off", "suggestion"]
+
+
 class HotlineOrder(Base):
     """A 12345 hotline work order (工单) filed as an incident: its number (unique, so a file
     sent twice files nothing twice), when 12345 took the call, its time limit and category
-    as sent, keyed hashes of each field sent (to spot a re-sent order that changed without
-    keeping the caller's data a second time) and what was last exported back."""
+    as sent, its request type and first-contact deadline (首次联系), keyed hashes of each
+    field sent (to spot a re-sent order that changed without keeping the caller's data a
+    second time) and what was last exported back."""
 
     __tablename__ = "hotline_orders"
 
@@ -663,9 +668,17 @@ class HotlineOrder(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     time_limit: Mapped[str | None] = mapped_column(String(40))
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # NULL: the order did not say (and the mapping has no default).
+    request_type: Mapped[str | None] = mapped_column(String(16))
+    # NULL only for orders imported before first contact was tracked.
+    first_contact_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     field_hashes: Mapped[dict[str, str]] = mapped_column(JSONB)
     imported_at: Mapped[datetime] = created_at_column()
     exported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     exported_hash: Mapped[str | None] = mapped_column(String(32))
 
-    __table_args__ = (Index("ix_hotline_orders_received_at", "received_at"),)
+    __table_args__ = (
+        Index("ix_hotline_orders_received_at", "received_at"),
+        CheckConstraint("request_type IS NULL OR "
+                        + _in_list("request_type", HOTLINE_REQUEST_TYPES), name="request_type"),
+    )

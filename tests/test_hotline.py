@@ -156,6 +156,11 @@ async def test_gbk_csv_with_chinese_headers_is_routed_and_its_results_go_back(
     assert done["签收时间"] and done["办结时间"] and done["核实办结时间"]
     assert done["受理时间"] == RECEIVED.strftime("%Y-%m-%d %H:%M:%S")
     assert (done["承办单位"], done["是否超期"]) == ("甲社区", "否")
+    # 签收 is the first contact, within its working day; the file gave no request type.
+    assert (done["首次联系时间"], done["首次联系是否按时"]) == (done["签收时间"], "是")
+    assert done["首次联系期限"] and done["诉求类型"] == ""
+    assert (done["问题类别"], done["大类代码"], done["小类名称"]) == (
+        "电动自行车楼道停放或入户充电", "06", "电动自行车违规停放充电")
     assert (rows["GD0002"]["办理状态"], rows["GD0002"]["回访结果"]) == ("已派单", "未评价")
     assert CALLER not in exported.text and PHONE not in exported.text
 

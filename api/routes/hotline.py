@@ -61,7 +61,8 @@ async def import_orders(
         report = await import_hotline_orders(
             session, request.app.state.intake, path, filer=admin,
             hash_key=settings.id_hash_key.get_secret_value(), now=datetime.now(UTC),
-            mapping=fields, encoding=encoding, dry_run=dry_run)
+            mapping=fields, encoding=encoding, dry_run=dry_run,
+            first_contact=settings.hotline_first_contact)
     await session.commit()
     return report.as_dict()
 
