@@ -87,13 +87,24 @@ class ReporterProof:
     secret: str
 
 
-def _is_reporter(row: Any, proof: ReporterProof | None) -> bool:
-    """True with the report's secret; 403 naming `secret` for one that is wrong."""
+@dataclass(frozen=True)
+class CheckedReporter:
+    """The reporter of one report, proven before the read another way: the last digits of
+    the phone they gave (incidents/following.py reporter_by_phone)."""
+
+    incident_id: int
+
+
+def _is_reporter(row: Any, proof: ReporterProof | CheckedReporter | None) -> bool:
+    """True with the report's secret (or its checked reporter); 403 naming `secret` for a
+    secret that is wrong."""
+    if isinstance(proof, CheckedReporter):
+        return proof.incident_id == row["id"]
     if proof is None or not proof.secret:
         return False
     if not secret_matches(proof.secret, row["secret_hash"], proof.secret_key):
-        raise PermissionDenied("the secret does not match this report",
-                               "查询密钥与该上报不符", field="secret")
+        raise PermissionDenied("the tracking secret does not match this report",
+                               "查询码与该上报不符", field="secret")
     return True
 
 
@@ -106,7 +117,8 @@ async def _own(session: AsyncSession, row: Any) -> dict[str, Any]:
 
 
 async def public_report(
-    session: AsyncSession, tracking_number: str, proof: ReporterProof | None = None
+    session: AsyncSession, tracking_number: str,
+    proof: ReporterProof | CheckedReporter | None = None,
 ) -> dict[str, Any]:
     """A report by tracking number, as anyone holding the number may see it; with the
     reporter's proof also their own text and photos (`own`), else `own` is null."""

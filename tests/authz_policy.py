@@ -202,6 +202,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/lookup"): public(lambda p, _: Call("/lookup", params={"lon": p.lon, "lat": p.lat})),
     ("GET", "/lookup/place"): public(
         lambda p, _: Call("/lookup/place", params={"lon": p.lon, "lat": p.lat})),
+    # City assets are public objects (no personal data): the report page's picker.
+    ("GET", "/assets/kinds"): public(_fixed("/assets/kinds")),
+    ("GET", "/assets/nearby"): public(
+        lambda p, _: Call("/assets/nearby", params={"lon": p.lon, "lat": p.lat})),
     # Search is scoped in SQL (see the property tests), not by an object in the path.
     ("GET", "/register/people"): Rule(STAFF, _fixed("/register/people")),
     ("GET", "/register/people/{person_id}"): Rule(
@@ -213,6 +217,13 @@ POLICY: dict[tuple[str, str], Rule] = {
         "category": "fire.blocked_exit", "lon": p.lon, "lat": p.lat})),
     ("GET", "/reports/{tracking_number}"): public(
         lambda p, _: Call(f"/reports/{p.open_number}")),
+    # Anyone with the number and the phone's last digits (the matrix's reporter gave
+    # REPORTER_PHONE, ending 4321); limited per number and address, not per role.
+    ("POST", "/reports/{tracking_number}/reporter-view"): public(
+        lambda p, _: Call(f"/reports/{p.open_number}/reporter-view",
+                          json={"phone_last4": "4321"})),
+    # A resident's own reports; staff accounts have none to list.
+    ("GET", "/reports/mine"): Rule(RESIDENT, _fixed("/reports/mine")),
     ("POST", "/damage-declarations"): Rule(SIGNED_IN, lambda p, _: Call(
         "/damage-declarations", json={"house_id": p.house_id, "fire_date": str(date.today()),
                                       "what_burned": "厨房", "estimated_loss": "100.00"})),
@@ -312,6 +323,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/map"): public(_fixed("/map")),
     ("GET", "/report"): public(_fixed("/report")),
     ("GET", "/track/{tracking_number}"): public(lambda p, _: Call(f"/track/{p.open_number}")),
+    ("GET", "/"): public(_fixed("/")),
+    ("GET", "/track"): public(_fixed("/track")),
+    ("GET", "/my-reports"): public(_fixed("/my-reports")),
     ("GET", "/dashboard"): public(_fixed("/dashboard")),
     ("GET", "/worker"): public(_fixed("/worker")),
     # A shell: its data comes from GET /incidents/{number}, which needs staff in scope.
@@ -356,7 +370,7 @@ POLICY: dict[tuple[str, str], Rule] = {
         outside_for={"admin": 404}),
     ("GET", "/inbox/stream"): Rule(SIGNED_IN, _fixed("/inbox/stream"), stream=True),
     ("POST", "/admin/webhooks"): Rule(ADMIN, _fixed("/admin/webhooks", json={
-        "url": "http://127.0.0.1:9/hook", "topics": []})),
+        "url": "https://receiver.example.org/hook", "topics": []})),
     ("GET", "/admin/webhooks"): Rule(ADMIN, _fixed("/admin/webhooks")),
     ("DELETE", "/admin/webhooks/{webhook_id}"): Rule(
         ADMIN, lambda p, _: Call(f"/admin/webhooks/{p.webhook_id}")),

@@ -182,7 +182,7 @@ async def test_without_a_saved_secret_the_page_asks_for_it_and_shows_the_servers
     try:
         await page.goto(f"/track/{number}?lang=en")
         await page.locator("#rating-form").wait_for()
-        field = page.get_by_label("Rating secret")
+        field = page.get_by_label("Tracking secret", exact=True)
         assert await field.is_visible()
         await page.click("#rate-submit")  # nothing chosen: checked before sending
         assert await page.locator("#overall-error").inner_text() == (

@@ -13,9 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Query
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi import APIRouter, FastAPI, Path, Query
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from api.deps import ManagerPrincipal, SessionDep, SettingsDep
 from api.geojson import GeoJSONResponse, parse_bbox
@@ -26,6 +27,7 @@ from grid.cells import cells_extent
 from grid.roles import MANAGER_ROLES
 from incidents.categories import MAX_TEXT_ANSWER
 from incidents.coverage import cell_coverage, drill_down
+from incidents.following import canonical_tracking_number
 from incidents.intake import ReportIn
 from incidents.lifecycle import ACTIONS, OPEN
 from incidents.photos import ACCEPTED_MEDIA_TYPES
@@ -112,20 +114,73 @@ async def report_page(
     )
 
 
+def _with_lang(path: str, lang: str | None) -> str:
+    return f"{path}?lang={quote(lang)}" if lang else path
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def front_page(
+    session: SessionDep, settings: SettingsDep, lang: Lang = None
+) -> HTMLResponse:
+    """The front door: report a hazard, find a report, the public map, the published
+    好差评 figures, and a resident's own reports."""
+    ctx = await _context(session, settings, lang)
+    return HTMLResponse(render_page("index.html", ctx, "/", lookup_error=None, typed=""))
+
+
+def _lookup_page(ctx: PageContext, typed: str, status: int) -> HTMLResponse:
+    """The look-up form alone; with what was typed and why it is not a number."""
+    error = strings()[ctx.lang]["idx_number_invalid"] if typed else None
+    return HTMLResponse(render_page("track.html", ctx, "/track", number=None,
+                                    lookup_error=error, typed=typed), status_code=status)
+
+
+@router.get("/track", response_class=HTMLResponse, include_in_schema=False)
+async def track_lookup(
+    session: SessionDep, settings: SettingsDep, lang: Lang = None,
+    number: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Find a report by its number (the front page's form sends it here): a number as
+    people type it goes on to its tracking page; anything else shows the form again
+    with what is wrong."""
+    canonical = canonical_tracking_number(number) if number else None
+    if canonical:
+        return RedirectResponse(_with_lang(f"/track/{canonical}", lang), status_code=303)
+    ctx = await _context(session, settings, lang)
+    return _lookup_page(ctx, (number or "").strip(), 400 if number and number.strip() else 200)
+
+
 @router.get("/track/{tracking_number}", response_class=HTMLResponse, include_in_schema=False)
 async def track_page(
-    tracking_number: TrackingNumber,
+    tracking_number: Annotated[str, Path(max_length=100)],
     session: SessionDep,
     settings: SettingsDep,
     lang: Lang = None,
-) -> HTMLResponse:
-    """A report's status and timeline by tracking number."""
+) -> Response:
+    """A report's status and timeline by tracking number; a number typed in lower case,
+    with spaces or another dash goes to its canonical address."""
+    canonical = canonical_tracking_number(tracking_number)
+    if canonical and canonical != tracking_number:
+        return RedirectResponse(_with_lang(f"/track/{canonical}", lang), status_code=308)
     ctx = await _context(session, settings, lang)
+    if canonical is None:
+        return _lookup_page(ctx, tracking_number.strip(), 404)
     return HTMLResponse(
         render_page("track.html", ctx, f"/track/{tracking_number}", number=tracking_number,
+                    lookup_error=None, typed="",
                     # The rating form shows only while the report may still be rated.
                     ratingPeriodDays=settings.rating_period_days)
     )
+
+
+@router.get("/my-reports", response_class=HTMLResponse, include_in_schema=False)
+async def my_reports_page(
+    session: SessionDep, settings: SettingsDep, lang: Lang = None
+) -> HTMLResponse:
+    """A signed-in resident's own reports and notifications: a shell with a sign-in form;
+    its data (GET /reports/mine, GET /inbox) needs the resident's token."""
+    ctx = await _context(session, settings, lang)
+    return HTMLResponse(render_page("my_reports.html", ctx, "/my-reports"))
 
 
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)

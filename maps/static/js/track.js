@@ -187,6 +187,7 @@
     showOwn(r);
     showTimeline(r);
     showRating(r);
+    showProofs(r);
   }
 
   /* The report; with this device's secret also what the reporter sent. A secret the
@@ -200,6 +201,64 @@
         return res.json().then(function (body) { return { ok: res.ok, status: res.status, body: body }; });
       });
   }
+
+  /* --- the secret, and the reporter's proof without it ----------------------------- */
+
+  /* The secret this device keeps, shown with a copy button; else, while the reporter's
+     own view is not shown, the phone-digits form. */
+  function showProofs(r) {
+    var secret = storedSecret();
+    byId("own-secret").hidden = !secret;
+    byId("secret-value").textContent = secret;
+    byId("phone-proof").hidden = Boolean(secret) || Boolean(r.own);
+  }
+
+  byId("secret-copy").addEventListener("click", function () {
+    var said = byId("secret-copied");
+    var copied = navigator.clipboard && window.isSecureContext
+      ? navigator.clipboard.writeText(storedSecret()) : Promise.reject(new Error("no clipboard"));
+    copied.then(function () { said.textContent = t.trk_secret_copied; }, function () {
+      // Select it, so a long press or Ctrl+C copies it.
+      var range = document.createRange();
+      range.selectNodeContents(byId("secret-value"));
+      window.getSelection().removeAllRanges();
+      window.getSelection().addRange(range);
+      said.textContent = t.trk_secret_copy_failed;
+    });
+  });
+
+  byId("phone-proof").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var input = byId("phone-last4");
+    var error = byId("phone-error");
+    var digits = input.value.replace(/\s+/g, "").normalize("NFKC");
+    error.textContent = "";
+    input.removeAttribute("aria-invalid");
+    if (!/^[0-9]{4}$/.test(digits)) {
+      error.textContent = t.trk_phone_invalid;
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    fetch("/reports/" + encodeURIComponent(number) + "/reporter-view", {
+      method: "POST", body: JSON.stringify({ phone_last4: digits }),
+      headers: { "Content-Type": "application/json", "Accept": "application/json",
+                 "Accept-Language": lang }
+    }).then(function (res) {
+      return res.json().then(function (body) {
+        if (res.ok) {
+          input.value = "";
+          show(body);
+          byId("report-own-heading").focus();
+          return;
+        }
+        error.textContent = res.status === 404 ? t.trk_phone_no_match
+          : res.status === 429 ? t.trk_phone_too_many : gg.errorText(body);
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+      });
+    }, function () { error.textContent = t.network; });
+  });
 
   function load() {
     return fetchReport(storedSecret()).then(function (res) {
