@@ -168,6 +168,8 @@ def matrix_app(settings: Settings, conn: AsyncConnection) -> FastAPI:
     app.dependency_overrides[get_session] = session_dep
     app.dependency_overrides[get_bulk_runner] = stub_bulk_runner
     app.state.sessions = sessions
+    # Counters (ID searches, reporter look-ups) write on the module's connection too.
+    app.state.autocommit = sessions
     return app
 
 
@@ -340,7 +342,7 @@ async def world(world_conn, settings) -> World:
                 h["resident"] if own else auth_headers(resident2, settings),
                 (extra["root1"], extra["root2"])))
         hook = await _ok(await client.post("/admin/webhooks", headers=extra["root1"],
-                                           json={"url": "http://127.0.0.1:9/h"}), 201)
+                                           json={"url": "https://receiver.example.org/h"}), 201)
         ban = await _ok(await client.post("/admin/bans", headers=extra["root1"], json={
             "network": "192.0.2.0/24", "reason": "测试"}), 201)
     for role, account in tested.items():
