@@ -3,6 +3,7 @@ per test."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 
@@ -23,13 +24,61 @@ from migrations import alembic_config
 pytest_plugins = ["tests.pages_support"]
 
 
-def _test_database_url() -> str:
+# A run's own database is named for its process, so two runs on one machine never share
+# (or drop) each other's; one left by a run that died is dropped by the next run.
+_RUN_PREFIX = "_test_run_"
+
+
+def _test_database_url() -> tuple[str, bool]:
+    """The database this run tests against, and whether the run owns it (drops it at the
+    end): GRIDGOV_TEST_DATABASE_URL when set (kept), else `<database>_test_run_<pid>`."""
     base = Settings(environment="development")
     if base.test_database_url:
-        return base.test_database_url
+        return base.test_database_url, False
     url = make_url(base.database_url)
-    # Never run tests against the main database: derive <name>_test.
-    return url.set(database=f"{url.database}_test").render_as_string(hide_password=False)
+    # Never run tests against the main database.
+    own = url.set(database=f"{url.database}{_RUN_PREFIX}{os.getpid()}")
+    return own.render_as_string(hide_password=False), True
+
+
+def _drop_databases(url: str, *, only_dead_runs: bool) -> None:
+    """Drop this run's database, or (at the start) those of runs whose process is gone."""
+    import psycopg2
+    from psycopg2 import sql
+
+    parsed = make_url(url)
+    stem = parsed.database.rsplit(_RUN_PREFIX, 1)[0] + _RUN_PREFIX
+    conn = psycopg2.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username,
+                            password=parsed.password, dbname="postgres")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            if only_dead_runs:
+                cur.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
+                            (stem,))
+                names = [n for (n,) in cur.fetchall()
+                         if n.removeprefix(stem).isdigit()
+                         and not _alive(int(n.removeprefix(stem)))]
+            else:
+                names = [parsed.database]
+            for name in names:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_DATABASE_URL, _OWNED = _test_database_url()
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +86,7 @@ def settings() -> Settings:
     """Settings for tests: the test database and a random signing key."""
     return Settings(
         environment="test",
-        database_url=_test_database_url(),
+        database_url=_DATABASE_URL,
         secret_key=secrets.token_urlsafe(48),
         id_hash_key=secrets.token_urlsafe(48),
         # Tests file many reports from one address; tests/test_abuse.py turns limits on.
@@ -46,8 +95,13 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def migrated_db(settings: Settings) -> str:
-    """The test database, created on demand and migrated to head once per session."""
+def migrated_db(settings: Settings, request: pytest.FixtureRequest) -> str:
+    """The test database, created on demand and migrated to head once per session; a
+    run's own database is dropped when the run ends."""
+    if _OWNED:
+        _drop_databases(settings.database_url, only_dead_runs=True)
+        request.addfinalizer(
+            lambda: _drop_databases(settings.database_url, only_dead_runs=False))
     ensure_database(settings.database_url)
     command.upgrade(alembic_config(settings.database_url), "head")
     engine = create_bulk_engine(settings.database_url)
