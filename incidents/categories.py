@@ -17,6 +17,16 @@ from gis.errors import InvalidInput
 
 CATEGORIES_FILE = Path(__file__).parent / "data" / "categories.toml"
 MAX_TEXT_ANSWER = 500
+# What a report of a category must carry besides its place (categories.toml `min_content`).
+MinContent = Literal["none", "description", "photo", "description_or_photo"]
+# Channels through which no photo can arrive (a 12345 work order is text; a resident on
+# the phone to staff sends none): a rule asking for a photo asks them for a description.
+PHOTOLESS_CHANNELS = frozenset({"hotline", "phone"})
+_MIN_CONTENT_TEXT = {
+    "description": ("a description", "情况描述"),
+    "photo": ("a photo", "照片"),
+    "description_or_photo": ("a description or a photo", "情况描述或照片"),
+}
 
 
 class Choice(BaseModel):
@@ -75,6 +85,8 @@ class CategorySpec(BaseModel):
     # Reports here are candidate items of 重大火灾隐患 under GB 35181-2025 (judged by the
     # fire authority by the standard's method; the flag marks them for that review).
     major_fire_hazard: bool = False
+    # What a report must carry (checked in one place: check_min_content, for every channel).
+    min_content: MinContent = "none"
 
 
 @lru_cache
@@ -87,6 +99,38 @@ def bundled_categories() -> tuple[CategorySpec, ...]:
 def category_spec(code: str) -> CategorySpec | None:
     """The bundled category with this code (None for one no longer listed)."""
     return next((spec for spec in bundled_categories() if spec.code == code), None)
+
+
+def min_content(code: str) -> MinContent:
+    """The minimum content of a category (none for one no longer listed)."""
+    spec = category_spec(code)
+    return spec.min_content if spec else "none"
+
+
+def min_content_for_channel(rule: MinContent, channel: str) -> MinContent:
+    """The rule as it applies to a channel: where no photo can come, a description."""
+    if channel in PHOTOLESS_CHANNELS and rule in ("photo", "description_or_photo"):
+        return "description"
+    return rule
+
+
+def check_min_content(code: str, channel: str, description: str | None, photos: int,
+                      photo_link: bool = False) -> None:
+    """422 when a report lacks what its category needs: naming `description` (or `photos`
+    for a photo-only rule), the rule in the message. `photo_link`: an Open311 media_url,
+    which counts as the photo (the client's way to send one)."""
+    rule = min_content_for_channel(min_content(code), channel)
+    has_text = bool(description and description.strip())
+    has_photo = photos > 0 or photo_link
+    met = {"none": True, "description": has_text, "photo": has_photo,
+           "description_or_photo": has_text or has_photo}[rule]
+    if met:
+        return
+    en, zh = _MIN_CONTENT_TEXT[rule]
+    raise InvalidInput(
+        f"a report of {code} needs {en} (min_content = {rule})",
+        f"该类别的上报需要{zh}，请补充后再提交",
+        field="photos" if rule == "photo" else "description")
 
 
 def sync_categories(conn: Connection) -> int:
@@ -176,6 +220,6 @@ async def active_categories(session) -> list[dict[str, Any]]:
     return [
         {"code": code, "group": group, "label_zh": zh, "label_en": en, "tier": tier,
          "questions": questions, "duplicate_radius_m": radius, "public_precision": precision,
-         "emergency": emergency}
+         "emergency": emergency, "min_content": min_content(code)}
         for code, group, zh, en, tier, questions, radius, precision, emergency in rows
     ]

@@ -23,7 +23,7 @@ from grid.access import Principal
 from grid.assets import NEARBY_RADIUS_M, parse_asset_code
 from grid.roles import STAFF_ROLES
 from incidents.asset_categories import asset_kinds_for
-from incidents.categories import check_answers
+from incidents.categories import check_answers, check_min_content
 from incidents.evidence import photo_rows
 from incidents.models import REPORT_CHANNELS
 from incidents.photos import Photo
@@ -450,10 +450,12 @@ def _deadlines(ctx: IntakeContext, tier: str, now: datetime) -> tuple[datetime, 
 async def submit_report(
     session: AsyncSession, ctx: IntakeContext, data: ReportIn, photos: list[Photo],
     reporter: Principal | None, now: datetime, retry: RetryKey | None = None,
+    *, photo_link: bool = False,
 ) -> Submission | dict[str, Any]:
     """Validate, route and store a report inside the caller's transaction (the caller
     commits); an emergency category gets the call-119 answer instead. With `retry` the
-    answer is stored under its key; RetryKeyTaken when the key holds one already."""
+    answer is stored under its key; RetryKeyTaken when the key holds one already.
+    `photo_link`: the report links a photo elsewhere (Open311 media_url)."""
     _check_channel(data, reporter)
     category = await ctx.categories.get(session, data.category)
     if category.is_emergency:
@@ -464,6 +466,8 @@ async def submit_report(
             lonlat = None
         return await record_emergency(session, category, data, lonlat, retry)
     answers = check_answers(category.questions, data.answers)
+    # Before the one write statement: a refusal here names the field, never a bare no-row.
+    check_min_content(category.code, data.channel, data.description, len(photos), photo_link)
     asset_kinds = _asset_kinds(data, category)
     lon, lat = await _location(session, data)
     accept_due, resolve_due = _deadlines(ctx, category.tier, now)

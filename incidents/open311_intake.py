@@ -38,7 +38,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # intake's field names -> the Open311 parameter a client sent.
 _FIELDS = {"category": "service_code", "lon": "long", "lat": "lat", "building_id": "address_id",
            "address": "address_string", "q": "address_string", "contact_name": "first_name",
-           "contact_phone": "phone"}
+           "contact_phone": "phone", "photos": "media_url"}
 
 
 class Open311ReportIn(ReportIn):
@@ -272,7 +272,8 @@ async def file_request(
     """File the report through the ordinary intake inside the caller's transaction (the
     caller commits) and keep the extras beside it. RetryKeyTaken as submit_report."""
     try:
-        result = await submit_report(session, ctx, parsed.report, [], None, now, retry)
+        result = await submit_report(session, ctx, parsed.report, [], None, now, retry,
+                                     photo_link=parsed.extras.media_url is not None)
     except GridgovError as exc:
         exc.field = open311_field(exc.field)
         raise
