@@ -335,6 +335,30 @@ class WebhookDelivery(Base):
     )
 
 
+class SmsDelivery(Base):
+    """One message to a reporter's phone through the SMS gateway (incidents/sms.py),
+    retried until the gateway takes it; the phone is read from the incident when sending,
+    never copied here."""
+
+    __tablename__ = "sms_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(12), server_default=text("'pending'"))
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = created_at_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("outbox_id"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        Index("ix_sms_deliveries_due", "next_attempt_at",
+              postgresql_where=text("status = 'pending'")),
+    )
+
+
 class EmergencyReferral(Base):
     """A fire burning now: the reporter was told to call 119; recorded, not routed."""
 

@@ -1,7 +1,8 @@
 """Delivering the notification outbox: a separate worker process claims undelivered
 messages (FOR UPDATE SKIP LOCKED, so two workers never take the same one), fans each out
-to its recipients' inboxes and to the webhooks that want its topic, wakes live streams
-with NOTIFY, and marks it delivered.
+to its recipients' inboxes, to the webhooks that want its topic and, with an SMS gateway
+configured, to the reporter's phone (incidents/sms.py), wakes live streams with NOTIFY,
+and marks it delivered.
 
 Delivery is at least once and, for inboxes, effectively exactly once: a batch is one
 transaction (see `deliver_batch`), and UNIQUE(outbox_id, user_id) with ON CONFLICT DO
@@ -24,6 +25,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from gis.settings import get_settings
+from incidents.sms import SmsGateway, configured_gateway, new_sms_client, queue_sms, send_due_sms
 from incidents.webhooks import WebhookTotals, new_webhook_client, send_due_webhooks
 
 log = logging.getLogger("gridgov.outbox")
@@ -102,11 +104,14 @@ def claim_pending(conn: Connection, limit: int) -> list[int]:
     return list(conn.execute(_CLAIM, {"n": limit}).scalars())
 
 
-def fan_out(conn: Connection, ids: list[int]) -> Delivered:
-    """Deliver claimed messages: inbox items, webhook deliveries, NOTIFY per recipient,
-    delivered_at set and attempts counted, inside the caller's transaction."""
+def fan_out(conn: Connection, ids: list[int], *, sms: bool = False) -> Delivered:
+    """Deliver claimed messages: inbox items, webhook deliveries, with `sms` the reporters'
+    SMS, NOTIFY per recipient, delivered_at set and attempts counted, inside the caller's
+    transaction."""
     if not ids:
         return Delivered()
+    if sms:
+        queue_sms(conn, ids)
     row = conn.execute(_FAN_OUT, {"ids": ids}).one()
     if row.users:
         conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL, "users": list(row.users)})
@@ -137,17 +142,18 @@ class WorkerTotals:
     inbox_items: int = 0
     webhook_deliveries_queued: int = 0
     webhooks: WebhookTotals = field(default_factory=WebhookTotals)
+    sms: WebhookTotals = field(default_factory=WebhookTotals)
 
 
 def _drain_outbox(
     engine: Engine, batch: int, totals: WorkerTotals, progress: Callable[[str], None],
-    stop: threading.Event,
+    stop: threading.Event, sms: bool = False,
 ) -> None:
     """Deliver batches, each committed on its own, until one comes back short (or the
     worker is asked to stop)."""
     while not stop.is_set():
         with engine.begin() as conn:
-            done = fan_out(conn, claim_pending(conn, batch))
+            done = fan_out(conn, claim_pending(conn, batch), sms=sms)
         if done.messages:
             totals.messages += done.messages
             totals.inbox_items += done.inbox_items
@@ -176,6 +182,21 @@ def _send_webhooks(
                      f"{sent.failed} given up")
         if sent.attempted < batch:
             return
+
+
+def _send_sms(
+    engine: Engine, client: httpx.Client | None, gateway: SmsGateway | None, batch: int,
+    totals: WorkerTotals, progress: Callable[[str], None], budget: float | None,
+) -> None:
+    """Send due SMS for up to `budget` seconds (counts only in the progress line: never a
+    phone or a text)."""
+    if gateway is None or client is None:
+        return
+    sent = send_due_sms(engine, client, gateway, limit=batch, seconds=budget)
+    if sent.attempted:
+        totals.sms.add(sent)
+        progress(f"sms: {sent.delivered} delivered, {sent.retrying} to retry, "
+                 f"{sent.failed} given up")
 
 
 @contextmanager
@@ -212,6 +233,7 @@ def run_worker(
     max_loops: int | None = None,
     http_client: httpx.Client | None = None,
     progress: Callable[[str], None] | None = None,
+    sms_gateway: SmsGateway | None = None,
 ) -> WorkerTotals:
     """Deliver the outbox and send due webhooks until stopped (`stop_event`, `max_loops`)
     or, with `once`, until nothing is left to do.
@@ -220,25 +242,33 @@ def run_worker(
     trigger wakes it at once; else it finds new messages within `poll_seconds`.
     A looping worker outlives a database restart (it says so and tries again); with
     `once`, database errors end the run. Either way nothing uncommitted counts as
-    delivered.
+    delivered. SMS go to `sms_gateway`, else the one GRIDGOV_SMS_GATEWAY_URL names (none:
+    no SMS).
     """
     report = progress or log.info
     stop = stop_event or threading.Event()
     totals = WorkerTotals()
     client = http_client or new_webhook_client(get_settings().webhook_allow_private)
+    gateway = sms_gateway or configured_gateway()
+    # The gateway is the operator's own configuration, not a caller's: no address vetting.
+    sms_client = new_sms_client() if gateway else None
     try:
         if once:
-            _drain_outbox(engine, batch, totals, report, stop)
+            _drain_outbox(engine, batch, totals, report, stop, sms=gateway is not None)
             _send_webhooks(engine, client, batch, totals, report, stop, budget=None)
+            _send_sms(engine, sms_client, gateway, batch, totals, report, budget=None)
             return totals
         loops = 0
         while not stop.is_set():
             try:
                 with _outbox_listener(engine) as wait:
                     while not stop.is_set():
-                        _drain_outbox(engine, batch, totals, report, stop)
+                        _drain_outbox(engine, batch, totals, report, stop,
+                                      sms=gateway is not None)
                         _send_webhooks(engine, client, batch, totals, report, stop,
                                        budget=WEBHOOK_ROUND_SECONDS)
+                        _send_sms(engine, sms_client, gateway, batch, totals, report,
+                                  budget=WEBHOOK_ROUND_SECONDS)
                         loops += 1
                         if max_loops is not None and loops >= max_loops:
                             return totals
@@ -250,3 +280,5 @@ def run_worker(
     finally:
         if http_client is None:
             client.close()
+        if sms_client is not None:
+            sms_client.close()

@@ -1,0 +1,194 @@
+"""SMS to reporters through an HTTP gateway: a status change, the result, a request to
+rate, for reports filed with a contact phone.
+
+The outbox worker (incidents/outbox.py) queues an sms_deliveries row for each message on
+a topic below whose report has a phone, in the transaction that delivers the message, and
+sends due rows one at a time: a POST of JSON {id, to, text} to GRIDGOV_SMS_GATEWAY_URL.
+Delivery is at least once (a worker killed after the POST but before its commit sends it
+again) and the gateway drops repeats by `id` (also sent as X-Gridgov-Message-Id), which is
+the outbox message's, the same on every attempt. No URL configured: SMS is off, nothing
+is queued.
+
+The phone is read from the incident when sending and goes into the gateway request only:
+not into the delivery row, its error text, the worker's progress lines or any log.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import Connection, Engine, text
+
+from incidents.webhooks import MAX_ATTEMPTS, TIMEOUT_SECONDS, WebhookTotals, retry_delay
+
+# What the reporter hears about (the handling actions' outbox topics) and the words for
+# it; the rest (assignment, transfer) is the office's business.
+MESSAGES_ZH = {
+    "incident.accept": "已受理，网格员将尽快处理。",
+    "incident.start": "正在处理。",
+    "incident.resolve": "已处理完毕，待复核。",
+    "incident.close": "已办结。请在进度查询页面查看处理结果并评价。",
+    "incident.reject": "未予受理，原因可在进度查询页面查看。",
+    "incident.mark_duplicate": "与已有上报重复，将一并处理。",
+    "incident.reopen": "已重新办理。",
+    "incident.refer_emergency": "已转 119 处置。",
+}
+SMS_TOPICS = tuple(MESSAGES_ZH)
+DEFAULT_TEMPLATE = "【网格治理】您上报的隐患（编号 {tracking_number}）{message}"
+_PLACEHOLDERS = {"tracking_number", "message", "status"}
+
+
+class SmsSettings(BaseSettings):
+    """GRIDGOV_SMS_* settings (read like gis/settings.py: environment or .env)."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_SMS_", env_file=".env",
+                                      extra="ignore")
+
+    # The gateway's URL; none = SMS off.
+    gateway_url: str | None = Field(None, max_length=2000)
+    # The text sent: {tracking_number}, {message} (the words for the topic), {status}.
+    template: str = Field(DEFAULT_TEMPLATE, max_length=500)
+
+
+@dataclass(frozen=True)
+class SmsGateway:
+    """Where messages go and how they read."""
+
+    url: str
+    template: str = DEFAULT_TEMPLATE
+
+    def __post_init__(self) -> None:
+        names = {part.split("}", 1)[0] for part in self.template.split("{")[1:]}
+        if not names <= _PLACEHOLDERS:
+            raise ValueError(f"SMS template: unknown placeholder(s) {sorted(names - _PLACEHOLDERS)}"
+                             f"; use {sorted(_PLACEHOLDERS)}")
+
+    def text_for(self, topic: str, payload: dict) -> str:
+        """The message a reporter gets for an outbox message."""
+        return self.template.format(tracking_number=payload.get("tracking_number", ""),
+                                    status=payload.get("status", ""),
+                                    message=MESSAGES_ZH.get(topic, ""))
+
+
+def configured_gateway() -> SmsGateway | None:
+    """The gateway from GRIDGOV_SMS_*; None when no URL is set (SMS off)."""
+    settings = SmsSettings()
+    if not settings.gateway_url:
+        return None
+    return SmsGateway(settings.gateway_url.strip(), settings.template)
+
+
+def new_sms_client() -> httpx.Client:
+    """Short timeouts, no redirects, no proxy from the environment."""
+    return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False,
+                        headers={"User-Agent": "gridgov-sms"})
+
+
+# Queued in the fan-out's transaction: a redelivered message queues nothing more.
+_QUEUE = text("""
+    INSERT INTO sms_deliveries (outbox_id, incident_id, next_attempt_at)
+    SELECT o.id, o.incident_id, now()
+    FROM outbox o JOIN incidents i ON i.id = o.incident_id
+    WHERE o.id = ANY(:ids) AND o.topic = ANY(:topics) AND i.reporter_phone IS NOT NULL
+    ORDER BY o.id
+    ON CONFLICT (outbox_id) DO NOTHING
+""")
+
+
+def queue_sms(conn: Connection, ids: list[int]) -> int:
+    """Queue an SMS for each of these outbox messages a reporter with a phone hears about,
+    in the caller's transaction; how many were queued."""
+    return conn.execute(_QUEUE, {"ids": ids, "topics": list(SMS_TOPICS)}).rowcount
+
+
+# The row lock lasts while the POST is under way: two workers never send one at once.
+_CLAIM = text("""
+    SELECT d.id, d.attempts, o.id AS message_id, o.topic, o.payload, i.reporter_phone
+    FROM sms_deliveries d
+    JOIN outbox o ON o.id = d.outbox_id
+    JOIN incidents i ON i.id = d.incident_id
+    WHERE d.status = 'pending'
+      AND d.next_attempt_at <= coalesce(CAST(:now AS timestamptz), now())
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT 1
+    FOR UPDATE OF d SKIP LOCKED
+""")
+
+_RECORD = text("""
+    UPDATE sms_deliveries SET
+        attempts = attempts + 1,
+        status = CAST(:status AS text),
+        last_error = CAST(:error AS text),
+        delivered_at = CASE WHEN CAST(:status AS text) = 'delivered'
+                            THEN coalesce(CAST(:now AS timestamptz), now()) END,
+        next_attempt_at = CASE WHEN CAST(:status AS text) = 'pending'
+            THEN coalesce(CAST(:now AS timestamptz), now())
+                 + make_interval(secs => CAST(:delay AS double precision))
+            ELSE next_attempt_at END
+    WHERE id = :id
+""")
+
+
+def message_id(outbox_id: int) -> str:
+    """The id the gateway (and the phone's user) sees: one per outbox message."""
+    return f"gridgov-{outbox_id}"
+
+
+def _post(client: httpx.Client, gateway: SmsGateway, ident: str, phone: str,
+          body_text: str) -> str | None:
+    """POST one message; None when the gateway took it, else what went wrong (in words
+    that never hold the phone: no answer body, no request)."""
+    body = json.dumps({"id": ident, "to": phone, "text": body_text},
+                      ensure_ascii=False).encode()
+    try:
+        response = client.post(gateway.url, content=body, headers={
+            "Content-Type": "application/json", "X-Gridgov-Message-Id": ident})
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+    return None if response.is_success else f"HTTP {response.status_code}"
+
+
+def send_next_sms(conn: Connection, client: httpx.Client, gateway: SmsGateway,
+                  now: datetime | None = None, rng: random.Random | None = None) -> str | None:
+    """Send the most overdue pending SMS in the caller's transaction and record how it
+    went ('delivered', 'retrying', 'failed'); None when nothing is due."""
+    due = conn.execute(_CLAIM, {"now": now}).first()
+    if due is None:
+        return None
+    attempts = due.attempts + 1
+    if not due.reporter_phone:  # anonymised since (retention): nobody to tell
+        error: str | None = "no phone on the report any more"
+        outcome = "failed"
+    else:
+        error = _post(client, gateway, message_id(due.message_id), due.reporter_phone,
+                      gateway.text_for(due.topic, due.payload))
+        outcome = ("delivered" if error is None
+                   else "failed" if attempts >= MAX_ATTEMPTS else "retrying")
+    conn.execute(_RECORD, {
+        "id": due.id, "now": now, "error": error,
+        "status": "pending" if outcome == "retrying" else outcome,
+        "delay": retry_delay(attempts, rng) if outcome == "retrying" else 0.0,
+    })
+    return outcome
+
+
+def send_due_sms(engine: Engine, client: httpx.Client, gateway: SmsGateway, *,
+                 limit: int = 100, seconds: float | None = None) -> WebhookTotals:
+    """Send up to `limit` due messages, each in its own transaction; with `seconds`, start
+    none after that."""
+    totals = WebhookTotals()
+    ends = None if seconds is None else time.monotonic() + seconds
+    while totals.attempted < limit and (ends is None or time.monotonic() < ends):
+        with engine.begin() as conn:
+            outcome = send_next_sms(conn, client, gateway)
+        if outcome is None:
+            break
+        setattr(totals, outcome, getattr(totals, outcome) + 1)
+    return totals
