@@ -99,6 +99,7 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
     from sqlalchemy import text
 
     from grid.accounts import hash_password
+    from grid.demo_assets import assets_are_empty, load_demo_assets
     from grid.demo_city import generate_demo_city
     from grid.demo_load import clear_register, load_demo_city, register_is_empty
     from grid.user_admin import DEMO_PASSWORD, demo_account_lines
@@ -118,11 +119,17 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
         if not register_is_empty(conn):
             if skip_if_loaded:
                 click.echo("demo: the register already holds data; keeping it (--replace reloads)")
-                # A demo loaded before the base map existed gets it now (run-demo's path).
-                if demo_is_loaded(conn) and basemap_is_empty(conn):
+                # A demo loaded before the base map (or the assets) existed gets it now
+                # (run-demo's path).
+                no_basemap, no_assets = basemap_is_empty(conn), assets_are_empty(conn)
+                if demo_is_loaded(conn) and (no_basemap or no_assets):
                     city = generate_demo_city(seed=seed, progress=progress)
                     if holds_demo_city(conn, city):
-                        counts = load_demo_basemap(conn, city, seed, progress=progress)
+                        counts = {}
+                        if no_basemap:
+                            counts |= load_demo_basemap(conn, city, seed, progress=progress)
+                        if no_assets:
+                            counts |= load_demo_assets(conn, city, seed, progress=progress)
                         progress("done: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
                     else:
                         click.echo(f"demo: the demo cells are not those of seed {seed}; "
@@ -141,6 +148,7 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
         counts = load_demo_city(conn, city, hash_password(DEMO_PASSWORD), id_hash_key,
                                 progress=progress)
         counts |= load_demo_basemap(conn, city, seed, progress=progress)
+        counts |= load_demo_assets(conn, city, seed, progress=progress)
         progress("done: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
         click.echo(f"Demo population (演示人口): {counts['houses']} houses, "
                    f"{counts['households']} households, {counts['people']} people, "

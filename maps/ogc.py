@@ -1,5 +1,5 @@
 """The public layers served as OGC API Features collections: grid cells in force,
-administrative regions, and reports at their public (coarsened) place.
+administrative regions, reports at their public (coarsened) place, and city assets.
 
 Only public fields are selected: codes, names and levels of cells and regions (never a
 worker, a phone or the register behind them); of a report its tracking number, category,
@@ -67,6 +67,10 @@ _incidents = table(
     column("status"), column("created_at", DateTime(timezone=True)),
     column("resolved_at", DateTime(timezone=True)), column("closed_at", DateTime(timezone=True)),
     column("public_point_3857"),
+)
+_assets = table(
+    "city_assets", column("id", BigInteger), column("code"), column("kind"), column("status"),
+    column("name"), column("location"),
 )
 _categories = table(
     "incident_categories", column("code"), column("label_zh"), column("label_en"),
@@ -249,8 +253,32 @@ _INCIDENTS = _Layer(
     queryables=("status", "category", "tier"),
 )
 
+# City assets (部件): public objects; removed ones are left out. Points in lon/lat.
+_ASSETS = _Layer(
+    key=_assets.c.id,
+    fid=_assets.c.code,
+    table=_assets,
+    source=_assets,
+    visible=lambda: _assets.c.status != "removed",
+    geometry=_geojson(_assets.c.location, _POLYGON_DECIMALS),
+    in_bbox=lambda bbox: _assets.c.location.op("&&")(_envelope(bbox)),
+    created=None,
+    properties={"code": _assets.c.code, "kind": _assets.c.kind, "status": _assets.c.status,
+                "name": _assets.c.name},
+    bounds=func.ST_SetSRID(func.ST_Extent(_assets.c.location), STORAGE_SRID),
+    queryables=("code", "kind", "status"),
+)
+
 COLLECTIONS: dict[str, Collection] = {
     c.id: c for c in (
+        Collection(
+            "assets", "城市部件", "City assets",
+            "消火栓、灭火器箱、电动自行车充电桩、井盖、路灯：16 位部件编码、类型、状态、名称；"
+            "已撤除的不显示。",
+            "Fire hydrants, extinguisher cabinets, e-bike charging points, manhole covers and "
+            "street lights: 16-digit code, kind, status and name; removed ones left out.",
+            "Point", _ASSETS, r"[0-9]{16}",
+        ),
         Collection(
             "cells", "网格", "Grid cells",
             "现行网格边界：网格编码、名称及所属社区；不含网格员信息。",

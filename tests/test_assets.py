@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import mapbox_vector_tile
 import pytest
+import shapely
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
@@ -212,3 +213,115 @@ async def test_an_asset_that_does_not_fit_is_refused_naming_asset_code(client, d
     assert response.status_code == 422, response.text
     assert response.json()["error"]["fields"][0]["field"] == "asset_code"
     assert (await db.execute(text("SELECT count(*) FROM incidents"))).scalar() == before
+
+
+# The demo city ------------------------------------------------------------------------------
+
+DEMO_SEED = 20261124
+
+
+@pytest.fixture(scope="module")
+def demo_city():
+    """The demo city as `gridgov demo` generates it."""
+    from grid.demo_city import generate_demo_city
+
+    return generate_demo_city(seed=DEMO_SEED)
+
+
+def test_the_demo_city_gets_a_few_thousand_valid_assets_the_same_each_time(demo_city):
+    from grid.demo_assets import demo_assets
+    from grid.importing.assets import kind_for
+
+    assets = demo_assets(demo_city, DEMO_SEED)
+    again = demo_assets(demo_city, DEMO_SEED)
+    assert assets["code"].tolist() == again["code"].tolist()
+    assert assets.geometry.geom_equals_exact(again.geometry, 0).all()
+    assert 3000 <= len(assets) <= 10_000
+    assert set(assets["kind"]) == set(ASSET_KINDS) and assets["code"].is_unique
+    for code, kind in zip(assets["code"], assets["kind"], strict=True):
+        assert kind_for(parse_asset_code(code), kind).key == kind
+    # Counties are the demo's districts.
+    districts = set(demo_city.regions.loc[demo_city.regions["level"] == "district", "code"])
+    assert set(assets["code"].str[:6]) <= districts
+
+
+def test_hydrants_stand_by_roads_and_cabinets_by_buildings(demo_city):
+    from grid.demo_assets import demo_assets
+    from grid.demo_city import WORK_EPSG
+
+    assets = demo_assets(demo_city, DEMO_SEED).to_crs(WORK_EPSG)
+    roads = shapely.union_all(demo_city.roads.to_crs(WORK_EPSG).geometry.to_numpy())
+    hydrants = assets[assets["kind"] == "fire_hydrant"].geometry
+    assert (hydrants.distance(roads) < 10).all()
+    footprints = shapely.union_all(demo_city.buildings.to_crs(WORK_EPSG).geometry.to_numpy())
+    cabinets = assets[assets["kind"] == "extinguisher_cabinet"].geometry
+    assert (cabinets.distance(footprints) < 2).all()
+
+
+def test_the_demo_command_loads_the_assets_linked_to_cells(sync_engine, settings, demo_city,
+                                                           monkeypatch):
+    from contextlib import contextmanager
+
+    from click.testing import CliRunner
+
+    import api.cli
+    import grid.demo_city
+    from grid.demo_load import load_demo_city
+
+    with sync_engine.connect() as conn:
+        outer = conn.begin()
+        try:
+            # A demo loaded before assets existed: --skip-if-loaded gives it its assets.
+            load_demo_city(conn, demo_city, "$argon2id$dummy",
+                           settings.id_hash_key.get_secret_value().encode())
+
+            @contextmanager
+            def this_connection():
+                yield conn
+
+            monkeypatch.setattr(api.cli, "bulk_transaction", this_connection)
+            monkeypatch.setattr(api.cli, "_ensure_demo_secrets", lambda: None)
+            monkeypatch.setattr(grid.demo_city, "generate_demo_city",
+                                lambda seed, progress=None: demo_city)
+            result = CliRunner().invoke(api.cli.main, ["demo", "--skip-if-loaded",
+                                                       "--seed", str(DEMO_SEED)])
+            assert result.exit_code == 0, result.output
+            total, linked, kinds = conn.execute(text(
+                "SELECT count(*), count(cell_id), count(DISTINCT kind) FROM city_assets "
+                "WHERE source = 'demo'")).one()
+            assert total >= 3000 and kinds == len(ASSET_KINDS)
+            assert linked >= total * 0.95  # a few kerbside points fall just outside the city
+        finally:
+            outer.rollback()
+
+
+# OGC API Features ------------------------------------------------------------------------------
+
+async def test_the_ogc_collection_serves_assets_with_public_fields_and_filters(client, db,
+                                                                             street):
+    await _asset(db, "4401060114000777", "manhole_cover", 300, 300, status="removed")
+    listed = (await client.get("/ogc/collections")).json()["collections"]
+    assert "assets" in {c["id"] for c in listed}
+    page = (await client.get("/ogc/collections/assets/items", params={"limit": 100})).json()
+    by_code = {f["id"]: f for f in page["features"]}
+    assert set(by_code) == {HYDRANT, CABINET, LAMP, FAR_HYDRANT}  # the removed one left out
+    hydrant = by_code[HYDRANT]
+    assert hydrant["properties"] == {"code": HYDRANT, "kind": "fire_hydrant",
+                                     "status": "in_service", "name": "fire_hydrant 001"}
+    lon, lat = metres_point(250, 250)
+    assert hydrant["geometry"]["type"] == "Point"
+    assert math.isclose(hydrant["geometry"]["coordinates"][0], lon, abs_tol=1e-6)
+    assert math.isclose(hydrant["geometry"]["coordinates"][1], lat, abs_tol=1e-6)
+    hydrants = (await client.get("/ogc/collections/assets/items",
+                                 params={"kind": "fire_hydrant"})).json()["features"]
+    assert {f["id"] for f in hydrants} == {HYDRANT, FAR_HYDRANT}
+    west, south = metres_point(200, 200)
+    east, north = metres_point(300, 300)
+    boxed = (await client.get("/ogc/collections/assets/items", params={
+        "bbox": f"{west},{south},{east},{north}"})).json()["features"]
+    assert {f["id"] for f in boxed} == {HYDRANT, CABINET, LAMP}
+    one = await client.get(f"/ogc/collections/assets/items/{CABINET}")
+    assert one.status_code == 200 and one.json()["properties"]["kind"] == "extinguisher_cabinet"
+    assert (await client.get("/ogc/collections/assets/items/123")).status_code == 404
+    queryables = (await client.get("/ogc/collections/assets/queryables")).json()
+    assert set(queryables["properties"]) == {"code", "kind", "status"}

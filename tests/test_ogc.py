@@ -132,7 +132,7 @@ async def test_the_service_description_is_valid_openapi_30_with_the_limit_cap(cl
     limit = spec["components"]["parameters"]["limit"]["schema"]
     assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 1000, 10)
     assert spec["components"]["parameters"]["collectionId"]["schema"]["enum"] == [
-        "cells", "incidents", "regions"]
+        "assets", "cells", "incidents", "regions"]
 
 
 async def test_the_apps_own_document_lists_the_ogc_parameters(client):
@@ -145,8 +145,9 @@ async def test_the_apps_own_document_lists_the_ogc_parameters(client):
 async def test_collections_describe_the_three_public_layers_with_extents(client, city):
     body = (await client.get("/ogc/collections")).json()
     described = {c["id"]: c for c in body["collections"]}
-    assert set(described) == {"cells", "incidents", "regions"}
-    for collection in described.values():
+    assert set(described) == {"assets", "cells", "incidents", "regions"}
+    # The test city has no assets (tests/test_assets.py serves them).
+    for collection in (described[c] for c in ("cells", "incidents", "regions")):
         items = [link for link in collection["links"] if link["rel"] == "items"]
         assert items[0]["type"] == GEOJSON
         assert items[0]["href"] == f"http://test/ogc/collections/{collection['id']}/items"
@@ -448,7 +449,7 @@ async def test_owslib_lists_the_collections_and_pages_every_item(server, served_
         return api, {c: f for c, (f, _) in read_all.items()}, texts
 
     api, features, texts = await asyncio.to_thread(read)
-    assert set(features) == {"cells", "incidents", "regions"}
+    assert set(features) == {"assets", "cells", "incidents", "regions"}
     assert {f["id"] for f in features["cells"]} == WORLD_CELLS
     assert {f["id"] for f in features["regions"]} == WORLD_REGIONS
     # In the order they were made, the rejected one left out.
