@@ -288,7 +288,7 @@ async def _rater(
         return _Rater("account", principal.id, None, principal.id, principal.role.value)
     if secret:
         if not secret_matches(secret, row.secret_hash, ctx.secret_key):
-            raise PermissionDenied("the secret does not match this report", "评价密钥与该上报不符")
+            raise PermissionDenied("the secret does not match this report", "查询码与该上报不符")
         rater_id = principal.id if principal is not None and not _is_staff(principal) else None
         return _Rater("secret", rater_id, None, rater_id, "reporter")
     if _is_staff(principal):
@@ -305,7 +305,7 @@ async def _rater(
         raise PermissionDenied("only the reporter rates this report", "只有上报人可以评价")
     raise InvalidInput(
         "sign in as the reporter or give the secret from submission",
-        "请登录上报账号或填写上报时获得的评价密钥",
+        "请登录上报账号或填写上报时获得的查询码",
         field="secret",
     )
 
@@ -825,7 +825,7 @@ async def rating_history(
     ):
         raise PermissionDenied(
             "sign in as the reporter or give the secret from submission",
-            "请登录上报账号或提供评价密钥",
+            "请登录上报账号或提供查询码",
         )
     ratings = [_plain(r) for r in (await session.execute(_RATINGS, {"id": row.id})).mappings()]
     orders = [_plain(r) for r in (await session.execute(_ORDERS, {"id": row.id})).mappings()]
