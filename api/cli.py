@@ -756,9 +756,9 @@ def notify() -> None:
 @click.option("--once", is_flag=True, help="Deliver what is pending, then exit.")
 @click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000),
               help="Messages delivered per transaction.")
-@click.option("--poll", "poll_seconds", default=1.0, show_default=True,
+@click.option("--poll", "poll_seconds", default=0.25, show_default=True,
               type=click.FloatRange(min=0.05),
-              help="Seconds between looks at the outbox when no NOTIFY wakes the worker.")
+              help="Seconds between looks at the outbox (one index probe each).")
 def notify_run(once: bool, batch: int, poll_seconds: float) -> None:
     """Deliver outbox messages to inboxes and webhooks, once or until stopped (Ctrl-C or
     SIGTERM let the batch under way finish). Run as many as you like: they share the

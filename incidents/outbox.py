@@ -4,6 +4,13 @@ to its recipients' inboxes, to the webhooks that want its topic and, with an SMS
 configured, to the reporter's phone (incidents/sms.py), wakes live streams with NOTIFY,
 and marks it delivered.
 
+Workers find new messages by polling, a few times a second, with one probe of the partial
+index on undelivered messages (`_PENDING`): nothing in a report's transaction NOTIFYs
+(issue 19; migration 0024 dropped the trigger that did). PostgreSQL serialises every
+notifying commit in the cluster on one lock held from commit through the WAL flush, so a
+NOTIFY per report capped intake; the only NOTIFY left is the one per delivered batch that
+wakes live inbox streams, sent by the worker alone.
+
 Delivery is at least once and, for inboxes, effectively exactly once: a batch is one
 transaction (see `deliver_batch`), and UNIQUE(outbox_id, user_id) with ON CONFLICT DO
 NOTHING makes a redelivered message a no-op.
@@ -31,14 +38,23 @@ from incidents.webhooks import WebhookTotals, new_webhook_client, send_due_webho
 log = logging.getLogger("gridgov.outbox")
 
 # NOTIFY channels: the payload of INBOX_CHANNEL is the id of the user who got something;
-# OUTBOX_CHANNEL wakes workers as soon as a message is committed (the outbox_notify
-# trigger of migration 0006); polling is the fallback if a NOTIFY is ever missed.
+# OUTBOX_CHANNEL still wakes a waiting worker at once, for whoever sends it outside a
+# report's transaction (an operator, a test), but nothing has to: workers poll.
 INBOX_CHANNEL = "gridgov_inbox"
 OUTBOX_CHANNEL = "gridgov_outbox"
 RECONNECT_SECONDS = 5.0
+# How often an idle worker probes for new messages: a report's notification reaches the
+# inbox (and a live stream) within this plus one batch, well under a second. The probe is
+# one index-only look at ix_outbox_pending, on a connection the worker keeps open.
+POLL_SECONDS = 0.25
+# Webhooks and SMS due for a retry are looked for this often (and at once after a batch
+# queued new ones), not on every probe.
+SEND_POLL_SECONDS = 1.0
 # Time a looping worker gives webhooks per round before it looks at the outbox again, so
 # a slow or dead receiver cannot hold up inboxes (one POST may still take its timeout).
 WEBHOOK_ROUND_SECONDS = 2.0
+
+_PENDING = text("SELECT EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL)")
 
 _CLAIM = text("""
     SELECT id FROM outbox
@@ -148,9 +164,10 @@ class WorkerTotals:
 def _drain_outbox(
     engine: Engine, batch: int, totals: WorkerTotals, progress: Callable[[str], None],
     stop: threading.Event, sms: bool = False,
-) -> None:
+) -> int:
     """Deliver batches, each committed on its own, until one comes back short (or the
-    worker is asked to stop)."""
+    worker is asked to stop); returns how many messages were delivered."""
+    before = totals.messages
     while not stop.is_set():
         with engine.begin() as conn:
             done = fan_out(conn, claim_pending(conn, batch), sms=sms)
@@ -161,7 +178,8 @@ def _drain_outbox(
             progress(f"delivered {done.messages} message(s): {done.inbox_items} inbox "
                      f"item(s), {done.webhook_deliveries} webhook delivery(ies) queued")
         if done.messages < batch:
-            return
+            break
+    return totals.messages - before
 
 
 def _send_webhooks(
@@ -199,22 +217,35 @@ def _send_sms(
                  f"{sent.failed} given up")
 
 
+@dataclass
+class _Watch:
+    """The worker's own connection: `pending()` probes for undelivered messages,
+    `wait(seconds)` returns at the first NOTIFY on OUTBOX_CHANNEL or when the seconds are
+    up, whichever comes first."""
+
+    conn: Connection
+
+    def pending(self) -> bool:
+        return bool(self.conn.execute(_PENDING).scalar())
+
+    def wait(self, seconds: float) -> None:
+        raw = self.conn.connection.dbapi_connection
+        if raw.notifies:  # heard while the probe ran
+            raw.notifies.clear()
+            return
+        if select.select([raw], [], [], seconds)[0]:
+            raw.poll()
+            raw.notifies.clear()
+
+
 @contextmanager
-def _outbox_listener(engine: Engine) -> Iterator[Callable[[float], None]]:
-    """LISTEN on OUTBOX_CHANNEL; yields `wait(seconds)`, which returns at the first NOTIFY
-    or when the seconds are up, whichever comes first."""
+def _outbox_watch(engine: Engine) -> Iterator[_Watch]:
+    """An autocommit connection LISTENing on OUTBOX_CHANNEL, for probes and waits."""
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.exec_driver_sql("LISTEN gridgov_outbox")  # OUTBOX_CHANNEL
-        raw = conn.connection.dbapi_connection
-
-        def wait(seconds: float) -> None:
-            if select.select([raw], [], [], seconds)[0]:
-                raw.poll()
-                raw.notifies.clear()
-
         try:
-            yield wait
+            yield _Watch(conn)
         finally:
             # The connection goes back to the pool: it must not keep listening there.
             try:
@@ -227,7 +258,7 @@ def run_worker(
     engine: Engine,
     *,
     once: bool = False,
-    poll_seconds: float = 1.0,
+    poll_seconds: float = POLL_SECONDS,
     batch: int = 100,
     stop_event: threading.Event | None = None,
     max_loops: int | None = None,
@@ -238,8 +269,9 @@ def run_worker(
     """Deliver the outbox and send due webhooks until stopped (`stop_event`, `max_loops`)
     or, with `once`, until nothing is left to do.
 
-    Between rounds the worker waits on LISTEN gridgov_outbox, so a NOTIFY from an outbox
-    trigger wakes it at once; else it finds new messages within `poll_seconds`.
+    Between rounds the worker probes the outbox every `poll_seconds` (a NOTIFY on
+    gridgov_outbox, sent outside any report's transaction, wakes it sooner); due webhooks
+    and SMS are looked for every SEND_POLL_SECONDS and after each batch that delivered.
     A looping worker outlives a database restart (it says so and tries again); with
     `once`, database errors end the run. Either way nothing uncommitted counts as
     delivered. SMS go to `sms_gateway`, else the one GRIDGOV_SMS_GATEWAY_URL names (none:
@@ -261,18 +293,23 @@ def run_worker(
         loops = 0
         while not stop.is_set():
             try:
-                with _outbox_listener(engine) as wait:
+                with _outbox_watch(engine) as watch:
+                    sends_due = 0.0
                     while not stop.is_set():
-                        _drain_outbox(engine, batch, totals, report, stop,
-                                      sms=gateway is not None)
-                        _send_webhooks(engine, client, batch, totals, report, stop,
-                                       budget=WEBHOOK_ROUND_SECONDS)
-                        _send_sms(engine, sms_client, gateway, batch, totals, report,
-                                  budget=WEBHOOK_ROUND_SECONDS)
+                        delivered = 0
+                        if watch.pending():
+                            delivered = _drain_outbox(engine, batch, totals, report, stop,
+                                                      sms=gateway is not None)
+                        if delivered or time.monotonic() >= sends_due:
+                            _send_webhooks(engine, client, batch, totals, report, stop,
+                                           budget=WEBHOOK_ROUND_SECONDS)
+                            _send_sms(engine, sms_client, gateway, batch, totals, report,
+                                      budget=WEBHOOK_ROUND_SECONDS)
+                            sends_due = time.monotonic() + SEND_POLL_SECONDS
                         loops += 1
                         if max_loops is not None and loops >= max_loops:
                             return totals
-                        wait(poll_seconds)
+                        watch.wait(poll_seconds)
             except (OperationalError, psycopg2.OperationalError) as exc:
                 report(f"database unavailable ({exc}); retrying in {RECONNECT_SECONDS:g}s")
                 stop.wait(RECONNECT_SECONDS)

@@ -712,3 +712,55 @@ async def _until(condition, timeout: float = 5.0) -> bool:
             return True
         await asyncio.sleep(0.1)
     return False
+
+
+# --- no NOTIFY in a report's transaction; delivery by polling within a second ---------------
+
+
+def test_writing_to_the_outbox_notifies_nobody(sync_engine):
+    with sync_engine.connect() as conn:
+        triggers = conn.execute(text("""
+            SELECT tgname FROM pg_trigger
+            WHERE tgrelid = 'outbox'::regclass AND NOT tgisinternal""")).scalars().all()
+        functions = conn.execute(text(
+            "SELECT count(*) FROM pg_proc WHERE proname = 'outbox_notify'")).scalar()
+    assert triggers == [] and functions == 0
+
+
+def test_the_pending_probe_is_answered_from_the_partial_index(sync_engine):
+    with sync_engine.connect() as conn:
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(conn.execute(text(
+            "EXPLAIN SELECT EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL)"
+        )).scalars())
+    assert "ix_outbox_pending" in plan
+
+
+async def test_a_message_reaches_the_live_stream_within_a_second_without_any_notify(
+    live_server, sync_engine, committed_users, settings
+):
+    """A looping worker at its default poll, a stream open, a message committed the way a
+    report commits its notification (no NOTIFY anywhere): the stream has it within 1 s."""
+    me = committed_users[0]
+    headers = {"Authorization": f"Bearer {create_access_token(me, settings)}"}
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(sync_engine,), kwargs={
+        "stop_event": stop, "progress": lambda _m: None}, daemon=True)
+    worker.start()
+    try:
+        async with (httpx.AsyncClient(base_url=live_server, timeout=10, trust_env=False) as http,
+                    http.stream("GET", "/inbox/stream", headers=headers) as r):
+            events = _sse(r.aiter_lines())
+            assert (await _next(events))["unread"] == 0
+            latencies = []
+            for _ in range(3):
+                committed = time.monotonic()
+                await asyncio.to_thread(_commit_messages, sync_engine, [me], 1)
+                data = await _next(events, timeout=5)
+                latencies.append(time.monotonic() - committed)
+                assert [i["topic"] for i in data["items"]] == ["test.ping"]
+            assert max(latencies) < 1.0, latencies
+    finally:
+        stop.set()
+        worker.join(10)
+    assert not worker.is_alive()
