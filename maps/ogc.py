@@ -11,6 +11,12 @@ duplicate reports, closed ones through the China day of closing and the
 
 Pages are keyset-paged by internal id (stable under inserts); a bbox literal is built in
 the column's CRS so the GiST index answers it, never by transforming the column.
+
+`numberMatched` (first pages only) is exact or absent, never an estimate: the matches are
+counted up to `COUNT_LIMIT`, and when there are more the count is left out, as OGC API
+Features allows. So a filtered query with a few thousand matches gets its exact count,
+and an unfiltered first page over a million reports stops counting at 10,001 rows instead
+of reading them all (208-289 ms at 1M, issue 19).
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ _POLYGON_DECIMALS = 7
 _POINT_DECIMALS = 6
 # Web Mercator ends short of the poles: a bbox is clipped to it before transforming.
 _MERCATOR_MAX_LAT = 85.05
+# Matches counted at most for numberMatched; beyond it the count is left out.
+COUNT_LIMIT = 10_000
 
 _regions = table(
     "regions", column("id", BigInteger), column("code"), column("name"), column("level"),
@@ -98,7 +106,8 @@ class ItemQuery:
 @dataclass(frozen=True)
 class Page:
     """One page of features; `last_id` is the cursor for the next page when more
-    follow; `number_matched` is the exact count of every match, when it was asked."""
+    follow; `number_matched` is the exact count of every match, when it was asked and
+    there are at most COUNT_LIMIT."""
 
     features: list[dict[str, Any]]
     last_id: int | None
@@ -340,13 +349,18 @@ def _columns(layer: _Layer) -> list[ColumnElement[Any]]:
 
 async def item_page(session: AsyncSession, collection: Collection, query: ItemQuery) -> Page:
     """Up to `query.limit` features after the cursor, ordered by id; with `count`, the
-    exact number of matches, counted in the same statement (so the same snapshot)."""
+    exact number of matches when there are at most COUNT_LIMIT, counted in the same
+    statement (so the same snapshot)."""
     layer = collection.layer
     conditions = _filters(layer, query)
     columns = _columns(layer)
+    limit = COUNT_LIMIT
     if query.count:
-        # Over the joined source: a filter may name a joined table's column.
-        matched = select(func.count()).select_from(layer.source).where(*conditions)
+        # Over the joined source: a filter may name a joined table's column. One row past
+        # the limit says "more", so the count reads at most limit + 1 matches.
+        capped = (select(layer.key).select_from(layer.source).where(*conditions)
+                  .limit(limit + 1).subquery())
+        matched = select(func.count()).select_from(capped)
         columns.append(matched.scalar_subquery().label("matched"))
     statement: Select[Any] = select(*columns).select_from(layer.source).where(*conditions)
     if query.after is not None:
@@ -356,6 +370,8 @@ async def item_page(session: AsyncSession, collection: Collection, query: ItemQu
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     matched_count = (rows[0]["matched"] if rows else 0) if query.count else None
+    if matched_count is not None and matched_count > limit:
+        matched_count = None
     return Page(
         features=[_feature(layer, row) for row in rows],
         last_id=rows[-1]["key"] if more else None,
