@@ -199,6 +199,14 @@ POLICY: dict[tuple[str, str], Rule] = {
         STAFF, lambda p, _: Call(f"/cells/{p.cell}/residents"), scoped=True, outside=403),
     ("GET", "/buildings"): public(lambda p, _: Call("/buildings", params={"bbox": _bbox(p)})),
     ("GET", "/addresses"): public(_fixed("/addresses", params={"q": "授权路"})),
+    # Choosing a place from lists: public facts (names, addresses, unit numbers) only.
+    ("GET", "/addresses/compounds"): public(
+        lambda p, _: Call("/addresses/compounds", params={"near": f"{p.lon},{p.lat}"})),
+    # 授权路1号 (the first place's building) is in no compound: its own address group.
+    ("GET", "/addresses/buildings"): public(
+        _fixed("/addresses/buildings", params={"compound": "a:授权路1号"})),
+    ("GET", "/addresses/buildings/{building_id}/units"): public(
+        lambda p, _: Call(f"/addresses/buildings/{p.building_id}/units")),
     ("GET", "/lookup"): public(lambda p, _: Call("/lookup", params={"lon": p.lon, "lat": p.lat})),
     ("GET", "/lookup/place"): public(
         lambda p, _: Call("/lookup/place", params={"lon": p.lon, "lat": p.lat})),
