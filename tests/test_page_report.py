@@ -170,7 +170,7 @@ async def test_the_secret_is_shown_and_kept_in_local_storage_for_the_track_page(
     secret = (await page.locator("#secret").inner_text()).strip()
     kept = await page.evaluate("key => localStorage.getItem(key)", SECRET_KEY.format(number))
     assert secret and kept == secret
-    assert "Keep this secret code" in await page.locator("#result").inner_text()
+    assert "Keep this tracking secret" in await page.locator("#result").inner_text()
     assert await page.get_attribute("#track-link", "href") == f"/track/{number}?lang=en"
     assert await page.evaluate("document.activeElement.id") == "result-title"
     # It is the report's real secret: it opens the reporter's view of the rating.

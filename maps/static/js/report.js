@@ -5,7 +5,12 @@
    it), a description, photos and an optional phone; checked here against the server's own limits (page
    config `limits`), sent to POST /reports as a multipart form, the server's errors shown
    next to their field. On success the tracking number and the secret are shown and the
-   secret is kept in localStorage under gridgov.report.<number> for the /track page. */
+   secret is kept in localStorage under gridgov.report.<number> for the /track page.
+   Without the map: the place from lists (compound -> building -> unit; report-lists.js),
+   filed at that building with the unit in the address. Each category's minimum content
+   (description, photo or either) is checked before sending, as the server does.
+   Elder mode (html.elder, elder.js): category tiles with pictures, the map behind a
+   button, one photo; the same form underneath. */
 "use strict";
 (function () {
   var t = gg.t;
@@ -33,7 +38,8 @@
   var marker = null;
   var pinAt = null;  // the pin, {lon, lat} in WGS-84
   var accuracy = null;  // the GPS fix's {lon, lat, metres}, drawn as a circle
-  var building = null;  // the register building chosen by address search, while the pin is on it
+  var building = null;  // the register building chosen by search or the lists, while the pin is on it
+  var lists = null;  // the compound -> building -> unit lists (gg.placeLists)
   var categories = {};
   var questions = [];
   var retryKey = newRetryKey();
@@ -49,8 +55,10 @@
     return chosen ? chosen.value : "web";
   }
   var photoInput = document.getElementById("photos");
+  // The picker reads its limit from here on every pick: elder mode takes one photo.
+  var photoLimits = Object.assign({}, limits);
   var photos = photoInput
-    ? gg.photoPicker(photoInput, document.getElementById("photo-list"), limits,
+    ? gg.photoPicker(photoInput, document.getElementById("photo-list"), photoLimits,
                      function (message) { showError("photos", message); })
     : { files: function () { return []; }, problem: function () { return ""; },
         clear: function () {} };
@@ -202,11 +210,47 @@
     return { values: values, problems: problems };
   }
 
+  function minContent(category) { return (category && category.min_content) || "none"; }
+
   function onCategoryChange() {
     var category = categories[select.value];
     showQuestions(category);
     document.getElementById("emergency").hidden = !(category && category.emergency);
     showError("category", "");
+    var tile = document.querySelector("#tile-list input[value=\"" + select.value + "\"]");
+    if (tile) { tile.checked = true; }
+    var need = document.getElementById("description-need");
+    var rule = minContent(category);
+    need.hidden = rule === "none";
+    need.textContent = rule === "none" ? "" : t["rep_need_" + rule];
+  }
+
+  // ---- elder mode's category tiles ----
+
+  function iconOf(code) { return "/static/icons/cat-" + code.replace(".", "-") + ".svg"; }
+
+  /* One radio tile per category the select offers, with its picture and name. */
+  function buildTiles() {
+    var list = document.getElementById("tile-list");
+    Array.prototype.forEach.call(select.options, function (option) {
+      if (!option.value) { return; }
+      var tile = element("label", { "class": "rep-tile" });
+      var radio = element("input", { type: "radio", name: "category-tile", value: option.value,
+                                     "aria-describedby": "category-error" });
+      radio.addEventListener("change", function () {
+        select.value = option.value;
+        onCategoryChange();
+      });
+      var icon = element("img", { src: iconOf(option.value), alt: "", width: "64", height: "64" });
+      // A category added later without its own picture still gets one.
+      icon.addEventListener("error", function () {
+        if (icon.src.indexOf("cat-community-other") < 0) { icon.src = iconOf("community.other"); }
+      }, { once: true });
+      tile.appendChild(radio);
+      tile.appendChild(icon);
+      tile.appendChild(element("span", {}, option.textContent));
+      list.appendChild(tile);
+    });
   }
 
   // ---- the map (MapLibre on gridgov's base map) ----
@@ -304,6 +348,7 @@
 
   function forgetBuilding() {
     if (!building) { return; }
+    if (lists) { lists.forget(); }
     // The address text came from the register: it would now describe another place.
     if (addressInput.value.trim() === building.address) { addressInput.value = ""; }
     building = null;
@@ -393,6 +438,8 @@
       var lon = position.coords.longitude, lat = position.coords.latitude;
       var metres = Math.round(position.coords.accuracy || 0);
       place(lon, lat, "gps");
+      // The lists then start from the estates around the resident.
+      if (lists && !document.getElementById("pick-compound").value) { lists.load({ lon: lon, lat: lat }); }
       accuracy = { lon: lon, lat: lat, metres: metres };
       drawAccuracy();
       if (map && metres > COARSE_FIX_M) {
@@ -413,6 +460,7 @@
   }
 
   function chooseAddress(hit) {
+    if (lists) { lists.forget(); }
     place(hit.lon, hit.lat, "address");
     building = { id: hit.building_id, address: hit.address };
     addressInput.value = hit.address;
@@ -440,14 +488,33 @@
       found.push(["description", gg.format(t.rep_description_too_long, { max: limits.maxDescription })]);
     }
     if (photos.problem()) { found.push(["photos", photos.problem()]); }
+    var lacking = missingContent();
+    if (lacking) { found.push(lacking); }
     var number = phone.value.trim();
     if (number && !phonePattern.test(number)) { found.push(["contact_phone", t.rep_phone_invalid]); }
     return found;
   }
 
+  /* [field, message] when the report lacks what its category needs (categories.toml
+     min_content, checked again by the server), else null. */
+  function missingContent() {
+    var rule = minContent(categories[select.value]);
+    var worded = description.value.trim() !== "";
+    var pictured = photos.files().length > 0;
+    if (rule === "description" && !worded) { return ["description", t.rep_need_description]; }
+    if (rule === "photo" && !pictured) { return [photoInput ? "photos" : "description", t.rep_need_photo]; }
+    if (rule === "description_or_photo" && !worded && !pictured) {
+      return ["description", t.rep_need_description_or_photo];
+    }
+    return null;
+  }
+
+  /* The first control marked invalid that is shown (elder mode hides the select). */
   function focusFirstInvalid() {
-    var first = form.querySelector("[aria-invalid=true]");
-    if (first) { first.focus(); }
+    var marked = form.querySelectorAll("[aria-invalid=true]");
+    for (var i = 0; i < marked.length; i++) {
+      if (marked[i].getClientRects().length) { marked[i].focus(); return; }
+    }
   }
 
   function fieldOf(name) {
@@ -620,8 +687,42 @@
       if (option) { option.remove(); }
     });
     (list || []).forEach(function (c) { categories[c.code] = c; });
+    buildTiles();
     if (select.value) { onCategoryChange(); }  // a value the browser restored
   });
+
+  // ---- elder mode ----
+
+  var mapBox = document.getElementById("map-box");
+  var mapToggle = document.getElementById("show-map");
+  var photoLabel = document.querySelector("label[for=photos]");
+  var photoLabelText = photoLabel && photoLabel.textContent;
+
+  function showMap(open) {
+    mapBox.classList.toggle("rep-map-open", open);
+    mapToggle.setAttribute("aria-expanded", String(open));
+    mapToggle.textContent = open ? t.rep_hide_map : t.rep_show_map;
+    if (open && map) { map.resize(); }
+  }
+
+  /* Elder mode on or off: one photo, the map behind its button (the rest is CSS). */
+  function applyElder() {
+    var elder = !!(window.ggElder && window.ggElder.on());
+    photoLimits.maxPhotos = elder ? Math.min(1, limits.maxPhotos) : limits.maxPhotos;
+    if (photoInput) {
+      photoInput.multiple = photoLimits.maxPhotos > 1;
+      photoLabel.textContent = elder ? t.rep_photo_one : photoLabelText;
+      document.getElementById("photos-hint").textContent = gg.format(t.rep_photos_hint, {
+        n: photoLimits.maxPhotos, mb: limits.maxPhotoMb });
+    }
+    showMap(false);
+    if (!elder && map) { map.resize(); }
+  }
+  mapToggle.addEventListener("click", function () {
+    showMap(!mapBox.classList.contains("rep-map-open"));
+  });
+  document.addEventListener("gg:elder", applyElder);
+  applyElder();
   select.addEventListener("change", onCategoryChange);
   if (map) {
     map.on("click", function (e) { place(e.lngLat.lng, e.lngLat.lat, "map"); });
@@ -648,6 +749,25 @@
     near: function () { var c = centre(); return c.lon.toFixed(6) + "," + c.lat.toFixed(6); },
     onChoose: chooseAddress
   });
+  lists = gg.placeLists({
+    compound: document.getElementById("pick-compound"),
+    building: document.getElementById("pick-building"),
+    unit: document.getElementById("pick-unit"),
+    status: document.getElementById("lists-status"),
+    onBuilding: function (hit) {
+      place(hit.lon, hit.lat, "address");
+      building = { id: hit.building_id, address: hit.address };
+      addressInput.value = hit.address;
+      showError("address", "");
+      zoomTo(hit.lon, hit.lat);
+    },
+    onUnit: function (text) {
+      // The unit goes in the address; the report stays filed at the building.
+      addressInput.value = text;
+      if (building) { building.address = text; }
+    }
+  });
+  lists.load(centre());
   description.addEventListener("input", updateCount);
   form.addEventListener("submit", submit);
 })();
