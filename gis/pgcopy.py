@@ -1,15 +1,18 @@
 """COPY in PostgreSQL's binary format from numpy columns: fast bulk writes for imports
-and loaders (psycopg2)."""
+and loaders (psycopg2); and secondary indexes built after a large load instead of kept up
+row by row during it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
 
 import numpy as np
 import pandas as pd
 import psycopg2.extensions
+from sqlalchemy import Connection, text
 
 # COPY in PostgreSQL's binary format: WKB goes over as it is and nothing is quoted or
 # parsed as text. For a million footprints this is about three times faster, on both
@@ -126,3 +129,49 @@ class _ChunkStream:
         size = len(self._left) if size < 0 else size
         part, self._left = self._left[:size], self._left[size:]
         return part.tobytes()
+
+
+# Indexes a load can do without: not unique (ON CONFLICT needs those), not a primary key
+# or exclusion constraint, not backing any constraint.
+_SECONDARY_INDEXES = text("""
+    SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+    FROM pg_index i
+    WHERE i.indrelid = CAST(:table AS regclass)
+      AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+    ORDER BY 1
+""")
+# Memory for each index build, this transaction only (sorting a GiST or btree build in
+# memory rather than on disk).
+BUILD_MAINTENANCE_WORK_MEM = "256MB"
+
+
+@contextmanager
+def indexes_built_after(conn: Connection, table: str, *, when: bool = True
+                        ) -> Iterator[list[str]]:
+    """Drop `table`'s secondary indexes, run the block, then build them again from their
+    own definitions, all inside the caller's transaction (yields the names dropped).
+
+    Building a GiST index once over a million rows costs a fraction of keeping it up a
+    row at a time (17.6 of 34.5 s for 1M footprints, issue 19). DDL is transactional: if
+    the block or a rebuild fails, the caller's rollback brings the indexes back as they
+    were, with the rows. The price: DROP INDEX holds an ACCESS EXCLUSIVE lock on the table
+    until commit, so readers of `table` wait for the load instead of reading around it.
+    With `when` False nothing is dropped."""
+    if not when:
+        yield []
+        return
+    indexes = conn.execute(_SECONDARY_INDEXES, {"table": table}).all()
+    for index in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {index.name}")  # a quoted name from regclass
+    yield [index.name for index in indexes]
+    conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MAINTENANCE_WORK_MEM}'"))
+    for index in indexes:
+        _build_index(conn, index.definition)
+
+
+def _build_index(conn: Connection, definition: str) -> None:
+    # On the driver's cursor without parameters: nothing in the definition is read as a
+    # bind parameter or a format placeholder.
+    with conn.connection.dbapi_connection.cursor() as cursor:
+        cursor.execute(definition)

@@ -199,3 +199,99 @@ def test_a_failure_midway_leaves_nothing_behind(sync_engine, tmp_path, mapping, 
             import_buildings(conn, path, mapping=mapping)
         assert conn.execute(text("SELECT count(*) FROM buildings")).scalar() == 0
         assert conn.execute(text("SELECT count(*) FROM regions WHERE code = '880100'")).scalar() == 0
+
+
+# --- a large load builds the secondary indexes after it -----------------------------------
+
+_INDEXES = text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'buildings' "
+                "ORDER BY indexname")
+SECONDARY = {"ix_buildings_address_trgm", "ix_buildings_cell_id", "ix_buildings_footprint",
+             "ix_buildings_footprint_3857"}
+
+
+@pytest.fixture
+def large(monkeypatch):
+    """Every load counts as large (the real threshold is 100,000 rows)."""
+    from grid.importing import buildings as module
+
+    monkeypatch.setattr(module, "BULK_INDEX_ROWS", 1)
+    return module
+
+
+def test_a_large_import_writes_without_secondary_indexes_then_builds_them(
+    conn, tmp_path, mapping, large, monkeypatch
+):
+    before = conn.execute(_INDEXES).all()
+    assert {name for name, _d in before} >= SECONDARY
+    during = []
+    real_upsert = large._upsert
+
+    def watched(conn_, rows, footprints):
+        during.append({name for name, _d in conn_.execute(_INDEXES)})
+        return real_upsert(conn_, rows, footprints)
+
+    monkeypatch.setattr(large, "_upsert", watched)
+    path = tmp_path / "b.gpkg"
+    _frame(GOOD).to_file(path)
+    lines = []
+    report = import_buildings(conn, path, mapping=mapping, progress=lines.append)
+    assert report.inserted == 3 and len(_stored(conn)) == 3
+    assert during == [{"pk_buildings", "uq_buildings_external_id"}]  # only the unique ones
+    assert conn.execute(_INDEXES).all() == before  # the same names and definitions
+    assert any("built after the load" in line for line in lines)
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(conn.execute(text(
+        "EXPLAIN SELECT id FROM buildings WHERE footprint && ST_MakeEnvelope(0, 0, 1, 1, 4326)"
+    )).scalars())
+    assert "ix_buildings_footprint" in plan
+
+
+def test_a_small_import_keeps_the_indexes_in_place(conn, tmp_path, mapping, monkeypatch):
+    from grid.importing import buildings as module
+
+    seen = []
+    real_upsert = module._upsert
+    monkeypatch.setattr(module, "_upsert", lambda c, r, f: (
+        seen.append({name for name, _d in c.execute(_INDEXES)}), real_upsert(c, r, f))[1])
+    path = tmp_path / "b.gpkg"
+    _frame(GOOD).to_file(path)
+    import_buildings(conn, path, mapping=mapping)
+    assert seen[0] >= SECONDARY
+
+
+@pytest.mark.parametrize("fails", ["in the load", "while building the indexes"])
+def test_a_failed_large_import_leaves_the_table_and_its_indexes_as_they_were(
+    conn, tmp_path, mapping, large, monkeypatch, fails
+):
+    import gis.pgcopy
+
+    path = tmp_path / "b.gpkg"
+    _frame(GOOD[:1]).to_file(path)
+    import_buildings(conn, path, mapping=mapping)  # what was there before
+    rows_before, indexes_before = _stored(conn), conn.execute(_INDEXES).all()
+    _frame([dict(GOOD[0], 层数=30), *GOOD[1:]]).to_file(path)
+    if fails == "in the load":
+        real_upsert = large._upsert
+
+        def failing(conn_, rows, footprints):
+            real_upsert(conn_, rows, footprints)  # written, indexes not yet rebuilt
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(large, "_upsert", failing)
+    else:
+        built = []
+        real_build = gis.pgcopy._build_index
+
+        def failing_build(conn_, definition):
+            if built:
+                raise RuntimeError("out of memory")
+            built.append(definition)
+            real_build(conn_, definition)  # one index back, the others not
+
+        monkeypatch.setattr(gis.pgcopy, "_build_index", failing_build)
+    attempt = conn.begin_nested()  # the caller's transaction, as the CLI's would be
+    with pytest.raises(RuntimeError):
+        import_buildings(conn, path, mapping=mapping)
+    attempt.rollback()
+    assert _stored(conn) == rows_before
+    assert conn.execute(_INDEXES).all() == indexes_before
