@@ -351,11 +351,66 @@ class SmsDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    # A follower's or an area alert's message (else the reporter's) and its words.
+    follower_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incident_followers.id", ondelete="CASCADE"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("area_alerts.id", ondelete="CASCADE"))
+    body: Mapped[str | None] = mapped_column(Text)
+
     __table_args__ = (
-        UniqueConstraint("outbox_id"),
         CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        CheckConstraint("num_nonnulls(follower_id, alert_id) <= 1", name="one_recipient"),
         Index("ix_sms_deliveries_due", "next_attempt_at",
               postgresql_where=text("status = 'pending'")),
+        # One per message and recipient: a redelivered message queues nothing more.
+        Index("uq_sms_deliveries_recipient", "outbox_id", "follower_id", "alert_id",
+              unique=True, postgresql_nulls_not_distinct=True),
+    )
+
+
+class IncidentFollower(Base):
+    """Someone who sees the same hazard (我也遇到) and hears what the reporter hears: an
+    account or a phone, once per report; never shown in public (only a count)."""
+
+    __tablename__ = "incident_followers"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint("num_nonnulls(user_id, phone) = 1", name="one_way_to_reach"),
+        UniqueConstraint("incident_id", "user_id"),
+        UniqueConstraint("incident_id", "phone"),
+        Index("ix_incident_followers_user_id", "user_id"),
+    )
+
+
+class AreaAlert(Base):
+    """A resident following a community or a cell: new fire hazards and their results
+    there, to the inbox or by SMS."""
+
+    __tablename__ = "area_alerts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="CASCADE"))
+    # Cells are versioned; the code is what stays across boundary versions.
+    cell_code: Mapped[str | None] = mapped_column(String(15))
+    channel: Mapped[str] = mapped_column(String(8))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        CheckConstraint("num_nonnulls(region_id, cell_code) = 1", name="one_place"),
+        CheckConstraint("channel IN ('inbox', 'sms')", name="channel"),
+        CheckConstraint("(channel = 'sms') = (phone IS NOT NULL)", name="phone_for_sms"),
+        Index("uq_area_alerts_user_place", "user_id", "region_id", "cell_code", unique=True,
+              postgresql_nulls_not_distinct=True),
+        Index("ix_area_alerts_region_id", "region_id"),
+        Index("ix_area_alerts_cell_code", "cell_code"),
     )
 
 

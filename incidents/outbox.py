@@ -1,8 +1,9 @@
 """Delivering the notification outbox: a separate worker process claims undelivered
 messages (FOR UPDATE SKIP LOCKED, so two workers never take the same one), fans each out
 to its recipients' inboxes, to the webhooks that want its topic and, with an SMS gateway
-configured, to the reporter's phone (incidents/sms.py), wakes live streams with NOTIFY,
-and marks it delivered.
+configured, to the reporter's phone (incidents/sms.py), to the report's followers and
+the area alerts it concerns (incidents/following.py, incidents/alerts.py), wakes live
+streams with NOTIFY, and marks it delivered.
 
 Workers find new messages by polling, a few times a second, with one probe of the partial
 index on undelivered messages (`_PENDING`): nothing in a report's transaction NOTIFYs
@@ -32,6 +33,8 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from gis.settings import get_settings
+from incidents.alerts import deliver_to_area_alerts
+from incidents.following import FOLLOWER_TOPICS, queue_follower_sms
 from incidents.sms import SmsGateway, configured_gateway, new_sms_client, queue_sms, send_due_sms
 from incidents.webhooks import WebhookTotals, new_webhook_client, send_due_webhooks
 
@@ -75,7 +78,12 @@ WITH message AS (
     INSERT INTO inbox_items (user_id, outbox_id, incident_id, topic, payload, created_at)
     SELECT DISTINCT u.id, m.id, m.incident_id, m.topic, m.payload, m.created_at
     FROM message m
-    CROSS JOIN LATERAL unnest(m.recipient_ids) AS r(user_id)
+    -- The message's recipients, and the report's followers with an account for the
+    -- topics a follower hears about (incidents/following.py).
+    CROSS JOIN LATERAL unnest(m.recipient_ids || ARRAY(
+        SELECT f.user_id FROM incident_followers f
+        WHERE f.incident_id = m.incident_id AND f.user_id IS NOT NULL
+          AND m.topic = ANY(CAST(:follower_topics AS text[])))) AS r(user_id)
     JOIN users u ON u.id = r.user_id
     ORDER BY m.id, u.id  -- inbox ids follow the messages' order
     ON CONFLICT (outbox_id, user_id) DO NOTHING
@@ -128,10 +136,17 @@ def fan_out(conn: Connection, ids: list[int], *, sms: bool = False) -> Delivered
         return Delivered()
     if sms:
         queue_sms(conn, ids)
-    row = conn.execute(_FAN_OUT, {"ids": ids}).one()
-    if row.users:
-        conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL, "users": list(row.users)})
-    return Delivered(row.messages, row.inbox_items, row.webhook_deliveries)
+    row = conn.execute(_FAN_OUT, {"ids": ids, "follower_topics": list(FOLLOWER_TOPICS)}).one()
+    # Followers' SMS (我也遇到) and area alerts: found now, at delivery, after the
+    # message's own recipients (whose inbox items win a clash), in the same transaction.
+    if sms:
+        queue_follower_sms(conn, ids)
+    extra = deliver_to_area_alerts(conn, ids, sms=sms,
+                                   key=get_settings().secret_key.get_secret_value())
+    users = sorted(set(row.users) | set(extra))
+    if users:
+        conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL, "users": users})
+    return Delivered(row.messages, row.inbox_items + len(extra), row.webhook_deliveries)
 
 
 def deliver_batch(conn: Connection, limit: int = 100) -> int:

@@ -93,6 +93,10 @@ def _anonymise_batch(conn: Connection, ids: list[int], report: RetentionReport) 
         "SELECT count(*) FROM hotline_orders WHERE incident_id = ANY(:ids) "
         "AND field_hashes ?| CAST(:keys AS text[])"),
         {"ids": ids, "keys": HOTLINE_CALLER_HASHES}).scalar_one()
+    # Followers (我也遇到): an account or a phone each, removed with the report's contact.
+    report.changed["followers removed"] += conn.execute(text(
+        "SELECT count(*) FROM incident_followers WHERE incident_id = ANY(:ids)"),
+        {"ids": ids}).scalar_one()
     for table, column in PERSONAL_COLUMNS:
         n = conn.execute(text(
             f"SELECT count(*) FROM {table} WHERE incident_id = ANY(:ids) "
@@ -138,6 +142,8 @@ def _anonymise_batch(conn: Connection, ids: list[int], report: RetentionReport) 
     conn.execute(text(
         "UPDATE hotline_orders SET field_hashes = field_hashes - CAST(:keys AS text[]) "
         "WHERE incident_id = ANY(:ids)"), {"ids": ids, "keys": HOTLINE_CALLER_HASHES})
+    conn.execute(text("DELETE FROM incident_followers WHERE incident_id = ANY(:ids)"),
+                 {"ids": ids})
 
 
 def anonymise_finished_reports(

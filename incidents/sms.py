@@ -98,7 +98,7 @@ _QUEUE = text("""
     FROM outbox o JOIN incidents i ON i.id = o.incident_id
     WHERE o.id = ANY(:ids) AND o.topic = ANY(:topics) AND i.reporter_phone IS NOT NULL
     ORDER BY o.id
-    ON CONFLICT (outbox_id) DO NOTHING
+    ON CONFLICT (outbox_id, follower_id, alert_id) DO NOTHING
 """)
 
 
@@ -109,11 +109,19 @@ def queue_sms(conn: Connection, ids: list[int]) -> int:
 
 
 # The row lock lasts while the POST is under way: two workers never send one at once.
+# A follower's or an area alert's row goes to that phone (incidents/following.py queues
+# them with their words), never falling back to the reporter's.
 _CLAIM = text("""
-    SELECT d.id, d.attempts, o.id AS message_id, o.topic, o.payload, i.reporter_phone
+    SELECT d.id, d.attempts, o.id AS message_id, o.topic, o.payload, d.body,
+           d.follower_id, d.alert_id,
+           CASE WHEN d.follower_id IS NOT NULL THEN f.phone
+                WHEN d.alert_id IS NOT NULL THEN a.phone
+                ELSE i.reporter_phone END AS reporter_phone
     FROM sms_deliveries d
     JOIN outbox o ON o.id = d.outbox_id
     JOIN incidents i ON i.id = d.incident_id
+    LEFT JOIN incident_followers f ON f.id = d.follower_id
+    LEFT JOIN area_alerts a ON a.id = d.alert_id
     WHERE d.status = 'pending'
       AND d.next_attempt_at <= coalesce(CAST(:now AS timestamptz), now())
     ORDER BY d.next_attempt_at, d.id
@@ -167,8 +175,12 @@ def send_next_sms(conn: Connection, client: httpx.Client, gateway: SmsGateway,
         error: str | None = "no phone on the report any more"
         outcome = "failed"
     else:
-        error = _post(client, gateway, message_id(due.message_id), due.reporter_phone,
-                      gateway.text_for(due.topic, due.payload))
+        # One id per message and recipient: the gateway drops repeats by it.
+        ident = message_id(due.message_id) + (
+            f"-f{due.follower_id}" if due.follower_id else
+            f"-a{due.alert_id}" if due.alert_id else "")
+        error = _post(client, gateway, ident, due.reporter_phone,
+                      due.body or gateway.text_for(due.topic, due.payload))
         outcome = ("delivered" if error is None
                    else "failed" if attempts >= MAX_ATTEMPTS else "retrying")
     conn.execute(_RECORD, {
