@@ -29,6 +29,7 @@ from api.routes import (
     damage,
     desk,
     docs,
+    following,
     handling,
     health,
     hotline,
@@ -144,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
                    categories, cell_names, reports, damage, handling, workflow, ratings,
                    statistics, patrol, tiles, style, pages, docs, admin, inbox, webhooks,
-                   desk, assets):
+                   desk, assets, following):
         app.include_router(module.router)
     app.include_router(security.router)
     # OGC API - Features: the public layers for QGIS and GDAL.

@@ -232,6 +232,21 @@ POLICY: dict[tuple[str, str], Rule] = {
                           json={"phone_last4": "4321"})),
     # A resident's own reports; staff accounts have none to list.
     ("GET", "/reports/mine"): Rule(RESIDENT, _fixed("/reports/mine")),
+    # 我也遇到: a resident's account, or anyone with a mobile number; staff do not follow.
+    ("POST", "/reports/{tracking_number}/followers"): Rule(
+        RESIDENT | {ANONYMOUS}, lambda p, _: Call(f"/reports/{p.open_number}/followers",
+                                                  json={"phone": "13700001111"})),
+    ("GET", "/reports/{tracking_number}/followers"): public(
+        lambda p, _: Call(f"/reports/{p.open_number}/followers")),
+    # Area alerts are a resident's own; the unsubscribe link needs only its signed token
+    # (the matrix's is not one: 422 naming token).
+    ("POST", "/alerts"): Rule(RESIDENT, lambda p, _: Call(
+        "/alerts", json={"region_code": p.community, "channel": "inbox"})),
+    ("GET", "/alerts"): Rule(RESIDENT, _fixed("/alerts")),
+    ("GET", "/alerts/unsubscribe"): public(_fixed("/alerts/unsubscribe",
+                                                  params={"token": "1.abc"})),
+    ("DELETE", "/alerts/{alert_id}"): Rule(RESIDENT, _fixed("/alerts/999999"),
+                                           inside={"resident": 404}),
     ("POST", "/damage-declarations"): Rule(SIGNED_IN, lambda p, _: Call(
         "/damage-declarations", json={"house_id": p.house_id, "fire_date": str(date.today()),
                                       "what_burned": "厨房", "estimated_loss": "100.00"})),

@@ -23,7 +23,12 @@ from gis.coords import CoordSystem, parse_location, to_wgs84
 from gis.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from gis.settings import Settings
 from grid.roles import Role
-from incidents.following import PHONE_DIGITS, my_reports, reporter_by_phone
+from incidents.following import (
+    PHONE_DIGITS,
+    my_reports,
+    open_reports_detail,
+    reporter_by_phone,
+)
 from incidents.intake import (
     ReportIn,
     RetryKey,
@@ -173,11 +178,16 @@ async def nearby_reports(
     lat: float,
     coord_system: CoordSystem = CoordSystem.WGS84,
 ) -> dict[str, Any]:
-    """Open reports of this category close enough to be the same hazard (check before
-    submitting; follow one instead of filing it again)."""
+    """Open reports of this category close enough to be the same hazard, measured from
+    each one's public place (check before submitting; follow one with POST
+    /reports/{number}/followers instead of filing it again): `likely_duplicates` (number
+    and status) and, for the report page, `open_reports` (also category, the public
+    place's label, the day filed and the follower count)."""
     kind = await request.app.state.intake.categories.get(session, category)
     x, y = to_wgs84(*parse_location(lon, lat, coord_system), coord_system)
-    return {"likely_duplicates": await likely_duplicates(session, kind, x, y)}
+    near = await likely_duplicates(session, kind, x, y)
+    return {"likely_duplicates": near, "open_reports": await open_reports_detail(
+        session, [d["tracking_number"] for d in near])}
 
 
 @router.get("/mine")
