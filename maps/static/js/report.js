@@ -42,6 +42,8 @@
   var lists = null;  // the compound -> building -> unit lists (gg.placeLists)
   var categories = {};
   var questions = [];
+  var assets = gg.assetPicker({ box: document.getElementById("assets"),
+                                list: document.getElementById("asset-list") });
   var retryKey = newRetryKey();
   // Staff signed in on this browser file for a resident (phone call, walk-in, a
   // neighbour): the channel they choose is recorded with their account.
@@ -67,7 +69,8 @@
                        location: "location", coord_system: "location", building_id: "location",
                        address: "address", description: "description",
                        contact_phone: "contact_phone", photos: "photos",
-                       contact_name: "contact_name", channel: "channel" };
+                       contact_name: "contact_name", channel: "channel",
+                       asset_code: "asset_code" };
 
   function chars(text) { return Array.from(text).length; }
 
@@ -223,6 +226,7 @@
     var rule = minContent(category);
     need.hidden = rule === "none";
     need.textContent = rule === "none" ? "" : t["rep_need_" + rule];
+    lookAround(0);
   }
 
   // ---- elder mode's category tiles ----
@@ -376,6 +380,17 @@
     }
     showError("location", "");
     describePin(how === "key" ? KEY_PAUSE_MS : 0);
+    lookAround(how === "key" ? KEY_PAUSE_MS : 0);
+  }
+
+  var aroundTimer = null;
+  /* What is near the place for this category, once both are known: city assets to
+     pick (report-assets.js). */
+  function lookAround(delay) {
+    clearTimeout(aroundTimer);
+    aroundTimer = setTimeout(function () {
+      assets.update(select.value, pinAt);
+    }, delay);
   }
 
   var describeTimer = null;
@@ -572,6 +587,7 @@
         if (value) { body.append(field[0], value); }
       });
     if (building) { body.append("building_id", String(building.id)); }
+    if (assets.chosen()) { body.append("asset_code", assets.chosen()); }
     if (Object.keys(answers).length) { body.append("answers", JSON.stringify(answers)); }
     photos.files().forEach(function (file) { body.append("photos", file, file.name); });
     return body;
