@@ -48,13 +48,23 @@
     items.forEach(function (n) {
       var item = document.createElement("li");
       var status = n.payload && n.payload.status;
-      line(item, status ? gg.format(t.idx_notice_status,
-        { number: n.tracking_number || "", status: gg.statusLabel(status) })
-        : (n.tracking_number || "") + " · " + n.topic);
+      var alert = { "alert.new_hazard": t.fol_notice_new, "alert.result": t.fol_notice_result }[n.topic];
+      if (alert) {  // an area alert (my_alerts.js): public fields only
+        line(item, gg.format(alert, { area: n.payload.area || "", number: n.tracking_number || "",
+          label: lang === "en" ? n.payload.label_en : n.payload.label_zh }));
+      } else {
+        line(item, status ? gg.format(t.idx_notice_status,
+          { number: n.tracking_number || "", status: gg.statusLabel(status) })
+          : (n.tracking_number || "") + " · " + n.topic);
+      }
       line(item, when(n.created_at));
       list.appendChild(item);
     });
-    if (!items.length) { line(list, t.idx_mine_no_notices); }
+    if (!items.length) {  // a list holds only items
+      var none = document.createElement("li");
+      line(none, t.idx_mine_no_notices);
+      list.appendChild(none);
+    }
   }
 
   function load() {

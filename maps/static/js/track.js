@@ -188,6 +188,8 @@
     showTimeline(r);
     showRating(r);
     showProofs(r);
+    // 我也遇到 (track-follow.js) hears of each report shown.
+    document.dispatchEvent(new CustomEvent("gg:report", { detail: r }));
   }
 
   /* The report; with this device's secret also what the reporter sent. A secret the
