@@ -44,6 +44,11 @@
   var questions = [];
   var assets = gg.assetPicker({ box: document.getElementById("assets"),
                                 list: document.getElementById("asset-list") });
+  var nearby = gg.nearbyReports({
+    box: document.getElementById("nearby"), list: document.getElementById("nearby-list"),
+    phoneField: document.getElementById("nearby-phone-field"),
+    phoneInput: document.getElementById("nearby-phone"),
+    phoneError: document.getElementById("nearby-phone-error") });
   var retryKey = newRetryKey();
   // Staff signed in on this browser file for a resident (phone call, walk-in, a
   // neighbour): the channel they choose is recorded with their account.
@@ -385,11 +390,12 @@
 
   var aroundTimer = null;
   /* What is near the place for this category, once both are known: city assets to
-     pick (report-assets.js). */
+     pick (report-assets.js) and open reports to follow instead (report-nearby.js). */
   function lookAround(delay) {
     clearTimeout(aroundTimer);
     aroundTimer = setTimeout(function () {
       assets.update(select.value, pinAt);
+      nearby.update(select.value, pinAt);
     }, delay);
   }
 
