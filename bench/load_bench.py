@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 from bench.common import (
     Clock,
-    CpuMeter,
+    MachineWatch,
     checkpoint,
     connections_per_worker,
     free_port,
@@ -391,12 +391,13 @@ async def _load(
         await asyncio.sleep(max(load_start - 0.4 - clock(), 0.0))
         connections = connections_per_worker(port)
         say(f"client connections per worker: {'/'.join(map(str, connections)) or 'unknown'}")
-        meter = CpuMeter(make_url(args.database_url).database or "", server_pid)
+        watch = MachineWatch(make_url(args.database_url).database or "", server_pid)
         await asyncio.sleep(max(timed_start - clock(), 0.0))
-        start = meter.snapshot()
+        watch.start()
         await asyncio.sleep(max(end - clock(), 0.0))
-        used = CpuMeter.usage(start, meter.snapshot())
-        return {"connections_per_worker": connections, "cpu_s": used}
+        machine = watch.stop()
+        return {"connections_per_worker": connections, "cpu_s": machine.cpu,
+                "machine": machine}
 
     found = await asyncio.gather(
         measure(), progress(), *(client(k, i) for i, (k, _) in enumerate(clients))
@@ -502,7 +503,7 @@ def _print_figures(
         f"  intake pace: {achieved:,.1f} of {args.rate:g} reports/s; worst 1-s window "
         f"{worst_n} (at {worst_at} s); furthest behind schedule "
         f"{intake_kind.max_lag_s * 1000:,.0f} ms, {intake_kind.unsent:,} slots never sent "
-        f"-> {'held' if held else 'NOT held'} "
+        f"-> held: {server['machine'].verdict(held)} "
         f"(>= {HELD_OVERALL:.0%} overall and >= {HELD_WORST_SECOND:.0%} in every second)",
         f"  stored: {stored['answered_201']:,} answered 201 (whole run); found "
         f"{stored['found']:,}, with created event {stored['created_event']:,}, assignment "
@@ -512,6 +513,7 @@ def _print_figures(
         f"{stored['idempotency_records']:,} idempotency records",
         f"  errors (whole run): {errors} ({server_errors} 5xx, {transport} transport errors)",
         f"  CPU in the timed window: {_cpu_line(server['cpu_s'], seconds)}",
+        f"  {server['machine'].line()}",
         f"  {'OK' if ok else 'FAILED'}: lost reports {lost}, errors {errors}",
     ]
     print("\n".join(lines))
@@ -525,7 +527,8 @@ def _print_figures(
                 "db_pool_size": args.db_pool_size,
                 "connections_per_worker": server["connections_per_worker"],
                 "kinds": {k.name: k.summary(seconds) for k in kinds},
-                "intake_held": held,
+                "intake_held": server["machine"].verdict(held),
+                "machine": server["machine"].as_json(),
                 "stored": stored,
                 "errors": errors,
                 "server_errors": server_errors,

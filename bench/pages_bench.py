@@ -18,9 +18,10 @@ on a staff page, the documentation's viewer started. A MapLibre map paints its l
 tiles on the next animation frame, which the DOM does not show: up to ~16 ms unseen.
 
 Targets: scripts + stylesheets <= 300 kB on the wire (first visit, empty cache); time
-to interactive <= 1.5 s (p50 of the cold loads). The machine's load average is printed;
-when it was busy before the run (load above half its cores) no verdict is given: the
-figures are then shown but not judged. Progress goes to stderr; the table and one JSON
+to interactive <= 1.5 s (p50 of the cold loads). The machine's load during the run is
+printed; when other processes used more than a quarter of a core (bench.common.
+MachineWatch; the browsers and servers this bench starts are its own) no verdict is
+given: the figures are then shown but not judged. Progress goes to stderr; the table and one JSON
 line go to stdout; the exit status is 1 when a page did not load cleanly.
 """
 
@@ -48,6 +49,8 @@ from sqlalchemy.engine import make_url
 from bench.common import (
     WORKER_PASSWORD,
     Clock,
+    MachineLoad,
+    MachineWatch,
     free_port,
     gridgov_command,
     load_register,
@@ -67,9 +70,6 @@ DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")
 DEFAULT_SEED = 20261124
 ASSETS_TARGET_BYTES = 300_000
 TTI_TARGET_MS = 1500.0
-# A machine whose 1-minute load average is above this share of its cores is busy: the
-# page loads would queue behind someone else's work, so the figures are not judged.
-BUSY_LOAD_PER_CORE = 0.5
 VIEWPORT = {"width": 1280, "height": 800}
 DISTRICT_STREET_MANAGER = "bench-street"
 DISTRICT_PASSWORD = WORKER_PASSWORD  # the street manager signs in as the workers do
@@ -195,14 +195,17 @@ class Load:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     say = Clock()
-    load_before = os.getloadavg()[0]
-    say(f"load average {load_before:.1f} on {os.cpu_count()} cores")
+    say(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     figures: list[PageFigures] = []
-    if args.only in (None, "demo"):
-        figures += _measure_city(_prepare_demo(args, say), args, say)
-    if args.only == "district" or args.with_district:
-        figures += _measure_city(_prepare_district(args, say), args, say)
-    _print_figures(figures, args, load_before, os.getloadavg()[0])
+    databases = [make_url(u).database or "" for u in (args.demo_database_url,
+                                                      args.district_database_url)]
+    # Its children (the servers, the browser) are the bench's own work, not others'.
+    with MachineWatch(databases, os.getpid()) as watch:
+        if args.only in (None, "demo"):
+            figures += _measure_city(_prepare_demo(args, say), args, say)
+        if args.only == "district" or args.with_district:
+            figures += _measure_city(_prepare_district(args, say), args, say)
+    _print_figures(figures, args, watch.load)
     return 1 if any(f.problems for f in figures) else 0
 
 
@@ -631,20 +634,14 @@ async def _wire_size(url: str) -> int:
 
 
 def _print_figures(
-    figures: list[PageFigures], args: argparse.Namespace, load_before: float, load_after: float
+    figures: list[PageFigures], args: argparse.Namespace, machine: MachineLoad
 ) -> None:
-    cores = os.cpu_count() or 1
-    busy = load_before > BUSY_LOAD_PER_CORE * cores
+    busy = not machine.quiet
     print(
         f"\nPage benchmark: {args.runs} cold loads and {args.runs} warm reloads per page, "
         f"chromium {VIEWPORT['width']}x{VIEWPORT['height']}, one uvicorn worker"
     )
-    print(
-        f"machine: {cores} cores, load average {load_before:.1f} before the run and "
-        f"{load_after:.1f} after"
-        + (f" -- BUSY (over {BUSY_LOAD_PER_CORE * cores:.1f}): figures shown, no verdict"
-           if busy else "")
-    )
+    print(machine.line())
     header = (
         f"{'city':<9} {'page':<10} {'JS+CSS kB wire':>14} {'decoded':>8} {'files':>5} "
         f"{'largest (wire)':<30} {'HTML kB':>7} {'data kB':>7} {'TTI cold':>9} "
@@ -678,8 +675,8 @@ def _print_figures(
         "Cold = new browser context, empty cache (staff pages with the demo account's "
         "session already kept); warm = reload in the same tab. TTI: see the module docstring."
     )
-    print(json.dumps({"load_before": load_before, "load_after": load_after, "cores": cores,
-                      "busy": busy, "pages": [_as_json(f) for f in figures]},
+    print(json.dumps({"machine": machine.as_json(), "busy": busy,
+                      "pages": [_as_json(f) for f in figures]},
                      ensure_ascii=False))
 
 
@@ -696,10 +693,11 @@ def _as_json(f: PageFigures) -> dict[str, Any]:
         "html_wire_bytes": f.html_wire_bytes,
         "data_answers": f.data_answers,
         "data_bytes": f.data_bytes,
-        "cold_ms": [round(x) for x in f.cold_ms],
-        "warm_ms": [round(x) for x in f.warm_ms],
-        "cold_p50_ms": round(f.cold_p50) if f.cold_ms else None,
-        "warm_p50_ms": round(f.warm_p50) if f.warm_ms else None,
+        # A page that failed to load has NaN times: left out, not a crash.
+        "cold_ms": [round(x) for x in f.cold_ms if x == x],
+        "warm_ms": [round(x) for x in f.warm_ms if x == x],
+        "cold_p50_ms": round(f.cold_p50) if f.cold_ms and f.cold_p50 == f.cold_p50 else None,
+        "warm_p50_ms": round(f.warm_p50) if f.warm_ms and f.warm_p50 == f.warm_p50 else None,
         "targets": f.targets() if not f.skipped else None,
         "problems": f.problems,
     }

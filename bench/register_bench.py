@@ -4,9 +4,13 @@ each beside a same-run baseline.
     .venv/bin/python -m bench.register_bench [--buildings 1000000] [--cells 10000]
         [--points 10000] [--database-url URL] [--keep]
 
-Targets (issue "register benchmark"): 1,000,000 buildings imported and linked to 10,000
-cells in at most 2x the baseline and under 60 s; lookup p50 at most 2x the raw GiST
-lookup. Progress goes to stderr; the figures table and one JSON line go to stdout.
+Targets (issue 19): 1,000,000 buildings imported and linked to 10,000 cells in at most
+30 s and at most 2x the binary-COPY baseline (the way the product itself writes, so the
+ratio counts only what the product adds; the text-COPY baseline is shown for reference);
+lookup p50 at most 2x the raw GiST lookup. The machine's load over the timed parts is
+printed, and no target is called met or missed when other processes used more than a
+quarter of a core (bench.common.MachineWatch). Progress goes to stderr; the figures table
+and one JSON line go to stdout.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ from sqlalchemy import Engine, text
 from bench.common import (
     BASELINE_TABLE,
     Clock,
+    MachineLoad,
+    MachineWatch,
     checkpoint,
+    combine,
     load_register,
     migrate,
     percentile,
@@ -49,7 +56,7 @@ from gis.database import (
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench"
 DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")
 DEFAULT_SEED = 20261124
-IMPORT_TARGET_RATIO, IMPORT_TARGET_SECONDS, LOOKUP_TARGET_RATIO = 2.0, 60.0, 2.0
+IMPORT_TARGET_RATIO, IMPORT_TARGET_SECONDS, LOOKUP_TARGET_RATIO = 2.0, 30.0, 2.0
 WARM_UP = 200
 
 # The raw single-query lookup the product is compared with: the GiST index on the cells'
@@ -77,13 +84,15 @@ class Figures:
     rows: dict[str, int] = field(default_factory=dict)
     lookup_ms: dict[str, float] = field(default_factory=dict)
     lookup_mismatches: int = 0
+    machine: MachineLoad | None = None
 
     @property
-    def import_ratio(self) -> float:
+    def text_import_ratio(self) -> float:
         return self.import_s / self.baseline_s
 
     @property
-    def binary_import_ratio(self) -> float:
+    def import_ratio(self) -> float:
+        """Against the binary-COPY baseline: the product writes binary COPY too."""
         return self.import_s / self.binary_baseline_s
 
     @property
@@ -112,17 +121,25 @@ def main(argv: list[str] | None = None) -> int:
     figures.file_mb = buildings_path.stat().st_size / 1e6
 
     engine = create_bulk_engine(args.database_url)
+    database = engine.url.database or ""
+    watched: list[MachineLoad] = []
     try:
         load_register(engine, district, cells_path, say)
-        figures.baseline_s = _time_baseline(engine, buildings_path, say, binary=False)
-        figures.binary_baseline_s = _time_baseline(engine, buildings_path, say, binary=True)
-        figures.import_s, figures.import_phases = _time_import(engine, buildings_path, say)
+        with MachineWatch(database) as watch:
+            figures.baseline_s = _time_baseline(engine, buildings_path, say, binary=False)
+            figures.binary_baseline_s = _time_baseline(engine, buildings_path, say,
+                                                       binary=True)
+            figures.import_s, figures.import_phases = _time_import(engine, buildings_path, say)
+        watched.append(watch.load)
         figures.rows = _count_rows(engine)
         say("timing point lookups")
         points = random_points(district, args.points, args.seed)
-        figures.lookup_ms, figures.lookup_mismatches = asyncio.run(
-            _time_lookups(args.database_url, points, say)
-        )
+        with MachineWatch(database) as watch:
+            figures.lookup_ms, figures.lookup_mismatches = asyncio.run(
+                _time_lookups(args.database_url, points, say)
+            )
+        watched.append(watch.load)
+        figures.machine = combine(watched)
         if not args.keep:
             say("emptying the bench database (--keep leaves it, and the files, in place)")
             with engine.begin() as conn:
@@ -369,7 +386,8 @@ def _correct(f: Figures) -> bool:
 
 
 def _print_figures(f: Figures, args: argparse.Namespace) -> None:
-    ok = {k: "OK" if v else "MISSED" for k, v in f.targets().items()}
+    machine = f.machine
+    ok = {k: machine.verdict(v) for k, v in f.targets().items()}
     lk = f.lookup_ms
     r = f.rows
     lines = [
@@ -377,15 +395,14 @@ def _print_figures(f: Figures, args: argparse.Namespace) -> None:
         f"{f.points:,} lookups (GeoPackage in EPSG:{BENCH_CRS}, {f.file_mb:.0f} MB)",
         f"  import + link (product)  {f.import_s:7.1f} s  {f.buildings / f.import_s:>9,.0f} "
         f"buildings/s   target < {IMPORT_TARGET_SECONDS:.0f} s: {ok['import_seconds']}",
-        f"  baseline                 {f.baseline_s:7.1f} s  {f.buildings / f.baseline_s:>9,.0f} "
-        "buildings/s   pyogrio read + to_crs + sjoin + text COPY (CSV, hex EWKB) into a "
-        "plain logged table, no indexes",
-        f"  import / baseline        {f.import_ratio:7.2f} x"
-        f"{'':27}target <= {IMPORT_TARGET_RATIO:.0f}x: {ok['import_ratio']}",
         f"  binary-COPY baseline     {f.binary_baseline_s:7.1f} s  "
-        f"{f.buildings / f.binary_baseline_s:>9,.0f} buildings/s   the same with the "
-        "product's binary COPY writer (reference)",
-        f"  import / binary baseline {f.binary_import_ratio:7.2f} x",
+        f"{f.buildings / f.binary_baseline_s:>9,.0f} buildings/s   pyogrio read + to_crs + "
+        "sjoin + the product's binary COPY writer into a plain logged table, no indexes",
+        f"  import / binary baseline {f.import_ratio:7.2f} x"
+        f"{'':27}target <= {IMPORT_TARGET_RATIO:.0f}x: {ok['import_ratio']}",
+        f"  text-COPY baseline       {f.baseline_s:7.1f} s  {f.buildings / f.baseline_s:>9,.0f} "
+        "buildings/s   the same with text COPY (CSV, hex EWKB), for reference",
+        f"  import / text baseline   {f.text_import_ratio:7.2f} x   (reference only)",
         "  import phases (s)        " + ", ".join(f"{k} {v}" for k, v in f.import_phases.items()),
         f"  lookup (product)         p50 {lk['product_p50']:6.2f} ms  p99 "
         f"{lk['product_p99']:6.2f} ms   point -> cell -> regions -> worker (grid.lookup)",
@@ -399,6 +416,7 @@ def _print_figures(f: Figures, args: argparse.Namespace) -> None:
         f"({r['cell_parts']:,} parts), regions {r['regions']}, users {r['users']:,}, "
         f"assignments {r['assignments']:,}; lookup mismatches {f.lookup_mismatches}",
     ]
+    lines.append(machine.line())
     print("\n".join(lines))
     print(
         json.dumps(
@@ -409,15 +427,16 @@ def _print_figures(f: Figures, args: argparse.Namespace) -> None:
                 "points": f.points,
                 "seed": args.seed,
                 "import_s": round(f.import_s, 2),
-                "baseline_s": round(f.baseline_s, 2),
-                "import_ratio": round(f.import_ratio, 3),
+                "text_baseline_s": round(f.baseline_s, 2),
+                "text_import_ratio": round(f.text_import_ratio, 3),
                 "binary_baseline_s": round(f.binary_baseline_s, 2),
-                "binary_import_ratio": round(f.binary_import_ratio, 3),
+                "import_ratio": round(f.import_ratio, 3),
                 "buildings_per_s": round(f.buildings / f.import_s),
                 "import_phases_s": f.import_phases,
                 "lookup_ms": {k: round(v, 3) for k, v in lk.items()},
                 "lookup_p50_ratio": round(f.lookup_ratio, 3),
-                "targets_met": f.targets(),
+                "targets": ok,
+                "machine": machine.as_json(),
                 "rows": r,
                 "lookup_mismatches": f.lookup_mismatches,
                 "correct": _correct(f),
