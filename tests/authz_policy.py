@@ -345,6 +345,7 @@ POLICY: dict[tuple[str, str], Rule] = {
         _fixed("/maps/fonts/Noto Sans CJK SC Regular/0-255.pbf")),
     ("GET", "/map"): public(_fixed("/map")),
     ("GET", "/report"): public(_fixed("/report")),
+    ("GET", "/kiosk"): public(_fixed("/kiosk")),
     ("GET", "/track/{tracking_number}"): public(lambda p, _: Call(f"/track/{p.open_number}")),
     ("GET", "/"): public(_fixed("/")),
     ("GET", "/track"): public(_fixed("/track")),

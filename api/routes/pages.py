@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from api.deps import ManagerPrincipal, SessionDep, SettingsDep
 from api.geojson import GeoJSONResponse, parse_bbox
 from api.routes.reports import DECLARATION_CATEGORIES, TrackingNumber
+from gis.errors import InvalidInput
 from gis.settings import Settings
 from grid.addresses import MIN_QUERY_CHARS
 from grid.cells import cells_extent
@@ -100,16 +101,51 @@ def report_form_limits(settings: Settings) -> dict[str, object]:
     }
 
 
+# A self-service terminal (政务服务一体机) starts over after this long without input,
+# warning this long before; the terminal's start URL may set both (?idle=&warn=).
+KIOSK_IDLE_SECONDS = 120
+KIOSK_WARN_SECONDS = 20
+KioskIdle = Annotated[int, Query(ge=10, le=3600, description="kiosk: seconds without input "
+                                 "before the form is cleared")]
+KioskWarn = Annotated[int, Query(ge=3, le=600, description="kiosk: seconds of warning")]
+
+
 @router.get("/report", response_class=HTMLResponse, include_in_schema=False)
 async def report_page(
-    session: SessionDep, settings: SettingsDep, lang: Lang = None
+    session: SessionDep, settings: SettingsDep, lang: Lang = None,
+    kiosk: Annotated[bool, Query(description="the self-service terminal layout")] = False,
+    idle: KioskIdle = KIOSK_IDLE_SECONDS, warn: KioskWarn = KIOSK_WARN_SECONDS,
 ) -> HTMLResponse:
-    """The resident's report form."""
+    """The resident's report form; with kiosk=1 its self-service terminal layout."""
+    if kiosk:
+        return await kiosk_page(session, settings, lang, idle, warn)
     ctx = await _context(session, settings, lang)
     return HTMLResponse(
         render_page(
             "report.html", ctx, "/report", excludedCategories=sorted(DECLARATION_CATEGORIES),
+            limits=report_form_limits(settings), kiosk=None,
+        )
+    )
+
+
+@router.get("/kiosk", response_class=HTMLResponse, include_in_schema=False)
+async def kiosk_page(
+    session: SessionDep, settings: SettingsDep, lang: Lang = None,
+    idle: KioskIdle = KIOSK_IDLE_SECONDS, warn: KioskWarn = KIOSK_WARN_SECONDS,
+) -> HTMLResponse:
+    """The report form for a self-service terminal in a community service centre: touch
+    only, no sign-in, no way out of the flow, cleared after `idle` seconds without input
+    (kiosk.js), a printable receipt."""
+    if warn >= idle:
+        raise InvalidInput("warn must be shorter than idle", "提醒时间必须短于空闲时间",
+                           field="warn")
+    ctx = await _context(session, settings, lang)
+    return HTMLResponse(
+        render_page(
+            "report.html", ctx, "/kiosk", excludedCategories=sorted(DECLARATION_CATEGORIES),
             limits=report_form_limits(settings),
+            kiosk={"idleSeconds": idle, "warnSeconds": warn,
+                   "home": f"/kiosk?idle={idle}&warn={warn}"},
         )
     )
 

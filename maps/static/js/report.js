@@ -16,6 +16,9 @@
   var t = gg.t;
   var lang = gg.config.lang;
   var limits = gg.config.limits;
+  // A self-service terminal (kiosk.js): no sign-in, no links out, and the secret is never
+  // kept on the device (the next visitor would find it).
+  var kiosk = gg.config.kiosk;
   var SECRET_KEY_PREFIX = "gridgov.report.";
   // GPS fixes less precise than this (metres) are shown whole and flagged for checking.
   var COARSE_FIX_M = 100;
@@ -53,7 +56,7 @@
   // Staff signed in on this browser file for a resident (phone call, walk-in, a
   // neighbour): the channel they choose is recorded with their account.
   var behalf = document.getElementById("on-behalf");
-  var staffToken = gg.staff && gg.staff.token();
+  var staffToken = !kiosk && gg.staff && gg.staff.token();
   if (behalf && staffToken) { behalf.hidden = false; }
 
   function behalfChannel() {
@@ -662,9 +665,9 @@
     var list = document.getElementById("duplicate-list");
     (duplicates || []).forEach(function (d) {
       var li = document.createElement("li");
-      var a = element("a", { href: "/track/" + encodeURIComponent(d.tracking_number) + "?lang=" + lang },
-                      d.tracking_number);
-      li.appendChild(a);
+      li.appendChild(kiosk ? element("strong", {}, d.tracking_number)
+        : element("a", { href: "/track/" + encodeURIComponent(d.tracking_number) + "?lang=" + lang },
+                  d.tracking_number));
       li.appendChild(document.createTextNode("（" + gg.statusLabel(d.status) + "）"));
       list.appendChild(li);
     });
@@ -675,7 +678,9 @@
     var number = answer.tracking_number;
     document.getElementById("tracking-number").textContent = number;
     document.getElementById("secret").textContent = answer.secret;
-    document.getElementById("track-link").href = "/track/" + encodeURIComponent(number) + "?lang=" + lang;
+    var trackLink = document.getElementById("track-link");
+    if (trackLink) { trackLink.href = "/track/" + encodeURIComponent(number) + "?lang=" + lang; }
+    if (kiosk) { showReceipt(); }
     if (behalfChannel() !== "web") {
       // Staff go on from the report's handling page; the resident is told the number.
       var caseLink = element("a", { href: "/case/" + encodeURIComponent(number) + "?lang=" + lang,
@@ -683,10 +688,11 @@
       document.getElementById("track-link").parentNode.appendChild(document.createTextNode(" · "));
       document.getElementById("track-link").parentNode.appendChild(caseLink);
     }
-    document.getElementById("secret-saved").textContent =
-      keepSecret(number, answer.secret) ? t.rep_secret_saved : t.rep_secret_not_saved;
+    document.getElementById("secret-saved").textContent = kiosk ? t.ksk_secret_not_kept
+      : keepSecret(number, answer.secret) ? t.rep_secret_saved : t.rep_secret_not_saved;
     var copy = document.getElementById("copy-secret");
-    if (navigator.clipboard && window.isSecureContext) {
+    // A terminal's clipboard would hand the secret to the next visitor.
+    if (!kiosk && navigator.clipboard && window.isSecureContext) {
       copy.hidden = false;
       copy.addEventListener("click", function () {
         navigator.clipboard.writeText(answer.secret).then(function () {
@@ -699,6 +705,15 @@
     form.hidden = true;
     document.getElementById("result").hidden = false;
     document.getElementById("result-title").focus();
+  }
+
+  /* The receipt's category and time (the terminal prints the result section). */
+  function showReceipt() {
+    var category = categories[select.value];
+    document.getElementById("receipt-category").textContent =
+      category ? (lang === "en" ? category.label_en : category.label_zh) : select.value;
+    document.getElementById("receipt-time").textContent =
+      new Date().toLocaleString(lang === "en" ? "en-GB" : "zh-CN", { hour12: false });
   }
 
   // ---- wiring ----
