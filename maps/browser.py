@@ -36,7 +36,10 @@ _WATCH_CHANGES = """
 })();
 """
 
-# What is on screen now: visible Leaflet maps, how many drew nothing, what they show.
+# What is on screen now: visible maps (Leaflet or MapLibre GL), how many drew nothing,
+# what they show. A MapLibre map is the page's `gg.currentMap` (a canvas has no DOM per
+# feature): its drawn features are what it renders, its markers the features of layers
+# named for incidents plus its HTML markers; it is still moving while not `loaded()`.
 _PROBE = """
 () => {
   const shown = (el) => el.getClientRects().length > 0 &&
@@ -44,16 +47,27 @@ _PROBE = """
   const drawnIn = (map) => map.querySelectorAll(
     ".leaflet-overlay-pane path, .leaflet-overlay-pane canvas, " +
     ".leaflet-marker-icon, .leaflet-tile-loaded").length;
-  const maps = Array.from(document.querySelectorAll(".leaflet-container")).filter(shown);
-  const counts = maps.map(drawnIn);
+  const leaflet = Array.from(document.querySelectorAll(".leaflet-container")).filter(shown);
+  const counts = leaflet.map(drawnIn);
+  let markers = document.querySelectorAll(".leaflet-marker-icon, .maplibregl-marker").length;
+  let animating = !!document.querySelector(".leaflet-zoom-anim, .leaflet-cluster-anim");
+  const gl = Array.from(document.querySelectorAll(".maplibregl-map")).filter(shown);
+  const current = window.gg && window.gg.currentMap;
+  gl.forEach((el) => {
+    if (!current || current.getContainer() !== el) { counts.push(0); return; }
+    const features = current.queryRenderedFeatures();
+    counts.push(features.length);
+    markers += features.filter((f) => f.layer.id.indexOf("incident") === 0).length;
+    animating = animating || !current.loaded() || current.isMoving();
+  });
   const state = window.__ggDrawState || { lastChange: 0, changes: 0 };
   return {
     complete: document.readyState === "complete",
-    maps: maps.length,
+    maps: leaflet.length + gl.length,
     blankMaps: counts.filter((n) => n === 0).length,
     shapes: counts.reduce((a, b) => a + b, 0),
-    markers: document.querySelectorAll(".leaflet-marker-icon").length,
-    animating: !!document.querySelector(".leaflet-zoom-anim, .leaflet-cluster-anim"),
+    markers: markers,
+    animating: animating,
     sinceChangeMs: performance.now() - state.lastChange,
     lastChangeMs: state.lastChange,
   };

@@ -62,6 +62,8 @@ class RolledBackApp:
         self.app.dependency_overrides[get_session] = self._session_dependency
         self.app.dependency_overrides[get_bulk_runner] = self._bulk_runner
         self.app.state.sessions = self._sessions
+        # Counters (ID searches, reporter look-ups) write on the fuzzer's connection too.
+        self.app.state.autocommit = self._sessions
 
     def _new_session(self) -> AsyncSession:
         return AsyncSession(bind=self.conn, join_transaction_mode="create_savepoint",

@@ -82,9 +82,11 @@ async def phone(browser, server, worker_world) -> AsyncIterator[Page]:
     opened.set_default_timeout(8000)
     errors: list[str] = []
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    # net::ERR_FAILED is a request the test aborts on purpose (the network gone).
+    # net::ERR_FAILED is a request the test aborts on purpose, ERR_INTERNET_DISCONNECTED
+    # one made while the context is offline (the network gone).
     opened.on("console", lambda msg: (
-        msg.type == "error" and "net::ERR_FAILED" not in msg.text and errors.append(msg.text)))
+        msg.type == "error" and "net::ERR_FAILED" not in msg.text
+        and "ERR_INTERNET_DISCONNECTED" not in msg.text and errors.append(msg.text)))
     yield opened
     assert errors == []
     await context.close()

@@ -32,6 +32,8 @@ window.gg.mapgl = (function () {
       cooperativeGestures: false
     });
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+    // The page's map, for its tests and the screenshot tool (one map per page).
+    window.gg.currentMap = map;
     return map;
   }
 
