@@ -101,3 +101,40 @@ async def test_me_too_follows_the_nearby_report_and_files_nothing(
     assert "已关注，没有重复上报" in await status.inner_text()
     assert await counts(async_engine, open_incident) == (reports_before, followers_before + 1)
     assert await page.locator("#result").is_hidden()  # no report was filed
+
+
+async def test_in_elder_mode_the_nearby_list_has_no_serious_accessibility_violations(
+    page, open_incident, public_place
+):
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto("/report?lang=zh-Hans")
+    await page.evaluate("() => localStorage.setItem('gridgov.elder', '1')")
+    await page.reload()
+    await page.locator(".rep-tile input[value='fire.blocked_exit']").wait_for(state="attached")
+    await page.wait_for_function("() => window.gg.currentMap && gg.currentMap.isStyleLoaded()")
+    assert await page.evaluate("document.documentElement.classList.contains('elder')")
+    await page.click(".rep-tile:has(input[value='fire.blocked_exit'])")
+    await page.click("#show-map")
+    await page.evaluate("ll => { gg.currentMap.resize(); gg.currentMap.jumpTo({center: ll, zoom: 18}); }",
+                        list(public_place))
+    await page.locator("#map").click()  # the map's centre
+    await page.locator("#nearby:not([hidden]) .rep-follow").first.wait_for()
+    box = await page.locator("#nearby .rep-follow").first.bounding_box()
+    assert box["height"] >= 44
+    assert await serious_violations(page) == []
+
+
+async def test_on_a_kiosk_the_nearby_list_names_the_number_without_a_link(
+    page, open_incident, public_place
+):
+    await page.goto("/kiosk?lang=zh-Hans")
+    await page.locator("select#category option[value='fire.blocked_exit']").wait_for(
+        state="attached")
+    await page.wait_for_function("() => window.gg.currentMap && gg.currentMap.isStyleLoaded()")
+    await page.select_option("#category", "fire.blocked_exit")
+    await pin_here(page, *public_place)
+    item = page.locator("#nearby:not([hidden]) .rep-nearby-item").first
+    await item.wait_for()
+    assert open_incident in await item.inner_text()
+    assert await page.locator("#nearby a").count() == 0  # no way out of the terminal's flow
+    assert await serious_violations(page) == []
