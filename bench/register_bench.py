@@ -253,6 +253,7 @@ IMPORT_PHASES = {
     "read": "check",
     "linking": "link",
     "writing": "write",
+    "indexes": "write",  # a large load: indexes set aside, rows written, indexes built
 }
 
 
@@ -268,7 +269,8 @@ class ImportPhases:
     def __call__(self, message: str) -> None:
         now = time.perf_counter()
         if self._current is not None:
-            self.seconds[self._current] = round(now - self._since, 2)
+            spent = self.seconds.get(self._current, 0.0) + now - self._since
+            self.seconds[self._current] = round(spent, 2)
         self._current, self._since = IMPORT_PHASES.get(message.split()[0]), now
         self.say(f"import: {message}")
 
