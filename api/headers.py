@@ -19,7 +19,7 @@ def security_headers(basemap_url: str | None) -> list[tuple[bytes, bytes]]:
     policy = (
         "default-src 'self'; "
         f"img-src 'self' data: blob:{tile_host}; "
-        # Leaflet positions its panes with style attributes.
+        # MapLibre GL and our markers position elements with style attributes.
         "style-src 'self' 'unsafe-inline'; "
         "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
         "base-uri 'self'; form-action 'self'; object-src 'none'"

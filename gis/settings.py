@@ -42,7 +42,7 @@ DEFAULT_RATE_LIMITS = {
     # (bounds a guess spread over many addresses; never locks the real user out).
     "login.pair": "5/300",
     "login.ip": "30/300",
-    "login.username": "10/900",
+    "login.username": "100/900",
     "search.ip": "120/60",
     "search.account": "300/60",
 }
@@ -117,12 +117,12 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = True
     rate_limits: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     rate_limit_exempt: list[IPvAnyNetwork] = Field(default_factory=list)
-    # Webhook receivers on these networks are allowed although private (an intranet
-    # receiver, e.g. ["10.20.0.0/16"]); every other loopback, private, link-local or
-    # multicast target is refused at registration and when delivering.
     # Reverse proxies whose X-Forwarded-For names the client (e.g. ["127.0.0.1/32"] behind
     # a local nginx). None by default: the header is ignored, as anyone can send it.
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    # Webhook receivers on these networks are allowed although private (an intranet
+    # receiver, e.g. ["10.20.0.0/16"]); every other loopback, private, link-local or
+    # multicast target is refused at registration and when delivering.
     webhook_allow_private: list[IPvAnyNetwork] = Field(default_factory=list)
     # Closed reports' personal data is anonymised this many days after closing.
     retention_days: int = Field(365, ge=1, le=3650)

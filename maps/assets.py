@@ -21,9 +21,6 @@ SERVICE_WORKER = STATIC_DIR / "js" / "sw.js"
 
 # Only these parts of node_modules are served (not package.json, sources, tests).
 VENDOR_SERVED = (
-    "leaflet/dist/",
-    "leaflet.markercluster/dist/",
-    "leaflet.heat/dist/",
     "axe-core/axe.min.js",
     # The staff pages' maps (WebGL, vector tiles).
     "maplibre-gl/dist/",
@@ -41,11 +38,6 @@ VENDOR_SERVED = (
 )
 # What every map page loads; checked at start so a page can say what is missing.
 VENDOR_REQUIRED = (
-    "leaflet/dist/leaflet.js",
-    "leaflet/dist/leaflet.css",
-    "leaflet.markercluster/dist/leaflet.markercluster.js",
-    "leaflet.markercluster/dist/MarkerCluster.css",
-    "leaflet.markercluster/dist/MarkerCluster.Default.css",
     "maplibre-gl/dist/maplibre-gl-csp.js",
     "maplibre-gl/dist/maplibre-gl-csp-worker.js",
     "maplibre-gl/dist/maplibre-gl.css",

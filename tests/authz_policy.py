@@ -173,7 +173,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/docs"): public(_fixed("/docs")),
     ("GET", "/docs/oauth2-redirect"): public(_fixed("/docs/oauth2-redirect")),
     ("GET", "/redoc"): public(_fixed("/redoc")),
-    ("GET", "/static/vendor"): public(_fixed("/static/vendor/leaflet/dist/leaflet.js")),
+    ("GET", "/static/vendor"): public(_fixed("/static/vendor/maplibre-gl/dist/maplibre-gl-csp.js")),
     ("GET", "/static/js"): public(_fixed("/static/js/common.js")),
     ("GET", "/static/css"): public(_fixed("/static/css/pages.css")),
     ("GET", "/static/icons"): public(_fixed("/static/icons/icon-192.png")),

@@ -121,8 +121,11 @@ async def test_a_kiosk_report_prints_a_receipt_and_keeps_no_secret(
     assert secret not in await page.content()
     assert await kept_secrets(page) == {}
     async with async_engine.begin() as conn:
+        channel = (await conn.execute(text(
+            "SELECT channel FROM incidents WHERE tracking_number = :n"), {"n": number})).scalar()
         await conn.execute(text("DELETE FROM incidents WHERE tracking_number = :n"),
                            {"n": number})
+    assert channel == "terminal"  # filed on the self-service terminal's own channel
 
 
 @pytest.mark.parametrize(("query", "field"), [

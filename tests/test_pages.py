@@ -65,10 +65,10 @@ async def test_a_bad_phone_shows_the_servers_error_next_to_the_field(page, open_
 
 
 async def test_vendor_files_are_served_with_long_cache_and_nothing_else_of_node_modules(client):
-    served = await client.get("/static/vendor/leaflet/dist/leaflet.js")
+    served = await client.get("/static/vendor/maplibre-gl/dist/maplibre-gl-csp.js")
     assert served.status_code == 200
     assert "immutable" in served.headers["cache-control"]
-    assert (await client.get("/static/vendor/leaflet/package.json")).status_code == 404
+    assert (await client.get("/static/vendor/maplibre-gl/package.json")).status_code == 404
     assert (await client.get("/static/js/map.js")).status_code == 200
 
 
@@ -78,13 +78,13 @@ async def test_without_node_modules_the_app_runs_and_the_page_says_assets_are_mi
     monkeypatch.setattr(assets, "VENDOR_DIR", tmp_path / "node_modules")
     page = await client.get("/map?lang=en")
     assert page.status_code == 200
-    assert 'id="assets-missing"' in page.text and "leaflet/dist/leaflet.js" in page.text
+    assert 'id="assets-missing"' in page.text and "maplibre-gl/dist/maplibre-gl-csp.js" in page.text
     bare = Starlette()
     bare.mount("/v", CachedStaticFiles(directory=tmp_path / "node_modules", cache_control="x"))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=bare), base_url="http://test"
     ) as c:
-        assert (await c.get("/v/leaflet/dist/leaflet.js")).status_code == 404
+        assert (await c.get("/v/maplibre-gl/dist/maplibre-gl-csp.js")).status_code == 404
 
 
 async def test_the_public_incident_layer_needs_a_bbox_and_gives_only_public_fields(

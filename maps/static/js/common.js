@@ -1,8 +1,7 @@
-/* Shared by the pages: config, the base map (tiles if set, else grid cells), errors. */
+/* Shared by the pages: config, labels, the bbox of a map in view, errors. */
 "use strict";
 window.gg = (function () {
   var config = JSON.parse(document.getElementById("page-config").textContent);
-  var BUILDINGS_FROM_ZOOM = 16;
 
   function bboxOf(map) {
     var b = map.getBounds();
@@ -16,43 +15,6 @@ window.gg = (function () {
       .then(function (r) {
         return r.json().then(function (body) { return { ok: r.ok, status: r.status, body: body }; });
       });
-  }
-
-  /* A Leaflet map on the configured extent with its base: the tile URL when one is set,
-     otherwise the grid cells in view (no outside request at all). */
-  function makeMap(id) {
-    var map = L.map(id, { keyboard: true, maxZoom: 19 });
-    var e = config.extent;
-    map.fitBounds([[e[1], e[0]], [e[3], e[2]]]);
-    if (config.basemapUrl) {
-      L.tileLayer(config.basemapUrl, { maxZoom: 19 }).addTo(map);
-    } else {
-      var cells = L.geoJSON(null, {
-        style: { color: "#6b7b8c", weight: 1, fillColor: "#e8ecef", fillOpacity: 0.6 },
-        interactive: false
-      }).addTo(map);
-      var buildings = L.geoJSON(null, {
-        style: { color: "#8a8f96", weight: 1, fillColor: "#cfd3d8", fillOpacity: 0.8 },
-        interactive: false
-      }).addTo(map);
-      var drawBase = function () {
-        var bbox = bboxOf(map);
-        getJSON("/cells?limit=1000&bbox=" + bbox).then(function (res) {
-          if (!res.ok) { return; }
-          cells.clearLayers();
-          cells.addData(res.body);
-        });
-        buildings.clearLayers();
-        // Footprints only when zoomed in to a few streets: a bounded page each time.
-        if (map.getZoom() < BUILDINGS_FROM_ZOOM) { return; }
-        getJSON("/buildings?limit=2000&bbox=" + bbox).then(function (res) {
-          if (res.ok) { buildings.addData(res.body); }
-        });
-      };
-      map.on("moveend", drawBase);
-      drawBase();
-    }
-    return map;
   }
 
   function fillCategories(select) {
@@ -76,7 +38,7 @@ window.gg = (function () {
   }
 
   return { config: config, t: config.strings, bboxOf: bboxOf, getJSON: getJSON,
-           makeMap: makeMap, fillCategories: fillCategories, statusLabel: statusLabel,
+           fillCategories: fillCategories, statusLabel: statusLabel,
            errorText: errorText };
 })();
 

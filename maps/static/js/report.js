@@ -60,10 +60,14 @@
   if (behalf && staffToken) { behalf.hidden = false; }
 
   function behalfChannel() {
+    // A self-service terminal (政务服务一体机) files on its own channel.
+    if (kiosk) { return "terminal"; }
     if (!behalf || behalf.hidden) { return "web"; }
     var chosen = behalf.querySelector("input[name=behalf_channel]:checked");
     return chosen ? chosen.value : "web";
   }
+  /* Staff filing for a resident (a staff channel was chosen). */
+  function filedForSomeone() { return !kiosk && behalfChannel() !== "web"; }
   var photoInput = document.getElementById("photos");
   // The picker reads its limit from here on every pick: elder mode takes one photo.
   var photoLimits = Object.assign({}, limits);
@@ -587,7 +591,7 @@
     body.append("coord_system", "wgs84");
     body.append("channel", behalfChannel());
     var name = document.getElementById("contact_name");
-    if (behalfChannel() !== "web" && name && name.value.trim()) {
+    if (filedForSomeone() && name && name.value.trim()) {
       body.append("contact_name", name.value.trim());
     }
     [["address", addressInput], ["description", description], ["contact_phone", phone]]
@@ -625,7 +629,7 @@
     button.textContent = t.submitting;
     var headers = { "Accept": "application/json", "Accept-Language": lang,
                     "Idempotency-Key": retryKey };
-    var onBehalf = behalfChannel() !== "web" && gg.staff.token();
+    var onBehalf = filedForSomeone() && gg.staff.token();
     if (onBehalf) { headers.Authorization = "Bearer " + gg.staff.token(); }
     fetch("/reports", { method: "POST", body: requestBody(answers.values), headers: headers })
       .then(readAnswer)
@@ -681,7 +685,7 @@
     var trackLink = document.getElementById("track-link");
     if (trackLink) { trackLink.href = "/track/" + encodeURIComponent(number) + "?lang=" + lang; }
     if (kiosk) { showReceipt(); }
-    if (behalfChannel() !== "web") {
+    if (filedForSomeone()) {
       // Staff go on from the report's handling page; the resident is told the number.
       var caseLink = element("a", { href: "/case/" + encodeURIComponent(number) + "?lang=" + lang,
                                     id: "case-link" }, t.rep_behalf_case);
