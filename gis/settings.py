@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     # 网格员公示: the report page and GET /lookup/place name each cell's grid worker to
     # the public (many communities post these duty cards); off = "本网格网格员" only.
     public_duty_cards: bool = False
+    # SMS to reporters, followers and area alerts through an HTTP gateway (incidents/
+    # sms.py): its URL (none = SMS off) and the text, with {tracking_number}, {message}
+    # and {status}; the site's public address for links in texts (none: the path alone).
+    sms_gateway_url: str | None = Field(None, max_length=2000)
+    sms_template: str = Field(
+        "【网格治理】您上报的隐患（编号 {tracking_number}）{message}", max_length=500)
+    alerts_public_url: str = Field("", max_length=500)
     # Abuse limits, "hits/seconds" per scope and key (ip, account, username), counted in
     # PostgreSQL so every worker process shares them; exempt networks (a 12345 gateway,
     # the load bench) skip them. Off in the test suite except where a test turns it on.

@@ -17,12 +17,11 @@ import hmac
 import json
 from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.errors import InvalidInput, NotFound
+from gis.settings import get_settings
 
 ALERT_CHANNELS = ("inbox", "sms")
 # The group of categories alerts are about, and the outbox topics that mean "new" (the
@@ -39,16 +38,6 @@ ALERT_SMS = {
     "alert.result": "【网格治理】您关注的{area}的消防隐患已办结：{label}"
                     "（编号 {tracking_number}）。退订：{unsubscribe}",
 }
-
-
-class AlertSettings(BaseSettings):
-    """GRIDGOV_ALERTS_* settings (read like gis/settings.py: environment or .env)."""
-
-    model_config = SettingsConfigDict(env_prefix="GRIDGOV_ALERTS_", env_file=".env",
-                                      extra="ignore")
-
-    # The site's address for links in SMS (https://...); none: the path alone.
-    public_url: str = Field("", max_length=500)
 
 
 def unsubscribe_token(alert_id: int, key: str) -> str:
@@ -226,7 +215,7 @@ def deliver_to_area_alerts(conn: Connection, ids: list[int], *, sms: bool,
             "at": [r["created_at"] for r in inbox]}).scalars())
     texts = [r for r in rows if r["channel"] == "sms"]
     if sms and texts:
-        base = AlertSettings().public_url
+        base = get_settings().alerts_public_url
         conn.execute(_ALERT_SMS, {
             "outbox": [r["outbox_id"] for r in texts],
             "incidents": [r["incident_id"] for r in texts],

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, Engine, text
 
+from gis.settings import Settings, get_settings
 from incidents.webhooks import MAX_ATTEMPTS, TIMEOUT_SECONDS, WebhookTotals, retry_delay
 
 # What the reporter hears about (the handling actions' outbox topics) and the words for
@@ -41,20 +40,9 @@ MESSAGES_ZH = {
     "incident.refer_emergency": "已转 119 处置。",
 }
 SMS_TOPICS = tuple(MESSAGES_ZH)
-DEFAULT_TEMPLATE = "【网格治理】您上报的隐患（编号 {tracking_number}）{message}"
+# The words a text is sent in unless GRIDGOV_SMS_TEMPLATE says otherwise (one home).
+DEFAULT_TEMPLATE: str = Settings.model_fields["sms_template"].default
 _PLACEHOLDERS = {"tracking_number", "message", "status"}
-
-
-class SmsSettings(BaseSettings):
-    """GRIDGOV_SMS_* settings (read like gis/settings.py: environment or .env)."""
-
-    model_config = SettingsConfigDict(env_prefix="GRIDGOV_SMS_", env_file=".env",
-                                      extra="ignore")
-
-    # The gateway's URL; none = SMS off.
-    gateway_url: str | None = Field(None, max_length=2000)
-    # The text sent: {tracking_number}, {message} (the words for the topic), {status}.
-    template: str = Field(DEFAULT_TEMPLATE, max_length=500)
 
 
 @dataclass(frozen=True)
@@ -79,10 +67,10 @@ class SmsGateway:
 
 def configured_gateway() -> SmsGateway | None:
     """The gateway from GRIDGOV_SMS_*; None when no URL is set (SMS off)."""
-    settings = SmsSettings()
-    if not settings.gateway_url:
+    settings = get_settings()
+    if not settings.sms_gateway_url:
         return None
-    return SmsGateway(settings.gateway_url.strip(), settings.template)
+    return SmsGateway(settings.sms_gateway_url.strip(), settings.sms_template)
 
 
 def new_sms_client() -> httpx.Client:

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from api.logs import mask_personal_data
+from gis.settings import get_settings
 from incidents.outbox import claim_pending, fan_out
 from incidents.sms import SmsGateway, configured_gateway, message_id, new_sms_client, send_next_sms
 from tests.factories import assign, auth_headers, make_user, make_world, metres_point
@@ -193,12 +194,17 @@ async def test_nothing_is_queued_without_a_phone_an_sms_topic_or_a_gateway(
 def test_sms_is_off_without_a_gateway_url(monkeypatch):
     monkeypatch.delenv("GRIDGOV_SMS_GATEWAY_URL", raising=False)
     monkeypatch.chdir("/")  # no .env here
-    assert configured_gateway() is None
-    monkeypatch.setenv("GRIDGOV_SMS_GATEWAY_URL", "https://sms.example.gov.cn/send")
-    monkeypatch.setenv("GRIDGOV_SMS_TEMPLATE", "{tracking_number}: {message}")
-    gw = configured_gateway()
-    assert gw is not None and gw.url == "https://sms.example.gov.cn/send"
-    assert gw.text_for("incident.close", {"tracking_number": "N"}).startswith("N: 已办结")
+    get_settings.cache_clear()  # the one settings object is read once per process
+    try:
+        assert configured_gateway() is None
+        monkeypatch.setenv("GRIDGOV_SMS_GATEWAY_URL", "https://sms.example.gov.cn/send")
+        monkeypatch.setenv("GRIDGOV_SMS_TEMPLATE", "{tracking_number}: {message}")
+        get_settings.cache_clear()
+        gw = configured_gateway()
+        assert gw is not None and gw.url == "https://sms.example.gov.cn/send"
+        assert gw.text_for("incident.close", {"tracking_number": "N"}).startswith("N: 已办结")
+    finally:
+        get_settings.cache_clear()
 
 
 def test_a_template_with_an_unknown_placeholder_is_refused():
