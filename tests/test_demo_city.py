@@ -33,6 +33,10 @@ def loaded(sync_engine, city, id_key):
     with sync_engine.connect() as conn:
         outer = conn.begin()
         counts = load_demo_city(conn, city, password_hash="$argon2id$dummy", id_hash_key=id_key)
+        # Autovacuum cannot see rows this transaction has not committed: without fresh
+        # statistics the planner takes the new tables for empty and may pick nested loops
+        # over ~100k rows each (a join below then ran for minutes).
+        conn.execute(text("ANALYZE buildings, houses, households, people, residences"))
         yield conn, counts
         outer.rollback()
 
