@@ -19,9 +19,9 @@ from sqlalchemy import Connection, text
 from gis.errors import InvalidInput
 from gis.pgcopy import CopyField, copy_binary, text_codec
 from grid.assets import ASSET_KINDS, ASSET_STATUSES, kind_for, parse_asset_code
-from grid.importing.geometry import outside_lonlat_range
+from grid.importing.geometry import OUTSIDE_CITY, outside_city
 from grid.importing.reading import FieldMapping, read_geodata
-from grid.importing.report import ImportReport, RowIssue
+from grid.importing.report import ImportReport, RowIssue, text_or_none
 from grid.linking import CellIndex
 
 FIELDS = ["code", "kind", "name", "description", "status", "external_id"]
@@ -55,7 +55,7 @@ def import_assets(
     _check_rows(attrs, rejects)
     _reject_out_of_area(conn, points, rejects)
     codes = attrs["code"].to_numpy(dtype=object)
-    report.rejected = [RowIssue(i + 1, _text(codes[i]), f, r)
+    report.rejected = [RowIssue(i + 1, text_or_none(codes[i]), f, r)
                        for i, (f, r) in sorted(rejects.items())]
     if report.rejected:
         say(f"{len(report.rejected)} rows rejected; nothing written")
@@ -75,10 +75,6 @@ def import_assets(
     report.seconds = time.monotonic() - started
     say(report.summary())
     return report
-
-
-def _text(value) -> str | None:
-    return None if pd.isna(value) else str(value)
 
 
 def _points(geoms: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[str, str]]]:
@@ -102,7 +98,7 @@ def _check_rows(attrs: pd.DataFrame, rejects: dict[int, tuple[str, str]]) -> Non
     for column in FIELDS:
         cleaned = attrs[column].astype("string").str.strip()
         # Plain None for missing or blank (pd.NA would leak into the checks below).
-        attrs[column] = pd.Series([_text(v) or None for v in cleaned], index=attrs.index,
+        attrs[column] = pd.Series([text_or_none(v) or None for v in cleaned], index=attrs.index,
                                   dtype=object)
     for i, (code, kind) in enumerate(zip(attrs["code"], attrs["kind"], strict=True)):
         kind = _KIND_BY_LABEL.get(kind, kind)
@@ -134,16 +130,8 @@ def _reject_out_of_area(conn: Connection, points: np.ndarray,
     candidates = np.array([i for i in range(len(points)) if i not in rejects], dtype=np.int64)
     if len(candidates) == 0:
         return
-    outside = outside_lonlat_range(points[candidates])
-    area_wkb = conn.execute(text(
-        "SELECT ST_AsBinary(ST_Union(boundary)) FROM regions WHERE parent_id IS NULL"
-    )).scalar()
-    if area_wkb is not None:
-        area = shapely.from_wkb(bytes(area_wkb))
-        shapely.prepare(area)
-        outside |= ~shapely.intersects(area, points[candidates])
-    for i in candidates[outside]:
-        rejects[int(i)] = ("geometry", "outside the city's regions (check the declared CRS)")
+    for i in candidates[outside_city(conn, points[candidates])]:
+        rejects[int(i)] = ("geometry", OUTSIDE_CITY)
 
 
 def _upsert(conn: Connection, attrs: pd.DataFrame, points: np.ndarray,

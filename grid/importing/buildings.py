@@ -12,9 +12,9 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gis.pgcopy import CopyField, copy_binary, indexes_built_after, text_codec
-from grid.importing.geometry import check_polygons, outside_lonlat_range
+from grid.importing.geometry import OUTSIDE_CITY, check_polygons, outside_city
 from grid.importing.reading import FieldMapping, read_geodata
-from grid.importing.report import ImportReport, RowIssue
+from grid.importing.report import ImportReport, RowIssue, text_or_none
 from grid.linking import CellIndex, footprint_anchor_points
 from grid.models import BUILDING_USES
 
@@ -64,7 +64,7 @@ def import_buildings(
     rows["cell_id"] = pd.array(np.where(cell_ids >= 0, cell_ids, 0), dtype="Int64")
     rows.loc[cell_ids < 0, "cell_id"] = pd.NA
     report.outside_cells = [
-        RowIssue(int(r), _text(e), "geometry", "outside every grid cell")
+        RowIssue(int(r), text_or_none(e), "geometry", "outside every grid cell")
         for r, e in zip(rows["row_no"][cell_ids < 0], rows["external_id"][cell_ids < 0],
                         strict=True)
     ]
@@ -93,12 +93,8 @@ def _large_load(conn: Connection, rows: int) -> bool:
     return rows * 4 >= (held or 0)
 
 
-def _text(value) -> str | None:
-    return None if pd.isna(value) else str(value)  # None, NaN and pd.NA all mean "none"
-
-
 def _issue(i: int, external_ids: np.ndarray, field: str, reason: str) -> RowIssue:
-    return RowIssue(i + 1, _text(external_ids[i]), field, reason)
+    return RowIssue(i + 1, text_or_none(external_ids[i]), field, reason)
 
 
 def _check_attributes(
@@ -151,17 +147,8 @@ def _reject_out_of_area(
     candidates = np.flatnonzero(keep)
     if len(candidates) == 0:
         return ok
-    out_of_range = outside_lonlat_range(geoms[candidates])
-    area_wkb = conn.execute(text(
-        "SELECT ST_AsBinary(ST_Union(boundary)) FROM regions WHERE parent_id IS NULL"
-    )).scalar()
-    outside = out_of_range.copy()
-    if area_wkb is not None:
-        area = shapely.from_wkb(bytes(area_wkb))
-        shapely.prepare(area)
-        outside |= ~shapely.intersects(area, geoms[candidates])
-    for i in candidates[outside]:
-        rejects[int(i)] = ("geometry", "outside the city's regions (check the declared CRS)")
+    for i in candidates[outside_city(conn, geoms[candidates])]:
+        rejects[int(i)] = ("geometry", OUTSIDE_CITY)
         ok[i] = False
     return ok
 

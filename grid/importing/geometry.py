@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, text
 
 POLYGONAL = {"Polygon", "MultiPolygon"}
+OUTSIDE_CITY = "outside the city's regions (check the declared CRS)"
+_CITY_AREA = text(
+    "SELECT ST_AsBinary(ST_Union(boundary)) FROM regions WHERE parent_id IS NULL"
+)
 
 
 def polygonal_part(geometry: BaseGeometry) -> BaseGeometry | None:
@@ -60,3 +65,15 @@ def outside_lonlat_range(geoms: np.ndarray) -> np.ndarray:
             (bounds[:, 0] < -180) | (bounds[:, 2] > 180)
             | (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
         )
+
+
+def outside_city(conn: Connection, geoms: np.ndarray) -> np.ndarray:
+    """Mask of geometries outside the lon/lat range or touching no top-level region
+    (usually a wrongly declared CRS); with no regions yet, the range test alone."""
+    outside = outside_lonlat_range(geoms)
+    area_wkb = conn.execute(_CITY_AREA).scalar()
+    if area_wkb is not None:
+        area = shapely.from_wkb(bytes(area_wkb))
+        shapely.prepare(area)
+        outside |= ~shapely.intersects(area, geoms)
+    return outside

@@ -6,7 +6,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from gis.spreadsheet_csv import SpreadsheetWriter
+
+
+def text_or_none(value) -> str | None:
+    """A cell's value as text for a report; None, NaN and pd.NA all mean "none"."""
+    return None if pd.isna(value) else str(value)
 
 
 @dataclass(frozen=True)
