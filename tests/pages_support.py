@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
@@ -34,17 +35,16 @@ PATROL_ADDRESS = "巡查路8号"
 REPORTER_TEXT = "王五家楼道堵了"
 
 
-@pytest.fixture(scope="module")
-def server(settings, migrated_db) -> Iterator[str]:
-    """The app served by uvicorn in a thread on a free port of 127.0.0.1."""
-    assert not missing_vendor_files(), "run scripts/setup: the npm assets are missing"
+@contextmanager
+def serve(app) -> Iterator[str]:
+    """The ASGI app served by uvicorn in a thread on a free port of 127.0.0.1; its base
+    URL while the block runs."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    running = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
-    running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
     for _ in range(200):
@@ -52,9 +52,19 @@ def server(settings, migrated_db) -> Iterator[str]:
             break
         time.sleep(0.05)
     assert running.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(settings, migrated_db) -> Iterator[str]:
+    """The app served on 127.0.0.1."""
+    assert not missing_vendor_files(), "run scripts/setup: the npm assets are missing"
+    with serve(create_app(settings)) as base:
+        yield base
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

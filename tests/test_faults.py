@@ -11,10 +11,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +20,6 @@ import asyncpg
 import httpx
 import psycopg2
 import pytest
-import uvicorn
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -33,6 +30,7 @@ from gis.database import create_bulk_engine, create_request_engine, ensure_datab
 from incidents.categories import sync_categories
 from migrations import alembic_config
 from tests.factories import assign, make_user, make_world, metres_point
+from tests.pages_support import serve
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -189,35 +187,13 @@ async def _commit_world(url: str) -> None:
     await engine.dispose()
 
 
-@contextmanager
-def _serve(settings) -> Iterator[str]:
-    """The app served by uvicorn in a thread on a free port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "the server did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 async def test_a_real_postgresql_restart_under_load_answers_503_never_500_and_loses_nothing(
     settings, own_cluster
 ):
     url, data = own_cluster
     lon, lat = metres_point(260, 260)
     answers: list[httpx.Response] = []
-    with _serve(settings.model_copy(update={"database_url": url})) as base:
+    with serve(create_app(settings.model_copy(update={"database_url": url}))) as base:
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
 
             async def file(n: int) -> None:

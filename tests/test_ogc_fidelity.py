@@ -11,22 +11,19 @@ import gzip
 import json
 import math
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app
 from api.compression import MINIMUM_SIZE
 from tests.factories import make_building, metres_point
+from tests.pages_support import serve
 from tests.test_ogc import WORLD_CELLS, city  # noqa: F401  (the fixture)
 
 OGRINFO = shutil.which("ogrinfo")
@@ -130,22 +127,9 @@ class _Recorder:
 @pytest.fixture(scope="module")
 def recorded_server(settings, migrated_db) -> Iterator[tuple[str, _Recorder]]:
     """The app served by uvicorn on a free port, behind a request recorder."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     recorder = _Recorder(create_app(settings))
-    running = uvicorn.Server(uvicorn.Config(recorder, host="127.0.0.1", port=port,
-                                            log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if running.started:
-            break
-        time.sleep(0.05)
-    assert running.started
-    yield f"http://127.0.0.1:{port}", recorder
-    running.should_exit = True
-    thread.join(10)
+    with serve(recorder) as base:
+        yield base, recorder
 
 
 @pytest.mark.skipif(OGRINFO is None, reason="GDAL's ogrinfo is missing (gdal-bin)")

@@ -9,16 +9,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from PIL import Image
 from playwright.async_api import Page
 from sqlalchemy import select, text
@@ -27,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.app import create_app
 from grid.models import GridCell
 from tests.factories import make_building, metres_point
-from tests.pages_support import USER_PHONE, needs_chromium, serious_violations
+from tests.pages_support import USER_PHONE, needs_chromium, serious_violations, serve
 from tests.test_basemap_tiles import load_basemap
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), needs_chromium]
@@ -501,22 +497,8 @@ async def test_dragging_the_pin_moves_it_and_tells_the_new_place(page, register_
 @pytest.fixture(scope="module")
 def duty_card_server(settings, migrated_db) -> Iterator[str]:
     """A second server on 127.0.0.1 whose admin turned public duty cards on (网格员公示)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(settings.model_copy(update={"public_duty_cards": True}))
-    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                            log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if running.started:
-            break
-        time.sleep(0.05)
-    assert running.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(10)
+    with serve(create_app(settings.model_copy(update={"public_duty_cards": True}))) as base:
+        yield base
 
 
 async def test_with_public_duty_cards_the_pin_names_the_cells_grid_worker(
