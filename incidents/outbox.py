@@ -197,39 +197,41 @@ def _drain_outbox(
     return totals.messages - before
 
 
-def _send_webhooks(
-    engine: Engine, client: httpx.Client, batch: int, totals: WorkerTotals,
-    progress: Callable[[str], None], stop: threading.Event, budget: float | None,
+def _send(
+    what: str, send_due: Callable[[float | None], WebhookTotals], into: WebhookTotals,
+    batch: int, progress: Callable[[str], None], stop: threading.Event,
+    budget: float | None,
 ) -> None:
-    """Send due webhook deliveries until none is due or `budget` seconds have gone (a
-    failure is rescheduled into the future, so this ends)."""
+    """Send due deliveries (`send_due(seconds)`, a batch at most) until none is due or
+    `budget` seconds have gone (a failure is rescheduled into the future, so this ends);
+    the progress line has counts only (never a phone, a text or a URL)."""
     ends = None if budget is None else time.monotonic() + budget
     while not stop.is_set():
         left = None if ends is None else ends - time.monotonic()
         if left is not None and left <= 0:
             return
-        sent = send_due_webhooks(engine, client, limit=batch, seconds=left)
+        sent = send_due(left)
         if sent.attempted:
-            totals.webhooks.add(sent)
-            progress(f"webhooks: {sent.delivered} delivered, {sent.retrying} to retry, "
+            into.add(sent)
+            progress(f"{what}: {sent.delivered} delivered, {sent.retrying} to retry, "
                      f"{sent.failed} given up")
         if sent.attempted < batch:
             return
 
 
-def _send_sms(
-    engine: Engine, client: httpx.Client | None, gateway: SmsGateway | None, batch: int,
-    totals: WorkerTotals, progress: Callable[[str], None], budget: float | None,
+def _send_all(
+    engine: Engine, client: httpx.Client, sms_client: httpx.Client | None,
+    gateway: SmsGateway | None, batch: int, totals: WorkerTotals,
+    progress: Callable[[str], None], stop: threading.Event, budget: float | None,
 ) -> None:
-    """Send due SMS for up to `budget` seconds (counts only in the progress line: never a
-    phone or a text)."""
-    if gateway is None or client is None:
-        return
-    sent = send_due_sms(engine, client, gateway, limit=batch, seconds=budget)
-    if sent.attempted:
-        totals.sms.add(sent)
-        progress(f"sms: {sent.delivered} delivered, {sent.retrying} to retry, "
-                 f"{sent.failed} given up")
+    """Due webhooks, then (with a gateway) due SMS, each for up to `budget` seconds."""
+    _send("webhooks", lambda left: send_due_webhooks(engine, client, limit=batch,
+                                                     seconds=left),
+          totals.webhooks, batch, progress, stop, budget)
+    if gateway is not None and sms_client is not None:
+        _send("sms", lambda left: send_due_sms(engine, sms_client, gateway, limit=batch,
+                                               seconds=left),
+              totals.sms, batch, progress, stop, budget)
 
 
 @dataclass
@@ -302,8 +304,8 @@ def run_worker(
     try:
         if once:
             _drain_outbox(engine, batch, totals, report, stop, sms=gateway is not None)
-            _send_webhooks(engine, client, batch, totals, report, stop, budget=None)
-            _send_sms(engine, sms_client, gateway, batch, totals, report, budget=None)
+            _send_all(engine, client, sms_client, gateway, batch, totals, report, stop,
+                      budget=None)
             return totals
         loops = 0
         while not stop.is_set():
@@ -316,10 +318,8 @@ def run_worker(
                             delivered = _drain_outbox(engine, batch, totals, report, stop,
                                                       sms=gateway is not None)
                         if delivered or time.monotonic() >= sends_due:
-                            _send_webhooks(engine, client, batch, totals, report, stop,
-                                           budget=WEBHOOK_ROUND_SECONDS)
-                            _send_sms(engine, sms_client, gateway, batch, totals, report,
-                                      budget=WEBHOOK_ROUND_SECONDS)
+                            _send_all(engine, client, sms_client, gateway, batch, totals,
+                                      report, stop, budget=WEBHOOK_ROUND_SECONDS)
                             sends_due = time.monotonic() + SEND_POLL_SECONDS
                         loops += 1
                         if max_loops is not None and loops >= max_loops:

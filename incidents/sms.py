@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +24,14 @@ import httpx
 from sqlalchemy import Connection, Engine, text
 
 from gis.settings import Settings, get_settings
-from incidents.webhooks import MAX_ATTEMPTS, TIMEOUT_SECONDS, WebhookTotals, retry_delay
+from incidents.webhooks import (
+    TIMEOUT_SECONDS,
+    Outcome,
+    WebhookTotals,
+    attempt_recorder,
+    record_attempt,
+    send_due,
+)
 
 # What the reporter hears about (the handling actions' outbox topics) and the words for
 # it; the rest (assignment, transfer) is the office's business.
@@ -104,7 +110,7 @@ _CLAIM = text("""
            d.follower_id, d.alert_id,
            CASE WHEN d.follower_id IS NOT NULL THEN f.phone
                 WHEN d.alert_id IS NOT NULL THEN a.phone
-                ELSE i.reporter_phone END AS reporter_phone
+                ELSE i.reporter_phone END AS phone
     FROM sms_deliveries d
     JOIN outbox o ON o.id = d.outbox_id
     JOIN incidents i ON i.id = d.incident_id
@@ -117,24 +123,15 @@ _CLAIM = text("""
     FOR UPDATE OF d SKIP LOCKED
 """)
 
-_RECORD = text("""
-    UPDATE sms_deliveries SET
-        attempts = attempts + 1,
-        status = CAST(:status AS text),
-        last_error = CAST(:error AS text),
-        delivered_at = CASE WHEN CAST(:status AS text) = 'delivered'
-                            THEN coalesce(CAST(:now AS timestamptz), now()) END,
-        next_attempt_at = CASE WHEN CAST(:status AS text) = 'pending'
-            THEN coalesce(CAST(:now AS timestamptz), now())
-                 + make_interval(secs => CAST(:delay AS double precision))
-            ELSE next_attempt_at END
-    WHERE id = :id
-""")
+_RECORD = attempt_recorder("sms_deliveries")
 
 
-def message_id(outbox_id: int) -> str:
-    """The id the gateway (and the phone's user) sees: one per outbox message."""
-    return f"gridgov-{outbox_id}"
+def message_id(outbox_id: int, follower_id: int | None = None,
+               alert_id: int | None = None) -> str:
+    """The id the gateway (and the phone's user) sees: one per outbox message and
+    recipient (the reporter, a follower or an area alert), the same on every attempt."""
+    return f"gridgov-{outbox_id}" + (f"-f{follower_id}" if follower_id else
+                                     f"-a{alert_id}" if alert_id else "")
 
 
 def _post(client: httpx.Client, gateway: SmsGateway, ident: str, phone: str,
@@ -152,43 +149,26 @@ def _post(client: httpx.Client, gateway: SmsGateway, ident: str, phone: str,
 
 
 def send_next_sms(conn: Connection, client: httpx.Client, gateway: SmsGateway,
-                  now: datetime | None = None, rng: random.Random | None = None) -> str | None:
+                  now: datetime | None = None,
+                  rng: random.Random | None = None) -> Outcome | None:
     """Send the most overdue pending SMS in the caller's transaction and record how it
     went ('delivered', 'retrying', 'failed'); None when nothing is due."""
     due = conn.execute(_CLAIM, {"now": now}).first()
     if due is None:
         return None
-    attempts = due.attempts + 1
-    if not due.reporter_phone:  # anonymised since (retention): nobody to tell
+    if not due.phone:  # anonymised since (retention): nobody to tell
         error: str | None = "no phone on the report any more"
-        outcome = "failed"
     else:
-        # One id per message and recipient: the gateway drops repeats by it.
-        ident = message_id(due.message_id) + (
-            f"-f{due.follower_id}" if due.follower_id else
-            f"-a{due.alert_id}" if due.alert_id else "")
-        error = _post(client, gateway, ident, due.reporter_phone,
-                      due.body or gateway.text_for(due.topic, due.payload))
-        outcome = ("delivered" if error is None
-                   else "failed" if attempts >= MAX_ATTEMPTS else "retrying")
-    conn.execute(_RECORD, {
-        "id": due.id, "now": now, "error": error,
-        "status": "pending" if outcome == "retrying" else outcome,
-        "delay": retry_delay(attempts, rng) if outcome == "retrying" else 0.0,
-    })
-    return outcome
+        # The gateway drops repeats by the id.
+        error = _post(client, gateway, message_id(due.message_id, due.follower_id,
+                                                  due.alert_id),
+                      due.phone, due.body or gateway.text_for(due.topic, due.payload))
+    return record_attempt(conn, _RECORD, due.id, due.attempts, error, now=now, rng=rng,
+                          give_up=not due.phone)
 
 
 def send_due_sms(engine: Engine, client: httpx.Client, gateway: SmsGateway, *,
                  limit: int = 100, seconds: float | None = None) -> WebhookTotals:
-    """Send up to `limit` due messages, each in its own transaction; with `seconds`, start
-    none after that."""
-    totals = WebhookTotals()
-    ends = None if seconds is None else time.monotonic() + seconds
-    while totals.attempted < limit and (ends is None or time.monotonic() < ends):
-        with engine.begin() as conn:
-            outcome = send_next_sms(conn, client, gateway)
-        if outcome is None:
-            break
-        setattr(totals, outcome, getattr(totals, outcome) + 1)
-    return totals
+    """Send up to `limit` due messages (see incidents.webhooks.send_due)."""
+    return send_due(engine, lambda conn: send_next_sms(conn, client, gateway),
+                    limit=limit, seconds=seconds)

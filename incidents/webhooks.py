@@ -18,7 +18,7 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpcore
 import httpx
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.errors import InvalidInput, NotFound
@@ -206,19 +206,65 @@ _CLAIM = text("""
     FOR UPDATE OF d SKIP LOCKED
 """)
 
-_RECORD = text("""
-    UPDATE webhook_deliveries SET
-        attempts = attempts + 1,
-        status = CAST(:status AS text),
-        last_error = CAST(:error AS text),
-        delivered_at = CASE WHEN CAST(:status AS text) = 'delivered'
-                            THEN coalesce(CAST(:now AS timestamptz), now()) END,
-        next_attempt_at = CASE WHEN CAST(:status AS text) = 'pending'
-            THEN coalesce(CAST(:now AS timestamptz), now())
-                 + make_interval(secs => CAST(:delay AS double precision))
-            ELSE next_attempt_at END
-    WHERE id = :id
-""")
+def attempt_recorder(table: str) -> TextClause:
+    """The statement recording one attempt on a delivery table (webhook_deliveries,
+    sms_deliveries: the same status, attempts and schedule columns), for
+    `record_attempt`."""
+    return text(f"""
+        UPDATE {table} SET
+            attempts = attempts + 1,
+            status = CAST(:status AS text),
+            last_error = CAST(:error AS text),
+            delivered_at = CASE WHEN CAST(:status AS text) = 'delivered'
+                                THEN coalesce(CAST(:now AS timestamptz), now()) END,
+            next_attempt_at = CASE WHEN CAST(:status AS text) = 'pending'
+                THEN coalesce(CAST(:now AS timestamptz), now())
+                     + make_interval(secs => CAST(:delay AS double precision))
+                ELSE next_attempt_at END
+        WHERE id = :id
+    """)
+
+
+_RECORD = attempt_recorder("webhook_deliveries")
+
+
+def record_attempt(
+    conn: Connection, record: TextClause, delivery_id: int, attempts_before: int,
+    error: str | None, *, now: datetime | None = None, rng: random.Random | None = None,
+    give_up: bool = False,
+) -> Outcome:
+    """Record how one attempt went (`error` None: delivered) with `record` (from
+    `attempt_recorder`): a failure is retried after `retry_delay` until MAX_ATTEMPTS, or
+    given up at once with `give_up`."""
+    attempts = attempts_before + 1
+    if error is None:
+        outcome: Outcome = "delivered"
+    elif give_up or attempts >= MAX_ATTEMPTS:
+        outcome = "failed"
+    else:
+        outcome = "retrying"
+    conn.execute(record, {
+        "id": delivery_id, "now": now, "error": error,
+        "status": "pending" if outcome == "retrying" else outcome,
+        "delay": retry_delay(attempts, rng) if outcome == "retrying" else 0.0,
+    })
+    return outcome
+
+
+def send_due(engine: Engine, send_next: Callable[[Connection], Outcome | None], *,
+             limit: int = 100, seconds: float | None = None) -> WebhookTotals:
+    """Call `send_next` (one due delivery, or None when nothing is due) up to `limit`
+    times, each in its own transaction (so one slow receiver holds one row lock, not a
+    batch); with `seconds`, start none after that."""
+    totals = WebhookTotals()
+    ends = None if seconds is None else time.monotonic() + seconds
+    while totals.attempted < limit and (ends is None or time.monotonic() < ends):
+        with engine.begin() as conn:
+            outcome = send_next(conn)
+        if outcome is None:
+            break
+        setattr(totals, outcome, getattr(totals, outcome) + 1)
+    return totals
 
 
 def webhook_body(message_id: int, topic: str, payload: Any, created_at: datetime) -> bytes:
@@ -265,36 +311,16 @@ def send_next_webhook(
         return None
     body = webhook_body(due.message_id, due.topic, due.payload, due.created_at)
     error = _post(client, due.url, due.secret, due.id, body)
-    attempts = due.attempts + 1
-    if error is None:
-        outcome: Outcome = "delivered"
-    elif attempts >= MAX_ATTEMPTS:
-        outcome = "failed"
-    else:
-        outcome = "retrying"
-    conn.execute(_RECORD, {
-        "id": due.id, "now": now, "error": error,
-        "status": "pending" if outcome == "retrying" else outcome,
-        "delay": retry_delay(attempts, rng) if outcome == "retrying" else 0.0,
-    })
-    return outcome
+    return record_attempt(conn, _RECORD, due.id, due.attempts, error, now=now, rng=rng)
 
 
 def send_due_webhooks(
     engine: Engine, client: httpx.Client, *, limit: int = 100, now: datetime | None = None,
     seconds: float | None = None,
 ) -> WebhookTotals:
-    """Send up to `limit` due deliveries, each in its own transaction (so one slow
-    receiver holds one row lock, not a batch); with `seconds`, start none after that."""
-    totals = WebhookTotals()
-    ends = None if seconds is None else time.monotonic() + seconds
-    while totals.attempted < limit and (ends is None or time.monotonic() < ends):
-        with engine.begin() as conn:
-            outcome = send_next_webhook(conn, client, now)
-        if outcome is None:
-            break
-        setattr(totals, outcome, getattr(totals, outcome) + 1)
-    return totals
+    """Send up to `limit` due deliveries (see `send_due`)."""
+    return send_due(engine, lambda conn: send_next_webhook(conn, client, now),
+                    limit=limit, seconds=seconds)
 
 
 # Registering webhooks (request path, async).
