@@ -25,9 +25,36 @@ from gis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from grid.access import Principal
 from grid.roles import MANAGER_ROLES
 from incidents.handling import locked_incident, manager_over, visible_incident
+from incidents.lifecycle import ACTIONS
 from incidents.redaction import personal_numbers, redact
 
 MAX_QUEUE_PAGE = 100
+
+# The resolving step is the transition `resolve` makes: its note is the handler's result
+# and its photos show the work done (整改后); every other photo shows the hazard as found
+# (整改前). The result stands while the report is where resolving or closing left it.
+RESOLVING = ACTIONS["resolve"].target
+_RESULT_PARAMS = {"resolving": RESOLVING,
+                  "result_stands": sorted({RESOLVING, ACTIONS["close"].target})}
+
+
+def photo_stage(step_status: str | None) -> Literal["before", "after"]:
+    """整改前 or 整改后 for a photo taken on a step to `step_status` (None: none)."""
+    return "after" if step_status == RESOLVING else "before"
+
+
+# The last resolving step of report `i` (a LATERAL), and the latest result review after
+# it, as `res`: 'approved', 'rejected' or NULL (none yet, or resolved again since).
+# Bound: _RESULT_PARAMS.
+_LAST_RESOLVING = """
+    SELECT e.id, e.note FROM incident_events e
+    WHERE e.incident_id = i.id AND e.kind = 'transition' AND e.to_status = :resolving
+    ORDER BY e.id DESC LIMIT 1
+"""
+_RESULT_DECIDED = """(
+    SELECT v.data ->> 'result' FROM incident_events v
+    WHERE v.incident_id = i.id AND v.kind = 'review' AND v.data ? 'result' AND v.id > res.id
+    ORDER BY v.id DESC LIMIT 1)"""
 
 
 # --- who reviews --------------------------------------------------------------------------
@@ -107,17 +134,6 @@ _SET_TEXT = text("""
     WHERE id = :id
 """)
 
-# The last resolving step's note of a report now resolved or closed: the result a
-# reviewer publishes (incidents/views.py shows it while the latest result review after
-# that step approved it).
-_RESULT = text("""
-    SELECT e.note FROM incidents i
-    JOIN incident_events e ON e.incident_id = i.id
-        AND e.kind = 'transition' AND e.to_status = 'resolved'
-    WHERE i.id = :id AND i.status IN ('resolved', 'closed')
-    ORDER BY e.id DESC LIMIT 1
-""")
-
 _PHOTO_IDS = text("""
     SELECT id FROM incident_photos WHERE incident_id = :id AND id = ANY(:ids)
 """)
@@ -185,38 +201,28 @@ async def _decide_text(
     }
 
 
-# The latest result review after the last resolving step: 'approved', 'rejected' or
-# NULL (none yet, or the report was resolved again since).
-_RESULT_REVIEW = text("""
-    SELECT v.data ->> 'result' FROM incident_events v
-    WHERE v.incident_id = :id AND v.kind = 'review' AND v.data ? 'result'
-      AND v.id > (SELECT max(e.id) FROM incident_events e WHERE e.incident_id = :id
-                    AND e.kind = 'transition' AND e.to_status = 'resolved')
-    ORDER BY v.id DESC LIMIT 1
+# The result a reviewer publishes: the last resolving step's note while the report is
+# resolved or closed, and its review (incidents/views.py shows it once approved).
+_RESULT = text(f"""
+    SELECT res.note, {_RESULT_DECIDED} AS decided
+    FROM incidents i CROSS JOIN LATERAL ({_LAST_RESOLVING}) res
+    WHERE i.id = :id AND i.status = ANY(:result_stands)
 """)
 
 
 async def result_review(session: AsyncSession, incident_id: int) -> tuple[str | None, str]:
-    """The result note and its review: 'none' (no note), 'pending', 'approved' or
-    'rejected'."""
-    note = await result_note(session, incident_id)
-    if note is None:
+    """The handler's result note (None when there is none, or it says nothing) and its
+    review: 'none' (no note), 'pending', 'approved' or 'rejected'."""
+    row = (await session.execute(_RESULT, {"id": incident_id, **_RESULT_PARAMS})).first()
+    if row is None or not (row.note and row.note.strip()):
         return None, "none"
-    decided = (await session.execute(_RESULT_REVIEW, {"id": incident_id})).scalar()
-    return note, decided or "pending"
+    return row.note, row.decided or "pending"
 
 
 async def published_result(session: AsyncSession, incident_id: int) -> str | None:
     """The result note as the public reads it: masked, and only once approved."""
     note, state = await result_review(session, incident_id)
     return redact(note.strip()) if note is not None and state == "approved" else None
-
-
-async def result_note(session: AsyncSession, incident_id: int) -> str | None:
-    """The handler's note on the report's last resolving step, if it is resolved or
-    closed and the note says something."""
-    note = (await session.execute(_RESULT, {"id": incident_id})).scalar()
-    return note if note and note.strip() else None
 
 
 async def review(
@@ -238,7 +244,7 @@ async def review(
     if request.text_decision:
         data |= await _decide_text(session, row.id, request, principal, now)
     if request.result_decision:
-        if await result_note(session, row.id) is None:
+        if (await result_review(session, row.id))[0] is None:
             raise Conflict("the report has no result note to review (resolve it first)",
                            "该上报没有需要审核的处理结果")
         data["result"] = "approved" if request.result_decision == "approve" else "rejected"
@@ -277,12 +283,12 @@ async def review(
 # Reports waiting for a reviewer: a pending text, an unreviewed photo, or a result note
 # of the last resolving step with no result review after it (resolved in the last
 # RESULT_QUEUE_DAYS days: an older one left unreviewed stays unpublished, the safe side).
-_QUEUE = text("""
+_QUEUE = text(f"""
     WITH candidates AS (
         SELECT id FROM incidents WHERE text_review = 'pending'
         UNION SELECT incident_id FROM incident_photos WHERE reviewed_at IS NULL
         UNION SELECT incident_id FROM incident_events
-              WHERE kind = 'transition' AND to_status = 'resolved' AND at >= :result_since
+              WHERE kind = 'transition' AND to_status = :resolving AND at >= :result_since
                 AND btrim(coalesce(note, '')) <> ''
     ), queued AS (
         SELECT i.id, i.tracking_number, i.status, i.category_code, k.label_zh, k.label_en,
@@ -290,19 +296,12 @@ _QUEUE = text("""
                ARRAY(SELECT p.id FROM incident_photos p
                      WHERE p.incident_id = i.id AND p.reviewed_at IS NULL ORDER BY p.id)
                    AS photos_pending,
-               CASE WHEN i.status IN ('resolved', 'closed') AND NOT EXISTS (
-                        SELECT FROM incident_events v
-                        WHERE v.incident_id = i.id AND v.kind = 'review'
-                          AND v.data ? 'result' AND v.id > res.id)
+               CASE WHEN i.status = ANY(:result_stands) AND {_RESULT_DECIDED} IS NULL
                     THEN nullif(btrim(res.note), '') END AS result_pending
         FROM incidents i
         JOIN incident_categories k ON k.code = i.category_code
         LEFT JOIN grid_cells c ON c.id = i.cell_id
-        LEFT JOIN LATERAL (
-            SELECT e.id, e.note FROM incident_events e
-            WHERE e.incident_id = i.id AND e.kind = 'transition' AND e.to_status = 'resolved'
-            ORDER BY e.id DESC LIMIT 1
-        ) res ON true
+        LEFT JOIN LATERAL ({_LAST_RESOLVING}) res ON true
         WHERE i.id IN (SELECT id FROM candidates)
           AND (CAST(:area AS text) IS NULL OR i.region_id IN (
                    SELECT id FROM regions WHERE path LIKE CAST(:area AS text) || '%'))
@@ -349,6 +348,7 @@ async def review_queue(
                     "after": after,
                     "limit": limit + 1,
                     "result_since": datetime.now(UTC) - timedelta(days=RESULT_QUEUE_DAYS),
+                    **_RESULT_PARAMS,
                 },
             )
         )

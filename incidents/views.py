@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gis.errors import NotFound, PermissionDenied
 from gis.geometry import BBox
 from incidents.lifecycle import OPEN as OPEN_STATUSES
-from incidents.publication import public_photo_url, published_result
+from incidents.publication import (
+    photo_stage,
+    public_photo_url,
+    published_result,
+    staff_photo_url,
+)
 from incidents.tracking import secret_matches
 
 # The place shown in public, coarsened per category: public_point_3857, the one home of
@@ -42,10 +47,10 @@ _TIMELINE = text("""
     WHERE incident_id = :id AND public ORDER BY at, id
 """)
 
-# Published photos, each with whether it was taken on the resolving step (整改后: the
-# work done) or not (the hazard as reported or found).
+# Published photos, each with the status of the step it was taken on (photo_stage: the
+# resolving step's show the work done, 整改后; the others the hazard as found).
 _PUBLISHED_PHOTOS = text("""
-    SELECT p.id, coalesce(e.to_status = 'resolved', false) AS after
+    SELECT p.id, e.to_status
     FROM incident_photos p LEFT JOIN incident_events e ON e.id = p.event_id
     WHERE p.incident_id = :id AND p.approved_public ORDER BY p.id
 """)
@@ -152,10 +157,12 @@ async def public_report(
         "description_review": row["text_review"],
         # Published photos only, as links to their metadata-free copies: the hazard as
         # reported or found here, the work done (整改后) under `result`.
-        "photos": [_published(number, pid) for pid, after in photos if not after],
+        "photos": [_published(number, pid) for pid, step in photos
+                   if photo_stage(step) == "before"],
         "result": {
             "note": note,
-            "photos": [_published(number, pid) for pid, after in photos if after],
+            "photos": [_published(number, pid) for pid, step in photos
+                       if photo_stage(step) == "after"],
         },
         "own": own,
         # A handling rating exists (the reporter's, or the default after the period).
@@ -186,11 +193,11 @@ _STAFF = text("""
     WHERE i.id = :id
 """)
 
-# A photo's stage: those of the resolving step show the work done (整改后); all others
-# (the report's own, check-ins, progress notes) the hazard as found (整改前).
+# Every photo, with the status of the step it was taken on (photo_stage: the resolving
+# step's show the work done, 整改后; the report's own, check-ins and progress notes the
+# hazard as found, 整改前).
 _STAFF_PHOTOS = text("""
-    SELECT p.id, p.approved_public,
-           CASE WHEN e.to_status = 'resolved' THEN 'after' ELSE 'before' END AS stage
+    SELECT p.id, p.approved_public, e.to_status
     FROM incident_photos p LEFT JOIN incident_events e ON e.id = p.event_id
     WHERE p.incident_id = :id ORDER BY p.id
 """)
@@ -217,9 +224,9 @@ async def staff_report(
         row[key] = _iso(row[key])
     row["reporter_contact"] = contact if with_contact else None
     row["photos"] = [
-        {"id": pid, "stage": stage, "published": published,
-         "url": f"/incidents/{row['tracking_number']}/photos/{pid}"}
-        for pid, published, stage in photos
+        {"id": pid, "stage": photo_stage(step), "published": published,
+         "url": staff_photo_url(row["tracking_number"], pid)}
+        for pid, published, step in photos
     ]
     # Who reported is the reporter's identity: shown only to those who see the contact.
     row["timeline"] = [
