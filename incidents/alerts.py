@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gis.errors import InvalidInput, NotFound
 from gis.settings import get_settings
 
-ALERT_CHANNELS = ("inbox", "sms")
+# How an alert reaches its owner (area_alerts.channel, checked by migration 0023).
+AlertChannel = Literal["inbox", "sms"]
 # The group of categories alerts are about, and the outbox topics that mean "new" (the
 # intake statement's, routed or queued) and "result".
 ALERT_GROUP = "fire"
@@ -107,7 +108,7 @@ async def my_alerts(session: AsyncSession, user_id: int, key: str) -> list[dict[
 
 
 async def follow_area(session: AsyncSession, user_id: int, *, region_code: str | None,
-                      cell_code: str | None, channel: str,
+                      cell_code: str | None, channel: AlertChannel,
                       phone: str | None) -> tuple[int, bool]:
     """Follow a community or a cell (exactly one); (the alert's id, whether it is new)."""
     if (region_code is None) == (cell_code is None):

@@ -23,7 +23,6 @@ from incidents.sms import MESSAGES_ZH
 # The alphabet's one home is the module that makes the numbers.
 from incidents.tracking import _ALPHABET as TRACKING_ALPHABET
 
-TRACKING_NUMBER = re.compile(r"^[0-9]{6}-[0-9A-Z]{8}$")
 PHONE_DIGITS = 4
 MAX_MY_REPORTS = 100
 # Crockford's base32 reads the letters it leaves out as the digits they look like.
