@@ -313,29 +313,43 @@ class Webhook(Base):
     created_at: Mapped[datetime] = created_at_column()
 
 
-class WebhookDelivery(Base):
-    """One message to one webhook: retried with backoff until it succeeds or gives up."""
+DELIVERY_STATUSES = ["pending", "delivered", "failed"]
 
-    __tablename__ = "webhook_deliveries"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
-    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+class _Delivery:
+    """The schedule of one message to one receiver, retried with backoff until it
+    succeeds or gives up (incidents/webhooks.py attempt_recorder records each attempt)."""
+
     status: Mapped[str] = mapped_column(String(12), server_default=text("'pending'"))
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     next_attempt_at: Mapped[datetime] = created_at_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+
+def _delivery_args(table: str) -> tuple[CheckConstraint, Index]:
+    """A delivery table's status check and its index of what is due."""
+    return (CheckConstraint(_in_list("status", DELIVERY_STATUSES), name="status"),
+            Index(f"ix_{table}_due", "next_attempt_at",
+                  postgresql_where=text("status = 'pending'")))
+
+
+class WebhookDelivery(_Delivery, Base):
+    """One message to one webhook."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
+
     __table_args__ = (
         UniqueConstraint("outbox_id", "webhook_id"),
-        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
-        Index("ix_webhook_deliveries_due", "next_attempt_at",
-              postgresql_where=text("status = 'pending'")),
+        *_delivery_args(__tablename__),
     )
 
 
-class SmsDelivery(Base):
+class SmsDelivery(_Delivery, Base):
     """One message to a reporter's phone through the SMS gateway (incidents/sms.py),
     retried until the gateway takes it; the phone is read from the incident when sending,
     never copied here."""
@@ -345,11 +359,6 @@ class SmsDelivery(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(12), server_default=text("'pending'"))
-    attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
-    next_attempt_at: Mapped[datetime] = created_at_column()
-    last_error: Mapped[str | None] = mapped_column(Text)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     # A follower's or an area alert's message (else the reporter's) and its words.
     follower_id: Mapped[int | None] = mapped_column(
@@ -358,10 +367,8 @@ class SmsDelivery(Base):
     body: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        *_delivery_args(__tablename__),
         CheckConstraint("num_nonnulls(follower_id, alert_id) <= 1", name="one_recipient"),
-        Index("ix_sms_deliveries_due", "next_attempt_at",
-              postgresql_where=text("status = 'pending'")),
         # One per message and recipient: a redelivered message queues nothing more.
         Index("uq_sms_deliveries_recipient", "outbox_id", "follower_id", "alert_id",
               unique=True, postgresql_nulls_not_distinct=True),
