@@ -8,7 +8,7 @@ import asyncio
 import ipaddress
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,15 +98,17 @@ class RateLimiter:
         # Parsed once here, not on every request.
         self.rules = {name: parse_rate(rule) for name, rule in self.settings.rate_limits.items()}
 
-    def windows(self, scope: str, keys: dict[str, str | int | None]
-                ) -> tuple[dict[str, tuple[int, int]], list[datetime], float]:
+    def windows(self, scope: str, keys: dict[str, str | int | None],
+                rules: Mapping[str, tuple[int | None, int]] | None = None,
+                ) -> tuple[dict[str, tuple[int | None, int]], list[datetime], float]:
         """The counter keys of a request with their rules, each key's current window start
-        (in the same order) and the time now."""
+        (in the same order) and the time now. `rules` ({kind: (hits, seconds)}) default to
+        the configured `scope.kind` limits."""
         now = time.time()
-        rules: dict[str, tuple[int, int]] = {}
+        counted: dict[str, tuple[int | None, int]] = {}
         starts: list[datetime] = []
         for kind, value in keys.items():
-            rule = self.rules.get(f"{scope}.{kind}")
+            rule = self.rules.get(f"{scope}.{kind}") if rules is None else rules.get(kind)
             if value is None or rule is None:
                 continue
             hits, seconds = rule
@@ -114,25 +116,52 @@ class RateLimiter:
                 value = address_key(str(value))
             # Keys hold no raw personal data beyond what the access log already has.
             key = f"{scope}:{kind}:{value}"[:200]
-            rules[key] = (hits, seconds)
+            counted[key] = (hits, seconds)
             starts.append(datetime.fromtimestamp(now // seconds * seconds, UTC))
-        return rules, starts, now
+        return counted, starts, now
+
+    async def count(self, scope: str, rules: Mapping[str, tuple[int | None, int]] | None = None,
+                    **keys: str | int | None) -> Tally:
+        """Count one request of `scope` for each key given (ip=..., account=...) against
+        `rules` ({kind: (hits, seconds)}, hits None for a window only counted; default the
+        configured limits), whatever `rate_limits_enabled` and the exempt addresses say:
+        the always-on form, for privacy controls rather than throttles."""
+        counted, starts, now = self.windows(scope, keys, rules)
+        if not counted:
+            return Tally({}, 0)
+        async with self.connect() as conn:
+            rows = (await conn.execute(_HIT, {"keys": list(counted), "starts": starts})).all()
+        # Every window over its limit must have ended before a retry can pass.
+        waits = []
+        for key, hits in rows:
+            limit, seconds = counted[key]
+            if limit is not None and hits > limit:
+                waits.append(math.ceil(seconds - now % seconds))
+        # A key is scope:kind:value, and neither scope nor kind holds a colon.
+        return Tally({key.split(":", 2)[1]: hits for key, hits in rows},
+                     max(1, max(waits)) if waits else 0)
 
     async def check(self, scope: str, **keys: str | int | None) -> None:
         """Count one request of `scope` for each key given (ip=..., account=...,
-        username=...); TooManyRequests when any of them is over its limit."""
+        username=...); TooManyRequests when any of them is over its limit. A throttle:
+        off when rate limits are disabled or the address is exempt."""
         if not self.settings.rate_limits_enabled or _in_any(keys.get("ip"), self.exempt):
             return
-        rules, starts, now = self.windows(scope, keys)
-        if not rules:
-            return
-        async with self.connect() as conn:
-            rows = (await conn.execute(_HIT, {"keys": list(rules), "starts": starts})).all()
-        for key, hits in rows:
-            limit, seconds = rules[key]
-            if hits > limit:
-                retry_after = max(1, math.ceil(seconds - now % seconds))
-                raise TooManyRequests(retry_after, scope)
+        (await self.count(scope, **keys)).refuse(scope)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One request's counts: each kind's hits in its current window, and the seconds until
+    every window over its limit has ended (0 when none is over)."""
+
+    hits: dict[str, int]
+    retry_after: int
+
+    def refuse(self, what: str) -> None:
+        """TooManyRequests naming `what` when any count is over its limit."""
+        if self.retry_after:
+            raise TooManyRequests(self.retry_after, what)
 
 
 # One IPv6 subscriber gets a whole /64 and may use any address in it: counting per /128

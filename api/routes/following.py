@@ -4,9 +4,6 @@ a cell with an unsubscribe link that needs no sign-in."""
 
 from __future__ import annotations
 
-import math
-import time
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -16,8 +13,7 @@ from sqlalchemy import text
 
 from api.abuse import IntakeLimit, client_ip
 from api.deps import CurrentPrincipal, OptionalPrincipal, SessionDep, SettingsDep
-from gis.abuse import address_key
-from gis.errors import InvalidInput, PermissionDenied, TooManyRequests
+from gis.errors import InvalidInput, PermissionDenied
 from grid.access import Principal
 from grid.roles import Role
 from incidents.alerts import alert_of_token, follow_area, my_alerts, stop_alert, stop_my_alert
@@ -33,34 +29,14 @@ FOLLOWS_PER_ADDRESS = (30, 3600)
 FOLLOWS_PER_PHONE = (10, 86400)
 _PRIVATE = {"Cache-Control": "private, no-store"}
 
-_HIT = text(
-    "INSERT INTO rate_limit_counters AS c (key, window_start, hits) "
-    "SELECT k, s, 1 FROM unnest(CAST(:keys AS text[]), CAST(:starts AS timestamptz[])) "
-    "AS t(k, s) "
-    "ON CONFLICT (key, window_start) DO UPDATE SET hits = c.hits + 1 "
-    "RETURNING key, hits"
-)
+_FOLLOW_RULES = {"ip": FOLLOWS_PER_ADDRESS, "phone": FOLLOWS_PER_PHONE}
 
 
 async def _count_follow(request: Request, phone: str | None) -> None:
     """Count one follow from the caller's address (and of the phone); 429 when over."""
-    now = time.time()
-    limits: dict[str, tuple[int, int]] = {}
-    if ip := client_ip(request):
-        limits[f"follow:ip:{address_key(ip)}"[:200]] = FOLLOWS_PER_ADDRESS
-    if phone:
-        limits[f"follow:phone:{phone}"] = FOLLOWS_PER_PHONE
-    if not limits:
-        return
-    async with request.app.state.autocommit() as conn:
-        rows = (await conn.execute(_HIT, {
-            "keys": list(limits),
-            "starts": [datetime.fromtimestamp(now // s * s, UTC) for _, s in limits.values()],
-        })).all()
-    over = [key for key, hits in rows if hits > limits[key][0]]
-    if over:
-        seconds = max(limits[key][1] for key in over)
-        raise TooManyRequests(max(1, math.ceil(seconds - now % seconds)), "following reports")
+    tally = await request.app.state.limiter.count(
+        "follow", _FOLLOW_RULES, ip=client_ip(request), phone=phone)
+    tally.refuse("following reports")
 
 
 class FollowIn(BaseModel):
