@@ -46,7 +46,8 @@ STATUSES = [
 # no phone); 'hotline' is a 12345 work order, 'patrol' a hazard a worker found.
 REPORT_CHANNELS = ("web", "app", "hotline", "patrol", "terminal", "wechat",
                    "phone", "walk_in", "on_behalf")
-CHANNELS = [*REPORT_CHANNELS[:6], "open311", *REPORT_CHANNELS[6:]]
+# Open311 requests are filed through their own endpoint, never chosen on a report form.
+CHANNELS = [*REPORT_CHANNELS, "open311"]
 ROUTING_RULES = ["inside", "nearest", "community_queue", "street_queue", "district_queue",
                  "city_queue", "outside"]
 RESPONSIBLE_LEVELS = ["primary", "backup", "community_manager", "street_manager",
