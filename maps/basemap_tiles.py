@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from maps.basemap import MAJOR_ROAD_CLASSES, ROAD_CLASSES
-from maps.tiles import BUFFER, EXTENT, WORLD_WIDTH_M, validate_tile
+from maps.tiles import WORLD_WIDTH_M, tile_params, validate_tile
 
 LAYERS = (
     "water", "green", "compounds", "roads", "buildings", "cells", "regions", "places"
@@ -162,12 +162,7 @@ async def basemap_tile(session: AsyncSession, z: int, x: int, y: int) -> bytes:
         return b""
     general = Generalisation.at(z)
     params = {
-        "z": z,
-        "x": x,
-        "y": y,
-        "extent": EXTENT,
-        "buffer": BUFFER,
-        "margin": BUFFER / EXTENT,
+        **tile_params(z, x, y),
         "tolerance": general.tolerance,
         "min_area": general.min_area,
         "road_classes": road_classes(z),

@@ -216,21 +216,20 @@ def _query(layer: str, z: int) -> tuple[TextClause, bool]:
     raise NotFound(f"No tile layer {layer}", f"没有名为 {layer} 的图层")
 
 
+def tile_params(z: int, x: int, y: int) -> dict[str, float | int]:
+    """What every tile query binds: the address, the MVT extent and the buffer (points of
+    a neighbour tile within the buffer are drawn too, so symbols are not cut)."""
+    return {"z": z, "x": x, "y": y, "extent": EXTENT, "buffer": BUFFER,
+            "margin": BUFFER / EXTENT}
+
+
 async def tile(session: AsyncSession, layer: str, z: int, x: int, y: int) -> bytes:
     """One vector tile of a public layer (empty bytes when nothing is in it)."""
     query, aggregated = _query(layer, z)
     validate_tile(z, x, y)
     if layer == "assets" and z < ASSET_MIN_ZOOM:
         return b""
-    # Points of a neighbour tile within the buffer are drawn too, so symbols are not cut.
-    params: dict[str, float | int] = {
-        "z": z,
-        "x": x,
-        "y": y,
-        "extent": EXTENT,
-        "buffer": BUFFER,
-        "margin": BUFFER / EXTENT,
-    }
+    params = tile_params(z, x, y)
     if layer == "incidents":
         params["recent_days"] = RECENTLY_CLOSED_DAYS
         if aggregated:

@@ -9,6 +9,7 @@ tiles many viewers open at once are cut once; the test environment cuts every re
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
@@ -51,6 +52,19 @@ def _cache(request: Request, settings: Settings) -> TileCache | None:
     return cache
 
 
+async def _cut_or_cached(request: Request, settings: Settings,
+                         key: tuple[str, int, int, int] | None,
+                         cut: Callable[[], Awaitable[bytes]]) -> CutTile:
+    """The tile under `key` from the app's cache (cut on a miss; the address is checked
+    first, so a bad one is never cached), or cut now when there is no cache or no key."""
+    cache = _cache(request, settings)
+    if cache is None or key is None:
+        data = await cut()
+        return CutTile(data, tile_etag(data), 0.0)
+    validate_tile(*key[1:])
+    return await cache.get(key, CACHE_TTL[key[0]], cut)
+
+
 def _answer(request: Request, cut_tile: CutTile, max_age: int) -> Response:
     """204 for an empty tile, 304 when the client holds these bytes, else the tile."""
     headers = {"Cache-Control": f"public, max-age={max_age}"}
@@ -78,13 +92,7 @@ async def get_basemap_tile(
     async def cut() -> bytes:
         return await basemap_tile(session, z, x, y)
 
-    validate_tile(z, x, y)
-    cache = _cache(request, settings)
-    if cache is None:
-        data = await cut()
-        cut_tile = CutTile(data, tile_etag(data), 0.0)
-    else:
-        cut_tile = await cache.get(("basemap", z, x, y), CACHE_TTL["basemap"], cut)
+    cut_tile = await _cut_or_cached(request, settings, ("basemap", z, x, y), cut)
     return _answer(request, cut_tile, MAX_AGE["basemap"])
 
 
@@ -104,11 +112,7 @@ async def get_tile(
     async def cut() -> bytes:
         return await tile(session, layer, z, x, y)
 
-    cache = _cache(request, settings)
-    if cache is None or layer not in LAYERS:
-        data = await cut()  # an unknown layer is refused there, never cached
-        cut_tile = CutTile(data, tile_etag(data), 0.0)
-    else:
-        validate_tile(z, x, y)
-        cut_tile = await cache.get((layer, z, x, y), CACHE_TTL[layer], cut)
+    # An unknown layer goes uncached to tile(), which refuses it.
+    key = (layer, z, x, y) if layer in LAYERS else None
+    cut_tile = await _cut_or_cached(request, settings, key, cut)
     return _answer(request, cut_tile, MAX_AGE[layer])
