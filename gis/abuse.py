@@ -233,10 +233,7 @@ class LoginThrottle:
         limiter = self.limiter
         if not limiter.settings.rate_limits_enabled or _in_any(ip, limiter.exempt):
             return
-        rules, starts, _now = limiter.windows("login", self._keys(username, ip, False))
-        if rules:
-            async with limiter.connect() as conn:
-                await conn.execute(_HIT, {"keys": list(rules), "starts": starts})
+        await limiter.count("login", **self._keys(username, ip, False))
 
     async def succeeded(self, username: str, ip: str | None) -> None:
         """Remember this address as the user's own (exempt from the per-name ceiling)."""
