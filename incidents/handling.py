@@ -138,18 +138,16 @@ async def assignee_id_for(session: AsyncSession, principal: Principal, username:
     return row.id
 
 
-# The earlier report and its district (the region of level 'district' on its chain).
+# The earlier report, and whether one district (a region of level 'district') holds both
+# it and the region path :own_path of the report that would follow it.
 _DUPLICATE_TARGET = text("""
     SELECT i.id, i.status, i.assignee_id, i.cell_id, r.path AS region_path,
-           (SELECT d.id FROM regions d
-            WHERE d.level = 'district' AND r.path LIKE d.path || '%') AS district_id
+           EXISTS (SELECT FROM regions d
+                   WHERE d.level = 'district' AND r.path LIKE d.path || '%'
+                     AND CAST(:own_path AS text) LIKE d.path || '%') AS same_district
     FROM incidents i LEFT JOIN regions r ON r.id = i.region_id
     WHERE i.tracking_number = :t
     FOR UPDATE OF i
-""")
-_DISTRICT_OF = text("""
-    SELECT d.id FROM regions d
-    WHERE d.level = 'district' AND CAST(:path AS text) LIKE d.path || '%'
 """)
 
 
@@ -161,7 +159,8 @@ async def _duplicate_target(
     as this one or in the caller's own area; locked so that two managers marking each
     other's reports at once cannot make a loop. Anything else is the same 422, so the
     answer never tells whether a report elsewhere exists."""
-    found = (await session.execute(_DUPLICATE_TARGET, {"t": number})).first()
+    found = (await session.execute(_DUPLICATE_TARGET,
+                                   {"t": number, "own_path": own.region_path})).first()
     followable = OPEN | {"resolved"}
     refused = InvalidInput(f"{number} is not an open report in your area this one can follow",
                            f"{number} 不是您辖区内可合并的在办上报", field="duplicate_of")
@@ -169,13 +168,10 @@ async def _duplicate_target(
         raise refused
     if not await can_see(session, principal, found, now):
         raise refused
-    own_district = own.region_path and (await session.execute(
-        _DISTRICT_OF, {"path": own.region_path})).scalar()
-    same_district = found.district_id is not None and found.district_id == own_district
     # An admin sees everything: for them only the district rule holds.
     in_area = (not principal.is_admin and found.region_path is not None
                and region_in_reach(principal, found.region_path))
-    if not (same_district or in_area):
+    if not (found.same_district or in_area):
         raise refused
     return found.id
 
