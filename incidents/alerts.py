@@ -154,9 +154,11 @@ async def stop_my_alert(session: AsyncSession, alert_id: int, user_id: int) -> N
 
 # The subscribers who hear about these messages: fire hazards only, in the cell or the
 # community of the report's cell (or of the queue it waits in); not the reporter, who
-# hears about their own report anyway. Set-based, one statement per batch.
+# hears about their own report anyway. Set-based, one statement per batch. Following
+# both a cell and its community: one message per account and channel (the older alert's).
 _SUBSCRIBERS = text("""
-    SELECT o.id AS outbox_id, o.incident_id, o.created_at, a.id AS alert_id, a.user_id,
+    SELECT DISTINCT ON (o.id, a.user_id, a.channel)
+           o.id AS outbox_id, o.incident_id, o.created_at, a.id AS alert_id, a.user_id,
            a.channel,
            CASE WHEN o.topic = :result THEN 'alert.result' ELSE 'alert.new_hazard' END
                AS topic,
@@ -172,7 +174,7 @@ _SUBSCRIBERS = text("""
     LEFT JOIN regions r ON r.id = a.region_id
     WHERE o.id = ANY(:ids) AND o.topic = ANY(:topics)
       AND (i.reporter_id IS NULL OR a.user_id <> i.reporter_id)
-    ORDER BY o.id, a.id
+    ORDER BY o.id, a.user_id, a.channel, a.id
 """)
 
 _ALERT_INBOX = text("""
@@ -197,14 +199,9 @@ def deliver_to_area_alerts(conn: Connection, ids: list[int], *, sms: bool,
                            key: str) -> list[int]:
     """Inbox items (and with `sms` SMS) for the area alerts these outbox messages concern,
     in the delivering transaction; the accounts reached by inbox."""
-    found = conn.execute(_SUBSCRIBERS, {"ids": ids, "group": ALERT_GROUP,
-                                        "topics": [*NEW_TOPICS, RESULT_TOPIC],
-                                        "result": RESULT_TOPIC}).mappings().all()
-    # Following both a cell and its community: one message per account and channel.
-    firsts: dict[tuple[int, int, str], Any] = {}
-    for r in found:
-        firsts.setdefault((r["outbox_id"], r["user_id"], r["channel"]), r)
-    rows = list(firsts.values())
+    rows = conn.execute(_SUBSCRIBERS, {"ids": ids, "group": ALERT_GROUP,
+                                       "topics": [*NEW_TOPICS, RESULT_TOPIC],
+                                       "result": RESULT_TOPIC}).mappings().all()
     inbox = [r for r in rows if r["channel"] == "inbox"]
     users: list[int] = []
     if inbox:

@@ -68,6 +68,29 @@ async def test_a_new_fire_hazard_in_my_community_reaches_my_inbox(client, db, se
     assert REPORTER_PHONE not in str(items) and "周九" not in str(items)
 
 
+async def test_following_a_cell_and_its_community_brings_one_notice_per_channel(client, db, settings,
+                                                                     scene):
+    me = auth_headers(scene["resident"], settings)
+    community = await client.post("/alerts", json={"region_code": "880101001001"}, headers=me)
+    cell = await client.post("/alerts", json={"cell_code": "880101001001001"}, headers=me)
+    assert (community.status_code, cell.status_code) == (201, 201)
+    other = auth_headers(await make_user(db, "al-r2", "resident", None, phone="13622223333"),
+                         settings)
+    for place in ({"region_code": "880101001001"}, {"cell_code": "880101001001001"}):
+        made = await client.post("/alerts", json={**place, "channel": "sms"}, headers=other)
+        assert made.status_code == 201, made.text
+    number = await _file(client)
+    await _fan_out(db)
+    items = await _inbox(client, settings, scene["resident"])
+    assert [(i["topic"], i["tracking_number"]) for i in items] == [("alert.new_hazard", number)]
+    # The older of the two alerts speaks: the community's.
+    assert items[0]["payload"]["alert_id"] == community.json()["id"]
+    assert items[0]["payload"]["area"] == "甲社区"
+    texts = (await db.execute(text(
+        "SELECT count(*) FROM sms_deliveries WHERE alert_id IS NOT NULL"))).scalar_one()
+    assert texts == 1
+
+
 async def test_a_cell_alert_hears_the_result_by_sms(client, db, settings, scene,
                                                    gateway):  # noqa: F811
     me = auth_headers(scene["resident"], settings)
