@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.errors import InvalidInput, NotFound, PermissionDenied
-from grid.access import Principal
-from grid.roles import MANAGER_ROLES
+from grid.access import Principal, region_in_reach
+from grid.roles import MANAGER_ROLES, Role
 from incidents.lifecycle import OPEN
 
 MAX_CELLS = 2000
@@ -43,7 +43,7 @@ _WORKERS = text("""
                    AND c.active_from IS NOT NULL AND c.active_to IS NULL
                  ORDER BY c.code) AS cells
     FROM users u JOIN regions r ON r.id = u.region_id
-    WHERE u.role = 'grid_worker' AND u.is_active AND r.path LIKE :path || '%'
+    WHERE u.role = :worker AND u.is_active AND r.path LIKE :path || '%'
     ORDER BY open_load, u.username
     LIMIT :limit
 """)
@@ -87,7 +87,7 @@ async def desk_area(
             raise NotFound(f"no region with code {code}", f"未找到区域 {code}")
     if region is None:
         raise NotFound("your region is gone", "未找到您的辖区")
-    if not principal.is_admin and not region.path.startswith(principal.region_path or "\x7f"):
+    if not region_in_reach(principal, region.path):
         raise PermissionDenied("this region is outside your area", "该区域不在您的管辖范围内")
     cells = (
         await session.execute(_CELLS, {"path": region.path, "limit": MAX_CELLS})
@@ -95,7 +95,8 @@ async def desk_area(
     workers = (
         await session.execute(
             _WORKERS,
-            {"path": region.path, "open": sorted(OPEN), "today": today, "limit": MAX_WORKERS},
+            {"path": region.path, "open": sorted(OPEN), "worker": Role.GRID_WORKER.value,
+             "today": today, "limit": MAX_WORKERS},
         )
     ).mappings().all()
     return {
