@@ -24,6 +24,7 @@ from grid.models import GridCell, Region
 from incidents.intake import ReportIn, submit_report
 from maps.assets import missing_vendor_files
 from tests.factories import assign, make_building, make_user, make_world, metres_point
+from tests.test_basemap_tiles import load_basemap
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -134,6 +135,19 @@ async def patrol_building(async_engine, open_incident) -> AsyncIterator[int]:
     yield building.id
     async with async_engine.begin() as conn:
         await conn.execute(text("DELETE FROM buildings WHERE id = :id"), {"id": building.id})
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def basemap_rows(async_engine, open_incident) -> AsyncIterator[None]:
+    """The test city's named roads (中山大道 on y 250 m, 先烈路 on x 750 m, 翠竹街 on
+    y 400 m...), areas and places, committed for the server; removed afterwards."""
+    async with AsyncSession(async_engine) as session:
+        await load_basemap(session)
+        await session.commit()
+    yield
+    async with async_engine.begin() as conn:
+        for table in ("roads", "water", "green", "places", "compounds"):
+            await conn.execute(text(f"DELETE FROM basemap.{table} WHERE source = 'file'"))
 
 
 async def serious_violations(page: Page) -> list[str]:

@@ -3,31 +3,12 @@ names are rendered (the road-label layer has features), and no request leaves th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import metres_point
 from tests.pages_support import needs_chromium
-from tests.test_basemap_tiles import load_basemap
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), needs_chromium]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def basemap_rows(async_engine, open_incident) -> AsyncIterator[None]:
-    """The test city's roads, areas and places, committed (the server has its own
-    connections) and removed afterwards."""
-    async with AsyncSession(async_engine) as session:
-        await load_basemap(session)
-        await session.commit()
-    yield
-    async with async_engine.begin() as conn:
-        for table in ("roads", "water", "green", "places", "compounds"):
-            await conn.execute(text(f"DELETE FROM basemap.{table} WHERE source = 'file'"))
 
 
 async def test_make_draws_the_base_map_with_road_names_from_gridgov_only(

@@ -20,7 +20,6 @@ from grid.models import Region, User
 from maps.pages import NO_DATA_COLOUR, dashboard_config
 from tests.factories import PASSWORD, make_user
 from tests.pages_support import needs_chromium, serious_violations
-from tests.test_basemap_tiles import load_basemap
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), needs_chromium]
 
@@ -49,18 +48,6 @@ async def district_manager(async_engine, open_incident, patrol_building) -> Asyn
         )
         await session.commit()
     yield user.username
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def basemap_rows(async_engine, open_incident) -> AsyncIterator[None]:
-    """The test city's named roads, areas and places, committed; removed afterwards."""
-    async with AsyncSession(async_engine) as session:
-        await load_basemap(session)
-        await session.commit()
-    yield
-    async with async_engine.begin() as conn:
-        for table in ("roads", "water", "green", "places", "compounds"):
-            await conn.execute(text(f"DELETE FROM basemap.{table} WHERE source = 'file'"))
 
 
 # A point inside the drawn area of `code`, in page pixels (null when it is not drawn); from

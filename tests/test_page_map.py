@@ -7,31 +7,27 @@ every request to this server only, accessibility."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import intake_context
 from incidents.intake import ReportIn, submit_report
 from tests.factories import metres_point
 from tests.pages_support import USER_PHONE, needs_chromium, serious_violations
-from tests.test_basemap_tiles import load_basemap
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), needs_chromium]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def mapped(async_engine, settings, open_incident) -> AsyncIterator[None]:
+async def mapped(async_engine, settings, open_incident, basemap_rows) -> None:
     """The test city's base map (named roads) and two more reports beside open_incident's,
     committed (the server has its own connections); open_incident's clean-up removes the
-    reports, this fixture the base map."""
+    reports, basemap_rows' the base map."""
     async with AsyncSession(async_engine) as session:
-        await load_basemap(session)
         for category, (x, y) in (("fire.gas", (260, 255)), ("fire.equipment", (240, 245))):
             lon, lat = metres_point(x, y)
             await submit_report(
@@ -40,10 +36,6 @@ async def mapped(async_engine, settings, open_incident) -> AsyncIterator[None]:
                 [], None, datetime.now(UTC),
             )
         await session.commit()
-    yield
-    async with async_engine.begin() as conn:
-        for table in ("roads", "water", "green", "places", "compounds"):
-            await conn.execute(text(f"DELETE FROM basemap.{table} WHERE source = 'file'"))
 
 
 IDLE = "() => new Promise((r) => { gg.currentMap.once('idle', r); gg.currentMap.triggerRepaint(); })"

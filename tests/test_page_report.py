@@ -24,7 +24,6 @@ from api.app import create_app
 from grid.models import GridCell
 from tests.factories import make_building, metres_point
 from tests.pages_support import USER_PHONE, needs_chromium, serious_violations, serve
-from tests.test_basemap_tiles import load_basemap
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), needs_chromium]
 
@@ -48,19 +47,6 @@ async def register_building(async_engine, open_incident) -> AsyncIterator[int]:
             text("DELETE FROM incidents WHERE building_id = :id"), {"id": building.id}
         )
         await conn.execute(text("DELETE FROM buildings WHERE id = :id"), {"id": building.id})
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def basemap_rows(async_engine, open_incident) -> AsyncIterator[None]:
-    """The test city's named roads (中山大道 on y 250 m, 先烈路 on x 750 m, 翠竹街 on
-    y 400 m...), committed for the server and removed afterwards."""
-    async with AsyncSession(async_engine) as session:
-        await load_basemap(session)
-        await session.commit()
-    yield
-    async with async_engine.begin() as conn:
-        for table in ("roads", "water", "green", "places", "compounds"):
-            await conn.execute(text(f"DELETE FROM basemap.{table} WHERE source = 'file'"))
 
 
 def jpeg_bytes(colour: str = "orange") -> bytes:
