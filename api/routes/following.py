@@ -4,7 +4,7 @@ a cell with an unsubscribe link that needs no sign-in."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -13,16 +13,22 @@ from sqlalchemy import text
 
 from api.abuse import IntakeLimit, client_ip
 from api.deps import CurrentPrincipal, OptionalPrincipal, SessionDep, SettingsDep
+from api.routes.reports import TrackingNumber
 from gis.errors import InvalidInput, PermissionDenied
 from grid.access import Principal
 from grid.roles import Role
-from incidents.alerts import alert_of_token, follow_area, my_alerts, stop_alert, stop_my_alert
+from incidents.alerts import (
+    AlertChannel,
+    alert_of_token,
+    follow_area,
+    my_alerts,
+    stop_alert,
+    stop_my_alert,
+)
 from incidents.following import add_follower, follower_count, follower_phone
 
 router = APIRouter(tags=["following"])
 
-TrackingNumber = Annotated[str, Path(pattern=r"^[0-9]{6}-[0-9A-Z]{8}$",
-                                     description="the report's tracking number")]
 # New follows counted always (a privacy control against signing strangers' phones up,
 # not a throttle): per client address, and per phone whoever asks.
 FOLLOWS_PER_ADDRESS = (30, 3600)
@@ -97,7 +103,7 @@ class AlertIn(BaseModel):
                                     description="a community's 12-digit code")
     cell_code: str | None = Field(None, pattern=r"^[0-9]{15}$",
                                   description="a grid cell's 15-digit code")
-    channel: Literal["inbox", "sms"] = "inbox"
+    channel: AlertChannel = "inbox"
     phone: str | None = Field(None, max_length=32,
                               description="for SMS; the account's own phone when left out")
 
