@@ -219,18 +219,12 @@ def _caller(row: OrderRow, raw: dict[str, str | None]) -> None:
         # A masked number identifies nobody and cannot be called back: not kept.
         row.warn("caller_phone", "the number is masked: not stored", "号码已脱敏，不予保存")
         return
-    row.caller_phone = _phone(phone)
+    row.caller_phone = normalise_phone(phone)
     if row.caller_phone is None:
         # Never quote the number: the report is read by people who need not see it.
         raise RowProblem(row.column("caller_phone"),
                          "neither a mobile number (11 digits) nor a landline with its area "
                          "code (0755-12345678)", "不是有效的手机号码或带区号的固定电话")
-
-
-def _phone(text: str) -> str | None:
-    """A mainland mobile (+86 dropped), a landline with its area code or an international
-    number, as people write them ((020) 8300-1234); None otherwise."""
-    return normalise_phone(text)
 
 
 def _content(row: OrderRow, raw: dict[str, str | None]) -> None:

@@ -25,6 +25,7 @@ from grid.roles import STAFF_ROLES
 from incidents.asset_categories import asset_kinds_for
 from incidents.categories import check_answers, check_min_content
 from incidents.evidence import photo_rows
+from incidents.lifecycle import OPEN as OPEN_STATUSES
 from incidents.models import REPORT_CHANNELS
 from incidents.photos import Photo
 from incidents.routing import outside_service_area, route_params, route_sql
@@ -32,7 +33,6 @@ from incidents.tracking import new_secret, new_tracking_number, secret_hash
 from incidents.workdays import SeverityTier, WorkCalendar, deadline
 
 MAX_DESCRIPTION = 2000
-OPEN_STATUSES = ("submitted", "assigned", "accepted", "in_progress", "reopened", "transferred")
 # Channels only staff file through: for a resident who phoned, walked in or asked a
 # neighbour's help (the staff member is the filer), a 12345 order, or their own patrol.
 STAFF_CHANNELS = {"hotline", "patrol", "phone", "walk_in", "on_behalf"}
