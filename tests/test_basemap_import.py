@@ -3,8 +3,6 @@ EPSG:4547 with a mapping, and broken files that leave nothing behind."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 import zipfile
 
 import geopandas as gpd
@@ -16,6 +14,7 @@ from sqlalchemy import text
 
 from gis.errors import InvalidInput
 from maps.basemap_import import import_basemap
+from tests.test_security_imports import counting_server  # noqa: F401  (the fixture)
 
 LON, LAT = 113.30, 23.12
 
@@ -254,32 +253,6 @@ def test_unnamed_osm_places_are_skipped_and_counted_not_refused(conn, tmp_path):
     assert [r[:3] for r in _rows(conn, "places", "osm")] == [("n3", "中山小学", "school")]
 
 
-class _Counter(http.server.BaseHTTPRequestHandler):
-    hits: list[str]
-
-    def do_GET(self) -> None:
-        self.hits.append(self.path)
-        self.send_response(404)
-        self.end_headers()
-
-    do_HEAD = do_GET
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def counting_server():
-    """A loopback HTTP server that counts every request made to it."""
-    handler = type("Handler", (_Counter,), {"hits": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", handler.hits
-    server.shutdown()
-    server.server_close()
-
-
 def _vrt_over(source: str) -> bytes:
     return f"""<OGRVRTDataSource>
   <OGRVRTLayer name="道路">
@@ -292,8 +265,9 @@ def _vrt_over(source: str) -> bytes:
 
 @pytest.mark.parametrize("name", ["map.gpkg", "map.geojson", "map.json", "city.osm.pbf",
                                   "city.osm", "roads.zip"])
-def test_a_vrt_pointing_at_a_url_fetches_nothing_in_any_disguise(conn, tmp_path,
-                                                                  counting_server, name):
+def test_a_vrt_pointing_at_a_url_fetches_nothing_in_any_disguise(
+    conn, tmp_path, counting_server, name  # noqa: F811  (the imported fixture)
+):
     base, hits = counting_server
     vrt = _vrt_over(f"/vsicurl/{base}/roads.geojson")
     path = tmp_path / name
