@@ -210,17 +210,18 @@ def attempt_recorder(table: str) -> TextClause:
     """The statement recording one attempt on a delivery table (webhook_deliveries,
     sms_deliveries: the same status, attempts and schedule columns), for
     `record_attempt`."""
+    # Delivered: no error; retried: a delay (none otherwise), so no status is spelled here.
     return text(f"""
         UPDATE {table} SET
             attempts = attempts + 1,
             status = CAST(:status AS text),
             last_error = CAST(:error AS text),
-            delivered_at = CASE WHEN CAST(:status AS text) = 'delivered'
+            delivered_at = CASE WHEN CAST(:error AS text) IS NULL
                                 THEN coalesce(CAST(:now AS timestamptz), now()) END,
-            next_attempt_at = CASE WHEN CAST(:status AS text) = 'pending'
-                THEN coalesce(CAST(:now AS timestamptz), now())
-                     + make_interval(secs => CAST(:delay AS double precision))
-                ELSE next_attempt_at END
+            next_attempt_at = coalesce(
+                coalesce(CAST(:now AS timestamptz), now())
+                + make_interval(secs => CAST(:delay AS double precision)),
+                next_attempt_at)
         WHERE id = :id
     """)
 
@@ -246,7 +247,7 @@ def record_attempt(
     conn.execute(record, {
         "id": delivery_id, "now": now, "error": error,
         "status": "pending" if outcome == "retrying" else outcome,
-        "delay": retry_delay(attempts, rng) if outcome == "retrying" else 0.0,
+        "delay": retry_delay(attempts, rng) if outcome == "retrying" else None,
     })
     return outcome
 
