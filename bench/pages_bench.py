@@ -13,7 +13,7 @@ Time to interactive, from the navigation start, is the latest of: the DOM conten
 loaded; the page's last change (a DOM mutation); the last answer to any request the page
 or its workers made (long-lived event streams excepted). It is taken once the page has
 been quiet for 300 ms (no request in flight, no change) with its main content shown:
-each visible map drawn (Leaflet shapes or tiles; a MapLibre canvas), no sign-in form
+each visible map drawn (its MapLibre canvas shown), no sign-in form
 on a staff page, the documentation's viewer started. A MapLibre map paints its last
 tiles on the next animation frame, which the DOM does not show: up to ~16 ms unseen.
 
@@ -61,7 +61,7 @@ from bench.common import (
     stop_server,
 )
 from gis.database import create_bulk_engine, ensure_database
-from maps.browser import launched_chromium
+from maps.browser import LONG_LIVED, POLL_S, QUIET_S, NetworkLog, launched_chromium, watch_drawing
 from maps.screenshots import Account, find_tracking_number
 
 DEMO_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_pages_demo"
@@ -73,10 +73,7 @@ TTI_TARGET_MS = 1500.0
 VIEWPORT = {"width": 1280, "height": 800}
 DISTRICT_STREET_MANAGER = "bench-street"
 DISTRICT_PASSWORD = WORKER_PASSWORD  # the street manager signs in as the workers do
-QUIET_S = 0.3
-POLL_S = 0.05
 LOAD_TIMEOUT_S = 20.0
-LONG_LIVED = {"eventsource", "websocket"}
 ASSET_TYPES = {"script", "stylesheet"}
 DATA_TYPES = {"fetch", "xhr"}
 # Where staff.js keeps this browser's staff session (gg.staff): the bench signs in once
@@ -97,41 +94,24 @@ PAGES: tuple[tuple[str, str, str | None], ...] = (
     ("docs", "/docs", None),
 )
 
-# Installed before any page script: the time of the page's last change.
-_WATCH_CHANGES = """
-(() => {
-  const state = { lastChange: 0 };
-  Object.defineProperty(window, "__ggBench", { value: state });
-  new MutationObserver(() => { state.lastChange = performance.now(); })
-    .observe(document, { subtree: true, childList: true, attributes: true,
-                         characterData: true });
-})();
-"""
-
 # Whether the main content is shown, and the page's clock.
 _PROBE = """
 () => {
   const shown = (el) => el.getClientRects().length > 0 &&
     getComputedStyle(el).visibility !== "hidden";
-  const leaflet = Array.from(document.querySelectorAll(".leaflet-container")).filter(shown);
-  const blankLeaflet = leaflet.filter((m) => m.querySelectorAll(
-    ".leaflet-overlay-pane path, .leaflet-overlay-pane canvas, .leaflet-marker-icon, " +
-    ".leaflet-tile-loaded").length === 0).length;
   const gl = Array.from(document.querySelectorAll(".maplibregl-map")).filter(shown);
-  const blankGl = gl.filter((m) => !m.querySelector("canvas.maplibregl-canvas")).length;
   const password = Array.from(document.querySelectorAll("input[type=password]")).some(shown);
   const nav = performance.getEntriesByType("navigation")[0];
   const docs = document.getElementById("docs-ui");
   return {
     complete: document.readyState === "complete",
-    maps: leaflet.length + gl.length,
-    blankMaps: blankLeaflet + blankGl,
+    maps: gl.length,
+    blankMaps: gl.filter((m) => !m.querySelector("canvas.maplibregl-canvas")).length,
     signInShown: password,
     docsWaiting: !!docs && document.body.dataset.ready !== "true",
-    animating: !!document.querySelector(".leaflet-zoom-anim, .leaflet-cluster-anim"),
     now: performance.now(),
     timeOrigin: performance.timeOrigin,
-    lastChange: (window.__ggBench || { lastChange: 0 }).lastChange,
+    lastChange: (window.__ggDrawState || { lastChange: 0 }).lastChange,
     contentLoaded: nav ? nav.domContentLoadedEventEnd : 0,
   };
 }
@@ -456,8 +436,9 @@ async def _measure_page(
             base_url=base_url, viewport=VIEWPORT, locale="zh-CN", storage_state=state)
         try:
             page = await context.new_page()
-            await page.add_init_script(_WATCH_CHANGES)
-            load = await _load(page, figures.path, reload=False)
+            await watch_drawing(page)
+            log = NetworkLog(page)
+            load = await _load(page, log, figures.path, reload=False)
             if load is None:
                 figures.skipped = f"{figures.path} answers 404 (not built yet?): skipped"
                 say(f"  {figures.page}: {figures.skipped}")
@@ -467,7 +448,7 @@ async def _measure_page(
                 await _record_sizes(load.requests, figures)
             if run == runs - 1:
                 for _ in range(runs):
-                    warm = await _load(page, figures.path, reload=True)
+                    warm = await _load(page, log, figures.path, reload=True)
                     if warm is not None:
                         _keep(figures, warm, figures.warm_ms)
         finally:
@@ -487,60 +468,22 @@ def _keep(figures: PageFigures, load: Load, times: list[float]) -> None:
     figures.problems.extend(p for p in load.problems if p not in figures.problems)
 
 
-async def _load(page: Page, path: str, *, reload: bool) -> Load | None:
+async def _load(page: Page, log: NetworkLog, path: str, *, reload: bool) -> Load | None:
     """Open (or reload) the page and wait until it is interactive; None on a 404."""
-    requests: list[Request] = []
-    in_flight: set[Request] = set()
-    errors: list[str] = []
-    activity = [time.monotonic()]
-
-    def started(request: Request) -> None:
-        requests.append(request)
-        if request.resource_type not in LONG_LIVED:
-            in_flight.add(request)
-            activity[0] = time.monotonic()
-
-    def ended(request: Request) -> None:
-        in_flight.discard(request)
-        activity[0] = time.monotonic()
-
-    def failed(request: Request) -> None:
-        ended(request)
-        if request.failure and "ERR_ABORTED" not in request.failure:
-            errors.append(f"request failed: {request.url} ({request.failure})")
-
-    handlers = {
-        "request": started,
-        "requestfinished": ended,
-        "requestfailed": failed,
-        "pageerror": lambda exc: errors.append(f"script error: {exc}"),
-        "console": lambda m: m.type == "error" and errors.append(f"console error: {m.text}"),
-    }
-    for event, handler in handlers.items():
-        page.on(event, handler)
-    try:
-        if reload:
-            response = await page.reload(wait_until="commit")
-        else:
-            response = await page.goto(path, wait_until="commit")
-        if response is not None and response.status == 404:
-            return None
-        if response is None or response.status >= 400:
-            status = response.status if response else "-"
-            return Load(float("nan"), requests, [f"GET {path} answered {status}"])
-        return await _until_interactive(page, requests, in_flight, activity, errors)
-    finally:
-        for event, handler in handlers.items():
-            page.remove_listener(event, handler)
+    log.clear()
+    if reload:
+        response = await page.reload(wait_until="commit")
+    else:
+        response = await page.goto(path, wait_until="commit")
+    if response is not None and response.status == 404:
+        return None
+    if response is None or response.status >= 400:
+        status = response.status if response else "-"
+        return Load(float("nan"), list(log.finished), [f"GET {path} answered {status}"])
+    return await _until_interactive(page, log)
 
 
-async def _until_interactive(
-    page: Page,
-    requests: list[Request],
-    in_flight: set[Request],
-    activity: list[float],
-    errors: list[str],
-) -> Load:
+async def _until_interactive(page: Page, log: NetworkLog) -> Load:
     deadline = time.monotonic() + LOAD_TIMEOUT_S
     state: dict[str, Any] | None = None
     while True:
@@ -548,20 +491,18 @@ async def _until_interactive(
             state = await page.evaluate(_PROBE)
         except PlaywrightError:  # navigating: the page's context went away
             state = None
-        quiet = not in_flight and time.monotonic() - activity[0] >= QUIET_S
-        if state is not None and quiet:
+        if state is not None and log.quiet_for() >= QUIET_S:
             still = state["now"] - state["lastChange"] < QUIET_S * 1000
-            waiting = _waiting_for(state)
-            if state["complete"] and not state["animating"] and not still and not waiting:
-                return Load(_tti(state, requests), requests, list(errors))
+            if state["complete"] and not still and not _waiting_for(state):
+                return Load(_tti(state, log.finished), list(log.finished), list(log.errors))
         if time.monotonic() > deadline:
-            problems = list(errors)
+            problems = list(log.errors)
             if state is None:
                 problems.append(f"the page did not load within {LOAD_TIMEOUT_S:.0f} s")
             else:
-                what = _waiting_for(state) or f"{len(in_flight)} request(s) in flight"
+                what = _waiting_for(state) or f"{len(log.in_flight)} request(s) in flight"
                 problems.append(f"not interactive after {LOAD_TIMEOUT_S:.0f} s: {what}")
-            return Load(float("nan"), requests, problems)
+            return Load(float("nan"), list(log.finished), problems)
         await asyncio.sleep(POLL_S)
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from playwright.async_api import Browser, BrowserContext, Page, Request, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
-# Quiet this long (no request in flight, no change to the page) means drawn. Leaflet's
-# zoom animation is 250 ms, so a shorter window could catch a map between two frames.
+# Quiet this long (no request in flight, no change to the page) means drawn: a shorter
+# window could catch a page between a transition's frames.
 QUIET_S = 0.3
 POLL_S = 0.05
 # Requests that stay open by design (live inbox streams) never make a page busy.
@@ -36,34 +36,29 @@ _WATCH_CHANGES = """
 })();
 """
 
-# What is on screen now: visible maps (Leaflet or MapLibre GL), how many drew nothing,
-# what they show. A MapLibre map is the page's `gg.currentMap` (a canvas has no DOM per
-# feature): its drawn features are what it renders, its markers the features of layers
-# named for incidents plus its HTML markers; it is still moving while not `loaded()`.
+# What is on screen now: visible maps (MapLibre GL), how many drew nothing, what they
+# show. A map is the page's `gg.currentMap` (a canvas has no DOM per feature): its drawn
+# features are what it renders, its markers the features of layers named for incidents
+# plus its HTML markers; it is still moving while not `loaded()`.
 _PROBE = """
 () => {
   const shown = (el) => el.getClientRects().length > 0 &&
     getComputedStyle(el).visibility !== "hidden";
-  const drawnIn = (map) => map.querySelectorAll(
-    ".leaflet-overlay-pane path, .leaflet-overlay-pane canvas, " +
-    ".leaflet-marker-icon, .leaflet-tile-loaded").length;
-  const leaflet = Array.from(document.querySelectorAll(".leaflet-container")).filter(shown);
-  const counts = leaflet.map(drawnIn);
-  let markers = document.querySelectorAll(".leaflet-marker-icon, .maplibregl-marker").length;
-  let animating = !!document.querySelector(".leaflet-zoom-anim, .leaflet-cluster-anim");
+  let markers = document.querySelectorAll(".maplibregl-marker").length;
+  let animating = false;
   const gl = Array.from(document.querySelectorAll(".maplibregl-map")).filter(shown);
   const current = window.gg && window.gg.currentMap;
-  gl.forEach((el) => {
-    if (!current || current.getContainer() !== el) { counts.push(0); return; }
+  const counts = gl.map((el) => {
+    if (!current || current.getContainer() !== el) { return 0; }
     const features = current.queryRenderedFeatures();
-    counts.push(features.length);
     markers += features.filter((f) => f.layer.id.indexOf("incident") === 0).length;
     animating = animating || !current.loaded() || current.isMoving();
+    return features.length;
   });
   const state = window.__ggDrawState || { lastChange: 0, changes: 0 };
   return {
     complete: document.readyState === "complete",
-    maps: leaflet.length + gl.length,
+    maps: gl.length,
     blankMaps: counts.filter((n) => n === 0).length,
     shapes: counts.reduce((a, b) => a + b, 0),
     markers: markers,
