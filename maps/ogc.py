@@ -200,36 +200,40 @@ def _always() -> ColumnElement[bool]:
     return true()
 
 
-def _area_layer(
-    area: TableClause, source: FromClause, visible: Callable[[], ColumnElement[bool]],
-    properties: dict[str, ColumnElement[Any]], queryables: tuple[str, ...],
+def _coded_layer(
+    coded: TableClause, geom: ColumnElement[Any], source: FromClause,
+    visible: Callable[[], ColumnElement[bool]], properties: dict[str, ColumnElement[Any]],
+    queryables: tuple[str, ...],
 ) -> _Layer:
-    """A timeless layer of lon/lat polygons (`boundary`), published by their code."""
+    """A timeless layer of lon/lat geometries (`geom`, a column of `coded`), published by
+    their code."""
     return _Layer(
-        key=area.c.id,
-        fid=area.c.code,
-        table=area,
+        key=coded.c.id,
+        fid=coded.c.code,
+        table=coded,
         source=source,
         visible=visible,
-        geometry=_geojson(area.c.boundary, _POLYGON_DECIMALS),
-        in_bbox=lambda bbox: func.ST_Intersects(area.c.boundary, _envelope(bbox)),
+        geometry=_geojson(geom, _POLYGON_DECIMALS),
+        in_bbox=lambda bbox: func.ST_Intersects(geom, _envelope(bbox)),
         created=None,
         properties=properties,
-        bounds=func.ST_SetSRID(func.ST_Extent(area.c.boundary), STORAGE_SRID),
+        bounds=func.ST_SetSRID(func.ST_Extent(geom), STORAGE_SRID),
         queryables=queryables,
     )
 
 
-_CELLS = _area_layer(
-    _cells, _cells.join(_communities, _communities.c.id == _cells.c.community_id),
+_CELLS = _coded_layer(
+    _cells, _cells.c.boundary,
+    _cells.join(_communities, _communities.c.id == _cells.c.community_id),
     _cell_in_force, {
         "code": _cells.c.code, "name": _cells.c.name,
         "community_code": _communities.c.code, "community_name": _communities.c.name,
     }, ("code", "community_code"),
 )
 
-_REGIONS = _area_layer(
-    _regions, _regions.outerjoin(_parents, _parents.c.id == _regions.c.parent_id),
+_REGIONS = _coded_layer(
+    _regions, _regions.c.boundary,
+    _regions.outerjoin(_parents, _parents.c.id == _regions.c.parent_id),
     _always, {
         "code": _regions.c.code, "name": _regions.c.name, "level": _regions.c.level,
         "parent_code": _parents.c.code,
@@ -263,19 +267,10 @@ _INCIDENTS = _Layer(
 )
 
 # City assets (部件): public objects; removed ones are left out. Points in lon/lat.
-_ASSETS = _Layer(
-    key=_assets.c.id,
-    fid=_assets.c.code,
-    table=_assets,
-    source=_assets,
-    visible=lambda: _assets.c.status != "removed",
-    geometry=_geojson(_assets.c.location, _POLYGON_DECIMALS),
-    in_bbox=lambda bbox: _assets.c.location.op("&&")(_envelope(bbox)),
-    created=None,
-    properties={"code": _assets.c.code, "kind": _assets.c.kind, "status": _assets.c.status,
-                "name": _assets.c.name},
-    bounds=func.ST_SetSRID(func.ST_Extent(_assets.c.location), STORAGE_SRID),
-    queryables=("code", "kind", "status"),
+_ASSETS = _coded_layer(
+    _assets, _assets.c.location, _assets, lambda: _assets.c.status != "removed",
+    {"code": _assets.c.code, "kind": _assets.c.kind, "status": _assets.c.status,
+     "name": _assets.c.name}, ("code", "kind", "status"),
 )
 
 COLLECTIONS: dict[str, Collection] = {
