@@ -165,6 +165,33 @@ async def make_world(db: AsyncSession) -> World:
     return World(city, district, street, comm_a, comm_b, a1, a2, b1)
 
 
+# The accounts of the incident-flow tests by key: username, role and the World region they
+# belong to (None: no region).
+CAST = {
+    "worker": ("w-a1", "grid_worker", "community_a"),
+    "cm_a": ("cm-a", "community_manager", "community_a"),
+    "cm_a2": ("cm-a2", "community_manager", "community_a"),
+    "cm_b": ("cm-b", "community_manager", "community_b"),
+    "street": ("street", "street_manager", "street"),
+    "district": ("district", "district_manager", "district"),
+    "admin": ("boss", "admin", None),
+    "resident": ("res", "resident", None),
+    "neighbour": ("res2", "resident", None),
+}
+
+
+async def make_scene(db: AsyncSession, *cast: str) -> tuple[World, dict[str, User]]:
+    """The small city, w-a1 on duty in cell a1 from 2026-01-01, and the accounts of CAST
+    named in `cast` (created in that order, after the worker), by key."""
+    world = await make_world(db)
+    users: dict[str, User] = {}
+    for key in ("worker", *cast):
+        username, role, region = CAST[key]
+        users[key] = await make_user(db, username, role, region and getattr(world, region))
+    await assign(db, world.cell_a1, users["worker"], valid_from=date(2026, 1, 1))
+    return world, users
+
+
 def valid_id_number(prefix17: str) -> str:
     """An 18-character ID number with a correct GB 11643 check character."""
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from random import Random
@@ -39,23 +39,14 @@ from incidents.webhooks import (
     send_next_webhook,
     validate_webhook_url,
 )
-from tests.factories import assign, auth_headers, make_user, make_world, metres_point
+from tests.factories import auth_headers, make_scene, metres_point
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 async def scene(db):
-    world = await make_world(db)
-    users = {
-        "worker": await make_user(db, "w-a1", "grid_worker", world.community_a),
-        "cm_a": await make_user(db, "cm-a", "community_manager", world.community_a),
-        "cm_b": await make_user(db, "cm-b", "community_manager", world.community_b),
-        "admin": await make_user(db, "boss", "admin"),
-        "resident": await make_user(db, "res", "resident"),
-    }
-    await assign(db, world.cell_a1, users["worker"], valid_from=date(2026, 1, 1))
-    return world, users
+    return await make_scene(db, "cm_a", "cm_b", "admin", "resident")
 
 
 async def _message(db, recipients: list[int], topic: str = "incident.assigned",

@@ -5,14 +5,13 @@ metadata-free published photo (404 until published), the queue and who may revie
 from __future__ import annotations
 
 import io
-from datetime import date
 
 import pytest
 from PIL import Image
 from sqlalchemy import text
 
 from incidents.redaction import ID_MASK, NUMBER_MASK, PHONE_MASK, redact
-from tests.factories import assign, auth_headers, make_user, make_world, metres_point
+from tests.factories import auth_headers, make_scene, metres_point
 
 PHONE = "13812345678"
 TEXT = f"三楼楼道堆满纸箱，房东张先生电话{PHONE}，2026-11-24 发现"
@@ -93,17 +92,7 @@ def test_masking_keeps_the_rest_of_the_text_as_written():
 
 @pytest.fixture
 async def scene(db):
-    world = await make_world(db)
-    users = {
-        "worker": await make_user(db, "w-a1", "grid_worker", world.community_a),
-        "cm_a": await make_user(db, "cm-a", "community_manager", world.community_a),
-        "cm_a2": await make_user(db, "cm-a2", "community_manager", world.community_a),
-        "cm_b": await make_user(db, "cm-b", "community_manager", world.community_b),
-        "street": await make_user(db, "street", "street_manager", world.street),
-        "resident": await make_user(db, "res", "resident"),
-    }
-    await assign(db, world.cell_a1, users["worker"], valid_from=date(2026, 1, 1))
-    return world, users
+    return await make_scene(db, "cm_a", "cm_a2", "cm_b", "street", "resident")
 
 
 def _jpeg() -> bytes:

@@ -4,7 +4,7 @@ working days), its revisit and re-rating, its escalation, and flags and appeals.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -13,24 +13,12 @@ from api.app import intake_context
 from incidents.escalation import escalate
 from incidents.ratings import RatingIn, default_ratings, rate
 from incidents.workdays import CHINA_TZ, WorkCalendar
-from tests.factories import assign, auth_headers, make_user, make_world, metres_point
+from tests.factories import auth_headers, make_scene, metres_point
 
 
 @pytest.fixture
 async def scene(db):
-    world = await make_world(db)
-    users = {
-        "worker": await make_user(db, "w-a1", "grid_worker", world.community_a),
-        "cm_a": await make_user(db, "cm-a", "community_manager", world.community_a),
-        "cm_a2": await make_user(db, "cm-a2", "community_manager", world.community_a),
-        "cm_b": await make_user(db, "cm-b", "community_manager", world.community_b),
-        "street": await make_user(db, "street", "street_manager", world.street),
-        "district": await make_user(db, "district", "district_manager", world.district),
-        "resident": await make_user(db, "res", "resident"),
-        "neighbour": await make_user(db, "res2", "resident"),
-    }
-    await assign(db, world.cell_a1, users["worker"], valid_from=date(2026, 1, 1))
-    return world, users
+    return await make_scene(db, "cm_a", "cm_a2", "cm_b", "street", "district", "resident", "neighbour")
 
 
 async def _act(client, settings, user, number, action, **body):

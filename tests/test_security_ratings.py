@@ -4,26 +4,15 @@ the period; a work order's revisit and its re-rating are by different people."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import text
 
-from tests.factories import assign, auth_headers, make_user, make_world, metres_point
+from tests.factories import auth_headers, make_scene, metres_point
 
 
 @pytest.fixture
 async def scene(db):
-    world = await make_world(db)
-    users = {
-        "worker": await make_user(db, "w-a1", "grid_worker", world.community_a),
-        "cm_a": await make_user(db, "cm-a", "community_manager", world.community_a),
-        "cm_a2": await make_user(db, "cm-a2", "community_manager", world.community_a),
-        "street": await make_user(db, "street", "street_manager", world.street),
-        "resident": await make_user(db, "res", "resident"),
-    }
-    await assign(db, world.cell_a1, users["worker"], valid_from=date(2026, 1, 1))
-    return world, users
+    return await make_scene(db, "cm_a", "cm_a2", "street", "resident")
 
 
 async def _act(client, settings, user, number, action, **body):

@@ -7,7 +7,6 @@ unapproved, and a wrong secret is refused naming the field."""
 from __future__ import annotations
 
 import io
-from datetime import date
 
 import pytest
 import pytest_asyncio
@@ -16,7 +15,7 @@ from playwright.async_api import expect
 from sqlalchemy import text
 
 from incidents.redaction import PHONE_MASK
-from tests.factories import assign, auth_headers, make_user, make_world, metres_point
+from tests.factories import auth_headers, make_scene, metres_point
 from tests.pages_support import needs_chromium, serious_violations
 
 OWN_TEXT = "三楼楼道堆满纸箱，电话13812345678"
@@ -25,15 +24,7 @@ NOTE = "已清理楼道纸箱，房东电话13912345678已告知"
 
 @pytest.fixture
 async def scene(db):
-    world = await make_world(db)
-    users = {
-        "worker": await make_user(db, "w-a1", "grid_worker", world.community_a),
-        "cm_a": await make_user(db, "cm-a", "community_manager", world.community_a),
-        "cm_a2": await make_user(db, "cm-a2", "community_manager", world.community_a),
-        "resident": await make_user(db, "res", "resident", world.community_a),
-    }
-    await assign(db, world.cell_a1, users["worker"], valid_from=date(2026, 1, 1))
-    return world, users
+    return await make_scene(db, "cm_a", "cm_a2", "resident")
 
 
 def _jpeg(colour: str) -> bytes:
