@@ -122,12 +122,13 @@ async def answer_once(
     request: Request,
     principal: Principal,
     key: str | None,
-    fingerprint_parts: tuple[Any, ...],
+    asked: tuple[Any, ...],
     work: Callable[[], Awaitable[dict[str, Any]]],
     status_code: int = 200,
 ) -> JSONResponse:
     """Run a staff write and commit it; with a key, once: the answer is stored under the
-    key in the write's transaction, a retry of the same request replays it (same status,
+    key in the write's transaction, a retry of the same request (its path and what was
+    `asked`: the body, the photos' hashes) replays it (same status,
     `Idempotent-Replayed: true`), a different request under the key is a 422, and a
     refused write (any error) rolls back and leaves the key free for a corrected retry."""
     if key is None:
@@ -136,7 +137,8 @@ async def answer_once(
         return JSONResponse(answer, status_code)
     key = check_key(key)
     scope = staff_scope(request, principal)
-    fingerprint = request_fingerprint(*fingerprint_parts)
+    # The path is in it: the scope names the route, not the report it acted on.
+    fingerprint = request_fingerprint(request.url.path, *asked)
     params = {"key": key, "scope": scope}
     claimed = (await session.execute(
         _CLAIM, {**params, "hash": fingerprint, "status": status_code})).first()

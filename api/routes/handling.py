@@ -89,7 +89,7 @@ async def act(
     body, photos = await read_submission(request, settings, ActionIn)
     return await idempotency.answer_once(
         session, request, principal, idempotency_key,
-        (tracking_number, body.model_dump(mode="json"), [p.sha256 for p in photos]),
+        (body.model_dump(mode="json"), [p.sha256 for p in photos]),
         lambda: take_action(
             session, request.app.state.intake, principal, tracking_number,
             ActionRequest(body.action, body.note, body.assignee, body.duplicate_of,

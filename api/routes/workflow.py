@@ -160,7 +160,7 @@ async def note(
     body, photos = await read_submission(request, settings, NoteIn)
     return await idempotency.answer_once(
         session, request, principal, idempotency_key,
-        (tracking_number, body.model_dump(mode="json"), [p.sha256 for p in photos]),
+        (body.model_dump(mode="json"), [p.sha256 for p in photos]),
         lambda: add_note(
             session,
             principal,
@@ -191,7 +191,7 @@ async def check_in_on_site(
     lon, lat = to_wgs84(*parse_location(body.lon, body.lat, body.coord_system), body.coord_system)
     return await idempotency.answer_once(
         session, request, principal, idempotency_key,
-        (tracking_number, body.model_dump(mode="json")),
+        (body.model_dump(mode="json"),),
         lambda: check_in(
             session, principal, tracking_number, lon, lat, settings.checkin_radius_m,
             datetime.now(UTC),
@@ -212,7 +212,7 @@ async def ask_for_more_time(
     """The assignee asks for a later resolve deadline (one pending request at a time)."""
     return await idempotency.answer_once(
         session, request, principal, idempotency_key,
-        (tracking_number, body.model_dump(mode="json")),
+        (body.model_dump(mode="json"),),
         lambda: request_extension(
             session, principal, tracking_number, body.until, body.reason, datetime.now(UTC)
         ),
