@@ -34,9 +34,25 @@ class PointPlace:
     road: dict[str, Any] | None
 
 
+_SQL = Path(__file__).parent / "sql"
+
+
+@lru_cache
+def nearest_building_sql() -> str:
+    """The statement of a pin's address (sql/nearest_building.sql; bind :lon/:lat and
+    building_params): at most one row of id, address, distance_m. Intake embeds it."""
+    return (_SQL / "nearest_building.sql").read_text()
+
+
+def building_params(lat: float) -> dict[str, float]:
+    """The values nearest_building_sql() binds besides the point."""
+    return {"building_m": BUILDING_NEAR_M, "building_deg": degrees_around(lat, BUILDING_NEAR_M)}
+
+
 @lru_cache
 def _statement():
-    return text((Path(__file__).parent / "sql" / "point_place.sql").read_text())
+    return text((_SQL / "point_place.sql").read_text()
+                .replace("{nearest_building}", nearest_building_sql()))
 
 
 def _near(raw: Any, key: str) -> dict[str, Any] | None:
@@ -51,8 +67,7 @@ async def describe_point(session: AsyncSession, lon: float, lat: float, on: date
     nearest addressed building within BUILDING_NEAR_M and named road within ROAD_NEAR_M."""
     found = await lookup_point(session, lon, lat, on)
     row = (await session.execute(_statement(), {
-        "lon": lon, "lat": lat,
-        "building_m": BUILDING_NEAR_M, "building_deg": degrees_around(lat, BUILDING_NEAR_M),
+        "lon": lon, "lat": lat, **building_params(lat),
         "road_m": ROAD_NEAR_M, "road_deg": degrees_around(lat, ROAD_NEAR_M),
     })).one()
     return PointPlace(found, _near(row.building, "address"), _near(row.road, "name"))

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gis.clock import local_date
 from gis.coords import CoordSystem, parse_location, to_wgs84
 from gis.errors import InvalidInput, PermissionDenied
-from gis.geometry import degrees_around
 from grid.access import Principal
 from grid.assets import NEARBY_RADIUS_M, parse_asset_code
+from grid.place import BUILDING_NEAR_M, building_params, nearest_building_sql
 from grid.roles import STAFF_ROLES
 from incidents.asset_categories import asset_kinds_for
 from incidents.categories import check_answers, check_min_content
@@ -37,8 +37,9 @@ MAX_DESCRIPTION = 2000
 # neighbour's help (the staff member is the filer), a 12345 order, or their own patrol.
 STAFF_CHANNELS = {"hotline", "patrol", "phone", "walk_in", "on_behalf"}
 # A report filed by pin alone takes the address of the nearest building within this many
-# metres (a pin on the pavement outside still names the building; one in a park none).
-ADDRESS_RADIUS_M = 50.0
+# metres (a pin on the pavement outside still names the building; one in a park none):
+# the address the report page confirmed (grid/place.py).
+ADDRESS_RADIUS_M = BUILDING_NEAR_M
 # A report naming a city asset must be this close to it (the picker offers this radius).
 ASSET_RADIUS_M = NEARBY_RADIUS_M
 # Categories change only when `gridgov db upgrade` syncs them; a process reads them again
@@ -376,21 +377,16 @@ FROM incident, route
 """
 
 
-# The address of a report filed without one: the chosen building's, else the nearest
-# building's within :address_m metres. The box around the point literal (in the column's
-# SRID) lets the GiST index on footprint answer the test and the KNN `<->` order; the
-# exact distance is measured on the spheroid, never in degrees.
+# The address of a report filed without one: the chosen building's, else the pin's
+# ({nearest_building}: grid/place.py nearest_building_sql, the address the report page
+# confirmed).
 _NEAREST_ADDRESS = """
     SELECT address FROM (
         SELECT b.address, 0 AS rank FROM buildings b WHERE b.id = :building_id
         UNION ALL
-        (SELECT b.address, 1 FROM buildings b
-         WHERE b.footprint && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
-                                        :address_deg)
-           AND ST_DWithin(b.footprint::geography,
-                          ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :address_m)
-         ORDER BY b.footprint <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), b.id
-         LIMIT 1)
+        SELECT nearest.address, 1 FROM (
+            {nearest_building}
+        ) nearest
     ) found
     WHERE CAST(:address AS text) IS NULL
     ORDER BY rank
@@ -412,10 +408,11 @@ _CHOSEN_ASSET = """
 @lru_cache
 def _intake_statement() -> TextClause:
     # Fixed text only, every value bound: the routing and the duplicate check keep their
-    # one home each and run inside the write.
+    # one home each and run inside the write, as does the pin's address (grid/place.py).
+    address = _NEAREST_ADDRESS.replace("{nearest_building}", nearest_building_sql())
     return text(f"WITH route AS MATERIALIZED (\n{route_sql()}\n), "
                 f"nearby AS MATERIALIZED (\n{_NEARBY}\n), "
-                f"nearest_address AS MATERIALIZED (\n{_NEAREST_ADDRESS}\n), "
+                f"nearest_address AS MATERIALIZED (\n{address}\n), "
                 f"chosen_asset AS MATERIALIZED (\n{_CHOSEN_ASSET}\n), {_WRITE}")
 
 
@@ -482,7 +479,7 @@ async def submit_report(
         "input_lat": data.lat if data.lat is not None else lat,
         "input_system": data.coord_system.value if data.lon is not None else "wgs84",
         "address": data.address, "building_id": data.building_id,
-        "address_m": ADDRESS_RADIUS_M, "address_deg": degrees_around(lat, ADDRESS_RADIUS_M),
+        **building_params(lat),
         "description": data.description,
         "answers": json.dumps(answers, ensure_ascii=False), "channel": data.channel,
         "reporter_id": reporter and reporter.id,

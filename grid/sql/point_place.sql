@@ -1,20 +1,15 @@
 -- What a pin is near, in words a resident knows: the register building nearest the point
--- within :building_m metres (0 when the point is on its footprint) and the nearest named
--- base-map road within :road_m metres. Public facts only: addresses of buildings (the
--- public /buildings and /addresses answer them too) and road names; nothing about reports.
--- Each prefilter box is built around the point literal in the column's SRID, so the GiST
--- indexes are used; the exact distance is measured on the spheroid.
+-- (nearest_building.sql, composed in by grid/place.py where the CTE names it) and the
+-- nearest named base-map road within :road_m metres. Public facts only: addresses of
+-- buildings (the public /buildings and /addresses answer them too) and road names;
+-- nothing about reports. The road's prefilter box is built around the point literal in
+-- the column's SRID, so the GiST index is used; the exact distance is measured on the
+-- spheroid.
 WITH pt AS (
     SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g
 ),
 building AS (
-    SELECT b.address, ST_Distance(b.footprint::geography, pt.g::geography) AS distance_m
-    FROM buildings b, pt
-    WHERE b.footprint && ST_Expand(pt.g, :building_deg)
-      AND ST_DWithin(b.footprint::geography, pt.g::geography, :building_m)
-      AND btrim(b.address) <> ''
-    ORDER BY distance_m, b.id
-    LIMIT 1
+    {nearest_building}
 ),
 road AS (
     SELECT r.name, ST_Distance(r.geom::geography, pt.g::geography) AS distance_m
