@@ -5,7 +5,7 @@ nearby list, the follow limit, and retention removing followers with the report.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -14,7 +14,7 @@ from api.routes.following import FOLLOWS_PER_PHONE
 from incidents.outbox import claim_pending, fan_out
 from incidents.retention import anonymise_finished_reports
 from incidents.sms import SmsGateway, new_sms_client, send_next_sms
-from tests.factories import assign, auth_headers, make_building, make_user, make_world, metres_point
+from tests.factories import auth_headers, make_building, make_scene, metres_point
 from tests.test_sms import Gateway, gateway  # noqa: F401  (the local receiver fixture)
 
 FOLLOWER_PHONE = "139 0000 7777"
@@ -23,12 +23,9 @@ NORMALISED = "13900007777"
 
 @pytest.fixture
 async def scene(db):
-    world = await make_world(db)
-    worker = await make_user(db, "fol-w", "grid_worker", world.community_a)
-    resident = await make_user(db, "fol-r", "resident", world.community_a)
-    await assign(db, world.cell_a1, worker, valid_from=date(2026, 1, 1))
+    world, users = await make_scene(db, "resident")
     building = await make_building(db, world.cell_a1, (200, 200, 300, 300), address="甲路8号")
-    return {"world": world, "worker": worker, "resident": resident, "building": building}
+    return {"world": world, **users, "building": building}
 
 
 async def _file(client, category="fire.blocked_exit", **extra) -> str:

@@ -5,14 +5,12 @@ and the /, /track and /track/{number} pages' answers."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import text
 
 from api.reporter_lookup import LOOKUP_PER_ADDRESS, LOOKUP_PER_NUMBER
 from incidents.following import canonical_tracking_number
-from tests.factories import assign, auth_headers, make_user, make_world, metres_point
+from tests.factories import auth_headers, make_scene, metres_point
 
 PHONE = "138 1234 5678"
 OWN_TEXT = "五楼走廊电动车充电"
@@ -20,12 +18,8 @@ OWN_TEXT = "五楼走廊电动车充电"
 
 @pytest.fixture
 async def scene(db):
-    world = await make_world(db)
-    worker = await make_user(db, "fw-a1", "grid_worker", world.community_a)
-    resident = await make_user(db, "f-res", "resident", world.community_a)
-    neighbour = await make_user(db, "f-res2", "resident", world.community_a)
-    await assign(db, world.cell_a1, worker, valid_from=date(2026, 1, 1))
-    return {"worker": worker, "resident": resident, "neighbour": neighbour}
+    _world, users = await make_scene(db, "resident", "neighbour")
+    return users
 
 
 async def _file(client, headers=None, phone: str | None = PHONE) -> str:
