@@ -53,6 +53,7 @@ from grid.access import Principal, region_in_reach
 from grid.roles import MANAGER_ROLES, STAFF_ROLES
 from incidents.handling import can_see, not_found
 from incidents.intake import IntakeContext
+from incidents.lifecycle import ACTIONS
 from incidents.models import CONTACT_METHODS
 from incidents.text import printable_text
 from incidents.tracking import secret_matches
@@ -149,7 +150,8 @@ _INSERT_RECTIFICATION = text("""
 # Everyone who closed the report (verified the work): never the recorder of its rating.
 _CLOSERS = text("""
     SELECT DISTINCT actor_id FROM incident_events
-    WHERE incident_id = :id AND to_status = 'closed' AND actor_id IS NOT NULL
+    WHERE incident_id = :id AND kind = 'transition' AND to_status = :closed
+      AND actor_id IS NOT NULL
 """)
 
 # The reporter's own rating replacing a staff-recorded one (not a default rating), in
@@ -404,7 +406,8 @@ async def rate(
         order = (await session.execute(_LOCK_WORK_ORDER, {"id": work_order_id})).first()
         if order is None or order.incident_id != row.id:
             raise _no_work_order(work_order_id)
-    closers = set((await session.execute(_CLOSERS, {"id": row.id})).scalars())
+    closers = set((await session.execute(
+        _CLOSERS, {"id": row.id, "closed": ACTIONS["close"].target})).scalars())
     denied = {row.assignee_id, row.handler_id, *closers} | (
         {order.assignee_id, order.revisited_by_id} if order else set())
     rater = await _rater(
