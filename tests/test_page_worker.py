@@ -17,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from PIL import Image
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,6 +102,14 @@ async def _sign_in(page: Page, username: str = WORKER, path: str = "/worker") ->
 async def _signed_in(page: Page) -> None:
     await _sign_in(page)
     await page.locator("body[data-incidents][data-buildings]").wait_for(state="attached")
+
+
+async def _open_visit(page: Page, building_id: int) -> Locator:
+    """Signed in, the building's entry on the patrol list with its visit form open."""
+    await _signed_in(page)
+    building = page.locator(f"#patrol li[data-building='{building_id}']")
+    await building.locator(".wk-record").click()
+    return building
 
 
 def _jpeg() -> bytes:
@@ -189,9 +197,7 @@ async def test_a_worker_records_a_patrol_visit_with_findings_and_position(
 async def test_a_visit_recorded_offline_waits_in_the_queue_and_is_sent_back_online(
     phone, patrol_building, async_engine
 ):
-    await _signed_in(phone)
-    building = phone.locator(f"#patrol li[data-building='{patrol_building}']")
-    await building.locator(".wk-record").click()
+    building = await _open_visit(phone, patrol_building)
     await phone.context.set_offline(True)
     await building.locator("#visit-note").fill("断网时的巡查记录")
     await building.locator("#visit-submit").click()
@@ -209,9 +215,7 @@ async def test_a_visit_recorded_offline_waits_in_the_queue_and_is_sent_back_onli
 async def test_a_visit_with_a_photo_from_the_phone_lands_in_patrol_visit_photos(
     phone, patrol_building, async_engine
 ):
-    await _signed_in(phone)
-    building = phone.locator(f"#patrol li[data-building='{patrol_building}']")
-    await building.locator(".wk-record").click()
+    building = await _open_visit(phone, patrol_building)
     await expect(building.locator("#visit-photo-hint")).to_contain_text("不会公开")
     await expect(building.locator("#visit-position")).to_contain_text("已定位")
     await building.locator("#visit-note").fill("灭火器压力正常，已拍照")
@@ -236,9 +240,7 @@ async def test_a_visit_with_a_photo_from_the_phone_lands_in_patrol_visit_photos(
 async def test_a_visit_with_a_photo_made_offline_is_kept_and_sent_with_it_back_online(
     phone, patrol_building, async_engine
 ):
-    await _signed_in(phone)
-    building = phone.locator(f"#patrol li[data-building='{patrol_building}']")
-    await building.locator(".wk-record").click()
+    building = await _open_visit(phone, patrol_building)
     await phone.context.set_offline(True)
     await building.locator("#visit-note").fill("断网时拍的照片")
     photo = _jpeg()
