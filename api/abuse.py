@@ -48,11 +48,18 @@ class ForwardedFor:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
-        if (scope["type"] in ("http", "websocket") and self.trusted and client
-                and self._trusted(client[0])):
+        if (
+            scope["type"] in ("http", "websocket")
+            and self.trusted
+            and client
+            and self._trusted(client[0])
+        ):
             headers = dict(scope.get("headers") or [])
-            hops = [h.strip() for h in headers.get(b"x-forwarded-for", b"").decode(
-                "latin-1").split(",") if h.strip()]
+            hops = [
+                h.strip()
+                for h in headers.get(b"x-forwarded-for", b"").decode("latin-1").split(",")
+                if h.strip()
+            ]
             for hop in reversed(hops):
                 if not self._trusted(hop):
                     # Garbage from the client: keep the proxy's address.
@@ -137,8 +144,13 @@ async def audit_personal_read(
     """Record that staff read personal data, committed before the data is returned (no
     answer leaves without its audit entry)."""
     await audit.record(
-        session, "personal_read", audit_actor(request, principal), subject_type, subject_id,
-        path=request.url.path, **detail,
+        session,
+        "personal_read",
+        audit_actor(request, principal),
+        subject_type,
+        subject_id,
+        path=request.url.path,
+        **detail,
     )
     await session.commit()
 
@@ -173,11 +185,18 @@ class BodyLimit:
         limit = self.limit_for(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            error = TooLarge(f"the request body is over {limit // 2**10} KiB",
-                             f"请求内容超过 {limit // 2**10} KiB", field="body")
+            error = TooLarge(
+                f"the request body is over {limit // 2**10} KiB",
+                f"请求内容超过 {limit // 2**10} KiB",
+                field="body",
+            )
             language = negotiate_language(Request(scope))
-            body = error_body(error.status, error.code, error.message(language),
-                              [{"field": "body", "reason": error.message("en")}])
+            body = error_body(
+                error.status,
+                error.code,
+                error.message(language),
+                [{"field": "body", "reason": error.message("en")}],
+            )
             await JSONResponse(body, status_code=413)(scope, receive, send)
             return
         seen = 0
@@ -189,8 +208,11 @@ class BodyLimit:
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     # Raised inside the route's read: the app's handlers answer 413.
-                    raise TooLarge(f"the request body is over {limit // 2**10} KiB",
-                                   f"请求内容超过 {limit // 2**10} KiB", field="body")
+                    raise TooLarge(
+                        f"the request body is over {limit // 2**10} KiB",
+                        f"请求内容超过 {limit // 2**10} KiB",
+                        field="body",
+                    )
             return message
 
         await self.app(scope, counted, send)

@@ -67,10 +67,14 @@ def intake_context(settings: Settings) -> IntakeContext:
     calendar = load_work_calendar(settings.holidays_file, settings.working_hours)
     next_year = date.today().year + 1
     if not calendar.is_year_covered(next_year):
-        log.warning("the working-day calendar does not know %s yet: add its holidays to "
-                    "GRIDGOV_HOLIDAYS_FILE once published", next_year)
+        log.warning(
+            "the working-day calendar does not know %s yet: add its holidays to "
+            "GRIDGOV_HOLIDAYS_FILE once published",
+            next_year,
+        )
     return IntakeContext(
-        calendar=calendar, tiers=severity_tiers(settings.deadline_tiers),
+        calendar=calendar,
+        tiers=severity_tiers(settings.deadline_tiers),
         secret_key=settings.secret_key.get_secret_value(),
         tolerance_m=settings.routing_tolerance_m,
     )
@@ -142,10 +146,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BanGate)
     # Outermost: the client's address as a trusted proxy reports it, for everything else.
     app.add_middleware(ForwardedFor, trusted=settings.trusted_proxies)
-    for module in (health, auth, regions, cells, buildings, addresses, lookup, register,
-                   categories, cell_names, reports, damage, handling, workflow, ratings,
-                   statistics, patrol, tiles, style, pages, docs, admin, inbox, webhooks,
-                   desk, assets, following):
+    for module in (
+        health,
+        auth,
+        regions,
+        cells,
+        buildings,
+        addresses,
+        lookup,
+        register,
+        categories,
+        cell_names,
+        reports,
+        damage,
+        handling,
+        workflow,
+        ratings,
+        statistics,
+        patrol,
+        tiles,
+        style,
+        pages,
+        docs,
+        admin,
+        inbox,
+        webhooks,
+        desk,
+        assets,
+        following,
+    ):
         app.include_router(module.router)
     app.include_router(security.router)
     # OGC API - Features: the public layers for QGIS and GDAL.

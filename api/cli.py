@@ -91,8 +91,13 @@ def db_current() -> None:
 @click.option("--replace", is_flag=True, help="Wipe the register and load the demo city again.")
 @click.option("--skip-if-loaded", is_flag=True, help="Exit quietly when data is already there.")
 @click.option("--seed", default=20261124, show_default=True, help="Same seed, same city.")
-@click.option("--reports", default=400, show_default=True, type=click.IntRange(0, 100_000),
-              help="Demo hazard reports to file, through intake and handling.")
+@click.option(
+    "--reports",
+    default=400,
+    show_default=True,
+    type=click.IntRange(0, 100_000),
+    help="Demo hazard reports to file, through intake and handling.",
+)
 def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
     """Load the synthetic demo city (regions, cells, workers, buildings, accounts, people)
     and its base map (roads, water, parks, places, compounds)."""
@@ -132,8 +137,10 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
                             counts |= load_demo_assets(conn, city, seed, progress=progress)
                         progress("done: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
                     else:
-                        click.echo(f"demo: the demo cells are not those of seed {seed}; "
-                                   "no base map loaded (--replace reloads both)")
+                        click.echo(
+                            f"demo: the demo cells are not those of seed {seed}; "
+                            "no base map loaded (--replace reloads both)"
+                        )
                 _print_accounts(demo_account_lines(conn), DEMO_PASSWORD)
                 return
             if not replace:
@@ -145,14 +152,17 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
             clear_register(conn)
         city = generate_demo_city(seed=seed, progress=progress)
         id_hash_key = get_settings().id_hash_key.get_secret_value().encode()
-        counts = load_demo_city(conn, city, hash_password(DEMO_PASSWORD), id_hash_key,
-                                progress=progress)
+        counts = load_demo_city(
+            conn, city, hash_password(DEMO_PASSWORD), id_hash_key, progress=progress
+        )
         counts |= load_demo_basemap(conn, city, seed, progress=progress)
         counts |= load_demo_assets(conn, city, seed, progress=progress)
         progress("done: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
-        click.echo(f"Demo population (演示人口): {counts['houses']} houses, "
-                   f"{counts['households']} households, {counts['people']} people, "
-                   f"{counts['vulnerable_people']} vulnerable people")
+        click.echo(
+            f"Demo population (演示人口): {counts['houses']} houses, "
+            f"{counts['households']} households, {counts['people']} people, "
+            f"{counts['vulnerable_people']} vulnerable people"
+        )
         accounts = demo_account_lines(conn)
     if reports:
         _demo_reports(reports, seed, progress)
@@ -169,8 +179,11 @@ def _ensure_demo_secrets() -> None:
         get_settings.cache_clear()
         click.echo(f"demo: wrote random {' and '.join(written)} to .env (kept from now on)")
     for name in get_settings().weak_secrets():
-        click.echo(f"demo: warning: {name} is a placeholder (set in the environment); "
-                   "`gridgov serve` will refuse any address but 127.0.0.1", err=True)
+        click.echo(
+            f"demo: warning: {name} is a placeholder (set in the environment); "
+            "`gridgov serve` will refuse any address but 127.0.0.1",
+            err=True,
+        )
 
 
 def _demo_reports(count: int, seed: int, progress) -> None:
@@ -188,8 +201,13 @@ def _demo_reports(count: int, seed: int, progress) -> None:
     async def file_them():
         engine = create_request_engine(settings.database_url, pool_size=2)
         try:
-            return await make_demo_incidents(session_factory(engine), intake_context(settings),
-                                             count=count, seed=seed, progress=progress)
+            return await make_demo_incidents(
+                session_factory(engine),
+                intake_context(settings),
+                count=count,
+                seed=seed,
+                progress=progress,
+            )
         finally:
             await engine.dispose()
 
@@ -198,8 +216,10 @@ def _demo_reports(count: int, seed: int, progress) -> None:
     with bulk_transaction() as conn:
         while deliver_batch(conn, 500):
             pass
-    click.echo("Demo reports (演示上报): " + ", ".join(
-        f"{n} {status}" for status, n in made.by_status.most_common()))
+    click.echo(
+        "Demo reports (演示上报): "
+        + ", ".join(f"{n} {status}" for status, n in made.by_status.most_common())
+    )
 
 
 def _print_accounts(accounts: list[tuple[str, str, str]], password: str) -> None:
@@ -218,8 +238,9 @@ def _finish_import(report, report_path: str | None) -> None:
     from pathlib import Path
 
     for issue in report.rejected[:20]:
-        click.echo(f"  rejected row {issue.row} ({issue.external_id}): {issue.field}: "
-                   f"{issue.reason}")
+        click.echo(
+            f"  rejected row {issue.row} ({issue.external_id}): {issue.field}: {issue.reason}"
+        )
     if len(report.rejected) > 20:
         click.echo(f"  ... and {len(report.rejected) - 20} more rejected rows (see --report)")
     if report_path:
@@ -229,14 +250,21 @@ def _finish_import(report, report_path: str | None) -> None:
 
 @import_.command("buildings")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
-              help="TOML field mapping ([fields] and [values.<field>]).")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML field mapping ([fields] and [values.<field>]).",
+)
 @click.option("--layer", help="Layer name in a multi-layer file (GeoPackage).")
 @click.option("--encoding", help="Text encoding when the file has no .cpg (e.g. GBK).")
 @click.option("--crs", "csv_crs", help="CRS of a CSV's coordinates (e.g. EPSG:4547).")
 @click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write the full report (.json, or .csv of row issues).")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Write the full report (.json, or .csv of row issues).",
+)
 def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, report_path) -> None:
     """Import building footprints: upsert by external id, link to cells, report rows."""
     from pathlib import Path
@@ -247,8 +275,13 @@ def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, repor
     progress = _progress(time.monotonic())
     with bulk_transaction() as conn:  # a failure leaves nothing behind
         report = import_buildings(
-            conn, Path(path), mapping=FieldMapping.load(mapping and Path(mapping)),
-            layer=layer, encoding=encoding, csv_crs=csv_crs, dry_run=dry_run,
+            conn,
+            Path(path),
+            mapping=FieldMapping.load(mapping and Path(mapping)),
+            layer=layer,
+            encoding=encoding,
+            csv_crs=csv_crs,
+            dry_run=dry_run,
             progress=progress,
         )
     _finish_import(report, report_path)
@@ -256,14 +289,21 @@ def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, repor
 
 @import_.command("assets")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
-              help="TOML field mapping ([fields] and [values.<field>]).")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML field mapping ([fields] and [values.<field>]).",
+)
 @click.option("--layer", help="Layer name in a multi-layer file (GeoPackage).")
 @click.option("--encoding", help="Text encoding when the file has no .cpg (e.g. GBK).")
 @click.option("--crs", "csv_crs", help="CRS of a CSV's coordinates (e.g. EPSG:4547).")
 @click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write the full report (.json, or .csv of row issues).")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Write the full report (.json, or .csv of row issues).",
+)
 def import_assets_cmd(path, mapping, layer, encoding, csv_crs, dry_run, report_path) -> None:
     """Import city assets (部件: hydrants, cabinets, chargers, manhole covers, street
     lights) with their 16-digit codes: upsert by code, link to cells; any rejected row
@@ -276,8 +316,13 @@ def import_assets_cmd(path, mapping, layer, encoding, csv_crs, dry_run, report_p
     progress = _progress(time.monotonic())
     with bulk_transaction() as conn:  # a failure leaves nothing behind
         report = import_assets(
-            conn, Path(path), mapping=FieldMapping.load(mapping and Path(mapping)),
-            layer=layer, encoding=encoding, csv_crs=csv_crs, dry_run=dry_run,
+            conn,
+            Path(path),
+            mapping=FieldMapping.load(mapping and Path(mapping)),
+            layer=layer,
+            encoding=encoding,
+            csv_crs=csv_crs,
+            dry_run=dry_run,
             progress=progress,
         )
     _finish_import(report, report_path)
@@ -287,12 +332,19 @@ def import_assets_cmd(path, mapping, layer, encoding, csv_crs, dry_run, report_p
 
 @import_.command("basemap")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
-              help="TOML mapping ([[layers]]: table, layer, class/kind or fixed, name, id); "
-                   "not for .osm.pbf.")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML mapping ([[layers]]: table, layer, class/kind or fixed, name, id); "
+    "not for .osm.pbf.",
+)
 @click.option("--commit", is_flag=True, help="Write; without it this is a dry run.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write the full report (.json, or .csv of row issues).")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Write the full report (.json, or .csv of row issues).",
+)
 def import_basemap_cmd(path, mapping, commit, report_path) -> None:
     """Import base-map roads, water, green, places and compounds from an .osm.pbf, or a
     GeoPackage / zipped Shapefile / GeoJSON in any CRS; a dry run unless --commit."""
@@ -302,8 +354,9 @@ def import_basemap_cmd(path, mapping, commit, report_path) -> None:
 
     progress = _progress(time.monotonic())
     with bulk_transaction() as conn:  # a failure leaves nothing behind
-        report = import_basemap(conn, Path(path), mapping=mapping and Path(mapping),
-                                commit=commit, progress=progress)
+        report = import_basemap(
+            conn, Path(path), mapping=mapping and Path(mapping), commit=commit, progress=progress
+        )
     _finish_import(report, report_path)
     if report.rejected:
         raise click.ClickException("rows were rejected; nothing was written")
@@ -311,12 +364,19 @@ def import_basemap_cmd(path, mapping, commit, report_path) -> None:
 
 @import_.command("people")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
-              help="TOML field mapping ([fields] and [values.<field>]).")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML field mapping ([fields] and [values.<field>]).",
+)
 @click.option("--encoding", help="Text encoding when the file is not UTF-8 (e.g. GBK).")
 @click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write the full report (.json, or .csv of row issues).")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Write the full report (.json, or .csv of row issues).",
+)
 def import_people_cmd(path, mapping, encoding, dry_run, report_path) -> None:
     """Import houses, households and people from a flat CSV (人口台账): upsert by external
     id, ID numbers kept as keyed hash + last four, every rejected row reported."""
@@ -328,22 +388,33 @@ def import_people_cmd(path, mapping, encoding, dry_run, report_path) -> None:
     progress = _progress(time.monotonic())
     with bulk_transaction() as conn:  # a failure leaves nothing behind
         report = import_population(
-            conn, Path(path), mapping=FieldMapping.load(mapping and Path(mapping)),
-            encoding=encoding, id_hash_key=get_settings().id_hash_key.get_secret_value(),
-            dry_run=dry_run, progress=progress,
+            conn,
+            Path(path),
+            mapping=FieldMapping.load(mapping and Path(mapping)),
+            encoding=encoding,
+            id_hash_key=get_settings().id_hash_key.get_secret_value(),
+            dry_run=dry_run,
+            progress=progress,
         )
     _finish_import(report, report_path)
 
 
 @import_.command("regions")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
-              help="TOML field mapping ([fields] and [values.<field>]).")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML field mapping ([fields] and [values.<field>]).",
+)
 @click.option("--layer", help="Layer name in a multi-layer file (GeoPackage).")
 @click.option("--encoding", help="Text encoding when the file has no .cpg (e.g. GBK).")
 @click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write the full report (.json, or .csv of row issues).")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Write the full report (.json, or .csv of row issues).",
+)
 def import_regions_cmd(path, mapping, layer, encoding, dry_run, report_path) -> None:
     """Import administrative regions (city, district, street, community): upsert by code,
     levels and parents from the codes unless given, paths follow moves, rows reported."""
@@ -355,8 +426,13 @@ def import_regions_cmd(path, mapping, layer, encoding, dry_run, report_path) -> 
     progress = _progress(time.monotonic())
     with bulk_transaction() as conn:  # a failure leaves nothing behind
         report = import_regions(
-            conn, Path(path), mapping=FieldMapping.load(mapping and Path(mapping)),
-            layer=layer, encoding=encoding, dry_run=dry_run, progress=progress,
+            conn,
+            Path(path),
+            mapping=FieldMapping.load(mapping and Path(mapping)),
+            layer=layer,
+            encoding=encoding,
+            dry_run=dry_run,
+            progress=progress,
         )
     for issue in report.outside_parent[:20]:
         click.echo(f"  warning row {issue.row} ({issue.external_id}): {issue.reason}")
@@ -379,16 +455,23 @@ def import_cells_cmd(path, label, mapping, layer, encoding, dry_run) -> None:
 
     with bulk_transaction() as conn:  # a failure leaves nothing behind
         report, version_id = import_cells(
-            conn, Path(path), label=label, mapping=FieldMapping.load(mapping and Path(mapping)),
-            layer=layer, encoding=encoding, dry_run=dry_run,
+            conn,
+            Path(path),
+            label=label,
+            mapping=FieldMapping.load(mapping and Path(mapping)),
+            layer=layer,
+            encoding=encoding,
+            dry_run=dry_run,
             progress=_progress(time.monotonic()),
         )
     for issue in report.rejected:
         click.echo(f"  rejected row {issue.row}: {issue.field}: {issue.reason}")
     click.echo(report.summary())
     if version_id is not None:
-        click.echo(f"draft version {version_id}: `gridgov cells check {version_id}`, then "
-                   f"`gridgov cells activate {version_id}`")
+        click.echo(
+            f"draft version {version_id}: `gridgov cells check {version_id}`, then "
+            f"`gridgov cells activate {version_id}`"
+        )
 
 
 @main.group()
@@ -405,8 +488,10 @@ def cells_check(version_id: int) -> None:
     with bulk_transaction() as conn:
         problems = check_version(conn, version_id)
     for p in problems:
-        click.echo(f"  {p.kind:<18} community {p.community_code} cells "
-                   f"{','.join(p.cell_codes) or '-'}: {p.area_m2:,.1f} m²")
+        click.echo(
+            f"  {p.kind:<18} community {p.community_code} cells "
+            f"{','.join(p.cell_codes) or '-'}: {p.area_m2:,.1f} m²"
+        )
     click.echo(f"{len(problems)} problem(s) in version {version_id}")
 
 
@@ -420,43 +505,75 @@ def cells_activate(version_id: int) -> None:
 
     with bulk_transaction() as conn:  # a failure leaves nothing behind
         result = activate_version(conn, version_id, ACTIVATION_FOLLOWERS)
-    click.echo(f"version {version_id} active: {result.cells_activated} cells in force, "
-               f"{result.cells_retired} retired, {result.assignments_moved} assignments "
-               f"moved, {result.buildings_relinked} buildings relinked, "
-               f"{result.followers_moved.get('incidents', 0)} open incidents moved")
+    click.echo(
+        f"version {version_id} active: {result.cells_activated} cells in force, "
+        f"{result.cells_retired} retired, {result.assignments_moved} assignments "
+        f"moved, {result.buildings_relinked} buildings relinked, "
+        f"{result.followers_moved.get('incidents', 0)} open incidents moved"
+    )
 
 
 @cells.command("draft")
 @click.argument("community_code")
 @click.option("--shape", required=True, type=click.Choice(["square", "hex", "buildings"]))
-@click.option("--size", "size_m", type=float,
-              help="Cell size in metres: a square's side, a hexagon's width across flats.")
+@click.option(
+    "--size",
+    "size_m",
+    type=float,
+    help="Cell size in metres: a square's side, a hexagon's width across flats.",
+)
 @click.option("--buildings-per-cell", type=int, help="Buildings per cell (--shape buildings).")
 @click.option("--label", help="Name of the new boundary version (default: describes the draft).")
-def cells_draft(community_code: str, shape: str, size_m: float | None,
-                buildings_per_cell: int | None, label: str | None) -> None:
+def cells_draft(
+    community_code: str,
+    shape: str,
+    size_m: float | None,
+    buildings_per_cell: int | None,
+    label: str | None,
+) -> None:
     """Draft coded cells for a community as a new draft version (then: check / activate)."""
     from grid.drafting import draft_cells
 
     with bulk_transaction() as conn:  # a failure leaves nothing behind
-        draft = draft_cells(conn, community_code, shape=shape, size_m=size_m,
-                            buildings_per_cell=buildings_per_cell, label=label)
-    click.echo(f"draft version {draft.version_id}: {draft.cells} {draft.shape} cells for "
-               f"community {draft.community_code}, {draft.min_area_m2:,.0f} to "
-               f"{draft.max_area_m2:,.0f} m² each")
+        draft = draft_cells(
+            conn,
+            community_code,
+            shape=shape,
+            size_m=size_m,
+            buildings_per_cell=buildings_per_cell,
+            label=label,
+        )
+    click.echo(
+        f"draft version {draft.version_id}: {draft.cells} {draft.shape} cells for "
+        f"community {draft.community_code}, {draft.min_area_m2:,.0f} to "
+        f"{draft.max_area_m2:,.0f} m² each"
+    )
     if draft.replaces_cells_in_force:
-        click.echo(f"  activating it will replace the {draft.replaces_cells_in_force} cells "
-                   f"in force in {draft.community_code}")
-    click.echo(f"next: `gridgov cells check {draft.version_id}`, then "
-               f"`gridgov cells activate {draft.version_id}`")
+        click.echo(
+            f"  activating it will replace the {draft.replaces_cells_in_force} cells "
+            f"in force in {draft.community_code}"
+        )
+    click.echo(
+        f"next: `gridgov cells check {draft.version_id}`, then "
+        f"`gridgov cells activate {draft.version_id}`"
+    )
 
 
 @main.command("escalate")
 @click.option("--loop", is_flag=True, help="Run again every --every seconds until Ctrl-C.")
-@click.option("--every", default=60, show_default=True, type=click.IntRange(min=1),
-              help="Seconds between runs with --loop.")
-@click.option("--interval", default="1wd", show_default=True,
-              help="Time an overdue report waits between steps up: 30m, 4h, 1wd ...")
+@click.option(
+    "--every",
+    default=60,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds between runs with --loop.",
+)
+@click.option(
+    "--interval",
+    default="1wd",
+    show_default=True,
+    help="Time an overdue report waits between steps up: 30m, 4h, 1wd ...",
+)
 @click.option("--dry-run", is_flag=True, help="Count what is due; change nothing.")
 def escalate_cmd(loop: bool, every: int, interval: str, dry_run: bool) -> None:
     """Escalate unaccepted and overdue reports and overdue rectification work orders, and
@@ -482,18 +599,22 @@ def escalate_cmd(loop: bool, every: int, interval: str, dry_run: bool) -> None:
             try:
                 # One transaction per run: Ctrl-C in the middle rolls the run back.
                 with bulk_transaction() as conn:
-                    run = escalate(conn, now, calendar=calendar, interval=rule,
-                                   dry_run=dry_run)
-                    defaults = default_ratings(conn, now, settings.rating_period_days,
-                                               settings.default_rating, dry_run=dry_run)
-                click.echo(f"{now.isoformat(timespec='seconds')} {run.summary()}; "
-                           f"{defaults.summary()}")
+                    run = escalate(conn, now, calendar=calendar, interval=rule, dry_run=dry_run)
+                    defaults = default_ratings(
+                        conn,
+                        now,
+                        settings.rating_period_days,
+                        settings.default_rating,
+                        dry_run=dry_run,
+                    )
+                click.echo(
+                    f"{now.isoformat(timespec='seconds')} {run.summary()}; {defaults.summary()}"
+                )
             except OperationalError as exc:
                 if not loop:
                     raise
                 # A loop outlives a database restart: say so and try again next time.
-                click.echo(f"database unavailable ({exc.orig}); retrying in {every}s",
-                           err=True)
+                click.echo(f"database unavailable ({exc.orig}); retrying in {every}s", err=True)
             if not loop:
                 return
             time.sleep(every)
@@ -518,8 +639,13 @@ def ratings_default(dry_run: bool) -> None:
 
     settings = get_settings()
     with bulk_transaction() as conn:
-        run = default_ratings(conn, datetime.now(UTC), settings.rating_period_days,
-                              settings.default_rating, dry_run=dry_run)
+        run = default_ratings(
+            conn,
+            datetime.now(UTC),
+            settings.rating_period_days,
+            settings.default_rating,
+            dry_run=dry_run,
+        )
     click.echo(run.summary())
 
 
@@ -529,8 +655,11 @@ def retention() -> None:
 
 
 @retention.command("run")
-@click.option("--days", type=click.IntRange(1, 3650),
-              help="Finished this many days ago or more (default GRIDGOV_RETENTION_DAYS).")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3650),
+    help="Finished this many days ago or more (default GRIDGOV_RETENTION_DAYS).",
+)
 @click.option("--dry-run", is_flag=True, help="Count what would change; change nothing.")
 def retention_run(days: int | None, dry_run: bool) -> None:
     """Anonymise reports finished longer ago than the retention period: contact and
@@ -544,8 +673,12 @@ def retention_run(days: int | None, dry_run: bool) -> None:
     say = _progress(time.monotonic())
     with bulk_transaction() as conn:
         report = anonymise_finished_reports(
-            conn, datetime.now(UTC), period, dry_run=dry_run,
-            progress=lambda n: say(f"{n} report(s) done"))
+            conn,
+            datetime.now(UTC),
+            period,
+            dry_run=dry_run,
+            progress=lambda n: say(f"{n} report(s) done"),
+        )
     for line in report.lines():
         click.echo(line)
 
@@ -557,21 +690,45 @@ def user() -> None:
 
 @user.command("create")
 @click.option("--username", required=True)
-@click.option("--role", required=True, type=click.Choice([
-    "resident", "grid_worker", "community_manager", "street_manager", "district_manager", "admin"
-]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(
+        [
+            "resident",
+            "grid_worker",
+            "community_manager",
+            "street_manager",
+            "district_manager",
+            "admin",
+        ]
+    ),
+)
 @click.option("--name", "display_name", help="Display name (default: the username).")
 @click.option("--region", "region_code", help="Region code the staff account is bound to.")
 @click.option("--phone")
 @click.password_option(help="Prompted when not given.")
-def user_create(username: str, role: str, display_name: str | None, region_code: str | None,
-                phone: str | None, password: str) -> None:
+def user_create(
+    username: str,
+    role: str,
+    display_name: str | None,
+    region_code: str | None,
+    phone: str | None,
+    password: str,
+) -> None:
     """Create an account (staff accounts need --region)."""
     from grid.user_admin import create_user
 
     with bulk_transaction() as conn:  # a failure leaves nothing behind
-        user_id = create_user(conn, username=username, role=role, password=password,
-                              display_name=display_name, region_code=region_code, phone=phone)
+        user_id = create_user(
+            conn,
+            username=username,
+            role=role,
+            password=password,
+            display_name=display_name,
+            region_code=region_code,
+            phone=phone,
+        )
     click.echo(f"created user {username} (id {user_id}, role {role})")
 
 
@@ -593,8 +750,10 @@ def open311_key_create(name: str) -> None:
 
     with bulk_transaction() as conn:
         api_key = create_client_key(conn, name)
-    click.echo(f"Open311 client {name.strip()} created; its api_key (shown only now, "
-               f"keep it secret):\n{api_key}")
+    click.echo(
+        f"Open311 client {name.strip()} created; its api_key (shown only now, "
+        f"keep it secret):\n{api_key}"
+    )
 
 
 @open311_key.command("revoke")
@@ -605,8 +764,9 @@ def open311_key_revoke(name: str) -> None:
 
     with bulk_transaction() as conn:
         revoked_at = revoke_client_key(conn, name)
-    click.echo(f"Open311 client {name.strip()}: key revoked "
-               f"({revoked_at.isoformat(timespec='seconds')})")
+    click.echo(
+        f"Open311 client {name.strip()}: key revoked ({revoked_at.isoformat(timespec='seconds')})"
+    )
 
 
 @open311_key.command("list")
@@ -618,8 +778,9 @@ def open311_key_list() -> None:
         clients = list_clients(conn)
     for c in clients:
         revoked = f"revoked {c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "in force"
-        click.echo(f"  {c.name:<24} {c.key_prefix}…  created {c.created_at:%Y-%m-%d %H:%M}  "
-                   f"{revoked}")
+        click.echo(
+            f"  {c.name:<24} {c.key_prefix}…  created {c.created_at:%Y-%m-%d %H:%M}  {revoked}"
+        )
     click.echo(f"{len(clients)} Open311 client(s)")
 
 
@@ -661,25 +822,36 @@ async def _admin_named(session, username: str):
     from grid.access import load_principal
     from grid.roles import Role
 
-    user_id = (await session.execute(text("SELECT id FROM users WHERE username = :u"),
-                                     {"u": username})).scalar()
+    user_id = (
+        await session.execute(text("SELECT id FROM users WHERE username = :u"), {"u": username})
+    ).scalar()
     principal = user_id and await load_principal(session, user_id)
     if not principal or principal.role is not Role.ADMIN:
-        raise click.BadParameter(f"{username} is not an active admin account",
-                                 param_hint="--as")
+        raise click.BadParameter(f"{username} is not an active admin account", param_hint="--as")
     return principal
 
 
 @hotline.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--as", "username", required=True,
-              help="The admin account filing the orders (recorded on each report).")
-@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
-              help="TOML on top of the bundled mapping ([columns], [categories], [defaults]).")
+@click.option(
+    "--as",
+    "username",
+    required=True,
+    help="The admin account filing the orders (recorded on each report).",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML on top of the bundled mapping ([columns], [categories], [defaults]).",
+)
 @click.option("--encoding", help="Text encoding of a CSV (default: UTF-8, else GB 18030).")
 @click.option("--dry-run", is_flag=True, help="Check and report, file nothing.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False),
-              help="Write the full report (.json, or .csv of row issues).")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    help="Write the full report (.json, or .csv of row issues).",
+)
 def hotline_import(path, username, mapping, encoding, dry_run, report_path) -> None:
     """File the new orders of a 12345 export (CSV or JSON) as reports routed like any
     other; orders filed before are not filed again (a changed one is reported)."""
@@ -695,11 +867,18 @@ def hotline_import(path, username, mapping, encoding, dry_run, report_path) -> N
 
     async def work(session):
         return await import_hotline_orders(
-            session, intake_context(settings), Path(path),
+            session,
+            intake_context(settings),
+            Path(path),
             filer=await _admin_named(session, username),
-            hash_key=settings.id_hash_key.get_secret_value(), now=datetime.now(UTC),
-            mapping=HotlineMapping.load(mapping and Path(mapping)), encoding=encoding,
-            dry_run=dry_run, progress=progress, first_contact=settings.hotline_first_contact)
+            hash_key=settings.id_hash_key.get_secret_value(),
+            now=datetime.now(UTC),
+            mapping=HotlineMapping.load(mapping and Path(mapping)),
+            encoding=encoding,
+            dry_run=dry_run,
+            progress=progress,
+            first_contact=settings.hotline_first_contact,
+        )
 
     report = _in_async_transaction(work)
     for issue in report.changed[:20]:
@@ -708,11 +887,18 @@ def hotline_import(path, username, mapping, encoding, dry_run, report_path) -> N
 
 
 @hotline.command("export")
-@click.option("--since", help="Every order changed at or after this China time "
-                              "(2026-11-01 or 2026-11-24 09:00); default: orders new or "
-                              "changed since their last export.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False),
-              help="A .csv (Excel, Chinese headers) or .json file; default: JSON on stdout.")
+@click.option(
+    "--since",
+    help="Every order changed at or after this China time "
+    "(2026-11-01 or 2026-11-24 09:00); default: orders new or "
+    "changed since their last export.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    help="A .csv (Excel, Chinese headers) or .json file; default: JSON on stdout.",
+)
 @click.option("--dry-run", is_flag=True, help="Export without marking the orders exported.")
 def hotline_export(since: str | None, out_path: str | None, dry_run: bool) -> None:
     """Export the results of orders from 12345: status, handling result, times, callback
@@ -731,8 +917,9 @@ def hotline_export(since: str | None, out_path: str | None, dry_run: bool) -> No
         raise click.BadParameter("write a .csv or a .json file", param_hint="--out")
 
     async def work(session):
-        export = await export_hotline_results(session, now=datetime.now(UTC),
-                                              since=since_time or None, mark=not dry_run)
+        export = await export_hotline_results(
+            session, now=datetime.now(UTC), since=since_time or None, mark=not dry_run
+        )
         # Written before the marks commit: a file that cannot be written marks nothing.
         as_csv = bool(out_path) and Path(out_path).suffix.lower() == ".csv"
         body = export.to_csv() if as_csv else export.to_json()
@@ -754,11 +941,21 @@ def notify() -> None:
 
 @notify.command("run")
 @click.option("--once", is_flag=True, help="Deliver what is pending, then exit.")
-@click.option("--batch", default=100, show_default=True, type=click.IntRange(1, 10_000),
-              help="Messages delivered per transaction.")
-@click.option("--poll", "poll_seconds", default=0.25, show_default=True,
-              type=click.FloatRange(min=0.05),
-              help="Seconds between looks at the outbox (one index probe each).")
+@click.option(
+    "--batch",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Messages delivered per transaction.",
+)
+@click.option(
+    "--poll",
+    "poll_seconds",
+    default=0.25,
+    show_default=True,
+    type=click.FloatRange(min=0.05),
+    help="Seconds between looks at the outbox (one index probe each).",
+)
 def notify_run(once: bool, batch: int, poll_seconds: float) -> None:
     """Deliver outbox messages to inboxes and webhooks, once or until stopped (Ctrl-C or
     SIGTERM let the batch under way finish). Run as many as you like: they share the
@@ -774,14 +971,22 @@ def notify_run(once: bool, batch: int, poll_seconds: float) -> None:
         signal.signal(signum, lambda *_: stop.set())
     engine = create_bulk_engine(get_settings().database_url)
     try:
-        totals = run_worker(engine, once=once, poll_seconds=poll_seconds, batch=batch,
-                            stop_event=stop, progress=_progress(time.monotonic()))
+        totals = run_worker(
+            engine,
+            once=once,
+            poll_seconds=poll_seconds,
+            batch=batch,
+            stop_event=stop,
+            progress=_progress(time.monotonic()),
+        )
     finally:
         engine.dispose()
     hooks = totals.webhooks
-    click.echo(f"notify: {totals.messages} message(s) delivered, {totals.inbox_items} "
-               f"inbox item(s); webhooks: {hooks.delivered} delivered, {hooks.retrying} to "
-               f"retry, {hooks.failed} given up")
+    click.echo(
+        f"notify: {totals.messages} message(s) delivered, {totals.inbox_items} "
+        f"inbox item(s); webhooks: {hooks.delivered} delivered, {hooks.retrying} to "
+        f"retry, {hooks.failed} given up"
+    )
 
 
 @main.command()
@@ -806,7 +1011,8 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
             f"{'is' if len(weak) == 1 else 'are'} a published placeholder or shorter than "
             "32 characters. Set random values in .env (`gridgov demo` writes them; or "
             "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'), or serve on "
-            "127.0.0.1")
+            "127.0.0.1"
+        )
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -823,31 +1029,79 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
 
 
 @main.command("screenshots")
-@click.option("--base-url", help="A running gridgov (default: serve the configured database "
-              "on a free port of 127.0.0.1 while the screenshots are taken).")
-@click.option("--out", "out_dir", default="docs/screenshots", show_default=True,
-              type=click.Path(file_okay=False), help="Where the PNGs are written.")
-@click.option("--lang", type=click.Choice(["zh-Hans", "en", "both"]), default="both",
-              show_default=True)
-@click.option("--page", "pages", multiple=True,
-              type=click.Choice(["map", "report", "track", "dashboard", "worker"]),
-              help="Only these pages (repeatable; default all).")
+@click.option(
+    "--base-url",
+    help="A running gridgov (default: serve the configured database "
+    "on a free port of 127.0.0.1 while the screenshots are taken).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default="docs/screenshots",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the PNGs are written.",
+)
+@click.option(
+    "--lang", type=click.Choice(["zh-Hans", "en", "both"]), default="both", show_default=True
+)
+@click.option(
+    "--page",
+    "pages",
+    multiple=True,
+    type=click.Choice(["map", "report", "track", "dashboard", "worker"]),
+    help="Only these pages (repeatable; default all).",
+)
 @click.option("--width", default=1280, show_default=True, type=click.IntRange(200, 4000))
 @click.option("--height", default=800, show_default=True, type=click.IntRange(200, 4000))
-@click.option("--mobile-width", default=390, show_default=True, type=click.IntRange(200, 2000),
-              help="/report is also shot at this phone size.")
-@click.option("--mobile-height", default=844, show_default=True,
-              type=click.IntRange(0, 4000), help="0: no phone-size shot.")
-@click.option("--manager", default="street", show_default=True,
-              help="The community or street manager account /dashboard signs in as.")
-@click.option("--worker", default="worker", show_default=True,
-              help="The grid worker account /worker signs in as.")
+@click.option(
+    "--mobile-width",
+    default=390,
+    show_default=True,
+    type=click.IntRange(200, 2000),
+    help="/report is also shot at this phone size.",
+)
+@click.option(
+    "--mobile-height",
+    default=844,
+    show_default=True,
+    type=click.IntRange(0, 4000),
+    help="0: no phone-size shot.",
+)
+@click.option(
+    "--manager",
+    default="street",
+    show_default=True,
+    help="The community or street manager account /dashboard signs in as.",
+)
+@click.option(
+    "--worker",
+    default="worker",
+    show_default=True,
+    help="The grid worker account /worker signs in as.",
+)
 @click.option("--password", default=None, help="The accounts' password (default: the demo's).")
-@click.option("--track", "tracking_number", help="The report /track shows (default: one in "
-              "the manager's area, the furthest along).")
+@click.option(
+    "--track",
+    "tracking_number",
+    help="The report /track shows (default: one in the manager's area, the furthest along).",
+)
 @click.option("--lossless", is_flag=True, help="Keep every colour (larger files).")
-def screenshots_cmd(base_url, out_dir, lang, pages, width, height, mobile_width, mobile_height,
-                    manager, worker, password, tracking_number, lossless) -> None:
+def screenshots_cmd(
+    base_url,
+    out_dir,
+    lang,
+    pages,
+    width,
+    height,
+    mobile_width,
+    mobile_height,
+    manager,
+    worker,
+    password,
+    tracking_number,
+    lossless,
+) -> None:
     """Screenshot every page (for the README) in headless chromium, each once its map
     has drawn; the staff pages signed in as demo accounts."""
     import asyncio
@@ -869,21 +1123,33 @@ def screenshots_cmd(base_url, out_dir, lang, pages, width, height, mobile_width,
         server = nullcontext(base_url.rstrip("/"))
     with server as url:
         click.echo(f"screenshots of {url} into {out_dir}", err=True)
-        shots = asyncio.run(take_screenshots(ShotPlan(
-            base_url=url, out_dir=Path(out_dir),
-            manager=Account(manager, password), worker=Account(worker, password),
-            languages=("zh-Hans", "en") if lang == "both" else (lang,),
-            pages=pages or PAGES, size=(width, height),
-            mobile_size=(mobile_width, mobile_height) if mobile_height else None,
-            tracking_number=tracking_number, lossless=lossless,
-        ), say=lambda line: click.echo(line, err=True)))
+        shots = asyncio.run(
+            take_screenshots(
+                ShotPlan(
+                    base_url=url,
+                    out_dir=Path(out_dir),
+                    manager=Account(manager, password),
+                    worker=Account(worker, password),
+                    languages=("zh-Hans", "en") if lang == "both" else (lang,),
+                    pages=pages or PAGES,
+                    size=(width, height),
+                    mobile_size=(mobile_width, mobile_height) if mobile_height else None,
+                    tracking_number=tracking_number,
+                    lossless=lossless,
+                ),
+                say=lambda line: click.echo(line, err=True),
+            )
+        )
     failed = [s for s in shots if s.problems]
     written = sum(s.png_bytes for s in shots)
-    click.echo(f"{len(shots) - len(failed)} of {len(shots)} screenshots without problems, "
-               f"{written / 1024:.0f} KiB written to {out_dir}")
+    click.echo(
+        f"{len(shots) - len(failed)} of {len(shots)} screenshots without problems, "
+        f"{written / 1024:.0f} KiB written to {out_dir}"
+    )
     if failed:
-        raise click.ClickException("problems with: " + ", ".join(
-            f"{s.name} ({s.lang})" for s in failed))
+        raise click.ClickException(
+            "problems with: " + ", ".join(f"{s.name} ({s.lang})" for s in failed)
+        )
 
 
 if __name__ == "__main__":  # pragma: no cover

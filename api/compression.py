@@ -34,8 +34,12 @@ def compressed(scope: Scope) -> bool:
     if scope["method"] not in ("GET", "HEAD"):
         return False
     path = scope["path"]
-    if (path.startswith(ASSET_PREFIX) or path in DOCUMENTATION
-            or path.startswith(MAP_DATA_PREFIXES) or path.endswith(".geojson")):
+    if (
+        path.startswith(ASSET_PREFIX)
+        or path in DOCUMENTATION
+        or path.startswith(MAP_DATA_PREFIXES)
+        or path.endswith(".geojson")
+    ):
         return True
     return "text/html" in Headers(scope=scope).get("accept", "")
 
@@ -49,7 +53,8 @@ def weak_etag(message: Message) -> Message:
         return message
     message["headers"] = [
         (k, b"W/" + v if k.lower() == b"etag" and not v.startswith(b"W/") else v)
-        for k, v in headers]
+        for k, v in headers
+    ]
     return message
 
 
@@ -62,6 +67,7 @@ class CompressPages:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and compressed(scope):
+
             async def send_weakened(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     message = weak_etag(message)

@@ -108,8 +108,13 @@ async def _on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
         return _respond(request, InvalidInput())
     if sqlstate in _CLASH:
         log.info("concurrent transactions clashed: %s", sqlstate)
-        return _respond(request, Conflict("Someone else changed this at the same time; "
-                                          "try again", "他人同时修改了该内容，请重试"))
+        return _respond(
+            request,
+            Conflict(
+                "Someone else changed this at the same time; try again",
+                "他人同时修改了该内容，请重试",
+            ),
+        )
     if exc.connection_invalidated or is_database_away(exc):
         log.warning("database unavailable: %s", exc.orig)
         return _respond(request, ServiceUnavailable())
@@ -135,8 +140,11 @@ _AWAY_TYPES: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 try:
     import asyncpg
 
-    _AWAY_TYPES += (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                    asyncpg.CannotConnectNowError)
+    _AWAY_TYPES += (
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+    )
 except ImportError:  # pragma: no cover
     pass
 try:

@@ -28,20 +28,34 @@ async def guard_exact_id_search(request: Request, principal: Principal) -> None:
     TooManyRequests (429) over the limit. The search text itself is never recorded."""
     (limit, seconds), (burst, burst_seconds) = ID_SEARCH_LIMIT, ID_SEARCH_BURST
     tally = await request.app.state.limiter.count(
-        "id_search", _RULES, account=principal.id, burst=principal.id)
+        "id_search", _RULES, account=principal.id, burst=principal.id
+    )
     searches, recent = tally.hits["account"], tally.hits["burst"]
     alerts = []
     if recent == burst:  # once per burst window, when it is reached
-        alerts.append({"kind": "id_search_burst", "searches_in_window": recent,
-                       "window_seconds": burst_seconds})
+        alerts.append(
+            {
+                "kind": "id_search_burst",
+                "searches_in_window": recent,
+                "window_seconds": burst_seconds,
+            }
+        )
     if searches > limit:
-        alerts.append({"kind": "id_search_over_limit", "searches_in_window": searches,
-                       "limit": limit, "window_seconds": seconds, "refused": True})
+        alerts.append(
+            {
+                "kind": "id_search_over_limit",
+                "searches_in_window": searches,
+                "limit": limit,
+                "window_seconds": seconds,
+                "refused": True,
+            }
+        )
     if alerts:
         actor = audit_actor(request, principal)
         # Autocommit: the alert stands although the request then fails.
         async with request.app.state.autocommit() as conn:
             for alert in alerts:
-                await audit.record(conn, "alert", actor, "id_search", principal.id,
-                                   **alert, path=request.url.path)
+                await audit.record(
+                    conn, "alert", actor, "id_search", principal.id, **alert, path=request.url.path
+                )
     tally.refuse("ID-number search")

@@ -30,11 +30,16 @@ KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 200
 
-KeyHeader = Annotated[str | None, Header(
-    alias=KEY_HEADER, max_length=MAX_KEY_LENGTH,
-    description="one key per action: a retry with the same key and request gets the "
-                "first answer again (header Idempotent-Replayed: true) and changes "
-                "nothing; the same key with a different request is a 422")]
+KeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=KEY_HEADER,
+        max_length=MAX_KEY_LENGTH,
+        description="one key per action: a retry with the same key and request gets the "
+        "first answer again (header Idempotent-Replayed: true) and changes "
+        "nothing; the same key with a different request is a 422",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,8 @@ class Replay:
         if self.request_hash != fingerprint:
             raise InvalidInput(
                 f"this {KEY_HEADER} was already used for a different request",
-                f"该 {KEY_HEADER} 已用于另一个不同的请求", field=KEY_HEADER,
+                f"该 {KEY_HEADER} 已用于另一个不同的请求",
+                field=KEY_HEADER,
             )
         return self
 
@@ -65,9 +71,11 @@ def check_key(key: str) -> str:
     """A usable key, or a 422 naming the header."""
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise InvalidInput(f"{KEY_HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters",
-                           f"{KEY_HEADER} 应为 1 到 {MAX_KEY_LENGTH} 个可打印字符",
-                           field=KEY_HEADER)
+        raise InvalidInput(
+            f"{KEY_HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters",
+            f"{KEY_HEADER} 应为 1 到 {MAX_KEY_LENGTH} 个可打印字符",
+            field=KEY_HEADER,
+        )
     return key
 
 
@@ -85,11 +93,18 @@ async def earlier_answer(session: AsyncSession, scope: str, key: str) -> Replay:
 
 def replayable(status_code: int = 200) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI note that an answer may be a replay (for a route's `responses`)."""
-    return {status_code: {"headers": {REPLAYED_HEADER: {
-        "description": f"`true` when this is the stored answer to an earlier request with "
-                       f"the same {KEY_HEADER} (nothing was changed again)",
-        "schema": {"type": "string", "enum": ["true"]},
-    }}}}
+    return {
+        status_code: {
+            "headers": {
+                REPLAYED_HEADER: {
+                    "description": f"`true` when this is the stored answer to an earlier "
+                    "request with "
+                    f"the same {KEY_HEADER} (nothing was changed again)",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            }
+        }
+    }
 
 
 # Claiming the key is the first write: while the claim is uncommitted, a racing request
@@ -140,16 +155,15 @@ async def answer_once(
     # The path is in it: the scope names the route, not the report it acted on.
     fingerprint = request_fingerprint(request.url.path, *asked)
     params = {"key": key, "scope": scope}
-    claimed = (await session.execute(
-        _CLAIM, {**params, "hash": fingerprint, "status": status_code})).first()
+    claimed = (
+        await session.execute(_CLAIM, {**params, "hash": fingerprint, "status": status_code})
+    ).first()
     if claimed is None:
         replay = (await earlier_answer(session, scope, key)).for_request(fingerprint)
-        return JSONResponse(replay.body, replay.status_code,
-                            headers={REPLAYED_HEADER: "true"})
+        return JSONResponse(replay.body, replay.status_code, headers={REPLAYED_HEADER: "true"})
     try:
         answer = jsonable_encoder(await work())
-        await session.execute(
-            _ANSWER, {**params, "answer": json.dumps(answer, ensure_ascii=False)})
+        await session.execute(_ANSWER, {**params, "answer": json.dumps(answer, ensure_ascii=False)})
     except BaseException:
         # Refused (403, 409, 422, ...): the claim goes with the rest of the work.
         await session.rollback()

@@ -32,8 +32,14 @@ _BARE = [
 _WORDS = re.compile(r"[^\x00-\x7f]")
 _TEXT = "<text>"
 # The log stays ASCII: each publication mask becomes its kind.
-_KIND = {PHONE_MASK: "<phone>", ID_MASK: "<id-number>", NUMBER_MASK: "<number>",
-         EMAIL_MASK: "<email>", IM_MASK: "<im-id>", PLATE_MASK: "<plate>"}
+_KIND = {
+    PHONE_MASK: "<phone>",
+    ID_MASK: "<id-number>",
+    NUMBER_MASK: "<number>",
+    EMAIL_MASK: "<email>",
+    IM_MASK: "<im-id>",
+    PLATE_MASK: "<plate>",
+}
 
 
 def _mask_value(raw: str) -> str:
@@ -66,8 +72,9 @@ class MaskPersonalData(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(mask_personal_data(a) if isinstance(a, str) else a
-                                for a in record.args)
+            record.args = tuple(
+                mask_personal_data(a) if isinstance(a, str) else a for a in record.args
+            )
         return True
 
 

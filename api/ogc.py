@@ -53,8 +53,13 @@ class OgcError(Exception):
 
 def invalid(field: str, reason_zh: str, reason_en: str) -> OgcError:
     """400: a parameter's value cannot be used; the description names it."""
-    return OgcError(400, "InvalidParameterValue", f"参数 {field} 无效：{reason_zh}",
-                    f"{field}: {reason_en}", field)
+    return OgcError(
+        400,
+        "InvalidParameterValue",
+        f"参数 {field} 无效：{reason_zh}",
+        f"{field}: {reason_en}",
+        field,
+    )
 
 
 def not_found(what_zh: str, what_en: str) -> OgcError:
@@ -69,8 +74,11 @@ def check_parameters(params: QueryParams, allowed: Iterable[str]) -> None:
     for name in params:
         if name not in allowed:
             names = ", ".join(sorted(allowed))
-            raise invalid(name, f"不支持该参数（可用：{names}）",
-                          f"unknown parameter (this request takes: {names})")
+            raise invalid(
+                name,
+                f"不支持该参数（可用：{names}）",
+                f"unknown parameter (this request takes: {names})",
+            )
         if len(params.getlist(name)) > 1:
             raise invalid(name, "只能给出一次", "given more than once")
     if "f" in params and params["f"].lower() not in FORMATS:
@@ -82,8 +90,11 @@ def parse_limit(text: str | None) -> int:
     if text is None:
         return DEFAULT_LIMIT
     if not re.fullmatch(r"[0-9]{1,9}", text) or not 1 <= int(text) <= MAX_LIMIT:
-        raise invalid("limit", f"应为 1 到 {MAX_LIMIT} 之间的整数",
-                      f"must be a whole number from 1 to {MAX_LIMIT}")
+        raise invalid(
+            "limit",
+            f"应为 1 到 {MAX_LIMIT} 之间的整数",
+            f"must be a whole number from 1 to {MAX_LIMIT}",
+        )
     return int(text)
 
 
@@ -102,12 +113,15 @@ def parse_bbox(text: str | None, crs: str | None) -> tuple[BBox, ...] | None:
     try:
         west, south, east, north = (p.strip() for p in parts) if len(parts) == 4 else ("",) * 4
         if west and east and _number(west) > _number(east):
-            return (BBox.parse(f"{west},{south},180,{north}"),
-                    BBox.parse(f"-180,{south},{east},{north}"))
+            return (
+                BBox.parse(f"{west},{south},180,{north}"),
+                BBox.parse(f"-180,{south},{east},{north}"),
+            )
         return (BBox.parse(",".join(parts)),)
     except BBoxError as exc:
-        raise invalid("bbox", f"应为 最小经度,最小纬度,最大经度,最大纬度（{exc}）",
-                      str(exc)) from exc
+        raise invalid(
+            "bbox", f"应为 最小经度,最小纬度,最大经度,最大纬度（{exc}）", str(exc)
+        ) from exc
 
 
 def _number(text: str) -> float:
@@ -138,8 +152,10 @@ def parse_datetime(text: str | None) -> tuple[datetime | None, datetime | None]:
     if text is None:
         return None, None
     reason_zh = "应为 RFC 3339 时刻（如 2026-11-24T08:00:00Z）、日期，或区间 a/b（开放端用 ..）"
-    reason_en = ("expected an RFC 3339 date-time (e.g. 2026-11-24T08:00:00Z), a date, or an "
-                 "interval a/b with .. for an open end")
+    reason_en = (
+        "expected an RFC 3339 date-time (e.g. 2026-11-24T08:00:00Z), a date, or an "
+        "interval a/b with .. for an open end"
+    )
     ends = text.split("/")
     try:
         if len(ends) == 1:
@@ -159,8 +175,9 @@ def parse_datetime(text: str | None) -> tuple[datetime | None, datetime | None]:
 
 def _tag(secret: str, payload: bytes) -> bytes:
     # Domain-separated from the token signatures that use the same secret.
-    return hmac.new(secret.encode(), b"ogc-cursor\0" + payload,
-                    hashlib.sha256).digest()[:_CURSOR_TAG_BYTES]
+    return hmac.new(secret.encode(), b"ogc-cursor\0" + payload, hashlib.sha256).digest()[
+        :_CURSOR_TAG_BYTES
+    ]
 
 
 def sign_cursor(secret: str, collection: str, last_id: int) -> str:
@@ -174,8 +191,11 @@ def read_cursor(secret: str, collection: str, text: str | None) -> int | None:
     """The last id a cursor of this collection carries; 400 for any other text."""
     if text is None:
         return None
-    failure = invalid("cursor", "请使用上一页 next 链接中的游标",
-                      "not a cursor of this collection: follow the `next` link of a page")
+    failure = invalid(
+        "cursor",
+        "请使用上一页 next 链接中的游标",
+        "not a cursor of this collection: follow the `next` link of a page",
+    )
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:

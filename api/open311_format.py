@@ -13,8 +13,12 @@ from fastapi import Response
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 # The element each list's members are written as in XML.
 ITEM_TAGS = {
-    "services": "service", "attributes": "attribute", "values": "value",
-    "service_requests": "request", "errors": "error", "endpoints": "endpoint",
+    "services": "service",
+    "attributes": "attribute",
+    "values": "value",
+    "service_requests": "request",
+    "errors": "error",
+    "endpoints": "endpoint",
     "formats": "format",
 }
 # Characters XML 1.0 cannot carry at all; dropped rather than breaking the document.

@@ -22,5 +22,6 @@ async def count_lookup(request: Request, number: str) -> None:
     """Count one try at `number` from the caller's address; TooManyRequests (429) when
     either count is over its limit."""
     tally = await request.app.state.limiter.count(
-        "reporter_lookup", _RULES, number=number, ip=client_ip(request))
+        "reporter_lookup", _RULES, number=number, ip=client_ip(request)
+    )
     tally.refuse("report look-up by phone digits")

@@ -40,8 +40,9 @@ def user_id_from_token(token: str, settings: Settings) -> int:
         # and never the hard maximum (a 10-year token made with a leaked key is refused).
         lifetime = int(claims["exp"]) - int(claims["iat"])
         if lifetime > 60 * min(settings.token_ttl_minutes, MAX_TOKEN_TTL_MINUTES):
-            raise NotAuthenticated("The token lives longer than allowed",
-                                   "登录凭证有效期超出上限，请重新登录")
+            raise NotAuthenticated(
+                "The token lives longer than allowed", "登录凭证有效期超出上限，请重新登录"
+            )
         return int(claims["sub"])
     except jwt.ExpiredSignatureError as exc:
         raise NotAuthenticated("The token has expired", "登录已过期，请重新登录") from exc

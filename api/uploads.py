@@ -25,7 +25,8 @@ async def save_upload(upload: UploadFile, directory: Path, max_bytes: int, field
         raise InvalidInput(
             f"{name or 'the file'} is not one of {', '.join(UPLOAD_SUFFIXES)}; "
             "send a Shapefile as a .zip of its .shp, .shx, .dbf, .prj (and .cpg)",
-            f"不支持的文件类型：{name}（Shapefile 请打包为 zip）", field=field,
+            f"不支持的文件类型：{name}（Shapefile 请打包为 zip）",
+            field=field,
         )
     target = directory / f"upload{suffix}"
     written = 0
@@ -33,8 +34,11 @@ async def save_upload(upload: UploadFile, directory: Path, max_bytes: int, field
         while chunk := await upload.read(_CHUNK):
             written += len(chunk)
             if written > max_bytes:
-                raise TooLarge(f"{field} is larger than {max_bytes // 2**20} MB",
-                               f"文件超过 {max_bytes // 2**20} MB", field=field)
+                raise TooLarge(
+                    f"{field} is larger than {max_bytes // 2**20} MB",
+                    f"文件超过 {max_bytes // 2**20} MB",
+                    field=field,
+                )
             out.write(chunk)
     if suffix != ".zip":
         return target

@@ -208,8 +208,9 @@ class CpuMeter:
     backend that ends between two readings (a closed pool) still counts as the bench's up
     to its last `sample()` (MachineWatch samples twice a second), not as someone else's."""
 
-    def __init__(self, database: str | Sequence[str], server_pid: int | None = None,
-                 *more_pids: int) -> None:
+    def __init__(
+        self, database: str | Sequence[str], server_pid: int | None = None, *more_pids: int
+    ) -> None:
         self.database, self.server_pid = database, server_pid
         self.databases = [database] if isinstance(database, str) else list(database)
         self.pids = [p for p in (server_pid, *more_pids) if p is not None]
@@ -295,8 +296,7 @@ class CpuMeter:
                     words = (entry / "cmdline").read_bytes().split()
                 except OSError:
                     continue
-                if words[:1] == [b"postgres:"] and any(
-                        d.encode() in words for d in self.databases):
+                if words[:1] == [b"postgres:"] and any(d.encode() in words for d in self.databases):
                     pids.append(int(entry.name))
         return pids
 
@@ -312,7 +312,8 @@ class CpuMeter:
                 except OSError:
                     continue
                 if line.startswith(b"postgres:") and any(
-                        w in line for w in (b"walwriter", b"checkpointer", b"background writer")):
+                    w in line for w in (b"walwriter", b"checkpointer", b"background writer")
+                ):
                     pids.append(int(entry.name))
         return pids
 
@@ -352,14 +353,21 @@ class MachineLoad:
     def line(self) -> str:
         """One line for the figures: load averages and the cores each party used."""
         start, end = self.load_start, self.load_end
-        used = ", ".join(f"{k} {self.cores(k):.2f}" for k in
-                         ("server", "postgres", "postgres_aux", "client", "other"))
-        state = ("quiet enough for a verdict" if self.quiet else
-                 f"BUSY: other processes used {self.other_cores:.2f} cores "
-                 f"(> {BUSY_OTHER_CORES:g}), so no verdict")
-        return (f"machine over {self.seconds:.0f} s on {os.cpu_count()} cores: load average "
-                f"{start[0]:.2f}/{start[1]:.2f}/{start[2]:.2f} -> "
-                f"{end[0]:.2f}/{end[1]:.2f}/{end[2]:.2f}; cores used: {used}; {state}")
+        used = ", ".join(
+            f"{k} {self.cores(k):.2f}"
+            for k in ("server", "postgres", "postgres_aux", "client", "other")
+        )
+        state = (
+            "quiet enough for a verdict"
+            if self.quiet
+            else f"BUSY: other processes used {self.other_cores:.2f} cores "
+            f"(> {BUSY_OTHER_CORES:g}), so no verdict"
+        )
+        return (
+            f"machine over {self.seconds:.0f} s on {os.cpu_count()} cores: load average "
+            f"{start[0]:.2f}/{start[1]:.2f}/{start[2]:.2f} -> "
+            f"{end[0]:.2f}/{end[1]:.2f}/{end[2]:.2f}; cores used: {used}; {state}"
+        )
 
     def verdict(self, met: bool) -> str:
         """'met' or 'NOT met', or 'no verdict' when the machine was busy."""
@@ -368,10 +376,14 @@ class MachineLoad:
         return "met" if met else "NOT met"
 
     def as_json(self) -> dict[str, object]:
-        return {"seconds": round(self.seconds, 1), "load_start": self.load_start,
-                "load_end": self.load_end,
-                "cores": {k: round(self.cores(k), 3) for k in self.cpu},
-                "other_cores": round(self.other_cores, 3), "verdict_allowed": self.quiet}
+        return {
+            "seconds": round(self.seconds, 1),
+            "load_start": self.load_start,
+            "load_end": self.load_end,
+            "cores": {k: round(self.cores(k), 3) for k in self.cpu},
+            "other_cores": round(self.other_cores, 3),
+            "verdict_allowed": self.quiet,
+        }
 
 
 class MachineWatch:
@@ -412,8 +424,12 @@ class MachineWatch:
         """Stop watching (what leaving the `with` does); the result is also `self.load`."""
         self._done.set()
         self._sampler.join()
-        self.load = MachineLoad(time.monotonic() - self._t0, self._load0, os.getloadavg(),
-                                CpuMeter.usage(self._cpu0, self.meter.snapshot()))
+        self.load = MachineLoad(
+            time.monotonic() - self._t0,
+            self._load0,
+            os.getloadavg(),
+            CpuMeter.usage(self._cpu0, self.meter.snapshot()),
+        )
         return self.load
 
     def __enter__(self) -> MachineWatch:
@@ -433,8 +449,7 @@ def combine(loads: Iterable[MachineLoad]) -> MachineLoad:
             cpu[k] = cpu.get(k, 0.0) + v
     if any(not load.cpu for load in loads):
         cpu = {}
-    return MachineLoad(sum(x.seconds for x in loads), loads[0].load_start, loads[-1].load_end,
-                       cpu)
+    return MachineLoad(sum(x.seconds for x in loads), loads[0].load_start, loads[-1].load_end, cpu)
 
 
 # ---- the bench district's register ----

@@ -363,8 +363,12 @@ def _insert_work(conn: Connection, args: argparse.Namespace) -> None:
 def _serve(database_url: str, secret: str, say: Clock):
     """The product's server in a process of its own (what `gridgov serve` runs)."""
     port = free_port()
-    env = {**os.environ, "GRIDGOV_DATABASE_URL": database_url,
-           "GRIDGOV_ENVIRONMENT": "development", "GRIDGOV_SECRET_KEY": secret}
+    env = {
+        **os.environ,
+        "GRIDGOV_DATABASE_URL": database_url,
+        "GRIDGOV_ENVIRONMENT": "development",
+        "GRIDGOV_SECRET_KEY": secret,
+    }
     say(f"starting the server on port {port}")
     server = start_server(gridgov_command(port), env, f"http://127.0.0.1:{port}/health")
     return f"http://127.0.0.1:{port}", server
@@ -379,14 +383,22 @@ async def _time_endpoints(
     secret = secrets.token_urlsafe(32)  # this run's: the token is signed as the server checks
     base, server = _serve(args.database_url, secret, say)
     try:
-        return await _timed(args, base, server.pid, create_access_token(
-            ids["manager"], Settings(environment="development", secret_key=secret)), say)
+        return await _timed(
+            args,
+            base,
+            server.pid,
+            create_access_token(
+                ids["manager"], Settings(environment="development", secret_key=secret)
+            ),
+            say,
+        )
     finally:
         stop_server(server)
 
 
-async def _timed(args: argparse.Namespace, base: str, server_pid: int, token: str,
-                 say: Clock) -> tuple[dict, MachineLoad]:
+async def _timed(
+    args: argparse.Namespace, base: str, server_pid: int, token: str, say: Clock
+) -> tuple[dict, MachineLoad]:
     watch = MachineWatch(make_url(args.database_url).database or "", server_pid)
     # One community's worth of viewport, in the middle of the district.
     middle = community_code(COMMUNITIES_PER_SIDE * (COMMUNITIES_PER_SIDE // 2) + 5)

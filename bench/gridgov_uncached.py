@@ -19,8 +19,9 @@ class NoTileCache:
 
     hits = misses = 0
 
-    async def get(self, _key: Hashable, _ttl: float,
-                  cut: Callable[[], Awaitable[bytes]]) -> CutTile:
+    async def get(
+        self, _key: Hashable, _ttl: float, cut: Callable[[], Awaitable[bytes]]
+    ) -> CutTile:
         self.misses += 1
         data = await cut()
         return CutTile(data, tile_etag(data), 0.0)

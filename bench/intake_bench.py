@@ -239,14 +239,17 @@ def main(argv: list[str] | None = None) -> int:
             http, baseline, stored = run_on_uvloop(
                 _measure(args, engine, server, port, categories, points, tiers, marks, say)
             )
-            machine = MachineLoad(http.seconds + baseline.seconds, load_start,
-                                  os.getloadavg(), _summed(http.cpu_s, baseline.cpu_s))
+            machine = MachineLoad(
+                http.seconds + baseline.seconds,
+                load_start,
+                os.getloadavg(),
+                _summed(http.cpu_s, baseline.cpu_s),
+            )
         finally:
             stop_intake_server(server, say)
     finally:
         engine.dispose()
-    figures = Figures(http, baseline, stored, _server_description(args), machine,
-                      args.preload)
+    figures = Figures(http, baseline, stored, _server_description(args), machine, args.preload)
     _print_figures(figures, args)
     return 0 if figures.correct() else 1
 
@@ -286,7 +289,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--reload-demo", action="store_true", help="wipe and reload the demo city first"
     )
     parser.add_argument(
-        "--preload", type=int, default=1_000_000,
+        "--preload",
+        type=int,
+        default=1_000_000,
         help="incidents in the table before the runs (kept between runs; 0: none)",
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
@@ -390,24 +395,34 @@ def _empty_intake_tables(engine: Engine, marks: dict[str, int]) -> None:
 
 def _marks(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {table: conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar()
-                for table in ("incidents", "outbox")}
+        return {
+            table: conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar()
+            for table in ("incidents", "outbox")
+        }
 
 
-def preload(engine: Engine, args: argparse.Namespace, categories: list[str],
-            say: Clock) -> dict[str, int]:
+def preload(
+    engine: Engine, args: argparse.Namespace, categories: list[str], say: Clock
+) -> dict[str, int]:
     """--preload incidents of history in the demo's cells, loaded unless a previous run
     left exactly them; everything else in the intake tables is emptied. Returns the
     highest preloaded ids (what each slice goes back to)."""
     with engine.connect() as conn:
-        have = conn.execute(text(
-            "SELECT count(*) FILTER (WHERE channel = 'hotline' AND tracking_number LIKE "
-            f"'{PRELOAD_PREFIX}%'), count(*) FROM incidents")).one()
+        have = conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE channel = 'hotline' AND tracking_number LIKE "
+                f"'{PRELOAD_PREFIX}%'), count(*) FROM incidents"
+            )
+        ).one()
     if have[0] == args.preload:
         say(f"reusing {args.preload:,} preloaded incidents")
         with engine.begin() as conn:
-            conn.execute(text("DELETE FROM incidents WHERE NOT (channel = 'hotline' AND "
-                              f"tracking_number LIKE '{PRELOAD_PREFIX}%')"))
+            conn.execute(
+                text(
+                    "DELETE FROM incidents WHERE NOT (channel = 'hotline' AND "
+                    f"tracking_number LIKE '{PRELOAD_PREFIX}%')"
+                )
+            )
             conn.execute(text("DELETE FROM outbox WHERE incident_id IS NULL"))
             conn.execute(text(f"TRUNCATE {', '.join(SLICE_TABLES)} RESTART IDENTITY CASCADE"))
         return _marks(engine)
@@ -427,8 +442,9 @@ def _floats(values: np.ndarray):
     return CopyField(np.full(n, 8, dtype=np.int64), payload, np.arange(n + 1) * 8)
 
 
-def _load_history(engine: Engine, args: argparse.Namespace, categories: list[str],
-                  say: Clock) -> None:
+def _load_history(
+    engine: Engine, args: argparse.Namespace, categories: list[str], say: Clock
+) -> None:
     """Binary COPY of generated history into an unlogged staging table, then INSERT ...
     SELECT into incidents a chunk at a time, every trigger and index working as for
     intake: points inside the cells in force, ages uniform over two years, old ones
@@ -440,9 +456,12 @@ def _load_history(engine: Engine, args: argparse.Namespace, categories: list[str
     n = args.preload
     rng = np.random.default_rng(args.seed + 7)
     with engine.connect() as conn:
-        cells = conn.execute(text(
-            "SELECT id, ST_AsBinary(boundary) FROM grid_cells "
-            "WHERE active_from IS NOT NULL AND active_to IS NULL ORDER BY id")).all()
+        cells = conn.execute(
+            text(
+                "SELECT id, ST_AsBinary(boundary) FROM grid_cells "
+                "WHERE active_from IS NOT NULL AND active_to IS NULL ORDER BY id"
+            )
+        ).all()
     ids = np.array([c[0] for c in cells])
     shapes = shapely.buffer(shapely.from_wkb([bytes(c[1]) for c in cells]), -INSIDE_DEG)
     say(f"generating {n:,} incidents of history in {len(ids)} cells")
@@ -460,33 +479,44 @@ def _load_history(engine: Engine, args: argparse.Namespace, categories: list[str
     roll = rng.random(n)
     status = np.where(age_s < 3 * SECONDS_PER_DAY, "assigned", "closed").astype(object)
     status[(age_s >= 3 * SECONDS_PER_DAY) & (roll < 0.03)] = "in_progress"
-    closed_age_s = np.where(status == "closed",
-                            np.maximum(age_s - rng.uniform(0.5, 10, n) * SECONDS_PER_DAY, 60),
-                            -1).astype(np.int64)
+    closed_age_s = np.where(
+        status == "closed", np.maximum(age_s - rng.uniform(0.5, 10, n) * SECONDS_PER_DAY, 60), -1
+    ).astype(np.int64)
     order = np.argsort(-age_s, kind="stable")  # oldest first, as reports arrive
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS bench_intake_history"))
-        conn.execute(text("""
+        conn.execute(
+            text("""
             CREATE UNLOGGED TABLE bench_intake_history (n integer, cell_id integer,
                 lon float8, lat float8, category text, status text, age_s bigint,
-                closed_age_s bigint)"""))
+                closed_age_s bigint)""")
+        )
         raw = conn.connection.dbapi_connection
         say(f"binary COPY of {n:,} rows of history")
-        copy_binary(raw, "COPY bench_intake_history FROM STDIN WITH (FORMAT binary)", [
-            CopyField.integers(np.arange(n)),
-            CopyField.integers(ids[pick][order]),
-            _floats(lon[order]),
-            _floats(lat[order]),
-            CopyField.text(pd.Series(np.array(categories, dtype=object)[
-                rng.integers(0, len(categories), n)]), text_codec(raw)),
-            CopyField.text(pd.Series(status[order]), text_codec(raw)),
-            CopyField.integers(age_s[order].astype(np.int64), width=8),
-            CopyField.integers(closed_age_s[order], closed_age_s[order] >= 0, width=8),
-        ])
+        copy_binary(
+            raw,
+            "COPY bench_intake_history FROM STDIN WITH (FORMAT binary)",
+            [
+                CopyField.integers(np.arange(n)),
+                CopyField.integers(ids[pick][order]),
+                _floats(lon[order]),
+                _floats(lat[order]),
+                CopyField.text(
+                    pd.Series(
+                        np.array(categories, dtype=object)[rng.integers(0, len(categories), n)]
+                    ),
+                    text_codec(raw),
+                ),
+                CopyField.text(pd.Series(status[order]), text_codec(raw)),
+                CopyField.integers(age_s[order].astype(np.int64), width=8),
+                CopyField.integers(closed_age_s[order], closed_age_s[order] >= 0, width=8),
+            ],
+        )
     started = time.perf_counter()
     for first in range(0, n, PRELOAD_CHUNK):
         with engine.begin() as conn:
-            conn.execute(text(f"""
+            conn.execute(
+                text(f"""
                 INSERT INTO incidents (tracking_number, secret_hash, category_code, status,
                     location, input_lon, input_lat, input_system, cell_id, region_id,
                     routing_rule, responsible_level, channel, created_at, updated_at,
@@ -499,7 +529,9 @@ def _load_history(engine: Engine, args: argparse.Namespace, categories: list[str
                     now() - make_interval(secs => h.closed_age_s)
                 FROM bench_intake_history h JOIN grid_cells c ON c.id = h.cell_id
                 WHERE h.n >= :first AND h.n < :last
-                ORDER BY h.n"""), {"first": first, "last": first + PRELOAD_CHUNK})
+                ORDER BY h.n"""),
+                {"first": first, "last": first + PRELOAD_CHUNK},
+            )
         done = min(first + PRELOAD_CHUNK, n)
         say(f"  history: {done:,} / {n:,} ({done / (time.perf_counter() - started):,.0f}/s)")
     with engine.begin() as conn:
@@ -548,8 +580,11 @@ def _check_reports(engine: Engine, answered: list[tuple[str, float, float]]) -> 
         return {"checked": 0, "missing": 0, "wrong_cell": 0}
     numbers, lons, lats = (list(column) for column in zip(*answered, strict=True))
     with engine.connect() as conn:
-        row = conn.execute(_CHECK_REPORTS, {"numbers": numbers, "lons": lons,
-                                            "lats": lats}).mappings().one()
+        row = (
+            conn.execute(_CHECK_REPORTS, {"numbers": numbers, "lons": lons, "lats": lats})
+            .mappings()
+            .one()
+        )
     answered.clear()
     return {k: int(v) for k, v in row.items()}
 
@@ -731,8 +766,15 @@ async def _measure(
     return http, baseline, {**stored, "by_rule": dict(rules.most_common())}
 
 
-def _poster(session, port: int, categories: list[str], points: list, phase: Phase,
-            answered: list[tuple[str, float, float]], say: Clock):
+def _poster(
+    session,
+    port: int,
+    categories: list[str],
+    points: list,
+    phase: Phase,
+    answered: list[tuple[str, float, float]],
+    say: Clock,
+):
     """POST /reports as JSON with an Idempotency-Key, over the session's keep-alive
     connections; returns the status. Each 201's tracking number goes into `answered`
     with the WGS-84 point the client meant, for the check."""

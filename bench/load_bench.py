@@ -396,8 +396,7 @@ async def _load(
         watch.start()
         await asyncio.sleep(max(end - clock(), 0.0))
         machine = watch.stop()
-        return {"connections_per_worker": connections, "cpu_s": machine.cpu,
-                "machine": machine}
+        return {"connections_per_worker": connections, "cpu_s": machine.cpu, "machine": machine}
 
     found = await asyncio.gather(
         measure(), progress(), *(client(k, i) for i, (k, _) in enumerate(clients))

@@ -177,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     say = Clock()
     say(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     figures: list[PageFigures] = []
-    databases = [make_url(u).database or "" for u in (args.demo_database_url,
-                                                      args.district_database_url)]
+    databases = [
+        make_url(u).database or "" for u in (args.demo_database_url, args.district_database_url)
+    ]
     # Its children (the servers, the browser) are the bench's own work, not others'.
     with MachineWatch(databases, os.getpid()) as watch:
         if args.only in (None, "demo"):
@@ -195,8 +196,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=int, default=5, help="timed loads of each kind per page")
     parser.add_argument("--only", choices=["demo", "district"], help="measure one city only")
-    parser.add_argument("--with-district", action="store_true",
-                        help="measure the 10,000-cell district after the demo city too")
+    parser.add_argument(
+        "--with-district",
+        action="store_true",
+        help="measure the 10,000-cell district after the demo city too",
+    )
     parser.add_argument(
         "--cells",
         type=int,
@@ -386,7 +390,8 @@ async def _staff_storage(base_url: str, account: Account) -> tuple[dict[str, str
     its sign-in form), from one sign-in over the API; else why not."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as http:
         answer = await http.post(
-            "/auth/token", data={"username": account.username, "password": account.password})
+            "/auth/token", data={"username": account.username, "password": account.password}
+        )
     if answer.status_code != 200:
         return {}, f"signing in as {account.username} answered {answer.status_code}"
     body = answer.json()
@@ -429,11 +434,22 @@ async def _measure_page(
     """`runs` cold loads (a new browser context each: empty cache, the staff session
     already in localStorage) and `runs` warm reloads in the last one's tab (cached
     assets); sizes from the first cold load."""
-    state = {"origins": [{"origin": base_url, "localStorage": [
-        {"name": k, "value": v} for k, v in storage.items()]}]} if storage else None
+    state = (
+        {
+            "origins": [
+                {
+                    "origin": base_url,
+                    "localStorage": [{"name": k, "value": v} for k, v in storage.items()],
+                }
+            ]
+        }
+        if storage
+        else None
+    )
     for run in range(runs):
         context = await browser.new_context(
-            base_url=base_url, viewport=VIEWPORT, locale="zh-CN", storage_state=state)
+            base_url=base_url, viewport=VIEWPORT, locale="zh-CN", storage_state=state
+        )
         try:
             page = await context.new_page()
             await watch_drawing(page)
@@ -457,8 +473,10 @@ async def _measure_page(
         f"  {figures.page}: scripts+styles {figures.asset_wire_bytes / 1000:.0f} kB on the "
         f"wire ({figures.asset_bytes / 1000:.0f} kB decoded), interactive p50 cold "
         f"{figures.cold_p50:.0f} ms, warm {figures.warm_p50:.0f} ms"
-        + "".join(f"\n    {p}: {w / 1000:.1f} kB wire, {d / 1000:.1f} kB decoded"
-                  for p, w, d in figures.asset_files)
+        + "".join(
+            f"\n    {p}: {w / 1000:.1f} kB wire, {d / 1000:.1f} kB decoded"
+            for p, w, d in figures.asset_files
+        )
         + "".join(f"\n    problem: {p}" for p in figures.problems)
     )
 
@@ -526,7 +544,8 @@ def _tti(state: dict[str, Any], requests: list[Request]) -> float:
             continue
         # Playwright's startTime is wall-clock ms; the page's clock starts at timeOrigin.
         last_answer = max(
-            last_answer, timing["startTime"] + timing["responseEnd"] - state["timeOrigin"])
+            last_answer, timing["startTime"] + timing["responseEnd"] - state["timeOrigin"]
+        )
     return max(state["contentLoaded"], state["lastChange"], last_answer)
 
 
@@ -616,9 +635,12 @@ def _print_figures(
         "Cold = new browser context, empty cache (staff pages with the demo account's "
         "session already kept); warm = reload in the same tab. TTI: see the module docstring."
     )
-    print(json.dumps({"machine": machine.as_json(), "busy": busy,
-                      "pages": [_as_json(f) for f in figures]},
-                     ensure_ascii=False))
+    print(
+        json.dumps(
+            {"machine": machine.as_json(), "busy": busy, "pages": [_as_json(f) for f in figures]},
+            ensure_ascii=False,
+        )
+    )
 
 
 def _as_json(f: PageFigures) -> dict[str, Any]:

@@ -46,12 +46,17 @@ def bomb_png(width: int = 7680, height: int = 5170) -> bytes:
     idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat)
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -70,9 +75,16 @@ async def attack(base: str, photo: bytes, reports: int, photos: int) -> Counter:
 
         async def one(n: int) -> int:
             files = [("photos", (f"p{n}-{i}.png", photo, "image/png")) for i in range(photos)]
-            answer = await client.post("/reports", files=files, data={
-                "category": "fire.blocked_exit", "lon": "114.0", "lat": "22.5",
-                "description": "photo attack bench"})
+            answer = await client.post(
+                "/reports",
+                files=files,
+                data={
+                    "category": "fire.blocked_exit",
+                    "lon": "114.0",
+                    "lat": "22.5",
+                    "description": "photo attack bench",
+                },
+            )
             return answer.status_code
 
         return Counter(await asyncio.gather(*(one(n) for n in range(reports))))
@@ -84,19 +96,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports", type=int, default=2)
     parser.add_argument("--photos", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=3, help="attack rounds, one after another")
-    parser.add_argument("--max-megapixels", type=int, default=None,
-                        help="GRIDGOV_MAX_PHOTO_MEGAPIXELS for the server (default: shipped)")
+    parser.add_argument(
+        "--max-megapixels",
+        type=int,
+        default=None,
+        help="GRIDGOV_MAX_PHOTO_MEGAPIXELS for the server (default: shipped)",
+    )
     args = parser.parse_args(argv)
     say = Clock()
     refuse_shared_databases(args.database_url, "serves the app on it")
     migrate(args.database_url, say)
     photo = bomb_png()
-    say(f"photo: {len(photo) / 1024:.0f} KB on the wire, 7680x5170 = 39.7 MP "
+    say(
+        f"photo: {len(photo) / 1024:.0f} KB on the wire, 7680x5170 = 39.7 MP "
         f"({7680 * 5170 * 3 / 2**20:.0f} MB decoded); {args.reports} reports x "
         f"{args.photos} photos = {len(photo) * args.reports * args.photos / 2**20:.1f} MB "
-        "per round")
-    env = os.environ | {"GRIDGOV_DATABASE_URL": args.database_url,
-                        "GRIDGOV_RATE_LIMITS_ENABLED": "false"}
+        "per round"
+    )
+    env = os.environ | {
+        "GRIDGOV_DATABASE_URL": args.database_url,
+        "GRIDGOV_RATE_LIMITS_ENABLED": "false",
+    }
     if args.max_megapixels:
         env["GRIDGOV_MAX_PHOTO_MEGAPIXELS"] = str(args.max_megapixels)
     port = free_port()
@@ -106,15 +126,18 @@ def main(argv: list[str] | None = None) -> int:
         answers: Counter = Counter()
         with MachineWatch(make_url(args.database_url).database or "", server.pid) as watch:
             for _ in range(args.rounds):
-                answers += asyncio.run(attack(f"http://127.0.0.1:{port}", photo,
-                                              args.reports, args.photos))
+                answers += asyncio.run(
+                    attack(f"http://127.0.0.1:{port}", photo, args.reports, args.photos)
+                )
         after = memory_mb(server.pid)
     finally:
         stop_server(server)
     limit = args.max_megapixels or 24
     print(f"photo limit {limit} MP; answers {dict(answers)}")
-    print(f"server RSS before {before['VmRSS']:.0f} MB, peak {after['VmHWM']:.0f} MB, "
-          f"after {after['VmRSS']:.0f} MB")
+    print(
+        f"server RSS before {before['VmRSS']:.0f} MB, peak {after['VmHWM']:.0f} MB, "
+        f"after {after['VmRSS']:.0f} MB"
+    )
     # Memory is the figure here, not time; the load still says what else was running.
     print(watch.load.line())
     return 0

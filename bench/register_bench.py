@@ -127,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         load_register(engine, district, cells_path, say)
         with MachineWatch(database) as watch:
             figures.baseline_s = _time_baseline(engine, buildings_path, say, binary=False)
-            figures.binary_baseline_s = _time_baseline(engine, buildings_path, say,
-                                                       binary=True)
+            figures.binary_baseline_s = _time_baseline(engine, buildings_path, say, binary=True)
             figures.import_s, figures.import_phases = _time_import(engine, buildings_path, say)
         watched.append(watch.load)
         figures.rows = _count_rows(engine)

@@ -70,8 +70,9 @@ DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")
 DEFAULT_SEED = 20261124
 # Outside the repository: a virtualenv there would be swept into the checkout's tools
 # (ruff, pytest collection, git status) and its pins clash with ours.
-TIPG_VENV = Path(os.environ.get("GRIDGOV_TIPG_VENV")
-                 or Path.home() / ".cache" / "gridgov-bench" / "tipg-venv")
+TIPG_VENV = Path(
+    os.environ.get("GRIDGOV_TIPG_VENV") or Path.home() / ".cache" / "gridgov-bench" / "tipg-venv"
+)
 TIPG_REQUIREMENT = "tipg>=1.0,<2"
 CACHES = ("off", "on")
 ZOOMS = (12, 13, 14, 15, 16)
@@ -418,46 +419,95 @@ def _load_basemap(engine: Engine, district: District, say: Clock) -> None:
         for first in range(0, side, ROAD_SEGMENT_CELLS):
             span = slice(first, first + ROAD_SEGMENT_CELLS + 1)
             for axis, points in (("东西", nodes[span, line]), ("南北", nodes[line, span])):
-                roads.append({"id": f"{axis}{line}-{first}", "class": _road_class(line),
-                              "name": f"{axis}{line}路", "wkt": LineString(points).wkt})
+                roads.append(
+                    {
+                        "id": f"{axis}{line}-{first}",
+                        "class": _road_class(line),
+                        "name": f"{axis}{line}路",
+                        "wkt": LineString(points).wkt,
+                    }
+                )
     cells = district.cells()
-    kinds = ("school", "market", "hospital", "clinic", "fire_station", "police",
-             "government", "transit", "community_centre", "other")
+    kinds = (
+        "school",
+        "market",
+        "hospital",
+        "clinic",
+        "fire_station",
+        "police",
+        "government",
+        "transit",
+        "community_centre",
+        "other",
+    )
     for n, (code, cell) in enumerate(zip(cells["code"], cells.geometry, strict=True)):
         if n % 2 == 0:
-            areas.append(("compounds", {"id": code, "kind": None, "name": f"小区{code[-6:]}",
-                                        "wkt": cell.buffer(-15).wkt}))
+            areas.append(
+                (
+                    "compounds",
+                    {
+                        "id": code,
+                        "kind": None,
+                        "name": f"小区{code[-6:]}",
+                        "wkt": cell.buffer(-15).wkt,
+                    },
+                )
+            )
         if n % 7 == 0:
-            areas.append(("green", {"id": code, "kind": "park", "name": f"公园{code[-6:]}",
-                                    "wkt": cell.buffer(-30).wkt}))
+            areas.append(
+                (
+                    "green",
+                    {
+                        "id": code,
+                        "kind": "park",
+                        "name": f"公园{code[-6:]}",
+                        "wkt": cell.buffer(-30).wkt,
+                    },
+                )
+            )
         spot = cell.centroid
-        places.append({"id": code, "kind": kinds[n % len(kinds)], "name": f"地点{code[-6:]}",
-                       "wkt": spot.wkt})
+        places.append(
+            {"id": code, "kind": kinds[n % len(kinds)], "name": f"地点{code[-6:]}", "wkt": spot.wkt}
+        )
     row = side // 3
     river = Polygon([*nodes[:, row], *(nodes[::-1, row] + (0.0, 40.0))])
     areas.append(("water", {"id": "river", "kind": "river", "name": "基准河", "wkt": river.wkt}))
     geom = f"ST_Transform(ST_GeomFromText(:wkt, {BENCH_CRS}), 4326)"
-    say(f"loading the base map: {len(roads):,} roads, {len(areas):,} areas, "
-        f"{len(places):,} places")
+    say(f"loading the base map: {len(roads):,} roads, {len(areas):,} areas, {len(places):,} places")
     with engine.begin() as conn:
         for table in ("roads", "water", "green", "compounds", "places"):
             conn.execute(text(f"DELETE FROM basemap.{table} WHERE source = 'file'"))
-        conn.execute(text(
-            "INSERT INTO basemap.roads (source, external_id, class, name, geom) "
-            f"VALUES ('file', :id, :class, :name, ST_Multi({geom}))"), roads)
+        conn.execute(
+            text(
+                "INSERT INTO basemap.roads (source, external_id, class, name, geom) "
+                f"VALUES ('file', :id, :class, :name, ST_Multi({geom}))"
+            ),
+            roads,
+        )
         for table in ("compounds", "green", "water"):
             rows = [r for t, r in areas if t == table]
             kind = "" if table == "compounds" else "kind, "
-            conn.execute(text(
-                f"INSERT INTO basemap.{table} (source, external_id, {kind}name, geom) "
-                f"VALUES ('file', :id, {':kind, ' if kind else ''}:name, ST_Multi({geom}))"
-            ), rows)
-        conn.execute(text(
-            "INSERT INTO basemap.places (source, external_id, kind, name, geom) "
-            f"VALUES ('file', :id, :kind, :name, {geom})"), places)
+            conn.execute(
+                text(
+                    f"INSERT INTO basemap.{table} (source, external_id, {kind}name, geom) "
+                    f"VALUES ('file', :id, {':kind, ' if kind else ''}:name, ST_Multi({geom}))"
+                ),
+                rows,
+            )
+        conn.execute(
+            text(
+                "INSERT INTO basemap.places (source, external_id, kind, name, geom) "
+                f"VALUES ('file', :id, :kind, :name, {geom})"
+            ),
+            places,
+        )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE basemap.roads, basemap.water, basemap.green, "
-                          "basemap.compounds, basemap.places"))
+        conn.execute(
+            text(
+                "VACUUM ANALYZE basemap.roads, basemap.water, basemap.green, "
+                "basemap.compounds, basemap.places"
+            )
+        )
 
 
 def _check_bins(engine: Engine, say: Clock) -> int:
@@ -520,7 +570,9 @@ def _pick_tiles(
     incidents; cells in force), drawn with the seed: the same set for both servers."""
     rng = np.random.default_rng(args.seed + 4)
     picked: dict[str, dict[int, list[tuple[int, int]]]] = {
-        "incidents": {}, "cells": {}, "basemap": {}
+        "incidents": {},
+        "cells": {},
+        "basemap": {},
     }
     queries = {
         "incidents": """
@@ -562,8 +614,10 @@ def _ensure_tipg(say: Clock) -> Path:
     """tipg in its own virtualenv outside the repository (its pins may clash with ours),
     made on first use."""
     if TIPG_VENV.resolve().is_relative_to(ROOT):
-        raise SystemExit(f"GRIDGOV_TIPG_VENV {TIPG_VENV} is inside the repository: "
-                         "put tipg's virtualenv outside it (the default is under ~/.cache)")
+        raise SystemExit(
+            f"GRIDGOV_TIPG_VENV {TIPG_VENV} is inside the repository: "
+            "put tipg's virtualenv outside it (the default is under ~/.cache)"
+        )
     python = TIPG_VENV / "bin" / "python"
     if not python.exists():
         say(f"creating {TIPG_VENV} and installing {TIPG_REQUIREMENT} from PyPI")
@@ -594,8 +648,9 @@ def _tipg_env(args: argparse.Namespace) -> dict[str, str]:
 
     url = make_url(args.database_url)
     return {
-        "TIPG_BENCH_CACHE_TTL": json.dumps({"public.incidents": CACHE_TTL["incidents"],
-                                            "*": CACHE_TTL["cells"]}),
+        "TIPG_BENCH_CACHE_TTL": json.dumps(
+            {"public.incidents": CACHE_TTL["incidents"], "*": CACHE_TTL["cells"]}
+        ),
         "PATH": os.environ.get("PATH", ""),
         "DATABASE_URL": url.set(drivername="postgresql").render_as_string(hide_password=False),
         "TIPG_DB_SCHEMAS": '["public", "basemap"]',
@@ -626,29 +681,54 @@ def _stop(name: str, server: subprocess.Popen, say: Clock) -> None:
     say(f"{name} stopped")
 
 
-def _servers(args: argparse.Namespace, tipg_python: Path, say: Clock
-             ) -> dict[tuple[str, str], tuple[subprocess.Popen, int]]:
+def _servers(
+    args: argparse.Namespace, tipg_python: Path, say: Clock
+) -> dict[tuple[str, str], tuple[subprocess.Popen, int]]:
     """Four servers, (name, cache) -> (process, port): gridgov and tipg each with the
     cache off and on; uvicorn with --workers each, access log off, on 127.0.0.1."""
     workers = ("--workers", str(args.workers))
     port = {(name, cache): free_port() for name in ("gridgov", "tipg") for cache in CACHES}
     specs = {
-        ("gridgov", "off"): (uvicorn_command(port[("gridgov", "off")],
-                                             "bench.gridgov_uncached:create_app", "--factory",
-                                             *workers), _gridgov_env(args), "/health"),
-        ("gridgov", "on"): (gridgov_command(port[("gridgov", "on")], *workers),
-                            _gridgov_env(args), "/health"),
-        ("tipg", "off"): (uvicorn_command(port[("tipg", "off")], "tipg.main:app", *workers,
-                                          python=tipg_python), _tipg_env(args), "/collections"),
-        ("tipg", "on"): (uvicorn_command(port[("tipg", "on")], "tipg_cache:app", "--app-dir",
-                                         str(ROOT / "bench"), *workers, python=tipg_python),
-                         _tipg_env(args), "/collections"),
+        ("gridgov", "off"): (
+            uvicorn_command(
+                port[("gridgov", "off")], "bench.gridgov_uncached:create_app", "--factory", *workers
+            ),
+            _gridgov_env(args),
+            "/health",
+        ),
+        ("gridgov", "on"): (
+            gridgov_command(port[("gridgov", "on")], *workers),
+            _gridgov_env(args),
+            "/health",
+        ),
+        ("tipg", "off"): (
+            uvicorn_command(port[("tipg", "off")], "tipg.main:app", *workers, python=tipg_python),
+            _tipg_env(args),
+            "/collections",
+        ),
+        ("tipg", "on"): (
+            uvicorn_command(
+                port[("tipg", "on")],
+                "tipg_cache:app",
+                "--app-dir",
+                str(ROOT / "bench"),
+                *workers,
+                python=tipg_python,
+            ),
+            _tipg_env(args),
+            "/collections",
+        ),
     }
     started: dict[tuple[str, str], tuple[subprocess.Popen, int]] = {}
     try:
         for (name, cache), (command, env, health) in specs.items():
-            server = _start(f"{name} (cache {cache})", command, env,
-                            f"http://127.0.0.1:{port[(name, cache)]}{health}", say)
+            server = _start(
+                f"{name} (cache {cache})",
+                command,
+                env,
+                f"http://127.0.0.1:{port[(name, cache)]}{health}",
+                say,
+            )
             started[(name, cache)] = (server, port[(name, cache)])
     except BaseException:
         for (name, cache), (server, _port) in started.items():
@@ -668,8 +748,10 @@ def _basemap_tipg_queries(z: int) -> list[tuple[str, dict[str, str]]]:
     queries = [
         ("basemap.water", {"properties": "kind,name"}),
         ("basemap.green", {"properties": "kind,name"}),
-        ("basemap.roads", {"properties": "class,name",
-                           "filter": f"class IN ({quoted(bt.road_classes(z))})"}),
+        (
+            "basemap.roads",
+            {"properties": "class,name", "filter": f"class IN ({quoted(bt.road_classes(z))})"},
+        ),
     ]
     if z >= bt.COMPOUND_ZOOM:
         queries.append(("basemap.compounds", {"properties": "name"}))
@@ -680,8 +762,12 @@ def _basemap_tipg_queries(z: int) -> list[tuple[str, dict[str, str]]]:
     if z >= bt.PLACE_ZOOM:
         queries.append(("basemap.places", {"properties": "kind,name"}))
     elif z >= bt.MAJOR_PLACE_ZOOM:
-        queries.append(("basemap.places", {
-            "properties": "kind,name", "filter": f"kind IN ({quoted(bt.MAJOR_PLACE_KINDS)})"}))
+        queries.append(
+            (
+                "basemap.places",
+                {"properties": "kind,name", "filter": f"kind IN ({quoted(bt.MAJOR_PLACE_KINDS)})"},
+            )
+        )
     if z >= bt.BUILDING_ZOOM:
         queries.append(("public.buildings", {"properties": "address"}))
     column = {"public.grid_cells": "boundary_3857", "public.buildings": "footprint_3857"}
@@ -705,8 +791,10 @@ def _urls(
     base = f"http://127.0.0.1:{port}/collections"
     if layer == "basemap":
         return [
-            tuple(f"{base}/{collection}/tiles/WebMercatorQuad/{z}/{x}/{y}?{urlencode(query)}"
-                  for collection, query in _basemap_tipg_queries(z))
+            tuple(
+                f"{base}/{collection}/tiles/WebMercatorQuad/{z}/{x}/{y}?{urlencode(query)}"
+                for collection, query in _basemap_tipg_queries(z)
+            )
             for x, y in tiles
         ]
 
@@ -781,8 +869,9 @@ async def _time(
     run.seconds = time.perf_counter() - started
 
 
-async def _measure_all(args, tiles, tipg_python: Path, since: str, watch: MachineWatch,
-                       say: Clock) -> list[Run]:
+async def _measure_all(
+    args, tiles, tipg_python: Path, since: str, watch: MachineWatch, say: Clock
+) -> list[Run]:
     """Every layer and zoom on both servers, caches off then on; the server going first
     alternates from one row to the next. The timed part is watched (machine load)."""
     import aiohttp
@@ -804,8 +893,14 @@ async def _measure_all(args, tiles, tipg_python: Path, since: str, watch: Machin
                                 port = servers[(server, cache)][1]
                                 run = Run(server, layer, z, len(tiles[layer][z]), cache)
                                 urls = _urls(server, port, layer, z, tiles[layer][z], since)
-                                await _time(session, urls, run, args.requests,
-                                            args.concurrency, args.max_seconds)
+                                await _time(
+                                    session,
+                                    urls,
+                                    run,
+                                    args.requests,
+                                    args.concurrency,
+                                    args.max_seconds,
+                                )
                                 say(
                                     f"{layer} z{z} {server} cache {cache}: p50 "
                                     f"{run.percentile(50):.1f} ms, p99 "
@@ -833,7 +928,10 @@ def _same_features(layer: str, z: int) -> bool:
 
 
 def _print_figures(
-    args: argparse.Namespace, runs: list[Run], mismatches: int, shown: dict[str, int],
+    args: argparse.Namespace,
+    runs: list[Run],
+    mismatches: int,
+    shown: dict[str, int],
     watch: MachineWatch,
 ) -> None:
     by_key = {(r.server, r.cache, r.layer, r.zoom): r for r in runs}
@@ -861,8 +959,11 @@ def _print_figures(
                 g, t = by_key[("gridgov", cache, layer, z)], by_key[("tipg", cache, layer, z)]
                 gs, ts = g.summary(), t.summary()
                 ratio = ts["p50_ms"] / gs["p50_ms"] if gs["p50_ms"] else math.nan
-                same = "yes" if _same_features(layer, z) else (
-                    "counts" if layer == "incidents" else "no")
+                same = (
+                    "yes"
+                    if _same_features(layer, z)
+                    else ("counts" if layer == "incidents" else "no")
+                )
                 print(
                     f"{cache:<6}{layer:<10}{z:>3}{g.tiles:>6} {same:>5} | "
                     f"{gs['first_p50_ms']:>13.1f}{gs['p50_ms']:>7.1f}{gs['p99_ms']:>7.1f}"
@@ -876,26 +977,36 @@ def _print_figures(
         if ("gridgov", "off", layer, TARGET_ZOOM) in by_key:
             uncached = by_key[("gridgov", "off", layer, TARGET_ZOOM)]
             checks[f"uncached {layer} z{TARGET_ZOOM} p50 <= {P50_TARGET_MS:g} ms"] = (
-                uncached.percentile(50) <= P50_TARGET_MS)
+                uncached.percentile(50) <= P50_TARGET_MS
+            )
             checks[f"uncached {layer} z{TARGET_ZOOM} p99 <= {P99_TARGET_MS:g} ms"] = (
-                uncached.percentile(99) <= P99_TARGET_MS)
+                uncached.percentile(99) <= P99_TARGET_MS
+            )
     if ("gridgov", "off", "basemap", TARGET_ZOOM) in by_key:
         cut = by_key[("gridgov", "off", "basemap", TARGET_ZOOM)].percentile(50)
         checks[f"uncached basemap z{TARGET_ZOOM} p50 <= {BASEMAP_TARGET_MS:g} ms"] = (
-            cut <= BASEMAP_TARGET_MS)
-        print("\nbase-map bytes per tile by zoom (gridgov one tile; tipg its tables' tiles): "
-              + ", ".join(
-                  f"z{z} {by_key[('gridgov', 'off', 'basemap', z)].summary()['mean_kb']:.1f} "
-                  f"KB / {by_key[('tipg', 'off', 'basemap', z)].summary()['mean_kb']:.1f} KB"
-                  for z in BASEMAP_ZOOMS))
+            cut <= BASEMAP_TARGET_MS
+        )
+        print(
+            "\nbase-map bytes per tile by zoom (gridgov one tile; tipg its tables' tiles): "
+            + ", ".join(
+                f"z{z} {by_key[('gridgov', 'off', 'basemap', z)].summary()['mean_kb']:.1f} "
+                f"KB / {by_key[('tipg', 'off', 'basemap', z)].summary()['mean_kb']:.1f} KB"
+                for z in BASEMAP_ZOOMS
+            )
+        )
     for cache in CACHES:
-        compared = [(layer, z) for layer in _layers(args) for z in _zooms(layer)
-                    if _same_features(layer, z)]
+        compared = [
+            (layer, z) for layer in _layers(args) for z in _zooms(layer) if _same_features(layer, z)
+        ]
         if compared:
-            checks[f"cache {cache} vs {cache}: p50 below tipg's on every row with the same "
-                   f"features"] = all(
+            checks[
+                f"cache {cache} vs {cache}: p50 below tipg's on every row with the same features"
+            ] = all(
                 by_key[("gridgov", cache, layer, z)].percentile(50)
-                < by_key[("tipg", cache, layer, z)].percentile(50) for layer, z in compared)
+                < by_key[("tipg", cache, layer, z)].percentile(50)
+                for layer, z in compared
+            )
     print()
     print(load.line())
     for name, ok in checks.items():
@@ -909,8 +1020,9 @@ def _print_figures(
                 "workers": args.workers,
                 "bin_mismatches": mismatches,
                 "machine": load.as_json(),
-                "runs": [r.summary() | {"same_features": _same_features(r.layer, r.zoom)}
-                         for r in runs],
+                "runs": [
+                    r.summary() | {"same_features": _same_features(r.layer, r.zoom)} for r in runs
+                ],
                 "targets": {name: load.verdict(ok) for name, ok in checks.items()},
             },
             ensure_ascii=False,

@@ -56,8 +56,7 @@ async def app(scope, receive, send):
     _expires, start, body = kept
     await send(start)
     for i, chunk in enumerate(body):
-        await send({"type": "http.response.body", "body": chunk,
-                    "more_body": i < len(body) - 1})
+        await send({"type": "http.response.body", "body": chunk, "more_body": i < len(body) - 1})
     if not body:
         await send({"type": "http.response.body", "body": b""})
 

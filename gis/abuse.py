@@ -61,14 +61,10 @@ class AccessBan(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (
-        CheckConstraint("(network IS NULL) <> (user_id IS NULL)", name="one_target"),
-    )
+    __table_args__ = (CheckConstraint("(network IS NULL) <> (user_id IS NULL)", name="one_target"),)
 
 
 # One statement counts a request against all its keys and returns each key's total.
@@ -98,9 +94,12 @@ class RateLimiter:
         # Parsed once here, not on every request.
         self.rules = {name: parse_rate(rule) for name, rule in self.settings.rate_limits.items()}
 
-    def windows(self, scope: str, keys: dict[str, str | int | None],
-                rules: Mapping[str, tuple[int | None, int]] | None = None,
-                ) -> tuple[dict[str, tuple[int | None, int]], list[datetime], float]:
+    def windows(
+        self,
+        scope: str,
+        keys: dict[str, str | int | None],
+        rules: Mapping[str, tuple[int | None, int]] | None = None,
+    ) -> tuple[dict[str, tuple[int | None, int]], list[datetime], float]:
         """The counter keys of a request with their rules, each key's current window start
         (in the same order) and the time now. `rules` ({kind: (hits, seconds)}) default to
         the configured `scope.kind` limits."""
@@ -120,8 +119,12 @@ class RateLimiter:
             starts.append(datetime.fromtimestamp(now // seconds * seconds, UTC))
         return counted, starts, now
 
-    async def count(self, scope: str, rules: Mapping[str, tuple[int | None, int]] | None = None,
-                    **keys: str | int | None) -> Tally:
+    async def count(
+        self,
+        scope: str,
+        rules: Mapping[str, tuple[int | None, int]] | None = None,
+        **keys: str | int | None,
+    ) -> Tally:
         """Count one request of `scope` for each key given (ip=..., account=...) against
         `rules` ({kind: (hits, seconds)}, hits None for a window only counted; default the
         configured limits), whatever `rate_limits_enabled` and the exempt addresses say:
@@ -138,8 +141,9 @@ class RateLimiter:
             if limit is not None and hits > limit:
                 waits.append(math.ceil(seconds - now % seconds))
         # A key is scope:kind:value, and neither scope nor kind holds a colon.
-        return Tally({key.split(":", 2)[1]: hits for key, hits in rows},
-                     max(1, max(waits)) if waits else 0)
+        return Tally(
+            {key.split(":", 2)[1]: hits for key, hits in rows}, max(1, max(waits)) if waits else 0
+        )
 
     async def check(self, scope: str, **keys: str | int | None) -> None:
         """Count one request of `scope` for each key given (ip=..., account=...,
@@ -209,8 +213,11 @@ class LoginThrottle:
 
     def _keys(self, username: str, ip: str | None, known: bool) -> dict[str, str | None]:
         address = address_key(ip) if ip else None
-        return {"pair": f"{username}@{address}" if address else None, "ip": address,
-                "username": None if known else username}
+        return {
+            "pair": f"{username}@{address}" if address else None,
+            "ip": address,
+            "username": None if known else username,
+        }
 
     async def refuse_if_over(self, username: str, ip: str | None) -> None:
         """TooManyRequests when this address may not try this name now (counts nothing)."""
@@ -223,8 +230,11 @@ class LoginThrottle:
             return
         async with limiter.connect() as conn:
             rows = (await conn.execute(_HITS, {"keys": list(rules), "starts": starts})).all()
-        waits = [math.ceil(rules[key][1] - now % rules[key][1]) for key, hits in rows
-                 if hits >= rules[key][0]]
+        waits = [
+            math.ceil(rules[key][1] - now % rules[key][1])
+            for key, hits in rows
+            if hits >= rules[key][0]
+        ]
         if waits:
             raise TooManyRequests(max(1, max(waits)), "login")
 
@@ -240,18 +250,31 @@ class LoginThrottle:
         if not self.limiter.settings.rate_limits_enabled or ip is None:
             return
         async with self.limiter.connect() as conn:
-            await conn.execute(_HIT, {"keys": [self._known_key(username, ip)],
-                                      "starts": [self._known_window(time.time())]})
+            await conn.execute(
+                _HIT,
+                {
+                    "keys": [self._known_key(username, ip)],
+                    "starts": [self._known_window(time.time())],
+                },
+            )
 
     async def _is_known_address(self, username: str, ip: str | None) -> bool:
         if ip is None:
             return False
         now = time.time()
         async with self.limiter.connect() as conn:
-            rows = (await conn.execute(_HITS, {
-                "keys": [self._known_key(username, ip)] * 2,
-                "starts": [self._known_window(now),
-                           self._known_window(now - KNOWN_ADDRESS_SECONDS)]})).all()
+            rows = (
+                await conn.execute(
+                    _HITS,
+                    {
+                        "keys": [self._known_key(username, ip)] * 2,
+                        "starts": [
+                            self._known_window(now),
+                            self._known_window(now - KNOWN_ADDRESS_SECONDS),
+                        ],
+                    },
+                )
+            ).all()
         return bool(rows)
 
     @staticmethod

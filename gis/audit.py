@@ -139,8 +139,18 @@ async def search(session: AsyncSession, query: AuditQuery) -> list[dict[str, Any
     )
     wanted = [condition(value) for value, condition in filters if value is not None]
     rows = await session.execute(
-        select(e.id, e.at, e.action, e.actor_id, e.actor_name, e.actor_role,
-               func.host(e.ip).label("ip"), e.subject_type, e.subject_id, e.detail)
+        select(
+            e.id,
+            e.at,
+            e.action,
+            e.actor_id,
+            e.actor_name,
+            e.actor_role,
+            func.host(e.ip).label("ip"),
+            e.subject_type,
+            e.subject_id,
+            e.detail,
+        )
         .where(*wanted)
         .order_by(e.id.desc())
         .limit(query.limit)

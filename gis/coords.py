@@ -66,7 +66,12 @@ _ScalarTransform = Callable[[float, float], tuple[float, float]]
 # numpy on one point (a report is one point). Same operations in the same order, so the
 # two agree to a few ulps.
 _SCALAR_MATH = SimpleNamespace(
-    pi=math.pi, sin=math.sin, cos=math.cos, sqrt=math.sqrt, abs=abs, hypot=math.hypot,
+    pi=math.pi,
+    sin=math.sin,
+    cos=math.cos,
+    sqrt=math.sqrt,
+    abs=abs,
+    hypot=math.hypot,
     arctan2=math.atan2,
 )
 

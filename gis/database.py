@@ -66,15 +66,19 @@ def ensure_database(url: str) -> None:
     from psycopg2 import sql
 
     parsed = make_url(url)
-    conn = psycopg2.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username,
-                            password=parsed.password, dbname="postgres")
+    conn = psycopg2.connect(
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        dbname="postgres",
+    )
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,))
             if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(
-                    sql.Identifier(parsed.database)))
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database)))
     finally:
         conn.close()
 

@@ -54,8 +54,9 @@ class CopyField:
         return cls(lengths, payload, np.concatenate(([0], np.cumsum(np.maximum(lengths, 0)))))
 
     @classmethod
-    def integers(cls, values: np.ndarray, present: np.ndarray | None = None,
-                 width: int = 4) -> CopyField:
+    def integers(
+        cls, values: np.ndarray, present: np.ndarray | None = None, width: int = 4
+    ) -> CopyField:
         """An integer column (int4; width 2 for smallint, 8 for bigint); rows where
         `present` is False are NULL."""
         present = np.ones(len(values), dtype=bool) if present is None else present
@@ -101,8 +102,10 @@ def _binary_rows(fields: list[CopyField], start: int, stop: int) -> bytes:
         at = at + 4
         first, last = field_.offsets[start], field_.offsets[stop]
         if last > first:  # byte k of a row's value goes to its row's position + k
-            out[np.repeat(at - (field_.offsets[start:stop] - first), sizes[:, column])
-                + np.arange(last - first)] = field_.payload[first:last]
+            out[
+                np.repeat(at - (field_.offsets[start:stop] - first), sizes[:, column])
+                + np.arange(last - first)
+            ] = field_.payload[first:last]
         at = at + sizes[:, column]
     return out.tobytes()
 
@@ -147,8 +150,7 @@ BUILD_MAINTENANCE_WORK_MEM = "256MB"
 
 
 @contextmanager
-def indexes_built_after(conn: Connection, table: str, *, when: bool = True
-                        ) -> Iterator[list[str]]:
+def indexes_built_after(conn: Connection, table: str, *, when: bool = True) -> Iterator[list[str]]:
     """Drop `table`'s secondary indexes, run the block, then build them again from their
     own definitions, all inside the caller's transaction (yields the names dropped).
 

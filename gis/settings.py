@@ -15,9 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values shipped in .env.example and the defaults; they are fine on a laptop and
 # refused anywhere else, so a production deploy cannot start with a known key.
-PLACEHOLDER_SECRETS = frozenset(
-    {"change-me", "dev-secret-change-me", "dev-id-key-change-me", ""}
-)
+PLACEHOLDER_SECRETS = frozenset({"change-me", "dev-secret-change-me", "dev-id-key-change-me", ""})
 
 SECRET_NAMES = ("secret_key", "id_hash_key")
 MIN_SECRET_LENGTH = 32
@@ -116,7 +114,8 @@ class Settings(BaseSettings):
     # and {status}; the site's public address for links in texts (none: the path alone).
     sms_gateway_url: str | None = Field(None, max_length=2000)
     sms_template: str = Field(
-        "【网格治理】您上报的隐患（编号 {tracking_number}）{message}", max_length=500)
+        "【网格治理】您上报的隐患（编号 {tracking_number}）{message}", max_length=500
+    )
     alerts_public_url: str = Field("", max_length=500)
     # Abuse limits, "hits/seconds" per scope and key (ip, account, username), counted in
     # PostgreSQL so every worker process shares them; exempt networks (a 12345 gateway,
@@ -140,8 +139,10 @@ class Settings(BaseSettings):
         for name, rule in value.items():
             scope, _, key = name.partition(".")
             if scope not in RATE_LIMIT_SCOPES or key not in RATE_LIMIT_KEYS:
-                raise ValueError(f"{name}: expected <{'|'.join(RATE_LIMIT_SCOPES)}>."
-                                 f"<{'|'.join(RATE_LIMIT_KEYS)}>")
+                raise ValueError(
+                    f"{name}: expected <{'|'.join(RATE_LIMIT_SCOPES)}>."
+                    f"<{'|'.join(RATE_LIMIT_KEYS)}>"
+                )
             parse_rate(rule)
         return {**DEFAULT_RATE_LIMITS, **value}
 
@@ -165,8 +166,11 @@ class Settings(BaseSettings):
 
     def weak_secrets(self) -> list[str]:
         """The GRIDGOV_* keys that are published placeholders or too short to be secret."""
-        return [f"GRIDGOV_{name.upper()}" for name in SECRET_NAMES
-                if _is_weak(getattr(self, name).get_secret_value())]
+        return [
+            f"GRIDGOV_{name.upper()}"
+            for name in SECRET_NAMES
+            if _is_weak(getattr(self, name).get_secret_value())
+        ]
 
     @property
     def is_local_database(self) -> bool:

@@ -34,10 +34,38 @@ _FORCING_PREFIX = {"GeoJSON": "GeoJSON:", "GPKG": "GPKG:", "CSV": "CSV:"}
 # (the OGR VRT's <SrcDataSource> is how an "import" once read .env), removed from this
 # process's GDAL before the first read so that no file can be handed to them.
 REFUSED_DRIVERS = (
-    "OGR_VRT", "VRT", "GDALG", "GTI", "ADBC", "AIVector", "AmigoCloud", "Carto", "CSW",
-    "EEDA", "EEDAI", "Elasticsearch", "GPSBabel", "HTTP", "NGW", "OAPIF", "OGCAPI",
-    "PLSCENES", "WFS", "WMS", "WMTS", "WCS", "PostgreSQL", "MySQL", "ODBC", "MSSQLSpatial",
-    "OCI", "MongoDBv3", "PDS4", "STACIT", "STACTA", "DAAS",
+    "OGR_VRT",
+    "VRT",
+    "GDALG",
+    "GTI",
+    "ADBC",
+    "AIVector",
+    "AmigoCloud",
+    "Carto",
+    "CSW",
+    "EEDA",
+    "EEDAI",
+    "Elasticsearch",
+    "GPSBabel",
+    "HTTP",
+    "NGW",
+    "OAPIF",
+    "OGCAPI",
+    "PLSCENES",
+    "WFS",
+    "WMS",
+    "WMTS",
+    "WCS",
+    "PostgreSQL",
+    "MySQL",
+    "ODBC",
+    "MSSQLSpatial",
+    "OCI",
+    "MongoDBv3",
+    "PDS4",
+    "STACIT",
+    "STACTA",
+    "DAAS",
 )
 # GDAL configuration that keeps reads off the network whatever a file says (see GDAL's
 # "Security considerations" and "Configuration options" pages).
@@ -92,8 +120,8 @@ def harden_gdal() -> None:
 
         skip = (pyogrio.get_gdal_config_option("GDAL_SKIP") or "").split()
         pyogrio.set_gdal_config_options(
-            {**GDAL_SAFETY_OPTIONS, "GDAL_SKIP": " ".join(dict.fromkeys(
-                [*skip, *REFUSED_DRIVERS]))})
+            {**GDAL_SAFETY_OPTIONS, "GDAL_SKIP": " ".join(dict.fromkeys([*skip, *REFUSED_DRIVERS]))}
+        )
         # GDAL applies GDAL_SKIP when drivers are registered: registering again (the ones
         # present are kept) deregisters the skipped ones. Names this build lacks warn.
         with warnings.catch_warnings():
@@ -112,13 +140,16 @@ def check_vector_file(path: Path, *, field: str = "file") -> str:
     name = path.name
     text = str(path)
     if text.startswith("/vsi") or "://" in text:
-        raise InvalidInput(f"{name}: only local files are read", f"{name}：只读取本地文件",
-                           field=field)
+        raise InvalidInput(
+            f"{name}: only local files are read", f"{name}：只读取本地文件", field=field
+        )
     driver = DRIVERS_BY_SUFFIX.get(path.suffix.lower())
     if driver is None:
         raise InvalidInput(
             f"{name} is not one of {', '.join(sorted(set(DRIVERS_BY_SUFFIX)))}",
-            f"不支持的文件类型：{name}", field=field)
+            f"不支持的文件类型：{name}",
+            field=field,
+        )
     if not path.is_file():
         raise InvalidInput(f"file not found: {name}", f"文件不存在：{name}", field=field)
     with path.open("rb") as stream:
@@ -128,7 +159,8 @@ def check_vector_file(path: Path, *, field: str = "file") -> str:
             f"{name} is not a {driver} file (its content is another format, e.g. a GDAL "
             "VRT); only the format its name says is read",
             f"{name} 的内容不是 {driver} 格式（例如是 GDAL VRT），只按文件名所示格式读取",
-            field=field)
+            field=field,
+        )
     if driver == "GeoJSON":
         _refuse_fetching_geojson(path, field)
     return driver
@@ -150,17 +182,20 @@ def read_vector(path: Path, *, field: str = "file", **options) -> gpd.GeoDataFra
         return pyogrio.read_dataframe(source, **options)
     except (LookupError, ValueError) as exc:  # an unknown encoding name
         if options.get("encoding"):
-            raise InvalidInput(f"cannot read {path.name} as {options['encoding']}: {exc}",
-                               f"无法按 {options['encoding']} 编码读取 {path.name}",
-                               field="encoding") from exc
+            raise InvalidInput(
+                f"cannot read {path.name} as {options['encoding']}: {exc}",
+                f"无法按 {options['encoding']} 编码读取 {path.name}",
+                field="encoding",
+            ) from exc
         raise _unreadable(path, exc, field) from exc
     except Exception as exc:  # GDAL says what is wrong with the file
         raise _unreadable(path, exc, field) from exc
 
 
 def _unreadable(path: Path, exc: Exception, field: str) -> InvalidInput:
-    return InvalidInput(f"cannot read {path.name}: {exc}", f"无法读取文件 {path.name}：{exc}",
-                        field=field)
+    return InvalidInput(
+        f"cannot read {path.name}: {exc}", f"无法读取文件 {path.name}：{exc}", field=field
+    )
 
 
 def _looks_like(driver: str, path: Path, head: bytes) -> bool:
@@ -169,8 +204,11 @@ def _looks_like(driver: str, path: Path, head: bytes) -> bool:
         return head.startswith(b"SQLite format 3\x00")
     if driver == "ESRI Shapefile":
         # File code 9994 big-endian, version 1000 little-endian.
-        return (len(head) >= 100 and head[:4] == b"\x00\x00\x27\x0a"
-                and head[28:32] == b"\xe8\x03\x00\x00")
+        return (
+            len(head) >= 100
+            and head[:4] == b"\x00\x00\x27\x0a"
+            and head[28:32] == b"\xe8\x03\x00\x00"
+        )
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if driver == "GeoJSON":
         return text.startswith(b"{")
@@ -194,7 +232,9 @@ def _refuse_fetching_geojson(path: Path, field: str) -> None:
                     f"{path.name} names a coordinate system by link or hides text behind "
                     "\\u escapes; give the CRS by name (e.g. EPSG:4326) and plain text",
                     f"{path.name} 以链接指定坐标系或用 \\u 转义隐藏文字；请用名称（如 "
-                    "EPSG:4326）指定坐标系", field=field)
+                    "EPSG:4326）指定坐标系",
+                    field=field,
+                )
             # Keep the tail, with a whitespace run of any length folded to one space, so
             # a member split across chunks (or padded with blanks) is still seen.
             overlap = window.rstrip()[-64:] + (b" " if window[-1:].isspace() else b"")

@@ -122,16 +122,20 @@ async def compounds_near(
     session: AsyncSession, lon: float, lat: float, limit: int
 ) -> list[CompoundEntry]:
     """The compounds (and address groups) of the buildings nearest lon/lat, nearest first."""
-    rows = await session.execute(_COMPOUNDS, {"lon": lon, "lat": lat, "limit": limit,
-                                              "nearest": NEAREST_BUILDINGS})
+    rows = await session.execute(
+        _COMPOUNDS, {"lon": lon, "lat": lat, "limit": limit, "nearest": NEAREST_BUILDINGS}
+    )
     return [CompoundEntry(*row) for row in rows.all()]
 
 
 def check_compound_id(value: str) -> str:
     """A compound id as compounds_near gives it, or a 422 naming `compound`."""
     if not COMPOUND_ID.match(value):
-        raise InvalidInput("compound must be an id from GET /addresses/compounds",
-                           "compound 应为小区列表中的编号", field="compound")
+        raise InvalidInput(
+            "compound must be an id from GET /addresses/compounds",
+            "compound 应为小区列表中的编号",
+            field="compound",
+        )
     return value
 
 
@@ -145,12 +149,15 @@ async def compound_buildings(
     """The buildings of a compound or address group, by address; 404 when it has none."""
     check_compound_id(compound)
     if compound.startswith("c"):
-        rows = await session.execute(_COMPOUND_BUILDINGS,
-                                     {"compound": int(compound[1:]), "limit": limit})
+        rows = await session.execute(
+            _COMPOUND_BUILDINGS, {"compound": int(compound[1:]), "limit": limit}
+        )
     else:
         group = compound[2:]
-        rows = await session.execute(_ADDRESS_BUILDINGS, {
-            "prefix": _escape_like(group) + "%", "group": group, "limit": limit})
+        rows = await session.execute(
+            _ADDRESS_BUILDINGS,
+            {"prefix": _escape_like(group) + "%", "group": group, "limit": limit},
+        )
     found = [BuildingEntry(*row) for row in rows.all()]
     if not found:
         raise NotFound(f"no buildings in compound {compound}", "该小区没有楼栋")
@@ -160,8 +167,9 @@ async def compound_buildings(
 async def building_units(session: AsyncSession, building_id: int) -> list[UnitEntry]:
     """The units of a building by floor (empty for one without registered units); 404
     for an unknown building."""
-    exists = (await session.execute(text("SELECT 1 FROM buildings WHERE id = :id"),
-                                    {"id": building_id})).first()
+    exists = (
+        await session.execute(text("SELECT 1 FROM buildings WHERE id = :id"), {"id": building_id})
+    ).first()
     if exists is None:
         raise NotFound(f"no building {building_id}", f"没有楼栋 {building_id}")
     rows = await session.execute(_UNITS, {"building": building_id, "limit": MAX_UNITS})

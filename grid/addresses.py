@@ -110,7 +110,8 @@ def confident(query: str, hit: AddressHit, building: str | None = None) -> bool:
     """Whether a hit may stand for the address unattended: it fits, and it holds every
     part typed or is at least MIN_ADDRESS_CONFIDENCE similar."""
     return address_fits(query, hit, building) and (
-        hit.contains or hit.score >= MIN_ADDRESS_CONFIDENCE)
+        hit.contains or hit.score >= MIN_ADDRESS_CONFIDENCE
+    )
 
 
 def normalise_query(raw: str) -> str:
@@ -119,37 +120,49 @@ def normalise_query(raw: str) -> str:
     if len(query) < MIN_QUERY_CHARS:
         raise InvalidInput(
             f"type at least {MIN_QUERY_CHARS} characters of the address",
-            f"请至少输入 {MIN_QUERY_CHARS} 个字", field="q",
+            f"请至少输入 {MIN_QUERY_CHARS} 个字",
+            field="q",
         )
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInput(
             f"an address query has at most {MAX_QUERY_CHARS} characters",
-            f"地址查询最多 {MAX_QUERY_CHARS} 个字", field="q",
+            f"地址查询最多 {MAX_QUERY_CHARS} 个字",
+            field="q",
         )
     return query
 
 
 def _like_patterns(query: str) -> list[str]:
     """One ILIKE pattern per token, wildcards in the input escaped."""
+
     def escape(token: str) -> str:
         return token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
     return [f"%{escape(t)}%" for t in _TOKEN.findall(query)]
 
 
 async def search_addresses(
-    session: AsyncSession, raw_query: str, limit: int = 10,
+    session: AsyncSession,
+    raw_query: str,
+    limit: int = 10,
     near: tuple[float, float] | None = None,
 ) -> list[AddressHit]:
     """Buildings whose address contains or resembles the query, best first."""
     query = normalise_query(raw_query)
     # SET LOCAL keeps the threshold to this transaction (the pool reuses connections).
-    await session.execute(text(
-        f"SET LOCAL pg_trgm.word_similarity_threshold = {MIN_WORD_SIMILARITY}"
-    ))
-    rows = await session.execute(_SEARCH, {
-        "q": query.replace(" ", ""), "patterns": _like_patterns(query), "limit": limit,
-        "near_lon": near and near[0], "near_lat": near and near[1],
-    })
+    await session.execute(
+        text(f"SET LOCAL pg_trgm.word_similarity_threshold = {MIN_WORD_SIMILARITY}")
+    )
+    rows = await session.execute(
+        _SEARCH,
+        {
+            "q": query.replace(" ", ""),
+            "patterns": _like_patterns(query),
+            "limit": limit,
+            "near_lon": near and near[0],
+            "near_lat": near and near[1],
+        },
+    )
     return [AddressHit(*row) for row in rows.all()]
 
 

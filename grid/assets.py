@@ -39,14 +39,18 @@ class AssetKind:
 # subclasses follow the common CJ/T 214 tables; extinguisher cabinets and e-bike charging
 # points are not in the base classes, so they sit in 06 其他设施 as city extensions. Check
 # the subclass codes against the annex your city uses before relying on them.
-ASSET_KINDS: dict[str, AssetKind] = {k.key: k for k in (
-    AssetKind("fire_hydrant", "01", ("16",), "消火栓", "Fire hydrant"),
-    AssetKind("extinguisher_cabinet", "06", ("51",), "灭火器箱", "Extinguisher cabinet"),
-    AssetKind("ebike_charger", "06", ("52",), "电动自行车充电桩", "E-bike charging point"),
-    AssetKind("manhole_cover", "01", tuple(f"{n:02d}" for n in range(1, 15)), "井盖",
-              "Manhole cover"),
-    AssetKind("street_light", "01", ("18",), "路灯", "Street light"),
-)}
+ASSET_KINDS: dict[str, AssetKind] = {
+    k.key: k
+    for k in (
+        AssetKind("fire_hydrant", "01", ("16",), "消火栓", "Fire hydrant"),
+        AssetKind("extinguisher_cabinet", "06", ("51",), "灭火器箱", "Extinguisher cabinet"),
+        AssetKind("ebike_charger", "06", ("52",), "电动自行车充电桩", "E-bike charging point"),
+        AssetKind(
+            "manhole_cover", "01", tuple(f"{n:02d}" for n in range(1, 15)), "井盖", "Manhole cover"
+        ),
+        AssetKind("street_light", "01", ("18",), "路灯", "Street light"),
+    )
+}
 ASSET_STATUSES = ["in_service", "damaged", "removed"]
 ASSET_SOURCES = ["demo", "file"]
 CODE_PATTERN = r"^[0-9]{16}$"
@@ -79,14 +83,19 @@ def parse_asset_code(value: object, field: str = "code") -> AssetCode:
     """Split and check a 16-digit asset code; a 422 naming `field` when it is not one."""
     code = "" if value is None else str(value).strip()
     if not re.fullmatch(CODE_PATTERN, code):
-        raise InvalidInput(f"{field} must be 16 digits (county 6 + class 2 + subclass 2 + "
-                           "serial 6)", "部件编码应为 16 位数字（县级代码 6 位 + 大类 2 位 + "
-                           "小类 2 位 + 序号 6 位）", field=field)
+        raise InvalidInput(
+            f"{field} must be 16 digits (county 6 + class 2 + subclass 2 + serial 6)",
+            "部件编码应为 16 位数字（县级代码 6 位 + 大类 2 位 + 小类 2 位 + 序号 6 位）",
+            field=field,
+        )
     parsed = AssetCode(code[:6], code[6:8], code[8:10], code[10:])
     if parsed.county[2:] == "0000" or parsed.serial == "000000":
-        raise InvalidInput(f"{field}: the county code must name a county (not a province) "
-                           "and the serial cannot be 000000",
-                           "部件编码的县级代码须到区县，序号不能为 000000", field=field)
+        raise InvalidInput(
+            f"{field}: the county code must name a county (not a province) "
+            "and the serial cannot be 000000",
+            "部件编码的县级代码须到区县，序号不能为 000000",
+            field=field,
+        )
     return parsed
 
 
@@ -95,20 +104,27 @@ def kind_for(parsed: AssetCode, kind: str | None, field: str = "kind") -> AssetK
     subclass, else the one the code names; a 422 naming the field otherwise."""
     if kind is None:
         if parsed.kind is None:
-            raise InvalidInput(f"class {parsed.major} subclass {parsed.minor} is no asset kind "
-                               "gridgov registers; give the kind",
-                               f"大类 {parsed.major} 小类 {parsed.minor} 不是已登记的部件类型",
-                               field=field)
+            raise InvalidInput(
+                f"class {parsed.major} subclass {parsed.minor} is no asset kind "
+                "gridgov registers; give the kind",
+                f"大类 {parsed.major} 小类 {parsed.minor} 不是已登记的部件类型",
+                field=field,
+            )
         return parsed.kind
     found = ASSET_KINDS.get(kind)
     if found is None:
-        raise InvalidInput(f"unknown kind {kind!r}; one of " + ", ".join(ASSET_KINDS),
-                           f"未知部件类型：{kind}", field=field)
+        raise InvalidInput(
+            f"unknown kind {kind!r}; one of " + ", ".join(ASSET_KINDS),
+            f"未知部件类型：{kind}",
+            field=field,
+        )
     if parsed.kind is not found:
-        raise InvalidInput(f"the code's class {parsed.major}{parsed.minor} is not a {kind} "
-                           f"({found.major}{'/'.join(found.minors)})",
-                           f"部件编码的类别 {parsed.major}{parsed.minor} 与类型 "
-                           f"{found.label_zh} 不符", field="code")
+        raise InvalidInput(
+            f"the code's class {parsed.major}{parsed.minor} is not a {kind} "
+            f"({found.major}{'/'.join(found.minors)})",
+            f"部件编码的类别 {parsed.major}{parsed.minor} 与类型 {found.label_zh} 不符",
+            field="code",
+        )
     return found
 
 
@@ -136,16 +152,37 @@ _NEARBY = text("""
 
 
 async def assets_nearby(
-    session: AsyncSession, lon: float, lat: float, kinds: list[str] | None,
-    radius_m: float = NEARBY_RADIUS_M, limit: int = NEARBY_LIMIT,
+    session: AsyncSession,
+    lon: float,
+    lat: float,
+    kinds: list[str] | None,
+    radius_m: float = NEARBY_RADIUS_M,
+    limit: int = NEARBY_LIMIT,
 ) -> list[dict[str, Any]]:
     """Public assets (not removed) of these kinds (None: any) near a point, nearest first:
     code, kind with labels, status, name, distance in metres, lon/lat. Assets are public
     objects; nothing here is about a person."""
-    rows = await session.execute(_NEARBY, {
-        "lon": lon, "lat": lat, "radius": radius_m,
-        "radius_deg": degrees_around(lat, radius_m), "kinds": kinds, "limit": limit,
-    })
-    return [{"code": r.code, "kind": r.kind, "kind_label": kind_label(r.kind),
-             "status": r.status, "name": r.name, "distance_m": float(r.distance_m),
-             "lon": round(r.lon, 7), "lat": round(r.lat, 7)} for r in rows]
+    rows = await session.execute(
+        _NEARBY,
+        {
+            "lon": lon,
+            "lat": lat,
+            "radius": radius_m,
+            "radius_deg": degrees_around(lat, radius_m),
+            "kinds": kinds,
+            "limit": limit,
+        },
+    )
+    return [
+        {
+            "code": r.code,
+            "kind": r.kind,
+            "kind_label": kind_label(r.kind),
+            "status": r.status,
+            "name": r.name,
+            "distance_m": float(r.distance_m),
+            "lon": round(r.lon, 7),
+            "lat": round(r.lat, 7),
+        }
+        for r in rows
+    ]

@@ -17,8 +17,14 @@ async def building_page(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Up to `limit` buildings intersecting the bbox, ordered by id, and the next cursor."""
     query = (
-        select(Building.id, Building.address, Building.use, Building.floors, GridCell.code,
-               as_geojson(Building.footprint))
+        select(
+            Building.id,
+            Building.address,
+            Building.use,
+            Building.floors,
+            GridCell.code,
+            as_geojson(Building.footprint),
+        )
         .outerjoin(GridCell, GridCell.id == Building.cell_id)
         .where(intersects_bbox(Building.footprint, bbox))
         .order_by(Building.id)
@@ -28,8 +34,11 @@ async def building_page(
         query = query.where(Building.id > after)
     rows = (await session.execute(query)).all()
     features = [
-        feature(geom, {"id": bid, "address": address, "use": use, "floors": floors,
-                       "cell_code": cell_code}, bid)
+        feature(
+            geom,
+            {"id": bid, "address": address, "use": use, "floors": floors, "cell_code": cell_code},
+            bid,
+        )
         for bid, address, use, floors, cell_code, geom in rows[:limit]
     ]
     next_cursor = rows[limit - 1][0] if len(rows) > limit else None

@@ -37,26 +37,38 @@ def checked_name(name: object) -> str:
     """The trimmed name, or InvalidInput naming `name`."""
     problem = name_problem(name)
     if problem is not None:
-        raise InvalidInput(f"name: {problem}", "网格名称须为 1–100 个可打印字符",
-                           field="name")
+        raise InvalidInput(f"name: {problem}", "网格名称须为 1–100 个可打印字符", field="name")
     return str(name).strip()
 
 
-async def rename_cell(session: AsyncSession, code: str, name: str, actor: Actor
-                      ) -> dict[str, Any]:
+async def rename_cell(session: AsyncSession, code: str, name: str, actor: Actor) -> dict[str, Any]:
     """Rename the cell in force with this code (in the session's transaction) and audit
     it; NotFound for an unknown code. Renaming to the same name changes nothing."""
     name = checked_name(name)
-    row = (await session.execute(text(
-        "SELECT id, name FROM grid_cells WHERE code = :code "
-        "AND active_from IS NOT NULL AND active_to IS NULL FOR UPDATE"),
-        {"code": code})).first()
+    row = (
+        await session.execute(
+            text(
+                "SELECT id, name FROM grid_cells WHERE code = :code "
+                "AND active_from IS NOT NULL AND active_to IS NULL FOR UPDATE"
+            ),
+            {"code": code},
+        )
+    ).first()
     if row is None:
         raise NotFound(f"No grid cell with code {code}", f"未找到网格 {code}")
     if row.name != name:
-        await session.execute(text("UPDATE grid_cells SET name = :name WHERE id = :id"),
-                              {"name": name, "id": row.id})
-        await audit.record(session, "state_change", actor, "grid_cell", code,
-                           change="rename", cell_id=row.id, previous_name=row.name,
-                           name=name)
+        await session.execute(
+            text("UPDATE grid_cells SET name = :name WHERE id = :id"), {"name": name, "id": row.id}
+        )
+        await audit.record(
+            session,
+            "state_change",
+            actor,
+            "grid_cell",
+            code,
+            change="rename",
+            cell_id=row.id,
+            previous_name=row.name,
+            name=name,
+        )
     return {"code": code, "name": name, "previous_name": row.name}

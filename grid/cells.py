@@ -32,8 +32,9 @@ async def cell_page(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Up to `limit` cells as GeoJSON Features ordered by code, and the next cursor."""
     query = (
-        select(GridCell.code, GridCell.name, Region.code, Region.name,
-               as_geojson(GridCell.boundary))
+        select(
+            GridCell.code, GridCell.name, Region.code, Region.name, as_geojson(GridCell.boundary)
+        )
         .join(Region, Region.id == GridCell.community_id)
         .where(GridCell.in_force())
         .order_by(GridCell.code)
@@ -45,8 +46,11 @@ async def cell_page(
         query = query.where(GridCell.code > after)
     rows = (await session.execute(query)).all()
     features = [
-        feature(geom, {"code": code, "name": name, "community_code": ccode,
-                       "community_name": cname}, code)
+        feature(
+            geom,
+            {"code": code, "name": name, "community_code": ccode, "community_name": cname},
+            code,
+        )
         for code, name, ccode, cname, geom in rows[:limit]
     ]
     next_cursor = rows[limit - 1][0] if len(rows) > limit else None
@@ -68,8 +72,14 @@ async def cell_responsibility(session: AsyncSession, cell: CellRef, on: date) ->
     """The cell's primary and backup workers on a day, and its community managers."""
     workers = (
         await session.execute(
-            select(CellAssignment.kind, CellAssignment.valid_from, CellAssignment.valid_to,
-                   User.username, User.display_name, User.phone)
+            select(
+                CellAssignment.kind,
+                CellAssignment.valid_from,
+                CellAssignment.valid_to,
+                User.username,
+                User.display_name,
+                User.phone,
+            )
             .join(User, User.id == CellAssignment.user_id)
             .where(CellAssignment.cell_id == cell.id, *assignment_valid_on(on))
             .order_by(CellAssignment.kind.desc(), CellAssignment.valid_from)
@@ -79,8 +89,11 @@ async def cell_responsibility(session: AsyncSession, cell: CellRef, on: date) ->
         await session.execute(
             select(User.username, User.display_name, User.phone)
             .join(Region, Region.id == User.region_id)
-            .where(Region.code == cell.community_code, User.role == Role.COMMUNITY_MANAGER,
-                   User.is_active.is_(True))
+            .where(
+                Region.code == cell.community_code,
+                User.role == Role.COMMUNITY_MANAGER,
+                User.is_active.is_(True),
+            )
             .order_by(User.username)
         )
     ).all()
@@ -91,7 +104,8 @@ async def cell_responsibility(session: AsyncSession, cell: CellRef, on: date) ->
     def assigned(wanted: str) -> list[dict[str, Any]]:
         return [
             {**person(u, n, p), "valid_from": f.isoformat(), "valid_to": t and t.isoformat()}
-            for kind, f, t, u, n, p in workers if kind == wanted
+            for kind, f, t, u, n, p in workers
+            if kind == wanted
         ]
 
     return {
@@ -106,23 +120,35 @@ async def cell_responsibility(session: AsyncSession, cell: CellRef, on: date) ->
 async def cell_feature(session: AsyncSession, cell: CellRef) -> dict[str, Any]:
     """A cell as a GeoJSON Feature with its community and area in m² (public fields)."""
     query = (
-        select(Region.name, func.ST_Area(func.Geography(GridCell.boundary)),
-               as_geojson(GridCell.boundary))
+        select(
+            Region.name,
+            func.ST_Area(func.Geography(GridCell.boundary)),
+            as_geojson(GridCell.boundary),
+        )
         .join(Region, Region.id == GridCell.community_id)
         .where(GridCell.id == cell.id)
     )
     community_name, area, geometry = (await session.execute(query)).one()
     properties = {
-        "code": cell.code, "name": cell.name, "community_code": cell.community_code,
-        "community_name": community_name, "area_m2": round(area, 1),
+        "code": cell.code,
+        "name": cell.name,
+        "community_code": cell.community_code,
+        "community_name": community_name,
+        "area_m2": round(area, 1),
     }
     return feature(geometry, properties, cell.code)
 
 
 async def cells_extent(session: AsyncSession) -> tuple[float, float, float, float] | None:
     """The lon/lat extent of every grid cell, or None when there are none."""
-    row = (await session.execute(select(func.ST_XMin(func.ST_Extent(GridCell.boundary)),
-                                        func.ST_YMin(func.ST_Extent(GridCell.boundary)),
-                                        func.ST_XMax(func.ST_Extent(GridCell.boundary)),
-                                        func.ST_YMax(func.ST_Extent(GridCell.boundary))))).one()
+    row = (
+        await session.execute(
+            select(
+                func.ST_XMin(func.ST_Extent(GridCell.boundary)),
+                func.ST_YMin(func.ST_Extent(GridCell.boundary)),
+                func.ST_XMax(func.ST_Extent(GridCell.boundary)),
+                func.ST_YMax(func.ST_Extent(GridCell.boundary)),
+            )
+        )
+    ).one()
     return None if row[0] is None else tuple(float(v) for v in row)

@@ -19,8 +19,11 @@ from grid.linking import CellIndex
 SOURCE = "demo"
 # Metres between assets along a road, and each one's offset from the centre line (a
 # hydrant or a lamp stands at the kerb; a manhole cover lies in the carriageway).
-ALONG_ROADS = {"fire_hydrant": (250.0, 9.0), "street_light": (300.0, -8.0),
-               "manhole_cover": (400.0, 2.0)}
+ALONG_ROADS = {
+    "fire_hydrant": (250.0, 9.0),
+    "street_light": (300.0, -8.0),
+    "manhole_cover": (400.0, 2.0),
+}
 # Share of buildings (by use) with an extinguisher cabinet or an e-bike charging point.
 CABINET_USES, CABINET_SHARE = ("residential", "mixed", "commercial", "public"), 0.04
 CHARGER_USES, CHARGER_SHARE = ("residential", "mixed"), 0.025
@@ -33,15 +36,15 @@ def demo_assets(city: DemoCity, seed: int = 0) -> gpd.GeoDataFrame:
     cells = city.cells.to_crs(WORK_EPSG)
     outline = shapely.union_all(cells.geometry.to_numpy())
     roads = city.roads.to_crs(WORK_EPSG)
-    parts = [_along_roads(roads, outline, kind, *spacing)
-             for kind, spacing in ALONG_ROADS.items()]
+    parts = [_along_roads(roads, outline, kind, *spacing) for kind, spacing in ALONG_ROADS.items()]
     buildings = city.buildings.to_crs(WORK_EPSG)
-    parts.append(_at_buildings(rng, buildings, "extinguisher_cabinet", CABINET_USES,
-                               CABINET_SHARE, 1.0))
-    parts.append(_at_buildings(rng, buildings, "ebike_charger", CHARGER_USES,
-                               CHARGER_SHARE, 4.0))
-    assets = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry",
-                              crs=WORK_EPSG)
+    parts.append(
+        _at_buildings(rng, buildings, "extinguisher_cabinet", CABINET_USES, CABINET_SHARE, 1.0)
+    )
+    parts.append(_at_buildings(rng, buildings, "ebike_charger", CHARGER_USES, CHARGER_SHARE, 4.0))
+    assets = gpd.GeoDataFrame(
+        pd.concat(parts, ignore_index=True), geometry="geometry", crs=WORK_EPSG
+    )
     # The county code is the district's: the first six digits of the nearest cell's code.
     near = gpd.sjoin_nearest(assets, cells[["code", cells.geometry.name]], how="left")
     county = near[~near.index.duplicated(keep="first")]["code"].str[:6].to_numpy()
@@ -50,17 +53,16 @@ def demo_assets(city: DemoCity, seed: int = 0) -> gpd.GeoDataFrame:
     classes = pd.Series([f"{c}{a}{b}" for c, a, b in zip(county, majors, minors, strict=True)])
     serial = classes.groupby(classes).cumcount() + 1
     assets["code"] = classes + serial.map("{:06d}".format)
-    assets["status"] = np.where(rng.random(len(assets)) < DAMAGED_SHARE, "damaged",
-                                "in_service")
+    assets["status"] = np.where(rng.random(len(assets)) < DAMAGED_SHARE, "damaged", "in_service")
     return assets.to_crs(CRS_LONLAT)
 
 
-def _along_roads(roads: gpd.GeoDataFrame, outline, kind: str, spacing: float,
-                 offset: float) -> pd.DataFrame:
+def _along_roads(
+    roads: gpd.GeoDataFrame, outline, kind: str, spacing: float, offset: float
+) -> pd.DataFrame:
     """Points every `spacing` metres along each road inside the city, `offset` metres to
     its left (negative: right)."""
-    lines = roads.assign(geometry=roads.geometry.intersection(outline)).explode(
-        index_parts=False)
+    lines = roads.assign(geometry=roads.geometry.intersection(outline)).explode(index_parts=False)
     lines = lines[lines.geometry.geom_type == "LineString"]
     names, points = [], []
     for name, line in zip(lines["name"], lines.geometry, strict=True):
@@ -78,11 +80,18 @@ def _along_roads(roads: gpd.GeoDataFrame, outline, kind: str, spacing: float,
     return pd.DataFrame({"kind": kind, "name": names, "geometry": points})
 
 
-def _at_buildings(rng: np.random.Generator, buildings: gpd.GeoDataFrame, kind: str,
-                  uses: tuple[str, ...], share: float, outward: float) -> pd.DataFrame:
+def _at_buildings(
+    rng: np.random.Generator,
+    buildings: gpd.GeoDataFrame,
+    kind: str,
+    uses: tuple[str, ...],
+    share: float,
+    outward: float,
+) -> pd.DataFrame:
     """A point `outward` metres outside the walls of a share of the buildings of `uses`."""
-    chosen = buildings[buildings["use"].isin(uses).to_numpy()
-                       & (rng.random(len(buildings)) < share)]
+    chosen = buildings[
+        buildings["use"].isin(uses).to_numpy() & (rng.random(len(buildings)) < share)
+    ]
     rings = shapely.get_exterior_ring(shapely.get_geometry(chosen.geometry.to_numpy(), 0))
     on_wall = shapely.line_interpolate_point(rings, rng.random(len(chosen)), normalized=True)
     centre = shapely.get_coordinates(shapely.centroid(chosen.geometry.to_numpy()))
@@ -90,21 +99,30 @@ def _at_buildings(rng: np.random.Generator, buildings: gpd.GeoDataFrame, kind: s
     away = wall - centre
     xy = wall + away / np.maximum(np.hypot(away[:, 0], away[:, 1]), 1e-9)[:, None] * outward
     label = ASSET_KINDS[kind].label_zh
-    return pd.DataFrame({"kind": kind, "name": [f"{a}{label}" for a in chosen["address"]],
-                         "geometry": shapely.points(xy)})
+    return pd.DataFrame(
+        {
+            "kind": kind,
+            "name": [f"{a}{label}" for a in chosen["address"]],
+            "geometry": shapely.points(xy),
+        }
+    )
 
 
-def load_demo_assets(connection: Connection, city: DemoCity, seed: int = 0,
-                     progress: Callable[[str], None] | None = None) -> dict[str, int]:
+def load_demo_assets(
+    connection: Connection,
+    city: DemoCity,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
     """Replace the demo's assets with this city's, linked to the cells in force, in one
     set-based statement; returns {"city_assets": rows}."""
     (progress or (lambda _m: None))("demo assets: hydrants, lights, covers, cabinets, chargers")
     assets = demo_assets(city, seed)
     points = assets.geometry.to_numpy()
     cell_ids = CellIndex.load(connection).cell_ids_for_points(points)
-    connection.execute(text("DELETE FROM city_assets WHERE source = :source"),
-                       {"source": SOURCE})
-    inserted = connection.execute(text("""
+    connection.execute(text("DELETE FROM city_assets WHERE source = :source"), {"source": SOURCE})
+    inserted = connection.execute(
+        text("""
         INSERT INTO city_assets (code, kind, status, name, cell_id, location, source)
         SELECT code, kind, status, name, NULLIF(cell_id, -1),
                ST_SetSRID(ST_MakePoint(lon, lat), 4326), :source
@@ -112,12 +130,18 @@ def load_demo_assets(connection: Connection, city: DemoCity, seed: int = 0,
                     CAST(:names AS text[]), CAST(:cell_ids AS int[]),
                     CAST(:lons AS float8[]), CAST(:lats AS float8[]))
              AS t(code, kind, status, name, cell_id, lon, lat)
-    """), {
-        "source": SOURCE, "codes": assets["code"].tolist(), "kinds": assets["kind"].tolist(),
-        "statuses": assets["status"].tolist(),
-        "names": [n[:100] for n in assets["name"]], "cell_ids": cell_ids.tolist(),
-        "lons": shapely.get_x(points).tolist(), "lats": shapely.get_y(points).tolist(),
-    }).rowcount
+    """),
+        {
+            "source": SOURCE,
+            "codes": assets["code"].tolist(),
+            "kinds": assets["kind"].tolist(),
+            "statuses": assets["status"].tolist(),
+            "names": [n[:100] for n in assets["name"]],
+            "cell_ids": cell_ids.tolist(),
+            "lons": shapely.get_x(points).tolist(),
+            "lats": shapely.get_y(points).tolist(),
+        },
+    ).rowcount
     return {"city_assets": inserted}
 
 

@@ -46,23 +46,136 @@ DEMO_COMMUNITY = DEMO_STREET + "001"
 DEMO_CELL = DEMO_COMMUNITY + "001"
 
 ROAD_STEMS = (
-    "人民", "建设", "中山", "解放", "和平", "东风", "新华", "胜利", "友谊", "光明", "长江",
-    "黄河", "珠江", "天河", "体育", "花城", "五羊", "文明", "民主", "环市", "科技", "创新",
-    "学府", "迎宾", "滨江", "沿江", "华夏", "金穗", "兴华", "东湖", "青年", "工业", "先烈",
-    "广园", "白云", "龙口", "振兴", "繁荣", "幸福", "团结", "复兴", "富强", "康乐", "南华",
-    "长安", "春风", "翠湖", "银河", "凤凰", "云景", "锦绣", "百花", "桂花", "木棉", "紫荆",
-    "梧桐", "朝阳", "海印", "晓港", "江南", "北秀", "福田", "黄埔", "沙面", "芳村", "石溪",
+    "人民",
+    "建设",
+    "中山",
+    "解放",
+    "和平",
+    "东风",
+    "新华",
+    "胜利",
+    "友谊",
+    "光明",
+    "长江",
+    "黄河",
+    "珠江",
+    "天河",
+    "体育",
+    "花城",
+    "五羊",
+    "文明",
+    "民主",
+    "环市",
+    "科技",
+    "创新",
+    "学府",
+    "迎宾",
+    "滨江",
+    "沿江",
+    "华夏",
+    "金穗",
+    "兴华",
+    "东湖",
+    "青年",
+    "工业",
+    "先烈",
+    "广园",
+    "白云",
+    "龙口",
+    "振兴",
+    "繁荣",
+    "幸福",
+    "团结",
+    "复兴",
+    "富强",
+    "康乐",
+    "南华",
+    "长安",
+    "春风",
+    "翠湖",
+    "银河",
+    "凤凰",
+    "云景",
+    "锦绣",
+    "百花",
+    "桂花",
+    "木棉",
+    "紫荆",
+    "梧桐",
+    "朝阳",
+    "海印",
+    "晓港",
+    "江南",
+    "北秀",
+    "福田",
+    "黄埔",
+    "沙面",
+    "芳村",
+    "石溪",
 )
 STREET_STEMS = (
-    "望江", "金沙", "石牌", "沙河", "龙洞", "五山", "花园", "新港", "凤凰", "棠溪", "明月",
+    "望江",
+    "金沙",
+    "石牌",
+    "沙河",
+    "龙洞",
+    "五山",
+    "花园",
+    "新港",
+    "凤凰",
+    "棠溪",
+    "明月",
     "翠屏",
 )
 COMMUNITY_STEMS = (
-    "桃园", "翠竹", "柳岸", "兰苑", "梅林", "荷塘", "松涛", "杏坛", "枫林", "竹园", "锦华",
-    "金碧", "银湾", "碧水", "青山", "白鹭", "晨光", "东升", "春晖", "秋实", "丰泽", "安居",
-    "康宁", "福寿", "和谐", "友邻", "嘉禾", "瑞景", "华庭", "雅苑", "怡景", "悦城", "书香",
-    "文苑", "星河", "月湾", "海棠", "紫薇", "玉兰", "芙蓉", "丁香", "榕树", "凤岗", "龙湖",
-    "鹤鸣", "燕园", "荔枝", "杨柳",
+    "桃园",
+    "翠竹",
+    "柳岸",
+    "兰苑",
+    "梅林",
+    "荷塘",
+    "松涛",
+    "杏坛",
+    "枫林",
+    "竹园",
+    "锦华",
+    "金碧",
+    "银湾",
+    "碧水",
+    "青山",
+    "白鹭",
+    "晨光",
+    "东升",
+    "春晖",
+    "秋实",
+    "丰泽",
+    "安居",
+    "康宁",
+    "福寿",
+    "和谐",
+    "友邻",
+    "嘉禾",
+    "瑞景",
+    "华庭",
+    "雅苑",
+    "怡景",
+    "悦城",
+    "书香",
+    "文苑",
+    "星河",
+    "月湾",
+    "海棠",
+    "紫薇",
+    "玉兰",
+    "芙蓉",
+    "丁香",
+    "榕树",
+    "凤岗",
+    "龙湖",
+    "鹤鸣",
+    "燕园",
+    "荔枝",
+    "杨柳",
 )
 
 
@@ -140,27 +253,61 @@ class _Profile:
 
 PROFILES: dict[str, _Profile] = {
     "residential": _Profile(
-        pitch=(50, 36), width=(16, 40), depth=(10, 16),
-        uses=("residential", "mixed", "commercial", "other"), weights=(0.9, 0.04, 0.04, 0.02),
-        big_chance=0.03, big_uses=("public",), empty=0.12, park_chance=0.35, regular=True),
+        pitch=(50, 36),
+        width=(16, 40),
+        depth=(10, 16),
+        uses=("residential", "mixed", "commercial", "other"),
+        weights=(0.9, 0.04, 0.04, 0.02),
+        big_chance=0.03,
+        big_uses=("public",),
+        empty=0.12,
+        park_chance=0.35,
+        regular=True,
+    ),
     "mixed": _Profile(
-        pitch=(46, 38), width=(14, 36), depth=(10, 26),
+        pitch=(46, 38),
+        width=(14, 36),
+        depth=(10, 26),
         uses=("residential", "mixed", "commercial", "office", "other"),
         weights=(0.55, 0.2, 0.15, 0.07, 0.03),
-        big_chance=0.05, big_uses=("commercial", "public", "office"), empty=0.12,
-        park_chance=0.2),
+        big_chance=0.05,
+        big_uses=("commercial", "public", "office"),
+        empty=0.12,
+        park_chance=0.2,
+    ),
     "business": _Profile(
-        pitch=(58, 46), width=(20, 50), depth=(14, 36),
-        uses=("office", "commercial", "mixed", "residential"), weights=(0.45, 0.35, 0.15, 0.05),
-        big_chance=0.12, big_uses=("commercial", "office"), empty=0.15, park_chance=0.1),
+        pitch=(58, 46),
+        width=(20, 50),
+        depth=(14, 36),
+        uses=("office", "commercial", "mixed", "residential"),
+        weights=(0.45, 0.35, 0.15, 0.05),
+        big_chance=0.12,
+        big_uses=("commercial", "office"),
+        empty=0.15,
+        park_chance=0.1,
+    ),
     "industrial": _Profile(
-        pitch=(82, 62), width=(30, 72), depth=(20, 52),
-        uses=("industrial", "office", "other"), weights=(0.85, 0.05, 0.1),
-        big_chance=0.1, big_uses=("industrial",), empty=0.2, park_chance=0.0),
+        pitch=(82, 62),
+        width=(30, 72),
+        depth=(20, 52),
+        uses=("industrial", "office", "other"),
+        weights=(0.85, 0.05, 0.1),
+        big_chance=0.1,
+        big_uses=("industrial",),
+        empty=0.2,
+        park_chance=0.0,
+    ),
     "campus": _Profile(
-        pitch=(62, 48), width=(20, 46), depth=(12, 30),
-        uses=("public", "residential", "other"), weights=(0.7, 0.2, 0.1),
-        big_chance=0.2, big_uses=("public",), empty=0.2, park_chance=0.3),
+        pitch=(62, 48),
+        width=(20, 46),
+        depth=(12, 30),
+        uses=("public", "residential", "other"),
+        weights=(0.7, 0.2, 0.1),
+        big_chance=0.2,
+        big_uses=("public",),
+        empty=0.2,
+        park_chance=0.3,
+    ),
 }
 PROFILE_NAMES = tuple(PROFILES)
 PROFILE_WEIGHTS = (0.55, 0.2, 0.1, 0.08, 0.07)  # before the centre/edge adjustment
@@ -197,8 +344,14 @@ def generate_demo_city(
     report(f"demo city: {len(regions)} regions, {len(cells)} cells, {len(buildings)} buildings")
     report("demo city: houses, households and people")
     population = generate_demo_population(seed, buildings, progress=report)
-    return DemoCity(regions=regions, cells=cells, buildings=buildings, roads=_road_frame(roads),
-                    population=population, **people)
+    return DemoCity(
+        regions=regions,
+        cells=cells,
+        buildings=buildings,
+        roads=_road_frame(roads),
+        population=population,
+        **people,
+    )
 
 
 # --- outline and roads ---------------------------------------------------------------
@@ -208,13 +361,16 @@ def _outline(rng: np.random.Generator, cx: float, cy: float) -> Polygon:
     """An irregular, rounded city outline: a superellipse with a few random harmonics."""
     theta = np.linspace(0, 2 * np.pi, 256, endpoint=False)
     exponent = 3.0
-    radius = (np.abs(np.cos(theta) / HALF_WIDTH) ** exponent
-              + np.abs(np.sin(theta) / HALF_HEIGHT) ** exponent) ** (-1 / exponent)
+    radius = (
+        np.abs(np.cos(theta) / HALF_WIDTH) ** exponent
+        + np.abs(np.sin(theta) / HALF_HEIGHT) ** exponent
+    ) ** (-1 / exponent)
     wobble = np.ones_like(theta)
     for k in range(2, 7):
         wobble += rng.uniform(0.01, 0.045) * np.sin(k * theta + rng.uniform(0, 2 * np.pi))
-    ring = np.column_stack([cx + radius * wobble * np.cos(theta),
-                            cy + radius * wobble * np.sin(theta)])
+    ring = np.column_stack(
+        [cx + radius * wobble * np.cos(theta), cy + radius * wobble * np.sin(theta)]
+    )
     # Opening then closing rounds off notches and spikes the harmonics may leave.
     shape = Polygon(ring).buffer(-300, quad_segs=6).buffer(300, quad_segs=6)
     return shapely.simplify(shape, 2.0)
@@ -280,8 +436,10 @@ def _diagonal_roads(rng: np.random.Generator, bounds: tuple[float, ...]) -> list
     minx, miny, maxx, maxy = bounds
     w, h = maxx - minx, maxy - miny
     specs: list[_RoadSpec] = []
-    for (x1, y1), (x2, y2) in (((minx, miny + 0.2 * h), (maxx, maxy - 0.1 * h)),
-                               ((minx + 0.15 * w, maxy), (maxx - 0.35 * w, miny))):
+    for (x1, y1), (x2, y2) in (
+        ((minx, miny + 0.2 * h), (maxx, maxy - 0.1 * h)),
+        ((minx + 0.15 * w, maxy), (maxx - 0.35 * w, miny)),
+    ):
         t = np.linspace(0, 1, 120)
         length = np.hypot(x2 - x1, y2 - y1)
         bend = _wiggle(rng, t * length, np.zeros(t.size))
@@ -302,8 +460,11 @@ def _ring_road(rng: np.random.Generator, outline: Polygon) -> _RoadSpec:
 
 def _roads(rng: np.random.Generator, outline: Polygon) -> list[_Road]:
     """The named road network: a wiggly grid, two diagonal avenues and a ring road."""
-    specs = [*_grid_roads(rng, outline.bounds), *_diagonal_roads(rng, outline.bounds),
-             _ring_road(rng, outline)]
+    specs = [
+        *_grid_roads(rng, outline.bounds),
+        *_diagonal_roads(rng, outline.bounds),
+        _ring_road(rng, outline),
+    ]
     names = _road_names(rng, [kind for kind, *_ in specs])
     roads = []
     for name, (kind, pts, along, off) in zip(names, specs, strict=True):
@@ -315,9 +476,13 @@ def _roads(rng: np.random.Generator, outline: Polygon) -> list[_Road]:
 def _road_frame(roads: list[_Road]) -> gpd.GeoDataFrame:
     """The roads in lon/lat, for maps."""
     return gpd.GeoDataFrame(
-        {"name": [r.name for r in roads], "kind": [r.kind for r in roads],
-         "geometry": _to_lonlat(np.array([r.line for r in roads], dtype=object))},
-        geometry="geometry", crs=CRS_LONLAT,
+        {
+            "name": [r.name for r in roads],
+            "kind": [r.kind for r in roads],
+            "geometry": _to_lonlat(np.array([r.line for r in roads], dtype=object)),
+        },
+        geometry="geometry",
+        crs=CRS_LONLAT,
     )
 
 
@@ -381,9 +546,13 @@ def _merge_superblocks(rng: np.random.Generator, faces: list[Polygon]) -> list[P
         if i in merged or i in gone:
             continue
         near, shared = _shared_lengths(faces, i)
-        ok = [int(j) for j, s in zip(near, shared, strict=True)
-              if s > 120 and int(j) not in merged | gone
-              and faces[i].area + faces[int(j)].area < 500_000]
+        ok = [
+            int(j)
+            for j, s in zip(near, shared, strict=True)
+            if s > 120
+            and int(j) not in merged | gone
+            and faces[i].area + faces[int(j)].area < 500_000
+        ]
         if not ok:
             continue
         j = ok[int(rng.integers(len(ok)))]
@@ -466,17 +635,19 @@ def _assign_hierarchy(
         street_code = f"{district_code}{s + 1:03d}"
         community_code = f"{street_code}{c + 1:03d}"
         community_name = f"{community_stems[4 * s_global + c]}社区"
-        rows.append({
-            "code": f"{community_code}{serial[key]:03d}",
-            "name": f"{community_name}第{serial[key]}网格",
-            "community_code": community_code,
-            "community_name": community_name,
-            "street_code": street_code,
-            "street_name": f"{street_stems[s_global]}街道",
-            "district_code": district_code,
-            "district_name": DISTRICT_NAMES[d],
-            "boundary": geoms[k],
-        })
+        rows.append(
+            {
+                "code": f"{community_code}{serial[key]:03d}",
+                "name": f"{community_name}第{serial[key]}网格",
+                "community_code": community_code,
+                "community_name": community_name,
+                "street_code": street_code,
+                "street_name": f"{street_stems[s_global]}街道",
+                "district_code": district_code,
+                "district_name": DISTRICT_NAMES[d],
+                "boundary": geoms[k],
+            }
+        )
     return gpd.GeoDataFrame(rows, geometry="boundary", crs=f"EPSG:{WORK_EPSG}")
 
 
@@ -508,9 +679,14 @@ def _cells_lonlat(cells_m: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """The public cell table: code, name, community code and a lon/lat MultiPolygon."""
     boundary = _as_multi(_to_lonlat(cells_m.geometry.to_numpy()))
     return gpd.GeoDataFrame(
-        {"code": cells_m["code"].to_numpy(), "name": cells_m["name"].to_numpy(),
-         "community_code": cells_m["community_code"].to_numpy(), "boundary": boundary},
-        geometry="boundary", crs=CRS_LONLAT,
+        {
+            "code": cells_m["code"].to_numpy(),
+            "name": cells_m["name"].to_numpy(),
+            "community_code": cells_m["community_code"].to_numpy(),
+            "boundary": boundary,
+        },
+        geometry="boundary",
+        crs=CRS_LONLAT,
     )
 
 
@@ -519,19 +695,34 @@ def _regions(cells: gpd.GeoDataFrame, cells_m: gpd.GeoDataFrame) -> gpd.GeoDataF
     its cells, so containment holds exactly in the stored CRS."""
     rows = []
     cell_geoms = cells.geometry.to_numpy()
-    levels = (("district", "district_code", "district_name", lambda c: CITY_CODE),
-              ("street", "street_code", "street_name", lambda c: c[:6]),
-              ("community", "community_code", "community_name", lambda c: c[:9]))
-    rows.append({"code": CITY_CODE, "name": CITY_NAME, "level": "city", "parent_code": None,
-                 "boundary": _multi(shapely.union_all(cell_geoms))})
+    levels = (
+        ("district", "district_code", "district_name", lambda c: CITY_CODE),
+        ("street", "street_code", "street_name", lambda c: c[:6]),
+        ("community", "community_code", "community_name", lambda c: c[:9]),
+    )
+    rows.append(
+        {
+            "code": CITY_CODE,
+            "name": CITY_NAME,
+            "level": "city",
+            "parent_code": None,
+            "boundary": _multi(shapely.union_all(cell_geoms)),
+        }
+    )
     for level, code_col, name_col, parent in levels:
         codes = cells_m[code_col].to_numpy()
         names = cells_m[name_col].to_numpy()
         for code in dict.fromkeys(codes):  # first-seen order = code order
             members = codes == code
-            rows.append({"code": code, "name": names[members][0], "level": level,
-                         "parent_code": parent(code),
-                         "boundary": _multi(shapely.union_all(cell_geoms[members]))})
+            rows.append(
+                {
+                    "code": code,
+                    "name": names[members][0],
+                    "level": level,
+                    "parent_code": parent(code),
+                    "boundary": _multi(shapely.union_all(cell_geoms[members])),
+                }
+            )
     frame = gpd.GeoDataFrame(rows, geometry="boundary", crs=CRS_LONLAT)
     frame["parent_code"] = frame["parent_code"].astype(object)
     frame.loc[frame["level"] == "city", "parent_code"] = None  # pandas made it NaN
@@ -590,16 +781,18 @@ def _corner_cut(rng: np.random.Generator, boxes: np.ndarray, cx, cy, w, h) -> np
     # The cutter overshoots the box by 1 m so no zero-width sliver survives.
     ex, ey = cx + sx * (w / 2 + 1), cy + sy * (h / 2 + 1)
     ix, iy = cx + sx * (w / 2 - cw), cy + sy * (h / 2 - ch)
-    cutter = shapely.box(np.minimum(ex, ix), np.minimum(ey, iy), np.maximum(ex, ix),
-                         np.maximum(ey, iy))
+    cutter = shapely.box(
+        np.minimum(ex, ix), np.minimum(ey, iy), np.maximum(ex, ix), np.maximum(ey, iy)
+    )
     return shapely.difference(boxes, cutter)
 
 
 def _courtyard(boxes: np.ndarray, cx, cy, w, h) -> np.ndarray:
     """Courtyard (回-shaped) footprints for schools and malls: a ring 14-18 m deep."""
     depth = np.clip(np.minimum(w, h) * 0.3, 14, 18)
-    inner = shapely.box(cx - w / 2 + depth, cy - h / 2 + depth, cx + w / 2 - depth,
-                        cy + h / 2 - depth)
+    inner = shapely.box(
+        cx - w / 2 + depth, cy - h / 2 + depth, cx + w / 2 - depth, cy + h / 2 - depth
+    )
     return shapely.difference(boxes, inner)
 
 
@@ -608,20 +801,29 @@ def _lot_sizes(rng: np.random.Generator, profile: _Profile, shape: tuple[int, ..
     px, py = profile.pitch
     w_hi, h_hi = min(profile.width[1], px - 4), min(profile.depth[1], py - 4)
     if not profile.regular:
-        return (rng.uniform(profile.width[0], w_hi, shape),
-                rng.uniform(profile.depth[0], h_hi, shape), 1.0)
+        return (
+            rng.uniform(profile.width[0], w_hi, shape),
+            rng.uniform(profile.depth[0], h_hi, shape),
+            1.0,
+        )
     if rng.random() < 0.3:  # point towers
         base_w = rng.uniform(16, 24)
         base_h = min(base_w, h_hi)
     else:  # slab blocks
         base_w = rng.uniform(max(24, profile.width[0]), w_hi)
         base_h = rng.uniform(profile.depth[0], h_hi)
-    return (base_w * rng.uniform(0.92, 1.0, shape), base_h * rng.uniform(0.92, 1.0, shape),
-            0.2)
+    return (base_w * rng.uniform(0.92, 1.0, shape), base_h * rng.uniform(0.92, 1.0, shape), 0.2)
 
 
-def _lot_masks(rng: np.random.Generator, local: Polygon, lx: np.ndarray, ly: np.ndarray,
-               rows: np.ndarray, cols: np.ndarray, profile: _Profile):
+def _lot_masks(
+    rng: np.random.Generator,
+    local: Polygon,
+    lx: np.ndarray,
+    ly: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    profile: _Profile,
+):
     """Which lots get a building of their own (`small`) and which 2x2 blocks get one large
     building (`anchor`, at the block's lower-left lot); the rest stay open."""
     px, py = profile.pitch
@@ -639,8 +841,14 @@ def _lot_masks(rng: np.random.Generator, local: Polygon, lx: np.ndarray, ly: np.
     return small, anchor
 
 
-def _footprints(rng: np.random.Generator, lx: np.ndarray, ly: np.ndarray, small: np.ndarray,
-                anchor: np.ndarray, profile: _Profile):
+def _footprints(
+    rng: np.random.Generator,
+    lx: np.ndarray,
+    ly: np.ndarray,
+    small: np.ndarray,
+    anchor: np.ndarray,
+    profile: _Profile,
+):
     """Footprints (local frame), uses and big flags: a box per small lot, at least 2 m
     inside it, and a box per 2x2 block, 3 m inside it; some become L or 回 shapes."""
     px, py = profile.pitch
@@ -661,11 +869,19 @@ def _footprints(rng: np.random.Generator, lx: np.ndarray, ly: np.ndarray, small:
     w, h, use = pick(w, bw), pick(h, bh), pick(uses, big_uses)
     big = pick(np.zeros(shape, bool), np.ones(shape, bool))
     geoms = shapely.box(x - w / 2, y - h / 2, x + w / 2, y + h / 2)
-    shop = (~big & np.isin(use, ("commercial", "office", "mixed")) & (w > 18)
-            & (pick(cut_draw, cut_draw) < 0.35))
+    shop = (
+        ~big
+        & np.isin(use, ("commercial", "office", "mixed"))
+        & (w > 18)
+        & (pick(cut_draw, cut_draw) < 0.35)
+    )
     geoms[shop] = _corner_cut(rng, geoms[shop], x[shop], y[shop], w[shop], h[shop])
-    yard = (big & (np.minimum(w, h) > 50) & np.isin(use, ("public", "commercial"))
-            & (pick(yard_draw, yard_draw) < 0.6))
+    yard = (
+        big
+        & (np.minimum(w, h) > 50)
+        & np.isin(use, ("public", "commercial"))
+        & (pick(yard_draw, yard_draw) < 0.6)
+    )
     geoms[yard] = _courtyard(geoms[yard], x[yard], y[yard], w[yard], h[yard])
     return geoms, use, big
 
@@ -690,8 +906,11 @@ def _floors(rng: np.random.Generator, uses: np.ndarray, big: np.ndarray) -> np.n
     """Plausible storeys per use: walk-ups to high-rises for homes, low sheds for industry."""
     n = uses.size
     pick = rng.random(n)
-    home = np.where(pick < 0.35, rng.integers(4, 8, n),
-                    np.where(pick < 0.75, rng.integers(8, 19, n), rng.integers(19, 35, n)))
+    home = np.where(
+        pick < 0.35,
+        rng.integers(4, 8, n),
+        np.where(pick < 0.75, rng.integers(8, 19, n), rng.integers(19, 35, n)),
+    )
     by_use = {
         "residential": home,
         "mixed": rng.integers(3, 25, n),
@@ -714,7 +933,7 @@ def _nearest_road(lines: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np
     for k, line in enumerate(lines):
         coords = shapely.get_coordinates(line)
         for start in range(0, len(coords) - 1, 8):
-            pieces.append(LineString(coords[start:start + 9]))
+            pieces.append(LineString(coords[start : start + 9]))
             owner.append(k)
     tree = shapely.STRtree(pieces)
     (src, piece), dist = tree.query_nearest(points, all_matches=False, return_distance=True)
@@ -743,15 +962,20 @@ def _addresses(roads: list[_Road], points: np.ndarray, districts: np.ndarray) ->
     frame["many"] = frame.groupby(["road", "number"])["nth"].transform("size") > 1
     frame = frame.sort_index()
     names = np.array([r.name for r in roads], dtype=object)[road]
-    return np.array([
-        f"示范市{d}{n}{num}号" + (f"{k}栋" if many else "")
-        for d, n, num, k, many in zip(districts, names, frame["number"], frame["nth"],
-                                      frame["many"], strict=True)
-    ], dtype=object)
+    return np.array(
+        [
+            f"示范市{d}{n}{num}号" + (f"{k}栋" if many else "")
+            for d, n, num, k, many in zip(
+                districts, names, frame["number"], frame["nth"], frame["many"], strict=True
+            )
+        ],
+        dtype=object,
+    )
 
 
-def _buildings(rng: np.random.Generator, cells_m: gpd.GeoDataFrame,
-               roads: list[_Road]) -> gpd.GeoDataFrame:
+def _buildings(
+    rng: np.random.Generator, cells_m: gpd.GeoDataFrame, roads: list[_Road]
+) -> gpd.GeoDataFrame:
     """Footprints for every cell, with use, floors, address and a stable external id."""
     minx, miny, maxx, maxy = cells_m.total_bounds
     centre = ((minx + maxx) / 2, (miny + maxy) / 2)
@@ -771,10 +995,16 @@ def _buildings(rng: np.random.Generator, cells_m: gpd.GeoDataFrame,
     districts = cells_m["district_name"].to_numpy()[cell_of]
     address = _addresses(roads, shapely.centroid(footprints), districts)
     return gpd.GeoDataFrame(
-        {"external_id": [f"DEMO-B-{i:06d}" for i in range(1, footprints.size + 1)],
-         "cell_code": cells_m["code"].to_numpy()[cell_of], "address": address, "use": use,
-         "floors": floors, "footprint": _as_multi(_to_lonlat(footprints))},
-        geometry="footprint", crs=CRS_LONLAT,
+        {
+            "external_id": [f"DEMO-B-{i:06d}" for i in range(1, footprints.size + 1)],
+            "cell_code": cells_m["code"].to_numpy()[cell_of],
+            "address": address,
+            "use": use,
+            "floors": floors,
+            "footprint": _as_multi(_to_lonlat(footprints)),
+        },
+        geometry="footprint",
+        crs=CRS_LONLAT,
     )
 
 
@@ -787,15 +1017,17 @@ def _touching(cells_m: gpd.GeoDataFrame, k: int) -> list[int]:
     near = cells_m.sindex.query(geoms[k], predicate="touches")
     community = cells_m["community_code"].to_numpy()
     shared = shapely.length(shapely.intersection(geoms[k].boundary, shapely.boundary(geoms[near])))
-    return sorted(int(j) for j, s in zip(near, shared, strict=True)
-                  if s > 0 and community[j] == community[k])
+    return sorted(
+        int(j) for j, s in zip(near, shared, strict=True) if s > 0 and community[j] == community[k]
+    )
 
 
 _PersonMaker = Callable[[str, Role, str | None], DemoPerson]
 
 
-def _people(seed: int, rng: np.random.Generator, cells_m: gpd.GeoDataFrame,
-            regions: gpd.GeoDataFrame) -> dict[str, list]:
+def _people(
+    seed: int, rng: np.random.Generator, cells_m: gpd.GeoDataFrame, regions: gpd.GeoDataFrame
+) -> dict[str, list]:
     """Managers for every region, a primary worker per cell (but five), some backups, and
     the six demo accounts, which take the place of the staff of the first area of each."""
     fake = Faker("zh_CN")
@@ -809,11 +1041,18 @@ def _people(seed: int, rng: np.random.Generator, cells_m: gpd.GeoDataFrame,
     staff = {p.username: p for p in [*managers, *workers]}
     accounts = [
         DemoPerson("admin", "演示管理员", fake.phone_number(), Role.ADMIN.value, None),
-        staff["district"], staff["street"], staff["community"], staff["worker"],
+        staff["district"],
+        staff["street"],
+        staff["community"],
+        staff["worker"],
         person("resident", Role.RESIDENT, None),
     ]
-    return {"workers": workers, "managers": managers, "accounts": accounts,
-            "assignments": assignments}
+    return {
+        "workers": workers,
+        "managers": managers,
+        "accounts": accounts,
+        "assignments": assignments,
+    }
 
 
 def _managers(person: _PersonMaker, regions: gpd.GeoDataFrame) -> list[DemoPerson]:
@@ -821,23 +1060,27 @@ def _managers(person: _PersonMaker, regions: gpd.GeoDataFrame) -> list[DemoPerso
     each level in the demo chain gets the fixed demo username instead."""
     demo_staff = {DEMO_DISTRICT: "district", DEMO_STREET: "street", DEMO_COMMUNITY: "community"}
     managers = []
-    for level, prefix, role in (("district", "dm", Role.DISTRICT_MANAGER),
-                                ("street", "sm", Role.STREET_MANAGER),
-                                ("community", "cm", Role.COMMUNITY_MANAGER)):
+    for level, prefix, role in (
+        ("district", "dm", Role.DISTRICT_MANAGER),
+        ("street", "sm", Role.STREET_MANAGER),
+        ("community", "cm", Role.COMMUNITY_MANAGER),
+    ):
         for code in regions.loc[regions["level"] == level, "code"]:
             managers.append(person(demo_staff.get(code, prefix + code), role, code))
     return managers
 
 
-def _cell_staff(rng: np.random.Generator, person: _PersonMaker, cells_m: gpd.GeoDataFrame
-                ) -> tuple[list[DemoPerson], list[DemoAssignment]]:
+def _cell_staff(
+    rng: np.random.Generator, person: _PersonMaker, cells_m: gpd.GeoDataFrame
+) -> tuple[list[DemoPerson], list[DemoAssignment]]:
     """Grid workers and their assignments: a primary per cell except UNSTAFFED_CELLS
     (never the demo worker's), and backups for BACKUP_SHARE of the cells, half of them
     the primary of a neighbouring cell in the same community."""
     codes = cells_m["code"].to_numpy()
     communities = cells_m["community_code"].to_numpy()
-    unstaffed = set(rng.choice(np.flatnonzero(codes != DEMO_CELL), UNSTAFFED_CELLS,
-                               replace=False).tolist())
+    unstaffed = set(
+        rng.choice(np.flatnonzero(codes != DEMO_CELL), UNSTAFFED_CELLS, replace=False).tolist()
+    )
     workers: list[DemoPerson] = []
     assignments: list[DemoAssignment] = []
     primary: dict[int, str] = {}

@@ -23,8 +23,18 @@ REGISTER_TABLES = ("regions", "grid_cells", "buildings", "users", "people")
 # Truncated in one statement, so foreign-key order does not matter; CASCADE also empties
 # tables that point at them (cell parts, ...). The people register (residences -> people
 # -> households -> houses -> buildings) is named so its ids restart too.
-CLEARED_TABLES = ("residences", "people", "households", "houses", "cell_assignments",
-                  "buildings", "grid_cells", "boundary_versions", "users", "regions")
+CLEARED_TABLES = (
+    "residences",
+    "people",
+    "households",
+    "houses",
+    "cell_assignments",
+    "buildings",
+    "grid_cells",
+    "boundary_versions",
+    "users",
+    "regions",
+)
 DEMO_VERSION_LABEL = "示范市演示网格 (demo)"
 DEMO_VERSION_SOURCE = "demo"
 
@@ -127,16 +137,20 @@ def _load_regions(cursor: Any, city: DemoCity) -> dict[str, int]:
     paths: dict[str, str] = {}
     rows = []
     for code, name, level, parent, boundary in zip(
-        codes, regions["name"], regions["level"], regions["parent_code"],
-        _ewkb(regions.geometry), strict=True,
+        codes,
+        regions["name"],
+        regions["level"],
+        regions["parent_code"],
+        _ewkb(regions.geometry),
+        strict=True,
     ):
         parent = parent if isinstance(parent, str) else None
         # Parents come first in the frame, so their paths are known by now.
         paths[code] = (paths[parent] if parent else "/") + f"{ids[code]}/"
-        rows.append((ids[code], code, name, level, ids[parent] if parent else None,
-                     paths[code], boundary))
-    _copy(cursor, "regions", ("id", "code", "name", "level", "parent_id", "path", "boundary"),
-          rows)
+        rows.append(
+            (ids[code], code, name, level, ids[parent] if parent else None, paths[code], boundary)
+        )
+    _copy(cursor, "regions", ("id", "code", "name", "level", "parent_id", "path", "boundary"), rows)
     return ids
 
 
@@ -152,8 +166,9 @@ def _active_version(cursor: Any) -> tuple[int, str]:
     return version_id, activated_at.isoformat()
 
 
-def _load_cells(cursor: Any, city: DemoCity, region_ids: dict[str, int],
-                version: tuple[int, str]) -> dict[str, int]:
+def _load_cells(
+    cursor: Any, city: DemoCity, region_ids: dict[str, int], version: tuple[int, str]
+) -> dict[str, int]:
     """Grid cells with explicit ids, bound to their community, in force from now (the
     grid_cell_parts trigger subdivides them for point look-ups as they arrive)."""
     cells = city.cells
@@ -166,60 +181,100 @@ def _load_cells(cursor: Any, city: DemoCity, region_ids: dict[str, int],
             codes, cells["name"], cells["community_code"], _ewkb(cells.geometry), strict=True
         )
     ]
-    _copy(cursor, "grid_cells",
-          ("id", "version_id", "code", "name", "community_id", "boundary", "active_from"), rows)
+    _copy(
+        cursor,
+        "grid_cells",
+        ("id", "version_id", "code", "name", "community_id", "boundary", "active_from"),
+        rows,
+    )
     return ids
 
 
-def _load_users(cursor: Any, city: DemoCity, region_ids: dict[str, int],
-                password_hash: str) -> dict[str, int]:
+def _load_users(
+    cursor: Any, city: DemoCity, region_ids: dict[str, int], password_hash: str
+) -> dict[str, int]:
     """Every account with the one given password hash; staff get their region's id."""
     users = city.users
-    ids = dict(zip((u.username for u in users), _next_ids(cursor, "users", len(users)),
-                   strict=True))
+    ids = dict(
+        zip((u.username for u in users), _next_ids(cursor, "users", len(users)), strict=True)
+    )
     rows = []
     for user in users:
         bound = Role(user.role) in ROLE_REGION_LEVEL
         region_id = region_ids[user.region_code] if bound else None
-        rows.append((ids[user.username], user.username, user.display_name, user.phone,
-                     user.role, region_id, password_hash))
-    _copy(cursor, "users",
-          ("id", "username", "display_name", "phone", "role", "region_id", "password_hash"),
-          rows)
+        rows.append(
+            (
+                ids[user.username],
+                user.username,
+                user.display_name,
+                user.phone,
+                user.role,
+                region_id,
+                password_hash,
+            )
+        )
+    _copy(
+        cursor,
+        "users",
+        ("id", "username", "display_name", "phone", "role", "region_id", "password_hash"),
+        rows,
+    )
     return ids
 
 
-def _load_assignments(cursor: Any, city: DemoCity, cell_ids: dict[str, int],
-                      user_ids: dict[str, int]) -> None:
+def _load_assignments(
+    cursor: Any, city: DemoCity, cell_ids: dict[str, int], user_ids: dict[str, int]
+) -> None:
     """Open-ended (valid_to NULL) primary and backup assignments."""
-    rows = [(cell_ids[a.cell_code], user_ids[a.username], a.kind, a.valid_from.isoformat(), None)
-            for a in city.assignments]
-    _copy(cursor, "cell_assignments", ("cell_id", "user_id", "kind", "valid_from", "valid_to"),
-          rows)
+    rows = [
+        (cell_ids[a.cell_code], user_ids[a.username], a.kind, a.valid_from.isoformat(), None)
+        for a in city.assignments
+    ]
+    _copy(
+        cursor, "cell_assignments", ("cell_id", "user_id", "kind", "valid_from", "valid_to"), rows
+    )
 
 
 def _load_buildings(cursor: Any, city: DemoCity, cell_ids: dict[str, int]) -> np.ndarray:
     """All footprints in one COPY; returns their ids in the frame's row order."""
     b = city.buildings
     ids = np.array(_next_ids(cursor, "buildings", len(b)), dtype=np.int64)
-    rows = zip(ids.tolist(), b["external_id"], b["address"], b["use"],
-               b["floors"].astype(int).tolist(), _ewkb(b.geometry),
-               (cell_ids[c] for c in b["cell_code"]), strict=True)
-    _copy(cursor, "buildings",
-          ("id", "external_id", "address", "use", "floors", "footprint", "cell_id"), rows)
+    rows = zip(
+        ids.tolist(),
+        b["external_id"],
+        b["address"],
+        b["use"],
+        b["floors"].astype(int).tolist(),
+        _ewkb(b.geometry),
+        (cell_ids[c] for c in b["cell_code"]),
+        strict=True,
+    )
+    _copy(
+        cursor,
+        "buildings",
+        ("id", "external_id", "address", "use", "floors", "footprint", "cell_id"),
+        rows,
+    )
     return ids
 
 
-def _load_population(cursor: Any, population: DemoPopulation, building_ids: np.ndarray,
-                     id_hash_key: bytes, report: Callable[[str], None]) -> dict[str, int]:
+def _load_population(
+    cursor: Any,
+    population: DemoPopulation,
+    building_ids: np.ndarray,
+    id_hash_key: bytes,
+    report: Callable[[str], None],
+) -> dict[str, int]:
     """Houses, households, people and residences, each in one COPY, linked by ids taken
     up front (the frames link by row position)."""
     houses, households, people = population.houses, population.households, population.people
     report(f"loading {len(houses)} houses and {len(households)} households")
     house_ids = _load_houses(cursor, houses, building_ids)
     household_ids = _load_households(cursor, households, house_ids)
-    report(f"loading {len(people)} people (ID numbers as keyed hash + last 4) "
-           f"and {len(population.residences)} residences")
+    report(
+        f"loading {len(people)} people (ID numbers as keyed hash + last 4) "
+        f"and {len(population.residences)} residences"
+    )
     person_ids = _load_people(cursor, people, household_ids, id_hash_key)
     _load_residences(cursor, population.residences, person_ids, household_ids)
     return {
@@ -234,49 +289,100 @@ def _load_population(cursor: Any, population: DemoPopulation, building_ids: np.n
 def _load_houses(cursor: Any, houses: pd.DataFrame, building_ids: np.ndarray) -> np.ndarray:
     """Dwellings; landlord name and phone only on rentals."""
     ids = np.array(_next_ids(cursor, "houses", len(houses)), dtype=np.int64)
-    rows = zip(ids.tolist(), building_ids[houses["building"].to_numpy()].tolist(),
-               houses["external_id"].tolist(), houses["floor"].tolist(),
-               houses["unit_number"].tolist(), (f"{a:.2f}" for a in houses["area_m2"].tolist()),
-               ("t" if r else "f" for r in houses["is_rental"].tolist()),
-               _texts(houses["landlord_name"]), _texts(houses["landlord_phone"]), strict=True)
-    _copy(cursor, "houses", ("id", "building_id", "external_id", "floor", "unit_number",
-                             "area_m2", "is_rental", "landlord_name", "landlord_phone"), rows)
+    rows = zip(
+        ids.tolist(),
+        building_ids[houses["building"].to_numpy()].tolist(),
+        houses["external_id"].tolist(),
+        houses["floor"].tolist(),
+        houses["unit_number"].tolist(),
+        (f"{a:.2f}" for a in houses["area_m2"].tolist()),
+        ("t" if r else "f" for r in houses["is_rental"].tolist()),
+        _texts(houses["landlord_name"]),
+        _texts(houses["landlord_phone"]),
+        strict=True,
+    )
+    _copy(
+        cursor,
+        "houses",
+        (
+            "id",
+            "building_id",
+            "external_id",
+            "floor",
+            "unit_number",
+            "area_m2",
+            "is_rental",
+            "landlord_name",
+            "landlord_phone",
+        ),
+        rows,
+    )
     return ids
 
 
 def _load_households(cursor: Any, households: pd.DataFrame, house_ids: np.ndarray) -> np.ndarray:
     """One household per occupied house, registered or migrant."""
     ids = np.array(_next_ids(cursor, "households", len(households)), dtype=np.int64)
-    rows = zip(ids.tolist(), house_ids[households["house"].to_numpy()].tolist(),
-               households["external_id"].tolist(), households["kind"].tolist(), strict=True)
+    rows = zip(
+        ids.tolist(),
+        house_ids[households["house"].to_numpy()].tolist(),
+        households["external_id"].tolist(),
+        households["kind"].tolist(),
+        strict=True,
+    )
     _copy(cursor, "households", ("id", "house_id", "external_id", "kind"), rows)
     return ids
 
 
-def _load_people(cursor: Any, people: pd.DataFrame, household_ids: np.ndarray,
-                 id_hash_key: bytes) -> np.ndarray:
+def _load_people(
+    cursor: Any, people: pd.DataFrame, household_ids: np.ndarray, id_hash_key: bytes
+) -> np.ndarray:
     """People; the raw ID number never reaches the database, only its keyed hash and
     last four characters."""
     ids = np.array(_next_ids(cursor, "people", len(people)), dtype=np.int64)
     numbers = people["id_number"].tolist()
-    rows = zip(ids.tolist(), household_ids[people["household"].to_numpy()].tolist(),
-               people["external_id"].tolist(), people["name"].tolist(),
-               people["gender"].tolist(),
-               _iso_dates(people["birth_date"]), _texts(people["phone"]),
-               (id_number_hash(n, id_hash_key) for n in numbers), (n[-4:] for n in numbers),
-               ("{" + ",".join(tags) + "}" for tags in people["vulnerability_tags"].tolist()),
-               strict=True)
-    _copy(cursor, "people", ("id", "household_id", "external_id", "name", "gender",
-                             "birth_date", "phone", "id_number_hash", "id_number_last4",
-                             "vulnerability_tags"), rows)
+    rows = zip(
+        ids.tolist(),
+        household_ids[people["household"].to_numpy()].tolist(),
+        people["external_id"].tolist(),
+        people["name"].tolist(),
+        people["gender"].tolist(),
+        _iso_dates(people["birth_date"]),
+        _texts(people["phone"]),
+        (id_number_hash(n, id_hash_key) for n in numbers),
+        (n[-4:] for n in numbers),
+        ("{" + ",".join(tags) + "}" for tags in people["vulnerability_tags"].tolist()),
+        strict=True,
+    )
+    _copy(
+        cursor,
+        "people",
+        (
+            "id",
+            "household_id",
+            "external_id",
+            "name",
+            "gender",
+            "birth_date",
+            "phone",
+            "id_number_hash",
+            "id_number_last4",
+            "vulnerability_tags",
+        ),
+        rows,
+    )
     return ids
 
 
-def _load_residences(cursor: Any, residences: pd.DataFrame, person_ids: np.ndarray,
-                     household_ids: np.ndarray) -> None:
+def _load_residences(
+    cursor: Any, residences: pd.DataFrame, person_ids: np.ndarray, household_ids: np.ndarray
+) -> None:
     """Move-in records; the earlier ones carry their move-out date."""
-    rows = zip(person_ids[residences["person"].to_numpy()].tolist(),
-               household_ids[residences["household"].to_numpy()].tolist(),
-               _iso_dates(residences["moved_in"]), _iso_dates(residences["moved_out"]),
-               strict=True)
+    rows = zip(
+        person_ids[residences["person"].to_numpy()].tolist(),
+        household_ids[residences["household"].to_numpy()].tolist(),
+        _iso_dates(residences["moved_in"]),
+        _iso_dates(residences["moved_out"]),
+        strict=True,
+    )
     _copy(cursor, "residences", ("person_id", "household_id", "moved_in", "moved_out"), rows)

@@ -78,8 +78,9 @@ def draft_cells(
         cells, anchors, row_height = _tiled_cells(boundary, shape, size_m)
     cells = cells[_reading_order(anchors, row_height)]
     first = _first_free_serial(conn, community)
-    _refuse_too_many(first - 1 + len(cells), "size_m" if shape != "buildings"
-                     else "buildings_per_cell")
+    _refuse_too_many(
+        first - 1 + len(cells), "size_m" if shape != "buildings" else "buildings_per_cell"
+    )
     version_id = create_draft_version(
         conn, label or _default_label(community.code, shape, size_m, buildings_per_cell), "draft"
     )
@@ -426,9 +427,12 @@ def _first_free_serial(conn: Connection, community: _Community) -> int:
     """The serial after the highest one this community ever used. Drafted cells are new
     areas, so they never reuse an old code: activation carries workers over by code, and
     history and incidents refer to codes."""
-    highest = conn.execute(text("""
+    highest = conn.execute(
+        text("""
         SELECT max(right(code, 3)::int) FROM grid_cells WHERE community_id = :c
-    """), {"c": community.id}).scalar()
+    """),
+        {"c": community.id},
+    ).scalar()
     return (highest or 0) + 1
 
 

@@ -20,10 +20,12 @@ class CellIndex:
     @classmethod
     def load(cls, conn: Connection) -> CellIndex:
         """Read every cell in force in one query (boundaries parsed in one vectorised call)."""
-        rows = conn.execute(text(
-            "SELECT id, code, ST_AsBinary(boundary) FROM grid_cells "
-            "WHERE active_from IS NOT NULL AND active_to IS NULL ORDER BY code"
-        )).all()
+        rows = conn.execute(
+            text(
+                "SELECT id, code, ST_AsBinary(boundary) FROM grid_cells "
+                "WHERE active_from IS NOT NULL AND active_to IS NULL ORDER BY code"
+            )
+        ).all()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         codes = np.array([r[1] for r in rows], dtype=object)
         boundaries = shapely.from_wkb([bytes(r[2]) for r in rows])

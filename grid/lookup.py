@@ -39,11 +39,15 @@ def _statement():
     return text(point_lookup_sql())
 
 
-
 def lookup_params(lon: float, lat: float, on: date, tolerance_m: float) -> dict[str, Any]:
     """The bound values of the point lookup statement."""
-    return {"lon": lon, "lat": lat, "on": on, "tolerance_m": tolerance_m,
-            "tolerance_deg": degrees_around(lat, tolerance_m)}
+    return {
+        "lon": lon,
+        "lat": lat,
+        "on": on,
+        "tolerance_m": tolerance_m,
+        "tolerance_deg": degrees_around(lat, tolerance_m),
+    }
 
 
 def _decode(value: Any) -> Any:
@@ -51,20 +55,25 @@ def _decode(value: Any) -> Any:
 
 
 async def lookup_point(
-    session: AsyncSession, lon: float, lat: float, on: date,
+    session: AsyncSession,
+    lon: float,
+    lat: float,
+    on: date,
     tolerance_m: float = DEFAULT_TOLERANCE_M,
 ) -> PointLookup:
     """Resolve a WGS84 point: its cell (covering, else nearest within tolerance), the
     region chain, and the primary worker, else a backup, else the area's manager."""
-    row = (
-        await session.execute(_statement(), lookup_params(lon, lat, on, tolerance_m))
-    ).one()
+    row = (await session.execute(_statement(), lookup_params(lon, lat, on, tolerance_m))).one()
     raw_cell, regions, responsible = (_decode(v) for v in row)
     cell, match = None, "outside"
     if raw_cell is not None:
         match = raw_cell["match"]
-        cell = {"id": raw_cell["id"], "code": raw_cell["code"], "name": raw_cell["name"],
-                "distance_m": round(raw_cell["distance_m"], 1)}
+        cell = {
+            "id": raw_cell["id"],
+            "code": raw_cell["code"],
+            "name": raw_cell["name"],
+            "distance_m": round(raw_cell["distance_m"], 1),
+        }
     if responsible is not None:
         responsible.pop("rank", None)
         responsible.pop("since", None)

@@ -108,9 +108,7 @@ class GridCell(Base):
     __tablename__ = "grid_cells"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version_id: Mapped[int] = mapped_column(
-        ForeignKey("boundary_versions.id", ondelete="RESTRICT")
-    )
+    version_id: Mapped[int] = mapped_column(ForeignKey("boundary_versions.id", ondelete="RESTRICT"))
     code: Mapped[str] = mapped_column(String(15))
     name: Mapped[str] = mapped_column(String(100))
     community_id: Mapped[int] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"))
@@ -129,7 +127,9 @@ class GridCell(Base):
         UniqueConstraint("version_id", "code", name="uq_grid_cells_version_code"),
         # One cell in force per code; drafts and retired cells may repeat it.
         Index(
-            "uq_grid_cells_active_code", "code", unique=True,
+            "uq_grid_cells_active_code",
+            "code",
+            unique=True,
             postgresql_where=text("active_from IS NOT NULL AND active_to IS NULL"),
         ),
         Index("ix_grid_cells_boundary", "boundary", postgresql_using="gist"),
@@ -237,15 +237,20 @@ class Building(Base):
     __table_args__ = (
         CheckConstraint(_in_list("use", BUILDING_USES), name="use"),
         CheckConstraint("floors BETWEEN 1 AND 200", name="floors"),
-        CheckConstraint("built_year IS NULL OR built_year BETWEEN 1800 AND 2100",
-                        name="built_year"),
+        CheckConstraint(
+            "built_year IS NULL OR built_year BETWEEN 1800 AND 2100", name="built_year"
+        ),
         Index("ix_buildings_footprint", "footprint", postgresql_using="gist"),
         Index("ix_buildings_footprint_3857", "footprint_3857", postgresql_using="gist"),
         # INCLUDE id: the coverage map counts a cell's buildings from the index alone.
         Index("ix_buildings_cell_id", "cell_id", postgresql_include=["id"]),
         # Trigram index: fuzzy address search in Chinese (pg_trgm, C.UTF-8 ctype).
-        Index("ix_buildings_address_trgm", "address", postgresql_using="gin",
-              postgresql_ops={"address": "gin_trgm_ops"}),
+        Index(
+            "ix_buildings_address_trgm",
+            "address",
+            postgresql_using="gin",
+            postgresql_ops={"address": "gin_trgm_ops"},
+        ),
     )
 
 
@@ -264,7 +269,8 @@ class CityAsset(Base):
     status: Mapped[str] = mapped_column(String(16), server_default=text("'in_service'"))
     cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cells.id", ondelete="SET NULL"))
     location: Mapped[WKBElement] = mapped_column(
-        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False))
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False)
+    )
     location_3857: Mapped[WKBElement | None] = mapped_column(
         Geometry("POINT", srid=WEB_MERCATOR_SRID, spatial_index=False),
         Computed(f"ST_Transform(location, {WEB_MERCATOR_SRID})", persisted=True),

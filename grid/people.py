@@ -105,8 +105,12 @@ class Person(Base):
         ),
         Index("ix_people_household_id", "household_id"),
         Index("ix_people_vulnerability_tags", "vulnerability_tags", postgresql_using="gin"),
-        Index("ix_people_name_trgm", "name", postgresql_using="gin",
-              postgresql_ops={"name": "gin_trgm_ops"}),
+        Index(
+            "ix_people_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
     )
 
 

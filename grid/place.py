@@ -51,8 +51,9 @@ def building_params(lat: float) -> dict[str, float]:
 
 @lru_cache
 def _statement():
-    return text((_SQL / "point_place.sql").read_text()
-                .replace("{nearest_building}", nearest_building_sql()))
+    return text(
+        (_SQL / "point_place.sql").read_text().replace("{nearest_building}", nearest_building_sql())
+    )
 
 
 def _near(raw: Any, key: str) -> dict[str, Any] | None:
@@ -66,10 +67,18 @@ async def describe_point(session: AsyncSession, lon: float, lat: float, on: date
     """The cell, regions and responsible person of a WGS84 point (grid.lookup), with the
     nearest addressed building within BUILDING_NEAR_M and named road within ROAD_NEAR_M."""
     found = await lookup_point(session, lon, lat, on)
-    row = (await session.execute(_statement(), {
-        "lon": lon, "lat": lat, **building_params(lat),
-        "road_m": ROAD_NEAR_M, "road_deg": degrees_around(lat, ROAD_NEAR_M),
-    })).one()
+    row = (
+        await session.execute(
+            _statement(),
+            {
+                "lon": lon,
+                "lat": lat,
+                **building_params(lat),
+                "road_m": ROAD_NEAR_M,
+                "road_deg": degrees_around(lat, ROAD_NEAR_M),
+            },
+        )
+    ).one()
     return PointPlace(found, _near(row.building, "address"), _near(row.road, "name"))
 
 
@@ -83,8 +92,10 @@ def public_place(place: PointPlace, duty_cards: bool) -> dict[str, Any]:
     if found.responsible is not None:
         level = found.responsible["level"]
         named = duty_cards and level in DUTY_CARD_LEVELS
-        duty = {"level": level,
-                "name": (found.responsible.get("display_name") or None) if named else None}
+        duty = {
+            "level": level,
+            "name": (found.responsible.get("display_name") or None) if named else None,
+        }
     return {
         "match": found.match,
         "address": place.building,

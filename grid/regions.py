@@ -20,8 +20,14 @@ async def region_tree(session: AsyncSession) -> list[dict[str, Any]]:
         .subquery()
     )
     query = (
-        select(Region.id, Region.parent_id, Region.code, Region.name, Region.level,
-               func.coalesce(cell_counts.c.cells, 0))
+        select(
+            Region.id,
+            Region.parent_id,
+            Region.code,
+            Region.name,
+            Region.level,
+            func.coalesce(cell_counts.c.cells, 0),
+        )
         .outerjoin(cell_counts, cell_counts.c.community_id == Region.id)
         .order_by(Region.code)
     )
@@ -44,7 +50,10 @@ async def region_feature(session: AsyncSession, code: str) -> dict[str, Any] | N
     parent = Region.__table__.alias("parent")
     query = (
         select(
-            Region.code, Region.name, Region.level, parent.c.code,
+            Region.code,
+            Region.name,
+            Region.level,
+            parent.c.code,
             # Area on the spheroid, never in square degrees.
             func.ST_Area(func.Geography(Region.boundary)),
             as_geojson(Region.boundary),
@@ -57,8 +66,11 @@ async def region_feature(session: AsyncSession, code: str) -> dict[str, Any] | N
         return None
     code_, name, level, parent_code, area, geometry = row
     properties = {
-        "code": code_, "name": name, "level": level,
-        "parent_code": parent_code, "area_m2": round(area, 1),
+        "code": code_,
+        "name": name,
+        "level": level,
+        "parent_code": parent_code,
+        "area_m2": round(area, 1),
     }
     return feature(geometry, properties, code_)
 

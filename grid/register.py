@@ -36,7 +36,8 @@ def people_scope(principal: Principal, on: date) -> ColumnElement[bool]:
         return true()
     if principal.role is Role.GRID_WORKER:
         mine = select(CellAssignment.cell_id).where(
-            CellAssignment.user_id == principal.id, *assignment_valid_on(on))
+            CellAssignment.user_id == principal.id, *assignment_valid_on(on)
+        )
         return Building.cell_id.in_(mine)
     if principal.role in MANAGER_ROLES and principal.region_path:
         return Region.path.startswith(principal.region_path, autoescape=True)
@@ -47,10 +48,22 @@ def _people_query() -> Select:
     """People with their household, house, building, cell and community."""
     return (
         select(
-            Person.id, Person.name, Person.gender, Person.birth_date, Person.phone,
-            Person.id_number_last4, Person.vulnerability_tags,
-            Household.id, Household.kind, House.id, House.unit_number, House.floor,
-            House.is_rental, Building.id, Building.address, GridCell.code,
+            Person.id,
+            Person.name,
+            Person.gender,
+            Person.birth_date,
+            Person.phone,
+            Person.id_number_last4,
+            Person.vulnerability_tags,
+            Household.id,
+            Household.kind,
+            House.id,
+            House.unit_number,
+            House.floor,
+            House.is_rental,
+            Building.id,
+            Building.address,
+            GridCell.code,
         )
         .join(Household, Household.id == Person.household_id)
         .join(House, House.id == Household.house_id)
@@ -67,16 +80,38 @@ def _age(birth: date | None, on: date) -> int | None:
 
 
 def _person_row(row: Any, on: date) -> dict[str, Any]:
-    (pid, name, gender, birth, phone, last4, tags, hh_id, hh_kind, house_id, unit, floor,
-     rental, building_id, address, cell_code) = row
+    (
+        pid,
+        name,
+        gender,
+        birth,
+        phone,
+        last4,
+        tags,
+        hh_id,
+        hh_kind,
+        house_id,
+        unit,
+        floor,
+        rental,
+        building_id,
+        address,
+        cell_code,
+    ) = row
     # The age, never the birth date: with the last four characters and the address's
     # region, a birth date leaves a full ID number a few hundred guesses away.
     return {
-        "id": pid, "name": name, "gender": gender, "age": _age(birth, on), "phone": phone,
-        "id_number": masked_id_number(last4), "vulnerability_tags": list(tags),
+        "id": pid,
+        "name": name,
+        "gender": gender,
+        "age": _age(birth, on),
+        "phone": phone,
+        "id_number": masked_id_number(last4),
+        "vulnerability_tags": list(tags),
         "household": {"id": hh_id, "kind": hh_kind},
         "house": {"id": house_id, "unit_number": unit, "floor": floor, "is_rental": rental},
-        "building": {"id": building_id, "address": address}, "cell_code": cell_code,
+        "building": {"id": building_id, "address": address},
+        "cell_code": cell_code,
     }
 
 
@@ -105,8 +140,14 @@ def _text_clause(text: str, id_hash_key: str | None) -> ColumnElement[bool]:
 
 
 async def people_page(
-    session: AsyncSession, principal: Principal, wanted: PeopleFilter, *, on: date,
-    limit: int, after: int | None, id_hash_key: str | None = None,
+    session: AsyncSession,
+    principal: Principal,
+    wanted: PeopleFilter,
+    *,
+    on: date,
+    limit: int,
+    after: int | None,
+    id_hash_key: str | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Up to `limit` people in the principal's scope matching the filter, by id, and the
     next cursor. `id_hash_key` is needed only to match a full ID number in the text."""
@@ -137,20 +178,31 @@ async def person_record(
     row = (await session.execute(query)).first()
     if row is None:
         return None
-    history = (await session.execute(
-        select(Residence.household_id, Residence.moved_in, Residence.moved_out,
-               House.unit_number, Building.address)
-        .join(Household, Household.id == Residence.household_id)
-        .join(House, House.id == Household.house_id)
-        .join(Building, Building.id == House.building_id)
-        .where(Residence.person_id == person_id)
-        .order_by(Residence.moved_in, Residence.id)
-    )).all()
+    history = (
+        await session.execute(
+            select(
+                Residence.household_id,
+                Residence.moved_in,
+                Residence.moved_out,
+                House.unit_number,
+                Building.address,
+            )
+            .join(Household, Household.id == Residence.household_id)
+            .join(House, House.id == Household.house_id)
+            .join(Building, Building.id == House.building_id)
+            .where(Residence.person_id == person_id)
+            .order_by(Residence.moved_in, Residence.id)
+        )
+    ).all()
     record = _person_row(row, on)
     record["residences"] = [
-        {"household_id": hh, "moved_in": moved_in.isoformat(),
-         "moved_out": moved_out and moved_out.isoformat(), "unit_number": unit,
-         "address": address}
+        {
+            "household_id": hh,
+            "moved_in": moved_in.isoformat(),
+            "moved_out": moved_out and moved_out.isoformat(),
+            "unit_number": unit,
+            "address": address,
+        }
         for hh, moved_in, moved_out, unit, address in history
     ]
     return record
@@ -159,18 +211,22 @@ async def person_record(
 async def cell_counts(session: AsyncSession, cell_id: int) -> dict[str, Any]:
     """Buildings, houses, households, people and vulnerable people in a cell, and the
     vulnerable by tag. Counts only: no one is identified."""
-    totals = (await session.execute(
-        select(
-            func.count(Building.id.distinct()), func.count(House.id.distinct()),
-            func.count(Household.id.distinct()), func.count(Person.id),
-            func.count(Person.id).filter(func.cardinality(Person.vulnerability_tags) > 0),
+    totals = (
+        await session.execute(
+            select(
+                func.count(Building.id.distinct()),
+                func.count(House.id.distinct()),
+                func.count(Household.id.distinct()),
+                func.count(Person.id),
+                func.count(Person.id).filter(func.cardinality(Person.vulnerability_tags) > 0),
+            )
+            .select_from(Building)
+            .outerjoin(House, House.building_id == Building.id)
+            .outerjoin(Household, Household.house_id == House.id)
+            .outerjoin(Person, Person.household_id == Household.id)
+            .where(Building.cell_id == cell_id)
         )
-        .select_from(Building)
-        .outerjoin(House, House.building_id == Building.id)
-        .outerjoin(Household, Household.house_id == House.id)
-        .outerjoin(Person, Person.household_id == Household.id)
-        .where(Building.cell_id == cell_id)
-    )).one()
+    ).one()
     tag = func.unnest(Person.vulnerability_tags).label("tag")
     tagged = (
         select(tag)
@@ -179,13 +235,18 @@ async def cell_counts(session: AsyncSession, cell_id: int) -> dict[str, Any]:
         .join(Building, and_(Building.id == House.building_id, Building.cell_id == cell_id))
         .subquery()
     )
-    by_tag = (await session.execute(
-        select(tagged.c.tag, func.count()).group_by(tagged.c.tag).order_by(tagged.c.tag)
-    )).all()
+    by_tag = (
+        await session.execute(
+            select(tagged.c.tag, func.count()).group_by(tagged.c.tag).order_by(tagged.c.tag)
+        )
+    ).all()
     buildings, houses, households, people, vulnerable = totals
     return {
-        "buildings": buildings, "houses": houses, "households": households,
-        "people": people, "vulnerable_people": vulnerable,
+        "buildings": buildings,
+        "houses": houses,
+        "households": households,
+        "people": people,
+        "vulnerable_people": vulnerable,
         "vulnerable_by_tag": dict(by_tag),
     }
 

@@ -27,15 +27,24 @@ def create_user(
     username = username.strip().lower()
     role_ = Role(role)
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD_LENGTH} characters",
-                           f"密码至少 {MIN_PASSWORD_LENGTH} 位", field="password")
+        raise InvalidInput(
+            f"password must have at least {MIN_PASSWORD_LENGTH} characters",
+            f"密码至少 {MIN_PASSWORD_LENGTH} 位",
+            field="password",
+        )
     region_id = _region_for_role(conn, role_, region_code)
     if conn.execute(select(User.id).where(User.username == username)).first():
         raise Conflict(f"username {username} is taken", f"用户名 {username} 已存在")
     return conn.execute(
         insert(User)
-        .values(username=username, display_name=display_name or username, phone=phone,
-                role=role_.value, region_id=region_id, password_hash=hash_password(password))
+        .values(
+            username=username,
+            display_name=display_name or username,
+            phone=phone,
+            role=role_.value,
+            region_id=region_id,
+            password_hash=hash_password(password),
+        )
         .returning(User.id)
     ).scalar_one()
 
@@ -44,19 +53,25 @@ def _region_for_role(conn: Connection, role: Role, region_code: str | None) -> i
     level = ROLE_REGION_LEVEL.get(role)
     if level is None:
         if region_code:
-            raise InvalidInput(f"role {role} is not bound to a region",
-                               f"角色 {role} 不绑定区划", field="region")
+            raise InvalidInput(
+                f"role {role} is not bound to a region", f"角色 {role} 不绑定区划", field="region"
+            )
         return None
     if not region_code:
-        raise InvalidInput(f"role {role} needs a {level} region", f"角色 {role} 需要指定区划",
-                           field="region")
+        raise InvalidInput(
+            f"role {role} needs a {level} region", f"角色 {role} 需要指定区划", field="region"
+        )
     row = conn.execute(select(Region.id, Region.level).where(Region.code == region_code)).first()
     if row is None:
-        raise InvalidInput(f"no region with code {region_code}", f"未找到区划 {region_code}",
-                           field="region")
+        raise InvalidInput(
+            f"no region with code {region_code}", f"未找到区划 {region_code}", field="region"
+        )
     if row.level != level:
-        raise InvalidInput(f"role {role} must be bound to a {level}, not a {row.level}",
-                           f"角色 {role} 应绑定到 {level} 级区划", field="region")
+        raise InvalidInput(
+            f"role {role} must be bound to a {level}, not a {row.level}",
+            f"角色 {role} 应绑定到 {level} 级区划",
+            field="region",
+        )
     return row.id
 
 

@@ -38,11 +38,18 @@ def create_draft_version(conn: Connection, label: str, source: str) -> int:
 
 def version_summary(conn: Connection, version_id: int) -> dict:
     """A version's id, label, source, status, activation time and number of cells."""
-    row = conn.execute(text("""
+    row = (
+        conn.execute(
+            text("""
         SELECT v.id, v.label, v.source, v.status, v.activated_at, count(c.id) AS cells
         FROM boundary_versions v LEFT JOIN grid_cells c ON c.version_id = v.id
         WHERE v.id = :v GROUP BY v.id
-    """), {"v": version_id}).mappings().first()
+    """),
+            {"v": version_id},
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound(f"no boundary version {version_id}", f"未找到边界版本 {version_id}")
     return {**row, "activated_at": row["activated_at"] and row["activated_at"].isoformat()}
@@ -61,20 +68,29 @@ def activate_version(
     if status is None:
         raise NotFound(f"no boundary version {version_id}", f"未找到边界版本 {version_id}")
     if status != "draft":
-        raise Conflict(f"version {version_id} is {status}, not a draft",
-                       f"边界版本 {version_id} 不是草稿")
+        raise Conflict(
+            f"version {version_id} is {status}, not a draft", f"边界版本 {version_id} 不是草稿"
+        )
     params = {"v": version_id}
-    retired = conn.execute(text("""
+    retired = (
+        conn.execute(
+            text("""
         UPDATE grid_cells SET active_to = now()
         WHERE active_from IS NOT NULL AND active_to IS NULL
           AND community_id IN (SELECT community_id FROM grid_cells WHERE version_id = :v)
         RETURNING id
-    """), params).scalars().all()
-    activated = conn.execute(text(
-        "UPDATE grid_cells SET active_from = now() WHERE version_id = :v RETURNING id"
-    ), params).rowcount
+    """),
+            params,
+        )
+        .scalars()
+        .all()
+    )
+    activated = conn.execute(
+        text("UPDATE grid_cells SET active_from = now() WHERE version_id = :v RETURNING id"), params
+    ).rowcount
     moved = _carry_assignments_over(conn, version_id, list(retired))
-    relinked = conn.execute(text("""
+    relinked = conn.execute(
+        text("""
         UPDATE buildings b SET cell_id = (
             SELECT p.cell_id FROM grid_cell_parts p
             WHERE ST_Covers(p.part, ST_PointOnSurface(b.footprint))
@@ -83,15 +99,23 @@ def activate_version(
            OR (b.cell_id IS NULL AND b.footprint && (
                SELECT ST_SetSRID(ST_Extent(boundary)::geometry, 4326)
                FROM grid_cells WHERE version_id = :v))
-    """), {"retired": list(retired), "v": version_id}).rowcount
-    conn.execute(text("""
+    """),
+        {"retired": list(retired), "v": version_id},
+    ).rowcount
+    conn.execute(
+        text("""
         UPDATE boundary_versions SET status = 'active', activated_at = now() WHERE id = :v
-    """), params)
-    conn.execute(text("""
+    """),
+        params,
+    )
+    conn.execute(
+        text("""
         UPDATE boundary_versions v SET status = 'retired'
         WHERE v.status = 'active' AND v.id <> :v AND NOT EXISTS (
             SELECT 1 FROM grid_cells c WHERE c.version_id = v.id AND c.active_to IS NULL)
-    """), params)
+    """),
+        params,
+    )
     followed = {name: move(conn, list(retired)) for name, move in (followers or {}).items()}
     return Activation(version_id, activated, len(retired), moved, relinked, followed)
 
@@ -100,7 +124,8 @@ def _carry_assignments_over(conn: Connection, version_id: int, retired: list[int
     """Workers of a retired cell look after the new cell with the same code from today."""
     if not retired:
         return 0
-    moved = conn.execute(text("""
+    moved = conn.execute(
+        text("""
         INSERT INTO cell_assignments (cell_id, user_id, kind, valid_from, valid_to)
         SELECT new.id, a.user_id, a.kind, greatest(a.valid_from, current_date), a.valid_to
         FROM cell_assignments a
@@ -108,14 +133,22 @@ def _carry_assignments_over(conn: Connection, version_id: int, retired: list[int
         JOIN grid_cells new ON new.version_id = :v AND new.code = old.code
         WHERE a.cell_id = ANY(:retired)
           AND (a.valid_to IS NULL OR a.valid_to > current_date)
-    """), {"v": version_id, "retired": retired}).rowcount
+    """),
+        {"v": version_id, "retired": retired},
+    ).rowcount
     # The old cells' assignments end today; ones that had not started yet are dropped.
-    conn.execute(text("""
+    conn.execute(
+        text("""
         DELETE FROM cell_assignments
         WHERE cell_id = ANY(:retired) AND valid_from >= current_date
-    """), {"retired": retired})
-    conn.execute(text("""
+    """),
+        {"retired": retired},
+    )
+    conn.execute(
+        text("""
         UPDATE cell_assignments SET valid_to = current_date
         WHERE cell_id = ANY(:retired) AND (valid_to IS NULL OR valid_to > current_date)
-    """), {"retired": retired})
+    """),
+        {"retired": retired},
+    )
     return moved

@@ -35,9 +35,9 @@ UNSUBSCRIBE_PATH = "/alerts/unsubscribe"
 _TOKEN_CONTEXT = b"gridgov-area-alert-unsubscribe\0"
 ALERT_SMS = {
     "alert.new_hazard": "【网格治理】您关注的{area}新发现消防隐患：{label}"
-                        "（编号 {tracking_number}）。退订：{unsubscribe}",
+    "（编号 {tracking_number}）。退订：{unsubscribe}",
     "alert.result": "【网格治理】您关注的{area}的消防隐患已办结：{label}"
-                    "（编号 {tracking_number}）。退订：{unsubscribe}",
+    "（编号 {tracking_number}）。退订：{unsubscribe}",
 }
 
 
@@ -50,8 +50,11 @@ def unsubscribe_token(alert_id: int, key: str) -> str:
 def alert_of_token(token: str, key: str) -> int:
     """The alert a token names; 400-class error naming `token` when it is not one of ours."""
     head, _, _tag = token.partition(".")
-    if not head.isdigit() or len(head) > 18 or not hmac.compare_digest(
-            unsubscribe_token(int(head), key), token):
+    if (
+        not head.isdigit()
+        or len(head) > 18
+        or not hmac.compare_digest(unsubscribe_token(int(head), key), token)
+    ):
         raise InvalidInput("the unsubscribe link is not valid", "退订链接无效", field="token")
     return int(head)
 
@@ -99,50 +102,85 @@ async def my_alerts(session: AsyncSession, user_id: int, key: str) -> list[dict[
     """An account's alerts: the place, channel, the phone masked, the unsubscribe link."""
     rows = (await session.execute(_MINE, {"user": user_id})).mappings()
     return [
-        {"id": r["id"], "region_code": r["region_code"], "cell_code": r["cell_code"],
-         "name": r["name"], "channel": r["channel"], "phone": _masked(r["phone"]),
-         "created_at": r["created_at"].isoformat(),
-         "unsubscribe_url": unsubscribe_url(r["id"], key)}
+        {
+            "id": r["id"],
+            "region_code": r["region_code"],
+            "cell_code": r["cell_code"],
+            "name": r["name"],
+            "channel": r["channel"],
+            "phone": _masked(r["phone"]),
+            "created_at": r["created_at"].isoformat(),
+            "unsubscribe_url": unsubscribe_url(r["id"], key),
+        }
         for r in rows
     ]
 
 
-async def follow_area(session: AsyncSession, user_id: int, *, region_code: str | None,
-                      cell_code: str | None, channel: AlertChannel,
-                      phone: str | None) -> tuple[int, bool]:
+async def follow_area(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    region_code: str | None,
+    cell_code: str | None,
+    channel: AlertChannel,
+    phone: str | None,
+) -> tuple[int, bool]:
     """Follow a community or a cell (exactly one); (the alert's id, whether it is new)."""
     if (region_code is None) == (cell_code is None):
-        raise InvalidInput("give region_code (a community) or cell_code, not both",
-                           "请选择社区或网格（二选一）", field="region_code")
+        raise InvalidInput(
+            "give region_code (a community) or cell_code, not both",
+            "请选择社区或网格（二选一）",
+            field="region_code",
+        )
     if channel == "sms" and phone is None:
         raise InvalidInput("an SMS alert needs a phone", "短信提醒需要手机号码", field="phone")
     region_id = None
     if region_code is not None:
         region = (await session.execute(_COMMUNITY, {"code": region_code})).first()
         if region is None:
-            raise InvalidInput(f"no community {region_code}", f"没有社区 {region_code}",
-                               field="region_code")
+            raise InvalidInput(
+                f"no community {region_code}", f"没有社区 {region_code}", field="region_code"
+            )
         region_id = region.id
     elif (await session.execute(_CELL, {"code": cell_code})).first() is None:
         raise InvalidInput(f"no cell {cell_code}", f"没有网格 {cell_code}", field="cell_code")
-    count = (await session.execute(text(
-        "SELECT count(*) FROM area_alerts WHERE user_id = :user"), {"user": user_id})).scalar_one()
-    row = (await session.execute(_UPSERT, {
-        "user": user_id, "region": region_id, "cell": cell_code, "channel": channel,
-        "phone": phone if channel == "sms" else None})).one()
+    count = (
+        await session.execute(
+            text("SELECT count(*) FROM area_alerts WHERE user_id = :user"), {"user": user_id}
+        )
+    ).scalar_one()
+    row = (
+        await session.execute(
+            _UPSERT,
+            {
+                "user": user_id,
+                "region": region_id,
+                "cell": cell_code,
+                "channel": channel,
+                "phone": phone if channel == "sms" else None,
+            },
+        )
+    ).one()
     if row.created and count >= MAX_ALERTS_PER_ACCOUNT:
-        raise InvalidInput(f"at most {MAX_ALERTS_PER_ACCOUNT} areas",
-                           f"最多关注 {MAX_ALERTS_PER_ACCOUNT} 个区域", field="region_code")
+        raise InvalidInput(
+            f"at most {MAX_ALERTS_PER_ACCOUNT} areas",
+            f"最多关注 {MAX_ALERTS_PER_ACCOUNT} 个区域",
+            field="region_code",
+        )
     return row.id, row.created
 
 
 async def stop_alert(session: AsyncSession, alert_id: int, user_id: int | None) -> bool:
     """End an alert (an account's own, or any with `user_id` None: the token was checked);
     whether there was one."""
-    deleted = await session.execute(text(
-        "DELETE FROM area_alerts WHERE id = :id "
-        "AND (CAST(:user AS integer) IS NULL OR user_id = CAST(:user AS integer)) "
-        "RETURNING id"), {"id": alert_id, "user": user_id})
+    deleted = await session.execute(
+        text(
+            "DELETE FROM area_alerts WHERE id = :id "
+            "AND (CAST(:user AS integer) IS NULL OR user_id = CAST(:user AS integer)) "
+            "RETURNING id"
+        ),
+        {"id": alert_id, "user": user_id},
+    )
     return deleted.first() is not None
 
 
@@ -195,38 +233,69 @@ _ALERT_SMS = text("""
 """)
 
 
-def deliver_to_area_alerts(conn: Connection, ids: list[int], *, sms: bool,
-                           key: str) -> list[int]:
+def deliver_to_area_alerts(conn: Connection, ids: list[int], *, sms: bool, key: str) -> list[int]:
     """Inbox items (and with `sms` SMS) for the area alerts these outbox messages concern,
     in the delivering transaction; the accounts reached by inbox."""
-    rows = conn.execute(_SUBSCRIBERS, {"ids": ids, "group": ALERT_GROUP,
-                                       "topics": [*NEW_TOPICS, RESULT_TOPIC],
-                                       "result": RESULT_TOPIC}).mappings().all()
+    rows = (
+        conn.execute(
+            _SUBSCRIBERS,
+            {
+                "ids": ids,
+                "group": ALERT_GROUP,
+                "topics": [*NEW_TOPICS, RESULT_TOPIC],
+                "result": RESULT_TOPIC,
+            },
+        )
+        .mappings()
+        .all()
+    )
     inbox = [r for r in rows if r["channel"] == "inbox"]
     users: list[int] = []
     if inbox:
-        users = list(conn.execute(_ALERT_INBOX, {
-            "users": [r["user_id"] for r in inbox], "outbox": [r["outbox_id"] for r in inbox],
-            "incidents": [r["incident_id"] for r in inbox],
-            "topics": [r["topic"] for r in inbox],
-            "payloads": [json.dumps(_payload(r, key), ensure_ascii=False) for r in inbox],
-            "at": [r["created_at"] for r in inbox]}).scalars())
+        users = list(
+            conn.execute(
+                _ALERT_INBOX,
+                {
+                    "users": [r["user_id"] for r in inbox],
+                    "outbox": [r["outbox_id"] for r in inbox],
+                    "incidents": [r["incident_id"] for r in inbox],
+                    "topics": [r["topic"] for r in inbox],
+                    "payloads": [json.dumps(_payload(r, key), ensure_ascii=False) for r in inbox],
+                    "at": [r["created_at"] for r in inbox],
+                },
+            ).scalars()
+        )
     texts = [r for r in rows if r["channel"] == "sms"]
     if sms and texts:
         base = get_settings().alerts_public_url
-        conn.execute(_ALERT_SMS, {
-            "outbox": [r["outbox_id"] for r in texts],
-            "incidents": [r["incident_id"] for r in texts],
-            "alerts": [r["alert_id"] for r in texts],
-            "bodies": [ALERT_SMS[r["topic"]].format(
-                area=r["area"] or "", label=r["label_zh"], tracking_number=r["tracking_number"],
-                unsubscribe=unsubscribe_url(r["alert_id"], key, base)) for r in texts]})
+        conn.execute(
+            _ALERT_SMS,
+            {
+                "outbox": [r["outbox_id"] for r in texts],
+                "incidents": [r["incident_id"] for r in texts],
+                "alerts": [r["alert_id"] for r in texts],
+                "bodies": [
+                    ALERT_SMS[r["topic"]].format(
+                        area=r["area"] or "",
+                        label=r["label_zh"],
+                        tracking_number=r["tracking_number"],
+                        unsubscribe=unsubscribe_url(r["alert_id"], key, base),
+                    )
+                    for r in texts
+                ],
+            },
+        )
     return users
 
 
 def _payload(row: Any, key: str) -> dict[str, Any]:
     # Public fields only: what anyone with the number sees on /track.
-    return {"tracking_number": row["tracking_number"], "category": row["category_code"],
-            "label_zh": row["label_zh"], "label_en": row["label_en"], "area": row["area"],
-            "alert_id": row["alert_id"],
-            "unsubscribe_url": unsubscribe_url(row["alert_id"], key)}
+    return {
+        "tracking_number": row["tracking_number"],
+        "category": row["category_code"],
+        "label_zh": row["label_zh"],
+        "label_en": row["label_en"],
+        "area": row["area"],
+        "alert_id": row["alert_id"],
+        "unsubscribe_url": unsubscribe_url(row["alert_id"], key),
+    }

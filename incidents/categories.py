@@ -114,23 +114,29 @@ def min_content_for_channel(rule: MinContent, channel: str) -> MinContent:
     return rule
 
 
-def check_min_content(code: str, channel: str, description: str | None, photos: int,
-                      photo_link: bool = False) -> None:
+def check_min_content(
+    code: str, channel: str, description: str | None, photos: int, photo_link: bool = False
+) -> None:
     """422 when a report lacks what its category needs: naming `description` (or `photos`
     for a photo-only rule), the rule in the message. `photo_link`: an Open311 media_url,
     which counts as the photo (the client's way to send one)."""
     rule = min_content_for_channel(min_content(code), channel)
     has_text = bool(description and description.strip())
     has_photo = photos > 0 or photo_link
-    met = {"none": True, "description": has_text, "photo": has_photo,
-           "description_or_photo": has_text or has_photo}[rule]
+    met = {
+        "none": True,
+        "description": has_text,
+        "photo": has_photo,
+        "description_or_photo": has_text or has_photo,
+    }[rule]
     if met:
         return
     en, zh = _MIN_CONTENT_TEXT[rule]
     raise InvalidInput(
         f"a report of {code} needs {en} (min_content = {rule})",
         f"该类别的上报需要{zh}，请补充后再提交",
-        field="photos" if rule == "photo" else "description")
+        field="photos" if rule == "photo" else "description",
+    )
 
 
 def sync_categories(conn: Connection) -> int:
@@ -138,10 +144,18 @@ def sync_categories(conn: Connection) -> int:
     returns how many are active. Reports keep pointing at deactivated categories."""
     specs = bundled_categories()
     rows = [
-        {"code": s.code, "group": s.group, "zh": s.label_zh, "en": s.label_en, "tier": s.tier,
-         "questions": [q.model_dump(exclude_defaults=True) for q in s.questions],
-         "radius": s.duplicate_radius_m, "precision": s.public_precision,
-         "emergency": s.emergency, "order": i}
+        {
+            "code": s.code,
+            "group": s.group,
+            "zh": s.label_zh,
+            "en": s.label_en,
+            "tier": s.tier,
+            "questions": [q.model_dump(exclude_defaults=True) for q in s.questions],
+            "radius": s.duplicate_radius_m,
+            "precision": s.public_precision,
+            "emergency": s.emergency,
+            "order": i,
+        }
         for i, s in enumerate(specs)
     ]
     statement = text("""
@@ -156,8 +170,10 @@ def sync_categories(conn: Connection) -> int:
             sort_order = EXCLUDED.sort_order, active = true
     """).bindparams(bindparam("questions", type_=JSONB))
     conn.execute(statement, rows)
-    conn.execute(text("UPDATE incident_categories SET active = false WHERE code <> ALL(:codes)"),
-                 {"codes": [s.code for s in specs]})
+    conn.execute(
+        text("UPDATE incident_categories SET active = false WHERE code <> ALL(:codes)"),
+        {"codes": [s.code for s in specs]},
+    )
     return len(rows)
 
 
@@ -167,8 +183,11 @@ def check_answers(questions: list[dict[str, Any]], answers: dict[str, Any]) -> d
     by_key = {q["key"]: Question.model_validate(q) for q in questions}
     for key in answers:
         if key not in by_key:
-            raise InvalidInput(f"this category asks no question {key!r}",
-                               f"该类别没有问题 {key}", field=f"answers.{key}")
+            raise InvalidInput(
+                f"this category asks no question {key!r}",
+                f"该类别没有问题 {key}",
+                field=f"answers.{key}",
+            )
     cleaned: dict[str, Any] = {}
     for key, question in by_key.items():
         value = answers.get(key)
@@ -192,9 +211,12 @@ def _check_answer(question: Question, value: Any, field: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
             raise wrong("expected a number", "应为数字")
         if (question.min is not None and value < question.min) or (
-                question.max is not None and value > question.max):
-            raise wrong(f"expected a number from {question.min} to {question.max}",
-                        f"数值应在 {question.min} 到 {question.max} 之间")
+            question.max is not None and value > question.max
+        ):
+            raise wrong(
+                f"expected a number from {question.min} to {question.max}",
+                f"数值应在 {question.min} 到 {question.max} 之间",
+            )
         return value
     if not isinstance(value, str) or not value.strip():
         raise wrong("expected text", "应为文字")
@@ -212,14 +234,25 @@ def _check_answer(question: Question, value: Any, field: str) -> Any:
 
 async def active_categories(session) -> list[dict[str, Any]]:
     """Categories a reporter may choose, in display order (public)."""
-    rows = await session.execute(text("""
+    rows = await session.execute(
+        text("""
         SELECT code, group_code, label_zh, label_en, tier, questions, duplicate_radius_m,
                public_precision, is_emergency
         FROM incident_categories WHERE active ORDER BY sort_order, code
-    """))
+    """)
+    )
     return [
-        {"code": code, "group": group, "label_zh": zh, "label_en": en, "tier": tier,
-         "questions": questions, "duplicate_radius_m": radius, "public_precision": precision,
-         "emergency": emergency, "min_content": min_content(code)}
+        {
+            "code": code,
+            "group": group,
+            "label_zh": zh,
+            "label_en": en,
+            "tier": tier,
+            "questions": questions,
+            "duplicate_radius_m": radius,
+            "public_precision": precision,
+            "emergency": emergency,
+            "min_content": min_content(code),
+        }
         for code, group, zh, en, tier, questions, radius, precision, emergency in rows
     ]

@@ -280,9 +280,7 @@ def _feature(row: Any, **properties: Any) -> dict[str, Any]:
 
 
 def _cell_features(rows: list[Any]) -> list[dict[str, Any]]:
-    return [
-        _feature(row, level="cell", staffed=row.staffed > 0, **_figures(row)) for row in rows
-    ]
+    return [_feature(row, level="cell", staffed=row.staffed > 0, **_figures(row)) for row in rows]
 
 
 async def cell_coverage(

@@ -56,41 +56,64 @@ async def _house(session: AsyncSession, data: DamageIn) -> tuple[int, int, int |
         where = "h.building_id = :building AND h.unit_number = :unit"
         params, field = {"building": data.building_id, "unit": data.unit_number}, "unit_number"
     else:
-        raise InvalidInput("give house_id, or building_id and unit_number",
-                           "请提供房屋编号，或楼栋与门牌号", field="house_id")
-    row = (await session.execute(text(f"""
+        raise InvalidInput(
+            "give house_id, or building_id and unit_number",
+            "请提供房屋编号，或楼栋与门牌号",
+            field="house_id",
+        )
+    row = (
+        await session.execute(
+            text(f"""
         SELECT h.id, h.building_id,
                (SELECT hh.id FROM households hh WHERE hh.house_id = h.id ORDER BY hh.id LIMIT 1)
         FROM houses h WHERE {where}
-    """), params)).first()
+    """),
+            params,
+        )
+    ).first()
     if row is None:
         raise InvalidInput("no such house in the register", "登记中没有该房屋", field=field)
     return row[0], row[1], row[2]
 
 
 async def declare_damage(
-    session: AsyncSession, ctx: IntakeContext, data: DamageIn, photos: list[Photo],
-    declarer: Principal, now: datetime,
+    session: AsyncSession,
+    ctx: IntakeContext,
+    data: DamageIn,
+    photos: list[Photo],
+    declarer: Principal,
+    now: datetime,
 ) -> Submission:
     """Store the declaration as an incident routed to the house's cell plus its figures,
     inside the caller's transaction."""
     house_id, building_id, household_id = await _house(session, data)
     report = ReportIn(
-        category=CATEGORY, building_id=building_id, description=data.description,
-        channel=data.channel, contact_phone=data.contact_phone,
+        category=CATEGORY,
+        building_id=building_id,
+        description=data.description,
+        channel=data.channel,
+        contact_phone=data.contact_phone,
         answers={},
     )
     submission = await submit_report(session, ctx, report, photos, declarer, now)
     if not isinstance(submission, Submission):
         raise RuntimeError(f"category {CATEGORY} must not be configured as an emergency")
-    await session.execute(text("""
+    await session.execute(
+        text("""
         INSERT INTO damage_declarations (incident_id, house_id, household_id, fire_date,
                                          what_burned, estimated_loss)
         SELECT id, :house, :household, :fire_date, :what, :loss
         FROM incidents WHERE tracking_number = :t
-    """), {"house": house_id, "household": household_id, "fire_date": data.fire_date,
-           "what": data.what_burned, "loss": data.estimated_loss,
-           "t": submission.tracking_number})
+    """),
+        {
+            "house": house_id,
+            "household": household_id,
+            "fire_date": data.fire_date,
+            "what": data.what_burned,
+            "loss": data.estimated_loss,
+            "t": submission.tracking_number,
+        },
+    )
     return submission
 
 
@@ -107,18 +130,23 @@ _DECLARATION = text("""
 
 
 async def declaration_view(
-    session: AsyncSession, principal: Principal, tracking_number: str,
+    session: AsyncSession,
+    principal: Principal,
+    tracking_number: str,
     staff_may_see: bool,
 ) -> dict[str, Any]:
     """The declaration's state and figures for its declarer or staff over it (404 for
     anyone else, so its existence is not revealed)."""
     row = (await session.execute(_DECLARATION, {"t": tracking_number})).mappings().first()
-    if row is None or not (row["reporter_id"] == principal.id
-                           or (principal.role in STAFF_ROLES and staff_may_see)):
+    if row is None or not (
+        row["reporter_id"] == principal.id or (principal.role in STAFF_ROLES and staff_may_see)
+    ):
         raise NotFound(f"no declaration {tracking_number}", f"未找到申报 {tracking_number}")
     return {
-        "tracking_number": row["tracking_number"], "status": row["status"],
-        "fire_date": row["fire_date"].isoformat(), "what_burned": row["what_burned"],
+        "tracking_number": row["tracking_number"],
+        "status": row["status"],
+        "fire_date": row["fire_date"].isoformat(),
+        "what_burned": row["what_burned"],
         "estimated_loss": str(row["estimated_loss"]),
         "verified_loss": row["verified_loss"] and str(row["verified_loss"]),
         "house": {"unit_number": row["unit_number"], "address": row["address"]},
@@ -127,11 +155,15 @@ async def declaration_view(
     }
 
 
-async def record_verified_loss(session: AsyncSession, tracking_number: str,
-                               loss: Decimal) -> bool:
+async def record_verified_loss(session: AsyncSession, tracking_number: str, loss: Decimal) -> bool:
     """The loss found on site (the caller resolves the incident in the same transaction,
     which checks who may); False when the number is no declaration."""
-    return (await session.execute(text("""
+    return (
+        await session.execute(
+            text("""
         UPDATE damage_declarations d SET verified_loss = :loss
         FROM incidents i WHERE i.id = d.incident_id AND i.tracking_number = :t
-    """), {"loss": loss, "t": tracking_number})).rowcount == 1
+    """),
+            {"loss": loss, "t": tracking_number},
+        )
+    ).rowcount == 1

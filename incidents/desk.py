@@ -90,15 +90,24 @@ async def desk_area(
     if not region_in_reach(principal, region.path):
         raise PermissionDenied("this region is outside your area", "该区域不在您的管辖范围内")
     cells = (
-        await session.execute(_CELLS, {"path": region.path, "limit": MAX_CELLS})
-    ).scalars().all()
+        (await session.execute(_CELLS, {"path": region.path, "limit": MAX_CELLS})).scalars().all()
+    )
     workers = (
-        await session.execute(
-            _WORKERS,
-            {"path": region.path, "open": sorted(OPEN), "worker": Role.GRID_WORKER.value,
-             "today": today, "limit": MAX_WORKERS},
+        (
+            await session.execute(
+                _WORKERS,
+                {
+                    "path": region.path,
+                    "open": sorted(OPEN),
+                    "worker": Role.GRID_WORKER.value,
+                    "today": today,
+                    "limit": MAX_WORKERS,
+                },
+            )
         )
-    ).mappings().all()
+        .mappings()
+        .all()
+    )
     return {
         "region": {"code": region.code, "name": region.name, "level": region.level},
         "cells": list(cells),
@@ -107,18 +116,20 @@ async def desk_area(
     }
 
 
-async def pending_rating_flags(
-    session: AsyncSession, principal: Principal
-) -> list[dict[str, Any]]:
+async def pending_rating_flags(session: AsyncSession, principal: Principal) -> list[dict[str, Any]]:
     """Flags on ratings in the manager's area that wait for a decision; `mine` marks the
     caller's own (a second manager decides those)."""
     _require_manager(principal)
     rows = (
-        await session.execute(
-            _FLAGS,
-            {"area": None if principal.is_admin else principal.region_path, "limit": MAX_FLAGS},
+        (
+            await session.execute(
+                _FLAGS,
+                {"area": None if principal.is_admin else principal.region_path, "limit": MAX_FLAGS},
+            )
         )
-    ).mappings().all()
+        .mappings()
+        .all()
+    )
     return [
         {
             "id": r["id"],

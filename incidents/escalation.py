@@ -153,7 +153,8 @@ _MANAGERS_ON_CHAIN = """\
 # index is used); with none, the nearest level up that has some; admins come last. The
 # unaccepted step adds the cell's backups in force today. The assignee is left out: the
 # reminder is theirs.
-_ESCALATE = text("""
+_ESCALATE = text(
+    """
 WITH plan AS (
     SELECT p.incident_id, p.step, p.level, p.note, p.ord
     FROM unnest(CAST(:ids AS bigint[]), CAST(:steps AS text[]), CAST(:levels AS int[]),
@@ -204,7 +205,8 @@ SELECT 'incident.escalated', t.incident_id, r.ids,
        :now
 FROM target t JOIN recipients r ON r.ord = t.ord
 ORDER BY t.ord
-""".replace("-- managers on chain --\n", _MANAGERS_ON_CHAIN))
+""".replace("-- managers on chain --\n", _MANAGERS_ON_CHAIN)
+)
 
 # A reminder to the assignee of each overdue report in the plan (all have one).
 _REMIND = text("""
@@ -261,7 +263,8 @@ _WO_STATE = text("""
 # Every work-order escalation of the run in one statement; recipients as for reports (the
 # managers of the level on the report's region chain, else the nearest level up, admins
 # last), without the assignee.
-_WO_ESCALATE = text("""
+_WO_ESCALATE = text(
+    """
 WITH plan AS (
     SELECT p.work_order_id, p.level, p.note, p.ord
     FROM unnest(CAST(:ids AS bigint[]), CAST(:levels AS int[]), CAST(:notes AS text[]))
@@ -304,7 +307,8 @@ SELECT 'work_order.escalated', t.incident_id, r.ids,
        :now
 FROM target t JOIN recipients r ON r.ord = t.ord
 ORDER BY t.ord
-""".replace("-- managers on chain --\n", _MANAGERS_ON_CHAIN))
+""".replace("-- managers on chain --\n", _MANAGERS_ON_CHAIN)
+)
 
 _WO_REMIND = text("""
 WITH target AS (
@@ -475,8 +479,7 @@ def _write_work_orders(conn: Connection | Session, plan: _Plan, now: datetime) -
     if plan.reminders:
         ids, levels = (list(column) for column in zip(*plan.reminders, strict=True))
         conn.execute(
-            _WO_REMIND, {"ids": ids, "levels": levels, "note": WORK_ORDER_REMINDER_NOTE,
-                         "now": now}
+            _WO_REMIND, {"ids": ids, "levels": levels, "note": WORK_ORDER_REMINDER_NOTE, "now": now}
         )
 
 

@@ -76,18 +76,25 @@ _MINE = text("""
 """)
 
 
-async def my_reports(session: AsyncSession, user_id: int,
-                     limit: int = MAX_MY_REPORTS) -> list[dict[str, Any]]:
+async def my_reports(
+    session: AsyncSession, user_id: int, limit: int = MAX_MY_REPORTS
+) -> list[dict[str, Any]]:
     """The reports an account filed, newest first: what the tracking page shows of each
     at a glance (no place, no text)."""
     rows = (await session.execute(_MINE, {"user": user_id, "limit": limit})).mappings()
     return [
-        {"tracking_number": r["tracking_number"], "status": r["status"],
-         "category": {"code": r["category_code"], "label_zh": r["label_zh"],
-                      "label_en": r["label_en"]},
-         "created_at": r["created_at"].isoformat(),
-         "closed_at": r["closed_at"] and r["closed_at"].isoformat(),
-         "rated": r["rated"]}
+        {
+            "tracking_number": r["tracking_number"],
+            "status": r["status"],
+            "category": {
+                "code": r["category_code"],
+                "label_zh": r["label_zh"],
+                "label_en": r["label_en"],
+            },
+            "created_at": r["created_at"].isoformat(),
+            "closed_at": r["closed_at"] and r["closed_at"].isoformat(),
+            "rated": r["rated"],
+        }
         for r in rows
     ]
 
@@ -112,20 +119,29 @@ _OPEN_REPORTS = text("""
 """)
 
 
-async def open_reports_detail(session: AsyncSession,
-                              numbers: list[str]) -> list[dict[str, Any]]:
+async def open_reports_detail(session: AsyncSession, numbers: list[str]) -> list[dict[str, Any]]:
     """The report page's line for each of these reports, in the order given."""
     if not numbers:
         return []
-    rows = {r["tracking_number"]: r for r in
-            (await session.execute(_OPEN_REPORTS, {"numbers": numbers})).mappings()}
+    rows = {
+        r["tracking_number"]: r
+        for r in (await session.execute(_OPEN_REPORTS, {"numbers": numbers})).mappings()
+    }
     return [
-        {"tracking_number": n, "status": r["status"],
-         "category": {"code": r["category_code"], "label_zh": r["label_zh"],
-                      "label_en": r["label_en"]},
-         "place_label": r["place_label"], "created_on": r["created_at"].date().isoformat(),
-         "followers": r["followers"]}
-        for n in numbers if (r := rows.get(n)) is not None
+        {
+            "tracking_number": n,
+            "status": r["status"],
+            "category": {
+                "code": r["category_code"],
+                "label_zh": r["label_zh"],
+                "label_en": r["label_en"],
+            },
+            "place_label": r["place_label"],
+            "created_on": r["created_at"].date().isoformat(),
+            "followers": r["followers"],
+        }
+        for n in numbers
+        if (r := rows.get(n)) is not None
     ]
 
 
@@ -133,10 +149,12 @@ def follower_phone(typed: str) -> str:
     """A phone a follower gives, normalised (a mainland mobile or +international, since
     the messages are SMS); 422 naming `phone` otherwise."""
     phone = normalise_phone(typed)
-    if phone is None or "-" in phone or not (re.fullmatch(MOBILE, phone)
-                                             or phone.startswith("+")):
-        raise InvalidInput("phone must be a mobile number that can receive SMS",
-                           "请填写能接收短信的手机号码", field="phone")
+    if phone is None or "-" in phone or not (re.fullmatch(MOBILE, phone) or phone.startswith("+")):
+        raise InvalidInput(
+            "phone must be a mobile number that can receive SMS",
+            "请填写能接收短信的手机号码",
+            field="phone",
+        )
     return phone
 
 
@@ -178,25 +196,32 @@ def _no_report(number: str) -> NotFound:
     return NotFound(f"no report {number}", f"未找到编号为 {number} 的上报")
 
 
-async def add_follower(session: AsyncSession, number: str, *, user_id: int | None = None,
-                       phone: str | None = None) -> dict[str, Any]:
+async def add_follower(
+    session: AsyncSession, number: str, *, user_id: int | None = None, phone: str | None = None
+) -> dict[str, Any]:
     """Follow an open report as an account or a phone (exactly one), in the caller's
     transaction; files nothing. Answers the follower count and whether this call added
     one."""
-    row = (await session.execute(_FOLLOW, {"t": number, "user": user_id, "phone": phone,
-                                           "open": list(OPEN_STATUSES)})).first()
+    row = (
+        await session.execute(
+            _FOLLOW, {"t": number, "user": user_id, "phone": phone, "open": list(OPEN_STATUSES)}
+        )
+    ).first()
     if row is None:
         raise _no_report(number)
     if row.status not in OPEN_STATUSES:
-        raise Conflict(f"report {number} is {row.status}: only open reports are followed",
-                       "该上报已办结或不再处理，无需关注", field="tracking_number")
+        raise Conflict(
+            f"report {number} is {row.status}: only open reports are followed",
+            "该上报已办结或不再处理，无需关注",
+            field="tracking_number",
+        )
     # The statement's count was read before its own insert.
-    return {"followers": row.followers + int(row.added), "following": True,
-            "added": row.added}
+    return {"followers": row.followers + int(row.added), "following": True, "added": row.added}
 
 
-async def follower_count(session: AsyncSession, number: str,
-                         user_id: int | None = None) -> dict[str, Any]:
+async def follower_count(
+    session: AsyncSession, number: str, user_id: int | None = None
+) -> dict[str, Any]:
     """How many follow a report (and whether this account does): a count, nobody's
     identity."""
     row = (await session.execute(_COUNT, {"t": number, "user": user_id})).first()
@@ -233,7 +258,12 @@ def queue_follower_sms(conn: Connection, ids: list[int]) -> int:
     """Queue an SMS to each follower with a phone for these outbox messages, in the
     delivering transaction (a redelivered message queues nothing more); how many. Their
     inbox items come with the message's own (incidents/outbox.py _FAN_OUT)."""
-    return conn.execute(_FOLLOWER_SMS, {
-        "ids": ids, "topics": list(FOLLOWER_TOPICS),
-        "words": [FOLLOWER_WORDS[t] for t in FOLLOWER_TOPICS],
-        "template": FOLLOWER_SMS}).rowcount
+    return conn.execute(
+        _FOLLOWER_SMS,
+        {
+            "ids": ids,
+            "topics": list(FOLLOWER_TOPICS),
+            "words": [FOLLOWER_WORDS[t] for t in FOLLOWER_TOPICS],
+            "template": FOLLOWER_SMS,
+        },
+    ).rowcount

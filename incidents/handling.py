@@ -60,13 +60,18 @@ async def can_see(session: AsyncSession, principal: Principal, row: Any, now: da
         return True
     if principal.role is Role.GRID_WORKER:
         return row.cell_id is not None and await worker_assigned_to_cell(
-            session, principal.id, row.cell_id, local_date(now))
+            session, principal.id, row.cell_id, local_date(now)
+        )
     return row.region_path is not None and region_in_reach(principal, row.region_path)
 
 
 async def visible_incident(
-    session: AsyncSession, principal: Principal, tracking_number: str, now: datetime,
-    *, lock: bool = False,
+    session: AsyncSession,
+    principal: Principal,
+    tracking_number: str,
+    now: datetime,
+    *,
+    lock: bool = False,
 ) -> Any:
     """The incident's row (locked until the transaction ends when `lock`); 404 when
     absent or out of the caller's sight (existence is not revealed)."""
@@ -87,14 +92,13 @@ async def locked_incident(
 def manager_over(principal: Principal, region_path: str | None) -> bool:
     """A manager (or admin) whose area holds the report's region."""
     return principal.role in MANAGER_ROLES and (
-        principal.is_admin or (region_path is not None
-                               and region_in_reach(principal, region_path)))
+        principal.is_admin or (region_path is not None and region_in_reach(principal, region_path))
+    )
 
 
 def actions_for(principal: Principal, row: Any) -> list[str]:
     """The actions this caller may take on the report now (state and role both allow)."""
-    return [name for name in allowed_actions(row.status)
-            if _may_act(principal, ACTIONS[name], row)]
+    return [name for name in allowed_actions(row.status) if _may_act(principal, ACTIONS[name], row)]
 
 
 def _may_act(principal: Principal, action: Action, row: Any) -> bool:
@@ -110,31 +114,44 @@ def _may_act(principal: Principal, action: Action, row: Any) -> bool:
 def _require(request: ActionRequest, action: Action) -> None:
     """422 naming the first thing the action needs and did not get."""
     if action.needs_note and not (request.note and request.note.strip()):
-        raise InvalidInput(f"{action.name} needs a note saying why or what was done",
-                           "请填写说明", field="note")
+        raise InvalidInput(
+            f"{action.name} needs a note saying why or what was done", "请填写说明", field="note"
+        )
     if action.needs_assignee and not request.assignee:
-        raise InvalidInput("assign needs the worker's username", "请指定处理人",
-                           field="assignee")
+        raise InvalidInput("assign needs the worker's username", "请指定处理人", field="assignee")
     if action.needs_duplicate_of and not request.duplicate_of:
-        raise InvalidInput("mark_duplicate needs the tracking number of the earlier report",
-                           "请填写重复的原上报编号", field="duplicate_of")
+        raise InvalidInput(
+            "mark_duplicate needs the tracking number of the earlier report",
+            "请填写重复的原上报编号",
+            field="duplicate_of",
+        )
     if action.needs_version and request.version is None:
-        raise InvalidInput(f"{action.name} needs the version you saw", "请提供版本号",
-                           field="version")
+        raise InvalidInput(
+            f"{action.name} needs the version you saw", "请提供版本号", field="version"
+        )
 
 
 async def assignee_id_for(session: AsyncSession, principal: Principal, username: str) -> int:
     """An active staff account within the manager's area."""
-    row = (await session.execute(text("""
+    row = (
+        await session.execute(
+            text("""
         SELECT u.id, u.role, r.path FROM users u LEFT JOIN regions r ON r.id = u.region_id
         WHERE u.username = :u AND u.is_active
-    """), {"u": username})).first()
+    """),
+            {"u": username},
+        )
+    ).first()
     if row is None or row.role in ("resident", "admin"):
-        raise InvalidInput(f"no active worker or manager {username!r}",
-                           f"没有可指派的工作人员 {username}", field="assignee")
+        raise InvalidInput(
+            f"no active worker or manager {username!r}",
+            f"没有可指派的工作人员 {username}",
+            field="assignee",
+        )
     if not (principal.is_admin or (row.path and region_in_reach(principal, row.path))):
-        raise InvalidInput(f"{username} works outside your area", f"{username} 不在您的辖区",
-                           field="assignee")
+        raise InvalidInput(
+            f"{username} works outside your area", f"{username} 不在您的辖区", field="assignee"
+        )
     return row.id
 
 
@@ -152,25 +169,36 @@ _DUPLICATE_TARGET = text("""
 
 
 async def _duplicate_target(
-    session: AsyncSession, principal: Principal, number: str, own: Any, now: datetime,
+    session: AsyncSession,
+    principal: Principal,
+    number: str,
+    own: Any,
+    now: datetime,
 ) -> int:
     """The report a duplicate will follow: another report still open or resolved (so
     its reporter has something to follow) that the caller can see, in the same district
     as this one or in the caller's own area; locked so that two managers marking each
     other's reports at once cannot make a loop. Anything else is the same 422, so the
     answer never tells whether a report elsewhere exists."""
-    found = (await session.execute(_DUPLICATE_TARGET,
-                                   {"t": number, "own_path": own.region_path})).first()
+    found = (
+        await session.execute(_DUPLICATE_TARGET, {"t": number, "own_path": own.region_path})
+    ).first()
     followable = OPEN | {"resolved"}
-    refused = InvalidInput(f"{number} is not an open report in your area this one can follow",
-                           f"{number} 不是您辖区内可合并的在办上报", field="duplicate_of")
+    refused = InvalidInput(
+        f"{number} is not an open report in your area this one can follow",
+        f"{number} 不是您辖区内可合并的在办上报",
+        field="duplicate_of",
+    )
     if found is None or found.id == own.id or found.status not in followable:
         raise refused
     if not await can_see(session, principal, found, now):
         raise refused
     # An admin sees everything: for them only the district rule holds.
-    in_area = (not principal.is_admin and found.region_path is not None
-               and region_in_reach(principal, found.region_path))
+    in_area = (
+        not principal.is_admin
+        and found.region_path is not None
+        and region_in_reach(principal, found.region_path)
+    )
     if not (found.same_district or in_area):
         raise refused
     return found.id
@@ -233,23 +261,29 @@ _NOTIFY = text("""
 """)
 
 
-async def _new_category(session: AsyncSession, ctx: IntakeContext, action: Action,
-                        code: str):
+async def _new_category(session: AsyncSession, ctx: IntakeContext, action: Action, code: str):
     """The category a manager re-routes a report to: with `assign` only, an active
     routine category (not an emergency, not a damage declaration)."""
     if action.name != "assign":
-        raise InvalidInput("the category changes only with assign", "只能在指派时更改类别",
-                           field="category")
+        raise InvalidInput(
+            "the category changes only with assign", "只能在指派时更改类别", field="category"
+        )
     category = await ctx.categories.get(session, code)
     if category.is_emergency or code == "fire.damage_declaration":
-        raise InvalidInput(f"a report cannot be moved to {code}", f"不能改为类别 {code}",
-                           field="category")
+        raise InvalidInput(
+            f"a report cannot be moved to {code}", f"不能改为类别 {code}", field="category"
+        )
     return category
 
 
 async def take_action(
-    session: AsyncSession, ctx: IntakeContext, principal: Principal, tracking_number: str,
-    request: ActionRequest, now: datetime, photos: list[Photo] | None = None,
+    session: AsyncSession,
+    ctx: IntakeContext,
+    principal: Principal,
+    tracking_number: str,
+    request: ActionRequest,
+    now: datetime,
+    photos: list[Photo] | None = None,
 ) -> dict[str, Any]:
     """Apply one action inside the caller's transaction; the row is locked, so two staff
     acting at once are serialised and the second sees the first's result (409). Photos
@@ -259,37 +293,51 @@ async def take_action(
         raise InvalidInput(f"unknown action {request.action!r}", "未知操作", field="action")
     row = await locked_incident(session, principal, tracking_number, now)
     if not _may_act(principal, action, row):
-        raise PermissionDenied(f"you may not {action.name} this report",
-                               "您无权对该上报执行此操作")
+        raise PermissionDenied(f"you may not {action.name} this report", "您无权对该上报执行此操作")
     _require(request, action)
     if request.version is not None and request.version != row.version:
-        raise Conflict(f"the report changed (version {row.version}, you saw {request.version})"
-                       "; reload it", "该上报已被他人更新，请刷新后重试")
+        raise Conflict(
+            f"the report changed (version {row.version}, you saw {request.version}); reload it",
+            "该上报已被他人更新，请刷新后重试",
+        )
     if row.status not in action.sources:
-        raise Conflict(f"cannot {action.name} a report that is {row.status}",
-                       f"当前状态（{row.status}）不能执行该操作")
+        raise Conflict(
+            f"cannot {action.name} a report that is {row.status}",
+            f"当前状态（{row.status}）不能执行该操作",
+        )
     if action.name == "close" and principal.id == row.handler_id:
-        raise PermissionDenied("the handler may not verify their own work",
-                               "处理人不能验收自己处理的上报")
+        raise PermissionDenied(
+            "the handler may not verify their own work", "处理人不能验收自己处理的上报"
+        )
     assignee_id = row.assignee_id
     if action.needs_assignee:
         assignee_id = await assignee_id_for(session, principal, request.assignee or "")
-    duplicate_of = (await _duplicate_target(session, principal, request.duplicate_of or "", row,
-                                           now)
-                    if action.needs_duplicate_of else None)
+    duplicate_of = (
+        await _duplicate_target(session, principal, request.duplicate_of or "", row, now)
+        if action.needs_duplicate_of
+        else None
+    )
     tier = ctx.tiers[row.tier]
     if request.category is not None:
         tier = ctx.tiers[(await _new_category(session, ctx, action, request.category)).tier]
     params = {
-        "id": row.id, "number": row.tracking_number, "action": action.name,
-        "target": action.target, "from_status": row.status, "now": now,
-        "assignee_id": assignee_id, "actor_id": principal.id, "role": principal.role.value,
+        "id": row.id,
+        "number": row.tracking_number,
+        "action": action.name,
+        "target": action.target,
+        "from_status": row.status,
+        "now": now,
+        "assignee_id": assignee_id,
+        "actor_id": principal.id,
+        "role": principal.role.value,
         "accept_due": deadline(now, tier.accept, ctx.calendar),
         "resolve_due": deadline(now, tier.resolve, ctx.calendar),
-        "duplicate_of": duplicate_of, "note": request.note,
+        "duplicate_of": duplicate_of,
+        "note": request.note,
         "kind": "assignment" if action.name == "assign" else "transition",
         "data": json.dumps({"action": action.name, "category": request.category}),
-        "region_path": row.region_path, "reporter_id": row.reporter_id,
+        "region_path": row.region_path,
+        "reporter_id": row.reporter_id,
         "category": request.category,
     }
     applied = (await session.execute(_APPLY, params)).one()
@@ -300,5 +348,9 @@ async def take_action(
     await session.execute(_NOTIFY, params)
     # What this caller may do next: the row as the update left it (new status, owner).
     after = SimpleNamespace(**(row._asdict() | applied._asdict()))
-    return {"tracking_number": row.tracking_number, "status": action.target,
-            "version": applied.version, "allowed_actions": actions_for(principal, after)}
+    return {
+        "tracking_number": row.tracking_number,
+        "status": action.target,
+        "version": applied.version,
+        "allowed_actions": actions_for(principal, after),
+    }

@@ -80,11 +80,13 @@ class HotlineImportReport(ImportReport):
     def summary(self) -> str:
         """One line for the terminal."""
         verb = "would file" if self.dry_run else "filed"
-        return (f"hotline: read {self.read}, {verb} {self.inserted} new orders, "
-                f"{self.unchanged} already filed, {len(self.changed)} re-sent with changes "
-                f"(not filed again), {len(self.rejected)} rejected, {len(self.repaired)} "
-                f"warnings, {len(self.outside_cells)} outside every cell "
-                f"({self.seconds:.1f}s)")
+        return (
+            f"hotline: read {self.read}, {verb} {self.inserted} new orders, "
+            f"{self.unchanged} already filed, {len(self.changed)} re-sent with changes "
+            f"(not filed again), {len(self.rejected)} rejected, {len(self.repaired)} "
+            f"warnings, {len(self.outside_cells)} outside every cell "
+            f"({self.seconds:.1f}s)"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The whole report as plain data (JSON)."""
@@ -99,18 +101,37 @@ class HotlineImportReport(ImportReport):
         with path.open("w", newline="", encoding="utf-8-sig") as out:
             writer = SpreadsheetWriter(out)
             writer.writerow(["outcome", "row", "order_number", "field", "reason", "原因"])
-            for outcome, issues in (("rejected", self.rejected), ("changed", self.changed),
-                                    ("warning", self.repaired),
-                                    ("outside_cells", self.outside_cells)):
+            for outcome, issues in (
+                ("rejected", self.rejected),
+                ("changed", self.changed),
+                ("warning", self.repaired),
+                ("outside_cells", self.outside_cells),
+            ):
                 for issue in issues:
-                    writer.writerow([outcome, issue.row, issue.external_id, issue.field,
-                                     issue.reason, getattr(issue, "reason_zh", "")])
+                    writer.writerow(
+                        [
+                            outcome,
+                            issue.row,
+                            issue.external_id,
+                            issue.field,
+                            issue.reason,
+                            getattr(issue, "reason_zh", ""),
+                        ]
+                    )
 
 
 async def import_hotline_orders(
-    session: AsyncSession, ctx: IntakeContext, path: Path, *, filer: Principal,
-    hash_key: str, now: datetime, mapping: HotlineMapping | None = None,
-    encoding: str | None = None, dry_run: bool = False, progress: Progress | None = None,
+    session: AsyncSession,
+    ctx: IntakeContext,
+    path: Path,
+    *,
+    filer: Principal,
+    hash_key: str,
+    now: datetime,
+    mapping: HotlineMapping | None = None,
+    encoding: str | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
     first_contact: DeadlineRule | str = DEFAULT_FIRST_CONTACT,
 ) -> HotlineImportReport:
     """File a 12345 export's new orders inside the caller's transaction (the caller
@@ -168,14 +189,21 @@ def _issue(row: int, order_number: str | None, problem: RowProblem) -> HotlineIs
 def _outside_cells(row: OrderRow, rule: str) -> HotlineIssue:
     """Filed, but no cell covers the place: the order waits in a queue for a manager."""
     return HotlineIssue(
-        row.row, row.order_number, row.column("address" if row.lonlat is None else "lon"),
+        row.row,
+        row.order_number,
+        row.column("address" if row.lonlat is None else "lon"),
         f"no grid cell here (routing: {rule}): it waits for a manager to assign it",
-        f"不在任何网格内（{rule}），等待管理人员派单")
+        f"不在任何网格内（{rule}），等待管理人员派单",
+    )
 
 
 def _checked_rows(
-    records: list[dict[str, Any]], columns: dict[str, list[str]], mapping: HotlineMapping,
-    now: datetime, key: bytes, report: HotlineImportReport,
+    records: list[dict[str, Any]],
+    columns: dict[str, list[str]],
+    mapping: HotlineMapping,
+    now: datetime,
+    key: bytes,
+    report: HotlineImportReport,
 ) -> list[OrderRow]:
     """The rows that pass their field checks, the first of each order number; the others
     are rejected with their field and reason."""
@@ -190,9 +218,15 @@ def _checked_rows(
             continue
         if row.order_number in first_row:
             earlier = first_row[row.order_number]
-            report.rejected.append(HotlineIssue(
-                number, row.order_number, row.column("order_number"),
-                f"the order number repeats row {earlier}", f"工单编号与第 {earlier} 行重复"))
+            report.rejected.append(
+                HotlineIssue(
+                    number,
+                    row.order_number,
+                    row.column("order_number"),
+                    f"the order number repeats row {earlier}",
+                    f"工单编号与第 {earlier} 行重复",
+                )
+            )
             continue
         first_row[row.order_number] = number
         rows.append(row)
@@ -204,23 +238,36 @@ async def _check_categories(session: AsyncSession, codes: set[str]) -> None:
     the mapping is wrong and every such row would fail the same way."""
     if not codes:
         return
-    found = dict((await session.execute(text(
-        "SELECT code, is_emergency FROM incident_categories WHERE active AND code = ANY(:c)"),
-        {"c": sorted(codes)})).all())
+    found = dict(
+        (
+            await session.execute(
+                text(
+                    "SELECT code, is_emergency FROM incident_categories "
+                    "WHERE active AND code = ANY(:c)"
+                ),
+                {"c": sorted(codes)},
+            )
+        ).all()
+    )
     wrong = sorted(c for c in codes if c not in found or found[c] or c in NOT_ROUTINE)
     if wrong:
         raise InvalidInput(
             f"the hotline mapping files orders under {', '.join(wrong)}: not an active routine "
             "category (see GET /categories)",
-            f"热线映射指向的类别不可用：{'、'.join(wrong)}（须为启用的常规类别）", field="mapping")
+            f"热线映射指向的类别不可用：{'、'.join(wrong)}（须为启用的常规类别）",
+            field="mapping",
+        )
 
 
 async def _filed_orders(session: AsyncSession, numbers: list[str]) -> dict[str, Any]:
-    rows = await session.execute(text("""
+    rows = await session.execute(
+        text("""
         SELECT o.order_number, o.field_hashes, i.tracking_number
         FROM hotline_orders o JOIN incidents i ON i.id = o.incident_id
         WHERE o.order_number = ANY(:numbers)
-    """), {"numbers": numbers})
+    """),
+        {"numbers": numbers},
+    )
     return {row.order_number: row for row in rows}
 
 
@@ -229,22 +276,34 @@ def _compare(row: OrderRow, filed: Any, report: HotlineImportReport) -> None:
     their values), never filed a second time."""
     # Only fields whose hash is still kept: retention removes the caller's, and an old
     # order sent again is not "changed" for that.
-    changed = [name for name in HASHED_FIELDS
-               if name in filed.field_hashes and filed.field_hashes[name] != row.hashes[name]]
+    changed = [
+        name
+        for name in HASHED_FIELDS
+        if name in filed.field_hashes and filed.field_hashes[name] != row.hashes[name]
+    ]
     if not changed:
         report.unchanged += 1
         return
     names = ", ".join(row.column(name) for name in changed)
-    report.changed.append(HotlineIssue(
-        row.row, row.order_number, names,
-        f"filed before as {filed.tracking_number}; this copy differs in {names}: not filed "
-        "again (pass the change to the handler)",
-        f"该工单已受理（跟踪编号 {filed.tracking_number}），本次内容有变化（{names}），"
-        "未重复受理，请转告承办人"))
+    report.changed.append(
+        HotlineIssue(
+            row.row,
+            row.order_number,
+            names,
+            f"filed before as {filed.tracking_number}; this copy differs in {names}: not filed "
+            "again (pass the change to the handler)",
+            f"该工单已受理（跟踪编号 {filed.tracking_number}），本次内容有变化（{names}），"
+            "未重复受理，请转告承办人",
+        )
+    )
 
 
 async def _file(
-    session: AsyncSession, ctx: IntakeContext, row: OrderRow, filer: Principal, now: datetime,
+    session: AsyncSession,
+    ctx: IntakeContext,
+    row: OrderRow,
+    filer: Principal,
+    now: datetime,
     first_contact: DeadlineRule,
 ) -> dict[str, Any]:
     """Place, file and record one order; RowProblem when it cannot be."""
@@ -255,8 +314,11 @@ async def _file(
     try:
         submission = await submit_report(session, ctx, data, [], filer, now)
     except InvalidInput as exc:
-        raise RowProblem(row.column(_FIELD_OF.get(exc.field or "", "content")),
-                         exc.message("en"), exc.message("zh-Hans")) from None
+        raise RowProblem(
+            row.column(_FIELD_OF.get(exc.field or "", "content")),
+            exc.message("en"),
+            exc.message("zh-Hans"),
+        ) from None
     assert isinstance(submission, Submission)  # emergencies are refused by _check_categories
     due = row.limit_until
     if row.limit_rule is not None and row.received_at is not None:
@@ -266,34 +328,61 @@ async def _file(
         resolve_due = due  # the hotline's time limit is the stricter one
     received = row.received_at or now
     contact_due = min(deadline(received, first_contact, ctx.calendar), resolve_due)
-    await session.execute(_RECORD, {
-        "tracking_number": submission.tracking_number, "order_number": row.order_number,
-        "category_sent": row.category_sent, "received_at": received,
-        "time_limit": row.time_limit, "due_at": due, "resolve_due": resolve_due,
-        "resolve_due_text": resolve_due.isoformat(), "hashes": json.dumps(row.hashes),
-        "request_type": row.request_type, "contact_due": contact_due,
-    })
-    return {"row": row.row, "order_number": row.order_number,
-            "tracking_number": submission.tracking_number, "status": submission.status,
-            "category": submission.category, "cell_code": submission.cell_code,
-            "routing_rule": submission.routing_rule, "resolve_due_at": resolve_due.isoformat(),
+    await session.execute(
+        _RECORD,
+        {
+            "tracking_number": submission.tracking_number,
+            "order_number": row.order_number,
+            "category_sent": row.category_sent,
+            "received_at": received,
+            "time_limit": row.time_limit,
+            "due_at": due,
+            "resolve_due": resolve_due,
+            "resolve_due_text": resolve_due.isoformat(),
+            "hashes": json.dumps(row.hashes),
             "request_type": row.request_type,
-            "first_contact_due_at": contact_due.isoformat(),
-            "likely_duplicates": submission.likely_duplicates}
+            "contact_due": contact_due,
+        },
+    )
+    return {
+        "row": row.row,
+        "order_number": row.order_number,
+        "tracking_number": submission.tracking_number,
+        "status": submission.status,
+        "category": submission.category,
+        "cell_code": submission.cell_code,
+        "routing_rule": submission.routing_rule,
+        "resolve_due_at": resolve_due.isoformat(),
+        "request_type": row.request_type,
+        "first_contact_due_at": contact_due.isoformat(),
+        "likely_duplicates": submission.likely_duplicates,
+    }
 
 
 # Intake's field names -> the hotline field they came from.
-_FIELD_OF = {"lon": "lon", "lat": "lat", "coord_system": "coord_system", "address": "address",
-             "building_id": "address", "description": "content", "category": "category",
-             "answers": "category", "contact_name": "caller_name",
-             "contact_phone": "caller_phone"}
+_FIELD_OF = {
+    "lon": "lon",
+    "lat": "lat",
+    "coord_system": "coord_system",
+    "address": "address",
+    "building_id": "address",
+    "description": "content",
+    "category": "category",
+    "answers": "category",
+    "contact_name": "caller_name",
+    "contact_phone": "caller_phone",
+}
 
 
 def _report_in(row: OrderRow, building_id: int | None) -> ReportIn:
     values = {
-        "category": row.category, "address": row.address, "description": row.content,
-        "channel": "hotline", "contact_name": row.caller_name,
-        "contact_phone": row.caller_phone, "building_id": building_id,
+        "category": row.category,
+        "address": row.address,
+        "description": row.content,
+        "channel": "hotline",
+        "contact_name": row.caller_name,
+        "contact_phone": row.caller_phone,
+        "building_id": building_id,
     }
     if row.lonlat is not None:
         values.update(lon=row.lonlat[0], lat=row.lonlat[1], coord_system=row.coord_system)
@@ -302,8 +391,9 @@ def _report_in(row: OrderRow, building_id: int | None) -> ReportIn:
     except ValidationError as exc:
         error = exc.errors()[0]
         name = _FIELD_OF.get(str(error["loc"][0]) if error["loc"] else "", "content")
-        raise RowProblem(row.column(name), error["msg"],
-                         f"内容不符合要求：{error['msg']}") from None
+        raise RowProblem(
+            row.column(name), error["msg"], f"内容不符合要求：{error['msg']}"
+        ) from None
 
 
 async def _building_for(session: AsyncSession, row: OrderRow) -> int:
@@ -318,28 +408,42 @@ async def _building_for(session: AsyncSession, row: OrderRow) -> int:
         if len(query) > MAX_QUERY_CHARS:
             continue
         try:
-            hits = [hit for hit in await search_addresses(session, query, limit=5)
-                    if address_fits(query, hit, given)][:2]
+            hits = [
+                hit
+                for hit in await search_addresses(session, query, limit=5)
+                if address_fits(query, hit, given)
+            ][:2]
         except InvalidInput:  # too short to search
             continue
         if hits and hits[0].contains:
-            if len(hits) > 1 and hits[1].contains and hits[1].score == hits[0].score \
-                    and hits[1].cell_code != hits[0].cell_code:
-                raise RowProblem(row.column("address"),
-                                 "the address fits buildings in different grid cells; give "
-                                 "the full address or coordinates",
-                                 "地址对应多个网格中的楼栋，请补全地址或提供经纬度")
+            if (
+                len(hits) > 1
+                and hits[1].contains
+                and hits[1].score == hits[0].score
+                and hits[1].cell_code != hits[0].cell_code
+            ):
+                raise RowProblem(
+                    row.column("address"),
+                    "the address fits buildings in different grid cells; give "
+                    "the full address or coordinates",
+                    "地址对应多个网格中的楼栋，请补全地址或提供经纬度",
+                )
             return hits[0].building_id
         if hits and similar is None and confident(query, hits[0], given):
             similar = hits[0]
     if similar is not None:
-        row.warn("address", "no building has this exact address: placed at the most "
-                 f"similar one, {similar.address}",
-                 f"未找到完全一致的地址，按最相近的 {similar.address} 定位")
+        row.warn(
+            "address",
+            "no building has this exact address: placed at the most "
+            f"similar one, {similar.address}",
+            f"未找到完全一致的地址，按最相近的 {similar.address} 定位",
+        )
         return similar.building_id
-    raise RowProblem(row.column("address"),
-                     "no building of the register matches this address; give coordinates",
-                     "登记的楼栋中找不到该地址，请提供经纬度")
+    raise RowProblem(
+        row.column("address"),
+        "no building of the register matches this address; give coordinates",
+        "登记的楼栋中找不到该地址，请提供经纬度",
+    )
 
 
 # The order beside its incident, and the hotline's time limit on the incident when it is

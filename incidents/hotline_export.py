@@ -55,15 +55,36 @@ COLUMNS = {
     "rectification_satisfaction": "整改后满意度",
 }
 STATUS_LABELS = {
-    "submitted": "待派单", "assigned": "已派单", "accepted": "已签收", "in_progress": "办理中",
-    "resolved": "已办结待核实", "closed": "已办结", "rejected": "不予受理", "duplicate": "重复件",
-    "transferred": "退回待重派", "reopened": "重新办理", "emergency_referral": "已转119",
+    "submitted": "待派单",
+    "assigned": "已派单",
+    "accepted": "已签收",
+    "in_progress": "办理中",
+    "resolved": "已办结待核实",
+    "closed": "已办结",
+    "rejected": "不予受理",
+    "duplicate": "重复件",
+    "transferred": "退回待重派",
+    "reopened": "重新办理",
+    "emergency_referral": "已转119",
 }
-CALLBACK_CHANNELS = {"account": "群众自评", "secret": "群众自评", "phone": "电话回访",
-                     "terminal": "终端评价", "default": "逾期默认评价"}
+CALLBACK_CHANNELS = {
+    "account": "群众自评",
+    "secret": "群众自评",
+    "phone": "电话回访",
+    "terminal": "终端评价",
+    "default": "逾期默认评价",
+}
 STANDARD_KINDS = {"event": "事件", "component": "部件"}
-_TIMES = ("received_at", "first_contact_due_at", "first_contact_at", "accepted_at",
-          "resolved_at", "closed_at", "resolve_due_at", "callback_at")
+_TIMES = (
+    "received_at",
+    "first_contact_due_at",
+    "first_contact_at",
+    "accepted_at",
+    "resolved_at",
+    "closed_at",
+    "resolve_due_at",
+    "callback_at",
+)
 
 
 def _china(column: str) -> str:
@@ -91,21 +112,21 @@ WITH records AS (
                'category_label', c.label_zh,
                'status', i.status, 'result_note', result.note,
                'merged_into', d.tracking_number, 'handling_unit', g.name,
-               'received_at', {_china('o.received_at')},
-               'first_contact_due_at', {_china('o.first_contact_due_at')},
-               'first_contact_at', {_china('contact.at')},
+               'received_at', {_china("o.received_at")},
+               'first_contact_due_at', {_china("o.first_contact_due_at")},
+               'first_contact_at', {_china("contact.at")},
                'first_contact_met', CASE
                    WHEN o.first_contact_due_at IS NULL THEN NULL
                    WHEN contact.at IS NOT NULL THEN contact.at <= o.first_contact_due_at
                    WHEN CAST(:now AS timestamptz) > o.first_contact_due_at THEN false END,
-               'accepted_at', {_china('i.accepted_at')},
-               'resolved_at', {_china('i.resolved_at')},
-               'closed_at', {_china('i.closed_at')},
-               'resolve_due_at', {_china('i.resolve_due_at')},
+               'accepted_at', {_china("i.accepted_at")},
+               'resolved_at', {_china("i.resolved_at")},
+               'closed_at', {_china("i.closed_at")},
+               'resolve_due_at', {_china("i.resolve_due_at")},
                'overdue', COALESCE(i.resolved_at, CAST(:now AS timestamptz)) > i.resolve_due_at,
                'score', rt.overall, 'comment', rt.comment, 'channel', rt.channel,
                'defaulted', rt.defaulted, 'excluded', rt.excluded,
-               'callback_at', {_china('rt.created_at')},
+               'callback_at', {_china("rt.created_at")},
                'revisit_outcome', w.outcome, 'rerating', rr.overall
            ) AS record
     FROM hotline_orders o
@@ -164,21 +185,29 @@ class HotlineExport:
     def to_json(self) -> bytes:
         """{"generated_at", "count", "orders": [...]} with ISO 8601 times (+08:00)."""
         orders = [{**order, **{k: _iso(order[k]) for k in _TIMES}} for order in self.orders]
-        body = {"generated_at": self.generated_at.astimezone(CHINA_TZ).isoformat(),
-                "count": len(orders), "orders": orders}
+        body = {
+            "generated_at": self.generated_at.astimezone(CHINA_TZ).isoformat(),
+            "count": len(orders),
+            "orders": orders,
+        }
         return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
 
 
 async def export_hotline_results(
-    session: AsyncSession, *, now: datetime, since: datetime | None = None, mark: bool = True,
+    session: AsyncSession,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    mark: bool = True,
 ) -> HotlineExport:
     """Orders new or changed since their last export (or, with `since`, every order that
     changed at or after it), marked as exported unless `mark` is false; inside the
     caller's transaction (the caller commits)."""
     rows = (await session.execute(_RECORDS, {"now": now, "since": since})).all()
     if mark and rows:
-        await session.execute(_MARK, {"now": now, "ids": [r.id for r in rows],
-                                      "hashes": [r.hash for r in rows]})
+        await session.execute(
+            _MARK, {"now": now, "ids": [r.id for r in rows], "hashes": [r.hash for r in rows]}
+        )
     return HotlineExport(now, [_order(row.record) for row in rows])
 
 

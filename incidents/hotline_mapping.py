@@ -15,13 +15,35 @@ from gis.errors import InvalidInput
 from incidents.models import HOTLINE_REQUEST_TYPES
 
 MAPPING_FILE = Path(__file__).parent / "data" / "hotline.toml"
-FIELDS = ["order_number", "caller_name", "caller_phone", "content", "address", "lon", "lat",
-          "coord_system", "category", "time_limit", "received_at", "request_type"]
+FIELDS = [
+    "order_number",
+    "caller_name",
+    "caller_phone",
+    "content",
+    "address",
+    "lon",
+    "lat",
+    "coord_system",
+    "category",
+    "time_limit",
+    "received_at",
+    "request_type",
+]
 # Request type (诉求类型) -> (Chinese label as 12345 writes it, English); the labels and the
 # codes themselves are always read, [values.request_type] adds other spellings.
-REQUEST_TYPES: dict[str, tuple[str, str]] = dict(zip(HOTLINE_REQUEST_TYPES, [
-    ("咨询", "inquiry"), ("求助", "request for help"), ("投诉", "complaint"),
-    ("举报", "tip-off"), ("建议", "suggestion")], strict=True))
+REQUEST_TYPES: dict[str, tuple[str, str]] = dict(
+    zip(
+        HOTLINE_REQUEST_TYPES,
+        [
+            ("咨询", "inquiry"),
+            ("求助", "request for help"),
+            ("投诉", "complaint"),
+            ("举报", "tip-off"),
+            ("建议", "suggestion"),
+        ],
+        strict=True,
+    )
+)
 # Level separators in a 12345 category path such as 城乡建设-消防安全-楼道堆物.
 _CATEGORY_LEVELS = "-/>＞－—|｜\\"
 
@@ -46,8 +68,10 @@ class HotlineMapping:
         columns = {**_table(base, "columns"), **_table(extra, "columns")}
         categories = {**_table(base, "categories"), **_table(extra, "categories")}
         base_values, extra_values = _table(base, "values"), _table(extra, "values")
-        values = {name: {**_table(base_values, name), **_table(extra_values, name)}
-                  for name in {*base_values, *extra_values}}
+        values = {
+            name: {**_table(base_values, name), **_table(extra_values, name)}
+            for name in {*base_values, *extra_values}
+        }
         defaults = {**_table(base, "defaults"), **_table(extra, "defaults")}
         _check_shape(columns, categories, values, defaults)
         try:
@@ -56,18 +80,25 @@ class HotlineMapping:
             raise _bad_mapping("[defaults] coord_system is wgs84, gcj02 or bd09") from None
         values["request_type"] = {
             **{key: code for code, (zh, _en) in REQUEST_TYPES.items() for key in (code, zh)},
-            **values.get("request_type", {})}
+            **values.get("request_type", {}),
+        }
         wrong = sorted({v for v in values["request_type"].values() if v not in REQUEST_TYPES})
         default_type = defaults.get("request_type") or None
         if default_type is not None and default_type not in REQUEST_TYPES:
             wrong.append(default_type)
         if wrong:
-            raise _bad_mapping(f"request types {', '.join(wrong)} are unknown; the types are "
-                               f"{', '.join(REQUEST_TYPES)}")
-        return cls(columns=columns, categories=_normalised_keys(categories),
-                   values={k: _normalised_keys(v) for k, v in values.items()},
-                   fallback_category=defaults.get("category") or None, coord_system=system,
-                   default_request_type=default_type)
+            raise _bad_mapping(
+                f"request types {', '.join(wrong)} are unknown; the types are "
+                f"{', '.join(REQUEST_TYPES)}"
+            )
+        return cls(
+            columns=columns,
+            categories=_normalised_keys(categories),
+            values={k: _normalised_keys(v) for k, v in values.items()},
+            fallback_category=defaults.get("category") or None,
+            coord_system=system,
+            default_request_type=default_type,
+        )
 
     def request_type_for(self, sent: str) -> str | None:
         """The request type a 12345 value names (咨询, 投诉, complaint, ...); None if none."""
@@ -104,23 +135,30 @@ def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
 def _check_shape(columns: Any, categories: Any, values: Any, defaults: Any) -> None:
     def strings(table: Any) -> bool:
         return isinstance(table, dict) and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in table.items())
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+        )
 
     unknown = sorted(set(columns) - set(FIELDS))
     if unknown:
-        raise _bad_mapping(f"[columns] {', '.join(unknown)}: not hotline fields "
-                           f"({', '.join(FIELDS)})")
-    if not all(isinstance(v, list) and all(isinstance(c, str) for c in v)
-               for v in columns.values()):
+        raise _bad_mapping(
+            f"[columns] {', '.join(unknown)}: not hotline fields ({', '.join(FIELDS)})"
+        )
+    if not all(
+        isinstance(v, list) and all(isinstance(c, str) for c in v) for v in columns.values()
+    ):
         raise _bad_mapping("each [columns] entry is a list of column names")
-    if not (strings(categories) and strings(defaults)
-            and all(strings(table) for table in values.values())):
+    if not (
+        strings(categories)
+        and strings(defaults)
+        and all(strings(table) for table in values.values())
+    ):
         raise _bad_mapping("[categories], [defaults] and [values.*] map text to text")
 
 
 def _bad_mapping(reason: str) -> InvalidInput:
-    return InvalidInput(f"the hotline mapping is wrong: {reason}", f"热线映射文件有误：{reason}",
-                        field="mapping")
+    return InvalidInput(
+        f"the hotline mapping is wrong: {reason}", f"热线映射文件有误：{reason}", field="mapping"
+    )
 
 
 def normalise_key(text: str) -> str:

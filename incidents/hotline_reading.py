@@ -39,10 +39,24 @@ _MASKED_PHONE = re.compile(r"[*＊×xX]{2,}")
 # "3个工作日", "3wd", "4工作时", "24小时", "24h", "2天", "30分钟"; a bare number is working
 # days, the unit 12345 time limits are usually given in.
 _LIMIT = re.compile(
-    r"(\d+)\s*(?:个)?\s*(工作日|工作小时|工作时|wd|wh|小时|h|自然日|天|日|d|分钟|m)?")
-_LIMIT_UNITS = {"工作日": "wd", "wd": "wd", None: "wd", "工作小时": "wh", "工作时": "wh",
-                "wh": "wh", "小时": "h", "h": "h", "自然日": "d", "天": "d", "日": "d",
-                "d": "d", "分钟": "m", "m": "m"}
+    r"(\d+)\s*(?:个)?\s*(工作日|工作小时|工作时|wd|wh|小时|h|自然日|天|日|d|分钟|m)?"
+)
+_LIMIT_UNITS = {
+    "工作日": "wd",
+    "wd": "wd",
+    None: "wd",
+    "工作小时": "wh",
+    "工作时": "wh",
+    "wh": "wh",
+    "小时": "h",
+    "h": "h",
+    "自然日": "d",
+    "天": "d",
+    "日": "d",
+    "d": "d",
+    "分钟": "m",
+    "m": "m",
+}
 
 
 @dataclass(frozen=True)
@@ -70,8 +84,9 @@ def read_records(path: Path, encoding: str | None = None) -> list[dict[str, Any]
     if path.suffix.lower() == ".json":
         return _read_json(path)
     if path.suffix.lower() != ".csv":
-        raise InvalidInput("hotline orders come as .csv or .json", "热线工单应为 CSV 或 JSON 文件",
-                           field="file")
+        raise InvalidInput(
+            "hotline orders come as .csv or .json", "热线工单应为 CSV 或 JSON 文件", field="file"
+        )
     try:
         frame = read_csv_text(path, encoding)
     except InvalidInput as exc:
@@ -87,17 +102,21 @@ def _read_json(path: Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(path.read_bytes().decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidInput(f"{path.name} is not UTF-8 JSON: {exc}",
-                           f"{path.name} 不是有效的 UTF-8 JSON", field="file") from exc
+        raise InvalidInput(
+            f"{path.name} is not UTF-8 JSON: {exc}",
+            f"{path.name} 不是有效的 UTF-8 JSON",
+            field="file",
+        ) from exc
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise InvalidInput("the JSON must be a list of work orders (objects)",
-                           "JSON 应为工单对象的列表", field="file")
+        raise InvalidInput(
+            "the JSON must be a list of work orders (objects)",
+            "JSON 应为工单对象的列表",
+            field="file",
+        )
     return [{str(k).strip(): v for k, v in item.items()} for item in data]
 
 
-def resolve_columns(
-    records: list[dict[str, Any]], mapping: HotlineMapping
-) -> dict[str, list[str]]:
+def resolve_columns(records: list[dict[str, Any]], mapping: HotlineMapping) -> dict[str, list[str]]:
     """Field -> the columns the file has for it, in the mapping's order; a file lacking a
     required column (or any place: address or coordinates) is refused, naming what it has."""
     present: dict[str, None] = {}
@@ -105,8 +124,9 @@ def resolve_columns(
         present.update(dict.fromkeys(record))
     found = {}
     for name in FIELDS:
-        candidates = [c for c in dict.fromkeys([*mapping.columns.get(name, []), name])
-                      if c in present]
+        candidates = [
+            c for c in dict.fromkeys([*mapping.columns.get(name, []), name]) if c in present
+        ]
         if candidates:
             found[name] = candidates
     missing = [f for f in REQUIRED_COLUMNS if f not in found]
@@ -115,8 +135,11 @@ def resolve_columns(
     if missing and records:
         wanted = "; ".join(f"{m}: {' / '.join(mapping.columns.get(m, [m]))}" for m in missing)
         has = ", ".join(present) or "none"
-        raise InvalidInput(f"no column for {wanted} (the file has: {has})",
-                           f"缺少列：{wanted}（文件中的列：{has}）", field="file")
+        raise InvalidInput(
+            f"no column for {wanted} (the file has: {has})",
+            f"缺少列：{wanted}（文件中的列：{has}）",
+            field="file",
+        )
     return found
 
 
@@ -170,8 +193,9 @@ class OrderRow:
 
     def warn(self, name: str, reason_en: str, reason_zh: str) -> None:
         """Note something the import did with this row (it is still filed)."""
-        self.warnings.append(HotlineIssue(self.row, self.order_number, self.column(name),
-                                          reason_en, reason_zh))
+        self.warnings.append(
+            HotlineIssue(self.row, self.order_number, self.column(name), reason_en, reason_zh)
+        )
 
 
 def cell_text(value: Any) -> str | None:
@@ -184,18 +208,27 @@ def cell_text(value: Any) -> str | None:
     return text or None
 
 
-def check_row(raw: dict[str, str | None], number: int, columns: dict[str, str],
-              mapping: HotlineMapping, now: datetime, hash_key: bytes) -> OrderRow:
+def check_row(
+    raw: dict[str, str | None],
+    number: int,
+    columns: dict[str, str],
+    mapping: HotlineMapping,
+    now: datetime,
+    hash_key: bytes,
+) -> OrderRow:
     """Check one record's fields (RowProblem for the first that is wrong)."""
     order_number = raw.get("order_number")
     row = OrderRow(number, order_number or "", columns)
     if not order_number:
-        raise RowProblem(row.column("order_number"), "the order number is required",
-                         "工单编号不能为空")
+        raise RowProblem(
+            row.column("order_number"), "the order number is required", "工单编号不能为空"
+        )
     if len(order_number) > MAX_ORDER_NUMBER or not _ORDER_NUMBER.fullmatch(order_number):
-        raise RowProblem(row.column("order_number"),
-                         f"an order number is up to {MAX_ORDER_NUMBER} characters, no spaces",
-                         f"工单编号最多 {MAX_ORDER_NUMBER} 个字符，且不含空格")
+        raise RowProblem(
+            row.column("order_number"),
+            f"an order number is up to {MAX_ORDER_NUMBER} characters, no spaces",
+            f"工单编号最多 {MAX_ORDER_NUMBER} 个字符，且不含空格",
+        )
     _caller(row, raw)
     _content(row, raw)
     _place(row, raw, mapping)
@@ -209,9 +242,11 @@ def check_row(raw: dict[str, str | None], number: int, columns: dict[str, str],
 def _caller(row: OrderRow, raw: dict[str, str | None]) -> None:
     name, phone = raw.get("caller_name"), raw.get("caller_phone")
     if name is not None and (len(name) > MAX_NAME or _CONTROL.search(name)):
-        raise RowProblem(row.column("caller_name"),
-                         f"a caller's name is up to {MAX_NAME} characters of text",
-                         f"来电人姓名最多 {MAX_NAME} 个字")
+        raise RowProblem(
+            row.column("caller_name"),
+            f"a caller's name is up to {MAX_NAME} characters of text",
+            f"来电人姓名最多 {MAX_NAME} 个字",
+        )
     row.caller_name = name
     if phone is None:
         return
@@ -222,21 +257,27 @@ def _caller(row: OrderRow, raw: dict[str, str | None]) -> None:
     row.caller_phone = normalise_phone(phone)
     if row.caller_phone is None:
         # Never quote the number: the report is read by people who need not see it.
-        raise RowProblem(row.column("caller_phone"),
-                         "neither a mobile number (11 digits) nor a landline with its area "
-                         "code (0755-12345678)", "不是有效的手机号码或带区号的固定电话")
+        raise RowProblem(
+            row.column("caller_phone"),
+            "neither a mobile number (11 digits) nor a landline with its area code (0755-12345678)",
+            "不是有效的手机号码或带区号的固定电话",
+        )
 
 
 def _content(row: OrderRow, raw: dict[str, str | None]) -> None:
     content = raw.get("content")
     if not content:
-        raise RowProblem(row.column("content"), "the request's content is required",
-                         "诉求内容不能为空")
+        raise RowProblem(
+            row.column("content"), "the request's content is required", "诉求内容不能为空"
+        )
     content = _CONTROL.sub("", content)
     if len(content) > MAX_DESCRIPTION:
-        row.warn("content", f"longer than {MAX_DESCRIPTION} characters: the rest is cut off "
-                 "(the full text stays with 12345)",
-                 f"超过 {MAX_DESCRIPTION} 字，超出部分未导入（全文以 12345 为准）")
+        row.warn(
+            "content",
+            f"longer than {MAX_DESCRIPTION} characters: the rest is cut off "
+            "(the full text stays with 12345)",
+            f"超过 {MAX_DESCRIPTION} 字，超出部分未导入（全文以 12345 为准）",
+        )
         content = content[:MAX_DESCRIPTION]
     row.content = content
 
@@ -244,9 +285,11 @@ def _content(row: OrderRow, raw: dict[str, str | None]) -> None:
 def _place(row: OrderRow, raw: dict[str, str | None], mapping: HotlineMapping) -> None:
     address, lon, lat = raw.get("address"), raw.get("lon"), raw.get("lat")
     if address is not None and (len(address) > MAX_ADDRESS or _CONTROL.search(address)):
-        raise RowProblem(row.column("address"),
-                         f"an address is up to {MAX_ADDRESS} characters of text",
-                         f"地址最多 {MAX_ADDRESS} 个字")
+        raise RowProblem(
+            row.column("address"),
+            f"an address is up to {MAX_ADDRESS} characters of text",
+            f"地址最多 {MAX_ADDRESS} 个字",
+        )
     row.address = address
     sent_system = raw.get("coord_system")
     if sent_system is not None:
@@ -255,8 +298,9 @@ def _place(row: OrderRow, raw: dict[str, str | None], mapping: HotlineMapping) -
     system = sent_system or mapping.coord_system.value
     if lon is None and lat is None:
         if address is None:
-            raise RowProblem(row.column("address"), "give an address or coordinates",
-                             "请提供地址或经纬度")
+            raise RowProblem(
+                row.column("address"), "give an address or coordinates", "请提供地址或经纬度"
+            )
         return
     try:
         row.lonlat = parse_location(lon, lat, system)
@@ -269,21 +313,28 @@ def _place(row: OrderRow, raw: dict[str, str | None], mapping: HotlineMapping) -
 def _category(row: OrderRow, raw: dict[str, str | None], mapping: HotlineMapping) -> None:
     sent = raw.get("category")
     if sent is not None and len(sent) > MAX_CATEGORY:
-        raise RowProblem(row.column("category"), f"up to {MAX_CATEGORY} characters",
-                         f"诉求类别最多 {MAX_CATEGORY} 个字")
+        raise RowProblem(
+            row.column("category"),
+            f"up to {MAX_CATEGORY} characters",
+            f"诉求类别最多 {MAX_CATEGORY} 个字",
+        )
     row.category_sent = sent
     row.category = mapping.category_for(sent)
     if row.category is not None:
         return
     shown = sent or "(blank)"
     if mapping.fallback_category is None:
-        raise RowProblem(row.column("category"),
-                         f"category {shown} is not in the mapping ([categories])",
-                         f"诉求类别“{sent or '空'}”未在映射中（[categories]）")
+        raise RowProblem(
+            row.column("category"),
+            f"category {shown} is not in the mapping ([categories])",
+            f"诉求类别“{sent or '空'}”未在映射中（[categories]）",
+        )
     row.category = mapping.fallback_category
-    row.warn("category", f"category {shown} is not in the mapping: filed as "
-             f"{mapping.fallback_category}",
-             f"诉求类别“{sent or '空'}”未在映射中，按 {mapping.fallback_category} 受理")
+    row.warn(
+        "category",
+        f"category {shown} is not in the mapping: filed as {mapping.fallback_category}",
+        f"诉求类别“{sent or '空'}”未在映射中，按 {mapping.fallback_category} 受理",
+    )
 
 
 def _request_type(row: OrderRow, raw: dict[str, str | None], mapping: HotlineMapping) -> None:
@@ -298,10 +349,12 @@ def _request_type(row: OrderRow, raw: dict[str, str | None], mapping: HotlineMap
         # The value is 12345's vocabulary, not the caller's words: safe to quote.
         shown = sent[:MAX_REQUEST_TYPE]
         zh = "、".join(zh for zh, _en in REQUEST_TYPES.values())
-        raise RowProblem(row.column("request_type"),
-                         f"request type {shown!r} is not one of {zh} (or "
-                         f"{', '.join(REQUEST_TYPES)}; [values.request_type] adds spellings)",
-                         f"诉求类型“{shown}”应为{zh}之一")
+        raise RowProblem(
+            row.column("request_type"),
+            f"request type {shown!r} is not one of {zh} (or "
+            f"{', '.join(REQUEST_TYPES)}; [values.request_type] adds spellings)",
+            f"诉求类型“{shown}”应为{zh}之一",
+        )
 
 
 def _times(row: OrderRow, raw: dict[str, str | None], now: datetime) -> None:
@@ -311,14 +364,20 @@ def _times(row: OrderRow, raw: dict[str, str | None], now: datetime) -> None:
     else:
         row.received_at = parse_china_time(received, row.column("received_at"))
         if row.received_at > now + FUTURE_SLACK:
-            raise RowProblem(row.column("received_at"), "the received time is in the future",
-                             "受理时间晚于当前时间")
+            raise RowProblem(
+                row.column("received_at"),
+                "the received time is in the future",
+                "受理时间晚于当前时间",
+            )
     limit = raw.get("time_limit")
     if limit is None:
         return
     if len(limit) > MAX_LIMIT:
-        raise RowProblem(row.column("time_limit"), f"up to {MAX_LIMIT} characters",
-                         f"办理时限最多 {MAX_LIMIT} 个字")
+        raise RowProblem(
+            row.column("time_limit"),
+            f"up to {MAX_LIMIT} characters",
+            f"办理时限最多 {MAX_LIMIT} 个字",
+        )
     row.time_limit = limit
     rule = _limit_rule(limit, row.column("time_limit"))
     if rule is not None:
@@ -327,13 +386,18 @@ def _times(row: OrderRow, raw: dict[str, str | None], now: datetime) -> None:
     try:
         row.limit_until = parse_china_time(limit, row.column("time_limit"))
     except RowProblem:
-        raise RowProblem(row.column("time_limit"),
-                         "a time limit is a time (2026-11-27 18:00) or an allowance such as "
-                         "3个工作日, 24小时, 2天", "办理时限应为截止时间（如 2026-11-27 18:00）"
-                         "或时长（如 3个工作日、24小时、2天）") from None
+        raise RowProblem(
+            row.column("time_limit"),
+            "a time limit is a time (2026-11-27 18:00) or an allowance such as "
+            "3个工作日, 24小时, 2天",
+            "办理时限应为截止时间（如 2026-11-27 18:00）或时长（如 3个工作日、24小时、2天）",
+        ) from None
     if row.limit_until <= row.received_at:
-        raise RowProblem(row.column("time_limit"), "the time limit is before the received time",
-                         "办理时限早于受理时间")
+        raise RowProblem(
+            row.column("time_limit"),
+            "the time limit is before the received time",
+            "办理时限早于受理时间",
+        )
 
 
 def _limit_rule(text: str, column: str) -> DeadlineRule | None:
@@ -347,8 +411,11 @@ def _limit_rule(text: str, column: str) -> DeadlineRule | None:
     try:
         return DeadlineRule.parse(f"{amount}{unit}")
     except ValueError:
-        raise RowProblem(column, f"time limit {text} is out of range (up to a year)",
-                         f"办理时限 {text} 超出范围（最长一年）") from None
+        raise RowProblem(
+            column,
+            f"time limit {text} is out of range (up to a year)",
+            f"办理时限 {text} 超出范围（最长一年）",
+        ) from None
 
 
 def parse_china_time(text: str, column: str) -> datetime:
@@ -359,8 +426,11 @@ def parse_china_time(text: str, column: str) -> datetime:
     try:
         moment = pd.Timestamp(normalised).to_pydatetime()
     except (ValueError, OverflowError):
-        raise RowProblem(column, f"{text!r} is not a date and time (2026-11-24 09:30)",
-                         f"“{text}”不是有效的日期时间（如 2026-11-24 09:30）") from None
+        raise RowProblem(
+            column,
+            f"{text!r} is not a date and time (2026-11-24 09:30)",
+            f"“{text}”不是有效的日期时间（如 2026-11-24 09:30）",
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA_TZ)
     return moment
@@ -369,6 +439,9 @@ def parse_china_time(text: str, column: str) -> datetime:
 def field_hashes(raw: dict[str, str | None], key: bytes) -> dict[str, str]:
     """A keyed hash (HMAC-SHA256, 32 hex) of each field as sent: enough to say which fields
     a re-sent order changed, and no way back to a caller's name or phone without the key."""
-    return {name: hmac.new(key, f"{name}\x1f{raw.get(name) or ''}".encode(),
-                           hashlib.sha256).hexdigest()[:32]
-            for name in HASHED_FIELDS}
+    return {
+        name: hmac.new(
+            key, f"{name}\x1f{raw.get(name) or ''}".encode(), hashlib.sha256
+        ).hexdigest()[:32]
+        for name in HASHED_FIELDS
+    }

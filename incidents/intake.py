@@ -65,13 +65,20 @@ class ReportIn(BaseModel):
     description: str | None = Field(None, max_length=MAX_DESCRIPTION)
     answers: dict[str, Any] = Field(default_factory=dict, max_length=20)
     channel: Literal[REPORT_CHANNELS] = Field(  # type: ignore[valid-type]
-        "web", description="how it came in; hotline, patrol, phone, walk_in and on_behalf "
-                           "are for staff filing for a resident")
+        "web",
+        description="how it came in; hotline, patrol, phone, walk_in and on_behalf "
+        "are for staff filing for a resident",
+    )
     contact_name: str | None = Field(None, max_length=50)
     contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
-    asset_code: str | None = Field(None, max_length=32, description=(
-        "the city asset (部件) reported on, e.g. a hydrant from GET /assets/nearby: its "
-        "16-digit code; within 50 m of the pin and of a kind the category concerns"))
+    asset_code: str | None = Field(
+        None,
+        max_length=32,
+        description=(
+            "the city asset (部件) reported on, e.g. a hydrant from GET /assets/nearby: its "
+            "16-digit code; within 50 m of the pin and of a kind the category concerns"
+        ),
+    )
 
     @field_validator("address", "description", "contact_name")
     @classmethod
@@ -81,7 +88,6 @@ class ReportIn(BaseModel):
         if value is not None and any(ord(c) < 32 and c not in "\n\r\t" for c in value):
             raise ValueError("contains control characters")
         return value
-
 
 
 @dataclass(frozen=True)
@@ -128,9 +134,12 @@ class RetryKeyTaken(Exception):
 
 
 def _retry_params(retry: RetryKey | None, answer: dict[str, Any]) -> dict[str, Any]:
-    return {"retry_key": retry and retry.key, "retry_scope": retry and retry.scope,
-            "retry_hash": retry and retry.fingerprint,
-            "answer": json.dumps(answer, ensure_ascii=False)}
+    return {
+        "retry_key": retry and retry.key,
+        "retry_scope": retry and retry.scope,
+        "retry_hash": retry and retry.fingerprint,
+        "answer": json.dumps(answer, ensure_ascii=False),
+    }
 
 
 @dataclass
@@ -144,10 +153,12 @@ class CategoryCache:
     async def get(self, session: AsyncSession, code: str) -> Category:
         """An active category, or a 422 naming the field."""
         if time.monotonic() >= self._expires:
-            rows = await session.execute(text("""
+            rows = await session.execute(
+                text("""
                 SELECT code, tier, questions, duplicate_radius_m, is_emergency
                 FROM incident_categories WHERE active
-            """))
+            """)
+            )
             self._by_code = {row[0]: Category(*row) for row in rows}
             self._expires = time.monotonic() + self.ttl_s
         category = self._by_code.get(code)
@@ -188,30 +199,55 @@ SELECT referral.id, EXISTS (SELECT FROM remembered) AS remembered FROM referral
 
 
 async def record_emergency(
-    session: AsyncSession, category: Category, data: ReportIn,
-    lonlat: tuple[float, float] | None, retry: RetryKey | None = None,
+    session: AsyncSession,
+    category: Category,
+    data: ReportIn,
+    lonlat: tuple[float, float] | None,
+    retry: RetryKey | None = None,
 ) -> dict[str, Any]:
     """A fire burning now: recorded as an emergency referral; the answer says call 119."""
-    answer: dict[str, Any] = {"emergency": True, "call": "119",
-                              "instruction": EMERGENCY_INSTRUCTION}
-    row = (await session.execute(_EMERGENCY, {
-        "c": category.code, "lon": lonlat and lonlat[0], "lat": lonlat and lonlat[1],
-        "d": data.description, "ch": data.channel, **_retry_params(retry, answer),
-    })).one()
+    answer: dict[str, Any] = {
+        "emergency": True,
+        "call": "119",
+        "instruction": EMERGENCY_INSTRUCTION,
+    }
+    row = (
+        await session.execute(
+            _EMERGENCY,
+            {
+                "c": category.code,
+                "lon": lonlat and lonlat[0],
+                "lat": lonlat and lonlat[1],
+                "d": data.description,
+                "ch": data.channel,
+                **_retry_params(retry, answer),
+            },
+        )
+    ).one()
     if retry is not None and not row.remembered:
         raise RetryKeyTaken()
-    return {"emergency": True, "call": "119", "referral_id": row.id,
-            "instruction": EMERGENCY_INSTRUCTION}
+    return {
+        "emergency": True,
+        "call": "119",
+        "referral_id": row.id,
+        "instruction": EMERGENCY_INSTRUCTION,
+    }
 
 
 async def _building_point(session: AsyncSession, building_id: int) -> tuple[float, float]:
-    row = (await session.execute(text("""
+    row = (
+        await session.execute(
+            text("""
         SELECT ST_X(p), ST_Y(p) FROM buildings, ST_PointOnSurface(footprint) AS p
         WHERE id = :id
-    """), {"id": building_id})).first()
+    """),
+            {"id": building_id},
+        )
+    ).first()
     if row is None:
-        raise InvalidInput(f"no building {building_id}", f"没有楼栋 {building_id}",
-                           field="building_id")
+        raise InvalidInput(
+            f"no building {building_id}", f"没有楼栋 {building_id}", field="building_id"
+        )
     return row[0], row[1]
 
 
@@ -219,12 +255,16 @@ async def _location(session: AsyncSession, data: ReportIn) -> tuple[float, float
     """The report's WGS84 point: the given coordinates converted, else the building's."""
     if (data.lon is None) != (data.lat is None):
         missing = "lat" if data.lat is None else "lon"
-        raise InvalidInput(f"{missing} is required with the other coordinate",
-                           "经纬度需同时提供", field=missing)
+        raise InvalidInput(
+            f"{missing} is required with the other coordinate", "经纬度需同时提供", field=missing
+        )
     if data.lon is None or data.lat is None:
         if data.building_id is None:
-            raise InvalidInput("give a location (lon and lat) or a building_id",
-                               "请提供位置（经纬度）或选择楼栋", field="lon")
+            raise InvalidInput(
+                "give a location (lon and lat) or a building_id",
+                "请提供位置（经纬度）或选择楼栋",
+                field="lon",
+            )
         return await _building_point(session, data.building_id)
     lon, lat = parse_location(data.lon, data.lat, data.coord_system)
     return to_wgs84(lon, lat, data.coord_system)
@@ -232,8 +272,11 @@ async def _location(session: AsyncSession, data: ReportIn) -> tuple[float, float
 
 def _check_channel(data: ReportIn, reporter: Principal | None) -> None:
     if data.channel in STAFF_CHANNELS and (reporter is None or reporter.role not in STAFF_ROLES):
-        raise PermissionDenied(f"only staff report through the {data.channel} channel",
-                               "只有工作人员可使用该渠道上报", field="channel")
+        raise PermissionDenied(
+            f"only staff report through the {data.channel} channel",
+            "只有工作人员可使用该渠道上报",
+            field="channel",
+        )
 
 
 # Open reports of a category whose PUBLIC place lies within its duplicate radius of
@@ -272,9 +315,14 @@ def _nearby_params(category: Category, lat: float, limit: int = 5) -> dict[str, 
     mercator_lat = max(-_MERCATOR_MAX_LAT, min(_MERCATOR_MAX_LAT, lat))
     # Mercator metres per ground metre: 1/cos(lat); a little slack for the box's edge.
     scale = 1.0 / math.cos(math.radians(mercator_lat))
-    return {"category": category.code, "open": list(OPEN_STATUSES), "radius": radius,
-            "mercator_lat": mercator_lat, "radius_3857": radius * scale * 1.01 + 1.0,
-            "limit": limit}
+    return {
+        "category": category.code,
+        "open": list(OPEN_STATUSES),
+        "radius": radius,
+        "mercator_lat": mercator_lat,
+        "radius_3857": radius * scale * 1.01 + 1.0,
+        "limit": limit,
+    }
 
 
 def _duplicate(tracking_number: str, status: str) -> dict[str, Any]:
@@ -289,8 +337,9 @@ async def likely_duplicates(
     """Open reports of the same category within the category's duplicate radius."""
     if category.duplicate_radius_m <= 0:
         return []
-    rows = await session.execute(_LIKELY_DUPLICATES,
-                                 {"lon": lon, "lat": lat, **_nearby_params(category, lat, limit)})
+    rows = await session.execute(
+        _LIKELY_DUPLICATES, {"lon": lon, "lat": lat, **_nearby_params(category, lat, limit)}
+    )
     return [_duplicate(row.tracking_number, row.status) for row in rows]
 
 
@@ -410,10 +459,12 @@ def _intake_statement() -> TextClause:
     # Fixed text only, every value bound: the routing and the duplicate check keep their
     # one home each and run inside the write, as does the pin's address (grid/place.py).
     address = _NEAREST_ADDRESS.replace("{nearest_building}", nearest_building_sql())
-    return text(f"WITH route AS MATERIALIZED (\n{route_sql()}\n), "
-                f"nearby AS MATERIALIZED (\n{_NEARBY}\n), "
-                f"nearest_address AS MATERIALIZED (\n{address}\n), "
-                f"chosen_asset AS MATERIALIZED (\n{_CHOSEN_ASSET}\n), {_WRITE}")
+    return text(
+        f"WITH route AS MATERIALIZED (\n{route_sql()}\n), "
+        f"nearby AS MATERIALIZED (\n{_NEARBY}\n), "
+        f"nearest_address AS MATERIALIZED (\n{address}\n), "
+        f"chosen_asset AS MATERIALIZED (\n{_CHOSEN_ASSET}\n), {_WRITE}"
+    )
 
 
 def _asset_kinds(data: ReportIn, category: Category) -> list[str]:
@@ -424,30 +475,47 @@ def _asset_kinds(data: ReportIn, category: Category) -> list[str]:
     parse_asset_code(data.asset_code, field="asset_code")
     kinds = list(asset_kinds_for(category.code))
     if not kinds:
-        raise InvalidInput(f"category {category.code} concerns no city asset; leave "
-                           "asset_code out", "该类别不涉及城市部件，请勿填写部件编码",
-                           field="asset_code")
+        raise InvalidInput(
+            f"category {category.code} concerns no city asset; leave asset_code out",
+            "该类别不涉及城市部件，请勿填写部件编码",
+            field="asset_code",
+        )
     return kinds
 
 
-async def _asset_fits(session: AsyncSession, data: ReportIn, kinds: list[str],
-                      lon: float, lat: float) -> bool:
+async def _asset_fits(
+    session: AsyncSession, data: ReportIn, kinds: list[str], lon: float, lat: float
+) -> bool:
     """Whether the named asset fits (the failure path only: tells the two refusals apart)."""
-    return (await session.execute(text(_CHOSEN_ASSET), {
-        "asset_code": data.asset_code, "asset_kinds": kinds, "lon": lon, "lat": lat,
-        "asset_m": ASSET_RADIUS_M})).first() is not None
+    return (
+        await session.execute(
+            text(_CHOSEN_ASSET),
+            {
+                "asset_code": data.asset_code,
+                "asset_kinds": kinds,
+                "lon": lon,
+                "lat": lat,
+                "asset_m": ASSET_RADIUS_M,
+            },
+        )
+    ).first() is not None
 
 
 def _deadlines(ctx: IntakeContext, tier: str, now: datetime) -> tuple[datetime, datetime]:
     rules = ctx.tiers[tier]
-    return (deadline(now, rules.accept, ctx.calendar),
-            deadline(now, rules.resolve, ctx.calendar))
+    return (deadline(now, rules.accept, ctx.calendar), deadline(now, rules.resolve, ctx.calendar))
 
 
 async def submit_report(
-    session: AsyncSession, ctx: IntakeContext, data: ReportIn, photos: list[Photo],
-    reporter: Principal | None, now: datetime, retry: RetryKey | None = None,
-    *, photo_link: bool = False,
+    session: AsyncSession,
+    ctx: IntakeContext,
+    data: ReportIn,
+    photos: list[Photo],
+    reporter: Principal | None,
+    now: datetime,
+    retry: RetryKey | None = None,
+    *,
+    photo_link: bool = False,
 ) -> Submission | dict[str, Any]:
     """Validate, route and store a report inside the caller's transaction (the caller
     commits); an emergency category gets the call-119 answer instead. With `retry` the
@@ -469,45 +537,77 @@ async def submit_report(
     lon, lat = await _location(session, data)
     accept_due, resolve_due = _deadlines(ctx, category.tier, now)
     tracking_number, secret = new_tracking_number(now), new_secret()
-    known = {"tracking_number": tracking_number, "secret": secret, "category": category.code,
-             "accept_due_at": accept_due.isoformat(), "resolve_due_at": resolve_due.isoformat()}
-    row = (await session.execute(_intake_statement(), {
-        **route_params(lon, lat, local_date(now), ctx.tolerance_m),
-        **_nearby_params(category, lat),
-        "tracking_number": tracking_number, "secret_hash": secret_hash(secret, ctx.secret_key),
-        "input_lon": data.lon if data.lon is not None else lon,
-        "input_lat": data.lat if data.lat is not None else lat,
-        "input_system": data.coord_system.value if data.lon is not None else "wgs84",
-        "address": data.address, "building_id": data.building_id,
-        **building_params(lat),
-        "description": data.description,
-        "answers": json.dumps(answers, ensure_ascii=False), "channel": data.channel,
-        "reporter_id": reporter and reporter.id,
-        "actor_role": reporter.role.value if reporter else "reporter",
-        "reporter_name": data.contact_name, "reporter_phone": data.contact_phone,
-        "accept_due_at": accept_due, "resolve_due_at": resolve_due,
-        "resolve_due_at_text": resolve_due.isoformat(), "now": now,
-        "asset_code": data.asset_code, "asset_kinds": asset_kinds, "asset_m": ASSET_RADIUS_M,
-        **_retry_params(retry, known),
-    })).first()
-    if row is None and data.asset_code is not None and not await _asset_fits(
-            session, data, asset_kinds, lon, lat):
+    known = {
+        "tracking_number": tracking_number,
+        "secret": secret,
+        "category": category.code,
+        "accept_due_at": accept_due.isoformat(),
+        "resolve_due_at": resolve_due.isoformat(),
+    }
+    row = (
+        await session.execute(
+            _intake_statement(),
+            {
+                **route_params(lon, lat, local_date(now), ctx.tolerance_m),
+                **_nearby_params(category, lat),
+                "tracking_number": tracking_number,
+                "secret_hash": secret_hash(secret, ctx.secret_key),
+                "input_lon": data.lon if data.lon is not None else lon,
+                "input_lat": data.lat if data.lat is not None else lat,
+                "input_system": data.coord_system.value if data.lon is not None else "wgs84",
+                "address": data.address,
+                "building_id": data.building_id,
+                **building_params(lat),
+                "description": data.description,
+                "answers": json.dumps(answers, ensure_ascii=False),
+                "channel": data.channel,
+                "reporter_id": reporter and reporter.id,
+                "actor_role": reporter.role.value if reporter else "reporter",
+                "reporter_name": data.contact_name,
+                "reporter_phone": data.contact_phone,
+                "accept_due_at": accept_due,
+                "resolve_due_at": resolve_due,
+                "resolve_due_at_text": resolve_due.isoformat(),
+                "now": now,
+                "asset_code": data.asset_code,
+                "asset_kinds": asset_kinds,
+                "asset_m": ASSET_RADIUS_M,
+                **_retry_params(retry, known),
+            },
+        )
+    ).first()
+    if (
+        row is None
+        and data.asset_code is not None
+        and not await _asset_fits(session, data, asset_kinds, lon, lat)
+    ):
         raise InvalidInput(
             f"no {' or '.join(asset_kinds)} with code {data.asset_code} within "
             f"{ASSET_RADIUS_M:.0f} m of the report's place",
             f"报告位置 {ASSET_RADIUS_M:.0f} 米内没有编码为 {data.asset_code} 的相应部件",
-            field="asset_code")
+            field="asset_code",
+        )
     if row is None:
-        raise outside_service_area("lon" if data.lon is not None else "building_id",
-                                   ctx.tolerance_m)
+        raise outside_service_area(
+            "lon" if data.lon is not None else "building_id", ctx.tolerance_m
+        )
     if retry is not None and not row.remembered:
         raise RetryKeyTaken()
     if photos:
         session.add_all(photo_rows(row.id, photos))
         await session.flush()
-    duplicates = [_duplicate(*found) for found in zip(
-        row.duplicate_numbers, row.duplicate_statuses, strict=True)]
+    duplicates = [
+        _duplicate(*found)
+        for found in zip(row.duplicate_numbers, row.duplicate_statuses, strict=True)
+    ]
     return Submission(
-        tracking_number, secret, row.status, category.code, row.cell_code, row.rule,
-        accept_due.isoformat(), resolve_due.isoformat(), duplicates,
+        tracking_number,
+        secret,
+        row.status,
+        category.code,
+        row.cell_code,
+        row.rule,
+        accept_due.isoformat(),
+        resolve_due.isoformat(),
+        duplicates,
     )

@@ -38,23 +38,66 @@ from grid.models import _in_list
 TIERS = ["red", "yellow", "blue"]
 PRECISIONS = ["exact", "building", "cell"]
 STATUSES = [
-    "submitted", "assigned", "accepted", "in_progress", "resolved", "closed", "rejected",
-    "duplicate", "transferred", "reopened", "emergency_referral",
+    "submitted",
+    "assigned",
+    "accepted",
+    "in_progress",
+    "resolved",
+    "closed",
+    "rejected",
+    "duplicate",
+    "transferred",
+    "reopened",
+    "emergency_referral",
 ]
 # How a report came in. The last three are staff filing for a resident: one who phoned
 # the worker or the community office, one who walked in, a neighbour who cannot (elderly,
 # no phone); 'hotline' is a 12345 work order, 'patrol' a hazard a worker found.
-REPORT_CHANNELS = ("web", "app", "hotline", "patrol", "terminal", "wechat",
-                   "phone", "walk_in", "on_behalf")
+REPORT_CHANNELS = (
+    "web",
+    "app",
+    "hotline",
+    "patrol",
+    "terminal",
+    "wechat",
+    "phone",
+    "walk_in",
+    "on_behalf",
+)
 # Open311 requests are filed through their own endpoint, never chosen on a report form.
 CHANNELS = [*REPORT_CHANNELS, "open311"]
-ROUTING_RULES = ["inside", "nearest", "community_queue", "street_queue", "district_queue",
-                 "city_queue", "outside"]
-RESPONSIBLE_LEVELS = ["primary", "backup", "community_manager", "street_manager",
-                      "district_manager", "queue"]
-EVENT_KINDS = ["created", "transition", "assignment", "note", "escalation", "reminder",
-               "photo", "merge", "check_in", "extension", "rating", "work_order",
-               "review"]
+ROUTING_RULES = [
+    "inside",
+    "nearest",
+    "community_queue",
+    "street_queue",
+    "district_queue",
+    "city_queue",
+    "outside",
+]
+RESPONSIBLE_LEVELS = [
+    "primary",
+    "backup",
+    "community_manager",
+    "street_manager",
+    "district_manager",
+    "queue",
+]
+EVENT_KINDS = [
+    "created",
+    "transition",
+    "assignment",
+    "note",
+    "escalation",
+    "reminder",
+    "photo",
+    "merge",
+    "check_in",
+    "extension",
+    "rating",
+    "work_order",
+    "review",
+]
 # Staff review of a report's text before publication ('none': there is no text).
 TEXT_REVIEW_STATES = ["none", "pending", "approved", "rejected"]
 
@@ -105,17 +148,16 @@ class Incident(Base):
     # The public place (coarsened per category) in Web Mercator for vector tiles; kept by
     # the trigger incidents_public_point_3857 (migration 0009), never written by Python.
     public_point_3857: Mapped[WKBElement | None] = mapped_column(
-        Geometry("POINT", srid=WEB_MERCATOR_SRID, spatial_index=False))
+        Geometry("POINT", srid=WEB_MERCATOR_SRID, spatial_index=False)
+    )
     # What the client sent, before conversion to WGS84 (evidence for disputes).
     input_lon: Mapped[float] = mapped_column(Float)
     input_lat: Mapped[float] = mapped_column(Float)
     input_system: Mapped[str] = mapped_column(String(8))
     address: Mapped[str | None] = mapped_column(Text)
-    building_id: Mapped[int | None] = mapped_column(
-        ForeignKey("buildings.id", ondelete="SET NULL"))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"))
     # The city asset (部件) the report is about, picked near the pin (grid/assets.py).
-    asset_id: Mapped[int | None] = mapped_column(
-        ForeignKey("city_assets.id", ondelete="SET NULL"))
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("city_assets.id", ondelete="SET NULL"))
     cell_id: Mapped[int | None] = mapped_column(ForeignKey("grid_cells.id", ondelete="SET NULL"))
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id", ondelete="SET NULL"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -128,7 +170,8 @@ class Incident(Base):
     reporter_name: Mapped[str | None] = mapped_column(String(100))
     reporter_phone: Mapped[str | None] = mapped_column(String(32))
     duplicate_of_id: Mapped[int | None] = mapped_column(
-        ForeignKey("incidents.id", ondelete="SET NULL"))
+        ForeignKey("incidents.id", ondelete="SET NULL")
+    )
     accept_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolve_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -146,42 +189,63 @@ class Incident(Base):
     text_review: Mapped[str] = mapped_column(String(10), server_default=text("'pending'"))
     published_description: Mapped[str | None] = mapped_column(Text)
     text_reviewed_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
     text_reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(_in_list("status", STATUSES), name="status"),
         CheckConstraint(_in_list("channel", CHANNELS), name="channel"),
         CheckConstraint(_in_list("routing_rule", ROUTING_RULES), name="routing_rule"),
-        CheckConstraint(_in_list("responsible_level", RESPONSIBLE_LEVELS),
-                        name="responsible_level"),
+        CheckConstraint(
+            _in_list("responsible_level", RESPONSIBLE_LEVELS), name="responsible_level"
+        ),
         CheckConstraint("input_system IN ('wgs84', 'gcj02', 'bd09')", name="input_system"),
         CheckConstraint(_in_list("text_review", TEXT_REVIEW_STATES), name="text_review"),
-        CheckConstraint("(text_review = 'approved') = (published_description IS NOT NULL)",
-                        name="published_when_approved"),
-        Index("ix_incidents_text_review_pending", "region_id", "id",
-              postgresql_where=text("text_review = 'pending'")),
+        CheckConstraint(
+            "(text_review = 'approved') = (published_description IS NOT NULL)",
+            name="published_when_approved",
+        ),
+        Index(
+            "ix_incidents_text_review_pending",
+            "region_id",
+            "id",
+            postgresql_where=text("text_review = 'pending'"),
+        ),
         Index("ix_incidents_location", "location", postgresql_using="gist"),
         Index("ix_incidents_public_point_3857", "public_point_3857", postgresql_using="gist"),
         # What the public map's detail tiles read: open, and closed, shown incidents (0013).
-        Index("ix_incidents_public_point_open", "public_point_3857", postgresql_using="gist",
-              postgresql_where=text("closed_at IS NULL AND "
-                                    "status NOT IN ('rejected', 'duplicate')")),
-        Index("ix_incidents_public_point_closed", "public_point_3857", "closed_at",
-              postgresql_using="gist",
-              postgresql_where=text("closed_at IS NOT NULL AND "
-                                    "status NOT IN ('rejected', 'duplicate')")),
-        Index("ix_incidents_assignee_open", "assignee_id", "resolve_due_at",
-              postgresql_where=text("status IN ('assigned', 'accepted', 'in_progress', "
-                                    "'reopened')")),
+        Index(
+            "ix_incidents_public_point_open",
+            "public_point_3857",
+            postgresql_using="gist",
+            postgresql_where=text("closed_at IS NULL AND status NOT IN ('rejected', 'duplicate')"),
+        ),
+        Index(
+            "ix_incidents_public_point_closed",
+            "public_point_3857",
+            "closed_at",
+            postgresql_using="gist",
+            postgresql_where=text(
+                "closed_at IS NOT NULL AND status NOT IN ('rejected', 'duplicate')"
+            ),
+        ),
+        Index(
+            "ix_incidents_assignee_open",
+            "assignee_id",
+            "resolve_due_at",
+            postgresql_where=text("status IN ('assigned', 'accepted', 'in_progress', 'reopened')"),
+        ),
         Index("ix_incidents_cell_id", "cell_id"),
         Index("ix_incidents_region_id", "region_id"),
         Index("ix_incidents_status_created", "status", "created_at"),
         Index("ix_incidents_created_at", "created_at"),
-        Index("ix_incidents_building_id", "building_id",
-              postgresql_where=text("building_id IS NOT NULL")),
-        Index("ix_incidents_asset_id", "asset_id",
-              postgresql_where=text("asset_id IS NOT NULL")),
+        Index(
+            "ix_incidents_building_id",
+            "building_id",
+            postgresql_where=text("building_id IS NOT NULL"),
+        ),
+        Index("ix_incidents_asset_id", "asset_id", postgresql_where=text("asset_id IS NOT NULL")),
     )
 
 
@@ -218,7 +282,8 @@ class IncidentPhoto(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(
-        ForeignKey("incident_events.id", ondelete="SET NULL"))
+        ForeignKey("incident_events.id", ondelete="SET NULL")
+    )
     sha256: Mapped[str] = mapped_column(String(64))
     media_type: Mapped[str] = mapped_column(String(32))
     width: Mapped[int] = mapped_column(Integer)
@@ -231,15 +296,18 @@ class IncidentPhoto(Base):
     created_at: Mapped[datetime] = created_at_column()
     # Who published (or withdrew) the photo, and when; NULL = not reviewed yet.
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    reviewed_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     __table_args__ = (
         Index("ix_incident_photos_incident_id", "incident_id"),
-        CheckConstraint("NOT approved_public OR reviewed_at IS NOT NULL",
-                        name="published_when_reviewed"),
-        Index("ix_incident_photos_unreviewed", "incident_id",
-              postgresql_where=text("reviewed_at IS NULL")),
+        CheckConstraint(
+            "NOT approved_public OR reviewed_at IS NOT NULL", name="published_when_reviewed"
+        ),
+        Index(
+            "ix_incident_photos_unreviewed",
+            "incident_id",
+            postgresql_where=text("reviewed_at IS NULL"),
+        ),
     )
 
 
@@ -265,10 +333,8 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     topic: Mapped[str] = mapped_column(String(64))
-    incident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"))
-    recipient_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer),
-                                                     server_default=text("'{}'"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    recipient_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = created_at_column()
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -288,8 +354,7 @@ class InboxItem(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"))
-    incident_id: Mapped[int | None] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     topic: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = created_at_column()
@@ -330,9 +395,10 @@ class _Delivery:
 
 def _delivery_args(table: str) -> tuple[CheckConstraint, Index]:
     """A delivery table's status check and its index of what is due."""
-    return (CheckConstraint(_in_list("status", DELIVERY_STATUSES), name="status"),
-            Index(f"ix_{table}_due", "next_attempt_at",
-                  postgresql_where=text("status = 'pending'")))
+    return (
+        CheckConstraint(_in_list("status", DELIVERY_STATUSES), name="status"),
+        Index(f"ix_{table}_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    )
 
 
 class WebhookDelivery(_Delivery, Base):
@@ -363,7 +429,8 @@ class SmsDelivery(_Delivery, Base):
 
     # A follower's or an area alert's message (else the reporter's) and its words.
     follower_id: Mapped[int | None] = mapped_column(
-        ForeignKey("incident_followers.id", ondelete="CASCADE"))
+        ForeignKey("incident_followers.id", ondelete="CASCADE")
+    )
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("area_alerts.id", ondelete="CASCADE"))
     body: Mapped[str | None] = mapped_column(Text)
 
@@ -371,8 +438,14 @@ class SmsDelivery(_Delivery, Base):
         *_delivery_args(__tablename__),
         CheckConstraint("num_nonnulls(follower_id, alert_id) <= 1", name="one_recipient"),
         # One per message and recipient: a redelivered message queues nothing more.
-        Index("uq_sms_deliveries_recipient", "outbox_id", "follower_id", "alert_id",
-              unique=True, postgresql_nulls_not_distinct=True),
+        Index(
+            "uq_sms_deliveries_recipient",
+            "outbox_id",
+            "follower_id",
+            "alert_id",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
     )
 
 
@@ -415,8 +488,14 @@ class AreaAlert(Base):
         CheckConstraint("num_nonnulls(region_id, cell_code) = 1", name="one_place"),
         CheckConstraint("channel IN ('inbox', 'sms')", name="channel"),
         CheckConstraint("(channel = 'sms') = (phone IS NOT NULL)", name="phone_for_sms"),
-        Index("uq_area_alerts_user_place", "user_id", "region_id", "cell_code", unique=True,
-              postgresql_nulls_not_distinct=True),
+        Index(
+            "uq_area_alerts_user_place",
+            "user_id",
+            "region_id",
+            "cell_code",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
         Index("ix_area_alerts_region_id", "region_id"),
         Index("ix_area_alerts_cell_code", "cell_code"),
     )
@@ -442,10 +521,12 @@ class DamageDeclaration(Base):
     __tablename__ = "damage_declarations"
 
     incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
     house_id: Mapped[int] = mapped_column(ForeignKey("houses.id", ondelete="RESTRICT"))
     household_id: Mapped[int | None] = mapped_column(
-        ForeignKey("households.id", ondelete="SET NULL"))
+        ForeignKey("households.id", ondelete="SET NULL")
+    )
     fire_date: Mapped[date] = mapped_column(Date)
     what_burned: Mapped[str] = mapped_column(Text)
     estimated_loss: Mapped[Decimal] = mapped_column(Numeric(12, 2))
@@ -476,7 +557,8 @@ class Rating(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     work_order_id: Mapped[int | None] = mapped_column(
-        ForeignKey("work_orders.id", ondelete="CASCADE", use_alter=True))
+        ForeignKey("work_orders.id", ondelete="CASCADE", use_alter=True)
+    )
     kind: Mapped[str] = mapped_column(String(16))
     overall: Mapped[int] = mapped_column(SmallInteger)
     timeliness: Mapped[int | None] = mapped_column(SmallInteger)
@@ -484,8 +566,7 @@ class Rating(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(12))
     rater_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    recorded_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     defaulted: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     excluded: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = created_at_column()
@@ -496,13 +577,23 @@ class Rating(Base):
         CheckConstraint("overall BETWEEN 1 AND 5", name="overall"),
         CheckConstraint(_score("timeliness"), name="timeliness"),
         CheckConstraint(_score("convenience"), name="convenience"),
-        CheckConstraint("(kind = 'rectification') = (work_order_id IS NOT NULL)",
-                        name="rectification_has_work_order"),
+        CheckConstraint(
+            "(kind = 'rectification') = (work_order_id IS NOT NULL)",
+            name="rectification_has_work_order",
+        ),
         # Rated once: one handling rating per report, one re-rating per work order.
-        Index("uq_ratings_handling", "incident_id", unique=True,
-              postgresql_where=text("kind = 'handling'")),
-        Index("uq_ratings_rectification", "work_order_id", unique=True,
-              postgresql_where=text("kind = 'rectification'")),
+        Index(
+            "uq_ratings_handling",
+            "incident_id",
+            unique=True,
+            postgresql_where=text("kind = 'handling'"),
+        ),
+        Index(
+            "uq_ratings_rectification",
+            "work_order_id",
+            unique=True,
+            postgresql_where=text("kind = 'rectification'"),
+        ),
     )
 
 
@@ -520,8 +611,7 @@ class WorkOrder(Base):
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revisited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revisited_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"))
+    revisited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     contact_method: Mapped[str | None] = mapped_column(String(8))
     outcome: Mapped[str | None] = mapped_column(Text)
     actions_taken: Mapped[str | None] = mapped_column(Text)
@@ -530,17 +620,24 @@ class WorkOrder(Base):
 
     __table_args__ = (
         CheckConstraint("status IN ('open', 'revisited', 'closed')", name="status"),
-        CheckConstraint("contact_method IS NULL OR " + _in_list("contact_method",
-                                                                CONTACT_METHODS),
-                        name="contact_method"),
+        CheckConstraint(
+            "contact_method IS NULL OR " + _in_list("contact_method", CONTACT_METHODS),
+            name="contact_method",
+        ),
         # A revisit is recorded whole or not at all.
-        CheckConstraint("(revisited_at IS NULL) = (outcome IS NULL) AND "
-                        "(revisited_at IS NULL) = (contact_method IS NULL) AND "
-                        "(revisited_at IS NULL) = (actions_taken IS NULL)",
-                        name="revisit_complete"),
+        CheckConstraint(
+            "(revisited_at IS NULL) = (outcome IS NULL) AND "
+            "(revisited_at IS NULL) = (contact_method IS NULL) AND "
+            "(revisited_at IS NULL) = (actions_taken IS NULL)",
+            name="revisit_complete",
+        ),
         UniqueConstraint("rating_id"),
-        Index("ix_work_orders_assignee_open", "assignee_id", "due_at",
-              postgresql_where=text("status = 'open'")),
+        Index(
+            "ix_work_orders_assignee_open",
+            "assignee_id",
+            "due_at",
+            postgresql_where=text("status = 'open'"),
+        ),
         Index("ix_work_orders_incident_id", "incident_id"),
     )
 
@@ -556,17 +653,21 @@ class RatingFlag(Base):
     flagged_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), server_default=text("'pending'"))
-    decided_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'confirmed', 'dismissed')", name="status"),
-        CheckConstraint("decided_by_id IS NULL OR decided_by_id <> flagged_by_id",
-                        name="second_manager"),
-        Index("uq_rating_flags_pending", "rating_id", unique=True,
-              postgresql_where=text("status = 'pending'")),
+        CheckConstraint(
+            "decided_by_id IS NULL OR decided_by_id <> flagged_by_id", name="second_manager"
+        ),
+        Index(
+            "uq_rating_flags_pending",
+            "rating_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
 
@@ -579,8 +680,7 @@ class RatingAppeal(Base):
     rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), server_default=text("'pending'"))
-    decided_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     decision_note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
@@ -602,16 +702,19 @@ class ExtensionRequest(Base):
     reason: Mapped[str] = mapped_column(Text)
     requested_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(12), server_default=text("'pending'"))
-    decided_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     decision_note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'granted', 'refused')", name="status"),
-        Index("uq_extension_requests_pending", "incident_id", unique=True,
-              postgresql_where=text("status = 'pending'")),
+        Index(
+            "uq_extension_requests_pending",
+            "incident_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
 
@@ -634,8 +737,9 @@ class IncidentTileBin(Base):
     # No CHECK (incidents >= 0): an upsert's negative delta is checked as a new row first.
     # The key covers x, y and the count, so a tile reads the bins by index only.
     __table_args__ = (
-        PrimaryKeyConstraint("zoom", "closed_on", "quadkey", "status",
-                             postgresql_include=["x", "y", "incidents"]),
+        PrimaryKeyConstraint(
+            "zoom", "closed_on", "quadkey", "status", postgresql_include=["x", "y", "incidents"]
+        ),
     )
 
 
@@ -716,21 +820,25 @@ class Open311Request(Base):
     __tablename__ = "open311_requests"
 
     incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
     client_id: Mapped[int | None] = mapped_column(
-        ForeignKey("open311_clients.id", ondelete="RESTRICT"))
+        ForeignKey("open311_clients.id", ondelete="RESTRICT")
+    )
     media_url: Mapped[str | None] = mapped_column(Text)
     email: Mapped[str | None] = mapped_column(String(254))
     device_id: Mapped[str | None] = mapped_column(String(100))
     account_id: Mapped[str | None] = mapped_column(String(100))
     # attribute[...] fields the category does not ask for, kept as sent (never public).
-    extra_attributes: Mapped[dict[str, Any]] = mapped_column(
-        JSONB, server_default=text("'{}'"))
+    extra_attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
-        Index("ix_open311_requests_client_id", "client_id",
-              postgresql_where=text("client_id IS NOT NULL")),
+        Index(
+            "ix_open311_requests_client_id",
+            "client_id",
+            postgresql_where=text("client_id IS NOT NULL"),
+        ),
     )
 
 
@@ -750,7 +858,8 @@ class HotlineOrder(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     order_number: Mapped[str] = mapped_column(String(64), unique=True)
     incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), unique=True)
+        ForeignKey("incidents.id", ondelete="CASCADE"), unique=True
+    )
     category_sent: Mapped[str | None] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     time_limit: Mapped[str | None] = mapped_column(String(40))
@@ -766,6 +875,8 @@ class HotlineOrder(Base):
 
     __table_args__ = (
         Index("ix_hotline_orders_received_at", "received_at"),
-        CheckConstraint("request_type IS NULL OR "
-                        + _in_list("request_type", HOTLINE_REQUEST_TYPES), name="request_type"),
+        CheckConstraint(
+            "request_type IS NULL OR " + _in_list("request_type", HOTLINE_REQUEST_TYPES),
+            name="request_type",
+        ),
     )

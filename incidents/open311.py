@@ -46,8 +46,10 @@ STATUS_NOTES = {
     "resolved": ("已处理，等待核查", "Handled; waiting to be verified"),
     "closed": ("已核查办结", "Verified and closed"),
     "rejected": ("经核实不予受理", "Not taken up after checking"),
-    "duplicate": ("与 {follows} 为同一问题，请关注该上报",
-                  "The same issue as {follows}; follow that one"),
+    "duplicate": (
+        "与 {follows} 为同一问题，请关注该上报",
+        "The same issue as {follows}; follow that one",
+    ),
     "emergency_referral": ("已转 119 处置", "Handed to the 119 fire service"),
 }
 
@@ -57,8 +59,12 @@ def _pick(pair: tuple[str, str], language: str) -> str:
 
 
 def _rule_text(rule: DeadlineRule, language: str) -> str:
-    units = {"m": ("分钟", "minutes"), "h": ("小时", "hours"), "wd": ("个工作日", "working days"),
-             "wh": ("个工作时", "working hours")}
+    units = {
+        "m": ("分钟", "minutes"),
+        "h": ("小时", "hours"),
+        "wd": ("个工作日", "working days"),
+        "wh": ("个工作时", "working hours"),
+    }
     zh, en = units[rule.unit]
     return f"{rule.amount} {en}" if language == "en" else f"{rule.amount} {zh}"
 
@@ -97,15 +103,17 @@ async def list_services(
         standard = [spec.standard.label()] if spec and spec.standard else []
         if spec and spec.major_fire_hazard:
             standard.append("GB 35181-2025 重大火灾隐患判定")
-        services.append({
-            "service_code": code,
-            "service_name": en if language == "en" else zh,
-            "description": tier_description(tiers.get(tier), tier, language),
-            "metadata": bool(questions),
-            "type": "realtime",  # routed in the same transaction: the id comes at once
-            "keywords": ", ".join(dict.fromkeys([zh, en, group_zh, group_en, *standard])),
-            "group": group_en if language == "en" else group_zh,
-        })
+        services.append(
+            {
+                "service_code": code,
+                "service_name": en if language == "en" else zh,
+                "description": tier_description(tiers.get(tier), tier, language),
+                "metadata": bool(questions),
+                "type": "realtime",  # routed in the same transaction: the id comes at once
+                "keywords": ", ".join(dict.fromkeys([zh, en, group_zh, group_en, *standard])),
+                "group": group_en if language == "en" else group_zh,
+            }
+        )
     return services
 
 
@@ -116,7 +124,10 @@ _CATEGORY = text("""
 
 
 async def service_questions(
-    session: AsyncSession, code: str, *, field: str = "service_code",
+    session: AsyncSession,
+    code: str,
+    *,
+    field: str = "service_code",
     allow_emergency: bool = False,
 ) -> tuple[list[dict[str, Any]], bool]:
     """A listed category's questions and whether it is an emergency; 404 naming `field`
@@ -124,8 +135,11 @@ async def service_questions(
     row = None
     if SERVICE_CODE.fullmatch(code):
         row = (await session.execute(_CATEGORY, {"code": code})).first()
-    if row is None or row.group_code in UNLISTED_GROUPS or (
-            row.is_emergency and not allow_emergency):
+    if (
+        row is None
+        or row.group_code in UNLISTED_GROUPS
+        or (row.is_emergency and not allow_emergency)
+    ):
         raise NotFound(f"no service {code!r}", f"没有服务 {code}", field=field)
     return row.questions, row.is_emergency
 
@@ -134,16 +148,23 @@ BOOLEAN_VALUES = [("true", "是", "Yes"), ("false", "否", "No")]
 
 
 def _datatype(question: Question) -> str:
-    return {"boolean": "singlevaluelist", "choice": "singlevaluelist", "number": "number",
-            "text": "text"}[question.type]
+    return {
+        "boolean": "singlevaluelist",
+        "choice": "singlevaluelist",
+        "number": "number",
+        "text": "text",
+    }[question.type]
 
 
 def _datatype_description(question: Question, language: str) -> str | None:
     if question.type == "number":
         low, high = question.min, question.max
         if low is not None and high is not None:
-            return (f"A number from {low:g} to {high:g}" if language == "en"
-                    else f"{low:g} 到 {high:g} 之间的数字")
+            return (
+                f"A number from {low:g} to {high:g}"
+                if language == "en"
+                else f"{low:g} 到 {high:g} 之间的数字"
+            )
         return "A number" if language == "en" else "数字"
     if question.type == "text":
         return "Up to 500 characters" if language == "en" else "最多 500 字"
@@ -152,10 +173,13 @@ def _datatype_description(question: Question, language: str) -> str | None:
 
 def _values(question: Question, language: str) -> list[dict[str, str]]:
     if question.type == "boolean":
-        return [{"key": key, "name": en if language == "en" else zh}
-                for key, zh, en in BOOLEAN_VALUES]
-    return [{"key": c.value, "name": c.label_en if language == "en" else c.label_zh}
-            for c in question.choices]
+        return [
+            {"key": key, "name": en if language == "en" else zh} for key, zh, en in BOOLEAN_VALUES
+        ]
+    return [
+        {"key": c.value, "name": c.label_en if language == "en" else c.label_zh}
+        for c in question.choices
+    ]
 
 
 def attribute(question: Question, order: int, language: str) -> dict[str, Any]:
@@ -180,8 +204,10 @@ async def service_definition(session: AsyncSession, code: str, language: str) ->
     questions, _ = await service_questions(session, code)
     return {
         "service_code": code,
-        "attributes": [attribute(Question.model_validate(q), i, language)
-                       for i, q in enumerate(questions, start=1)],
+        "attributes": [
+            attribute(Question.model_validate(q), i, language)
+            for i, q in enumerate(questions, start=1)
+        ],
     }
 
 
@@ -219,12 +245,15 @@ def parse_w3_datetime(value: str | None, field: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"expected a W3C datetime such as 2026-01-01T00:00:00+08:00, "
-                           f"got {value!r}", "应为 W3C 时间格式，如 2026-01-01T00:00:00+08:00",
-                           field=field) from None
+        raise InvalidInput(
+            f"expected a W3C datetime such as 2026-01-01T00:00:00+08:00, got {value!r}",
+            "应为 W3C 时间格式，如 2026-01-01T00:00:00+08:00",
+            field=field,
+        ) from None
     if moment.tzinfo is None:
-        raise InvalidInput("include the time zone (Z or +08:00)", "请注明时区（Z 或 +08:00）",
-                           field=field)
+        raise InvalidInput(
+            "include the time zone (Z or +08:00)", "请注明时区（Z 或 +08:00）", field=field
+        )
     return moment
 
 
@@ -233,13 +262,15 @@ def _whole_number(value: str | None, field: str, default: int, high: int) -> int
     if value is None:
         return default
     if not value.isdigit() or not 1 <= int(value) <= high:
-        raise InvalidInput(f"expected a whole number from 1 to {high}",
-                           f"应为 1 到 {high} 之间的整数", field=field)
+        raise InvalidInput(
+            f"expected a whole number from 1 to {high}", f"应为 1 到 {high} 之间的整数", field=field
+        )
     return int(value)
 
 
-def _date_range(start: datetime | None, end: datetime | None, now: datetime
-                ) -> tuple[datetime, datetime]:
+def _date_range(
+    start: datetime | None, end: datetime | None, now: datetime
+) -> tuple[datetime, datetime]:
     """The spec's defaults: the 90 days up to now, or 90 days from the one end given."""
     if start is None and end is None:
         return now - MAX_SPAN, now
@@ -248,11 +279,15 @@ def _date_range(start: datetime | None, end: datetime | None, now: datetime
     if end is None:
         return start, start + MAX_SPAN
     if end < start:
-        raise InvalidInput("end_date is before start_date", "结束时间早于开始时间",
-                           field="end_date")
+        raise InvalidInput(
+            "end_date is before start_date", "结束时间早于开始时间", field="end_date"
+        )
     if end - start > MAX_SPAN:
-        raise InvalidInput("start_date to end_date may span at most 90 days",
-                           "查询时间范围最多 90 天", field="end_date")
+        raise InvalidInput(
+            "start_date to end_date may span at most 90 days",
+            "查询时间范围最多 90 天",
+            field="end_date",
+        )
     return start, end
 
 
@@ -261,36 +296,53 @@ def parse_request_query(params: dict[str, str | None], now: datetime) -> Request
     ids = _list(params.get("service_request_id"))
     if ids is not None:
         if len(ids) > MAX_IDS or not all(TRACKING_NUMBER.fullmatch(i) for i in ids):
-            raise InvalidInput(f"expected up to {MAX_IDS} comma-separated ids such as "
-                               "261124-0A1B2C3D", f"应为以逗号分隔的编号（最多 {MAX_IDS} 个）",
-                               field="service_request_id")
+            raise InvalidInput(
+                f"expected up to {MAX_IDS} comma-separated ids such as 261124-0A1B2C3D",
+                f"应为以逗号分隔的编号（最多 {MAX_IDS} 个）",
+                field="service_request_id",
+            )
         return RequestQuery(ids=ids)
     codes = _list(params.get("service_code"))
     if codes is not None and not all(SERVICE_CODE.fullmatch(c) for c in codes):
-        raise InvalidInput("expected service codes such as fire.blocked_exit",
-                           "服务代码格式有误", field="service_code")
+        raise InvalidInput(
+            "expected service codes such as fire.blocked_exit",
+            "服务代码格式有误",
+            field="service_code",
+        )
     statuses = _list(params.get("status"))
     if statuses is not None and not set(statuses) <= {"open", "closed"}:
-        raise InvalidInput("status is open, closed or both (comma-separated)",
-                           "状态应为 open 或 closed", field="status")
+        raise InvalidInput(
+            "status is open, closed or both (comma-separated)",
+            "状态应为 open 或 closed",
+            field="status",
+        )
     bbox = None
     if (box := param_value(params.get("bbox"))) is not None:
         try:
             bbox = BBox.parse(box)
         except BBoxError as exc:
-            raise InvalidInput(str(exc), "范围应为 最小经度,最小纬度,最大经度,最大纬度",
-                               field="bbox") from None
-    start, end = _date_range(parse_w3_datetime(params.get("start_date"), "start_date"),
-                             parse_w3_datetime(params.get("end_date"), "end_date"), now)
+            raise InvalidInput(
+                str(exc), "范围应为 最小经度,最小纬度,最大经度,最大纬度", field="bbox"
+            ) from None
+    start, end = _date_range(
+        parse_w3_datetime(params.get("start_date"), "start_date"),
+        parse_w3_datetime(params.get("end_date"), "end_date"),
+        now,
+    )
     wanted = None
     if statuses is not None:
-        wanted = sorted((OPEN_STATUSES if "open" in statuses else frozenset())
-                        | (CLOSED_STATUSES if "closed" in statuses else frozenset()))
+        wanted = sorted(
+            (OPEN_STATUSES if "open" in statuses else frozenset())
+            | (CLOSED_STATUSES if "closed" in statuses else frozenset())
+        )
     return RequestQuery(
-        service_codes=codes, start=start, end=end, statuses=wanted, bbox=bbox,
+        service_codes=codes,
+        start=start,
+        end=end,
+        statuses=wanted,
+        bbox=bbox,
         page=_whole_number(params.get("page"), "page", 1, 100_000),
-        page_size=_whole_number(params.get("page_size"), "page_size", MAX_PAGE_SIZE,
-                                MAX_PAGE_SIZE),
+        page_size=_whole_number(params.get("page_size"), "page_size", MAX_PAGE_SIZE, MAX_PAGE_SIZE),
     )
 
 
@@ -344,8 +396,10 @@ _ORDER = " ORDER BY i.created_at DESC, i.id DESC LIMIT :limit OFFSET :offset"
 
 async def find_requests(session: AsyncSession, query: RequestQuery) -> list[dict[str, Any]]:
     """The requests a query asks for, newest first, one page."""
-    params: dict[str, Any] = {"limit": query.page_size,
-                              "offset": (query.page - 1) * query.page_size}
+    params: dict[str, Any] = {
+        "limit": query.page_size,
+        "offset": (query.page - 1) * query.page_size,
+    }
     used = []
     if query.ids is not None:
         used.append("ids")
@@ -362,8 +416,12 @@ async def find_requests(session: AsyncSession, query: RequestQuery) -> list[dict
         if query.bbox is not None:
             used.append("bbox")
             box = query.bbox
-            params.update(w=box.min_lon, s=max(box.min_lat, -_MERCATOR_MAX_LAT),
-                          e=box.max_lon, n=min(box.max_lat, _MERCATOR_MAX_LAT))
+            params.update(
+                w=box.min_lon,
+                s=max(box.min_lat, -_MERCATOR_MAX_LAT),
+                e=box.max_lon,
+                n=min(box.max_lat, _MERCATOR_MAX_LAT),
+            )
     where = " WHERE " + " AND ".join(_FILTERS[name] for name in used)
     rows = await session.execute(text(_REQUESTS + where + _ORDER), params)
     return [dict(row) for row in rows.mappings()]
@@ -377,8 +435,11 @@ async def find_request(
     if TRACKING_NUMBER.fullmatch(tracking_number):
         rows = await find_requests(session, RequestQuery(ids=[tracking_number]))
     if not rows:
-        raise NotFound(f"no service request {tracking_number}",
-                       f"未找到编号为 {tracking_number} 的上报", field=field)
+        raise NotFound(
+            f"no service request {tracking_number}",
+            f"未找到编号为 {tracking_number} 的上报",
+            field=field,
+        )
     return rows[0]
 
 
@@ -411,16 +472,24 @@ def _rating(row: dict[str, Any], own: bool) -> dict[str, Any]:
     # handler how a known reporter rated, which statistics.py suppresses for that reason.
     rating: dict[str, Any] = {"rated": row["rated"]}
     if own and row["rated"]:
-        rating.update(overall=row["overall"], timeliness=row["timeliness"],
-                      convenience=row["convenience"], defaulted=row["defaulted"],
-                      excluded=row["excluded"])
+        rating.update(
+            overall=row["overall"],
+            timeliness=row["timeliness"],
+            convenience=row["convenience"],
+            defaulted=row["defaulted"],
+            excluded=row["excluded"],
+        )
     return rating
 
 
 def extended_attributes(row: dict[str, Any], now: datetime, own: bool) -> dict[str, Any]:
     """The `extensions=true` fields: assignment level, deadlines, rating."""
-    overdue = (row["status"] in OPEN_STATUSES and row["status"] != "resolved"
-               and row["resolve_due_at"] is not None and row["resolve_due_at"] < now)
+    overdue = (
+        row["status"] in OPEN_STATUSES
+        and row["status"] != "resolved"
+        and row["resolve_due_at"] is not None
+        and row["resolve_due_at"] < now
+    )
     return {
         "channel": row["channel"],
         "cell_code": row["cell_code"],
@@ -450,8 +519,11 @@ def request_view(
         "agency_responsible": row["region_name"],
         "service_notice": None,
         "requested_datetime": w3(row["created_at"]),
-        "updated_datetime": w3(row["closed_at"] if row["status"] == "closed"
-                               and row["closed_at"] else row["updated_at"]),
+        "updated_datetime": w3(
+            row["closed_at"]
+            if row["status"] == "closed" and row["closed_at"]
+            else row["updated_at"]
+        ),
         "expected_datetime": w3(row["resolve_due_at"]),
         "address": row["building_address"],
         "address_id": row["building_id"] and str(row["building_id"]),

@@ -46,8 +46,11 @@ def hash_api_key(api_key: str) -> str:
 def _check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > MAX_NAME or not name.isprintable():
-        raise InvalidInput(f"a client name has 1 to {MAX_NAME} printable characters",
-                           f"客户端名称应为 1 到 {MAX_NAME} 个可打印字符", field="name")
+        raise InvalidInput(
+            f"a client name has 1 to {MAX_NAME} printable characters",
+            f"客户端名称应为 1 到 {MAX_NAME} 个可打印字符",
+            field="name",
+        )
     return name
 
 
@@ -56,35 +59,45 @@ def create_client_key(conn: Connection, name: str) -> str:
     already in use (even revoked) is a conflict: history keeps pointing at it."""
     name = _check_name(name)
     api_key = KEY_PREFIX + secrets.token_urlsafe(32)
-    created = conn.execute(text("""
+    created = conn.execute(
+        text("""
         INSERT INTO open311_clients (name, key_hash, key_prefix) VALUES (:n, :h, :p)
         ON CONFLICT (name) DO NOTHING RETURNING id
-    """), {"n": name, "h": hash_api_key(api_key), "p": api_key[:SHOWN_CHARS]}).first()
+    """),
+        {"n": name, "h": hash_api_key(api_key), "p": api_key[:SHOWN_CHARS]},
+    ).first()
     if created is None:
-        raise Conflict(f"a client named {name!r} exists already",
-                       f"已有名为 {name} 的客户端", field="name")
+        raise Conflict(
+            f"a client named {name!r} exists already", f"已有名为 {name} 的客户端", field="name"
+        )
     return api_key
 
 
 def revoke_client_key(conn: Connection, name: str) -> datetime:
     """Revoke a client's key (its requests stay attributed to it); returns when it was
     revoked, the first time if it was already."""
-    row = conn.execute(text("""
+    row = conn.execute(
+        text("""
         UPDATE open311_clients SET revoked_at = coalesce(revoked_at, now())
         WHERE name = :n RETURNING revoked_at
-    """), {"n": name.strip()}).first()
+    """),
+        {"n": name.strip()},
+    ).first()
     if row is None:
-        raise NotFound(f"no Open311 client named {name!r}", f"没有名为 {name} 的客户端",
-                       field="name")
+        raise NotFound(
+            f"no Open311 client named {name!r}", f"没有名为 {name} 的客户端", field="name"
+        )
     return row.revoked_at
 
 
 def list_clients(conn: Connection) -> list[ClientRecord]:
     """Every client, newest first."""
-    rows = conn.execute(text("""
+    rows = conn.execute(
+        text("""
         SELECT name, key_prefix, created_at, revoked_at FROM open311_clients
         ORDER BY created_at DESC, id DESC
-    """))
+    """)
+    )
     return [ClientRecord(*row) for row in rows]
 
 
@@ -100,6 +113,9 @@ async def client_for_key(session: AsyncSession, api_key: str | None) -> Open311C
         return None
     row = (await session.execute(_FIND, {"h": hash_api_key(api_key.strip())})).first()
     if row is None:
-        raise PermissionDenied("the api_key is not valid (unknown or revoked)",
-                               "api_key 无效（不存在或已吊销）", field="api_key")
+        raise PermissionDenied(
+            "the api_key is not valid (unknown or revoked)",
+            "api_key 无效（不存在或已吊销）",
+            field="api_key",
+        )
     return Open311Client(row.id, row.name)

@@ -36,9 +36,17 @@ MAX_EMAIL = 254
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # intake's field names -> the Open311 parameter a client sent.
-_FIELDS = {"category": "service_code", "lon": "long", "lat": "lat", "building_id": "address_id",
-           "address": "address_string", "q": "address_string", "contact_name": "first_name",
-           "contact_phone": "phone", "photos": "media_url"}
+_FIELDS = {
+    "category": "service_code",
+    "lon": "long",
+    "lat": "lat",
+    "building_id": "address_id",
+    "address": "address_string",
+    "q": "address_string",
+    "contact_name": "first_name",
+    "contact_phone": "phone",
+    "photos": "media_url",
+}
 
 
 class Open311ReportIn(ReportIn):
@@ -128,8 +136,9 @@ def read_attributes(
 def _checked_text(value: str | None, field: str, limit: int) -> str | None:
     value = param_value(value)
     if value is not None and (len(value) > limit or not value.isprintable()):
-        raise InvalidInput(f"at most {limit} printable characters",
-                           f"最多 {limit} 个可打印字符", field=field)
+        raise InvalidInput(
+            f"at most {limit} printable characters", f"最多 {limit} 个可打印字符", field=field
+        )
     return value
 
 
@@ -140,8 +149,11 @@ def check_media_url(value: str | None) -> str | None:
         return None
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or " " in url:
-        raise InvalidInput("expected an absolute http or https URL",
-                           "应为以 http 或 https 开头的完整网址", field="media_url")
+        raise InvalidInput(
+            "expected an absolute http or https URL",
+            "应为以 http 或 https 开头的完整网址",
+            field="media_url",
+        )
     return url
 
 
@@ -153,7 +165,8 @@ def _extras(fields: dict[str, str], extra_attributes: dict[str, str]) -> Open311
     if email is not None and not _EMAIL.fullmatch(email):
         raise InvalidInput("expected an email address", "邮箱格式有误", field="email")
     return Open311Extras(
-        media_url=check_media_url(fields.get("media_url")), email=email,
+        media_url=check_media_url(fields.get("media_url")),
+        email=email,
         device_id=_checked_text(fields.get("device_id"), "device_id", MAX_IDENTIFIER),
         account_id=_checked_text(fields.get("account_id"), "account_id", MAX_IDENTIFIER),
         extra_attributes=extra_attributes,
@@ -172,9 +185,12 @@ def _phone(value: str | None) -> str | None:
         return None
     number = normalise_phone(value)
     if number is None:
-        raise InvalidInput("expected a phone number: a mobile (13712345678) or a landline "
-                           "with its area code ((020) 8300-1234)",
-                           "应为手机号码或带区号的固定电话，如 (020) 8300-1234", field="phone")
+        raise InvalidInput(
+            "expected a phone number: a mobile (13712345678) or a landline "
+            "with its area code ((020) 8300-1234)",
+            "应为手机号码或带区号的固定电话，如 (020) 8300-1234",
+            field="phone",
+        )
     return number
 
 
@@ -193,8 +209,11 @@ async def _address_building(session: AsyncSession, fields: dict[str, str]) -> in
     building that looks a little like it."""
     if (address_id := param_value(fields.get("address_id"))) is not None:
         if not address_id.isdigit() or not 1 <= int(address_id) < 2**63:
-            raise InvalidInput("expected a building id from the address search",
-                               "应为地址查询得到的楼栋编号", field="address_id")
+            raise InvalidInput(
+                "expected a building id from the address search",
+                "应为地址查询得到的楼栋编号",
+                field="address_id",
+            )
         return int(address_id)
     if (address := param_value(fields.get("address_string"))) is None:
         return None
@@ -208,12 +227,15 @@ async def _address_building(session: AsyncSession, fields: dict[str, str]) -> in
             "no building of the register matches this address closely enough (house and "
             "building numbers included); check it or send lat and long",
             "登记的楼栋中没有与该地址足够吻合的（门牌号、楼栋号需一致），请核对地址或提供经纬度",
-            field="address_string")
+            field="address_string",
+        )
     return hit.building_id
 
 
 async def parse_request(
-    session: AsyncSession, fields: dict[str, str], attributes: list[tuple[str, str]],
+    session: AsyncSession,
+    fields: dict[str, str],
+    attributes: list[tuple[str, str]],
     client: Open311Client | None,
 ) -> ParsedRequest:
     """A POSTed request checked and read into a report; 400 naming the Open311 parameter
@@ -221,8 +243,7 @@ async def parse_request(
     nothing here: contact details are taken from any client and never published."""
     code = param_value(fields.get("service_code"))
     if code is None:
-        raise InvalidInput("service_code is required", "请提供 service_code",
-                           field="service_code")
+        raise InvalidInput("service_code is required", "请提供 service_code", field="service_code")
     # A fire burning now is not listed, but a client that sends one anyway is still told
     # to call 119 (and it is recorded): an emergency is never refused.
     questions, emergency = await service_questions(session, code, allow_emergency=True)
@@ -233,11 +254,16 @@ async def parse_request(
     if lat is None and lon is None and not emergency:
         building_id = await _address_building(session, fields)
         if building_id is None:
-            raise InvalidInput("give lat and long, address_string or address_id",
-                               "请提供经纬度（lat、long）、address_string 或 address_id",
-                               field="lat")
+            raise InvalidInput(
+                "give lat and long, address_string or address_id",
+                "请提供经纬度（lat、long）、address_string 或 address_id",
+                field="lat",
+            )
     values = {
-        "category": code, "lat": lat, "lon": lon, "building_id": building_id,
+        "category": code,
+        "lat": lat,
+        "lon": lon,
+        "building_id": building_id,
         "address": param_value(fields.get("address_string")),
         "description": param_value(fields.get("description")),
         "answers": answers,
@@ -251,8 +277,9 @@ async def parse_request(
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(first["msg"], f"参数有误：{first['msg']}",
-                           field=open311_field(loc)) from None
+        raise InvalidInput(
+            first["msg"], f"参数有误：{first['msg']}", field=open311_field(loc)
+        ) from None
     return ParsedRequest(report, extras)
 
 
@@ -266,23 +293,35 @@ _DETAILS = text("""
 
 
 async def file_request(
-    session: AsyncSession, ctx: IntakeContext, parsed: ParsedRequest,
-    client: Open311Client | None, now: datetime, retry: RetryKey | None = None,
+    session: AsyncSession,
+    ctx: IntakeContext,
+    parsed: ParsedRequest,
+    client: Open311Client | None,
+    now: datetime,
+    retry: RetryKey | None = None,
 ) -> Submission | dict[str, Any]:
     """File the report through the ordinary intake inside the caller's transaction (the
     caller commits) and keep the extras beside it. RetryKeyTaken as submit_report."""
     try:
-        result = await submit_report(session, ctx, parsed.report, [], None, now, retry,
-                                     photo_link=parsed.extras.media_url is not None)
+        result = await submit_report(
+            session,
+            ctx,
+            parsed.report,
+            [],
+            None,
+            now,
+            retry,
+            photo_link=parsed.extras.media_url is not None,
+        )
     except GridgovError as exc:
         exc.field = open311_field(exc.field)
         raise
     if isinstance(result, Submission):
         details = asdict(parsed.extras)
-        details["extra_attributes"] = json.dumps(details["extra_attributes"],
-                                                 ensure_ascii=False)
-        await session.execute(_DETAILS, {"t": result.tracking_number,
-                                         "client_id": client and client.id, **details})
+        details["extra_attributes"] = json.dumps(details["extra_attributes"], ensure_ascii=False)
+        await session.execute(
+            _DETAILS, {"t": result.tracking_number, "client_id": client and client.id, **details}
+        )
     return result
 
 
@@ -305,8 +344,11 @@ def service_notice(answer: dict[str, Any], language: str) -> str:
     queued = answer.get("status") == "submitted"
     duplicates = ", ".join(d["tracking_number"] for d in answer.get("likely_duplicates", []))
     if language == "en":
-        notice = ("Received; waiting in the queue to be assigned. " if queued
-                  else "Received and assigned to the person responsible. ")
+        notice = (
+            "Received; waiting in the queue to be assigned. "
+            if queued
+            else "Received and assigned to the person responsible. "
+        )
         notice += f"To be accepted by {accept} and handled by {resolve} (China time)."
         if duplicates:
             notice += f" Open reports of the same kind nearby: {duplicates}."
@@ -325,16 +367,24 @@ def post_answer(
     token), what happens next, and with extensions the reporter's secret for rating. An
     emergency gets an id too (its referral's), so a client does not retry it."""
     if answer.get("emergency"):
-        return {"service_request_id": emergency_request_id(answer["referral_id"]),
-                "service_notice": service_notice(answer, language), "account_id": account_id}
-    posted: dict[str, Any] = {"service_request_id": answer["tracking_number"],
-                              "service_notice": service_notice(answer, language),
-                              "account_id": account_id}
+        return {
+            "service_request_id": emergency_request_id(answer["referral_id"]),
+            "service_notice": service_notice(answer, language),
+            "account_id": account_id,
+        }
+    posted: dict[str, Any] = {
+        "service_request_id": answer["tracking_number"],
+        "service_notice": service_notice(answer, language),
+        "account_id": account_id,
+    }
     if extensions:
         posted["extended_attributes"] = {
-            "secret": answer["secret"], "status": answer["status"],
+            "secret": answer["secret"],
+            "status": answer["status"],
             "cell_code": answer["cell_code"],
             "likely_duplicates": ", ".join(
-                d["tracking_number"] for d in answer.get("likely_duplicates", [])) or None,
+                d["tracking_number"] for d in answer.get("likely_duplicates", [])
+            )
+            or None,
         }
     return posted

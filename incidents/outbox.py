@@ -141,8 +141,9 @@ def fan_out(conn: Connection, ids: list[int], *, sms: bool = False) -> Delivered
     # message's own recipients (whose inbox items win a clash), in the same transaction.
     if sms:
         queue_follower_sms(conn, ids)
-    extra = deliver_to_area_alerts(conn, ids, sms=sms,
-                                   key=get_settings().secret_key.get_secret_value())
+    extra = deliver_to_area_alerts(
+        conn, ids, sms=sms, key=get_settings().secret_key.get_secret_value()
+    )
     users = sorted(set(row.users) | set(extra))
     if users:
         conn.execute(_NOTIFY, {"channel": INBOX_CHANNEL, "users": users})
@@ -177,8 +178,12 @@ class WorkerTotals:
 
 
 def _drain_outbox(
-    engine: Engine, batch: int, totals: WorkerTotals, progress: Callable[[str], None],
-    stop: threading.Event, sms: bool = False,
+    engine: Engine,
+    batch: int,
+    totals: WorkerTotals,
+    progress: Callable[[str], None],
+    stop: threading.Event,
+    sms: bool = False,
 ) -> int:
     """Deliver batches, each committed on its own, until one comes back short (or the
     worker is asked to stop); returns how many messages were delivered."""
@@ -190,16 +195,22 @@ def _drain_outbox(
             totals.messages += done.messages
             totals.inbox_items += done.inbox_items
             totals.webhook_deliveries_queued += done.webhook_deliveries
-            progress(f"delivered {done.messages} message(s): {done.inbox_items} inbox "
-                     f"item(s), {done.webhook_deliveries} webhook delivery(ies) queued")
+            progress(
+                f"delivered {done.messages} message(s): {done.inbox_items} inbox "
+                f"item(s), {done.webhook_deliveries} webhook delivery(ies) queued"
+            )
         if done.messages < batch:
             break
     return totals.messages - before
 
 
 def _send(
-    what: str, send_due: Callable[[float | None], WebhookTotals], into: WebhookTotals,
-    batch: int, progress: Callable[[str], None], stop: threading.Event,
+    what: str,
+    send_due: Callable[[float | None], WebhookTotals],
+    into: WebhookTotals,
+    batch: int,
+    progress: Callable[[str], None],
+    stop: threading.Event,
     budget: float | None,
 ) -> None:
     """Send due deliveries (`send_due(seconds)`, a batch at most) until none is due or
@@ -213,25 +224,45 @@ def _send(
         sent = send_due(left)
         if sent.attempted:
             into.add(sent)
-            progress(f"{what}: {sent.delivered} delivered, {sent.retrying} to retry, "
-                     f"{sent.failed} given up")
+            progress(
+                f"{what}: {sent.delivered} delivered, {sent.retrying} to retry, "
+                f"{sent.failed} given up"
+            )
         if sent.attempted < batch:
             return
 
 
 def _send_all(
-    engine: Engine, client: httpx.Client, sms_client: httpx.Client | None,
-    gateway: SmsGateway | None, batch: int, totals: WorkerTotals,
-    progress: Callable[[str], None], stop: threading.Event, budget: float | None,
+    engine: Engine,
+    client: httpx.Client,
+    sms_client: httpx.Client | None,
+    gateway: SmsGateway | None,
+    batch: int,
+    totals: WorkerTotals,
+    progress: Callable[[str], None],
+    stop: threading.Event,
+    budget: float | None,
 ) -> None:
     """Due webhooks, then (with a gateway) due SMS, each for up to `budget` seconds."""
-    _send("webhooks", lambda left: send_due_webhooks(engine, client, limit=batch,
-                                                     seconds=left),
-          totals.webhooks, batch, progress, stop, budget)
+    _send(
+        "webhooks",
+        lambda left: send_due_webhooks(engine, client, limit=batch, seconds=left),
+        totals.webhooks,
+        batch,
+        progress,
+        stop,
+        budget,
+    )
     if gateway is not None and sms_client is not None:
-        _send("sms", lambda left: send_due_sms(engine, sms_client, gateway, limit=batch,
-                                               seconds=left),
-              totals.sms, batch, progress, stop, budget)
+        _send(
+            "sms",
+            lambda left: send_due_sms(engine, sms_client, gateway, limit=batch, seconds=left),
+            totals.sms,
+            batch,
+            progress,
+            stop,
+            budget,
+        )
 
 
 @dataclass
@@ -304,8 +335,7 @@ def run_worker(
     try:
         if once:
             _drain_outbox(engine, batch, totals, report, stop, sms=gateway is not None)
-            _send_all(engine, client, sms_client, gateway, batch, totals, report, stop,
-                      budget=None)
+            _send_all(engine, client, sms_client, gateway, batch, totals, report, stop, budget=None)
             return totals
         loops = 0
         while not stop.is_set():
@@ -315,11 +345,21 @@ def run_worker(
                     while not stop.is_set():
                         delivered = 0
                         if watch.pending():
-                            delivered = _drain_outbox(engine, batch, totals, report, stop,
-                                                      sms=gateway is not None)
+                            delivered = _drain_outbox(
+                                engine, batch, totals, report, stop, sms=gateway is not None
+                            )
                         if delivered or time.monotonic() >= sends_due:
-                            _send_all(engine, client, sms_client, gateway, batch, totals,
-                                      report, stop, budget=WEBHOOK_ROUND_SECONDS)
+                            _send_all(
+                                engine,
+                                client,
+                                sms_client,
+                                gateway,
+                                batch,
+                                totals,
+                                report,
+                                stop,
+                                budget=WEBHOOK_ROUND_SECONDS,
+                            )
                             sends_due = time.monotonic() + SEND_POLL_SECONDS
                         loops += 1
                         if max_loops is not None and loops >= max_loops:

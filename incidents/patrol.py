@@ -302,7 +302,10 @@ WHERE p.id = :photo AND p.visit_id = :visit
 
 
 async def visit_photo(
-    session: AsyncSession, principal: Principal, visit_id: int, photo_id: int,
+    session: AsyncSession,
+    principal: Principal,
+    visit_id: int,
+    photo_id: int,
     copy: VisitPhotoCopy,
 ) -> tuple[bytes, str]:
     """A visit's photo (the original keeps its EXIF: evidence) for the worker who made the

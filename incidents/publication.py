@@ -34,8 +34,10 @@ MAX_QUEUE_PAGE = 100
 # and its photos show the work done (整改后); every other photo shows the hazard as found
 # (整改前). The result stands while the report is where resolving or closing left it.
 RESOLVING = ACTIONS["resolve"].target
-_RESULT_PARAMS = {"resolving": RESOLVING,
-                  "result_stands": sorted({RESOLVING, ACTIONS["close"].target})}
+_RESULT_PARAMS = {
+    "resolving": RESOLVING,
+    "result_stands": sorted({RESOLVING, ACTIONS["close"].target}),
+}
 
 
 def photo_stage(step_status: str | None) -> Literal["before", "after"]:
@@ -110,8 +112,12 @@ def _check(request: ReviewRequest) -> None:
             "修改后的文字为空，如不公开请选择“不通过”",
             field="text",
         )
-    if not (request.text_decision or request.result_decision or request.publish_photos
-            or request.unpublish_photos):
+    if not (
+        request.text_decision
+        or request.result_decision
+        or request.publish_photos
+        or request.unpublish_photos
+    ):
         raise InvalidInput(
             "nothing to review: give text_decision, result_decision or photos",
             "请给出文字审核结果或要公开/撤下的照片",
@@ -245,8 +251,10 @@ async def review(
         data |= await _decide_text(session, row.id, request, principal, now)
     if request.result_decision:
         if (await result_review(session, row.id))[0] is None:
-            raise Conflict("the report has no result note to review (resolve it first)",
-                           "该上报没有需要审核的处理结果")
+            raise Conflict(
+                "the report has no result note to review (resolve it first)",
+                "该上报没有需要审核的处理结果",
+            )
         data["result"] = "approved" if request.result_decision == "approve" else "rejected"
     for ids, published in ((request.publish_photos, True), (request.unpublish_photos, False)):
         if ids:

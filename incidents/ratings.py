@@ -406,10 +406,14 @@ async def rate(
         order = (await session.execute(_LOCK_WORK_ORDER, {"id": work_order_id})).first()
         if order is None or order.incident_id != row.id:
             raise _no_work_order(work_order_id)
-    closers = set((await session.execute(
-        _CLOSERS, {"id": row.id, "closed": ACTIONS["close"].target})).scalars())
+    closers = set(
+        (
+            await session.execute(_CLOSERS, {"id": row.id, "closed": ACTIONS["close"].target})
+        ).scalars()
+    )
     denied = {row.assignee_id, row.handler_id, *closers} | (
-        {order.assignee_id, order.revisited_by_id} if order else set())
+        {order.assignee_id, order.revisited_by_id} if order else set()
+    )
     rater = await _rater(
         session,
         ctx,
@@ -459,8 +463,11 @@ async def rate(
     replaced = None
     if rating_id is None and rater.recorded_by_id is None:
         # The reporter's own rating stands over one staff recorded for them.
-        replaced = (await session.execute(_REPLACE_STAFF_RATING, {
-            **params, "kind": kind, "period": rules.period_days})).first()
+        replaced = (
+            await session.execute(
+                _REPLACE_STAFF_RATING, {**params, "kind": kind, "period": rules.period_days}
+            )
+        ).first()
         rating_id = replaced and replaced.id
     if rating_id is None:
         raise Conflict(
@@ -468,8 +475,7 @@ async def rate(
             "已评价过，每件上报（或整改）只能评价一次",
         )
     if replaced is not None:
-        return await _replaced_answer(session, row, order, rating, rater, replaced, rules,
-                                      ctx, now)
+        return await _replaced_answer(session, row, order, rating, rater, replaced, rules, ctx, now)
     await _event(
         session,
         row.id,
@@ -532,32 +538,56 @@ async def rate(
 
 
 async def _replaced_answer(
-    session: AsyncSession, row: Any, order: Any, rating: RatingIn, rater: _Rater,
-    replaced: Any, rules: RatingRules, ctx: IntakeContext, now: datetime,
+    session: AsyncSession,
+    row: Any,
+    order: Any,
+    rating: RatingIn,
+    rater: _Rater,
+    replaced: Any,
+    rules: RatingRules,
+    ctx: IntakeContext,
+    now: datetime,
 ) -> dict[str, Any]:
     """The reporter's rating has replaced a staff-recorded one: the timeline keeps both;
     a bad handling rating opens a work order when none is open for it already."""
     kind = "rectification" if order is not None else "handling"
     await _event(
-        session, row.id, "rating", rater.actor_id, rater.actor_role,
+        session,
+        row.id,
+        "rating",
+        rater.actor_id,
+        rater.actor_role,
         f"{'整改' if order else ''}评价（本人，替代代录评价）：{SCORE_LABELS[rating.overall]}"
         f"（{rating.overall}）",
         True,
-        {"rating": replaced.id, "kind": kind, "overall": rating.overall,
-         "channel": rater.channel, "work_order": order and order.id,
-         "replaced": {"overall": replaced.overall, "channel": replaced.channel,
-                      "recorded_by": replaced.recorded_by_id}},
+        {
+            "rating": replaced.id,
+            "kind": kind,
+            "overall": rating.overall,
+            "channel": rater.channel,
+            "work_order": order and order.id,
+            "replaced": {
+                "overall": replaced.overall,
+                "channel": replaced.channel,
+                "recorded_by": replaced.recorded_by_id,
+            },
+        },
         now,
     )
     answer: dict[str, Any] = {
-        "rating_id": replaced.id, "kind": kind, "overall": rating.overall,
-        "label": SCORE_LABELS[rating.overall], "channel": rater.channel,
+        "rating_id": replaced.id,
+        "kind": kind,
+        "overall": rating.overall,
+        "label": SCORE_LABELS[rating.overall],
+        "channel": rater.channel,
         "work_order": order and {"id": order.id, "status": order.status},
         "replaced_staff_recorded": True,
     }
-    if order is None and rating.overall in BAD_SCORES and not (
-        await session.execute(_HAS_WORK_ORDER, {"id": replaced.id})
-    ).scalar():
+    if (
+        order is None
+        and rating.overall in BAD_SCORES
+        and not (await session.execute(_HAS_WORK_ORDER, {"id": replaced.id})).scalar()
+    ):
         answer["work_order"] = await _open_work_order(session, row, replaced.id, rules, ctx, now)
     return answer
 

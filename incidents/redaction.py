@@ -92,8 +92,9 @@ _MASKS = {
 }
 
 
-_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-                    re.ASCII)
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", re.ASCII
+)
 # The label (微信号：, vx, QQ号) stays; only the id after it is masked. The label may not be
 # the tail of a longer Latin word (vxlan), and a bare label (加我微信, QQ音乐) is no id.
 _IM_ID = re.compile(
@@ -116,8 +117,9 @@ _PLATE = re.compile(
 def personal_numbers(value: str) -> list[tuple[int, int, str]]:
     """(start, end, mask) of each piece of personal data in the text, in order."""
     normal = value.translate(_NORMALISE)
-    found = [(m.start(), m.end(), _MASKS[m.lastgroup or ""])
-             for m in _PERSONAL_NUMBER.finditer(normal)]
+    found = [
+        (m.start(), m.end(), _MASKS[m.lastgroup or ""]) for m in _PERSONAL_NUMBER.finditer(normal)
+    ]
     found += [(m.start(), m.end(), EMAIL_MASK) for m in _EMAIL.finditer(normal)]
     found += [(m.start("id"), m.end("id"), IM_MASK) for m in _IM_ID.finditer(normal)]
     found += [(m.start(), m.end(), PLATE_MASK) for m in _PLATE.finditer(normal)]

@@ -13,13 +13,16 @@ def move_open_incidents(conn: Connection, retired_cell_ids: list[int]) -> int:
     `grid.versions.activate_version`); returns how many moved. Their assignee stays."""
     if not retired_cell_ids:
         return 0
-    return conn.execute(text("""
+    return conn.execute(
+        text("""
         UPDATE incidents i SET
             cell_id = (SELECT p.cell_id FROM grid_cell_parts p
                        WHERE ST_Covers(p.part, i.location) ORDER BY p.code LIMIT 1),
             version = version + 1, updated_at = now()
         WHERE i.cell_id = ANY(:retired) AND i.status <> ALL(:finished)
-    """), {"retired": retired_cell_ids, "finished": sorted(TERMINAL)}).rowcount
+    """),
+        {"retired": retired_cell_ids, "finished": sorted(TERMINAL)},
+    ).rowcount
 
 
 ACTIVATION_FOLLOWERS = {"incidents": move_open_incidents}

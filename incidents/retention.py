@@ -54,24 +54,33 @@ class RetentionReport:
         return [head, *(f"  {kind}: {n}" for kind, n in sorted(self.changed.items()))]
 
 
-def _set_each(conn: Connection, table: str, row_ids: list[int],
-              values: dict[str, list[str | None]]) -> None:
+def _set_each(
+    conn: Connection, table: str, row_ids: list[int], values: dict[str, list[str | None]]
+) -> None:
     """One UPDATE giving each row (by id) its own text values, column by column."""
     columns = list(values)
     arrays = ", ".join(f"CAST(:{c} AS text[])" for c in columns)
     assignments = ", ".join(f"{c} = v.{c}" for c in columns)
-    conn.execute(text(
-        f"UPDATE {table} t SET {assignments} FROM unnest(CAST(:row_ids AS bigint[]), {arrays}) "
-        f"AS v(id, {', '.join(columns)}) WHERE t.id = v.id"), {"row_ids": row_ids, **values})
+    conn.execute(
+        text(
+            f"UPDATE {table} t SET {assignments} FROM unnest(CAST(:row_ids AS bigint[]), {arrays}) "
+            f"AS v(id, {', '.join(columns)}) WHERE t.id = v.id"
+        ),
+        {"row_ids": row_ids, **values},
+    )
 
 
-def _redact_column(conn: Connection, table: str, column: str, ids: list[int],
-                   report: RetentionReport, kind: str) -> None:
+def _redact_column(
+    conn: Connection, table: str, column: str, ids: list[int], report: RetentionReport, kind: str
+) -> None:
     """Redact phone and ID numbers in one text column of the rows of these incidents."""
-    rows = conn.execute(text(
-        f"SELECT id, {column} FROM {table} WHERE incident_id = ANY(:ids) "
-        f"AND {column} IS NOT NULL"),
-        {"ids": ids}).all()
+    rows = conn.execute(
+        text(
+            f"SELECT id, {column} FROM {table} WHERE incident_id = ANY(:ids) "
+            f"AND {column} IS NOT NULL"
+        ),
+        {"ids": ids},
+    ).all()
     changed = [(row_id, cleaned) for row_id, value in rows if (cleaned := redact(value)) != value]
     report.changed[kind] += len(changed)
     if changed and not report.dry_run:
@@ -81,69 +90,112 @@ def _redact_column(conn: Connection, table: str, column: str, ids: list[int],
 
 def _anonymise_batch(conn: Connection, ids: list[int], report: RetentionReport) -> None:
     """Clear and redact the personal data of these incidents (locked by the caller)."""
-    contact = conn.execute(text(
-        "SELECT count(*) FROM incidents WHERE id = ANY(:ids) AND (reporter_name IS NOT NULL "
-        "OR reporter_phone IS NOT NULL OR reporter_id IS NOT NULL)"), {"ids": ids}).scalar_one()
+    contact = conn.execute(
+        text(
+            "SELECT count(*) FROM incidents WHERE id = ANY(:ids) AND (reporter_name IS NOT NULL "
+            "OR reporter_phone IS NOT NULL OR reporter_id IS NOT NULL)"
+        ),
+        {"ids": ids},
+    ).scalar_one()
     report.changed["reporter contact and account"] += contact
-    originals = conn.execute(text(
-        "SELECT count(*) FROM incident_photos WHERE incident_id = ANY(:ids) "
-        "AND original <> public_copy"), {"ids": ids}).scalar_one()
+    originals = conn.execute(
+        text(
+            "SELECT count(*) FROM incident_photos WHERE incident_id = ANY(:ids) "
+            "AND original <> public_copy"
+        ),
+        {"ids": ids},
+    ).scalar_one()
     report.changed["photo originals (with metadata) replaced by the clean copy"] += originals
-    report.changed["12345 caller hashes"] += conn.execute(text(
-        "SELECT count(*) FROM hotline_orders WHERE incident_id = ANY(:ids) "
-        "AND field_hashes ?| CAST(:keys AS text[])"),
-        {"ids": ids, "keys": HOTLINE_CALLER_HASHES}).scalar_one()
+    report.changed["12345 caller hashes"] += conn.execute(
+        text(
+            "SELECT count(*) FROM hotline_orders WHERE incident_id = ANY(:ids) "
+            "AND field_hashes ?| CAST(:keys AS text[])"
+        ),
+        {"ids": ids, "keys": HOTLINE_CALLER_HASHES},
+    ).scalar_one()
     # Followers (我也遇到): an account or a phone each, removed with the report's contact.
-    report.changed["followers removed"] += conn.execute(text(
-        "SELECT count(*) FROM incident_followers WHERE incident_id = ANY(:ids)"),
-        {"ids": ids}).scalar_one()
+    report.changed["followers removed"] += conn.execute(
+        text("SELECT count(*) FROM incident_followers WHERE incident_id = ANY(:ids)"), {"ids": ids}
+    ).scalar_one()
     for table, column in PERSONAL_COLUMNS:
-        n = conn.execute(text(
-            f"SELECT count(*) FROM {table} WHERE incident_id = ANY(:ids) "
-            f"AND {column} IS NOT NULL"), {"ids": ids}).scalar_one()
+        n = conn.execute(
+            text(
+                f"SELECT count(*) FROM {table} WHERE incident_id = ANY(:ids) "
+                f"AND {column} IS NOT NULL"
+            ),
+            {"ids": ids},
+        ).scalar_one()
         report.changed[f"{table}.{column}"] += n
 
     # The description: redacted in place; its publication state (decision, published text,
     # reviewer and time) is put back as it was, since the review trigger would otherwise
     # send an already published text back for review.
-    kept = conn.execute(text(
-        "SELECT id, description, text_review, published_description, text_reviewed_by_id, "
-        "text_reviewed_at FROM incidents WHERE id = ANY(:ids) AND description IS NOT NULL"),
-        {"ids": ids}).all()
-    changed = [(row.id, cleaned, *row[2:]) for row in kept
-               if (cleaned := redact(row.description)) != row.description]
+    kept = conn.execute(
+        text(
+            "SELECT id, description, text_review, published_description, text_reviewed_by_id, "
+            "text_reviewed_at FROM incidents WHERE id = ANY(:ids) AND description IS NOT NULL"
+        ),
+        {"ids": ids},
+    ).all()
+    changed = [
+        (row.id, cleaned, *row[2:])
+        for row in kept
+        if (cleaned := redact(row.description)) != row.description
+    ]
     report.changed["report descriptions redacted"] += len(changed)
     if changed and not report.dry_run:
         row_ids, cleaned, reviews, published, reviewers, reviewed_at = map(
-            list, zip(*changed, strict=True))
+            list, zip(*changed, strict=True)
+        )
         _set_each(conn, "incidents", row_ids, {"description": cleaned})
-        conn.execute(text(
-            "UPDATE incidents t SET text_review = v.review, published_description = v.published, "
-            "text_reviewed_by_id = v.reviewer, text_reviewed_at = v.reviewed_at "
-            "FROM unnest(CAST(:ids AS bigint[]), CAST(:reviews AS text[]), "
-            "CAST(:published AS text[]), CAST(:reviewers AS int[]), "
-            "CAST(:reviewed_at AS timestamptz[])) AS v(id, review, published, reviewer, "
-            "reviewed_at) WHERE t.id = v.id"),
-            {"ids": row_ids, "reviews": reviews, "published": published,
-             "reviewers": reviewers, "reviewed_at": reviewed_at})
+        conn.execute(
+            text(
+                "UPDATE incidents t SET text_review = v.review, "
+                "published_description = v.published, "
+                "text_reviewed_by_id = v.reviewer, text_reviewed_at = v.reviewed_at "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:reviews AS text[]), "
+                "CAST(:published AS text[]), CAST(:reviewers AS int[]), "
+                "CAST(:reviewed_at AS timestamptz[])) AS v(id, review, published, reviewer, "
+                "reviewed_at) WHERE t.id = v.id"
+            ),
+            {
+                "ids": row_ids,
+                "reviews": reviews,
+                "published": published,
+                "reviewers": reviewers,
+                "reviewed_at": reviewed_at,
+            },
+        )
     for table, column, kind in REDACTED_COLUMNS:
         _redact_column(conn, table, column, ids, report, kind)
     if report.dry_run:
         return
-    conn.execute(text(
-        "UPDATE incidents SET reporter_name = NULL, reporter_phone = NULL, reporter_id = NULL, "
-        "anonymised_at = now() WHERE id = ANY(:ids)"), {"ids": ids})
-    conn.execute(text(
-        "UPDATE incident_photos SET original = public_copy WHERE incident_id = ANY(:ids) "
-        "AND original <> public_copy"), {"ids": ids})
+    conn.execute(
+        text(
+            "UPDATE incidents SET reporter_name = NULL, reporter_phone = NULL, reporter_id = NULL, "
+            "anonymised_at = now() WHERE id = ANY(:ids)"
+        ),
+        {"ids": ids},
+    )
+    conn.execute(
+        text(
+            "UPDATE incident_photos SET original = public_copy WHERE incident_id = ANY(:ids) "
+            "AND original <> public_copy"
+        ),
+        {"ids": ids},
+    )
     for table, column in PERSONAL_COLUMNS:
-        conn.execute(text(f"UPDATE {table} SET {column} = NULL WHERE incident_id = ANY(:ids)"),
-                     {"ids": ids})
-    conn.execute(text(
-        "UPDATE hotline_orders SET field_hashes = field_hashes - CAST(:keys AS text[]) "
-        "WHERE incident_id = ANY(:ids)"), {"ids": ids, "keys": HOTLINE_CALLER_HASHES})
-    conn.execute(text("DELETE FROM incident_followers WHERE incident_id = ANY(:ids)"),
-                 {"ids": ids})
+        conn.execute(
+            text(f"UPDATE {table} SET {column} = NULL WHERE incident_id = ANY(:ids)"), {"ids": ids}
+        )
+    conn.execute(
+        text(
+            "UPDATE hotline_orders SET field_hashes = field_hashes - CAST(:keys AS text[]) "
+            "WHERE incident_id = ANY(:ids)"
+        ),
+        {"ids": ids, "keys": HOTLINE_CALLER_HASHES},
+    )
+    conn.execute(text("DELETE FROM incident_followers WHERE incident_id = ANY(:ids)"), {"ids": ids})
 
 
 def anonymise_finished_reports(
@@ -160,12 +212,22 @@ def anonymise_finished_reports(
     after = 0
     while True:
         # Finished: a terminal status; its end is when it closed (else its last change).
-        ids = list(conn.execute(text(
-            "SELECT id FROM incidents WHERE status = ANY(:terminal) AND anonymised_at IS NULL "
-            "AND coalesce(closed_at, updated_at) < :cutoff AND id > :after "
-            "ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED"),
-            {"terminal": sorted(TERMINAL), "cutoff": report.cutoff, "after": after,
-             "batch": _BATCH}).scalars())
+        ids = list(
+            conn.execute(
+                text(
+                    "SELECT id FROM incidents WHERE status = ANY(:terminal) "
+                    "AND anonymised_at IS NULL "
+                    "AND coalesce(closed_at, updated_at) < :cutoff AND id > :after "
+                    "ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED"
+                ),
+                {
+                    "terminal": sorted(TERMINAL),
+                    "cutoff": report.cutoff,
+                    "after": after,
+                    "batch": _BATCH,
+                },
+            ).scalars()
+        )
         if not ids:
             break
         _anonymise_batch(conn, ids, report)
@@ -175,12 +237,24 @@ def anonymise_finished_reports(
             progress(report.incidents)
     if not dry_run:
         # Housekeeping of the same kind: rate-limit windows long over.
-        report.changed["expired rate-limit counters removed"] += conn.execute(text(
-            "DELETE FROM rate_limit_counters WHERE window_start < :day_ago"),
-            {"day_ago": now - timedelta(days=1)}).rowcount
-        conn.execute(text(
-            "INSERT INTO audit_log (action, subject_type, detail) VALUES ('retention', "
-            "'incidents', CAST(:d AS jsonb))"),
-            {"d": json.dumps({"incidents": report.incidents, "cutoff": report.cutoff.isoformat(),
-                              **report.changed}, ensure_ascii=False)})
+        report.changed["expired rate-limit counters removed"] += conn.execute(
+            text("DELETE FROM rate_limit_counters WHERE window_start < :day_ago"),
+            {"day_ago": now - timedelta(days=1)},
+        ).rowcount
+        conn.execute(
+            text(
+                "INSERT INTO audit_log (action, subject_type, detail) VALUES ('retention', "
+                "'incidents', CAST(:d AS jsonb))"
+            ),
+            {
+                "d": json.dumps(
+                    {
+                        "incidents": report.incidents,
+                        "cutoff": report.cutoff.isoformat(),
+                        **report.changed,
+                    },
+                    ensure_ascii=False,
+                )
+            },
+        )
     return report

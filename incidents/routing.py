@@ -70,4 +70,6 @@ def outside_service_area(field: str, tolerance_m: float) -> InvalidInput:
     return InvalidInput(
         f"the location is outside the service area (not within {tolerance_m:g} m of any "
         "region served here)",
-        f"该位置不在本平台服务范围内（距任何辖区边界超过 {tolerance_m:g} 米）", field=field)
+        f"该位置不在本平台服务范围内（距任何辖区边界超过 {tolerance_m:g} 米）",
+        field=field,
+    )

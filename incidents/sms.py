@@ -61,14 +61,18 @@ class SmsGateway:
     def __post_init__(self) -> None:
         names = {part.split("}", 1)[0] for part in self.template.split("{")[1:]}
         if not names <= _PLACEHOLDERS:
-            raise ValueError(f"SMS template: unknown placeholder(s) {sorted(names - _PLACEHOLDERS)}"
-                             f"; use {sorted(_PLACEHOLDERS)}")
+            raise ValueError(
+                f"SMS template: unknown placeholder(s) {sorted(names - _PLACEHOLDERS)}"
+                f"; use {sorted(_PLACEHOLDERS)}"
+            )
 
     def text_for(self, topic: str, payload: dict) -> str:
         """The message a reporter gets for an outbox message."""
-        return self.template.format(tracking_number=payload.get("tracking_number", ""),
-                                    status=payload.get("status", ""),
-                                    message=MESSAGES_ZH.get(topic, ""))
+        return self.template.format(
+            tracking_number=payload.get("tracking_number", ""),
+            status=payload.get("status", ""),
+            message=MESSAGES_ZH.get(topic, ""),
+        )
 
 
 def configured_gateway() -> SmsGateway | None:
@@ -81,8 +85,12 @@ def configured_gateway() -> SmsGateway | None:
 
 def new_sms_client() -> httpx.Client:
     """Short timeouts, no redirects, no proxy from the environment."""
-    return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False,
-                        headers={"User-Agent": "gridgov-sms"})
+    return httpx.Client(
+        timeout=TIMEOUT_SECONDS,
+        follow_redirects=False,
+        trust_env=False,
+        headers={"User-Agent": "gridgov-sms"},
+    )
 
 
 # Queued in the fan-out's transaction: a redelivered message queues nothing more.
@@ -126,31 +134,38 @@ _CLAIM = text("""
 _RECORD = attempt_recorder("sms_deliveries")
 
 
-def message_id(outbox_id: int, follower_id: int | None = None,
-               alert_id: int | None = None) -> str:
+def message_id(outbox_id: int, follower_id: int | None = None, alert_id: int | None = None) -> str:
     """The id the gateway (and the phone's user) sees: one per outbox message and
     recipient (the reporter, a follower or an area alert), the same on every attempt."""
-    return f"gridgov-{outbox_id}" + (f"-f{follower_id}" if follower_id else
-                                     f"-a{alert_id}" if alert_id else "")
+    return f"gridgov-{outbox_id}" + (
+        f"-f{follower_id}" if follower_id else f"-a{alert_id}" if alert_id else ""
+    )
 
 
-def _post(client: httpx.Client, gateway: SmsGateway, ident: str, phone: str,
-          body_text: str) -> str | None:
+def _post(
+    client: httpx.Client, gateway: SmsGateway, ident: str, phone: str, body_text: str
+) -> str | None:
     """POST one message; None when the gateway took it, else what went wrong (in words
     that never hold the phone: no answer body, no request)."""
-    body = json.dumps({"id": ident, "to": phone, "text": body_text},
-                      ensure_ascii=False).encode()
+    body = json.dumps({"id": ident, "to": phone, "text": body_text}, ensure_ascii=False).encode()
     try:
-        response = client.post(gateway.url, content=body, headers={
-            "Content-Type": "application/json", "X-Gridgov-Message-Id": ident})
+        response = client.post(
+            gateway.url,
+            content=body,
+            headers={"Content-Type": "application/json", "X-Gridgov-Message-Id": ident},
+        )
     except httpx.HTTPError as exc:
         return type(exc).__name__
     return None if response.is_success else f"HTTP {response.status_code}"
 
 
-def send_next_sms(conn: Connection, client: httpx.Client, gateway: SmsGateway,
-                  now: datetime | None = None,
-                  rng: random.Random | None = None) -> Outcome | None:
+def send_next_sms(
+    conn: Connection,
+    client: httpx.Client,
+    gateway: SmsGateway,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> Outcome | None:
     """Send the most overdue pending SMS in the caller's transaction and record how it
     went ('delivered', 'retrying', 'failed'); None when nothing is due."""
     due = conn.execute(_CLAIM, {"now": now}).first()
@@ -160,15 +175,27 @@ def send_next_sms(conn: Connection, client: httpx.Client, gateway: SmsGateway,
         error: str | None = "no phone on the report any more"
     else:
         # The gateway drops repeats by the id.
-        error = _post(client, gateway, message_id(due.message_id, due.follower_id,
-                                                  due.alert_id),
-                      due.phone, due.body or gateway.text_for(due.topic, due.payload))
-    return record_attempt(conn, _RECORD, due.id, due.attempts, error, now=now, rng=rng,
-                          give_up=not due.phone)
+        error = _post(
+            client,
+            gateway,
+            message_id(due.message_id, due.follower_id, due.alert_id),
+            due.phone,
+            due.body or gateway.text_for(due.topic, due.payload),
+        )
+    return record_attempt(
+        conn, _RECORD, due.id, due.attempts, error, now=now, rng=rng, give_up=not due.phone
+    )
 
 
-def send_due_sms(engine: Engine, client: httpx.Client, gateway: SmsGateway, *,
-                 limit: int = 100, seconds: float | None = None) -> WebhookTotals:
+def send_due_sms(
+    engine: Engine,
+    client: httpx.Client,
+    gateway: SmsGateway,
+    *,
+    limit: int = 100,
+    seconds: float | None = None,
+) -> WebhookTotals:
     """Send up to `limit` due messages (see incidents.webhooks.send_due)."""
-    return send_due(engine, lambda conn: send_next_sms(conn, client, gateway),
-                    limit=limit, seconds=seconds)
+    return send_due(
+        engine, lambda conn: send_next_sms(conn, client, gateway), limit=limit, seconds=seconds
+    )

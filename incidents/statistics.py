@@ -341,13 +341,17 @@ def fixed_period(start: date, end: date) -> Period:
     if start.day != 1:
         raise InvalidInput(
             "Published figures cover a calendar month or quarter: 'from' is its first day",
-            "公开统计仅按自然月或季度发布：起始日期须为当月或当季第一天", field="from")
+            "公开统计仅按自然月或季度发布：起始日期须为当月或当季第一天",
+            field="from",
+        )
     quarter = (start.month - 1) % 3 == 0 and end == _add_months(start, 3)
     if end != _add_months(start, 1) and not quarter:
         raise InvalidInput(
             "Published figures cover a calendar month or quarter: 'to' is the first day "
             "after it (e.g. from=2026-10-01 with to=2026-11-01 or to=2027-01-01)",
-            "公开统计仅按自然月或季度发布：截止日期须为下月或下季第一天", field="to")
+            "公开统计仅按自然月或季度发布：截止日期须为下月或下季第一天",
+            field="to",
+        )
     return Period(start, end)
 
 
@@ -366,14 +370,19 @@ def months_of(period: Period) -> list[Period]:
 
 
 _HIDDEN = {
-    "reports": None, "set_aside": None, "acceptance": None, "resolution": None,
-    "ratings": None, "rectification": None,
+    "reports": None,
+    "set_aside": None,
+    "acceptance": None,
+    "resolution": None,
+    "ratings": None,
+    "rectification": None,
 }
 
 
 def _hide(group: dict[str, Any]) -> dict[str, Any]:
-    identity = {key: group[key] for key in ("code", "name", "in_force", "parent_code")
-                if key in group}
+    identity = {
+        key: group[key] for key in ("code", "name", "in_force", "parent_code") if key in group
+    }
     return identity | {"suppressed": True, "ratings_suppressed": True} | _HIDDEN
 
 
@@ -381,8 +390,9 @@ def _hide_ratings(group: dict[str, Any]) -> dict[str, Any]:
     return group | {"ratings_suppressed": True, "ratings": None, "rectification": None}
 
 
-def _complement(shown: list[dict[str, Any]], full: dict[str, dict[str, Any]],
-                hidden: str, size: Any, hide: Any) -> list[dict[str, Any]]:
+def _complement(
+    shown: list[dict[str, Any]], full: dict[str, dict[str, Any]], hidden: str, size: Any, hide: Any
+) -> list[dict[str, Any]]:
     """Where exactly one sibling is hidden (flag `hidden`), hide the visible sibling with
     the smallest `size` (judged on the full figures) too."""
     by_parent: dict[Any, list[int]] = {}
@@ -398,8 +408,9 @@ def _complement(shown: list[dict[str, Any]], full: dict[str, dict[str, Any]],
     return shown
 
 
-def published(groups: list[dict[str, Any]], k: int,
-              months: list[list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+def published(
+    groups: list[dict[str, Any]], k: int, months: list[list[dict[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
     """The groups as the public may see them: fewer than k reports -> no figures at all;
     fewer than k valid ratings (but some ratings) -> no rating or rectification figures;
     a group hidden (or its ratings) in any of `months` (the published months of a
@@ -407,21 +418,26 @@ def published(groups: list[dict[str, Any]], k: int,
     `parent_code` each group carries is for this and is not shown."""
     full = {group["code"]: group for group in groups}
     hidden_in_a_month = {g["code"] for month in months or () for g in month if g["suppressed"]}
-    ratings_hidden_in_a_month = {g["code"] for month in months or () for g in month
-                                 if g["ratings_suppressed"]}
+    ratings_hidden_in_a_month = {
+        g["code"] for month in months or () for g in month if g["ratings_suppressed"]
+    }
     shown = []
     for group in groups:
         if group["reports"] < k or group["code"] in hidden_in_a_month:
             shown.append(_hide(group))
             continue
         ratings = _rating_sample(group["ratings"])
-        if (0 < ratings["valid"] < k or (ratings["valid"] == 0 and ratings["excluded"])
-                or group["code"] in ratings_hidden_in_a_month):
+        if (
+            0 < ratings["valid"] < k
+            or (ratings["valid"] == 0 and ratings["excluded"])
+            or group["code"] in ratings_hidden_in_a_month
+        ):
             group = _hide_ratings(group)
         shown.append(group)
     shown = _complement(shown, full, "suppressed", lambda g: g["reports"], _hide)
-    shown = _complement(shown, full, "ratings_suppressed",
-                        lambda g: g["ratings"]["valid"], _hide_ratings)
+    shown = _complement(
+        shown, full, "ratings_suppressed", lambda g: g["ratings"]["valid"], _hide_ratings
+    )
     return shown
 
 

@@ -62,14 +62,17 @@ _OWN_PHOTOS = text("""
 """)
 
 
-def _public_step(kind: str, src: str | None, dst: str | None, at: Any,
-                 data: dict[str, Any]) -> dict[str, Any]:
+def _public_step(
+    kind: str, src: str | None, dst: str | None, at: Any, data: dict[str, Any]
+) -> dict[str, Any]:
     step = {"kind": kind, "from": src, "to": dst, "at": at.isoformat()}
     if kind == "review":
         # What was decided, never by whom.
-        step["review"] = {"text": data.get("text"),
-                          "photos_published": len(data.get("published_photos", [])),
-                          "photos_withdrawn": len(data.get("unpublished_photos", []))}
+        step["review"] = {
+            "text": data.get("text"),
+            "photos_published": len(data.get("published_photos", [])),
+            "photos_withdrawn": len(data.get("unpublished_photos", [])),
+        }
     return step
 
 
@@ -78,8 +81,11 @@ def _iso(value: Any) -> str | None:
 
 
 def _published(number: str, photo_id: int) -> dict[str, Any]:
-    return {"id": photo_id, "url": public_photo_url(number, photo_id),
-            "thumbnail_url": public_photo_url(number, photo_id) + "/thumbnail"}
+    return {
+        "id": photo_id,
+        "url": public_photo_url(number, photo_id),
+        "thumbnail_url": public_photo_url(number, photo_id) + "/thumbnail",
+    }
 
 
 @dataclass(frozen=True)
@@ -108,21 +114,27 @@ def _is_reporter(row: Any, proof: ReporterProof | CheckedReporter | None) -> boo
     if proof is None or not proof.secret:
         return False
     if not secret_matches(proof.secret, row["secret_hash"], proof.secret_key):
-        raise PermissionDenied("the tracking secret does not match this report",
-                               "查询码与该上报不符", field="secret")
+        raise PermissionDenied(
+            "the tracking secret does not match this report", "查询码与该上报不符", field="secret"
+        )
     return True
 
 
 async def _own(session: AsyncSession, row: Any) -> dict[str, Any]:
     """What only the reporter sees: their own text and photos, whatever the review."""
     photos = (await session.execute(_OWN_PHOTOS, {"id": row["id"]})).all()
-    return {"description": row["description"],
-            "photos": [{"id": pid, "thumbnail": "data:image/jpeg;base64,"
-                        + thumbnail.replace("\n", "")} for pid, thumbnail in photos]}
+    return {
+        "description": row["description"],
+        "photos": [
+            {"id": pid, "thumbnail": "data:image/jpeg;base64," + thumbnail.replace("\n", "")}
+            for pid, thumbnail in photos
+        ],
+    }
 
 
 async def public_report(
-    session: AsyncSession, tracking_number: str,
+    session: AsyncSession,
+    tracking_number: str,
     proof: ReporterProof | CheckedReporter | None = None,
 ) -> dict[str, Any]:
     """A report by tracking number, as anyone holding the number may see it; with the
@@ -139,8 +151,12 @@ async def public_report(
     return {
         "tracking_number": row["tracking_number"],
         "status": row["status"],
-        "category": {"code": row["category_code"], "label_zh": row["label_zh"],
-                     "label_en": row["label_en"], "tier": row["tier"]},
+        "category": {
+            "code": row["category_code"],
+            "label_zh": row["label_zh"],
+            "label_en": row["label_en"],
+            "tier": row["tier"],
+        },
         "cell_code": row["cell_code"],
         "place": row["place"] and json.loads(row["place"]),
         "created_at": _iso(row["created_at"]),
@@ -152,17 +168,18 @@ async def public_report(
         "follows": row["follows"],
         # The reporter's text only as staff approved it (numbers masked); its review
         # state says whether it waits ('pending'), was withheld, or there is none.
-        "description": row["published_description"] if row["text_review"] == "approved"
-        else None,
+        "description": row["published_description"] if row["text_review"] == "approved" else None,
         "description_review": row["text_review"],
         # Published photos only, as links to their metadata-free copies: the hazard as
         # reported or found here, the work done (整改后) under `result`.
-        "photos": [_published(number, pid) for pid, step in photos
-                   if photo_stage(step) == "before"],
+        "photos": [
+            _published(number, pid) for pid, step in photos if photo_stage(step) == "before"
+        ],
         "result": {
             "note": note,
-            "photos": [_published(number, pid) for pid, step in photos
-                       if photo_stage(step) == "after"],
+            "photos": [
+                _published(number, pid) for pid, step in photos if photo_stage(step) == "after"
+            ],
         },
         "own": own,
         # A handling rating exists (the reporter's, or the default after the period).
@@ -219,20 +236,36 @@ async def staff_report(
     photos = (await session.execute(_STAFF_PHOTOS, {"id": incident_id})).all()
     contact = {"name": row.pop("reporter_name"), "phone": row.pop("reporter_phone")}
     row.pop("id")
-    for key in ("created_at", "accept_due_at", "resolve_due_at", "accepted_at",
-                "resolved_at", "closed_at"):
+    for key in (
+        "created_at",
+        "accept_due_at",
+        "resolve_due_at",
+        "accepted_at",
+        "resolved_at",
+        "closed_at",
+    ):
         row[key] = _iso(row[key])
     row["reporter_contact"] = contact if with_contact else None
     row["photos"] = [
-        {"id": pid, "stage": photo_stage(step), "published": published,
-         "url": staff_photo_url(row["tracking_number"], pid)}
+        {
+            "id": pid,
+            "stage": photo_stage(step),
+            "published": published,
+            "url": staff_photo_url(row["tracking_number"], pid),
+        }
         for pid, published, step in photos
     ]
     # Who reported is the reporter's identity: shown only to those who see the contact.
     row["timeline"] = [
-        {"kind": kind, "from": src, "to": dst, "note": note, "at": at.isoformat(),
-         "actor": username if with_contact or role not in REPORTER_ROLES else None,
-         "actor_role": role}
+        {
+            "kind": kind,
+            "from": src,
+            "to": dst,
+            "note": note,
+            "at": at.isoformat(),
+            "actor": username if with_contact or role not in REPORTER_ROLES else None,
+            "actor_role": role,
+        }
         for kind, src, dst, note, at, username, role in events
     ]
     return row
@@ -263,15 +296,36 @@ async def public_open_incidents(
     """Open hazards in a bbox for the public map as GeoJSON Features: status, category
     and the coarse public place only (no number, text, reporter or handler); newest
     first, at most `limit`."""
-    rows = (await session.execute(_OPEN_INCIDENTS, {
-        "statuses": list(OPEN_STATUSES), "w": box.min_lon,
-        "s": max(box.min_lat, -_MERCATOR_MAX_LAT), "e": box.max_lon,
-        "n": min(box.max_lat, _MERCATOR_MAX_LAT), "category": category, "limit": limit,
-    })).mappings().all()
+    rows = (
+        (
+            await session.execute(
+                _OPEN_INCIDENTS,
+                {
+                    "statuses": list(OPEN_STATUSES),
+                    "w": box.min_lon,
+                    "s": max(box.min_lat, -_MERCATOR_MAX_LAT),
+                    "e": box.max_lon,
+                    "n": min(box.max_lat, _MERCATOR_MAX_LAT),
+                    "category": category,
+                    "limit": limit,
+                },
+            )
+        )
+        .mappings()
+        .all()
+    )
     return [
-        {"type": "Feature", "geometry": json.loads(row["place"]),
-         "properties": {"status": row["status"], "category": row["category_code"],
-                        "label_zh": row["label_zh"], "label_en": row["label_en"],
-                        "tier": row["tier"], "created_at": row["created_at"].isoformat()}}
+        {
+            "type": "Feature",
+            "geometry": json.loads(row["place"]),
+            "properties": {
+                "status": row["status"],
+                "category": row["category_code"],
+                "label_zh": row["label_zh"],
+                "label_en": row["label_en"],
+                "tier": row["tier"],
+                "created_at": row["created_at"].isoformat(),
+            },
+        }
         for row in rows
     ]

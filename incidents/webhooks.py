@@ -52,8 +52,10 @@ def validate_webhook_url(url: str) -> str:
         problem = ("is not a valid URL", "不是有效的网址")
     else:
         if len(url) > MAX_URL_LENGTH or any(ord(c) <= 32 or ord(c) == 127 for c in url):
-            problem = ("is too long or contains spaces or control characters",
-                       "过长或含有空格、控制字符")
+            problem = (
+                "is too long or contains spaces or control characters",
+                "过长或含有空格、控制字符",
+            )
         elif parts.scheme not in ("http", "https"):
             problem = ("must start with http:// or https://", "必须以 http:// 或 https:// 开头")
         elif not parts.hostname:
@@ -62,8 +64,7 @@ def validate_webhook_url(url: str) -> str:
             # Every admin sees the URL; the secret is what authenticates gridgov.
             problem = ("must not contain credentials", "不能包含用户名或密码")
     if problem:
-        raise InvalidInput(f"the webhook URL {problem[0]}", f"回调网址{problem[1]}",
-                           field="url")
+        raise InvalidInput(f"the webhook URL {problem[0]}", f"回调网址{problem[1]}", field="url")
     return url
 
 
@@ -92,11 +93,14 @@ def _refused(address: str) -> InvalidInput:
         f"the webhook URL reaches {address}, a loopback, private, link-local or multicast "
         "address; list its network in GRIDGOV_WEBHOOK_ALLOW_PRIVATE to allow it",
         f"回调网址指向 {address}（本机、内网、链路本地或组播地址）；如确需使用，"
-        "请在 GRIDGOV_WEBHOOK_ALLOW_PRIVATE 中列出该网段", field="url")
+        "请在 GRIDGOV_WEBHOOK_ALLOW_PRIVATE 中列出该网段",
+        field="url",
+    )
 
 
-async def check_webhook_target(url: str, allow: Iterable[Network] = (),
-                               own_host: str | None = None) -> None:
+async def check_webhook_target(
+    url: str, allow: Iterable[Network] = (), own_host: str | None = None
+) -> None:
     """Refuse (422 naming `url`) a receiver that is the app itself or resolves to any
     forbidden address. A name that does not resolve now is let through: delivery checks
     the addresses again when it connects, and only ever connects to a checked one."""
@@ -108,7 +112,8 @@ async def check_webhook_target(url: str, allow: Iterable[Network] = (),
     except ValueError:
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
-                host, None, type=socket.SOCK_STREAM)
+                host, None, type=socket.SOCK_STREAM
+            )
         except (OSError, UnicodeError):
             return
         addresses = [info[4][0] for info in infos]
@@ -126,9 +131,14 @@ class _VettedBackend(httpcore.SyncBackend):
     def __init__(self, allow: Iterable[Network]) -> None:
         self.allow = _networks(allow)
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None, socket_options=None
-                    ) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options=None,
+    ) -> httpcore.NetworkStream:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
@@ -139,9 +149,9 @@ class _VettedBackend(httpcore.SyncBackend):
             raise httpcore.ConnectError(
                 f"refused: {host} resolves to {refused[0] if refused else 'nothing'} "
                 "(loopback, private, link-local or multicast; see "
-                "GRIDGOV_WEBHOOK_ALLOW_PRIVATE)")
-        return super().connect_tcp(addresses[0], port, timeout, local_address,
-                                   socket_options)
+                "GRIDGOV_WEBHOOK_ALLOW_PRIVATE)"
+            )
+        return super().connect_tcp(addresses[0], port, timeout, local_address, socket_options)
 
 
 def new_secret() -> str:
@@ -168,8 +178,13 @@ def new_webhook_client(allow_private: Iterable[Network] = ()) -> httpx.Client:
     transport = httpx.HTTPTransport()
     # httpx offers no argument for the network backend; its pool takes one.
     transport._pool._network_backend = _VettedBackend(allow_private)
-    return httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False,
-                        transport=transport, headers={"User-Agent": "gridgov-webhooks"})
+    return httpx.Client(
+        timeout=TIMEOUT_SECONDS,
+        follow_redirects=False,
+        trust_env=False,
+        transport=transport,
+        headers={"User-Agent": "gridgov-webhooks"},
+    )
 
 
 @dataclass
@@ -206,6 +221,7 @@ _CLAIM = text("""
     FOR UPDATE OF d SKIP LOCKED
 """)
 
+
 def attempt_recorder(table: str) -> TextClause:
     """The statement recording one attempt on a delivery table (webhook_deliveries,
     sms_deliveries: the same status, attempts and schedule columns), for
@@ -230,8 +246,14 @@ _RECORD = attempt_recorder("webhook_deliveries")
 
 
 def record_attempt(
-    conn: Connection, record: TextClause, delivery_id: int, attempts_before: int,
-    error: str | None, *, now: datetime | None = None, rng: random.Random | None = None,
+    conn: Connection,
+    record: TextClause,
+    delivery_id: int,
+    attempts_before: int,
+    error: str | None,
+    *,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
     give_up: bool = False,
 ) -> Outcome:
     """Record how one attempt went (`error` None: delivered) with `record` (from
@@ -244,16 +266,26 @@ def record_attempt(
         outcome = "failed"
     else:
         outcome = "retrying"
-    conn.execute(record, {
-        "id": delivery_id, "now": now, "error": error,
-        "status": "pending" if outcome == "retrying" else outcome,
-        "delay": retry_delay(attempts, rng) if outcome == "retrying" else None,
-    })
+    conn.execute(
+        record,
+        {
+            "id": delivery_id,
+            "now": now,
+            "error": error,
+            "status": "pending" if outcome == "retrying" else outcome,
+            "delay": retry_delay(attempts, rng) if outcome == "retrying" else None,
+        },
+    )
     return outcome
 
 
-def send_due(engine: Engine, send_next: Callable[[Connection], Outcome | None], *,
-             limit: int = 100, seconds: float | None = None) -> WebhookTotals:
+def send_due(
+    engine: Engine,
+    send_next: Callable[[Connection], Outcome | None],
+    *,
+    limit: int = 100,
+    seconds: float | None = None,
+) -> WebhookTotals:
     """Call `send_next` (one due delivery, or None when nothing is due) up to `limit`
     times, each in its own transaction (so one slow receiver holds one row lock, not a
     batch); with `seconds`, start none after that."""
@@ -271,14 +303,18 @@ def send_due(engine: Engine, send_next: Callable[[Connection], Outcome | None], 
 def webhook_body(message_id: int, topic: str, payload: Any, created_at: datetime) -> bytes:
     """The JSON body of a webhook POST (exactly the bytes that are signed)."""
     return json.dumps(
-        {"id": message_id, "topic": topic, "payload": payload,
-         "created_at": created_at.isoformat()},
-        ensure_ascii=False, separators=(",", ":"),
+        {
+            "id": message_id,
+            "topic": topic,
+            "payload": payload,
+            "created_at": created_at.isoformat(),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
     ).encode()
 
 
-def _post(client: httpx.Client, url: str, secret: str, delivery_id: int,
-          body: bytes) -> str | None:
+def _post(client: httpx.Client, url: str, secret: str, delivery_id: int, body: bytes) -> str | None:
     """POST the body; None on a 2xx answer, else what went wrong."""
     headers = {
         "Content-Type": "application/json",
@@ -287,13 +323,16 @@ def _post(client: httpx.Client, url: str, secret: str, delivery_id: int,
         "X-Gridgov-Timestamp": str(int(time.time())),
     }
     try:
-        with client.stream("POST", url, content=body, headers=headers,
-                           follow_redirects=False) as response:
+        with client.stream(
+            "POST", url, content=body, headers=headers, follow_redirects=False
+        ) as response:
             if response.is_success:
                 return None
             if response.is_redirect:
-                return (f"HTTP {response.status_code}: redirect to "
-                        f"{response.headers.get('location', '?')[:200]} not followed")
+                return (
+                    f"HTTP {response.status_code}: redirect to "
+                    f"{response.headers.get('location', '?')[:200]} not followed"
+                )
             # A little of the answer helps whoever reads last_error; never all of it.
             snippet = next(response.iter_bytes(200), b"")[:200]
             return f"HTTP {response.status_code}: {snippet.decode(errors='replace')}"
@@ -302,7 +341,9 @@ def _post(client: httpx.Client, url: str, secret: str, delivery_id: int,
 
 
 def send_next_webhook(
-    conn: Connection, client: httpx.Client, now: datetime | None = None,
+    conn: Connection,
+    client: httpx.Client,
+    now: datetime | None = None,
     rng: random.Random | None = None,
 ) -> Outcome | None:
     """Send the most overdue pending delivery, in the caller's transaction, and record
@@ -316,12 +357,17 @@ def send_next_webhook(
 
 
 def send_due_webhooks(
-    engine: Engine, client: httpx.Client, *, limit: int = 100, now: datetime | None = None,
+    engine: Engine,
+    client: httpx.Client,
+    *,
+    limit: int = 100,
+    now: datetime | None = None,
     seconds: float | None = None,
 ) -> WebhookTotals:
     """Send up to `limit` due deliveries (see `send_due`)."""
-    return send_due(engine, lambda conn: send_next_webhook(conn, client, now),
-                    limit=limit, seconds=seconds)
+    return send_due(
+        engine, lambda conn: send_next_webhook(conn, client, now), limit=limit, seconds=seconds
+    )
 
 
 # Registering webhooks (request path, async).
@@ -348,18 +394,30 @@ _DEACTIVATE = text("""
 
 
 async def create_webhook(
-    session: AsyncSession, url: str, topics: list[str], secret: str | None,
-    allow_private: Iterable[Network] = (), own_host: str | None = None,
+    session: AsyncSession,
+    url: str,
+    topics: list[str],
+    secret: str | None,
+    allow_private: Iterable[Network] = (),
+    own_host: str | None = None,
 ) -> dict[str, Any]:
     """Register a receiver in the caller's transaction; the answer carries the secret
     (generated when none is given), the only time it is shown."""
     await check_webhook_target(validate_webhook_url(url), allow_private, own_host)
     secret = secret or new_secret()
-    row = (await session.execute(text("""
+    row = (
+        (
+            await session.execute(
+                text("""
         INSERT INTO webhooks (url, secret, topics) VALUES (:url, :secret, :topics)
         RETURNING id, url, topics, active, created_at
-    """), {"url": validate_webhook_url(url), "secret": secret,
-           "topics": sorted(set(topics))})).mappings().one()
+    """),
+                {"url": validate_webhook_url(url), "secret": secret, "topics": sorted(set(topics))},
+            )
+        )
+        .mappings()
+        .one()
+    )
     return dict(row) | {"secret": secret}
 
 
@@ -370,8 +428,9 @@ async def list_webhooks(session: AsyncSession) -> list[dict[str, Any]]:
 
 async def deactivate_webhook(session: AsyncSession, webhook_id: int) -> None:
     """Stop sending to a webhook (its pending deliveries are given up); 404 if unknown."""
-    exists = (await session.execute(text("SELECT 1 FROM webhooks WHERE id = :id"),
-                                    {"id": webhook_id})).first()
+    exists = (
+        await session.execute(text("SELECT 1 FROM webhooks WHERE id = :id"), {"id": webhook_id})
+    ).first()
     if exists is None:
         raise NotFound(f"no webhook {webhook_id}", f"未找到回调 {webhook_id}")
     await session.execute(_DEACTIVATE, {"id": webhook_id})

@@ -53,19 +53,20 @@ def parse_working_hours(text: str) -> tuple[WorkingPeriod, ...]:
     """Read "08:30-12:00,14:00-18:00": a working day's periods, in order, not overlapping;
     raises ValueError naming what is wrong."""
     periods: list[WorkingPeriod] = []
-    for part in (text.split(",") if isinstance(text, str) else [repr(text)]):
+    for part in text.split(",") if isinstance(text, str) else [repr(text)]:
         match = _PERIOD.fullmatch(part.strip())
         if match is None or (match.group(3) == "24" and match.group(4) != "00"):
-            raise ValueError(f"working hours {text!r}: expected periods such as "
-                             "'08:30-12:00,14:00-18:00' (HH:MM-HH:MM, comma-separated)")
+            raise ValueError(
+                f"working hours {text!r}: expected periods such as "
+                "'08:30-12:00,14:00-18:00' (HH:MM-HH:MM, comma-separated)"
+            )
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         start = time(h1, m1)
         end = time.max if h2 == 24 else time(h2, m2)
         if end <= start:
             raise ValueError(f"working hours {text!r}: {part.strip()} ends before it starts")
         if periods and start < periods[-1][1]:
-            raise ValueError(f"working hours {text!r}: periods must be in order and not "
-                             "overlap")
+            raise ValueError(f"working hours {text!r}: periods must be in order and not overlap")
         periods.append((start, end))
     return tuple(periods)
 

@@ -21,12 +21,30 @@ SCHEMA = "basemap"
 
 # The vocabularies live here only: the CHECKs below, the importer and the demo use them.
 SOURCES = ["demo", "osm", "file"]
-ROAD_CLASSES = ["motorway", "trunk", "primary", "secondary", "tertiary", "residential",
-                "service", "path"]
+ROAD_CLASSES = [
+    "motorway",
+    "trunk",
+    "primary",
+    "secondary",
+    "tertiary",
+    "residential",
+    "service",
+    "path",
+]
 WATER_KINDS = ["river", "lake", "canal", "pond", "reservoir"]
 GREEN_KINDS = ["park", "garden", "forest", "grass", "square"]
-PLACE_KINDS = ["school", "market", "hospital", "clinic", "fire_station", "police", "government",
-               "transit", "community_centre", "other"]
+PLACE_KINDS = [
+    "school",
+    "market",
+    "hospital",
+    "clinic",
+    "fire_station",
+    "police",
+    "government",
+    "transit",
+    "community_centre",
+    "other",
+]
 # Road classes drawn at low zoom (the tile and style engineers key on these).
 MAJOR_ROAD_CLASSES = ["motorway", "trunk", "primary"]
 
@@ -151,5 +169,10 @@ class Compound(_Feature, Base):
     )
 
 
-BASEMAP_MODELS = {"roads": Road, "water": Water, "green": Green, "places": Place,
-                  "compounds": Compound}
+BASEMAP_MODELS = {
+    "roads": Road,
+    "water": Water,
+    "green": Green,
+    "places": Place,
+    "compounds": Compound,
+}

@@ -39,19 +39,26 @@ def demo_basemap(city: DemoCity, seed: int = 0) -> dict[str, gpd.GeoDataFrame]:
     green, lakes = _green(rng, cells, buildings)
     frames = {
         "roads": _roads(city.roads.to_crs(WORK_EPSG), cells, outline),
-        "water": pd.concat([_river(city.roads.to_crs(WORK_EPSG), outline,
-                                   _border(cells, 15)), lakes],
-                           ignore_index=True),
+        "water": pd.concat(
+            [_river(city.roads.to_crs(WORK_EPSG), outline, _border(cells, 15)), lakes],
+            ignore_index=True,
+        ),
         "green": green,
         "places": _places(rng, cells, buildings, city.regions),
         "compounds": compounds,
     }
-    return {table: gpd.GeoDataFrame(frame, geometry="geometry", crs=WORK_EPSG).to_crs(CRS_LONLAT)
-            for table, frame in frames.items()}
+    return {
+        table: gpd.GeoDataFrame(frame, geometry="geometry", crs=WORK_EPSG).to_crs(CRS_LONLAT)
+        for table, frame in frames.items()
+    }
 
 
-def load_demo_basemap(connection: Connection, city: DemoCity, seed: int = 0,
-                      progress: Callable[[str], None] | None = None) -> dict[str, int]:
+def load_demo_basemap(
+    connection: Connection,
+    city: DemoCity,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
     """Replace the demo's base map with the one for this city; returns rows per table."""
     report = progress or (lambda _message: None)
     report("demo base map: roads, water, parks, places and compounds")
@@ -74,19 +81,30 @@ def holds_demo_city(connection: Connection, city: DemoCity) -> bool:
     """Whether the register's demo cells are this city's (same seed): a base map drawn
     for another seed's roads would not fit the cells on the screen."""
     first = city.cells.iloc[0]
-    return bool(connection.execute(text(
-        "SELECT EXISTS (SELECT 1 FROM grid_cells c JOIN boundary_versions v "
-        "ON v.id = c.version_id WHERE v.source = :source AND c.code = :code "
-        "AND ST_HausdorffDistance(c.boundary, ST_GeomFromWKB(:wkb, 4326)) < 1e-7)"),
-        {"source": DEMO_VERSION_SOURCE, "code": first["code"],
-         "wkb": shapely.to_wkb(first["boundary"])}).scalar_one())
+    return bool(
+        connection.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM grid_cells c JOIN boundary_versions v "
+                "ON v.id = c.version_id WHERE v.source = :source AND c.code = :code "
+                "AND ST_HausdorffDistance(c.boundary, ST_GeomFromWKB(:wkb, 4326)) < 1e-7)"
+            ),
+            {
+                "source": DEMO_VERSION_SOURCE,
+                "code": first["code"],
+                "wkb": shapely.to_wkb(first["boundary"]),
+            },
+        ).scalar_one()
+    )
 
 
 def demo_is_loaded(connection: Connection) -> bool:
     """Whether `gridgov demo` loaded its cells (a boundary version of source demo)."""
-    return bool(connection.execute(text(
-        "SELECT EXISTS (SELECT 1 FROM boundary_versions WHERE source = :source)"),
-        {"source": DEMO_VERSION_SOURCE}).scalar_one())
+    return bool(
+        connection.execute(
+            text("SELECT EXISTS (SELECT 1 FROM boundary_versions WHERE source = :source)"),
+            {"source": DEMO_VERSION_SOURCE},
+        ).scalar_one()
+    )
 
 
 # --- roads ---------------------------------------------------------------------------
@@ -105,11 +123,16 @@ def _roads(roads: gpd.GeoDataFrame, cells: gpd.GeoDataFrame, outline) -> pd.Data
     district trunk, street primary, community secondary, between cells tertiary; pieces
     that run through a merged block (no border) are left out. The ring road is a trunk
     and the avenues at least primary."""
-    borders = [("trunk", _border(cells, 6)), ("primary", _border(cells, 9)),
-               ("secondary", _border(cells, 12)), ("tertiary", _border(cells, 15))]
+    borders = [
+        ("trunk", _border(cells, 6)),
+        ("primary", _border(cells, 9)),
+        ("secondary", _border(cells, 12)),
+        ("tertiary", _border(cells, 15)),
+    ]
     rows = []
-    for k, (name, kind, line) in enumerate(zip(roads["name"], roads["kind"], roads.geometry,
-                                               strict=True)):
+    for k, (name, kind, line) in enumerate(
+        zip(roads["name"], roads["kind"], roads.geometry, strict=True)
+    ):
         coords = shapely.get_coordinates(line)
         pieces = shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1))
         middles = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
@@ -121,8 +144,14 @@ def _roads(roads: gpd.GeoDataFrame, cells: gpd.GeoDataFrame, outline) -> pd.Data
             found[found != ""] = [min(c, floor, key=_rank) for c in found[found != ""]]
         for road_class in dict.fromkeys(c for c in found if c):
             merged = shapely.line_merge(shapely.union_all(pieces[found == road_class]))
-            rows.append({"external_id": f"road:{k}:{road_class}", "name": name,
-                         "class": road_class, "geometry": _multi_lines(merged)})
+            rows.append(
+                {
+                    "external_id": f"road:{k}:{road_class}",
+                    "name": name,
+                    "class": road_class,
+                    "geometry": _multi_lines(merged),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -145,21 +174,34 @@ def _river(roads: gpd.GeoDataFrame, outline, cell_edges) -> pd.DataFrame:
     minx, miny, maxx, _ = outline.bounds
     xs = np.linspace(minx - 1500, maxx + 1500, 200)
     ys = miny + 120 + 160 * np.sin((xs - minx) / 2200.0)
-    river = shapely.difference(LineString(np.column_stack([xs, ys])).buffer(225),
-                               outline.buffer(25))
+    river = shapely.difference(
+        LineString(np.column_stack([xs, ys])).buffer(225), outline.buffer(25)
+    )
     verticals = roads[roads["kind"] == "vertical"]
     middle = verticals.geometry.distance(outline.centroid).idxmin()
     # Only where the road is a block's edge: through a merged block buildings stand on it.
-    course = shapely.union(shapely.intersection(cell_edges, outline),
-                           shapely.difference(outline.buffer(60), outline))
-    creek = shapely.intersection(verticals.geometry[middle].buffer(6, cap_style="flat"),
-                                 course.buffer(6))
-    return pd.DataFrame([
-        {"external_id": "water:zhujiang", "name": "珠江", "kind": "river",
-         "geometry": _multi_polygon(river)},
-        {"external_id": "water:shahechong", "name": "沙河涌", "kind": "canal",
-         "geometry": _multi_polygon(creek)},
-    ])
+    course = shapely.union(
+        shapely.intersection(cell_edges, outline), shapely.difference(outline.buffer(60), outline)
+    )
+    creek = shapely.intersection(
+        verticals.geometry[middle].buffer(6, cap_style="flat"), course.buffer(6)
+    )
+    return pd.DataFrame(
+        [
+            {
+                "external_id": "water:zhujiang",
+                "name": "珠江",
+                "kind": "river",
+                "geometry": _multi_polygon(river),
+            },
+            {
+                "external_id": "water:shahechong",
+                "name": "沙河涌",
+                "kind": "canal",
+                "geometry": _multi_polygon(creek),
+            },
+        ]
+    )
 
 
 def _open_ground(cells: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> gpd.GeoSeries:
@@ -177,8 +219,9 @@ def _open_ground(cells: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> gpd.Ge
     return gpd.GeoSeries(best["part"].to_numpy(), crs=WORK_EPSG)
 
 
-def _green(rng: np.random.Generator, cells: gpd.GeoDataFrame,
-           buildings: gpd.GeoDataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _green(
+    rng: np.random.Generator, cells: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parks in the largest open ground of blocks (named; the largest hold a lake) and
     gardens in the next largest (from 3,000 m²)."""
     ground = _open_ground(cells, buildings)
@@ -186,46 +229,71 @@ def _green(rng: np.random.Generator, cells: gpd.GeoDataFrame,
     order = np.argsort(-area, kind="stable")
     stems = list(rng.permutation(COMMUNITY_STEMS))
     green, water = [], []
-    for rank, k in enumerate(order[:PARKS + GARDENS]):
+    for rank, k in enumerate(order[: PARKS + GARDENS]):
         if area[k] < 3000:
             break
         code, geom = cells["code"].iloc[k], ground.iloc[k]
         if rank >= PARKS:
-            green.append({"external_id": f"green:{code}", "name": None, "kind": "garden",
-                          "geometry": _multi_polygon(geom)})
+            green.append(
+                {
+                    "external_id": f"green:{code}",
+                    "name": None,
+                    "kind": "garden",
+                    "geometry": _multi_polygon(geom),
+                }
+            )
             continue
         stem = stems[rank % len(stems)]
-        green.append({"external_id": f"green:{code}", "name": f"{stem}公园", "kind": "park",
-                      "geometry": _multi_polygon(geom)})
+        green.append(
+            {
+                "external_id": f"green:{code}",
+                "name": f"{stem}公园",
+                "kind": "park",
+                "geometry": _multi_polygon(geom),
+            }
+        )
         lake = shapely.buffer(geom, -30)
         if rank < LAKES and lake.area >= 5000:
-            water.append({"external_id": f"water:{code}", "name": stem.removesuffix("湖") + "湖",
-                          "kind": "lake", "geometry": _multi_polygon(lake)})
+            water.append(
+                {
+                    "external_id": f"water:{code}",
+                    "name": stem.removesuffix("湖") + "湖",
+                    "kind": "lake",
+                    "geometry": _multi_polygon(lake),
+                }
+            )
     return pd.DataFrame(green), pd.DataFrame(water)
 
 
 # --- compounds and places ------------------------------------------------------------
 
 
-def _compounds(rng: np.random.Generator, cells: gpd.GeoDataFrame,
-               buildings: gpd.GeoDataFrame) -> pd.DataFrame:
+def _compounds(
+    rng: np.random.Generator, cells: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame
+) -> pd.DataFrame:
     """A 小区 around the homes of each block with enough of them: their hull 6 m out,
     inside the block's roadside strip; named from a stem and a suffix, all different."""
     homes = buildings[buildings["use"].isin(["residential", "mixed"])]
     counts = homes.groupby("cell_code").size()
     homes = homes[homes["cell_code"].isin(counts.index[counts >= COMPOUND_MIN_HOMES])]
     hulls = homes.geometry.groupby(homes["cell_code"]).agg(
-        lambda g: shapely.convex_hull(shapely.union_all(g.to_numpy())))
+        lambda g: shapely.convex_hull(shapely.union_all(g.to_numpy()))
+    )
     blocks = cells.set_index("code").geometry.reindex(hulls.index).to_numpy()
-    shapes = shapely.intersection(shapely.buffer(hulls.to_numpy(), 6),
-                                  shapely.buffer(blocks, -4))
+    shapes = shapely.intersection(shapely.buffer(hulls.to_numpy(), 6), shapely.buffer(blocks, -4))
     stems = list(rng.permutation(COMMUNITY_STEMS))
-    names = [f"{stems[i % len(stems)]}{COMPOUND_SUFFIXES[(i // len(stems)) % 8]}"
-             + (f"{i // (8 * len(stems)) + 1}期" if i >= 8 * len(stems) else "")
-             for i in range(len(hulls))]
-    return pd.DataFrame({"external_id": [f"compound:{c}" for c in hulls.index],
-                         "name": names,
-                         "geometry": [_multi_polygon(s) for s in shapes]})
+    names = [
+        f"{stems[i % len(stems)]}{COMPOUND_SUFFIXES[(i // len(stems)) % 8]}"
+        + (f"{i // (8 * len(stems)) + 1}期" if i >= 8 * len(stems) else "")
+        for i in range(len(hulls))
+    ]
+    return pd.DataFrame(
+        {
+            "external_id": [f"compound:{c}" for c in hulls.index],
+            "name": names,
+            "geometry": [_multi_polygon(s) for s in shapes],
+        }
+    )
 
 
 # kind, how many per street, name pattern ({street}: the street's stem, {n}: a number)
@@ -239,8 +307,12 @@ _PLACES_PER_STREET = (
 )
 
 
-def _places(rng: np.random.Generator, cells: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
-            regions: gpd.GeoDataFrame) -> pd.DataFrame:
+def _places(
+    rng: np.random.Generator,
+    cells: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    regions: gpd.GeoDataFrame,
+) -> pd.DataFrame:
     """Per street: schools, a market, a clinic, a police and a fire station and the street
     office, each at a building of the street; per district a hospital; per community its
     party-and-people service centre (党群服务中心)."""
@@ -264,19 +336,34 @@ def _places(rng: np.random.Generator, cells: gpd.GeoDataFrame, buildings: gpd.Ge
             prefer = ("commercial", "mixed") if kind == "market" else ("public", "office")
             for n, b in enumerate(pick((street_of == code) & ~taken, prefer, count), start=1):
                 taken[b] = True
-                rows.append({"external_id": f"place:{kind}:{code}:{n}", "kind": kind,
-                             "name": pattern.format(street=stem, n=n), "geometry": points[b]})
+                rows.append(
+                    {
+                        "external_id": f"place:{kind}:{code}:{n}",
+                        "kind": kind,
+                        "name": pattern.format(street=stem, n=n),
+                        "geometry": points[b],
+                    }
+                )
     for code in regions.loc[regions["level"] == "district", "code"]:
-        for b in pick((np.char.startswith(street_of.astype(str), code)) & ~taken,
-                      ("public",), 1):
+        for b in pick((np.char.startswith(street_of.astype(str), code)) & ~taken, ("public",), 1):
             taken[b] = True
-            rows.append({"external_id": f"place:hospital:{code}", "kind": "hospital",
-                         "name": f"{names[code].removesuffix('区')}区人民医院",
-                         "geometry": points[b]})
+            rows.append(
+                {
+                    "external_id": f"place:hospital:{code}",
+                    "kind": "hospital",
+                    "name": f"{names[code].removesuffix('区')}区人民医院",
+                    "geometry": points[b],
+                }
+            )
     for code in regions.loc[regions["level"] == "community", "code"]:
         for b in pick((community_of == code) & ~taken, ("public", "mixed", "office"), 1):
             taken[b] = True
-            rows.append({"external_id": f"place:community_centre:{code}",
-                         "kind": "community_centre", "name": f"{names[code]}党群服务中心",
-                         "geometry": points[b]})
+            rows.append(
+                {
+                    "external_id": f"place:community_centre:{code}",
+                    "kind": "community_centre",
+                    "name": f"{names[code]}党群服务中心",
+                    "geometry": points[b],
+                }
+            )
     return pd.DataFrame(rows)

@@ -23,9 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from maps.basemap import MAJOR_ROAD_CLASSES, ROAD_CLASSES
 from maps.tiles import WORLD_WIDTH_M, tile_params, validate_tile
 
-LAYERS = (
-    "water", "green", "compounds", "roads", "buildings", "cells", "regions", "places"
-)
+LAYERS = ("water", "green", "compounds", "roads", "buildings", "cells", "regions", "places")
 MIN_ZOOM = 8
 SECONDARY_ROAD_ZOOM = 12  # + secondary, tertiary
 ALL_ROADS_ZOOM = 14  # + residential, service, path

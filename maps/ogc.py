@@ -61,27 +61,51 @@ _MERCATOR_MAX_LAT = 85.05
 COUNT_LIMIT = 10_000
 
 _regions = table(
-    "regions", column("id", BigInteger), column("code"), column("name"), column("level"),
-    column("parent_id"), column("boundary"),
+    "regions",
+    column("id", BigInteger),
+    column("code"),
+    column("name"),
+    column("level"),
+    column("parent_id"),
+    column("boundary"),
 )
 _parents = _regions.alias("parent")
 _cells = table(
-    "grid_cells", column("id", BigInteger), column("code"), column("name"),
-    column("community_id"), column("boundary"), column("active_from"), column("active_to"),
+    "grid_cells",
+    column("id", BigInteger),
+    column("code"),
+    column("name"),
+    column("community_id"),
+    column("boundary"),
+    column("active_from"),
+    column("active_to"),
 )
 _communities = _regions.alias("community")
 _incidents = table(
-    "incidents", column("id", BigInteger), column("tracking_number"), column("category_code"),
-    column("status"), column("created_at", DateTime(timezone=True)),
-    column("resolved_at", DateTime(timezone=True)), column("closed_at", DateTime(timezone=True)),
+    "incidents",
+    column("id", BigInteger),
+    column("tracking_number"),
+    column("category_code"),
+    column("status"),
+    column("created_at", DateTime(timezone=True)),
+    column("resolved_at", DateTime(timezone=True)),
+    column("closed_at", DateTime(timezone=True)),
     column("public_point_3857"),
 )
 _assets = table(
-    "city_assets", column("id", BigInteger), column("code"), column("kind"), column("status"),
-    column("name"), column("location"),
+    "city_assets",
+    column("id", BigInteger),
+    column("code"),
+    column("kind"),
+    column("status"),
+    column("name"),
+    column("location"),
 )
 _categories = table(
-    "incident_categories", column("code"), column("label_zh"), column("label_en"),
+    "incident_categories",
+    column("code"),
+    column("label_zh"),
+    column("label_en"),
     column("tier"),
 )
 
@@ -180,8 +204,7 @@ def _cell_in_force() -> ColumnElement[bool]:
 def _report_is_public() -> ColumnElement[bool]:
     # The public map's rule, in its own SQL (maps/tiles.py): a closed report is shown
     # through the China day it closed and the RECENTLY_CLOSED_DAYS days after it.
-    shown_since = text(f"({SHOWN_CLOSED_SINCE_SQL})").bindparams(
-        recent_days=RECENTLY_CLOSED_DAYS)
+    shown_since = text(f"({SHOWN_CLOSED_SINCE_SQL})").bindparams(recent_days=RECENTLY_CLOSED_DAYS)
     return and_(
         _incidents.c.public_point_3857.is_not(None),
         _incidents.c.status.not_in(("rejected", "duplicate")),
@@ -190,8 +213,9 @@ def _report_is_public() -> ColumnElement[bool]:
 
 
 def _report_in_bbox(bbox: BBox) -> ColumnElement[bool]:
-    south, north = (max(-_MERCATOR_MAX_LAT, min(_MERCATOR_MAX_LAT, v))
-                    for v in (bbox.min_lat, bbox.max_lat))
+    south, north = (
+        max(-_MERCATOR_MAX_LAT, min(_MERCATOR_MAX_LAT, v)) for v in (bbox.min_lat, bbox.max_lat)
+    )
     box = func.ST_MakeEnvelope(bbox.min_lon, south, bbox.max_lon, north, STORAGE_SRID)
     return _incidents.c.public_point_3857.op("&&")(func.ST_Transform(box, WEB_MERCATOR_SRID))
 
@@ -201,8 +225,11 @@ def _always() -> ColumnElement[bool]:
 
 
 def _coded_layer(
-    coded: TableClause, geom: ColumnElement[Any], source: FromClause,
-    visible: Callable[[], ColumnElement[bool]], properties: dict[str, ColumnElement[Any]],
+    coded: TableClause,
+    geom: ColumnElement[Any],
+    source: FromClause,
+    visible: Callable[[], ColumnElement[bool]],
+    properties: dict[str, ColumnElement[Any]],
     queryables: tuple[str, ...],
 ) -> _Layer:
     """A timeless layer of lon/lat geometries (`geom`, a column of `coded`), published by
@@ -223,21 +250,31 @@ def _coded_layer(
 
 
 _CELLS = _coded_layer(
-    _cells, _cells.c.boundary,
+    _cells,
+    _cells.c.boundary,
     _cells.join(_communities, _communities.c.id == _cells.c.community_id),
-    _cell_in_force, {
-        "code": _cells.c.code, "name": _cells.c.name,
-        "community_code": _communities.c.code, "community_name": _communities.c.name,
-    }, ("code", "community_code"),
+    _cell_in_force,
+    {
+        "code": _cells.c.code,
+        "name": _cells.c.name,
+        "community_code": _communities.c.code,
+        "community_name": _communities.c.name,
+    },
+    ("code", "community_code"),
 )
 
 _REGIONS = _coded_layer(
-    _regions, _regions.c.boundary,
+    _regions,
+    _regions.c.boundary,
     _regions.outerjoin(_parents, _parents.c.id == _regions.c.parent_id),
-    _always, {
-        "code": _regions.c.code, "name": _regions.c.name, "level": _regions.c.level,
+    _always,
+    {
+        "code": _regions.c.code,
+        "name": _regions.c.name,
+        "level": _regions.c.level,
         "parent_code": _parents.c.code,
-    }, ("code", "level", "parent_code"),
+    },
+    ("code", "level", "parent_code"),
 )
 
 _INCIDENTS = _Layer(
@@ -246,51 +283,75 @@ _INCIDENTS = _Layer(
     table=_incidents,
     source=_incidents.join(_categories, _categories.c.code == _incidents.c.category_code),
     visible=_report_is_public,
-    geometry=_geojson(func.ST_Transform(_incidents.c.public_point_3857, STORAGE_SRID),
-                      _POINT_DECIMALS),
+    geometry=_geojson(
+        func.ST_Transform(_incidents.c.public_point_3857, STORAGE_SRID), _POINT_DECIMALS
+    ),
     in_bbox=_report_in_bbox,
     created=_incidents.c.created_at,
     properties={
         "tracking_number": _incidents.c.tracking_number,
         "category": _incidents.c.category_code,
-        "category_zh": _categories.c.label_zh, "category_en": _categories.c.label_en,
-        "tier": _categories.c.tier, "status": _incidents.c.status,
-        "created_at": _incidents.c.created_at, "resolved_at": _incidents.c.resolved_at,
+        "category_zh": _categories.c.label_zh,
+        "category_en": _categories.c.label_en,
+        "tier": _categories.c.tier,
+        "status": _incidents.c.status,
+        "created_at": _incidents.c.created_at,
+        "resolved_at": _incidents.c.resolved_at,
         "closed_at": _incidents.c.closed_at,
     },
     # Aggregate the Mercator points (no per-row transform), then transform the one box:
     # a Mercator rectangle is a lon/lat rectangle.
     bounds=func.ST_Transform(
         func.ST_SetSRID(func.ST_Extent(_incidents.c.public_point_3857), WEB_MERCATOR_SRID),
-        STORAGE_SRID),
+        STORAGE_SRID,
+    ),
     queryables=("status", "category", "tier"),
 )
 
 # City assets (部件): public objects; removed ones are left out. Points in lon/lat.
 _ASSETS = _coded_layer(
-    _assets, _assets.c.location, _assets, lambda: _assets.c.status != "removed",
-    {"code": _assets.c.code, "kind": _assets.c.kind, "status": _assets.c.status,
-     "name": _assets.c.name}, ("code", "kind", "status"),
+    _assets,
+    _assets.c.location,
+    _assets,
+    lambda: _assets.c.status != "removed",
+    {
+        "code": _assets.c.code,
+        "kind": _assets.c.kind,
+        "status": _assets.c.status,
+        "name": _assets.c.name,
+    },
+    ("code", "kind", "status"),
 )
 
 COLLECTIONS: dict[str, Collection] = {
-    c.id: c for c in (
+    c.id: c
+    for c in (
         Collection(
-            "assets", "城市部件", "City assets",
+            "assets",
+            "城市部件",
+            "City assets",
             "消火栓、灭火器箱、电动自行车充电桩、井盖、路灯：16 位部件编码、类型、状态、名称；"
             "已撤除的不显示。",
             "Fire hydrants, extinguisher cabinets, e-bike charging points, manhole covers and "
             "street lights: 16-digit code, kind, status and name; removed ones left out.",
-            "Point", _ASSETS, r"[0-9]{16}",
+            "Point",
+            _ASSETS,
+            r"[0-9]{16}",
         ),
         Collection(
-            "cells", "网格", "Grid cells",
+            "cells",
+            "网格",
+            "Grid cells",
             "现行网格边界：网格编码、名称及所属社区；不含网格员信息。",
             "Grid cells in force: code, name and community; no worker details.",
-            "MultiPolygon", _CELLS, r"[0-9]{15}",
+            "MultiPolygon",
+            _CELLS,
+            r"[0-9]{15}",
         ),
         Collection(
-            "incidents", "隐患上报（公开位置）", "Hazard reports (public places)",
+            "incidents",
+            "隐患上报（公开位置）",
+            "Hazard reports (public places)",
             "公开地图上的上报：编号、类别、状态、时间，位置按类别粗化（楼栋或网格）；"
             "不含描述、上报人或处理人。已驳回、重复的不显示，已办结的显示 "
             f"{RECENTLY_CLOSED_DAYS} 天。datetime 按上报时间筛选。",
@@ -298,13 +359,19 @@ COLLECTIONS: dict[str, Collection] = {
             "place coarsened per category (building or cell); no description, reporter or "
             "handler. Rejected and duplicate reports are left out, closed ones shown for "
             f"{RECENTLY_CLOSED_DAYS} days. datetime filters on the time reported.",
-            "Point", _INCIDENTS, r"[0-9]{6}-[0-9A-Z]{8}",
+            "Point",
+            _INCIDENTS,
+            r"[0-9]{6}-[0-9A-Z]{8}",
         ),
         Collection(
-            "regions", "行政区划", "Administrative regions",
+            "regions",
+            "行政区划",
+            "Administrative regions",
             "市、区、街道、社区：代码、名称、级别及上级代码。",
             "City, districts, streets and communities: code, name, level and parent code.",
-            "MultiPolygon", _REGIONS, r"[0-9]{6}([0-9]{3}){0,2}",
+            "MultiPolygon",
+            _REGIONS,
+            r"[0-9]{6}([0-9]{3}){0,2}",
         ),
     )
 }
@@ -333,13 +400,21 @@ def _json_value(value: Any) -> Any:
 
 def _feature(layer: _Layer, row: Any) -> dict[str, Any]:
     properties = {name: _json_value(row[name]) for name in layer.properties}
-    return {"type": "Feature", "id": row["fid"], "geometry": row["geometry"],
-            "properties": properties}
+    return {
+        "type": "Feature",
+        "id": row["fid"],
+        "geometry": row["geometry"],
+        "properties": properties,
+    }
 
 
 def _columns(layer: _Layer) -> list[ColumnElement[Any]]:
-    return [layer.key.label("key"), layer.fid.label("fid"), layer.geometry.label("geometry"),
-            *(expr.label(name) for name, expr in layer.properties.items())]
+    return [
+        layer.key.label("key"),
+        layer.fid.label("fid"),
+        layer.geometry.label("geometry"),
+        *(expr.label(name) for name, expr in layer.properties.items()),
+    ]
 
 
 async def item_page(session: AsyncSession, collection: Collection, query: ItemQuery) -> Page:
@@ -353,8 +428,13 @@ async def item_page(session: AsyncSession, collection: Collection, query: ItemQu
     if query.count:
         # Over the joined source: a filter may name a joined table's column. One row past
         # the limit says "more", so the count reads at most limit + 1 matches.
-        capped = (select(layer.key).select_from(layer.source).where(*conditions)
-                  .limit(limit + 1).subquery())
+        capped = (
+            select(layer.key)
+            .select_from(layer.source)
+            .where(*conditions)
+            .limit(limit + 1)
+            .subquery()
+        )
         matched = select(func.count()).select_from(capped)
         columns.append(matched.scalar_subquery().label("matched"))
     statement: Select[Any] = select(*columns).select_from(layer.source).where(*conditions)
@@ -379,7 +459,8 @@ def feature_schema(collection: Collection) -> dict[str, Any]:
     stays a date-time even when the first page holds only nulls)."""
     fields = {
         name: {"type": "string", "format": "date-time"}
-        if isinstance(expr.type, DateTime) else {"type": "string"}
+        if isinstance(expr.type, DateTime)
+        else {"type": "string"}
         for name, expr in collection.layer.properties.items()
     }
     return {
@@ -390,8 +471,10 @@ def feature_schema(collection: Collection) -> dict[str, Any]:
         "properties": {
             "type": {"type": "string", "enum": ["Feature"]},
             "id": {"type": "string"},
-            "geometry": {"type": "object",
-                         "format": f"geometry-{collection.geometry_type.lower()}"},
+            "geometry": {
+                "type": "object",
+                "format": f"geometry-{collection.geometry_type.lower()}",
+            },
             "properties": {"type": "object", "properties": fields},
         },
     }
@@ -400,8 +483,7 @@ def feature_schema(collection: Collection) -> dict[str, Any]:
 def queryables_schema(collection: Collection) -> dict[str, Any]:
     """The properties a collection filters on (OGC API Features Part 3's queryables, a
     JSON Schema): each is also a query parameter of its items, equal to the value."""
-    properties = {name: {"type": "string", "title": name}
-                  for name in collection.layer.queryables}
+    properties = {name: {"type": "string", "title": name} for name in collection.layer.queryables}
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
         "type": "object",
@@ -416,8 +498,9 @@ async def item(session: AsyncSession, collection: Collection, fid: str) -> dict[
     if not re.fullmatch(collection.fid_pattern, fid):
         return None
     layer = collection.layer
-    statement = (select(*_columns(layer)).select_from(layer.source)
-                 .where(layer.visible(), layer.fid == fid))
+    statement = (
+        select(*_columns(layer)).select_from(layer.source).where(layer.visible(), layer.fid == fid)
+    )
     row = (await session.execute(statement)).mappings().first()
     return None if row is None else _feature(layer, row)
 
@@ -427,9 +510,11 @@ async def extent(session: AsyncSession, collection: Collection) -> Extent:
     layer = collection.layer
     box = layer.bounds
     first = null() if layer.created is None else func.min(layer.created)
-    statement = (select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box),
-                        func.ST_YMax(box), first)
-                 .select_from(layer.table).where(layer.visible()))
+    statement = (
+        select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box), first)
+        .select_from(layer.table)
+        .where(layer.visible())
+    )
     *bounds, first_at = (await session.execute(statement)).one()
     bbox = None if bounds[0] is None else (bounds[0], bounds[1], bounds[2], bounds[3])
     return Extent(bbox=bbox, first=first_at)

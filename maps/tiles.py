@@ -219,8 +219,7 @@ def _query(layer: str, z: int) -> tuple[TextClause, bool]:
 def tile_params(z: int, x: int, y: int) -> dict[str, float | int]:
     """What every tile query binds: the address, the MVT extent and the buffer (points of
     a neighbour tile within the buffer are drawn too, so symbols are not cut)."""
-    return {"z": z, "x": x, "y": y, "extent": EXTENT, "buffer": BUFFER,
-            "margin": BUFFER / EXTENT}
+    return {"z": z, "x": x, "y": y, "extent": EXTENT, "buffer": BUFFER, "margin": BUFFER / EXTENT}
 
 
 async def tile(session: AsyncSession, layer: str, z: int, x: int, y: int) -> bytes:

@@ -48,22 +48,31 @@ def _drop_databases(url: str, *, only_dead_runs: bool) -> None:
 
     parsed = make_url(url)
     stem = parsed.database.rsplit(_RUN_PREFIX, 1)[0] + _RUN_PREFIX
-    conn = psycopg2.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username,
-                            password=parsed.password, dbname="postgres")
+    conn = psycopg2.connect(
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        dbname="postgres",
+    )
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
             if only_dead_runs:
-                cur.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
-                            (stem,))
-                names = [n for (n,) in cur.fetchall()
-                         if n.removeprefix(stem).isdigit()
-                         and not _alive(int(n.removeprefix(stem)))]
+                cur.execute(
+                    "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (stem,)
+                )
+                names = [
+                    n
+                    for (n,) in cur.fetchall()
+                    if n.removeprefix(stem).isdigit() and not _alive(int(n.removeprefix(stem)))
+                ]
             else:
                 names = [parsed.database]
             for name in names:
-                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)))
+                cur.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
     finally:
         conn.close()
 
@@ -100,8 +109,7 @@ def migrated_db(settings: Settings, request: pytest.FixtureRequest) -> str:
     run's own database is dropped when the run ends."""
     if _OWNED:
         _drop_databases(settings.database_url, only_dead_runs=True)
-        request.addfinalizer(
-            lambda: _drop_databases(settings.database_url, only_dead_runs=False))
+        request.addfinalizer(lambda: _drop_databases(settings.database_url, only_dead_runs=False))
     ensure_database(settings.database_url)
     command.upgrade(alembic_config(settings.database_url), "head")
     engine = create_bulk_engine(settings.database_url)

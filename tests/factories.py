@@ -55,12 +55,22 @@ def _geom(shape) -> object:
 
 
 async def make_region(
-    db: AsyncSession, code: str, level: str, name: str, parent: Region | None,
+    db: AsyncSession,
+    code: str,
+    level: str,
+    name: str,
+    parent: Region | None,
     extent: tuple[float, float, float, float],
 ) -> Region:
     """A region with a rectangular boundary (extent in metres)."""
-    region = Region(code=code, name=name, level=level, parent_id=parent and parent.id,
-                    path="", boundary=_geom(metres_box(*extent)))
+    region = Region(
+        code=code,
+        name=name,
+        level=level,
+        parent_id=parent and parent.id,
+        path="",
+        boundary=_geom(metres_box(*extent)),
+    )
     db.add(region)
     await db.flush()
     region.path = f"{parent.path if parent else '/'}{region.id}/"
@@ -70,62 +80,98 @@ async def make_region(
 
 async def make_version(db: AsyncSession, status: str = "active") -> BoundaryVersion:
     """A boundary version (active unless asked otherwise)."""
-    version = BoundaryVersion(label=f"test {status}", source="test", status=status,
-                              activated_at=datetime.now(UTC) if status == "active" else None)
+    version = BoundaryVersion(
+        label=f"test {status}",
+        source="test",
+        status=status,
+        activated_at=datetime.now(UTC) if status == "active" else None,
+    )
     db.add(version)
     await db.flush()
     return version
 
 
 async def make_cell(
-    db: AsyncSession, code: str, community: Region, extent: tuple[float, float, float, float],
+    db: AsyncSession,
+    code: str,
+    community: Region,
+    extent: tuple[float, float, float, float],
     version: BoundaryVersion | None = None,
 ) -> GridCell:
     """A grid cell with a rectangular boundary (extent in metres), in force unless its
     version is a draft."""
     version = version or await make_version(db)
     in_force = version.status == "active"
-    cell = GridCell(code=code, name=f"网格{code[-3:]}", community_id=community.id,
-                    version_id=version.id, boundary=_geom(metres_box(*extent)),
-                    active_from=datetime(2026, 1, 1, tzinfo=UTC) if in_force else None)
+    cell = GridCell(
+        code=code,
+        name=f"网格{code[-3:]}",
+        community_id=community.id,
+        version_id=version.id,
+        boundary=_geom(metres_box(*extent)),
+        active_from=datetime(2026, 1, 1, tzinfo=UTC) if in_force else None,
+    )
     db.add(cell)
     await db.flush()
     return cell
 
 
 async def make_user(
-    db: AsyncSession, username: str, role: str, region: Region | None = None,
-    display_name: str = "测试用户", phone: str | None = "13800000000",
+    db: AsyncSession,
+    username: str,
+    role: str,
+    region: Region | None = None,
+    display_name: str = "测试用户",
+    phone: str | None = "13800000000",
 ) -> User:
     """An active account with the shared test password."""
     if not _PASSWORD_HASH:
         _PASSWORD_HASH.append(hash_password(PASSWORD))
-    user = User(username=username, display_name=display_name, phone=phone, role=role,
-                region_id=region and region.id, password_hash=_PASSWORD_HASH[0])
+    user = User(
+        username=username,
+        display_name=display_name,
+        phone=phone,
+        role=role,
+        region_id=region and region.id,
+        password_hash=_PASSWORD_HASH[0],
+    )
     db.add(user)
     await db.flush()
     return user
 
 
 async def assign(
-    db: AsyncSession, cell: GridCell, user: User, kind: str = "primary",
-    valid_from: date = date(2026, 1, 1), valid_to: date | None = None,
+    db: AsyncSession,
+    cell: GridCell,
+    user: User,
+    kind: str = "primary",
+    valid_from: date = date(2026, 1, 1),
+    valid_to: date | None = None,
 ) -> CellAssignment:
     """Make a worker responsible for a cell over [valid_from, valid_to)."""
-    row = CellAssignment(cell_id=cell.id, user_id=user.id, kind=kind,
-                         valid_from=valid_from, valid_to=valid_to)
+    row = CellAssignment(
+        cell_id=cell.id, user_id=user.id, kind=kind, valid_from=valid_from, valid_to=valid_to
+    )
     db.add(row)
     await db.flush()
     return row
 
 
 async def make_building(
-    db: AsyncSession, cell: GridCell | None, extent: tuple[float, float, float, float],
-    address: str = "测试路1号", use: str = "residential", floors: int = 6,
+    db: AsyncSession,
+    cell: GridCell | None,
+    extent: tuple[float, float, float, float],
+    address: str = "测试路1号",
+    use: str = "residential",
+    floors: int = 6,
 ) -> Building:
     """A building with a rectangular footprint (extent in metres)."""
-    building = Building(address=address, use=use, floors=floors, cell_id=cell and cell.id,
-                        footprint=_geom(metres_box(*extent)))
+    building = Building(
+        address=address,
+        use=use,
+        floors=floors,
+        cell_id=cell and cell.id,
+        footprint=_geom(metres_box(*extent)),
+    )
     db.add(building)
     await db.flush()
     return building
@@ -156,8 +202,9 @@ async def make_world(db: AsyncSession) -> World:
     district = await make_region(db, "880101", "district", "测试区", city, (0, 0, 1500, 500))
     street = await make_region(db, "880101001", "street", "测试街道", district, (0, 0, 1500, 500))
     comm_a = await make_region(db, "880101001001", "community", "甲社区", street, (0, 0, 1000, 500))
-    comm_b = await make_region(db, "880101001002", "community", "乙社区", street,
-                               (1000, 0, 1500, 500))
+    comm_b = await make_region(
+        db, "880101001002", "community", "乙社区", street, (1000, 0, 1500, 500)
+    )
     version = await make_version(db)
     a1 = await make_cell(db, "880101001001001", comm_a, (0, 0, 500, 500), version)
     a2 = await make_cell(db, "880101001001002", comm_a, (500, 0, 1000, 500), version)
@@ -200,12 +247,17 @@ def valid_id_number(prefix17: str) -> str:
 
 
 async def make_household(
-    db: AsyncSession, building: Building, unit_number: str, kind: str = "registered",
-    floor: int = 3, is_rental: bool = False,
+    db: AsyncSession,
+    building: Building,
+    unit_number: str,
+    kind: str = "registered",
+    floor: int = 3,
+    is_rental: bool = False,
 ) -> Household:
     """A house (dwelling unit) in the building and a household living in it."""
-    house = House(building_id=building.id, floor=floor, unit_number=unit_number,
-                  is_rental=is_rental)
+    house = House(
+        building_id=building.id, floor=floor, unit_number=unit_number, is_rental=is_rental
+    )
     db.add(house)
     await db.flush()
     household = Household(house_id=house.id, kind=kind)
@@ -215,17 +267,28 @@ async def make_household(
 
 
 async def make_person(
-    db: AsyncSession, household: Household | None, name: str, *, settings: Settings,
-    id_number: str | None = None, phone: str | None = None, tags: list[str] | None = None,
-    birth_date: date | None = None, gender: str = "unknown",
+    db: AsyncSession,
+    household: Household | None,
+    name: str,
+    *,
+    settings: Settings,
+    id_number: str | None = None,
+    phone: str | None = None,
+    tags: list[str] | None = None,
+    birth_date: date | None = None,
+    gender: str = "unknown",
     moved_in: date = date(2020, 1, 1),
 ) -> Person:
     """A person in a household, their ID number kept as keyed hash + last 4, moved in."""
     person = Person(
-        household_id=household and household.id, name=name, phone=phone, gender=gender,
-        birth_date=birth_date, vulnerability_tags=tags or [],
-        id_number_hash=id_number and id_number_hash(
-            id_number, settings.id_hash_key.get_secret_value().encode()),
+        household_id=household and household.id,
+        name=name,
+        phone=phone,
+        gender=gender,
+        birth_date=birth_date,
+        vulnerability_tags=tags or [],
+        id_number_hash=id_number
+        and id_number_hash(id_number, settings.id_hash_key.get_secret_value().encode()),
         id_number_last4=id_number and id_number[-4:],
     )
     db.add(person)

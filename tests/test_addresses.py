@@ -63,14 +63,17 @@ async def test_like_wildcards_in_the_query_are_taken_literally(client, street):
     assert results == []
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"q": "先"}, "q"),
-    ({"q": "   "}, "q"),
-    ({"q": "先烈路", "near": "114.0"}, "near"),
-    ({"q": "先烈路", "near": "200,10"}, "near"),
-    ({"q": "先烈路", "limit": "0"}, "limit"),
-    ({}, "q"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"q": "先"}, "q"),
+        ({"q": "   "}, "q"),
+        ({"q": "先烈路", "near": "114.0"}, "near"),
+        ({"q": "先烈路", "near": "200,10"}, "near"),
+        ({"q": "先烈路", "limit": "0"}, "limit"),
+        ({}, "q"),
+    ],
+)
 async def test_bad_queries_get_422_naming_the_parameter(client, street, params, field):
     response = await client.get("/addresses", params=params)
     assert response.status_code == 422

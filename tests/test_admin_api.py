@@ -76,18 +76,25 @@ def _mapping_file() -> tuple[str, bytes, str]:
 async def test_a_geopackage_upload_is_imported_linked_and_reported(admin, conn, tmp_path):
     path = tmp_path / "b.gpkg"
     _frame(GOOD).to_file(path)
-    response = await admin.post("/admin/imports/buildings", files={
-        "file": ("b.gpkg", path.read_bytes()), "mapping": _mapping_file()})
+    response = await admin.post(
+        "/admin/imports/buildings",
+        files={"file": ("b.gpkg", path.read_bytes()), "mapping": _mapping_file()},
+    )
     assert response.status_code == 200, response.text
     report = response.json()
     assert (report["read"], report["inserted"], report["rejected"]) == (3, 3, [])
     assert [r.code for r in _stored(conn)] == [
-        "880101001001001", "880101001001002", "880101001002001"]
+        "880101001001001",
+        "880101001001002",
+        "880101001002001",
+    ]
 
 
 async def test_a_zipped_gbk_shapefile_is_read_with_its_cpg(admin, conn, tmp_path):
-    response = await admin.post("/admin/imports/buildings", files={
-        "file": ("楼栋.zip", _zipped_shapefile(tmp_path)), "mapping": _mapping_file()})
+    response = await admin.post(
+        "/admin/imports/buildings",
+        files={"file": ("楼栋.zip", _zipped_shapefile(tmp_path)), "mapping": _mapping_file()},
+    )
     assert response.status_code == 200, response.text
     assert [r.address for r in _stored(conn)] == ["测试路1号", "测试路3号", "测试路5号"]
 
@@ -95,9 +102,11 @@ async def test_a_zipped_gbk_shapefile_is_read_with_its_cpg(admin, conn, tmp_path
 async def test_a_dry_run_upload_writes_nothing(admin, conn, tmp_path):
     path = tmp_path / "b.geojson"
     _frame(GOOD).to_file(path)
-    response = await admin.post("/admin/imports/buildings", data={"dry_run": "true"},
-                                files={"file": ("b.geojson", path.read_bytes()),
-                                       "mapping": _mapping_file()})
+    response = await admin.post(
+        "/admin/imports/buildings",
+        data={"dry_run": "true"},
+        files={"file": ("b.geojson", path.read_bytes()), "mapping": _mapping_file()},
+    )
     assert response.status_code == 200
     assert response.json()["inserted"] == 3 and response.json()["dry_run"] is True
     assert _stored(conn) == []
@@ -108,20 +117,22 @@ async def test_a_file_without_crs_is_refused_and_nothing_is_written(admin, conn,
     _frame(GOOD).to_file(path)
     path.with_suffix(".prj").unlink()
     archive = _zip({p.name: p.read_bytes() for p in tmp_path.glob("nocrs.*")})
-    response = await admin.post("/admin/imports/buildings",
-                                files={"file": ("nocrs.zip", archive)})
+    response = await admin.post("/admin/imports/buildings", files={"file": ("nocrs.zip", archive)})
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["field"] == "crs"
     assert _stored(conn) == []
 
 
-@pytest.mark.parametrize(("name", "payload", "status"), [
-    ("notes.txt", b"hello", 422),
-    ("evil.zip", _zip({"../../etc/evil.geojson": b"{}"}), 422),
-    ("two.zip", _zip({"a.geojson": b"{}", "b.geojson": b"{}"}), 422),
-    ("empty.zip", _zip({"readme.txt": b"nothing here"}), 422),
-    ("broken.zip", b"PK\x03\x04 not really a zip", 422),
-])
+@pytest.mark.parametrize(
+    ("name", "payload", "status"),
+    [
+        ("notes.txt", b"hello", 422),
+        ("evil.zip", _zip({"../../etc/evil.geojson": b"{}"}), 422),
+        ("two.zip", _zip({"a.geojson": b"{}", "b.geojson": b"{}"}), 422),
+        ("empty.zip", _zip({"readme.txt": b"nothing here"}), 422),
+        ("broken.zip", b"PK\x03\x04 not really a zip", 422),
+    ],
+)
 async def test_bad_uploads_are_refused_naming_the_file_field(admin, conn, name, payload, status):
     response = await admin.post("/admin/imports/buildings", files={"file": (name, payload)})
     assert response.status_code == status, response.text
@@ -133,10 +144,13 @@ async def test_an_oversized_upload_and_a_zip_bomb_are_413(settings, conn, async_
     small = settings.model_copy(update={"max_import_mb": 1})
     transport = ASGITransport(app=_admin_app(small, conn, async_engine))
     async with AsyncClient(transport=transport, base_url="http://test") as client:
-        big = await client.post("/admin/imports/buildings",
-                                files={"file": ("big.geojson", b" " * (2 * 2**20))})
-        bomb = await client.post("/admin/imports/buildings", files={
-            "file": ("bomb.zip", _zip({"b.geojson": b" " * (5 * 2**20)}))})
+        big = await client.post(
+            "/admin/imports/buildings", files={"file": ("big.geojson", b" " * (2 * 2**20))}
+        )
+        bomb = await client.post(
+            "/admin/imports/buildings",
+            files={"file": ("bomb.zip", _zip({"b.geojson": b" " * (5 * 2**20)}))},
+        )
     assert big.status_code == bomb.status_code == 413
     assert big.json()["error"]["fields"][0]["field"] == "file"
 
@@ -144,8 +158,10 @@ async def test_an_oversized_upload_and_a_zip_bomb_are_413(settings, conn, async_
 async def test_a_broken_mapping_is_422_naming_it(admin, tmp_path):
     path = tmp_path / "b.gpkg"
     _frame(GOOD).to_file(path)
-    response = await admin.post("/admin/imports/buildings", files={
-        "file": ("b.gpkg", path.read_bytes()), "mapping": ("m.toml", b"[fields\nx=")})
+    response = await admin.post(
+        "/admin/imports/buildings",
+        files={"file": ("b.gpkg", path.read_bytes()), "mapping": ("m.toml", b"[fields\nx=")},
+    )
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["field"] == "mapping"
 
@@ -153,8 +169,11 @@ async def test_a_broken_mapping_is_422_naming_it(admin, tmp_path):
 async def test_cells_upload_makes_a_draft_that_is_checked_then_activated(admin, conn, tmp_path):
     rows = [("880101001001011", (0, 0, 520, 500)), ("880101001001012", (500, 0, 1000, 500))]
     path = _cells_file(tmp_path, rows)
-    response = await admin.post("/admin/imports/cells", data={"label": "2027 grid"},
-                                files={"file": ("cells.gpkg", path.read_bytes())})
+    response = await admin.post(
+        "/admin/imports/cells",
+        data={"label": "2027 grid"},
+        files={"file": ("cells.gpkg", path.read_bytes())},
+    )
     assert response.status_code == 200, response.text
     version_id = response.json()["version_id"]
     version = (await admin.get(f"/admin/boundary-versions/{version_id}")).json()
@@ -164,9 +183,16 @@ async def test_cells_upload_makes_a_draft_that_is_checked_then_activated(admin, 
     assert overlap["kind"] == "overlap" and overlap["area_m2"] == pytest.approx(10_000, rel=0.01)
     activated = await admin.post(f"/admin/boundary-versions/{version_id}/activate")
     assert activated.status_code == 200 and activated.json()["cells_retired"] == 2
-    in_force = conn.execute(text(
-        "SELECT code FROM grid_cells WHERE active_to IS NULL AND active_from IS NOT NULL "
-        "AND code LIKE '880101001001%' ORDER BY code")).scalars().all()
+    in_force = (
+        conn.execute(
+            text(
+                "SELECT code FROM grid_cells WHERE active_to IS NULL AND active_from IS NOT NULL "
+                "AND code LIKE '880101001001%' ORDER BY code"
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert in_force == ["880101001001011", "880101001001012"]
     again = await admin.post(f"/admin/boundary-versions/{version_id}/activate")
     assert again.status_code == 409
@@ -175,8 +201,9 @@ async def test_cells_upload_makes_a_draft_that_is_checked_then_activated(admin, 
 
 async def test_a_cells_upload_without_label_is_422_naming_it(admin, tmp_path):
     path = _cells_file(tmp_path, [("880101001001011", (0, 0, 500, 500))])
-    response = await admin.post("/admin/imports/cells",
-                                files={"file": ("cells.gpkg", path.read_bytes())})
+    response = await admin.post(
+        "/admin/imports/cells", files={"file": ("cells.gpkg", path.read_bytes())}
+    )
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["field"] == "label"
 
@@ -186,16 +213,19 @@ async def test_only_admins_may_import_or_activate(client, db, settings, role):
     world = await make_world(db)
     user = await make_user(db, f"u-{role}", role, world.community_a)
     headers = auth_headers(user, settings)
-    upload = await client.post("/admin/imports/buildings", headers=headers,
-                               files={"file": ("b.gpkg", b"x")})
+    upload = await client.post(
+        "/admin/imports/buildings", headers=headers, files={"file": ("b.gpkg", b"x")}
+    )
     activate = await client.post("/admin/boundary-versions/1/activate", headers=headers)
     assert upload.status_code == activate.status_code == 403
     assert (await client.post("/admin/boundary-versions/1/activate")).status_code == 401
 
 
 async def test_drafting_over_the_api_makes_a_clean_draft_version(admin):
-    response = await admin.post("/admin/boundary-versions/draft", json={
-        "community_code": "880101001002", "shape": "hex", "size_m": 200})
+    response = await admin.post(
+        "/admin/boundary-versions/draft",
+        json={"community_code": "880101001002", "shape": "hex", "size_m": 200},
+    )
     assert response.status_code == 201, response.text
     version_id = response.json()["version_id"]
     assert response.json()["cells"] > 1
@@ -203,14 +233,20 @@ async def test_drafting_over_the_api_makes_a_clean_draft_version(admin):
     assert problems["features"] == []
 
 
-@pytest.mark.parametrize(("body", "status", "field"), [
-    ({"community_code": "880101001002", "shape": "hex", "size_m": 0}, 422, "size_m"),
-    ({"community_code": "880101001002", "shape": "star", "size_m": 100}, 422, "shape"),
-    ({"community_code": "880101001002", "shape": "square", "size_m": 1}, 422, "size_m"),
-    ({"community_code": "880101001002", "shape": "buildings", "buildings_per_cell": 5},
-     422, "shape"),
-    ({"community_code": "990101001002", "shape": "hex", "size_m": 100}, 404, None),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"community_code": "880101001002", "shape": "hex", "size_m": 0}, 422, "size_m"),
+        ({"community_code": "880101001002", "shape": "star", "size_m": 100}, 422, "shape"),
+        ({"community_code": "880101001002", "shape": "square", "size_m": 1}, 422, "size_m"),
+        (
+            {"community_code": "880101001002", "shape": "buildings", "buildings_per_cell": 5},
+            422,
+            "shape",
+        ),
+        ({"community_code": "990101001002", "shape": "hex", "size_m": 100}, 404, None),
+    ],
+)
 async def test_bad_draft_requests_are_refused_naming_the_field(admin, body, status, field):
     response = await admin.post("/admin/boundary-versions/draft", json=body)
     assert response.status_code == status, response.text
@@ -227,9 +263,14 @@ async def test_a_gbk_population_csv_upload_loads_people_without_raw_id_numbers(
 
     insert_buildings(conn)
     path = write_csv(tmp_path / "人口.csv", PEOPLE, encoding="gbk")
-    response = await admin.post("/admin/imports/people", data={"encoding": "GBK"}, files={
-        "file": ("人口.csv", path.read_bytes()),
-        "mapping": ("m.toml", PEOPLE_MAPPING.encode(), "application/toml")})
+    response = await admin.post(
+        "/admin/imports/people",
+        data={"encoding": "GBK"},
+        files={
+            "file": ("人口.csv", path.read_bytes()),
+            "mapping": ("m.toml", PEOPLE_MAPPING.encode(), "application/toml"),
+        },
+    )
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["rejected"] == [] and report["inserted"] == len(PEOPLE)
@@ -244,8 +285,9 @@ async def test_a_gbk_population_csv_upload_loads_people_without_raw_id_numbers(
 async def test_population_upload_must_be_a_csv(admin, tmp_path):
     path = tmp_path / "b.gpkg"
     _frame(GOOD).to_file(path)
-    response = await admin.post("/admin/imports/people",
-                                files={"file": ("b.gpkg", path.read_bytes())})
+    response = await admin.post(
+        "/admin/imports/people", files={"file": ("b.gpkg", path.read_bytes())}
+    )
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["field"] == "file"
 
@@ -254,14 +296,17 @@ def _incident_at(conn, number: str, status: str, x: float, y: float) -> None:
     from tests.factories import metres_point
 
     lon, lat = metres_point(x, y)
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO incidents (tracking_number, secret_hash, category_code, status, location,
             input_lon, input_lat, input_system, cell_id, routing_rule, responsible_level,
             channel)
         VALUES (:t, 'x', 'fire.blocked_exit', :s, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
             :lon, :lat, 'wgs84', (SELECT id FROM grid_cells WHERE code = '880101001001001'
                                   AND active_to IS NULL), 'inside', 'primary', 'web')
-    """), {"t": number, "s": status, "lon": lon, "lat": lat})
+    """),
+        {"t": number, "s": status, "lon": lon, "lat": lat},
+    )
 
 
 async def test_activation_moves_open_incidents_and_leaves_finished_ones(admin, conn, tmp_path):
@@ -269,32 +314,43 @@ async def test_activation_moves_open_incidents_and_leaves_finished_ones(admin, c
     _incident_at(conn, "261124-DONE0001", "closed", 100, 100)
     rows = [("880101001001011", (0, 0, 500, 500)), ("880101001001012", (500, 0, 1000, 500))]
     path = _cells_file(tmp_path, rows)
-    version_id = (await admin.post("/admin/imports/cells", data={"label": "v2"}, files={
-        "file": ("cells.gpkg", path.read_bytes())})).json()["version_id"]
+    version_id = (
+        await admin.post(
+            "/admin/imports/cells",
+            data={"label": "v2"},
+            files={"file": ("cells.gpkg", path.read_bytes())},
+        )
+    ).json()["version_id"]
     activated = (await admin.post(f"/admin/boundary-versions/{version_id}/activate")).json()
     assert activated["followers_moved"] == {"incidents": 1}
-    cells = dict(conn.execute(text("""
+    cells = dict(
+        conn.execute(
+            text("""
         SELECT i.tracking_number, c.code FROM incidents i JOIN grid_cells c ON c.id = i.cell_id
-    """)).all())
-    assert cells == {"261124-OPEN0001": "880101001001011",
-                     "261124-DONE0001": "880101001001001"}
+    """)
+        ).all()
+    )
+    assert cells == {"261124-OPEN0001": "880101001001011", "261124-DONE0001": "880101001001001"}
 
 
 def _zip_with_unknown_compression() -> bytes:
     data = bytearray(_zip({"a.geojson": b"{}"}))
     stored = zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()[0]
     # Compression method 99 (AES) in the local header (offset 8) and central directory.
-    data[stored.header_offset + 8:stored.header_offset + 10] = (99).to_bytes(2, "little")
+    data[stored.header_offset + 8 : stored.header_offset + 10] = (99).to_bytes(2, "little")
     central = bytes(data).rfind(b"PK\x01\x02")
-    data[central + 10:central + 12] = (99).to_bytes(2, "little")
+    data[central + 10 : central + 12] = (99).to_bytes(2, "little")
     return bytes(data)
 
 
-@pytest.mark.parametrize(("files", "field"), [
-    ({"file": ("aes.zip", _zip_with_unknown_compression())}, "file"),
-    ({"file": ("b.geojson", b"{}"), "mapping": ("m.toml", b'fields = "x"')}, "mapping"),
-    ({"file": ("b.geojson", b"{}"), "mapping": ("m.toml", b"[values]\nuse = 3")}, "mapping"),
-])
+@pytest.mark.parametrize(
+    ("files", "field"),
+    [
+        ({"file": ("aes.zip", _zip_with_unknown_compression())}, "file"),
+        ({"file": ("b.geojson", b"{}"), "mapping": ("m.toml", b'fields = "x"')}, "mapping"),
+        ({"file": ("b.geojson", b"{}"), "mapping": ("m.toml", b"[values]\nuse = 3")}, "mapping"),
+    ],
+)
 async def test_broken_archives_and_mappings_are_422_not_500(admin, files, field):
     response = await admin.post("/admin/imports/buildings", files=files)
     assert response.status_code == 422, response.text
@@ -305,8 +361,10 @@ async def test_an_overlong_external_id_rejects_the_row_not_the_import(admin, con
     rows = [dict(GOOD[0]), dict(GOOD[1], BID="B" * 65)]
     path = tmp_path / "b.gpkg"
     _frame(rows).to_file(path)
-    response = await admin.post("/admin/imports/buildings", files={
-        "file": ("b.gpkg", path.read_bytes()), "mapping": _mapping_file()})
+    response = await admin.post(
+        "/admin/imports/buildings",
+        files={"file": ("b.gpkg", path.read_bytes()), "mapping": _mapping_file()},
+    )
     assert response.status_code == 200, response.text
     rejected = response.json()["rejected"]
     assert [(r["row"], r["field"]) for r in rejected] == [(2, "external_id")]

@@ -29,8 +29,10 @@ async def test_region_tree_nests_city_district_street_community(client, db):
     tree = (await client.get("/regions")).json()
     city = next(n for n in tree if n["code"] == world.city.code)
     street = city["children"][0]["children"][0]
-    assert [c["code"] for c in street["children"]] == [world.community_a.code,
-                                                      world.community_b.code]
+    assert [c["code"] for c in street["children"]] == [
+        world.community_a.code,
+        world.community_b.code,
+    ]
     assert street["children"][0]["cell_count"] == 2
 
 

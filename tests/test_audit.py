@@ -64,7 +64,8 @@ async def test_logins_and_failed_logins_are_recorded_with_the_address(client, db
     assert str(login["ip"]) == "127.0.0.1"
     failed = await _entries(db, "login_failed", mark)
     assert [(f["actor_id"], f["actor_name"]) for f in failed] == [
-        (user.id, "audit-cm"), (None, "nobody")
+        (user.id, "audit-cm"),
+        (None, "nobody"),
     ]
 
 
@@ -85,22 +86,28 @@ async def test_reading_a_persons_record_is_audited_and_a_search_keeps_no_id_numb
 
     reads = await _entries(db, "personal_read", mark)
     assert [(r["subject_type"], r["subject_id"], r["actor_id"]) for r in reads] == [
-        ("person", str(person.id), worker.id), ("people_search", None, worker.id)
+        ("person", str(person.id), worker.id),
+        ("people_search", None, worker.id),
     ]
     assert reads[1]["detail"]["person_ids"] == [person.id]
     assert ID_NUMBER not in str(reads)
 
 
-async def test_a_residents_list_and_a_reporters_contact_are_audited(
-    client, db, settings, mark
-):
+async def test_a_residents_list_and_a_reporters_contact_are_audited(client, db, settings, mark):
     world = await make_world(db)
     worker = await make_user(db, "audit-w2", "grid_worker", world.community_a)
     await assign(db, world.cell_a1, worker, valid_from=date(2026, 1, 1))
     lon, lat = metres_point(250, 250)
-    filed = await client.post("/reports", json={
-        "category": "fire.blocked_exit", "lon": lon, "lat": lat,
-        "contact_name": "钱报告", "contact_phone": "13900001111"})
+    filed = await client.post(
+        "/reports",
+        json={
+            "category": "fire.blocked_exit",
+            "lon": lon,
+            "lat": lat,
+            "contact_name": "钱报告",
+            "contact_phone": "13900001111",
+        },
+    )
     number = filed.json()["tracking_number"]
     headers = auth_headers(worker, settings)
 
@@ -110,7 +117,8 @@ async def test_a_residents_list_and_a_reporters_contact_are_audited(
 
     reads = await _entries(db, "personal_read", mark)
     assert [(r["subject_type"], r["subject_id"]) for r in reads] == [
-        ("incident_contact", number), ("cell_residents", world.cell_a1.code)
+        ("incident_contact", number),
+        ("cell_residents", world.cell_a1.code),
     ]
 
 
@@ -119,15 +127,23 @@ async def test_every_state_change_is_recorded_by_the_database(client, db, settin
     worker = await make_user(db, "audit-w3", "grid_worker", world.community_a)
     await assign(db, world.cell_a1, worker, valid_from=date(2026, 1, 1))
     lon, lat = metres_point(250, 250)
-    number = (await client.post("/reports", json={
-        "category": "fire.blocked_exit", "lon": lon, "lat": lat})).json()["tracking_number"]
-    accepted = await client.post(f"/incidents/{number}/actions", json={"action": "accept"},
-                                 headers=auth_headers(worker, settings))
+    number = (
+        await client.post(
+            "/reports", json={"category": "fire.blocked_exit", "lon": lon, "lat": lat}
+        )
+    ).json()["tracking_number"]
+    accepted = await client.post(
+        f"/incidents/{number}/actions",
+        json={"action": "accept"},
+        headers=auth_headers(worker, settings),
+    )
     assert accepted.status_code == 200, accepted.text
-    incident_id = (await db.execute(text("SELECT id FROM incidents WHERE tracking_number = :n"),
-                                    {"n": number})).scalar_one()
-    changes = [e for e in await _entries(db, "state_change", mark)
-               if e["subject_id"] == str(incident_id)]
+    incident_id = (
+        await db.execute(text("SELECT id FROM incidents WHERE tracking_number = :n"), {"n": number})
+    ).scalar_one()
+    changes = [
+        e for e in await _entries(db, "state_change", mark) if e["subject_id"] == str(incident_id)
+    ]
     assert [(c["detail"]["to"], c["actor_id"]) for c in changes][-1] == ("accepted", worker.id)
     assert changes[0]["detail"]["to"] in ("submitted", "assigned")
 
@@ -141,8 +157,11 @@ async def test_only_admins_query_the_audit_log_filtered_and_paged(client, db, se
 
     refused = await client.get("/admin/audit", headers=auth_headers(manager, settings))
     assert refused.status_code == 403
-    first = await client.get("/admin/audit", params={"action": "login_failed", "limit": 2},
-                             headers=auth_headers(admin, settings))
+    first = await client.get(
+        "/admin/audit",
+        params={"action": "login_failed", "limit": 2},
+        headers=auth_headers(admin, settings),
+    )
     assert first.status_code == 200
     page = first.json()
     assert [e["action"] for e in page["entries"]] == ["login_failed"] * 2
@@ -153,6 +172,7 @@ async def test_only_admins_query_the_audit_log_filtered_and_paged(client, db, se
     )
     ids = [e["id"] for e in page["entries"] + rest.json()["entries"]]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids) >= 3
-    bad = await client.get("/admin/audit", params={"action": "nonsense"},
-                           headers=auth_headers(admin, settings))
+    bad = await client.get(
+        "/admin/audit", params={"action": "nonsense"}, headers=auth_headers(admin, settings)
+    )
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "action"

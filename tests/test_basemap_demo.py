@@ -40,7 +40,7 @@ def loaded(sync_engine, city):
 
 def _centre_tile(zoom: int) -> tuple[int, int, int]:
     """The z/x/y of the web-map tile holding the demo city's centre."""
-    n = 2 ** zoom
+    n = 2**zoom
     x = int((CENTER_LON + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(CENTER_LAT))) / math.pi) / 2 * n)
     return zoom, x, y
@@ -51,12 +51,28 @@ def test_a_z15_tile_over_the_centre_holds_named_roads_and_compounds(loaded):
     z, x, y = _centre_tile(15)
     envelope = "ST_TileEnvelope(:z, :x, :y)"
     params = {"z": z, "x": x, "y": y}
-    roads = conn.execute(text(
-        f"SELECT DISTINCT name FROM basemap.roads WHERE source = 'demo' AND name IS NOT NULL "
-        f"AND ST_Intersects(geom_3857, {envelope})"), params).scalars().all()
-    compounds = conn.execute(text(
-        f"SELECT name FROM basemap.compounds WHERE source = 'demo' "
-        f"AND ST_Intersects(geom_3857, {envelope})"), params).scalars().all()
+    roads = (
+        conn.execute(
+            text(
+                f"SELECT DISTINCT name FROM basemap.roads WHERE source = 'demo' AND name IS NOT NULL "
+                f"AND ST_Intersects(geom_3857, {envelope})"
+            ),
+            params,
+        )
+        .scalars()
+        .all()
+    )
+    compounds = (
+        conn.execute(
+            text(
+                f"SELECT name FROM basemap.compounds WHERE source = 'demo' "
+                f"AND ST_Intersects(geom_3857, {envelope})"
+            ),
+            params,
+        )
+        .scalars()
+        .all()
+    )
     assert len(roads) >= 2, roads
     assert all(name.endswith(("路", "街", "大道", "环路")) for name in roads)
     assert compounds and all(compounds)
@@ -65,16 +81,23 @@ def test_a_z15_tile_over_the_centre_holds_named_roads_and_compounds(loaded):
 def test_major_roads_exist_and_follow_district_borders(loaded, city):
     conn, counts = loaded
     assert counts["basemap.roads"] > 0
-    majors = conn.execute(text(
-        "SELECT class, count(*) FROM basemap.roads WHERE source = 'demo' "
-        "AND class = ANY(:majors) GROUP BY class"), {"majors": MAJOR_ROAD_CLASSES}).all()
+    majors = conn.execute(
+        text(
+            "SELECT class, count(*) FROM basemap.roads WHERE source = 'demo' "
+            "AND class = ANY(:majors) GROUP BY class"
+        ),
+        {"majors": MAJOR_ROAD_CLASSES},
+    ).all()
     assert {row[0] for row in majors} >= {"trunk", "primary"}
     # The border between the first two districts lies along trunk roads.
     districts = city.regions[city.regions["level"] == "district"].to_crs(32649)
     inner = shapely.intersection(*districts.geometry.boundary.iloc[:2])
-    trunks = conn.execute(text(
-        "SELECT ST_AsBinary(ST_Transform(ST_Union(geom), 32649)) FROM basemap.roads "
-        "WHERE source = 'demo' AND class = 'trunk'")).scalar_one()
+    trunks = conn.execute(
+        text(
+            "SELECT ST_AsBinary(ST_Transform(ST_Union(geom), 32649)) FROM basemap.roads "
+            "WHERE source = 'demo' AND class = 'trunk'"
+        )
+    ).scalar_one()
     along = shapely.intersection(inner, shapely.from_wkb(bytes(trunks)).buffer(5))
     assert along.length > 0.95 * inner.length
 
@@ -123,8 +146,9 @@ def test_the_same_city_gives_the_same_base_map(layers, city):
     again = demo_basemap(city, SEED)
     for table, frame in layers.items():
         assert list(frame["external_id"]) == list(again[table]["external_id"]), table
-        assert all(shapely.equals_exact(frame.geometry.to_numpy(),
-                                        again[table].geometry.to_numpy(), 0)), table
+        assert all(
+            shapely.equals_exact(frame.geometry.to_numpy(), again[table].geometry.to_numpy(), 0)
+        ), table
 
 
 def test_loading_again_replaces_the_demo_rows(loaded, city):

@@ -29,28 +29,54 @@ def conn(sync_engine):
 
 
 def _rows(conn, table: str, source: str) -> list[tuple]:
-    return conn.execute(text(
-        f"SELECT external_id, name, {'class' if table == 'roads' else 'kind'}, "
-        f"ST_AsBinary(geom) FROM basemap.{table} WHERE source = :s ORDER BY external_id"),
-        {"s": source}).all()
+    return conn.execute(
+        text(
+            f"SELECT external_id, name, {'class' if table == 'roads' else 'kind'}, "
+            f"ST_AsBinary(geom) FROM basemap.{table} WHERE source = :s ORDER BY external_id"
+        ),
+        {"s": source},
+    ).all()
 
 
 def _write_osm(path, street_name: str = "中山大道") -> None:
     """A tiny extract: a named trunk road, a river line 20 m wide, a park, a school node,
     a named residential compound and a footway."""
     d = 0.001
-    nodes = {i: (LON + x * d, LAT + y * d) for i, (x, y) in enumerate(
-        [(0, 0), (5, 0), (0, 2), (5, 2), (1, 3), (2, 3), (2, 4), (1, 4),
-         (3, 3), (4, 3), (4, 4), (3, 4), (0, 6), (1, 6)], start=1)}
+    nodes = {
+        i: (LON + x * d, LAT + y * d)
+        for i, (x, y) in enumerate(
+            [
+                (0, 0),
+                (5, 0),
+                (0, 2),
+                (5, 2),
+                (1, 3),
+                (2, 3),
+                (2, 4),
+                (1, 4),
+                (3, 3),
+                (4, 3),
+                (4, 4),
+                (3, 4),
+                (0, 6),
+                (1, 6),
+            ],
+            start=1,
+        )
+    }
     path.unlink(missing_ok=True)  # the writer refuses to overwrite
     writer = osmium.SimpleWriter(str(path))
     try:
         for i, (x, y) in nodes.items():
             writer.add_node(osmium.osm.mutable.Node(id=i, location=(x, y), version=1))
-        writer.add_node(osmium.osm.mutable.Node(
-            id=100, location=(LON + 0.0025, LAT + 0.001), version=1,
-            tags={"amenity": "school", "name": "Zhongshan School",
-                  "name:zh": "中山小学"}))
+        writer.add_node(
+            osmium.osm.mutable.Node(
+                id=100,
+                location=(LON + 0.0025, LAT + 0.001),
+                version=1,
+                tags={"amenity": "school", "name": "Zhongshan School", "name:zh": "中山小学"},
+            )
+        )
         ways = [
             (10, [1, 2], {"highway": "trunk", "name": street_name}),
             (11, [3, 4], {"waterway": "river", "name": "珠江", "width": "20"}),
@@ -71,19 +97,25 @@ def test_an_osm_extract_fills_every_table_with_names_and_classes(conn, tmp_path)
     report = import_basemap(conn, path, commit=True)
     assert report.rejected == []
     roads = _rows(conn, "roads", "osm")
-    assert [(r[0], r[1], r[2]) for r in roads] == [("w10", "中山大道", "trunk"),
-                                                   ("w14", None, "path")]
+    assert [(r[0], r[1], r[2]) for r in roads] == [
+        ("w10", "中山大道", "trunk"),
+        ("w14", None, "path"),
+    ]
     (river,) = _rows(conn, "water", "osm")
     assert river[:3] == ("w11", "珠江", "river")
-    width_m = conn.execute(text(
-        "SELECT ST_Area(geom::geography) / ST_Length(ST_GeomFromText(:l, 4326)::geography) "
-        "FROM basemap.water WHERE external_id = 'w11'"),
-        {"l": LineString([(LON, LAT + 0.002), (LON + 0.005, LAT + 0.002)]).wkt}).scalar_one()
+    width_m = conn.execute(
+        text(
+            "SELECT ST_Area(geom::geography) / ST_Length(ST_GeomFromText(:l, 4326)::geography) "
+            "FROM basemap.water WHERE external_id = 'w11'"
+        ),
+        {"l": LineString([(LON, LAT + 0.002), (LON + 0.005, LAT + 0.002)]).wkt},
+    ).scalar_one()
     assert width_m == pytest.approx(20, rel=0.02)  # the width tag, in metres
     assert [r[:3] for r in _rows(conn, "green", "osm")] == [("w12", "人民公园", "park")]
     assert [r[:3] for r in _rows(conn, "places", "osm")] == [("n100", "中山小学", "school")]
-    compounds = conn.execute(text(
-        "SELECT external_id, name FROM basemap.compounds WHERE source = 'osm'")).all()
+    compounds = conn.execute(
+        text("SELECT external_id, name FROM basemap.compounds WHERE source = 'osm'")
+    ).all()
     assert compounds == [("w13", "翠竹苑")]
 
 
@@ -110,12 +142,15 @@ def _gpkg_4547(path) -> tuple:
     """Roads and parks in CGCS2000 / 3-degree GK CM 114E (metres), with Chinese columns."""
     lines = gpd.GeoDataFrame(
         {"编号": ["R1", "R2"], "路名": ["天河路", "环市东路"], "等级": ["主干道", "次干道"]},
-        geometry=[LineString([(LON, LAT), (LON + 0.01, LAT)]),
-                  LineString([(LON, LAT + 0.01), (LON + 0.01, LAT + 0.01)])],
-        crs=4326).to_crs(4547)
+        geometry=[
+            LineString([(LON, LAT), (LON + 0.01, LAT)]),
+            LineString([(LON, LAT + 0.01), (LON + 0.01, LAT + 0.01)]),
+        ],
+        crs=4326,
+    ).to_crs(4547)
     parks = gpd.GeoDataFrame(
-        {"名称": ["天河公园"]},
-        geometry=[shapely.box(LON, LAT, LON + 0.002, LAT + 0.002)], crs=4326).to_crs(4547)
+        {"名称": ["天河公园"]}, geometry=[shapely.box(LON, LAT, LON + 0.002, LAT + 0.002)], crs=4326
+    ).to_crs(4547)
     lines.to_file(path, layer="道路", driver="GPKG")
     parks.to_file(path, layer="公园", driver="GPKG")
     return lines, parks
@@ -147,8 +182,10 @@ def test_a_geopackage_in_epsg_4547_is_reprojected_with_its_mapping(conn, tmp_pat
     report = import_basemap(conn, path, mapping=mapping, commit=True)
     assert report.rejected == [] and report.inserted == 3
     roads = _rows(conn, "roads", "file")
-    assert [(r[0], r[1], r[2]) for r in roads] == [("R1", "天河路", "primary"),
-                                                   ("R2", "环市东路", "secondary")]
+    assert [(r[0], r[1], r[2]) for r in roads] == [
+        ("R1", "天河路", "primary"),
+        ("R2", "环市东路", "secondary"),
+    ]
     first = shapely.from_wkb(bytes(roads[0][3]))
     expected = shapely.multilinestrings([LineString([(LON, LAT), (LON + 0.01, LAT)])])
     assert first.equals_exact(expected, 1e-7)  # back in lon/lat, to ~1 cm
@@ -171,19 +208,28 @@ def test_a_broken_file_leaves_nothing_behind(conn, tmp_path):
     reasons = {(i.row, i.field): i.reason for i in report.rejected}
     assert "高速铁路" in reasons[(2, "class")]
     assert reasons[(2, "geometry")].startswith("green: geometry is not a polygon")
-    assert conn.execute(text(
-        "SELECT (SELECT count(*) FROM basemap.roads) + (SELECT count(*) FROM basemap.green)"
-    )).scalar_one() == 0
+    assert (
+        conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM basemap.roads) + (SELECT count(*) FROM basemap.green)"
+            )
+        ).scalar_one()
+        == 0
+    )
 
 
-@pytest.mark.parametrize("name, content, field", [
-    ("city.osm.pbf", b"not protobuf at all", "path"),
-    ("map.gpkg", b"<OGRVRTDataSource><OGRVRTLayer name='x'/></OGRVRTDataSource>", "path"),
-    ("map.geojson", b'{"type": "FeatureCollection", "features": [', "path"),
-    ("map.vrt", b"<OGRVRTDataSource/>", "path"),
-])
-def test_unreadable_or_disguised_files_are_refused_naming_the_field(conn, tmp_path, name,
-                                                                    content, field):
+@pytest.mark.parametrize(
+    "name, content, field",
+    [
+        ("city.osm.pbf", b"not protobuf at all", "path"),
+        ("map.gpkg", b"<OGRVRTDataSource><OGRVRTLayer name='x'/></OGRVRTDataSource>", "path"),
+        ("map.geojson", b'{"type": "FeatureCollection", "features": [', "path"),
+        ("map.vrt", b"<OGRVRTDataSource/>", "path"),
+    ],
+)
+def test_unreadable_or_disguised_files_are_refused_naming_the_field(
+    conn, tmp_path, name, content, field
+):
     path = tmp_path / name
     path.write_bytes(content)
     mapping = tmp_path / "map.toml"
@@ -208,23 +254,27 @@ def test_a_zipped_shapefile_is_unpacked_and_read_as_a_local_file(conn, tmp_path)
     folder = tmp_path / "shape"
     folder.mkdir()
     lines.rename(columns={"编号": "ID", "路名": "NAME", "等级": "CLASS"}).to_file(
-        folder / "roads.shp", encoding="utf-8")
+        folder / "roads.shp", encoding="utf-8"
+    )
     path = tmp_path / "roads.zip"
     with zipfile.ZipFile(path, "w") as zipped:
         for part in folder.iterdir():
             zipped.write(part, f"roads/{part.name}")
     mapping = tmp_path / "map.toml"
-    mapping.write_text('[[layers]]\ntable = "roads"\nclass = "CLASS"\nname = "NAME"\n'
-                       'id = "ID"\n[layers.values]\n"主干道" = "primary"\n"次干道" = "secondary"\n',
-                       encoding="utf-8")
+    mapping.write_text(
+        '[[layers]]\ntable = "roads"\nclass = "CLASS"\nname = "NAME"\n'
+        'id = "ID"\n[layers.values]\n"主干道" = "primary"\n"次干道" = "secondary"\n',
+        encoding="utf-8",
+    )
     report = import_basemap(conn, path, mapping=mapping, commit=True)
     assert report.rejected == [] and report.inserted == 2
     assert [r[:3] for r in _rows(conn, "roads", "file")] == [
-        ("R1", "天河路", "primary"), ("R2", "环市东路", "secondary")]
+        ("R1", "天河路", "primary"),
+        ("R2", "环市东路", "secondary"),
+    ]
 
 
-def test_a_mapping_naming_a_layer_the_file_lacks_is_refused_naming_the_mapping(conn,
-                                                                                tmp_path):
+def test_a_mapping_naming_a_layer_the_file_lacks_is_refused_naming_the_mapping(conn, tmp_path):
     path, mapping = tmp_path / "map.gpkg", tmp_path / "map.toml"
     _gpkg_4547(path)
     mapping.write_text(MAPPING.replace('layer = "公园"', 'layer = "绿地"'), encoding="utf-8")
@@ -239,16 +289,22 @@ def test_unnamed_osm_places_are_skipped_and_counted_not_refused(conn, tmp_path):
     path.unlink(missing_ok=True)
     writer = osmium.SimpleWriter(str(path))
     try:
-        for i, tags in enumerate([{"amenity": "clinic"}, {"amenity": "school", "name": " "},
-                                  {"amenity": "school", "name": "中山小学"}], start=1):
-            writer.add_node(osmium.osm.mutable.Node(
-                id=i, location=(LON + i * 0.001, LAT), version=1, tags=tags))
+        for i, tags in enumerate(
+            [
+                {"amenity": "clinic"},
+                {"amenity": "school", "name": " "},
+                {"amenity": "school", "name": "中山小学"},
+            ],
+            start=1,
+        ):
+            writer.add_node(
+                osmium.osm.mutable.Node(id=i, location=(LON + i * 0.001, LAT), version=1, tags=tags)
+            )
     finally:
         writer.close()
     report = import_basemap(conn, path, commit=True)
     assert report.rejected == []
-    assert report.counts["places"] == {"rows": 1, "inserted": 1, "updated": 0,
-                                       "skipped_unnamed": 2}
+    assert report.counts["places"] == {"rows": 1, "inserted": 1, "updated": 0, "skipped_unnamed": 2}
     assert "skipped_unnamed" in report.summary()
     assert [r[:3] for r in _rows(conn, "places", "osm")] == [("n3", "中山小学", "school")]
 
@@ -263,10 +319,14 @@ def _vrt_over(source: str) -> bytes:
 """.encode()
 
 
-@pytest.mark.parametrize("name", ["map.gpkg", "map.geojson", "map.json", "city.osm.pbf",
-                                  "city.osm", "roads.zip"])
+@pytest.mark.parametrize(
+    "name", ["map.gpkg", "map.geojson", "map.json", "city.osm.pbf", "city.osm", "roads.zip"]
+)
 def test_a_vrt_pointing_at_a_url_fetches_nothing_in_any_disguise(
-    conn, tmp_path, counting_server, name  # noqa: F811  (the imported fixture)
+    conn,
+    tmp_path,
+    counting_server,  # noqa: F811  (the imported fixture)
+    name,
 ):
     base, hits = counting_server
     vrt = _vrt_over(f"/vsicurl/{base}/roads.geojson")

@@ -23,41 +23,56 @@ ROADS = [
     ("service", None, "LINESTRING(100 100, 300 120)"),
 ]
 AREAS = {
-    "compounds": [("翠竹小区", None, "POLYGON((100 50, 450 50, 450 220, 100 220, 100 50))"),
-                  ("小亭", None, "POLYGON((600 60, 606 60, 606 66, 600 66, 600 60))")],
-    "water": [("珠江", "river", "POLYGON((-3000 -900, 4500 -900, 4500 -500, -3000 -500, "
-                                "-3000 -900))")],
+    "compounds": [
+        ("翠竹小区", None, "POLYGON((100 50, 450 50, 450 220, 100 220, 100 50))"),
+        ("小亭", None, "POLYGON((600 60, 606 60, 606 66, 600 66, 600 60))"),
+    ],
+    "water": [
+        ("珠江", "river", "POLYGON((-3000 -900, 4500 -900, 4500 -500, -3000 -500, -3000 -900))")
+    ],
     "green": [("烈士陵园", "park", "POLYGON((1100 50, 1400 50, 1400 200, 1100 200, 1100 50))")],
 }
 PLACES = [("school", "翠竹小学", "POINT(300 300)"), ("market", "东山市场", "POINT(1200 300)")]
 
 
 def _geom(wkt: str, multi: bool) -> str:
-    return f"ST_Multi(ST_Transform(ST_Translate(ST_GeomFromText('{wkt}', {TEST_CRS}), "\
-        f":ox, :oy), 4326))" if multi else \
-        f"ST_Transform(ST_Translate(ST_GeomFromText('{wkt}', {TEST_CRS}), :ox, :oy), 4326)"
+    return (
+        f"ST_Multi(ST_Transform(ST_Translate(ST_GeomFromText('{wkt}', {TEST_CRS}), "
+        f":ox, :oy), 4326))"
+        if multi
+        else f"ST_Transform(ST_Translate(ST_GeomFromText('{wkt}', {TEST_CRS}), :ox, :oy), 4326)"
+    )
 
 
 async def load_basemap(db) -> None:
     """The base-map rows of the test city (a test's own fixture data: literals only)."""
     origin = {"ox": ORIGIN[0], "oy": ORIGIN[1]}
     for n, (road_class, name, wkt) in enumerate(ROADS):
-        await db.execute(text(
-            "INSERT INTO basemap.roads (source, external_id, class, name, geom) "
-            f"VALUES ('file', :id, :class, :name, {_geom(wkt, True)})"
-        ), {"id": f"r{n}", "class": road_class, "name": name, **origin})
+        await db.execute(
+            text(
+                "INSERT INTO basemap.roads (source, external_id, class, name, geom) "
+                f"VALUES ('file', :id, :class, :name, {_geom(wkt, True)})"
+            ),
+            {"id": f"r{n}", "class": road_class, "name": name, **origin},
+        )
     for table, rows in AREAS.items():
         kind = "" if table == "compounds" else "kind, "
         for n, (name, value, wkt) in enumerate(rows):
-            await db.execute(text(
-                f"INSERT INTO basemap.{table} (source, external_id, {kind}name, geom) "
-                f"VALUES ('file', :id, {':kind, ' if kind else ''}:name, {_geom(wkt, True)})"
-            ), {"id": f"{table}{n}", "kind": value, "name": name, **origin})
+            await db.execute(
+                text(
+                    f"INSERT INTO basemap.{table} (source, external_id, {kind}name, geom) "
+                    f"VALUES ('file', :id, {':kind, ' if kind else ''}:name, {_geom(wkt, True)})"
+                ),
+                {"id": f"{table}{n}", "kind": value, "name": name, **origin},
+            )
     for n, (kind, name, wkt) in enumerate(PLACES):
-        await db.execute(text(
-            "INSERT INTO basemap.places (source, external_id, kind, name, geom) "
-            f"VALUES ('file', :id, :kind, :name, {_geom(wkt, False)})"
-        ), {"id": f"p{n}", "kind": kind, "name": name, **origin})
+        await db.execute(
+            text(
+                "INSERT INTO basemap.places (source, external_id, kind, name, geom) "
+                f"VALUES ('file', :id, :kind, :name, {_geom(wkt, False)})"
+            ),
+            {"id": f"p{n}", "kind": kind, "name": name, **origin},
+        )
 
 
 @pytest.fixture
@@ -70,10 +85,15 @@ async def city(db):
 
 async def centre_tile(db, z: int) -> tuple[int, int]:
     """The tile at zoom z holding the test city's middle (x 375 m, y 150 m)."""
-    row = (await db.execute(text(
-        f"SELECT ST_X(p), ST_Y(p) FROM ST_Transform(ST_SetSRID(ST_Point(:x, :y), {TEST_CRS}),"
-        " 3857) p"
-    ), {"x": ORIGIN[0] + 375, "y": ORIGIN[1] + 150})).one()
+    row = (
+        await db.execute(
+            text(
+                f"SELECT ST_X(p), ST_Y(p) FROM ST_Transform(ST_SetSRID(ST_Point(:x, :y), {TEST_CRS}),"
+                " 3857) p"
+            ),
+            {"x": ORIGIN[0] + 375, "y": ORIGIN[1] + 150},
+        )
+    ).one()
     width = 2 * HALF_WORLD / 2**z
     return math.floor((row[0] + HALF_WORLD) / width), math.floor((HALF_WORLD - row[1]) / width)
 
@@ -123,12 +143,20 @@ async def test_a_z10_tile_holds_only_major_roads_and_is_smaller(client, db, city
 
 async def test_small_areas_are_dropped_below_full_detail(client, db, city):
     x, y = await centre_tile(db, 13)
-    names = {p["name"] for p in props(decode(
-        (await client.get(f"/tiles/basemap/13/{x}/{y}.mvt")).content), "compounds")}
+    names = {
+        p["name"]
+        for p in props(
+            decode((await client.get(f"/tiles/basemap/13/{x}/{y}.mvt")).content), "compounds"
+        )
+    }
     assert "翠竹小区" in names and "小亭" not in names  # 36 m² is under 4 px² at z13
     x, y = await centre_tile(db, 16)
-    names = {p["name"] for p in props(decode(
-        (await client.get(f"/tiles/basemap/16/{x}/{y}.mvt")).content), "compounds")}
+    names = {
+        p["name"]
+        for p in props(
+            decode((await client.get(f"/tiles/basemap/16/{x}/{y}.mvt")).content), "compounds"
+        )
+    }
     assert "小亭" in names
 
 

@@ -17,7 +17,8 @@ def test_every_bundled_category_has_a_standard_class():
 
 def test_classes_follow_the_standard_major_classes():
     assert category_spec("community.illegal_construction").standard.label() == (
-        "GB/T 30428.2 事件 01 市容环境 / 私搭乱建")
+        "GB/T 30428.2 事件 01 市容环境 / 私搭乱建"
+    )
     manhole = category_spec("community.manhole").standard
     assert (manhole.kind, manhole.major, manhole.major_name) == ("component", "01", "公用设施")
     assert category_spec("fire.burning_now").standard.major_name == "突发事件"
@@ -25,8 +26,12 @@ def test_classes_follow_the_standard_major_classes():
 
 def test_major_fire_hazards_are_flagged_and_nothing_else():
     flagged = {spec.code for spec in bundled_categories() if spec.major_fire_hazard}
-    assert flagged == {"fire.blocked_exit", "fire.equipment", "fire.flammable_storage",
-                       "fire.blocked_lane"}
+    assert flagged == {
+        "fire.blocked_exit",
+        "fire.equipment",
+        "fire.flammable_storage",
+        "fire.blocked_lane",
+    }
 
 
 @pytest.mark.parametrize("bad", [{"major": "1"}, {"minor": "12"}, {"kind": "thing"}])

@@ -36,9 +36,12 @@ async def _raw(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> ht
 def staff_id(sync_engine) -> Iterator[int]:
     """A committed account to open the inbox stream with; removed afterwards."""
     with sync_engine.begin() as conn:
-        user_id = conn.execute(text(
-            "INSERT INTO users (username, display_name, role, password_hash) "
-            "VALUES ('gzip-staff', 'gzip test', 'admin', 'x') RETURNING id")).scalar_one()
+        user_id = conn.execute(
+            text(
+                "INSERT INTO users (username, display_name, role, password_hash) "
+                "VALUES ('gzip-staff', 'gzip test', 'admin', 'x') RETURNING id"
+            )
+        ).scalar_one()
     yield user_id
     with sync_engine.begin() as conn:
         conn.execute(text("DELETE FROM users WHERE id = :id"), {"id": user_id})
@@ -50,8 +53,9 @@ async def test_maplibre_goes_out_gzipped_and_unzips_to_the_installed_file(server
         sent = await _raw(http, f"/static/vendor/{MAPLIBRE}", GZIP)
         plain = await _raw(http, f"/static/vendor/{MAPLIBRE}", {"Accept-Encoding": "identity"})
         # Revalidating the cached copy still gets 304 with no body.
-        again = await _raw(http, f"/static/vendor/{MAPLIBRE}",
-                           {**GZIP, "If-None-Match": sent.headers["etag"]})
+        again = await _raw(
+            http, f"/static/vendor/{MAPLIBRE}", {**GZIP, "If-None-Match": sent.headers["etag"]}
+        )
     assert sent.headers["content-encoding"] == "gzip"
     assert "Accept-Encoding" in sent.headers["vary"]
     assert gzip.decompress(sent.raw_body) == installed
@@ -63,8 +67,13 @@ async def test_maplibre_goes_out_gzipped_and_unzips_to_the_installed_file(server
 
 async def test_pages_and_the_documentation_go_out_gzipped(server):
     async with httpx.AsyncClient(base_url=server, trust_env=False) as http:
-        for url, headers in (("/map", HTML), ("/docs", HTML), ("/redoc", HTML),
-                             ("/openapi.json", GZIP), ("/static/css/pages.css", GZIP)):
+        for url, headers in (
+            ("/map", HTML),
+            ("/docs", HTML),
+            ("/redoc", HTML),
+            ("/openapi.json", GZIP),
+            ("/static/css/pages.css", GZIP),
+        ):
             sent = await _raw(http, url, headers)
             assert sent.status_code == 200, url
             assert sent.headers.get("content-encoding") == "gzip", url
@@ -88,13 +97,18 @@ async def test_this_starlette_never_gzips_an_event_stream():
 
 
 @pytest.mark.parametrize("accept", ["text/event-stream", "text/html, text/event-stream"])
-async def test_the_inbox_stream_is_neither_compressed_nor_buffered(server, staff_id, settings,
-                                                                   accept):
+async def test_the_inbox_stream_is_neither_compressed_nor_buffered(
+    server, staff_id, settings, accept
+):
     token = create_access_token(staff_id, settings)
     async with (
         httpx.AsyncClient(base_url=server, timeout=10, trust_env=False) as http,
-        http.stream("GET", "/inbox/stream", params={"access_token": token},
-                    headers={**GZIP, "Accept": accept}) as r,
+        http.stream(
+            "GET",
+            "/inbox/stream",
+            params={"access_token": token},
+            headers={**GZIP, "Accept": accept},
+        ) as r,
     ):
         assert r.status_code == 200
         assert "content-encoding" not in r.headers

@@ -32,8 +32,9 @@ def demo_without_basemap(sync_engine, settings, city, monkeypatch):
     the command's transaction and key set-up pointed at this rolled-back connection."""
     with sync_engine.connect() as conn:
         outer = conn.begin()
-        load_demo_city(conn, city, "$argon2id$dummy",
-                       settings.id_hash_key.get_secret_value().encode())
+        load_demo_city(
+            conn, city, "$argon2id$dummy", settings.id_hash_key.get_secret_value().encode()
+        )
         assert basemap_is_empty(conn)
 
         @contextmanager
@@ -43,27 +44,34 @@ def demo_without_basemap(sync_engine, settings, city, monkeypatch):
         monkeypatch.setattr(api.cli, "bulk_transaction", this_connection)
         monkeypatch.setattr(api.cli, "_ensure_demo_secrets", lambda: None)
         # The same seed gives the same city: reuse the one built once for this module.
-        monkeypatch.setattr(grid.demo_city, "generate_demo_city", lambda seed, progress=None:
-                            city if seed == SEED else _real_generate(seed=seed))
+        monkeypatch.setattr(
+            grid.demo_city,
+            "generate_demo_city",
+            lambda seed, progress=None: city if seed == SEED else _real_generate(seed=seed),
+        )
         yield conn
         outer.rollback()
 
 
 def _demo_rows(conn) -> int:
-    return conn.execute(text(
-        "SELECT (SELECT count(*) FROM basemap.roads WHERE source = 'demo') "
-        "+ (SELECT count(*) FROM basemap.compounds WHERE source = 'demo')")).scalar_one()
+    return conn.execute(
+        text(
+            "SELECT (SELECT count(*) FROM basemap.roads WHERE source = 'demo') "
+            "+ (SELECT count(*) FROM basemap.compounds WHERE source = 'demo')"
+        )
+    ).scalar_one()
 
 
-def test_skip_if_loaded_gives_an_existing_demo_its_base_map_once(demo_without_basemap,
-                                                                 monkeypatch):
+def test_skip_if_loaded_gives_an_existing_demo_its_base_map_once(demo_without_basemap, monkeypatch):
     conn = demo_without_basemap
     result = CliRunner().invoke(api.cli.main, ["demo", "--skip-if-loaded", "--reports", "0"])
     assert result.exit_code == 0, result.output
     loaded = _demo_rows(conn)
     assert loaded > 100
-    assert conn.execute(text("SELECT count(*) FROM basemap.places WHERE source = 'demo'")
-                        ).scalar_one() > 0
+    assert (
+        conn.execute(text("SELECT count(*) FROM basemap.places WHERE source = 'demo'")).scalar_one()
+        > 0
+    )
 
     def no_city(**_kwargs):
         raise AssertionError("the city is built again although the base map is there")
@@ -76,8 +84,9 @@ def test_skip_if_loaded_gives_an_existing_demo_its_base_map_once(demo_without_ba
 
 def test_a_demo_of_another_seed_gets_no_base_map_that_would_not_fit(demo_without_basemap):
     conn = demo_without_basemap
-    result = CliRunner().invoke(api.cli.main, ["demo", "--skip-if-loaded", "--reports", "0",
-                                               "--seed", "7"])
+    result = CliRunner().invoke(
+        api.cli.main, ["demo", "--skip-if-loaded", "--reports", "0", "--seed", "7"]
+    )
     assert result.exit_code == 0, result.output
     assert "not those of seed 7" in result.output
     assert basemap_is_empty(conn)

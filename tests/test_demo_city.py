@@ -48,11 +48,14 @@ def _scalar(conn, sql):
 def test_same_seed_gives_the_same_city(city):
     again = generate_demo_city(seed=7)
     assert list(again.cells["code"]) == list(city.cells["code"])
-    assert again.buildings["footprint"].to_wkb().tolist() == \
-        city.buildings["footprint"].to_wkb().tolist()
+    assert (
+        again.buildings["footprint"].to_wkb().tolist()
+        == city.buildings["footprint"].to_wkb().tolist()
+    )
     for frame in ("houses", "households", "people", "residences"):
-        pd.testing.assert_frame_equal(getattr(again.population, frame),
-                                      getattr(city.population, frame))
+        pd.testing.assert_frame_equal(
+            getattr(again.population, frame), getattr(city.population, frame)
+        )
 
 
 def test_sizes_look_like_a_city(loaded):
@@ -69,64 +72,110 @@ def test_sizes_look_like_a_city(loaded):
 def test_cell_codes_are_unique_15_digits_under_their_community(loaded):
     conn, _ = loaded
     assert _scalar(conn, "SELECT count(*) - count(DISTINCT code) FROM grid_cells") == 0
-    assert _scalar(conn, """SELECT count(*) FROM grid_cells c JOIN regions r
+    assert (
+        _scalar(
+            conn,
+            """SELECT count(*) FROM grid_cells c JOIN regions r
                             ON r.id = c.community_id
-                            WHERE c.code !~ '^[0-9]{15}$' OR left(c.code, 12) <> r.code""") == 0
+                            WHERE c.code !~ '^[0-9]{15}$' OR left(c.code, 12) <> r.code""",
+        )
+        == 0
+    )
 
 
 def test_cells_are_not_all_squares(loaded):
     conn, _ = loaded
-    vertex_counts = conn.execute(text(
-        "SELECT DISTINCT ST_NPoints(boundary) FROM grid_cells")).scalars().all()
+    vertex_counts = (
+        conn.execute(text("SELECT DISTINCT ST_NPoints(boundary) FROM grid_cells")).scalars().all()
+    )
     assert len(vertex_counts) > 5
 
 
 def test_every_cell_lies_inside_its_community(loaded):
     conn, _ = loaded
     # Tolerance of 1 m² for floating-point noise at shared edges.
-    assert _scalar(conn, """
+    assert (
+        _scalar(
+            conn,
+            """
         SELECT count(*) FROM grid_cells c JOIN regions r ON r.id = c.community_id
-        WHERE ST_Area(ST_Difference(c.boundary, r.boundary)::geography) > 1""") == 0
+        WHERE ST_Area(ST_Difference(c.boundary, r.boundary)::geography) > 1""",
+        )
+        == 0
+    )
 
 
 def test_cells_of_a_community_do_not_overlap(loaded):
     conn, _ = loaded
-    assert _scalar(conn, """
+    assert (
+        _scalar(
+            conn,
+            """
         SELECT count(*) FROM grid_cells a JOIN grid_cells b
           ON a.community_id = b.community_id AND a.id < b.id AND a.boundary && b.boundary
-        WHERE ST_Area(ST_Intersection(a.boundary, b.boundary)::geography) > 1""") == 0
+        WHERE ST_Area(ST_Intersection(a.boundary, b.boundary)::geography) > 1""",
+        )
+        == 0
+    )
 
 
 def test_every_building_is_inside_exactly_one_cell_its_own(loaded):
     conn, _ = loaded
-    assert _scalar(conn, """
+    assert (
+        _scalar(
+            conn,
+            """
         SELECT count(*) FROM buildings b
         WHERE (SELECT count(*) FROM grid_cells c
-               WHERE ST_Covers(c.boundary, ST_PointOnSurface(b.footprint))) <> 1""") == 0
-    assert _scalar(conn, """
+               WHERE ST_Covers(c.boundary, ST_PointOnSurface(b.footprint))) <> 1""",
+        )
+        == 0
+    )
+    assert (
+        _scalar(
+            conn,
+            """
         SELECT count(*) FROM buildings b JOIN grid_cells c ON c.id = b.cell_id
-        WHERE NOT ST_Covers(c.boundary, ST_PointOnSurface(b.footprint))""") == 0
+        WHERE NOT ST_Covers(c.boundary, ST_PointOnSurface(b.footprint))""",
+        )
+        == 0
+    )
     assert _scalar(conn, "SELECT count(*) FROM buildings WHERE cell_id IS NULL") == 0
 
 
 def test_workers_primary_per_cell_backups_and_a_few_gaps(loaded):
     conn, _ = loaded
-    without = _scalar(conn, """SELECT count(*) FROM grid_cells c WHERE NOT EXISTS (
-        SELECT 1 FROM cell_assignments a WHERE a.cell_id = c.id)""")
+    without = _scalar(
+        conn,
+        """SELECT count(*) FROM grid_cells c WHERE NOT EXISTS (
+        SELECT 1 FROM cell_assignments a WHERE a.cell_id = c.id)""",
+    )
     assert 1 <= without <= 10
     assert _scalar(conn, "SELECT count(*) FROM cell_assignments WHERE kind = 'backup'") > 0
 
 
 def test_one_demo_account_per_role_consistent_areas(loaded):
     conn, _ = loaded
-    roles = dict(conn.execute(text(
-        "SELECT username, role FROM users WHERE username IN "
-        "('admin','district','street','community','worker','resident')")).all())
-    assert roles == {"admin": "admin", "district": "district_manager",
-                     "street": "street_manager", "community": "community_manager",
-                     "worker": "grid_worker", "resident": "resident"}
+    roles = dict(
+        conn.execute(
+            text(
+                "SELECT username, role FROM users WHERE username IN "
+                "('admin','district','street','community','worker','resident')"
+            )
+        ).all()
+    )
+    assert roles == {
+        "admin": "admin",
+        "district": "district_manager",
+        "street": "street_manager",
+        "community": "community_manager",
+        "worker": "grid_worker",
+        "resident": "resident",
+    }
     # The demo worker's cell lies in the demo community manager's community, and so on up.
-    nested = _scalar(conn, """
+    nested = _scalar(
+        conn,
+        """
         SELECT bool_and(rw.path LIKE rc.path || '%' AND rc.path LIKE rs.path || '%'
                         AND rs.path LIKE rd.path || '%')
         FROM users w JOIN cell_assignments a ON a.user_id = w.id
@@ -135,7 +184,8 @@ def test_one_demo_account_per_role_consistent_areas(loaded):
         users us JOIN regions rs ON rs.id = us.region_id,
         users ud JOIN regions rd ON rd.id = ud.region_id
         WHERE w.username = 'worker' AND uc.username = 'community'
-          AND us.username = 'street' AND ud.username = 'district'""")
+          AND us.username = 'street' AND ud.username = 'district'""",
+    )
     assert nested is True
 
 
@@ -150,41 +200,79 @@ def test_population_is_city_sized_and_every_home_building_has_houses(loaded, cit
     assert 50_000 <= counts["houses"] <= 300_000 and 100_000 <= counts["people"] <= 400_000
     for table in ("houses", "households", "people", "residences"):
         assert counts[table] == _scalar(conn, f"SELECT count(*) FROM {table}")
-    per_building = _scalar(conn, """
+    per_building = _scalar(
+        conn,
+        """
         SELECT count(p.id)::float / count(DISTINCT b.id) FROM buildings b
         LEFT JOIN houses h ON h.building_id = b.id LEFT JOIN households f ON f.house_id = h.id
-        LEFT JOIN people p ON p.household_id = f.id WHERE b.use = 'residential'""")
+        LEFT JOIN people p ON p.household_id = f.id WHERE b.use = 'residential'""",
+    )
     assert per_building > 3
     # Only homes have houses.
-    assert _scalar(conn, """SELECT count(*) FROM houses h JOIN buildings b ON b.id = h.building_id
-                            WHERE b.use NOT IN ('residential', 'mixed')""") == 0
+    assert (
+        _scalar(
+            conn,
+            """SELECT count(*) FROM houses h JOIN buildings b ON b.id = h.building_id
+                            WHERE b.use NOT IN ('residential', 'mixed')""",
+        )
+        == 0
+    )
 
 
 def test_houses_have_unique_units_on_real_floors_and_landlords_on_rentals(loaded):
     conn, _ = loaded
-    assert _scalar(conn, "SELECT count(*) - count(DISTINCT (building_id, unit_number)) FROM houses") == 0
-    assert _scalar(conn, """SELECT count(*) FROM houses h JOIN buildings b ON b.id = h.building_id
+    assert (
+        _scalar(conn, "SELECT count(*) - count(DISTINCT (building_id, unit_number)) FROM houses")
+        == 0
+    )
+    assert (
+        _scalar(
+            conn,
+            """SELECT count(*) FROM houses h JOIN buildings b ON b.id = h.building_id
                             WHERE h.floor < 1 OR h.floor > b.floors
-                               OR h.unit_number !~ ('^([1-4]单元)?' || h.floor || '0[1-4]$')""") == 0
+                               OR h.unit_number !~ ('^([1-4]单元)?' || h.floor || '0[1-4]$')""",
+        )
+        == 0
+    )
     assert _scalar(conn, "SELECT count(*) FROM houses WHERE area_m2 NOT BETWEEN 40 AND 150") == 0
-    assert _scalar(conn, """SELECT count(*) FROM houses
-                            WHERE is_rental <> (landlord_name IS NOT NULL AND landlord_phone IS NOT NULL)""") == 0
+    assert (
+        _scalar(
+            conn,
+            """SELECT count(*) FROM houses
+                            WHERE is_rental <> (landlord_name IS NOT NULL AND landlord_phone IS NOT NULL)""",
+        )
+        == 0
+    )
     assert 0.18 <= _scalar(conn, "SELECT avg(is_rental::int) FROM houses") <= 0.32
-    assert 0.84 <= _scalar(conn, "SELECT (SELECT count(*) FROM households)::float / count(*) FROM houses") <= 0.92
+    assert (
+        0.84
+        <= _scalar(conn, "SELECT (SELECT count(*) FROM households)::float / count(*) FROM houses")
+        <= 0.92
+    )
     assert 0.25 <= _scalar(conn, "SELECT avg((kind = 'migrant')::int) FROM households") <= 0.35
 
 
 def test_every_person_lives_in_a_building_with_a_cell(loaded):
     conn, _ = loaded
-    assert _scalar(conn, """
+    assert (
+        _scalar(
+            conn,
+            """
         SELECT count(*) FROM people p
         WHERE NOT EXISTS (SELECT 1 FROM households f JOIN houses h ON h.id = f.house_id
                           JOIN buildings b ON b.id = h.building_id
                           JOIN grid_cells c ON c.id = b.cell_id
-                          WHERE f.id = p.household_id)""") == 0
-    sizes = dict(conn.execute(text("""
+                          WHERE f.id = p.household_id)""",
+        )
+        == 0
+    )
+    sizes = dict(
+        conn.execute(
+            text("""
         SELECT n, count(*) FROM (SELECT count(*) AS n FROM people GROUP BY household_id) s
-        GROUP BY n""")).all())
+        GROUP BY n""")
+        ).all()
+    )
     assert set(sizes) == {1, 2, 3, 4, 5}
 
 
@@ -194,26 +282,45 @@ def test_names_are_chinese_phones_are_mobiles(loaded):
     assert all(re.fullmatch(r"[\u4e00-\u9fff]{2,5}", n) for n in names)
     assert len(set(names)) > len(names) / 10  # not a handful of names repeated
     assert _scalar(conn, "SELECT count(*) FROM people WHERE phone !~ '^1[3-9][0-9]{9}$'") == 0
-    assert _scalar(conn, "SELECT count(*) FROM houses WHERE landlord_phone !~ '^1[3-9][0-9]{9}$'") == 0
+    assert (
+        _scalar(conn, "SELECT count(*) FROM houses WHERE landlord_phone !~ '^1[3-9][0-9]{9}$'") == 0
+    )
 
 
 def test_vulnerable_people_are_about_five_percent_and_tagged_for_a_reason(loaded):
     conn, counts = loaded
     share = counts["vulnerable_people"] / counts["people"]
     assert 0.03 <= share <= 0.08
-    assert share == pytest.approx(_scalar(conn, """
-        SELECT avg((cardinality(vulnerability_tags) > 0)::int)::float FROM people"""))
+    assert share == pytest.approx(
+        _scalar(
+            conn,
+            """
+        SELECT avg((cardinality(vulnerability_tags) > 0)::int)::float FROM people""",
+        )
+    )
     tags = Counter(conn.execute(text("SELECT unnest(vulnerability_tags) FROM people")).scalars())
     assert set(tags) == {"elderly_alone", "disability", "bedridden", "child", "chronic_illness"}
     # The elderly living alone are 70+ and alone; the left-behind children are under 16.
     as_of = AS_OF.isoformat()
-    assert _scalar(conn, f"""
+    assert (
+        _scalar(
+            conn,
+            f"""
         SELECT count(*) FROM people p WHERE 'elderly_alone' = ANY(vulnerability_tags)
         AND (age(DATE '{as_of}', birth_date) < interval '70 years'
-             OR (SELECT count(*) FROM people o WHERE o.household_id = p.household_id) <> 1)""") == 0
-    assert _scalar(conn, f"""
+             OR (SELECT count(*) FROM people o WHERE o.household_id = p.household_id) <> 1)""",
+        )
+        == 0
+    )
+    assert (
+        _scalar(
+            conn,
+            f"""
         SELECT count(*) FROM people WHERE 'child' = ANY(vulnerability_tags)
-        AND age(DATE '{as_of}', birth_date) >= interval '16 years'""") == 0
+        AND age(DATE '{as_of}', birth_date) >= interval '16 years'""",
+        )
+        == 0
+    )
 
 
 def test_generated_id_numbers_are_valid_unique_and_match_birth_and_sex(city):
@@ -231,31 +338,61 @@ def test_generated_id_numbers_are_valid_unique_and_match_birth_and_sex(city):
 
 def test_database_holds_only_the_keyed_hash_and_last_four(loaded, city, id_key):
     conn, _ = loaded
-    stored = dict((e, (h, last4)) for e, h, last4 in conn.execute(text(
-        "SELECT external_id, id_number_hash, id_number_last4 FROM people")).all())
-    for external_id, number in zip(city.population.people["external_id"],
-                                   city.population.people["id_number"], strict=True):
+    stored = dict(
+        (e, (h, last4))
+        for e, h, last4 in conn.execute(
+            text("SELECT external_id, id_number_hash, id_number_last4 FROM people")
+        ).all()
+    )
+    for external_id, number in zip(
+        city.population.people["external_id"], city.population.people["id_number"], strict=True
+    ):
         assert stored[external_id] == (id_number_hash(number, id_key), number[-4:])
-    columns = set(conn.execute(text("""SELECT column_name FROM information_schema.columns
-                                       WHERE table_name = 'people'""")).scalars())
+    columns = set(
+        conn.execute(
+            text("""SELECT column_name FROM information_schema.columns
+                                       WHERE table_name = 'people'""")
+        ).scalars()
+    )
     assert {c for c in columns if "id_number" in c} == {"id_number_hash", "id_number_last4"}
     # No other column of the register holds anything shaped like an ID number.
-    assert _scalar(conn, r"""
+    assert (
+        _scalar(
+            conn,
+            r"""
         SELECT count(*) FROM people
         WHERE concat_ws('|', external_id, name, gender, birth_date, phone, id_number_last4,
-                        vulnerability_tags) ~ '[0-9]{17}[0-9X]'""") == 0
+                        vulnerability_tags) ~ '[0-9]{17}[0-9X]'""",
+        )
+        == 0
+    )
 
 
 def test_residences_one_open_per_person_and_some_history(loaded):
     conn, _ = loaded
-    assert _scalar(conn, """
+    assert (
+        _scalar(
+            conn,
+            """
         SELECT count(*) FROM people p WHERE (SELECT count(*) FROM residences r
             WHERE r.person_id = p.id AND r.moved_out IS NULL
-              AND r.household_id = p.household_id) <> 1""") == 0
-    assert _scalar(conn, """SELECT count(*) FROM residences r JOIN people p ON p.id = r.person_id
-                            WHERE r.moved_in < p.birth_date OR r.moved_in > DATE '2026-11-01'""") == 0
-    moved = _scalar(conn, """SELECT count(*) FROM residences r JOIN people p ON p.id = r.person_id
-                             WHERE r.moved_out IS NOT NULL AND r.household_id <> p.household_id""")
+              AND r.household_id = p.household_id) <> 1""",
+        )
+        == 0
+    )
+    assert (
+        _scalar(
+            conn,
+            """SELECT count(*) FROM residences r JOIN people p ON p.id = r.person_id
+                            WHERE r.moved_in < p.birth_date OR r.moved_in > DATE '2026-11-01'""",
+        )
+        == 0
+    )
+    moved = _scalar(
+        conn,
+        """SELECT count(*) FROM residences r JOIN people p ON p.id = r.person_id
+                             WHERE r.moved_out IS NOT NULL AND r.household_id <> p.household_id""",
+    )
     assert 0 < moved == _scalar(conn, "SELECT count(*) FROM residences WHERE moved_out IS NOT NULL")
 
 

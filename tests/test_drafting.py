@@ -249,14 +249,16 @@ def test_cli_reports_an_unknown_community_as_a_clean_error(settings, migrated_db
 
 
 def test_a_second_draft_does_not_reuse_codes_so_workers_do_not_follow_a_code_elsewhere(conn):
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO users (username, display_name, role, password_hash, region_id)
         SELECT 'w-a1', '网格员', 'grid_worker', 'x', id FROM regions
         WHERE code = '880101001001';
         INSERT INTO cell_assignments (cell_id, user_id, kind, valid_from)
         SELECT c.id, u.id, 'primary', current_date - 1
         FROM grid_cells c, users u WHERE c.code = '880101001001001' AND u.username = 'w-a1'
-    """))
+    """)
+    )
     first = draft_cells(conn, COMMUNITY_A, shape="square", size_m=500.0)
     second = draft_cells(conn, COMMUNITY_A, shape="square", size_m=500.0)
     first_codes = {c.code for c in _cells(conn, first.version_id)}

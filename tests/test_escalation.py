@@ -528,17 +528,23 @@ def test_the_cli_dry_run_on_the_configured_database(settings, migrated_db, monke
 # --- rectification work orders ------------------------------------------------------------
 
 
-def _work_order(conn: Connection, assignee: int, *, status: str = "open",
-                due: datetime = NOW - HOUR) -> int:
+def _work_order(
+    conn: Connection, assignee: int, *, status: str = "open", due: datetime = NOW - HOUR
+) -> int:
     """A closed report with a bad rating and its work order, written straight in."""
     report = _incident(conn, None, status="closed", resolve_due=NOW - 5 * DAY)
     rating = conn.execute(
-        text("INSERT INTO ratings (incident_id, kind, overall, channel) "
-             "VALUES (:i, 'handling', 1, 'secret') RETURNING id"),
+        text(
+            "INSERT INTO ratings (incident_id, kind, overall, channel) "
+            "VALUES (:i, 'handling', 1, 'secret') RETURNING id"
+        ),
         {"i": report},
     ).scalar_one()
-    revisit = {"at": NOW - DAY, "method": "phone", "text": "已回访"} if status != "open" else {
-        "at": None, "method": None, "text": None}
+    revisit = (
+        {"at": NOW - DAY, "method": "phone", "text": "已回访"}
+        if status != "open"
+        else {"at": None, "method": None, "text": None}
+    )
     return conn.execute(
         text("""
         INSERT INTO work_orders (incident_id, rating_id, assignee_id, status, due_at,

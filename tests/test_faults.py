@@ -41,10 +41,13 @@ def _cut_server_connections(sync_engine) -> int:
     """Terminate every other backend of the test database (the server's pool among
     them), as a restart would; returns how many were cut."""
     with sync_engine.connect() as conn:
-        cut = conn.execute(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend'")).scalar_one()
+        cut = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"
+            )
+        ).scalar_one()
     return cut
 
 
@@ -68,11 +71,15 @@ async def test_after_the_databases_connections_are_cut_the_next_report_is_stored
     assert answers[0] == 201 and answers[1] in (201, 503) and answers[2] == 201
     assert health.status_code == 200
     with sync_engine.connect() as conn:
-        stored = conn.execute(text(
-            "SELECT i.id, i.status, i.assignee_id, "
-            "(SELECT count(*) FROM incident_events e WHERE e.incident_id = i.id), "
-            "(SELECT count(*) FROM outbox o WHERE o.incident_id = i.id) "
-            "FROM incidents i WHERE i.description = :mark"), {"mark": MARK}).all()
+        stored = conn.execute(
+            text(
+                "SELECT i.id, i.status, i.assignee_id, "
+                "(SELECT count(*) FROM incident_events e WHERE e.incident_id = i.id), "
+                "(SELECT count(*) FROM outbox o WHERE o.incident_id = i.id) "
+                "FROM incidents i WHERE i.description = :mark"
+            ),
+            {"mark": MARK},
+        ).all()
     # One stored report per 201, each whole: routed, with its events and outbox message.
     assert len(stored) == answers.count(201)
     for _id, status, assignee, events, messages in stored:
@@ -92,32 +99,38 @@ class _DriverError(Exception):
 def _boom(error: BaseException):
     async def route() -> None:
         raise error
+
     return route
 
 
-@pytest.mark.parametrize(("error", "status"), [
-    (DBAPIError("SELECT 1", {}, _DriverError("57P01")), 503),  # admin shutdown
-    (DBAPIError("SELECT 1", {}, _DriverError("57P02")), 503),  # crash shutdown
-    (DBAPIError("SELECT 1", {}, _DriverError("57P03")), 503),  # cannot connect now
-    (DBAPIError("SELECT 1", {}, _DriverError("08006")), 503),  # connection failure
-    (DBAPIError("SELECT 1", {}, _DriverError("08003")), 503),  # connection does not exist
-    (asyncpg.CannotConnectNowError("the database system is starting up"), 503),
-    (asyncpg.exceptions.AdminShutdownError("terminating connection"), 503),
-    (asyncpg.exceptions.ConnectionDoesNotExistError("closed"), 503),
-    (asyncpg.InterfaceError("connection is closed"), 503),
-    (psycopg2.OperationalError("server closed the connection unexpectedly"), 503),
-    (ConnectionRefusedError(111, "refused"), 503),
-    (DBAPIError("SELECT 1", {}, _DriverError("42P01")), 500),  # a real bug stays a 500
-    (RuntimeError("a bug"), 500),
-])
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (DBAPIError("SELECT 1", {}, _DriverError("57P01")), 503),  # admin shutdown
+        (DBAPIError("SELECT 1", {}, _DriverError("57P02")), 503),  # crash shutdown
+        (DBAPIError("SELECT 1", {}, _DriverError("57P03")), 503),  # cannot connect now
+        (DBAPIError("SELECT 1", {}, _DriverError("08006")), 503),  # connection failure
+        (DBAPIError("SELECT 1", {}, _DriverError("08003")), 503),  # connection does not exist
+        (asyncpg.CannotConnectNowError("the database system is starting up"), 503),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection"), 503),
+        (asyncpg.exceptions.ConnectionDoesNotExistError("closed"), 503),
+        (asyncpg.InterfaceError("connection is closed"), 503),
+        (psycopg2.OperationalError("server closed the connection unexpectedly"), 503),
+        (ConnectionRefusedError(111, "refused"), 503),
+        (DBAPIError("SELECT 1", {}, _DriverError("42P01")), 500),  # a real bug stays a 500
+        (RuntimeError("a bug"), 500),
+    ],
+)
 async def test_connection_class_failures_answer_503_with_retry_after(
     settings, migrated_db, error, status
 ):
     app = create_app(settings)
     app.add_api_route("/fault-probe", _boom(error))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=transport, base_url="http://test") as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
         answer = await client.get("/fault-probe")
     assert answer.status_code == status
     if status == 503:
@@ -135,8 +148,7 @@ def _as_postgres(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     """Run a server binary as the postgres user when we are root (initdb refuses root)."""
     if os.geteuid() == 0:
         args = ["runuser", "-u", "postgres", "--", *args]
-    return subprocess.run(args, check=True, capture_output=True, text=True, timeout=60,
-                          **kwargs)
+    return subprocess.run(args, check=True, capture_output=True, text=True, timeout=60, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -154,12 +166,37 @@ def own_cluster(settings) -> Iterator[tuple[str, Path]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--no-sync"])
-    options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off")
-    _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-                  str(root / "log"), "-w", "start"])
+    _as_postgres(
+        [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]
+    )
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off"
+    )
+    _as_postgres(
+        [
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "start",
+        ]
+    )
     url = f"postgresql://postgres@127.0.0.1:{port}/gridgov_fault"
     try:
         ensure_database(url)
@@ -171,9 +208,12 @@ def own_cluster(settings) -> Iterator[tuple[str, Path]]:
         asyncio.run(_commit_world(url))
         yield url, data
     finally:
-        subprocess.run((["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])
-                       + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])
+            + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -197,9 +237,17 @@ async def test_a_real_postgresql_restart_under_load_answers_503_never_500_and_lo
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
 
             async def file(n: int) -> None:
-                answers.append(await client.post("/reports", json={
-                    "category": "fire.blocked_exit", "lon": lon, "lat": lat,
-                    "description": f"{RESTART_MARK} {n}"}))
+                answers.append(
+                    await client.post(
+                        "/reports",
+                        json={
+                            "category": "fire.blocked_exit",
+                            "lon": lon,
+                            "lat": lat,
+                            "description": f"{RESTART_MARK} {n}",
+                        },
+                    )
+                )
 
             # 20 reports a second for 4 s; the cluster restarts (fast mode: sessions are
             # terminated, 57P01, then "starting up", 57P03) one second in.
@@ -209,16 +257,35 @@ async def test_a_real_postgresql_restart_under_load_answers_503_never_500_and_lo
             for n in range(80):
                 tasks.append(asyncio.create_task(file(n)))
                 if restart.done() and restarted is None:
-                    restarted = asyncio.create_task(asyncio.to_thread(
-                        _as_postgres, [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast",
-                                       "-l", str(data.parent / "log"), "-w", "restart"]))
+                    restarted = asyncio.create_task(
+                        asyncio.to_thread(
+                            _as_postgres,
+                            [
+                                str(PG_BIN / "pg_ctl"),
+                                "-D",
+                                str(data),
+                                "-m",
+                                "fast",
+                                "-l",
+                                str(data.parent / "log"),
+                                "-w",
+                                "restart",
+                            ],
+                        )
+                    )
                 await asyncio.sleep(max(0.0, started + (n + 1) / 20 - time.monotonic()))
             await asyncio.gather(*tasks)
             assert restarted is not None
             await restarted
-            after = await client.post("/reports", json={
-                "category": "fire.blocked_exit", "lon": lon, "lat": lat,
-                "description": f"{RESTART_MARK} after"})
+            after = await client.post(
+                "/reports",
+                json={
+                    "category": "fire.blocked_exit",
+                    "lon": lon,
+                    "lat": lat,
+                    "description": f"{RESTART_MARK} after",
+                },
+            )
             answers.append(after)
 
     codes = [a.status_code for a in answers]
@@ -228,12 +295,15 @@ async def test_a_real_postgresql_restart_under_load_answers_503_never_500_and_lo
     assert after.status_code == 201
     engine = create_bulk_engine(url)
     with engine.connect() as conn:
-        stored = conn.execute(text(
-            "SELECT i.tracking_number, i.status, "
-            "(SELECT count(*) FROM incident_events e WHERE e.incident_id = i.id), "
-            "(SELECT count(*) FROM outbox o WHERE o.incident_id = i.id) "
-            "FROM incidents i WHERE i.description LIKE :mark"),
-            {"mark": f"{RESTART_MARK}%"}).all()
+        stored = conn.execute(
+            text(
+                "SELECT i.tracking_number, i.status, "
+                "(SELECT count(*) FROM incident_events e WHERE e.incident_id = i.id), "
+                "(SELECT count(*) FROM outbox o WHERE o.incident_id = i.id) "
+                "FROM incidents i WHERE i.description LIKE :mark"
+            ),
+            {"mark": f"{RESTART_MARK}%"},
+        ).all()
     engine.dispose()
     # Nothing lost: every 201 is stored, whole (routed, its events and outbox message).
     answered = {a.json()["tracking_number"] for a in answers if a.status_code == 201}

@@ -33,25 +33,37 @@ async def _file(client, headers=None, phone: str | None = PHONE) -> str:
 
 
 async def _lookup(client, number: str, digits: str, ip: str | None = None):
-    return await client.post(f"/reports/{number}/reporter-view",
-                             json={"phone_last4": digits})
+    return await client.post(f"/reports/{number}/reporter-view", json={"phone_last4": digits})
 
 
-@pytest.mark.parametrize(("typed", "canonical"), [
-    ("261206-cw20ewv8 ", "261206-CW20EWV8"),
-    (" 261206 CW20 EWV8", "261206-CW20EWV8"),
-    ("261206cw20ewv8", "261206-CW20EWV8"),
-    ("２６１２０６－ｃｗ２０ｅｗｖ８", "261206-CW20EWV8"),
-    ("261206—CW20EWV8", "261206-CW20EWV8"),
-    ("261206-C02OEWV8", "261206-C020EWV8"),  # O read as 0
-    ("261206-CW2IEWV8", "261206-CW21EWV8"),  # I read as 1
-])
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("261206-cw20ewv8 ", "261206-CW20EWV8"),
+        (" 261206 CW20 EWV8", "261206-CW20EWV8"),
+        ("261206cw20ewv8", "261206-CW20EWV8"),
+        ("２６１２０６－ｃｗ２０ｅｗｖ８", "261206-CW20EWV8"),
+        ("261206—CW20EWV8", "261206-CW20EWV8"),
+        ("261206-C02OEWV8", "261206-C020EWV8"),  # O read as 0
+        ("261206-CW2IEWV8", "261206-CW21EWV8"),  # I read as 1
+    ],
+)
 def test_a_number_as_people_type_it_is_made_canonical(typed, canonical):
     assert canonical_tracking_number(typed) == canonical
 
 
-@pytest.mark.parametrize("typed", ["", "abc", "26120-CW20EWV8", "261206-CW20EWV", "261206-CW20EWVU",
-                                   "2612O6-CW20EWV8x", "261206-CW20EWV8-1"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "abc",
+        "26120-CW20EWV8",
+        "261206-CW20EWV",
+        "261206-CW20EWVU",
+        "2612O6-CW20EWV8x",
+        "261206-CW20EWV8-1",
+    ],
+)
 def test_anything_else_is_not_a_number(typed):
     assert canonical_tracking_number(typed) is None
 
@@ -80,12 +92,14 @@ async def test_a_miss_answers_exactly_like_an_unknown_number(client, scene):
     public_unknown = await client.get(f"/reports/{unknown}")
     for why, answer in answers.items():
         assert answer.status_code == 404, why
-    shapes = {why: a.json()["error"] | {"message": a.json()["error"]["message"].replace(n, "N")}
-              for (why, a), n in zip(answers.items(), (number, without_phone, unknown),
-                                     strict=True)}
+    shapes = {
+        why: a.json()["error"] | {"message": a.json()["error"]["message"].replace(n, "N")}
+        for (why, a), n in zip(answers.items(), (number, without_phone, unknown), strict=True)
+    }
     assert len({repr(s) for s in shapes.values()}) == 1, shapes
-    assert shapes["unknown number"]["message"] == public_unknown.json()["error"]["message"] \
-        .replace(unknown, "N")
+    assert shapes["unknown number"]["message"] == public_unknown.json()["error"]["message"].replace(
+        unknown, "N"
+    )
 
 
 async def test_bad_digits_are_a_422_naming_the_field(client, scene):
@@ -132,8 +146,14 @@ async def test_a_resident_lists_their_own_reports_only(client, db, settings, sce
     assert sorted(listed) == sorted(mine)
     assert theirs not in listed and anonymous not in listed
     item = answer.json()["items"][0]
-    assert set(item) == {"tracking_number", "status", "category", "created_at", "closed_at",
-                         "rated"}
+    assert set(item) == {
+        "tracking_number",
+        "status",
+        "category",
+        "created_at",
+        "closed_at",
+        "rated",
+    }
     assert answer.headers["cache-control"] == "private, no-store"
 
 
@@ -156,7 +176,7 @@ async def test_track_without_a_number_is_the_lookup_form(client, scene):
     page = await client.get("/track")
     assert page.status_code == 200
     assert 'id="lookup-number"' in page.text
-    assert 'aria-invalid' not in page.text
+    assert "aria-invalid" not in page.text
 
 
 async def test_a_number_typed_in_lower_case_goes_to_its_canonical_page(client, scene):
@@ -186,7 +206,10 @@ async def test_a_malformed_number_gets_a_clear_message_not_a_regex(client, scene
 async def test_the_lookup_leaves_no_phone_in_the_rate_limit_keys(client, db, scene):
     number = await _file(client)
     await _lookup(client, number, "5678")
-    keys = (await db.execute(text(
-        "SELECT key FROM rate_limit_counters WHERE key LIKE 'reporter_lookup:%'"))).scalars()
+    keys = (
+        await db.execute(
+            text("SELECT key FROM rate_limit_counters WHERE key LIKE 'reporter_lookup:%'")
+        )
+    ).scalars()
     keys = list(keys)
     assert keys and not any("5678" in key for key in keys)

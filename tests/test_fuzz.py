@@ -66,8 +66,9 @@ class RolledBackApp:
         self.app.state.autocommit = self._sessions
 
     def _new_session(self) -> AsyncSession:
-        return AsyncSession(bind=self.conn, join_transaction_mode="create_savepoint",
-                            expire_on_commit=False)
+        return AsyncSession(
+            bind=self.conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
 
     async def _session_dependency(self):
         async with self._new_session() as session:
@@ -128,9 +129,14 @@ class RolledBackApp:
         await make_building(session, world.cell_a1, (100, 100, 140, 140), "模糊路1号")
         admin = await make_user(session, "fuzz-admin", "admin")
         lon, lat = metres_point(250, 250)
-        await submit_report(session, intake_context(self.settings),
-                            ReportIn(category="fire.blocked_exit", lon=lon, lat=lat,
-                                     description="楼道堵塞"), [], None, datetime.now(UTC))
+        await submit_report(
+            session,
+            intake_context(self.settings),
+            ReportIn(category="fire.blocked_exit", lon=lon, lat=lat, description="楼道堵塞"),
+            [],
+            None,
+            datetime.now(UTC),
+        )
         await session.commit()
         await session.close()
         self.admin_headers = auth_headers(admin, self.settings)
@@ -149,16 +155,22 @@ class RolledBackApp:
 
 def _document() -> dict[str, Any]:
     # Read from an app built only for it: no database is touched at collection.
-    return create_app(Settings(environment="test", secret_key=secrets.token_urlsafe(48),
-                               id_hash_key=secrets.token_urlsafe(48))).openapi()
+    return create_app(
+        Settings(
+            environment="test",
+            secret_key=secrets.token_urlsafe(48),
+            id_hash_key=secrets.token_urlsafe(48),
+        )
+    ).openapi()
 
 
 PROXY = RolledBackApp()
 # The coverage phase enumerates every boundary value of every parameter (thousands of
 # cases, half a minute just to collect): too much for every CI run. Fuzzing (positive
 # and negative data) with a bounded number of examples is what runs here.
-CONFIG = SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False},
-                                                  "stateful": {"enabled": False}}})
+CONFIG = SchemathesisConfig.from_dict(
+    {"phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}}}
+)
 schema = schemathesis.openapi.from_dict(_document(), config=CONFIG)
 for _path in NOT_FUZZED:
     schema = schema.exclude(path=_path)

@@ -16,7 +16,10 @@ async def test_every_response_carries_the_security_headers(client):
 
 
 def test_the_content_policy_admits_the_basemap_host_only_when_set():
-    assert "tiles.example.cn" not in dict(security_headers(None))[b"content-security-policy"].decode()
+    assert (
+        "tiles.example.cn" not in dict(security_headers(None))[b"content-security-policy"].decode()
+    )
     policy = dict(security_headers("https://tiles.example.cn/{z}/{x}/{y}.png"))[
-        b"content-security-policy"].decode()
+        b"content-security-policy"
+    ].decode()
     assert "img-src 'self' data: blob: https://tiles.example.cn;" in policy

@@ -47,9 +47,14 @@ async def scene(db):
 
 
 def _row(number: str, received: datetime, **fields: str) -> dict[str, str]:
-    base = {"工单编号": number, "诉求内容": "楼道里三辆电动车在充电", "地址": ADDRESS,
-            "诉求类别": "电动车入户充电", "诉求类型": "投诉",
-            "受理时间": received.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")}
+    base = {
+        "工单编号": number,
+        "诉求内容": "楼道里三辆电动车在充电",
+        "地址": ADDRESS,
+        "诉求类别": "电动车入户充电",
+        "诉求类型": "投诉",
+        "受理时间": received.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S"),
+    }
     return base | fields
 
 
@@ -64,15 +69,30 @@ def _csv(rows: list[dict[str, str]], headers: list[str] = HEADERS) -> bytes:
 async def _import(db, settings, users, path, now, **options):
     filer = await load_principal(db, users["admin"].id)
     return await import_hotline_orders(
-        db, intake_context(settings), path, filer=filer,
-        hash_key=settings.id_hash_key.get_secret_value(), now=now, **options)
+        db,
+        intake_context(settings),
+        path,
+        filer=filer,
+        hash_key=settings.id_hash_key.get_secret_value(),
+        now=now,
+        **options,
+    )
 
 
 async def _order(db, number: str):
-    return (await db.execute(text("""
+    return (
+        (
+            await db.execute(
+                text("""
         SELECT o.request_type, o.first_contact_due_at, i.tracking_number, i.accept_due_at
         FROM hotline_orders o JOIN incidents i ON i.id = o.incident_id
-        WHERE o.order_number = :n"""), {"n": number})).mappings().one()
+        WHERE o.order_number = :n"""),
+                {"n": number},
+            )
+        )
+        .mappings()
+        .one()
+    )
 
 
 def _china(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -85,38 +105,76 @@ async def test_each_request_type_goes_in_and_comes_back_with_the_category_class(
     _world, users = scene
     admin = auth_headers(users["admin"], settings)
     received = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
-    sent = {"Q1": "咨询", "Q2": "求助", "Q3": "投诉", "Q4": "举报", "Q5": "建议",
-            "Q6": "Complaint", "Q7": "举报类", "Q8": ""}
+    sent = {
+        "Q1": "咨询",
+        "Q2": "求助",
+        "Q3": "投诉",
+        "Q4": "举报",
+        "Q5": "建议",
+        "Q6": "Complaint",
+        "Q7": "举报类",
+        "Q8": "",
+    }
     rows = [_row(n, received, 诉求类型=t) for n, t in sent.items()]
     rows[0]["诉求类别"] = "路灯不亮"  # a component (部件) beside the events
-    response = await client.post("/admin/hotline/imports", headers=admin,
-                                 files={"file": ("工单.csv", _csv(rows), "text/csv")})
+    response = await client.post(
+        "/admin/hotline/imports",
+        headers=admin,
+        files={"file": ("工单.csv", _csv(rows), "text/csv")},
+    )
     assert response.status_code == 200, response.text
     assert (response.json()["inserted"], response.json()["rejected"]) == (8, [])
     stored = {n: (await _order(db, n))["request_type"] for n in sent}
-    assert stored == {"Q1": "inquiry", "Q2": "help", "Q3": "complaint", "Q4": "tip_off",
-                      "Q5": "suggestion", "Q6": "complaint", "Q7": "tip_off", "Q8": None}
+    assert stored == {
+        "Q1": "inquiry",
+        "Q2": "help",
+        "Q3": "complaint",
+        "Q4": "tip_off",
+        "Q5": "suggestion",
+        "Q6": "complaint",
+        "Q7": "tip_off",
+        "Q8": None,
+    }
 
-    exported = await client.post("/admin/hotline/exports?format=csv&dry_run=true",
-                                 headers=admin)
+    exported = await client.post("/admin/hotline/exports?format=csv&dry_run=true", headers=admin)
     assert exported.status_code == 200, exported.text
     table = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert table[0] == list(COLUMNS.values())
     by_number = {r[0]: dict(zip(table[0], r, strict=True)) for r in table[1:]}
     assert {n: r["诉求类型"] for n, r in by_number.items()} == {
-        "Q1": "咨询", "Q2": "求助", "Q3": "投诉", "Q4": "举报", "Q5": "建议", "Q6": "投诉",
-        "Q7": "举报", "Q8": ""}
+        "Q1": "咨询",
+        "Q2": "求助",
+        "Q3": "投诉",
+        "Q4": "举报",
+        "Q5": "建议",
+        "Q6": "投诉",
+        "Q7": "举报",
+        "Q8": "",
+    }
     light, ebike = by_number["Q1"], by_number["Q3"]
     assert [light[h] for h in ("问题类别", "部件事件类型", "大类代码", "大类名称", "小类名称")] == [
-        "路灯损坏", "部件", "01", "公用设施", "路灯"]
+        "路灯损坏",
+        "部件",
+        "01",
+        "公用设施",
+        "路灯",
+    ]
     assert [ebike[h] for h in ("部件事件类型", "大类代码", "大类名称", "小类代码", "小类名称")] == [
-        "事件", "06", "扩展事件", "", "电动自行车违规停放充电"]
+        "事件",
+        "06",
+        "扩展事件",
+        "",
+        "电动自行车违规停放充电",
+    ]
 
     body = (await client.post("/admin/hotline/exports?format=json", headers=admin)).json()
     orders = {o["order_number"]: o for o in body["orders"]}
     assert {n: o["request_type"] for n, o in orders.items()} == stored
-    assert (orders["Q3"]["standard_kind"], orders["Q3"]["standard_major_code"],
-            orders["Q3"]["category"]) == ("event", "06", "fire.ebike_indoor")
+    assert (
+        orders["Q3"]["standard_kind"],
+        orders["Q3"]["standard_major_code"],
+        orders["Q3"]["category"],
+    ) == ("event", "06", "fire.ebike_indoor")
     # Not yet due and nobody has taken it up: whether it was met is not known yet.
     assert orders["Q3"]["first_contact_at"] is None
     assert orders["Q3"]["first_contact_met"] is None
@@ -128,8 +186,10 @@ async def test_the_mapping_can_default_a_missing_request_type(db, settings, scen
     path = tmp_path / "orders.csv"
     path.write_bytes(_csv([_row("D1", now, 诉求类型="")]))
     override = tmp_path / "m.toml"
-    override.write_text('[defaults]\nrequest_type = "help"\n[values.request_type]\n'
-                        '"求援" = "help"\n', encoding="utf-8")
+    override.write_text(
+        '[defaults]\nrequest_type = "help"\n[values.request_type]\n"求援" = "help"\n',
+        encoding="utf-8",
+    )
     mapping = HotlineMapping.load(override)
     assert mapping.request_type_for("求援") == "help"
     report = await _import(db, settings, users, path, now, mapping=mapping)
@@ -143,17 +203,33 @@ async def test_an_unknown_request_type_is_a_row_error_naming_the_field(
     _world, users = scene
     now = datetime.now(UTC)
     path = tmp_path / "orders.csv"
-    path.write_bytes(_csv([_row("U1", now), _row("U2", now, 诉求类型="表扬"),
-                           _row("U3", now, 诉求类型="x" * 500)]))
+    path.write_bytes(
+        _csv(
+            [_row("U1", now), _row("U2", now, 诉求类型="表扬"), _row("U3", now, 诉求类型="x" * 500)]
+        )
+    )
     report = await _import(db, settings, users, path, now)
     assert [(i.row, i.external_id, i.field) for i in report.rejected] == [
-        (2, "U2", "诉求类型"), (3, "U3", "诉求类型")]
+        (2, "U2", "诉求类型"),
+        (3, "U3", "诉求类型"),
+    ]
     assert "表扬" in report.rejected[0].reason and "投诉" in report.rejected[0].reason_zh
     assert [f["order_number"] for f in report.filed] == ["U1"]
     # Under its English name too.
     path = tmp_path / "orders.json"
-    path.write_text(json.dumps([{"order_number": "U4", "content": "井盖缺失", "address": ADDRESS,
-                                 "request_type": "praise"}]), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "order_number": "U4",
+                    "content": "井盖缺失",
+                    "address": ADDRESS,
+                    "request_type": "praise",
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
     english = await _import(db, settings, users, path, now)
     assert [(i.external_id, i.field) for i in english.rejected] == [("U4", "request_type")]
 
@@ -186,15 +262,22 @@ async def test_first_contact_is_due_one_working_day_on_across_a_weekend_and_is_j
     assert f1["accept_due_at"] == f1["first_contact_due_at"]
 
     ctx, worker = intake_context(settings), await load_principal(db, users["worker"].id)
-    await take_action(db, ctx, worker, f1["tracking_number"], ActionRequest("accept"),
-                      _china(2026, 11, 30, 15, 30))             # Monday, in time
-    await take_action(db, ctx, worker, f2["tracking_number"], ActionRequest("accept"),
-                      _china(2026, 12, 1, 10))                  # Tuesday 10:00, late
+    await take_action(
+        db,
+        ctx,
+        worker,
+        f1["tracking_number"],
+        ActionRequest("accept"),
+        _china(2026, 11, 30, 15, 30),
+    )  # Monday, in time
+    await take_action(
+        db, ctx, worker, f2["tracking_number"], ActionRequest("accept"), _china(2026, 12, 1, 10)
+    )  # Tuesday 10:00, late
     export = await export_hotline_results(db, now=now, mark=False)
     orders = {o["order_number"]: o for o in export.orders}
-    assert [(orders[n]["first_contact_at"], orders[n]["first_contact_met"])
-            for n in ("F1", "F2", "F3")] == [
-        ("2026-11-30 15:30:00", True), ("2026-12-01 10:00:00", False), (None, False)]
+    assert [
+        (orders[n]["first_contact_at"], orders[n]["first_contact_met"]) for n in ("F1", "F2", "F3")
+    ] == [("2026-11-30 15:30:00", True), ("2026-12-01 10:00:00", False), (None, False)]
     assert orders["F1"]["first_contact_due_at"] == "2026-11-30 16:00:00"
     table = list(csv.reader(io.StringIO(export.to_csv().decode("utf-8-sig"))))
     rows = {r[0]: dict(zip(table[0], r, strict=True)) for r in table[1:]}
@@ -222,8 +305,10 @@ async def test_the_api_takes_the_first_contact_allowance_from_settings(db, setti
     row = _row("S1", received, 诉求类别="路灯不亮")
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
         response = await client.post(
-            "/admin/hotline/imports", headers=auth_headers(users["admin"], settings),
-            files={"file": ("o.csv", _csv([row]), "text/csv")})
+            "/admin/hotline/imports",
+            headers=auth_headers(users["admin"], settings),
+            files={"file": ("o.csv", _csv([row]), "text/csv")},
+        )
     assert response.status_code == 200, response.text
     [filed] = response.json()["filed"]
     calendar = intake_context(settings).calendar
@@ -231,4 +316,5 @@ async def test_the_api_takes_the_first_contact_allowance_from_settings(db, setti
     assert expected != deadline(received, "1wd", calendar)
     assert datetime.fromisoformat(filed["first_contact_due_at"]) == expected
     assert (await _order(db, "S1"))["first_contact_due_at"] == datetime.fromisoformat(
-        filed["first_contact_due_at"])
+        filed["first_contact_due_at"]
+    )

@@ -14,14 +14,32 @@ from grid.importing.reading import FieldMapping
 from tests.factories import ORIGIN, TEST_CRS
 
 X0, Y0 = ORIGIN
-HYDRANT = "440106" "01" "16" "000001"
-CABINET = "440106" "06" "51" "000002"
-COVER = "440106" "01" "03" "000003"
+HYDRANT = "4401060116000001"
+CABINET = "4401060651000002"
+COVER = "4401060103000003"
 
 GOOD = [
-    {"编码": HYDRANT, "类型": "消火栓", "名称": "测试路1号旁", "状态": "正常", "geometry": Point(X0 + 100, Y0 + 100)},
-    {"编码": CABINET, "类型": "灭火器箱", "名称": None, "状态": "损坏", "geometry": Point(X0 + 600, Y0 + 100)},
-    {"编码": COVER, "类型": "井盖", "名称": None, "状态": "正常", "geometry": Point(X0 + 1100, Y0 + 100)},
+    {
+        "编码": HYDRANT,
+        "类型": "消火栓",
+        "名称": "测试路1号旁",
+        "状态": "正常",
+        "geometry": Point(X0 + 100, Y0 + 100),
+    },
+    {
+        "编码": CABINET,
+        "类型": "灭火器箱",
+        "名称": None,
+        "状态": "损坏",
+        "geometry": Point(X0 + 600, Y0 + 100),
+    },
+    {
+        "编码": COVER,
+        "类型": "井盖",
+        "名称": None,
+        "状态": "正常",
+        "geometry": Point(X0 + 1100, Y0 + 100),
+    },
 ]
 MAPPING_TOML = """
 [fields]
@@ -39,7 +57,8 @@ status = "状态"
 def _frame(rows, crs=TEST_CRS):
     return gpd.GeoDataFrame(
         {k: [r[k] for r in rows] for k in rows[0] if k != "geometry"},
-        geometry=[r["geometry"] for r in rows], crs=crs,
+        geometry=[r["geometry"] for r in rows],
+        crs=crs,
     )
 
 
@@ -51,14 +70,18 @@ def mapping_path(tmp_path):
 
 
 def _stored(conn):
-    return conn.execute(text(
-        "SELECT a.code, a.kind, a.name, a.status, a.source, c.code AS cell, "
-        "ST_AsText(a.location) AS wkt FROM city_assets a "
-        "LEFT JOIN grid_cells c ON c.id = a.cell_id ORDER BY a.external_id, a.id")).all()
+    return conn.execute(
+        text(
+            "SELECT a.code, a.kind, a.name, a.status, a.source, c.code AS cell, "
+            "ST_AsText(a.location) AS wkt FROM city_assets a "
+            "LEFT JOIN grid_cells c ON c.id = a.cell_id ORDER BY a.external_id, a.id"
+        )
+    ).all()
 
 
 def test_geopackage_in_epsg_4547_with_a_mapping_is_reprojected_linked_and_stored(
-        conn, tmp_path, mapping_path):
+    conn, tmp_path, mapping_path
+):
     path = tmp_path / "assets.gpkg"
     _frame(GOOD).to_file(path)
     report = import_assets(conn, path, mapping=FieldMapping.load(mapping_path))
@@ -73,8 +96,10 @@ def test_geopackage_in_epsg_4547_with_a_mapping_is_reprojected_linked_and_stored
     expected = gpd.GeoSeries([GOOD[0]["geometry"]], crs=TEST_CRS).to_crs(4326).iloc[0]
     assert shapely.from_wkt(rows[0].wkt).equals_exact(expected, 1e-8)
     # The generated Web-Mercator copy is there for tiles.
-    assert conn.execute(text("SELECT ST_SRID(location_3857) FROM city_assets LIMIT 1")
-                        ).scalar() == 3857
+    assert (
+        conn.execute(text("SELECT ST_SRID(location_3857) FROM city_assets LIMIT 1")).scalar()
+        == 3857
+    )
 
 
 def test_reimport_updates_by_code(conn, tmp_path, mapping_path):
@@ -88,18 +113,65 @@ def test_reimport_updates_by_code(conn, tmp_path, mapping_path):
     assert _stored(conn)[0].status == "damaged"
 
 
-def test_bad_code_or_unknown_kind_gives_row_errors_and_writes_nothing(conn, tmp_path,
-                                                                      mapping_path):
+def test_bad_code_or_unknown_kind_gives_row_errors_and_writes_nothing(conn, tmp_path, mapping_path):
     rows = [
         *GOOD,
-        {"编码": "4401060116", "类型": "消火栓", "名称": None, "状态": "正常", "geometry": Point(X0 + 50, Y0 + 50)},
-        {"编码": "440106011600000X", "类型": "消火栓", "名称": None, "状态": "正常", "geometry": Point(X0 + 60, Y0 + 50)},
-        {"编码": "440106011600000" "9", "类型": "飞船", "名称": None, "状态": "正常", "geometry": Point(X0 + 70, Y0 + 50)},
-        {"编码": "440106" "01" "18" "000010", "类型": "消火栓", "名称": None, "状态": "正常", "geometry": Point(X0 + 80, Y0 + 50)},
-        {"编码": HYDRANT, "类型": "消火栓", "名称": None, "状态": "正常", "geometry": Point(X0 + 90, Y0 + 50)},
-        {"编码": "440106" "01" "16" "000011", "类型": "消火栓", "名称": None, "状态": "丢了", "geometry": Point(X0 + 95, Y0 + 50)},
-        {"编码": "440106" "01" "16" "000012", "类型": "消火栓", "名称": None, "状态": "正常", "geometry": box(X0, Y0, X0 + 5, Y0 + 5)},
-        {"编码": "440106" "01" "16" "000013", "类型": "消火栓", "名称": None, "状态": "正常", "geometry": Point(X0 + 80_000, Y0 + 80_000)},
+        {
+            "编码": "4401060116",
+            "类型": "消火栓",
+            "名称": None,
+            "状态": "正常",
+            "geometry": Point(X0 + 50, Y0 + 50),
+        },
+        {
+            "编码": "440106011600000X",
+            "类型": "消火栓",
+            "名称": None,
+            "状态": "正常",
+            "geometry": Point(X0 + 60, Y0 + 50),
+        },
+        {
+            "编码": "4401060116000009",
+            "类型": "飞船",
+            "名称": None,
+            "状态": "正常",
+            "geometry": Point(X0 + 70, Y0 + 50),
+        },
+        {
+            "编码": "4401060118000010",
+            "类型": "消火栓",
+            "名称": None,
+            "状态": "正常",
+            "geometry": Point(X0 + 80, Y0 + 50),
+        },
+        {
+            "编码": HYDRANT,
+            "类型": "消火栓",
+            "名称": None,
+            "状态": "正常",
+            "geometry": Point(X0 + 90, Y0 + 50),
+        },
+        {
+            "编码": "4401060116000011",
+            "类型": "消火栓",
+            "名称": None,
+            "状态": "丢了",
+            "geometry": Point(X0 + 95, Y0 + 50),
+        },
+        {
+            "编码": "4401060116000012",
+            "类型": "消火栓",
+            "名称": None,
+            "状态": "正常",
+            "geometry": box(X0, Y0, X0 + 5, Y0 + 5),
+        },
+        {
+            "编码": "4401060116000013",
+            "类型": "消火栓",
+            "名称": None,
+            "状态": "正常",
+            "geometry": Point(X0 + 80_000, Y0 + 80_000),
+        },
     ]
     path = tmp_path / "bad.gpkg"
     _frame(rows).to_file(path)
@@ -138,8 +210,7 @@ def test_csv_needs_a_crs_and_takes_4547_coordinates(conn, tmp_path):
     from gis.errors import InvalidInput
 
     path = tmp_path / "assets.csv"
-    path.write_text(f"code,kind,lon,lat\n{HYDRANT},fire_hydrant,{X0 + 100},{Y0 + 100}\n",
-                    "utf-8")
+    path.write_text(f"code,kind,lon,lat\n{HYDRANT},fire_hydrant,{X0 + 100},{Y0 + 100}\n", "utf-8")
     with pytest.raises(InvalidInput) as missing:
         import_assets(conn, path)
     assert missing.value.field == "crs"
@@ -147,8 +218,9 @@ def test_csv_needs_a_crs_and_takes_4547_coordinates(conn, tmp_path):
     assert report.inserted == 1 and _stored(conn)[0].cell == "880101001001001"
 
 
-def test_cli_refuses_a_file_with_rejected_rows_and_names_them(tmp_path, mapping_path,
-                                                              monkeypatch, conn):
+def test_cli_refuses_a_file_with_rejected_rows_and_names_them(
+    tmp_path, mapping_path, monkeypatch, conn
+):
     from contextlib import contextmanager
 
     from api import cli
@@ -160,12 +232,14 @@ def test_cli_refuses_a_file_with_rejected_rows_and_names_them(tmp_path, mapping_
     monkeypatch.setattr(cli, "bulk_transaction", on_test_connection)
     path = tmp_path / "bad.gpkg"
     _frame([dict(GOOD[0], 编码="123")]).to_file(path)
-    result = CliRunner().invoke(cli.main, ["import", "assets", str(path),
-                                           "--mapping", str(mapping_path)])
+    result = CliRunner().invoke(
+        cli.main, ["import", "assets", str(path), "--mapping", str(mapping_path)]
+    )
     assert result.exit_code != 0
     assert "rejected row 1" in result.output and "nothing was written" in result.output
     _frame(GOOD).to_file(path)
-    result = CliRunner().invoke(cli.main, ["import", "assets", str(path),
-                                           "--mapping", str(mapping_path)])
+    result = CliRunner().invoke(
+        cli.main, ["import", "assets", str(path), "--mapping", str(mapping_path)]
+    )
     assert result.exit_code == 0, result.output
     assert len(_stored(conn)) == 3

@@ -24,14 +24,33 @@ def _rect(x0, y0, x1, y1):
 def _frame(rows, crs=TEST_CRS):
     return gpd.GeoDataFrame(
         {k: [r[k] for r in rows] for k in rows[0] if k != "geometry"},
-        geometry=[r["geometry"] for r in rows], crs=crs,
+        geometry=[r["geometry"] for r in rows],
+        crs=crs,
     )
 
 
 GOOD = [
-    {"BID": "B-1", "地址": "测试路1号", "用途": "住宅", "层数": 6, "geometry": _rect(100, 100, 130, 120)},
-    {"BID": "B-2", "地址": "测试路3号", "用途": "商业", "层数": 2, "geometry": _rect(600, 100, 640, 130)},
-    {"BID": "B-3", "地址": "测试路5号", "用途": "住宅", "层数": 18, "geometry": _rect(1100, 100, 1130, 140)},
+    {
+        "BID": "B-1",
+        "地址": "测试路1号",
+        "用途": "住宅",
+        "层数": 6,
+        "geometry": _rect(100, 100, 130, 120),
+    },
+    {
+        "BID": "B-2",
+        "地址": "测试路3号",
+        "用途": "商业",
+        "层数": 2,
+        "geometry": _rect(600, 100, 640, 130),
+    },
+    {
+        "BID": "B-3",
+        "地址": "测试路5号",
+        "用途": "住宅",
+        "层数": 18,
+        "geometry": _rect(1100, 100, 1130, 140),
+    },
 ]
 MAPPING_TOML = """
 [fields]
@@ -53,18 +72,17 @@ def mapping(tmp_path):
     return FieldMapping.load(path)
 
 
-
-
 def _stored(conn):
-    return conn.execute(text(
-        "SELECT b.external_id, b.address, b.use, b.floors, c.code FROM buildings b "
-        "LEFT JOIN grid_cells c ON c.id = b.cell_id ORDER BY b.external_id"
-    )).all()
+    return conn.execute(
+        text(
+            "SELECT b.external_id, b.address, b.use, b.floors, c.code FROM buildings b "
+            "LEFT JOIN grid_cells c ON c.id = b.cell_id ORDER BY b.external_id"
+        )
+    ).all()
 
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".shp"])
-def test_each_format_in_a_projected_crs_is_reprojected_and_linked(conn, tmp_path, mapping,
-                                                                   suffix):
+def test_each_format_in_a_projected_crs_is_reprojected_and_linked(conn, tmp_path, mapping, suffix):
     path = tmp_path / f"buildings{suffix}"
     _frame(GOOD).to_file(path, encoding="utf-8" if suffix == ".shp" else None)
     report = import_buildings(conn, path, mapping=mapping)
@@ -75,12 +93,16 @@ def test_each_format_in_a_projected_crs_is_reprojected_and_linked(conn, tmp_path
         ("B-2", "commercial", 2, "880101001001002"),
         ("B-3", "residential", 18, "880101001002001"),
     ]
-    stored = shapely.from_wkt(conn.execute(text(
-        "SELECT ST_AsText(footprint) FROM buildings WHERE external_id = 'B-1'")).scalar())
+    stored = shapely.from_wkt(
+        conn.execute(
+            text("SELECT ST_AsText(footprint) FROM buildings WHERE external_id = 'B-1'")
+        ).scalar()
+    )
     expected = gpd.GeoSeries([GOOD[0]["geometry"]], crs=TEST_CRS).to_crs(4326).iloc[0]
     # Shapefiles store rings clockwise: compare normalised, to a tenth of a micro-degree.
     assert shapely.normalize(stored).equals_exact(
-        shapely.normalize(shapely.MultiPolygon([expected])), 1e-7)
+        shapely.normalize(shapely.MultiPolygon([expected])), 1e-7
+    )
 
 
 def test_csv_with_coordinates_needs_and_uses_a_declared_crs(conn, tmp_path):
@@ -117,20 +139,39 @@ def test_a_file_without_crs_is_an_error_not_a_guess(conn, tmp_path, mapping):
     assert _stored(conn) == []
 
 
-def test_bad_rows_are_rejected_with_row_field_and_reason_and_bowties_repaired(conn, tmp_path,
-                                                                             mapping):
-    bowtie = Polygon([(X0 + 200, Y0 + 200), (X0 + 240, Y0 + 240), (X0 + 240, Y0 + 200),
-                      (X0 + 200, Y0 + 240)])
+def test_bad_rows_are_rejected_with_row_field_and_reason_and_bowties_repaired(
+    conn, tmp_path, mapping
+):
+    bowtie = Polygon(
+        [(X0 + 200, Y0 + 200), (X0 + 240, Y0 + 240), (X0 + 240, Y0 + 200), (X0 + 200, Y0 + 240)]
+    )
     rows = [
         *GOOD[:1],
         {"BID": "N", "地址": "空几何", "用途": "住宅", "层数": 3, "geometry": None},
         {"BID": "E", "地址": "空集合", "用途": "住宅", "层数": 3, "geometry": GeometryCollection()},
         {"BID": "P", "地址": "点", "用途": "住宅", "层数": 3, "geometry": Point(X0 + 5, Y0 + 5)},
-        {"BID": "F", "地址": "远方", "用途": "住宅", "层数": 3,
-         "geometry": _rect(80_000, 80_000, 80_030, 80_030)},
+        {
+            "BID": "F",
+            "地址": "远方",
+            "用途": "住宅",
+            "层数": 3,
+            "geometry": _rect(80_000, 80_000, 80_030, 80_030),
+        },
         {"BID": "A", "地址": "", "用途": "住宅", "层数": 3, "geometry": _rect(10, 10, 20, 20)},
-        {"BID": "L", "地址": "楼层错", "用途": "住宅", "层数": -2, "geometry": _rect(30, 30, 40, 40)},
-        {"BID": "U", "地址": "用途错", "用途": "飞船", "层数": 3, "geometry": _rect(50, 50, 60, 60)},
+        {
+            "BID": "L",
+            "地址": "楼层错",
+            "用途": "住宅",
+            "层数": -2,
+            "geometry": _rect(30, 30, 40, 40),
+        },
+        {
+            "BID": "U",
+            "地址": "用途错",
+            "用途": "飞船",
+            "层数": 3,
+            "geometry": _rect(50, 50, 60, 60),
+        },
         {"BID": "X", "地址": "自交", "用途": "住宅", "层数": 3, "geometry": bowtie},
     ]
     path = tmp_path / "bad.geojson"
@@ -171,8 +212,12 @@ def test_dry_run_reports_without_writing(conn, tmp_path, mapping):
 
 def test_building_outside_every_cell_is_listed(conn, tmp_path, mapping):
     # Inside the city (region) but north of every cell.
-    conn.execute(text("UPDATE regions SET boundary = ST_Multi(ST_Buffer(boundary, 0.01)) "
-                      "WHERE parent_id IS NULL"))
+    conn.execute(
+        text(
+            "UPDATE regions SET boundary = ST_Multi(ST_Buffer(boundary, 0.01)) "
+            "WHERE parent_id IS NULL"
+        )
+    )
     rows = [dict(GOOD[0], BID="OUT", geometry=_rect(100, 700, 130, 720))]
     path = tmp_path / "out.gpkg"
     _frame(rows).to_file(path)
@@ -188,8 +233,12 @@ def test_a_failure_midway_leaves_nothing_behind(sync_engine, tmp_path, mapping, 
     _frame(GOOD).to_file(path)
 
     def exploding_upsert(conn, rows, footprints):
-        conn.execute(text("INSERT INTO buildings (address, use, floors, footprint) "
-                          "VALUES ('half', 'other', 1, 'SRID=4326;MULTIPOLYGON(((0 0,1 0,1 1,0 0)))')"))
+        conn.execute(
+            text(
+                "INSERT INTO buildings (address, use, floors, footprint) "
+                "VALUES ('half', 'other', 1, 'SRID=4326;MULTIPOLYGON(((0 0,1 0,1 1,0 0)))')"
+            )
+        )
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(module, "_upsert", exploding_upsert)
@@ -198,15 +247,22 @@ def test_a_failure_midway_leaves_nothing_behind(sync_engine, tmp_path, mapping, 
             make_sync_world(conn)
             import_buildings(conn, path, mapping=mapping)
         assert conn.execute(text("SELECT count(*) FROM buildings")).scalar() == 0
-        assert conn.execute(text("SELECT count(*) FROM regions WHERE code = '880100'")).scalar() == 0
+        assert (
+            conn.execute(text("SELECT count(*) FROM regions WHERE code = '880100'")).scalar() == 0
+        )
 
 
 # --- a large load builds the secondary indexes after it -----------------------------------
 
-_INDEXES = text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'buildings' "
-                "ORDER BY indexname")
-SECONDARY = {"ix_buildings_address_trgm", "ix_buildings_cell_id", "ix_buildings_footprint",
-             "ix_buildings_footprint_3857"}
+_INDEXES = text(
+    "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'buildings' ORDER BY indexname"
+)
+SECONDARY = {
+    "ix_buildings_address_trgm",
+    "ix_buildings_cell_id",
+    "ix_buildings_footprint",
+    "ix_buildings_footprint_3857",
+}
 
 
 @pytest.fixture
@@ -240,9 +296,13 @@ def test_a_large_import_writes_without_secondary_indexes_then_builds_them(
     assert conn.execute(_INDEXES).all() == before  # the same names and definitions
     assert any("built after the load" in line for line in lines)
     conn.execute(text("SET LOCAL enable_seqscan = off"))
-    plan = "\n".join(conn.execute(text(
-        "EXPLAIN SELECT id FROM buildings WHERE footprint && ST_MakeEnvelope(0, 0, 1, 1, 4326)"
-    )).scalars())
+    plan = "\n".join(
+        conn.execute(
+            text(
+                "EXPLAIN SELECT id FROM buildings WHERE footprint && ST_MakeEnvelope(0, 0, 1, 1, 4326)"
+            )
+        ).scalars()
+    )
     assert "ix_buildings_footprint" in plan
 
 
@@ -251,8 +311,14 @@ def test_a_small_import_keeps_the_indexes_in_place(conn, tmp_path, mapping, monk
 
     seen = []
     real_upsert = module._upsert
-    monkeypatch.setattr(module, "_upsert", lambda c, r, f: (
-        seen.append({name for name, _d in c.execute(_INDEXES)}), real_upsert(c, r, f))[1])
+    monkeypatch.setattr(
+        module,
+        "_upsert",
+        lambda c, r, f: (
+            seen.append({name for name, _d in c.execute(_INDEXES)}),
+            real_upsert(c, r, f),
+        )[1],
+    )
     path = tmp_path / "b.gpkg"
     _frame(GOOD).to_file(path)
     import_buildings(conn, path, mapping=mapping)

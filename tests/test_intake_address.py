@@ -31,8 +31,11 @@ def _at(x: float, y: float, **extra) -> dict:
 
 
 async def _address(db, number: str) -> str | None:
-    return (await db.execute(text("SELECT address FROM incidents WHERE tracking_number = :t"),
-                             {"t": number})).scalar_one()
+    return (
+        await db.execute(
+            text("SELECT address FROM incidents WHERE tracking_number = :t"), {"t": number}
+        )
+    ).scalar_one()
 
 
 async def _file(client, body: dict) -> str:
@@ -84,9 +87,7 @@ async def test_intake_is_still_one_statement(client, db, scene, monkeypatch):
     assert intake.ADDRESS_RADIUS_M == 50.0
 
 
-async def test_staff_see_the_address_in_the_work_list_and_the_incident(
-    client, db, scene, settings
-):
+async def test_staff_see_the_address_in_the_work_list_and_the_incident(client, db, scene, settings):
     _world, worker = scene
     number = await _file(client, _at(170, 120))
     headers = auth_headers(worker, settings)
@@ -110,21 +111,41 @@ async def test_staff_file_for_a_resident_through_the_staff_channels(
     manager = await make_user(db, "cm-a", "community_manager", world.community_a)
     for filer in (worker, manager):
         response = await client.post(
-            "/reports", headers=auth_headers(filer, settings),
-            json=_at(120, 120, channel=channel, description="独居老人家中电线老化",
-                     contact_name="李阿姨", contact_phone="13800000000"))
+            "/reports",
+            headers=auth_headers(filer, settings),
+            json=_at(
+                120,
+                120,
+                channel=channel,
+                description="独居老人家中电线老化",
+                contact_name="李阿姨",
+                contact_phone="13800000000",
+            ),
+        )
         assert response.status_code == 201, response.text
-        row = (await db.execute(text("""
+        row = (
+            (
+                await db.execute(
+                    text("""
             SELECT i.channel, i.reporter_id, i.reporter_name, e.kind, e.actor_id,
                    e.actor_role, e.data
             FROM incidents i JOIN incident_events e ON e.incident_id = i.id
             WHERE i.tracking_number = :t ORDER BY e.id LIMIT 1
-        """), {"t": response.json()["tracking_number"]})).mappings().one()
+        """),
+                    {"t": response.json()["tracking_number"]},
+                )
+            )
+            .mappings()
+            .one()
+        )
         assert row["channel"] == channel and row["reporter_name"] == "李阿姨"
         # The staff member is the filer, in the report and its first event.
         assert row["reporter_id"] == filer.id
         assert (row["kind"], row["actor_id"], row["actor_role"]) == (
-            "created", filer.id, filer.role)
+            "created",
+            filer.id,
+            filer.role,
+        )
         assert row["data"] == {"channel": channel}
 
 
@@ -136,8 +157,9 @@ async def test_residents_and_anonymous_reporters_may_not_use_staff_channels(
     resident = await make_user(db, "resident1", "resident", world.community_a)
     before = (await db.execute(text("SELECT count(*) FROM incidents"))).scalar()
     for headers in ({}, auth_headers(resident, settings)):
-        response = await client.post("/reports", headers=headers,
-                                     json=_at(120, 120, channel=channel))
+        response = await client.post(
+            "/reports", headers=headers, json=_at(120, 120, channel=channel)
+        )
         assert response.status_code == 403, response.text
         error = response.json()["error"]
         assert [f["field"] for f in error["fields"]] == ["channel"]

@@ -87,8 +87,9 @@ async def test_draft_cells_are_not_used_for_lookups(db):
 
 async def test_lookup_api_hides_worker_identity_from_the_public(client, db, settings):
     world = await make_world(db)
-    worker = await make_user(db, "worker-a1", "grid_worker", world.community_a, "张伟",
-                             phone="13912345678")
+    worker = await make_user(
+        db, "worker-a1", "grid_worker", world.community_a, "张伟", phone="13912345678"
+    )
     await assign(db, world.cell_a1, worker)
     lon, lat = metres_point(250, 250)
     params = {"lon": lon, "lat": lat, "on": DAY.isoformat()}

@@ -27,8 +27,9 @@ async def _city(db):
     """The test world with a worker on duty in a1, a building in a1 (x/y 300..340 m) and
     the test roads (中山大道 on y 250, 翠竹街 on y 400, an unnamed one near 100,110)."""
     world = await make_world(db)
-    worker = await make_user(db, "place-w", "grid_worker", world.community_a, WORKER_NAME,
-                             phone=WORKER_PHONE)
+    worker = await make_user(
+        db, "place-w", "grid_worker", world.community_a, WORKER_NAME, phone=WORKER_PHONE
+    )
     await assign(db, world.cell_a1, worker)
     await make_building(db, world.cell_a1, (300, 300, 340, 340), ADDRESS)
     await load_basemap(db)
@@ -48,9 +49,7 @@ async def _place(client, x: float, y: float):
     return await client.get("/lookup/place", params={"lon": lon, "lat": lat})
 
 
-async def test_a_pin_on_a_building_is_its_address_in_its_cell_with_an_unnamed_worker(
-    db, settings
-):
+async def test_a_pin_on_a_building_is_its_address_in_its_cell_with_an_unnamed_worker(db, settings):
     world = await _city(db)
     async with _client(settings, db) as client:
         response = await _place(client, 320, 320)
@@ -75,9 +74,7 @@ async def test_with_public_duty_cards_the_worker_is_named_but_never_their_phone_
     assert WORKER_PHONE not in response.text and "place-w" not in response.text
 
 
-async def test_duty_cards_never_name_a_manager_answering_for_a_cell_without_workers(
-    db, settings
-):
+async def test_duty_cards_never_name_a_manager_answering_for_a_cell_without_workers(db, settings):
     world = await _city(db)
     await make_user(db, "place-cm", "community_manager", world.community_b, "李经理")
     async with _client(settings, db, public_duty_cards=True) as client:
@@ -86,9 +83,7 @@ async def test_duty_cards_never_name_a_manager_answering_for_a_cell_without_work
     assert body["duty"] == {"level": "community_manager", "name": None}
 
 
-async def test_a_building_within_50_m_stands_for_the_address_and_further_out_the_road(
-    db, settings
-):
+async def test_a_building_within_50_m_stands_for_the_address_and_further_out_the_road(db, settings):
     await _city(db)
     async with _client(settings, db) as client:
         near = (await _place(client, 320, 370)).json()  # 30 m north of the building
@@ -122,9 +117,17 @@ async def test_the_answer_does_not_change_when_a_report_is_filed_there(db, setti
     lon, lat = metres_point(320, 370)
     async with _client(settings, db) as client:
         before = await client.get("/lookup/place", params={"lon": lon, "lat": lat})
-        filed = await client.post("/reports", json={
-            "category": "fire.blocked_exit", "lon": lon, "lat": lat,
-            "description": "楼道堆放杂物", "contact_name": "王五", "contact_phone": "13700000000"})
+        filed = await client.post(
+            "/reports",
+            json={
+                "category": "fire.blocked_exit",
+                "lon": lon,
+                "lat": lat,
+                "description": "楼道堆放杂物",
+                "contact_name": "王五",
+                "contact_phone": "13700000000",
+            },
+        )
         after = await client.get("/lookup/place", params={"lon": lon, "lat": lat})
     assert filed.status_code == 201
     assert after.json() == before.json()  # no nearness oracle on reports
@@ -133,9 +136,11 @@ async def test_the_answer_does_not_change_when_a_report_is_filed_there(db, setti
 
 async def test_bad_coordinates_get_422_naming_the_parameter(db, settings):
     async with _client(settings, db) as client:
-        for params, field in (({"lon": 113.3, "lat": 91}, "lat"),
-                              ({"lon": "东经", "lat": 23.1}, "lon"),
-                              ({"lat": 23.1}, "lon")):
+        for params, field in (
+            ({"lon": 113.3, "lat": 91}, "lat"),
+            ({"lon": "东经", "lat": 23.1}, "lon"),
+            ({"lat": 23.1}, "lon"),
+        ):
             response = await client.get("/lookup/place", params=params)
             assert response.status_code == 422, params
             assert response.json()["error"]["fields"][0]["field"] == field

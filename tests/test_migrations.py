@@ -14,12 +14,31 @@ from maps.basemap import SCHEMA as BASEMAP_SCHEMA
 from migrations import alembic_config, include_object
 
 GRIDGOV_TABLES = {
-    "regions", "grid_cells", "users", "cell_assignments", "buildings",
-    "houses", "households", "people", "residences",
-    "incident_categories", "incidents", "incident_events", "outbox", "inbox_items",
-    "webhooks", "webhook_deliveries", "ratings", "work_orders", "rating_flags",
-    "rating_appeals", "extension_requests", "check_ins", "patrol_visits",
-    "patrol_visit_photos", "city_assets",
+    "regions",
+    "grid_cells",
+    "users",
+    "cell_assignments",
+    "buildings",
+    "houses",
+    "households",
+    "people",
+    "residences",
+    "incident_categories",
+    "incidents",
+    "incident_events",
+    "outbox",
+    "inbox_items",
+    "webhooks",
+    "webhook_deliveries",
+    "ratings",
+    "work_orders",
+    "rating_flags",
+    "rating_appeals",
+    "extension_requests",
+    "check_ins",
+    "patrol_visits",
+    "patrol_visit_photos",
+    "city_assets",
 }
 # Schemas gridgov owns besides the default one (None); other schemas are not ours.
 GRIDGOV_SCHEMAS = {None, "public", BASEMAP_SCHEMA}
@@ -43,11 +62,14 @@ def _include_name(name, type_, parent_names):
 
 def test_models_and_migrated_schema_do_not_drift(sync_engine):
     with sync_engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={
-            "include_object": _gridgov_schemas_only,
-            "include_name": _include_name,
-            "include_schemas": True,
-        })
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "include_object": _gridgov_schemas_only,
+                "include_name": _include_name,
+                "include_schemas": True,
+            },
+        )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 

@@ -67,11 +67,8 @@ async def test_the_categories_answer_carries_the_rule_for_the_page(client, db, s
     assert listed["community.garbage"]["min_content"] == "none"
 
 
-async def test_a_web_report_without_words_or_photo_is_refused_naming_description(
-    client, db, scene
-):
-    response = await client.post("/reports", json=_at(STORAGE),
-                                 headers={"Accept-Language": "en"})
+async def test_a_web_report_without_words_or_photo_is_refused_naming_description(client, db, scene):
+    response = await client.post("/reports", json=_at(STORAGE), headers={"Accept-Language": "en"})
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert [f["field"] for f in error["fields"]] == ["description"]
@@ -88,16 +85,20 @@ async def test_a_description_or_a_photo_alone_satisfies_description_or_photo(cli
     assert worded.status_code == 201, worded.text
     lon, lat = metres_point(260, 250)
     pictured = await client.post(
-        "/reports", data={"category": STORAGE, "lon": str(lon), "lat": str(lat)},
-        files=[("photos", ("a.jpg", _jpeg(), "image/jpeg"))])
+        "/reports",
+        data={"category": STORAGE, "lon": str(lon), "lat": str(lat)},
+        files=[("photos", ("a.jpg", _jpeg(), "image/jpeg"))],
+    )
     assert pictured.status_code == 201, pictured.text
     assert await _count(db) == 2
 
 
 async def test_a_photo_does_not_stand_for_a_required_description(client, db, scene):
     response = await client.post(
-        "/reports", data={k: str(v) for k, v in _at(GAS).items()},
-        files=[("photos", ("a.jpg", _jpeg(), "image/jpeg"))])
+        "/reports",
+        data={k: str(v) for k, v in _at(GAS).items()},
+        files=[("photos", ("a.jpg", _jpeg(), "image/jpeg"))],
+    )
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["field"] == "description"
     assert await _count(db) == 0
@@ -106,19 +107,23 @@ async def test_a_photo_does_not_stand_for_a_required_description(client, db, sce
 async def test_open311_applies_the_same_rule_and_counts_media_url_as_the_photo(client, db, scene):
     lon, lat = metres_point(250, 250)
     form = {"service_code": STORAGE, "lat": str(lat), "long": str(lon)}
-    bare = await client.post("/open311/v2/requests.json", data=form,
-                             headers={"Accept-Language": "en"})
+    bare = await client.post(
+        "/open311/v2/requests.json", data=form, headers={"Accept-Language": "en"}
+    )
     # GeoReport v2's error shape: 400, the parameter named first in the description.
     assert bare.status_code == 400, bare.text
     (problem,) = bare.json()
     assert problem["description"].startswith("description: ")
     assert "description_or_photo" in problem["description"]
-    linked = await client.post("/open311/v2/requests.json",
-                               data=form | {"media_url": "https://example.org/p/1.jpg"})
+    linked = await client.post(
+        "/open311/v2/requests.json", data=form | {"media_url": "https://example.org/p/1.jpg"}
+    )
     assert linked.status_code == 200, linked.text
     # A photo link is no description: a description-only rule still refuses it.
-    gas = await client.post("/open311/v2/requests.json", data=form | {
-        "service_code": GAS, "media_url": "https://example.org/p/2.jpg"})
+    gas = await client.post(
+        "/open311/v2/requests.json",
+        data=form | {"service_code": GAS, "media_url": "https://example.org/p/2.jpg"},
+    )
     assert gas.status_code == 400
     assert await _count(db) == 1
 
@@ -132,13 +137,30 @@ async def test_a_12345_order_and_a_phone_call_need_a_description_where_a_photo_i
     ctx = intake_context(settings)
     for channel in ("hotline", "phone"):
         with pytest.raises(InvalidInput) as refused:
-            await submit_report(db, ctx, ReportIn(category=STORAGE, lon=lon, lat=lat,
-                                                  channel=channel), [], filer, datetime.now(UTC))
+            await submit_report(
+                db,
+                ctx,
+                ReportIn(category=STORAGE, lon=lon, lat=lat, channel=channel),
+                [],
+                filer,
+                datetime.now(UTC),
+            )
         assert refused.value.field == "description"
         assert "(min_content = description)" in refused.value.message("en")
     filed = await submit_report(
-        db, ctx, ReportIn(category=STORAGE, lon=lon, lat=lat, channel="hotline",
-                          description="来电反映楼道堆放液化气罐"), [], filer, datetime.now(UTC))
+        db,
+        ctx,
+        ReportIn(
+            category=STORAGE,
+            lon=lon,
+            lat=lat,
+            channel="hotline",
+            description="来电反映楼道堆放液化气罐",
+        ),
+        [],
+        filer,
+        datetime.now(UTC),
+    )
     assert filed.tracking_number
     assert {"hotline", "phone"} == PHOTOLESS_CHANNELS
     assert min_content_for_channel("photo", "hotline") == "description"

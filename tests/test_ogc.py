@@ -29,22 +29,46 @@ GEOJSON = "application/geo+json"
 NAME, PHONE, DESCRIPTION = "林举报", "13912345670", "三楼楼道堆满纸箱"
 WORKER_NAME, WORKER_PHONE = "周网格", "13900000019"
 # Whatever of these reaches a public answer is a leak.
-PERSONAL = (NAME, PHONE, DESCRIPTION, WORKER_NAME, WORKER_PHONE, "w-ogc",
-            USER_PHONE, REPORTER_TEXT, "王五", "pages-w")
+PERSONAL = (
+    NAME,
+    PHONE,
+    DESCRIPTION,
+    WORKER_NAME,
+    WORKER_PHONE,
+    "w-ogc",
+    USER_PHONE,
+    REPORTER_TEXT,
+    "王五",
+    "pages-w",
+)
 CELL_FIELDS = {"code", "name", "community_code", "community_name"}
 REGION_FIELDS = {"code", "name", "level", "parent_code"}
-REPORT_FIELDS = {"tracking_number", "category", "category_zh", "category_en", "tier",
-                 "status", "created_at", "resolved_at", "closed_at"}
+REPORT_FIELDS = {
+    "tracking_number",
+    "category",
+    "category_zh",
+    "category_en",
+    "tier",
+    "status",
+    "created_at",
+    "resolved_at",
+    "closed_at",
+}
 WORLD_REGIONS = {"880100", "880101", "880101001", "880101001001", "880101001002"}
 WORLD_CELLS = {"880101001001001", "880101001001002", "880101001002001"}
 
 
 async def _report(session: AsyncSession, settings, category: str, x: float, y: float) -> str:
     lon, lat = metres_point(x, y)
-    data = ReportIn(category=category, lon=lon, lat=lat, description=DESCRIPTION,
-                    contact_name=NAME, contact_phone=PHONE)
-    made = await submit_report(session, intake_context(settings), data, [], None,
-                               datetime.now(UTC))
+    data = ReportIn(
+        category=category,
+        lon=lon,
+        lat=lat,
+        description=DESCRIPTION,
+        contact_name=NAME,
+        contact_phone=PHONE,
+    )
+    made = await submit_report(session, intake_context(settings), data, [], None, datetime.now(UTC))
     return made.tracking_number
 
 
@@ -53,11 +77,13 @@ async def city(db, settings):
     """The small test city with a staffed cell, a draft cell, and reports: at building,
     exact and cell precision, one rejected and one closed long ago (both hidden)."""
     world = await make_world(db)
-    worker = await make_user(db, "w-ogc", "grid_worker", world.community_a, WORKER_NAME,
-                             phone=WORKER_PHONE)
+    worker = await make_user(
+        db, "w-ogc", "grid_worker", world.community_a, WORKER_NAME, phone=WORKER_PHONE
+    )
     await assign(db, world.cell_a1, worker, valid_from=date(2026, 1, 1))
-    await make_cell(db, "880101001001009", world.community_a, (0, 0, 100, 100),
-                    await make_version(db, "draft"))
+    await make_cell(
+        db, "880101001001009", world.community_a, (0, 0, 100, 100), await make_version(db, "draft")
+    )
     reports = {
         "building": await _report(db, settings, "fire.blocked_exit", 250, 250),
         "exact": await _report(db, settings, "fire.blocked_lane", 760, 240),
@@ -65,14 +91,22 @@ async def city(db, settings):
         "rejected": await _report(db, settings, "community.garbage", 300, 300),
         "archived": await _report(db, settings, "community.garbage", 700, 300),
     }
-    await db.execute(text("UPDATE incidents SET status = 'rejected' WHERE tracking_number = :t"),
-                     {"t": reports["rejected"]})
-    await db.execute(text("UPDATE incidents SET status = 'closed', closed_at = now() - "
-                          "interval '90 days' WHERE tracking_number = :t"),
-                     {"t": reports["archived"]})
+    await db.execute(
+        text("UPDATE incidents SET status = 'rejected' WHERE tracking_number = :t"),
+        {"t": reports["rejected"]},
+    )
+    await db.execute(
+        text(
+            "UPDATE incidents SET status = 'closed', closed_at = now() - "
+            "interval '90 days' WHERE tracking_number = :t"
+        ),
+        {"t": reports["archived"]},
+    )
     # A known time for the datetime tests: 08:00 on 1 March in China.
-    await db.execute(text("UPDATE incidents SET created_at = '2026-03-01T00:00:00Z' "
-                          "WHERE tracking_number = :t"), {"t": reports["building"]})
+    await db.execute(
+        text("UPDATE incidents SET created_at = '2026-03-01T00:00:00Z' WHERE tracking_number = :t"),
+        {"t": reports["building"]},
+    )
     return world, reports
 
 
@@ -132,14 +166,19 @@ async def test_the_service_description_is_valid_openapi_30_with_the_limit_cap(cl
     limit = spec["components"]["parameters"]["limit"]["schema"]
     assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 1000, 10)
     assert spec["components"]["parameters"]["collectionId"]["schema"]["enum"] == [
-        "assets", "cells", "incidents", "regions"]
+        "assets",
+        "cells",
+        "incidents",
+        "regions",
+    ]
 
 
 async def test_the_apps_own_document_lists_the_ogc_parameters(client):
     spec = (await client.get("/openapi.json")).json()
     items = spec["paths"]["/ogc/collections/{collection_id}/items"]["get"]
     assert {"collection_id", "bbox", "limit", "datetime", "cursor"} <= {
-        p["name"] for p in items["parameters"]}
+        p["name"] for p in items["parameters"]
+    }
 
 
 async def test_collections_describe_the_three_public_layers_with_extents(client, city):
@@ -192,7 +231,12 @@ async def test_paging_follows_signed_next_links_to_the_end_in_id_order(client, c
     features, pages = await _all_pages(client, "regions", limit="2")
     # Made city first, then district, street and the two communities.
     assert [f["id"] for f in features] == [
-        "880100", "880101", "880101001", "880101001001", "880101001002"]
+        "880100",
+        "880101",
+        "880101001",
+        "880101001001",
+        "880101001002",
+    ]
     assert [p["numberReturned"] for p in pages] == [2, 2, 1]
     # The exact count is given on the first page only (it is not recounted per page).
     assert pages[0]["numberMatched"] == 5
@@ -222,10 +266,15 @@ async def test_public_reports_show_only_public_fields_at_the_coarse_place(client
         assert set(found["properties"]) == REPORT_FIELDS
         assert found["properties"]["tracking_number"] == number
         shown = found["geometry"]["coordinates"]
-        public, pin = (await db.execute(text(
-            "SELECT ST_AsGeoJSON(ST_Transform(public_point_3857, 4326), 6)::json, "
-            "ST_AsGeoJSON(location, 6)::json FROM incidents WHERE tracking_number = :t"),
-            {"t": number})).one()
+        public, pin = (
+            await db.execute(
+                text(
+                    "SELECT ST_AsGeoJSON(ST_Transform(public_point_3857, 4326), 6)::json, "
+                    "ST_AsGeoJSON(location, 6)::json FROM incidents WHERE tracking_number = :t"
+                ),
+                {"t": number},
+            )
+        ).one()
         assert shown == public["coordinates"]
         if number != reports["exact"]:
             assert shown != pin["coordinates"]  # coarsened: not the reporter's pin
@@ -235,8 +284,10 @@ async def test_public_reports_show_only_public_fields_at_the_coarse_place(client
 
 async def test_closed_reports_stay_public_for_the_public_maps_period_only(client, db, city):
     _world, reports = city
-    close = text("UPDATE incidents SET status = 'closed', closed_at = now() - "
-                 "make_interval(days => :days) WHERE tracking_number = :t")
+    close = text(
+        "UPDATE incidents SET status = 'closed', closed_at = now() - "
+        "make_interval(days => :days) WHERE tracking_number = :t"
+    )
 
     async def shown() -> set[str]:
         return {f["id"] for f in (await _items(client, "incidents")).json()["features"]}
@@ -245,8 +296,9 @@ async def test_closed_reports_stay_public_for_the_public_maps_period_only(client
     assert reports["exact"] in await shown()
     await db.execute(close, {"days": 40, "t": reports["exact"]})
     assert reports["exact"] not in await shown()
-    _assert_ogc_error(await client.get(f"/ogc/collections/incidents/items/{reports['exact']}"),
-                      404, "NotFound")
+    _assert_ogc_error(
+        await client.get(f"/ogc/collections/incidents/items/{reports['exact']}"), 404, "NotFound"
+    )
 
 
 async def test_bbox_selects_reports_and_cells_by_their_public_place(client, city):
@@ -262,22 +314,28 @@ async def test_bbox_selects_reports_and_cells_by_their_public_place(client, city
     lon0, lat0 = metres_point(1010, 10)
     lon1, lat1 = metres_point(1490, 490)
     with_heights = await _items(
-        client, "incidents", bbox=f"{lon0},{lat0},0,{lon1},{lat1},100",
-        **{"bbox-crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"})
+        client,
+        "incidents",
+        bbox=f"{lon0},{lat0},0,{lon1},{lat1},100",
+        **{"bbox-crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
+    )
     assert [f["id"] for f in with_heights.json()["features"]] == [reports["cell"]]
 
 
-@pytest.mark.parametrize(("value", "wanted"), [
-    ("2026-03-01T00:00:00Z", {"building"}),
-    ("2026-03-01T08:00:00+08:00", {"building"}),
-    ("2026-03-01", {"building"}),
-    ("../2026-03-01T00:00:00Z", {"building"}),
-    ("2026-03-01T00:00:00Z/..", {"building", "exact", "cell"}),
-    ("2026-03-01T00:00:00.000001Z/..", {"exact", "cell"}),
-    ("/2026-02-28T23:59:59Z", set()),
-    ("2026-03-02/..", {"exact", "cell"}),
-    ("../..", {"building", "exact", "cell"}),
-])
+@pytest.mark.parametrize(
+    ("value", "wanted"),
+    [
+        ("2026-03-01T00:00:00Z", {"building"}),
+        ("2026-03-01T08:00:00+08:00", {"building"}),
+        ("2026-03-01", {"building"}),
+        ("../2026-03-01T00:00:00Z", {"building"}),
+        ("2026-03-01T00:00:00Z/..", {"building", "exact", "cell"}),
+        ("2026-03-01T00:00:00.000001Z/..", {"exact", "cell"}),
+        ("/2026-02-28T23:59:59Z", set()),
+        ("2026-03-02/..", {"exact", "cell"}),
+        ("../..", {"building", "exact", "cell"}),
+    ],
+)
 async def test_datetime_filters_reports_on_the_time_made_closed_intervals(
     client, city, value, wanted
 ):
@@ -301,8 +359,12 @@ async def test_single_items_by_code_and_tracking_number(client, city):
     assert body["id"] == world.cell_a1.code and set(body["properties"]) == CELL_FIELDS
     assert {link["rel"] for link in body["links"]} == {"self", "collection"}
     region = (await client.get("/ogc/collections/regions/items/880101001")).json()
-    assert region["properties"] == {"code": "880101001", "name": "测试街道", "level": "street",
-                                    "parent_code": "880101"}
+    assert region["properties"] == {
+        "code": "880101001",
+        "name": "测试街道",
+        "level": "street",
+        "parent_code": "880101",
+    }
     report = await client.get(f"/ogc/collections/incidents/items/{reports['exact']}")
     assert report.json()["properties"]["category"] == "fire.blocked_lane"
     _assert_nothing_personal(report.text + cell.text)
@@ -317,25 +379,28 @@ def _assert_ogc_error(response, status: int, code: str, field: str | None = None
         assert body["field"] == field and field in body["description"]
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"bbox": "1,2,3"}, "bbox"),
-    ({"bbox": "a,b,c,d"}, "bbox"),
-    ({"bbox": "114.1,22.6,114.0,22.5"}, "bbox"),
-    ({"bbox": "114,22,200,23"}, "bbox"),
-    ({"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857", "bbox": "1,1,2,2"}, "bbox-crs"),
-    ({"limit": "1001"}, "limit"),
-    ({"limit": "0"}, "limit"),
-    ({"limit": "ten"}, "limit"),
-    ({"datetime": "yesterday"}, "datetime"),
-    ({"datetime": "2026-03-01T00:00:00"}, "datetime"),
-    ({"datetime": "2026-03-02T00:00:00Z/2026-03-01T00:00:00Z"}, "datetime"),
-    ({"datetime": "2026-01-01/2026-02-01/2026-03-01"}, "datetime"),
-    ({"datetime": ".."}, "datetime"),
-    ({"cursor": "not-a-cursor!"}, "cursor"),
-    ({"cursor": ""}, "cursor"),
-    ({"sort": "id"}, "sort"),
-    ({"f": "html"}, "f"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"bbox": "1,2,3"}, "bbox"),
+        ({"bbox": "a,b,c,d"}, "bbox"),
+        ({"bbox": "114.1,22.6,114.0,22.5"}, "bbox"),
+        ({"bbox": "114,22,200,23"}, "bbox"),
+        ({"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/3857", "bbox": "1,1,2,2"}, "bbox-crs"),
+        ({"limit": "1001"}, "limit"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"datetime": "yesterday"}, "datetime"),
+        ({"datetime": "2026-03-01T00:00:00"}, "datetime"),
+        ({"datetime": "2026-03-02T00:00:00Z/2026-03-01T00:00:00Z"}, "datetime"),
+        ({"datetime": "2026-01-01/2026-02-01/2026-03-01"}, "datetime"),
+        ({"datetime": ".."}, "datetime"),
+        ({"cursor": "not-a-cursor!"}, "cursor"),
+        ({"cursor": ""}, "cursor"),
+        ({"sort": "id"}, "sort"),
+        ({"f": "html"}, "f"),
+    ],
+)
 async def test_bad_parameters_are_400_in_the_ogc_exception_format(client, params, field):
     response = await _items(client, "incidents", **params)
     _assert_ogc_error(response, 400, "InvalidParameterValue", field)
@@ -348,28 +413,36 @@ async def test_a_repeated_parameter_is_refused(client):
 
 async def test_a_cursor_cannot_be_altered_or_moved_to_another_collection(client, city):
     first = (await _items(client, "regions", limit="1")).json()
-    cursor = dict(parse_qsl(urlsplit(
-        next(link["href"] for link in first["links"] if link["rel"] == "next")).query))["cursor"]
+    cursor = dict(
+        parse_qsl(
+            urlsplit(next(link["href"] for link in first["links"] if link["rel"] == "next")).query
+        )
+    )["cursor"]
     assert (await _items(client, "regions", cursor=cursor)).status_code == 200
     altered = cursor[:-2] + ("AA" if cursor[-2:] != "AA" else "BB")
-    _assert_ogc_error(await _items(client, "regions", cursor=altered), 400,
-                      "InvalidParameterValue", "cursor")
-    _assert_ogc_error(await _items(client, "cells", cursor=cursor), 400,
-                      "InvalidParameterValue", "cursor")
+    _assert_ogc_error(
+        await _items(client, "regions", cursor=altered), 400, "InvalidParameterValue", "cursor"
+    )
+    _assert_ogc_error(
+        await _items(client, "cells", cursor=cursor), 400, "InvalidParameterValue", "cursor"
+    )
 
 
 async def test_unknown_collections_items_and_paths_are_404_in_the_ogc_format(client, city):
     _world, reports = city
     _assert_ogc_error(await client.get("/ogc/collections/people"), 404, "NotFound")
     _assert_ogc_error(await client.get("/ogc/collections/people/items"), 404, "NotFound")
-    _assert_ogc_error(await client.get("/ogc/collections/cells/items/999999999999999"),
-                      404, "NotFound")
+    _assert_ogc_error(
+        await client.get("/ogc/collections/cells/items/999999999999999"), 404, "NotFound"
+    )
     # Not public: a draft cell, a rejected or long-closed report.
-    _assert_ogc_error(await client.get("/ogc/collections/cells/items/880101001001009"),
-                      404, "NotFound")
+    _assert_ogc_error(
+        await client.get("/ogc/collections/cells/items/880101001001009"), 404, "NotFound"
+    )
     for hidden in (reports["rejected"], reports["archived"]):
-        _assert_ogc_error(await client.get(f"/ogc/collections/incidents/items/{hidden}"),
-                          404, "NotFound")
+        _assert_ogc_error(
+            await client.get(f"/ogc/collections/incidents/items/{hidden}"), 404, "NotFound"
+        )
     _assert_ogc_error(await client.get("/ogc/tiles"), 404, "NotFound")
     english = await client.get("/ogc/collections/people", headers={"Accept-Language": "en"})
     assert "people" in english.json()["description"]
@@ -377,8 +450,9 @@ async def test_unknown_collections_items_and_paths_are_404_in_the_ogc_format(cli
 
 async def test_an_id_no_feature_could_have_is_404_without_a_database_error(client):
     for odd in ("%00", "abc", "8801%27%20OR%201=1", "x" * 300):
-        _assert_ogc_error(await client.get(f"/ogc/collections/regions/items/{odd}"),
-                          404, "NotFound")
+        _assert_ogc_error(
+            await client.get(f"/ogc/collections/regions/items/{odd}"), 404, "NotFound"
+        )
 
 
 async def test_writes_are_405_in_the_ogc_format(client):
@@ -421,7 +495,8 @@ async def served_reports(async_engine, settings, open_incident) -> dict[str, str
         }
         await session.execute(
             text("UPDATE incidents SET status = 'rejected' WHERE tracking_number = :t"),
-            {"t": made["rejected"]})
+            {"t": made["rejected"]},
+        )
         await session.commit()
     return made
 
@@ -454,7 +529,8 @@ async def test_owslib_lists_the_collections_and_pages_every_item(server, served_
     assert {f["id"] for f in features["regions"]} == WORLD_REGIONS
     # In the order they were made, the rejected one left out.
     assert [f["id"] for f in features["incidents"]] == [
-        served_reports[k] for k in ("building", "exact", "cell")]
+        served_reports[k] for k in ("building", "exact", "cell")
+    ]
     assert all(set(f["properties"]) == REPORT_FIELDS for f in features["incidents"])
     assert all(set(f["properties"]) == CELL_FIELDS for f in features["cells"])
     assert all(set(f["properties"]) == REGION_FIELDS for f in features["regions"])
@@ -472,8 +548,13 @@ needs_ogrinfo = pytest.mark.skipif(
 
 
 def _ogrinfo(*args: str) -> str:
-    done = subprocess.run([OGRINFO, "-ro", *args], capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "GDAL_HTTP_TIMEOUT": "30"})
+    done = subprocess.run(
+        [OGRINFO, "-ro", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "GDAL_HTTP_TIMEOUT": "30"},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -491,7 +572,8 @@ async def test_gdal_opens_the_api_and_lists_a_layers_features(server, served_rep
     assert "closed_at: DateTime" in reports and "created_at: DateTime" in reports
     # Every report, a page of one at a time through the next links.
     listed = await asyncio.to_thread(
-        _ogrinfo, "-oo", "PAGE_SIZE=1", f"OAPIF:{server}/ogc", "incidents")
+        _ogrinfo, "-oo", "PAGE_SIZE=1", f"OAPIF:{server}/ogc", "incidents"
+    )
     for key in ("building", "exact", "cell"):
         assert f"tracking_number (String) = {served_reports[key]}" in listed
     assert served_reports["rejected"] not in listed

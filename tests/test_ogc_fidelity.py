@@ -31,18 +31,20 @@ GZIP = {"Accept-Encoding": "gzip"}
 
 
 async def _add_region(db, code: str, name: str, west: float, east: float) -> None:
-    await db.execute(text("""
+    await db.execute(
+        text("""
         INSERT INTO regions (code, name, level, path, boundary)
         VALUES (:code, :name, 'city', '/', ST_Multi(ST_MakeEnvelope(:w, 66, :e, 67, 4326)))
-    """), {"code": code, "name": name, "w": west, "e": east})
+    """),
+        {"code": code, "name": name, "w": west, "e": east},
+    )
 
 
 async def test_a_bbox_across_the_antimeridian_finds_features_on_both_sides(client, db):
     await _add_region(db, "990100", "东侧", 178.0, 179.0)
     await _add_region(db, "990200", "西侧", -179.0, -178.0)
     await _add_region(db, "990300", "远处", 10.0, 11.0)
-    response = await client.get("/ogc/collections/regions/items",
-                                params={"bbox": "177,65,-177,70"})
+    response = await client.get("/ogc/collections/regions/items", params={"bbox": "177,65,-177,70"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert {f["id"] for f in body["features"]} == {"990100", "990200"}
@@ -72,25 +74,32 @@ async def test_each_collection_lists_its_queryables_and_filters_on_them(client, 
     assert set(cells["properties"]) == {"code", "community_code"}
     # The API document lists them on each collection's own items path (GDAL reads it).
     document = (await client.get("/ogc/api")).json()
-    names = [p.get("name") for p in
-             document["paths"]["/collections/incidents/items"]["get"]["parameters"]]
+    names = [
+        p.get("name")
+        for p in document["paths"]["/collections/incidents/items"]["get"]["parameters"]
+    ]
     assert {"status", "category", "tier"} <= set(names)
 
-    await db.execute(text("UPDATE incidents SET status = 'accepted' WHERE tracking_number = :t"),
-                     {"t": reports["exact"]})
-    accepted = (await client.get("/ogc/collections/incidents/items",
-                                 params={"status": "accepted"})).json()
+    await db.execute(
+        text("UPDATE incidents SET status = 'accepted' WHERE tracking_number = :t"),
+        {"t": reports["exact"]},
+    )
+    accepted = (
+        await client.get("/ogc/collections/incidents/items", params={"status": "accepted"})
+    ).json()
     assert [f["id"] for f in accepted["features"]] == [reports["exact"]]
     assert accepted["numberMatched"] == 1
-    noise = (await client.get("/ogc/collections/incidents/items",
-                              params={"category": "community.noise", "status": "accepted"}))
+    noise = await client.get(
+        "/ogc/collections/incidents/items",
+        params={"category": "community.noise", "status": "accepted"},
+    )
     assert noise.json()["features"] == []
-    in_a = (await client.get("/ogc/collections/cells/items",
-                             params={"community_code": "880101001001"})).json()
+    in_a = (
+        await client.get("/ogc/collections/cells/items", params={"community_code": "880101001001"})
+    ).json()
     assert {f["id"] for f in in_a["features"]} == WORLD_CELLS - {"880101001002001"}
     # A value is bound, never spliced into SQL; a name outside the list is refused.
-    quoted = await client.get("/ogc/collections/incidents/items",
-                              params={"status": "x' OR '1'='1"})
+    quoted = await client.get("/ogc/collections/incidents/items", params={"status": "x' OR '1'='1"})
     assert quoted.status_code == 200 and quoted.json()["features"] == []
     refused = await client.get("/ogc/collections/cells/items", params={"status": "open"})
     assert refused.status_code == 400 and refused.json()["field"] == "status"
@@ -98,10 +107,17 @@ async def test_each_collection_lists_its_queryables_and_filters_on_them(client, 
 
 async def test_head_answers_wherever_get_does(client, city):  # noqa: F811
     _world, reports = city
-    for path in ("/ogc", "/ogc/conformance", "/ogc/api", "/ogc/collections",
-                 "/ogc/collections/cells", "/ogc/collections/cells/schema",
-                 "/ogc/collections/cells/queryables", "/ogc/collections/cells/items",
-                 f"/ogc/collections/incidents/items/{reports['cell']}"):
+    for path in (
+        "/ogc",
+        "/ogc/conformance",
+        "/ogc/api",
+        "/ogc/collections",
+        "/ogc/collections/cells",
+        "/ogc/collections/cells/schema",
+        "/ogc/collections/cells/queryables",
+        "/ogc/collections/cells/items",
+        f"/ogc/collections/incidents/items/{reports['cell']}",
+    ):
         got, head = await client.get(path), await client.head(path)
         assert head.status_code == got.status_code == 200, path
         assert head.headers["content-type"] == got.headers["content-type"], path
@@ -119,8 +135,7 @@ class _Recorder:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
-            self.seen.append((scope["method"], scope["path"],
-                              scope["query_string"].decode()))
+            self.seen.append((scope["method"], scope["path"], scope["query_string"].decode()))
         await self.app(scope, receive, send)
 
 
@@ -140,15 +155,21 @@ async def test_gdal_filters_on_the_server_with_where(recorded_server, open_incid
     def ogrinfo(where: str) -> str:
         done = subprocess.run(
             [OGRINFO, "-ro", "-where", where, f"OAPIF:{base}/ogc", "incidents"],
-            capture_output=True, text=True, timeout=120,
-            env={"PATH": "/usr/bin:/bin", "GDAL_HTTP_TIMEOUT": "30"})
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PATH": "/usr/bin:/bin", "GDAL_HTTP_TIMEOUT": "30"},
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
     listed = await asyncio.to_thread(ogrinfo, "status='assigned'")
     assert f"tracking_number (String) = {open_incident}" in listed
-    items = [query for method, path, query in recorder.seen
-             if method == "GET" and path == "/ogc/collections/incidents/items" and query]
+    items = [
+        query
+        for method, path, query in recorder.seen
+        if method == "GET" and path == "/ogc/collections/incidents/items" and query
+    ]
     assert any("status=assigned" in query for query in items), recorder.seen
     none = await asyncio.to_thread(ogrinfo, "status='closed'")
     assert open_incident not in none
@@ -156,7 +177,7 @@ async def test_gdal_filters_on_the_server_with_where(recorded_server, open_incid
 
 
 def _tile_of(lon: float, lat: float, z: int) -> str:
-    n = 2 ** z
+    n = 2**z
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     return f"{z}/{x}/{y}"
@@ -169,19 +190,20 @@ async def many_buildings(async_engine, open_incident) -> AsyncIterator[None]:
     async with AsyncSession(async_engine) as session:
         for i in range(120):
             x, y = 20 + (i % 12) * 38, 20 + (i // 12) * 45
-            await make_building(session, None, (x, y, x + 30, y + 35),
-                                address=f"测试市测试区压缩路{i + 1}号")
+            await make_building(
+                session, None, (x, y, x + 30, y + 35), address=f"测试市测试区压缩路{i + 1}号"
+            )
         await session.commit()
     yield
     async with async_engine.begin() as conn:
         await conn.execute(text("DELETE FROM buildings WHERE address LIKE '%压缩路%'"))
 
 
-async def test_tiles_and_geojson_go_out_gzipped_with_etag_and_304(recorded_server,
-                                                                   many_buildings):
+async def test_tiles_and_geojson_go_out_gzipped_with_etag_and_304(recorded_server, many_buildings):
     base, _recorder = recorded_server
     tile_url = f"/tiles/buildings/{_tile_of(*metres_point(250, 250), 16)}.mvt"
     async with httpx.AsyncClient(base_url=base, trust_env=False) as http:
+
         async def raw(url: str, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
             async with http.stream("GET", url, headers=headers) as response:
                 return response, b"".join([c async for c in response.aiter_raw()])
@@ -190,8 +212,9 @@ async def test_tiles_and_geojson_go_out_gzipped_with_etag_and_304(recorded_serve
         plain_tile, tile_bytes = await raw(tile_url, {"Accept-Encoding": "identity"})
         again, empty = await raw(tile_url, {**GZIP, "If-None-Match": tile.headers["etag"]})
         items, zipped = await raw("/ogc/collections/regions/items?limit=1000", GZIP)
-        plain, unzipped = await raw("/ogc/collections/regions/items?limit=1000",
-                                    {"Accept-Encoding": "identity"})
+        plain, unzipped = await raw(
+            "/ogc/collections/regions/items?limit=1000", {"Accept-Encoding": "identity"}
+        )
     assert tile.status_code == 200 and len(tile_bytes) > MINIMUM_SIZE
     assert tile.headers["content-encoding"] == "gzip"
     assert gzip.decompress(zipped_tile) == tile_bytes

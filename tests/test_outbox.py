@@ -49,12 +49,18 @@ async def scene(db):
     return await make_scene(db, "cm_a", "cm_b", "admin", "resident")
 
 
-async def _message(db, recipients: list[int], topic: str = "incident.assigned",
-                   number: str = "260101-AAAA0001") -> int:
-    return (await db.execute(text("""
+async def _message(
+    db, recipients: list[int], topic: str = "incident.assigned", number: str = "260101-AAAA0001"
+) -> int:
+    return (
+        await db.execute(
+            text("""
         INSERT INTO outbox (topic, recipient_ids, payload)
         VALUES (:topic, :r, jsonb_build_object('tracking_number', CAST(:n AS text)))
-        RETURNING id"""), {"topic": topic, "r": recipients, "n": number})).scalar_one()
+        RETURNING id"""),
+            {"topic": topic, "r": recipients, "n": number},
+        )
+    ).scalar_one()
 
 
 async def _deliver(db, limit: int = 100) -> int:
@@ -62,9 +68,14 @@ async def _deliver(db, limit: int = 100) -> int:
 
 
 async def _inbox(db, message_id: int) -> list[int]:
-    return list((await db.execute(text(
-        "SELECT user_id FROM inbox_items WHERE outbox_id = :m ORDER BY user_id"),
-        {"m": message_id})).scalars())
+    return list(
+        (
+            await db.execute(
+                text("SELECT user_id FROM inbox_items WHERE outbox_id = :m ORDER BY user_id"),
+                {"m": message_id},
+            )
+        ).scalars()
+    )
 
 
 # --- fan-out --------------------------------------------------------------------------------
@@ -75,8 +86,11 @@ async def test_a_routed_report_reaches_its_workers_inbox_once_delivered(
 ):
     _world, users = scene
     lon, lat = metres_point(250, 250)
-    number = (await client.post("/reports", json={"category": "fire.blocked_exit",
-                                                  "lon": lon, "lat": lat})).json()["tracking_number"]
+    number = (
+        await client.post(
+            "/reports", json={"category": "fire.blocked_exit", "lon": lon, "lat": lat}
+        )
+    ).json()["tracking_number"]
     mine = auth_headers(users["worker"], settings)
     assert (await client.get("/inbox", headers=mine)).json()["items"] == []
     assert await _deliver(db) == 1
@@ -84,7 +98,10 @@ async def test_a_routed_report_reaches_its_workers_inbox_once_delivered(
     assert body["unread"] == 1
     (item,) = body["items"]
     assert (item["topic"], item["tracking_number"], item["read_at"]) == (
-        "incident.assigned", number, None)
+        "incident.assigned",
+        number,
+        None,
+    )
     assert item["payload"]["category"] == "fire.blocked_exit"
 
 
@@ -95,8 +112,11 @@ async def test_delivery_fans_out_to_every_recipient_and_skips_deleted_accounts(d
     message = await _message(db, [*recipients, gone, users["cm_a"].id])
     assert await _deliver(db) == 1
     assert await _inbox(db, message) == sorted(recipients)
-    delivered_at, attempts = (await db.execute(text(
-        "SELECT delivered_at, attempts FROM outbox WHERE id = :m"), {"m": message})).one()
+    delivered_at, attempts = (
+        await db.execute(
+            text("SELECT delivered_at, attempts FROM outbox WHERE id = :m"), {"m": message}
+        )
+    ).one()
     assert delivered_at is not None and attempts == 1
     assert await _deliver(db) == 0  # nothing left
 
@@ -109,26 +129,43 @@ async def test_redelivering_a_message_adds_no_duplicate_inbox_items(db, scene):
     again = await db.run_sync(lambda s: fan_out(s.connection(), claim_pending(s.connection(), 10)))
     assert (again.messages, again.inbox_items) == (1, 0)
     assert await _inbox(db, message) == sorted([users["worker"].id, users["cm_a"].id])
-    assert (await db.execute(text("SELECT attempts FROM outbox WHERE id = :m"),
-                             {"m": message})).scalar() == 2
+    assert (
+        await db.execute(text("SELECT attempts FROM outbox WHERE id = :m"), {"m": message})
+    ).scalar() == 2
 
 
 async def test_delivery_queues_a_webhook_delivery_for_each_matching_active_webhook(db, scene):
     hooks = {}
-    for name, topics, active in [("all", [], True), ("assigned", ["incident.assigned"], True),
-                                 ("other", ["incident.close"], True),
-                                 ("off", [], False)]:
-        hooks[name] = (await db.execute(text("""
+    for name, topics, active in [
+        ("all", [], True),
+        ("assigned", ["incident.assigned"], True),
+        ("other", ["incident.close"], True),
+        ("off", [], False),
+    ]:
+        hooks[name] = (
+            await db.execute(
+                text("""
             INSERT INTO webhooks (url, secret, topics, active)
             VALUES ('http://127.0.0.1:9/' || CAST(:n AS text), 'k', :t, :a) RETURNING id"""),
-            {"n": name, "t": topics, "a": active})).scalar_one()
+                {"n": name, "t": topics, "a": active},
+            )
+        ).scalar_one()
     message = await _message(db, [], topic="incident.assigned")
     await _deliver(db)
     await db.execute(text("UPDATE outbox SET delivered_at = NULL WHERE id = :m"), {"m": message})
     await _deliver(db)  # redelivered: still one delivery per webhook
-    queued = (await db.execute(text(
-        "SELECT webhook_id FROM webhook_deliveries WHERE outbox_id = :m ORDER BY webhook_id"),
-        {"m": message})).scalars().all()
+    queued = (
+        (
+            await db.execute(
+                text(
+                    "SELECT webhook_id FROM webhook_deliveries WHERE outbox_id = :m ORDER BY webhook_id"
+                ),
+                {"m": message},
+            )
+        )
+        .scalars()
+        .all()
+    )
     assert queued == sorted([hooks["all"], hooks["assigned"]])
 
 
@@ -148,8 +185,11 @@ async def test_the_inbox_is_newest_first_keyset_paged_and_filters_unread(
     first = (await client.get("/inbox", params={"limit": 3}, headers=headers)).json()
     assert [i["tracking_number"][-1] for i in first["items"]] == ["4", "3", "2"]
     assert first["unread"] == 5 and first["next_after"] == first["items"][-1]["id"]
-    rest = (await client.get("/inbox", params={"limit": 3, "after": first["next_after"]},
-                             headers=headers)).json()
+    rest = (
+        await client.get(
+            "/inbox", params={"limit": 3, "after": first["next_after"]}, headers=headers
+        )
+    ).json()
     assert [i["tracking_number"][-1] for i in rest["items"]] == ["1", "0"]
     assert rest["next_after"] is None
     newest = first["items"][0]["id"]
@@ -165,8 +205,9 @@ async def test_only_my_own_notifications_can_be_marked_read(client, db, settings
     _world, users = scene
     await _message(db, [users["cm_b"].id])
     await _deliver(db)
-    theirs = (await client.get("/inbox", headers=auth_headers(users["cm_b"], settings))
-              ).json()["items"][0]["id"]
+    theirs = (await client.get("/inbox", headers=auth_headers(users["cm_b"], settings))).json()[
+        "items"
+    ][0]["id"]
     mine = auth_headers(users["cm_a"], settings)
     for item in (theirs, theirs + 1000):
         response = await client.post(f"/inbox/{item}/read", headers=mine)
@@ -176,8 +217,9 @@ async def test_only_my_own_notifications_can_be_marked_read(client, db, settings
     assert (await client.post(f"/inbox/{theirs}/read", headers=owner)).json()["read_at"] == first
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/inbox"), ("POST", "/inbox/1/read"), ("GET", "/inbox/stream")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/inbox"), ("POST", "/inbox/1/read"), ("GET", "/inbox/stream")]
+)
 async def test_the_inbox_needs_an_account(client, method, path):
     assert (await client.request(method, path)).status_code == 401
 
@@ -193,8 +235,9 @@ async def test_a_resident_reads_their_own_notifications_only(client, settings, s
 async def test_the_stream_takes_its_token_from_the_query_and_refuses_a_bad_one(
     client, settings, scene
 ):
-    assert (await client.get("/inbox/stream", params={"access_token": "nonsense"})
-            ).status_code == 401
+    assert (
+        await client.get("/inbox/stream", params={"access_token": "nonsense"})
+    ).status_code == 401
 
 
 # --- webhooks: registration -------------------------------------------------------------------
@@ -203,13 +246,19 @@ async def test_the_stream_takes_its_token_from_the_query_and_refuses_a_bad_one(
 async def test_admins_register_list_and_deactivate_webhooks(client, db, settings, scene):
     _world, users = scene
     admin = auth_headers(users["admin"], settings)
-    created = await client.post("/admin/webhooks", headers=admin, json={
-        "url": "https://hooks.example.org/gridgov", "topics": ["incident.assigned"]})
+    created = await client.post(
+        "/admin/webhooks",
+        headers=admin,
+        json={"url": "https://hooks.example.org/gridgov", "topics": ["incident.assigned"]},
+    )
     assert created.status_code == 201, created.text
     hook = created.json()
     assert len(hook["secret"]) >= 32 and hook["active"] is True
-    chosen = await client.post("/admin/webhooks", headers=admin, json={
-        "url": "http://hooks.example.net:8080/in", "secret": "s" * 20})
+    chosen = await client.post(
+        "/admin/webhooks",
+        headers=admin,
+        json={"url": "http://hooks.example.net:8080/in", "secret": "s" * 20},
+    )
     assert chosen.json()["secret"] == "s" * 20 and chosen.json()["topics"] == []
     await _message(db, [], topic="incident.assigned")
     await _deliver(db)
@@ -217,44 +266,60 @@ async def test_admins_register_list_and_deactivate_webhooks(client, db, settings
     assert "secret" not in listed.text and "s" * 20 not in listed.text
     by_id = {h["id"]: h for h in listed.json()}
     assert by_id[hook["id"]]["pending"] == 1
-    assert (await client.delete(f"/admin/webhooks/{hook['id']}", headers=admin)
-            ).status_code == 204
+    assert (await client.delete(f"/admin/webhooks/{hook['id']}", headers=admin)).status_code == 204
     after = {h["id"]: h for h in (await client.get("/admin/webhooks", headers=admin)).json()}
     assert after[hook["id"]]["active"] is False
     assert (after[hook["id"]]["pending"], after[hook["id"]]["failed"]) == (0, 1)
     assert (await client.delete("/admin/webhooks/999999", headers=admin)).status_code == 404
 
 
-@pytest.mark.parametrize("url", [
-    "ftp://example.org/x", "javascript:alert(1)", "http://", "https:///path",
-    "http://user:pw@example.org/", "http://example.org:99999/", "http://exa mple.org/",
-    "example.org/hook", "http://example.org/" + "x" * 2000,
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.org/x",
+        "javascript:alert(1)",
+        "http://",
+        "https:///path",
+        "http://user:pw@example.org/",
+        "http://example.org:99999/",
+        "http://exa mple.org/",
+        "example.org/hook",
+        "http://example.org/" + "x" * 2000,
+    ],
+)
 async def test_a_webhook_url_must_be_http_with_a_host_and_no_credentials(
     client, settings, scene, url
 ):
     _world, users = scene
-    response = await client.post("/admin/webhooks", headers=auth_headers(users["admin"], settings),
-                                 json={"url": url})
+    response = await client.post(
+        "/admin/webhooks", headers=auth_headers(users["admin"], settings), json={"url": url}
+    )
     assert response.status_code == 422, url
     assert response.json()["error"]["fields"][0]["field"] == "url"
 
 
 def test_good_webhook_urls_pass_validation():
-    for url in ("https://hooks.example.org/gridgov?x=1", "http://127.0.0.1:8080/in",
-                "http://[::1]:9000/"):
+    for url in (
+        "https://hooks.example.org/gridgov?x=1",
+        "http://127.0.0.1:8080/in",
+        "http://[::1]:9000/",
+    ):
         assert validate_webhook_url(f"  {url} ") == url
 
 
 @pytest.mark.parametrize("role", ["grid_worker", "community_manager", "resident"])
 async def test_only_admins_manage_webhooks(client, settings, scene, role):
     _world, users = scene
-    user = {"grid_worker": users["worker"], "community_manager": users["cm_a"],
-            "resident": users["resident"]}[role]
+    user = {
+        "grid_worker": users["worker"],
+        "community_manager": users["cm_a"],
+        "resident": users["resident"],
+    }[role]
     headers = auth_headers(user, settings)
     assert (await client.get("/admin/webhooks", headers=headers)).status_code == 403
-    assert (await client.post("/admin/webhooks", headers=headers,
-                              json={"url": "https://example.org/"})).status_code == 403
+    assert (
+        await client.post("/admin/webhooks", headers=headers, json={"url": "https://example.org/"})
+    ).status_code == 403
 
 
 # --- webhooks: sending ------------------------------------------------------------------------
@@ -285,8 +350,7 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
 
 @pytest.fixture
@@ -301,13 +365,19 @@ def receiver(monkeypatch) -> Iterator[Receiver]:
 
 async def _hooked_message(db, url: str, secret: str = "a-long-enough-secret") -> tuple[int, int]:
     """A webhook for every topic and one delivered message: (delivery id, message id)."""
-    hook = (await db.execute(text(
-        "INSERT INTO webhooks (url, secret) VALUES (:u, :s) RETURNING id"),
-        {"u": url, "s": secret})).scalar_one()
+    hook = (
+        await db.execute(
+            text("INSERT INTO webhooks (url, secret) VALUES (:u, :s) RETURNING id"),
+            {"u": url, "s": secret},
+        )
+    ).scalar_one()
     message = await _message(db, [], topic="incident.resolve")
     await _deliver(db)
-    delivery = (await db.execute(text(
-        "SELECT id FROM webhook_deliveries WHERE webhook_id = :h"), {"h": hook})).scalar_one()
+    delivery = (
+        await db.execute(
+            text("SELECT id FROM webhook_deliveries WHERE webhook_id = :h"), {"h": hook}
+        )
+    ).scalar_one()
     return delivery, message
 
 
@@ -315,12 +385,16 @@ async def _send(db, now: datetime, rng: Random | None = None):
     # The receivers here listen on loopback, which only an explicit allowance reaches.
     with new_webhook_client(LOOPBACK) as http:
         return await db.run_sync(
-            lambda s: send_next_webhook(s.connection(), http, now, rng or Random(7)))
+            lambda s: send_next_webhook(s.connection(), http, now, rng or Random(7))
+        )
 
 
 async def _delivery(db, delivery: int):
-    return (await db.execute(text("SELECT * FROM webhook_deliveries WHERE id = :d"),
-                             {"d": delivery})).mappings().one()
+    return (
+        (await db.execute(text("SELECT * FROM webhook_deliveries WHERE id = :d"), {"d": delivery}))
+        .mappings()
+        .one()
+    )
 
 
 async def test_a_failing_webhook_is_retried_with_backoff_then_delivered_signed(db, receiver):
@@ -338,7 +412,10 @@ async def test_a_failing_webhook_is_retried_with_backoff_then_delivered_signed(d
     assert await _send(db, row["next_attempt_at"]) == "delivered"
     row = await _delivery(db, delivery)
     assert (row["status"], row["attempts"], row["delivered_at"]) == (
-        "delivered", 2, row["next_attempt_at"])
+        "delivered",
+        2,
+        row["next_attempt_at"],
+    )
     assert len(receiver.requests) == 2
     for _path, headers, body in receiver.requests:
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -354,8 +431,10 @@ async def test_a_failing_webhook_is_retried_with_backoff_then_delivered_signed(d
 
 async def test_a_webhook_gives_up_after_its_last_attempt(db, receiver):
     delivery, _message_id = await _hooked_message(db, receiver.url)
-    await db.execute(text("UPDATE webhook_deliveries SET attempts = :n WHERE id = :d"),
-                     {"n": MAX_ATTEMPTS - 1, "d": delivery})
+    await db.execute(
+        text("UPDATE webhook_deliveries SET attempts = :n WHERE id = :d"),
+        {"n": MAX_ATTEMPTS - 1, "d": delivery},
+    )
     receiver.answers = [(503, {})]
     assert await _send(db, datetime.now(UTC) + timedelta(seconds=1)) == "failed"
     row = await _delivery(db, delivery)
@@ -377,7 +456,8 @@ async def test_an_unreachable_webhook_is_retried(db, monkeypatch):
     with socket.socket() as bound:  # a port that is taken but where nobody listens
         bound.bind(("127.0.0.1", 0))
         delivery, _message_id = await _hooked_message(
-            db, f"http://127.0.0.1:{bound.getsockname()[1]}/hook")
+            db, f"http://127.0.0.1:{bound.getsockname()[1]}/hook"
+        )
         assert await _send(db, datetime.now(UTC) + timedelta(seconds=1)) == "retrying"
     assert (await _delivery(db, delivery))["last_error"].startswith("ConnectError")
 
@@ -407,22 +487,36 @@ def committed_users(sync_engine) -> Iterator[list[int]]:
     connections); they and the test messages are removed afterwards."""
     _cleanup(sync_engine)
     with sync_engine.begin() as conn:
-        ids = conn.execute(text("""
+        ids = (
+            conn.execute(
+                text("""
             INSERT INTO users (username, display_name, role, password_hash)
             SELECT 'obx-' || g, 'outbox test', 'admin', 'x' FROM generate_series(1, 3) g
-            RETURNING id""")).scalars().all()
+            RETURNING id""")
+            )
+            .scalars()
+            .all()
+        )
     yield sorted(ids)
     _cleanup(sync_engine)
 
 
-def _commit_messages(engine: Engine, recipients: list[int], count: int,
-                     wake_workers: bool = False) -> list[int]:
+def _commit_messages(
+    engine: Engine, recipients: list[int], count: int, wake_workers: bool = False
+) -> list[int]:
     with engine.begin() as conn:
-        ids = conn.execute(text("""
+        ids = (
+            conn.execute(
+                text("""
             INSERT INTO outbox (topic, recipient_ids, payload)
             SELECT 'test.ping', :r, jsonb_build_object('tracking_number', 'T' || g)
             FROM generate_series(1, :n) g
-            RETURNING id"""), {"r": recipients, "n": count}).scalars().all()
+            RETURNING id"""),
+                {"r": recipients, "n": count},
+            )
+            .scalars()
+            .all()
+        )
         if wake_workers:  # what an AFTER INSERT trigger on outbox would do
             conn.execute(text("SELECT pg_notify('gridgov_outbox', '')"))
     return sorted(ids)
@@ -431,10 +525,13 @@ def _commit_messages(engine: Engine, recipients: list[int], count: int,
 def _state(engine: Engine, ids: list[int]) -> dict[int, tuple[bool, int, int]]:
     """message id -> (delivered, attempts, inbox items)."""
     with engine.connect() as conn:
-        rows = conn.execute(text("""
+        rows = conn.execute(
+            text("""
             SELECT o.id, o.delivered_at IS NOT NULL, o.attempts,
                    (SELECT count(*) FROM inbox_items i WHERE i.outbox_id = o.id)
-            FROM outbox o WHERE o.id = ANY(:ids)"""), {"ids": ids}).all()
+            FROM outbox o WHERE o.id = ANY(:ids)"""),
+            {"ids": ids},
+        ).all()
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
@@ -476,12 +573,18 @@ def test_concurrent_workers_deliver_each_message_exactly_once(sync_engine, commi
 
 def test_the_worker_sends_webhooks_for_what_it_delivers(sync_engine, committed_users, receiver):
     with sync_engine.begin() as conn:
-        conn.execute(text("INSERT INTO webhooks (url, secret, topics) "
-                          "VALUES (:u, 'worker-test-secret', '{test.ping}')"), {"u": receiver.url})
+        conn.execute(
+            text(
+                "INSERT INTO webhooks (url, secret, topics) "
+                "VALUES (:u, 'worker-test-secret', '{test.ping}')"
+            ),
+            {"u": receiver.url},
+        )
     ids = _commit_messages(sync_engine, committed_users[:1], 2)
     lines = []
-    totals = run_worker(sync_engine, once=True, progress=lines.append,
-                        http_client=new_webhook_client(LOOPBACK))
+    totals = run_worker(
+        sync_engine, once=True, progress=lines.append, http_client=new_webhook_client(LOOPBACK)
+    )
     assert totals.webhooks.delivered >= 2
     assert sorted(json.loads(body)["id"] for _p, _h, body in receiver.requests) == ids
     assert any(line.startswith("webhooks: 2 delivered") for line in lines)
@@ -525,9 +628,14 @@ def test_a_worker_killed_midway_loses_nothing_and_the_next_run_delivers_the_rest
     sync_engine, committed_users, settings
 ):
     ids = _commit_messages(sync_engine, committed_users, 12)
-    killed = subprocess.run([sys.executable, "-c", _KILLED_WORKER], cwd=REPO,
-                            env=_worker_env(settings), capture_output=True, text=True,
-                            timeout=60)
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_WORKER],
+        cwd=REPO,
+        env=_worker_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert killed.returncode == 137, killed.stderr
     after_kill = _state(sync_engine, ids)
     delivered = [m for m, (done, _a, _n) in after_kill.items() if done]
@@ -536,24 +644,37 @@ def test_a_worker_killed_midway_loses_nothing_and_the_next_run_delivers_the_rest
         # All or nothing per message: the killed batch left no inbox items behind.
         assert (attempts, items) == ((1, 3) if done else (0, 0))
 
-    rerun = subprocess.run([sys.executable, "-m", "api.cli", "notify", "run", "--once",
-                            "--batch", "5"], cwd=REPO, env=_worker_env(settings),
-                           capture_output=True, text=True, timeout=60)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "api.cli", "notify", "run", "--once", "--batch", "5"],
+        cwd=REPO,
+        env=_worker_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert "delivered 5 message(s)" in rerun.stderr
     assert set(_state(sync_engine, ids).values()) == {(True, 1, 3)}
     with sync_engine.connect() as conn:
-        inbox = conn.execute(text("""
+        inbox = conn.execute(
+            text("""
             SELECT count(*), count(DISTINCT (outbox_id, user_id)) FROM inbox_items
-            WHERE outbox_id = ANY(:ids)"""), {"ids": ids}).one()
+            WHERE outbox_id = ANY(:ids)"""),
+            {"ids": ids},
+        ).one()
     assert tuple(inbox) == (36, 36)
 
 
 def test_a_looping_worker_wakes_on_notify_and_stops_when_asked(sync_engine, committed_users):
     stop = threading.Event()
     results = []
-    worker = threading.Thread(target=lambda: results.append(run_worker(
-        sync_engine, poll_seconds=30, batch=10, stop_event=stop, progress=lambda _m: None)))
+    worker = threading.Thread(
+        target=lambda: results.append(
+            run_worker(
+                sync_engine, poll_seconds=30, batch=10, stop_event=stop, progress=lambda _m: None
+            )
+        )
+    )
     worker.start()
     try:
         time.sleep(0.2)
@@ -561,7 +682,8 @@ def test_a_looping_worker_wakes_on_notify_and_stops_when_asked(sync_engine, comm
         deadline = time.monotonic() + 5
         # Polling every 30 s, only the NOTIFY can make this quick.
         while time.monotonic() < deadline and not all(
-                done for done, _a, _n in _state(sync_engine, ids).values()):
+            done for done, _a, _n in _state(sync_engine, ids).values()
+        ):
             time.sleep(0.05)
         assert set(_state(sync_engine, ids).values()) == {(True, 1, 1)}
     finally:
@@ -580,8 +702,7 @@ def live_server(settings, monkeypatch) -> Iterator[str]:
     monkeypatch.setattr(inbox_routes, "HEARTBEAT_SECONDS", 0.3)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(settings), log_level="warning",
-                            timeout_graceful_shutdown=2)
+    config = uvicorn.Config(create_app(settings), log_level="warning", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -626,8 +747,12 @@ async def _next(events, kind: str = "inbox", timeout: float = 5.0):
 
 def _stream_connections(engine: Engine) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM pg_stat_activity "
-                                 "WHERE application_name = 'gridgov inbox stream'")).scalar()
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = 'gridgov inbox stream'"
+            )
+        ).scalar()
 
 
 def _deliver_committed(engine: Engine, recipients: list[int]) -> None:
@@ -659,8 +784,11 @@ async def test_the_live_stream_sends_the_unread_count_then_each_delivery(
 
         # Missed while away: the browser resumes with Last-Event-ID and gets it at once.
         await asyncio.to_thread(_deliver_committed, sync_engine, [me])
-        async with http.stream("GET", "/inbox/stream", headers={
-                "Authorization": f"Bearer {token}", "Last-Event-ID": str(last_seen)}) as r:
+        async with http.stream(
+            "GET",
+            "/inbox/stream",
+            headers={"Authorization": f"Bearer {token}", "Last-Event-ID": str(last_seen)},
+        ) as r:
             resumed = await _next(_sse(r.aiter_lines()))
             assert resumed["unread"] == 3 and len(resumed["items"]) == 1
             assert resumed["items"][0]["id"] > last_seen
@@ -673,8 +801,10 @@ async def test_the_live_stream_sends_an_item_that_commits_after_a_newer_one(
     me = committed_users[0]
     headers = {"Authorization": f"Bearer {create_access_token(me, settings)}"}
     first, second = _commit_messages(sync_engine, [me], 2)
-    async with (httpx.AsyncClient(base_url=live_server, timeout=10, trust_env=False) as http,
-                http.stream("GET", "/inbox/stream", headers=headers) as r):
+    async with (
+        httpx.AsyncClient(base_url=live_server, timeout=10, trust_env=False) as http,
+        http.stream("GET", "/inbox/stream", headers=headers) as r,
+    ):
         events = _sse(r.aiter_lines())
         assert (await _next(events))["unread"] == 0
         with sync_engine.connect() as slow:
@@ -692,8 +822,9 @@ async def test_the_live_stream_sends_an_item_that_commits_after_a_newer_one(
 
 def _item_id(engine: Engine, message: int) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT id FROM inbox_items WHERE outbox_id = :m"),
-                            {"m": message}).scalar_one()
+        return conn.execute(
+            text("SELECT id FROM inbox_items WHERE outbox_id = :m"), {"m": message}
+        ).scalar_one()
 
 
 async def _until(condition, timeout: float = 5.0) -> bool:
@@ -710,20 +841,29 @@ async def _until(condition, timeout: float = 5.0) -> bool:
 
 def test_writing_to_the_outbox_notifies_nobody(sync_engine):
     with sync_engine.connect() as conn:
-        triggers = conn.execute(text("""
+        triggers = (
+            conn.execute(
+                text("""
             SELECT tgname FROM pg_trigger
-            WHERE tgrelid = 'outbox'::regclass AND NOT tgisinternal""")).scalars().all()
-        functions = conn.execute(text(
-            "SELECT count(*) FROM pg_proc WHERE proname = 'outbox_notify'")).scalar()
+            WHERE tgrelid = 'outbox'::regclass AND NOT tgisinternal""")
+            )
+            .scalars()
+            .all()
+        )
+        functions = conn.execute(
+            text("SELECT count(*) FROM pg_proc WHERE proname = 'outbox_notify'")
+        ).scalar()
     assert triggers == [] and functions == 0
 
 
 def test_the_pending_probe_is_answered_from_the_partial_index(sync_engine):
     with sync_engine.connect() as conn:
         conn.execute(text("SET LOCAL enable_seqscan = off"))
-        plan = "\n".join(conn.execute(text(
-            "EXPLAIN SELECT EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL)"
-        )).scalars())
+        plan = "\n".join(
+            conn.execute(
+                text("EXPLAIN SELECT EXISTS (SELECT 1 FROM outbox WHERE delivered_at IS NULL)")
+            ).scalars()
+        )
     assert "ix_outbox_pending" in plan
 
 
@@ -735,12 +875,18 @@ async def test_a_message_reaches_the_live_stream_within_a_second_without_any_not
     me = committed_users[0]
     headers = {"Authorization": f"Bearer {create_access_token(me, settings)}"}
     stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(sync_engine,), kwargs={
-        "stop_event": stop, "progress": lambda _m: None}, daemon=True)
+    worker = threading.Thread(
+        target=run_worker,
+        args=(sync_engine,),
+        kwargs={"stop_event": stop, "progress": lambda _m: None},
+        daemon=True,
+    )
     worker.start()
     try:
-        async with (httpx.AsyncClient(base_url=live_server, timeout=10, trust_env=False) as http,
-                    http.stream("GET", "/inbox/stream", headers=headers) as r):
+        async with (
+            httpx.AsyncClient(base_url=live_server, timeout=10, trust_env=False) as http,
+            http.stream("GET", "/inbox/stream", headers=headers) as r,
+        ):
             events = _sse(r.aiter_lines())
             assert (await _next(events))["unread"] == 0
             latencies = []

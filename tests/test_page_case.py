@@ -63,15 +63,29 @@ async def new_report(async_engine, settings, open_incident, community_manager):
         async with AsyncSession(async_engine, expire_on_commit=False) as session:
             lon, lat = metres_point(250, 250)
             filed = await submit_report(
-                session, intake_context(settings),
-                ReportIn(category="fire.blocked_exit", lon=lon, lat=lat,
-                         description="五楼楼道堆放杂物", contact_phone="13912345678"),
-                [], None, datetime.now(UTC),
+                session,
+                intake_context(settings),
+                ReportIn(
+                    category="fire.blocked_exit",
+                    lon=lon,
+                    lat=lat,
+                    description="五楼楼道堆放杂物",
+                    contact_phone="13912345678",
+                ),
+                [],
+                None,
+                datetime.now(UTC),
             )
             worker = await _principal(session, WORKER)
             for step in steps:
-                await take_action(session, intake_context(settings), worker,
-                                  filed.tracking_number, ActionRequest(step), datetime.now(UTC))
+                await take_action(
+                    session,
+                    intake_context(settings),
+                    worker,
+                    filed.tracking_number,
+                    ActionRequest(step),
+                    datetime.now(UTC),
+                )
             await session.commit()
         SECRETS[filed.tracking_number] = filed.secret
         return filed.tracking_number
@@ -81,11 +95,14 @@ async def new_report(async_engine, settings, open_incident, community_manager):
 
 async def _events(async_engine, number: str) -> list[tuple[str, str | None, str | None]]:
     async with async_engine.connect() as conn:
-        rows = await conn.execute(text("""
+        rows = await conn.execute(
+            text("""
             SELECT e.kind, e.to_status, e.note FROM incident_events e
             JOIN incidents i ON i.id = e.incident_id
             WHERE i.tracking_number = :t ORDER BY e.id
-        """), {"t": number})
+        """),
+            {"t": number},
+        )
         return [tuple(r) for r in rows]
 
 
@@ -98,8 +115,13 @@ async def _phone(browser, server) -> BrowserContext:
     """A phone-sized context whose GPS stands at the report's spot."""
     lon, lat = metres_point(252, 251)
     context = await browser.new_context(
-        base_url=server, locale="zh-CN", viewport=PHONE, is_mobile=True, has_touch=True,
-        geolocation={"longitude": lon, "latitude": lat}, permissions=["geolocation"],
+        base_url=server,
+        locale="zh-CN",
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"longitude": lon, "latitude": lat},
+        permissions=["geolocation"],
     )
     return context
 
@@ -123,7 +145,12 @@ async def _act(page: Page, name: str) -> None:
 
 
 async def test_a_report_goes_from_assigned_to_closed_and_rated_through_the_pages_only(
-    browser, server, new_report, community_manager, async_engine, tmp_path,
+    browser,
+    server,
+    new_report,
+    community_manager,
+    async_engine,
+    tmp_path,
 ):
     number = await new_report()
     secret = SECRETS[number]
@@ -160,8 +187,9 @@ async def test_a_report_goes_from_assigned_to_closed_and_rated_through_the_pages
     await expect(page.locator("#no-actions")).to_be_visible()
     await context.close()
 
-    manager = await browser.new_context(base_url=server, locale="zh-CN",
-                                        viewport={"width": 1280, "height": 900})
+    manager = await browser.new_context(
+        base_url=server, locale="zh-CN", viewport={"width": 1280, "height": 900}
+    )
     desk = await _open(manager, number, community_manager)
     await expect(desk.get_by_text(RESULT)).to_be_visible()
     assert await serious_violations(desk) == []
@@ -184,8 +212,7 @@ async def test_a_report_goes_from_assigned_to_closed_and_rated_through_the_pages
     # was done, and rates it there.
     reporter = await browser.new_context(base_url=server, locale="zh-CN", viewport=PHONE)
     track = await reporter.new_page()
-    await track.add_init_script(
-        f"localStorage.setItem('gridgov.report.{number}', '{secret}')")
+    await track.add_init_script(f"localStorage.setItem('gridgov.report.{number}', '{secret}')")
     await track.goto(f"/track/{number}")
     await expect(track.locator("#result-note")).to_have_text(RESULT)
     await expect(track.locator("#result-photos img")).to_have_count(1)
@@ -198,20 +225,36 @@ async def test_a_report_goes_from_assigned_to_closed_and_rated_through_the_pages
 
     steps = [(kind, to) for kind, to, _ in await _events(async_engine, number)]
     assert [to for kind, to in steps if kind in ("transition", "assignment")][-4:] == [
-        "accepted", "in_progress", "resolved", "closed"]
+        "accepted",
+        "in_progress",
+        "resolved",
+        "closed",
+    ]
     assert ("check_in", None) in steps
-    rated = await _scalar(async_engine, """
+    rated = await _scalar(
+        async_engine,
+        """
         SELECT string_agg(g.overall::text || g.channel, ',') FROM ratings g
-        JOIN incidents i ON i.id = g.incident_id WHERE i.tracking_number = :t""", number)
+        JOIN incidents i ON i.id = g.incident_id WHERE i.tracking_number = :t""",
+        number,
+    )
     assert rated == "5secret"
-    on_site = await _scalar(async_engine, """
+    on_site = await _scalar(
+        async_engine,
+        """
         SELECT bool_and(c.on_site) FROM check_ins c JOIN incidents i
-        ON i.id = c.incident_id WHERE i.tracking_number = :t""", number)
+        ON i.id = c.incident_id WHERE i.tracking_number = :t""",
+        number,
+    )
     assert on_site is True
 
 
 async def test_offline_actions_wait_on_the_phone_and_are_sent_once_each_in_order(
-    browser, server, new_report, async_engine, tmp_path,
+    browser,
+    server,
+    new_report,
+    async_engine,
+    tmp_path,
 ):
     number = await new_report()
     context = await _phone(browser, server)
@@ -227,24 +270,39 @@ async def test_offline_actions_wait_on_the_phone_and_are_sent_once_each_in_order
     await page.set_input_files("#f-after", _jpeg(tmp_path / "after.jpg"))
     await page.click("button.action-submit")
     await expect(page.locator("#queue-status")).to_contain_text("2 条待发送")
-    assert await _scalar(async_engine, "SELECT status FROM incidents WHERE tracking_number = :t",
-                         number) == "assigned"
+    assert (
+        await _scalar(
+            async_engine, "SELECT status FROM incidents WHERE tracking_number = :t", number
+        )
+        == "assigned"
+    )
     # A reload while offline does not lose them (they live in IndexedDB).
     await context.set_offline(False)
     await page.evaluate("() => new Promise(r => setTimeout(r, 50))")
     await expect(page.locator("#queue-status")).not_to_contain_text("待发送", timeout=10000)
     await expect(page.locator("#case-status")).to_have_text("已办结")
-    transitions = [to for kind, to, _ in await _events(async_engine, number)
-                   if kind == "transition"]
+    transitions = [
+        to for kind, to, _ in await _events(async_engine, number) if kind == "transition"
+    ]
     assert transitions == ["accepted", "resolved"]
-    photos = await _scalar(async_engine, """SELECT count(*) FROM incident_photos p
-        JOIN incidents i ON i.id = p.incident_id WHERE i.tracking_number = :t""", number)
+    photos = await _scalar(
+        async_engine,
+        """SELECT count(*) FROM incident_photos p
+        JOIN incidents i ON i.id = p.incident_id WHERE i.tracking_number = :t""",
+        number,
+    )
     assert photos == 1
     await context.close()
 
 
 async def test_a_managers_change_made_offline_is_shown_and_the_workers_note_and_photo_survive(
-    browser, server, new_report, community_manager, async_engine, settings, tmp_path,
+    browser,
+    server,
+    new_report,
+    community_manager,
+    async_engine,
+    settings,
+    tmp_path,
 ):
     number = await new_report("accept")
     context = await _phone(browser, server)
@@ -258,11 +316,17 @@ async def test_a_managers_change_made_offline_is_shown_and_the_workers_note_and_
     # Meanwhile the manager sends the report back to the queue's owner (a new version).
     async with AsyncSession(async_engine, expire_on_commit=False) as session:
         manager = await _principal(session, community_manager)
-        version = await _scalar(async_engine,
-                                "SELECT version FROM incidents WHERE tracking_number = :t", number)
-        await take_action(session, intake_context(settings), manager, number,
-                          ActionRequest("assign", assignee=WORKER, version=version),
-                          datetime.now(UTC))
+        version = await _scalar(
+            async_engine, "SELECT version FROM incidents WHERE tracking_number = :t", number
+        )
+        await take_action(
+            session,
+            intake_context(settings),
+            manager,
+            number,
+            ActionRequest("assign", assignee=WORKER, version=version),
+            datetime.now(UTC),
+        )
         await session.commit()
     await context.set_offline(False)
     problem = page.locator("#problems li")
@@ -272,8 +336,12 @@ async def test_a_managers_change_made_offline_is_shown_and_the_workers_note_and_
     await expect(problem.locator("img.kept-photo")).to_have_count(1)
     await expect(page.locator("#queue-status")).to_contain_text("1 条需处理")
     # The server holds the manager's state, not a half-applied resolve.
-    assert await _scalar(async_engine, "SELECT status FROM incidents WHERE tracking_number = :t",
-                         number) == "assigned"
+    assert (
+        await _scalar(
+            async_engine, "SELECT status FROM incidents WHERE tracking_number = :t", number
+        )
+        == "assigned"
+    )
     # Reloaded, the kept note and photo are still there (IndexedDB, not the page).
     await page.reload()
     await expect(page.locator("#problems .kept-note")).to_have_text(RESULT)
@@ -282,7 +350,9 @@ async def test_a_managers_change_made_offline_is_shown_and_the_workers_note_and_
 
 
 async def test_a_page_signed_in_once_serves_every_tab_and_signing_out_ends_it(
-    browser, server, new_report,
+    browser,
+    server,
+    new_report,
 ):
     number = await new_report()
     context = await browser.new_context(base_url=server, locale="zh-CN")

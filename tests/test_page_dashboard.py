@@ -254,7 +254,9 @@ async def test_a_cell_opens_its_details_with_the_desk_link_by_click_and_from_the
     assert await page.locator("#cells li").count() == 2
     listed = page.locator(f"#cells li[data-code='{A1}'] a.desk-link")
     assert f"/desk?cell={A1}" in await listed.get_attribute("href")
-    assert await page.locator(f"#cells li[data-code='{A1}'] .figure").inner_text() == "Worker assigned"
+    assert (
+        await page.locator(f"#cells li[data-code='{A1}'] .figure").inner_text() == "Worker assigned"
+    )
 
 
 async def test_a_community_manager_opens_on_their_cells_with_nothing_above(page, community_manager):

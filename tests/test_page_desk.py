@@ -59,13 +59,16 @@ async def desk_world(async_engine, settings, server) -> AsyncIterator[DeskWorld]
     reports in every state the desk acts on, made through the API; removed afterwards."""
     async with AsyncSession(async_engine, expire_on_commit=False) as session:
         world = await make_world(session)
-        cm = await make_user(session, "desk-cm", "community_manager", world.community_a,
-                             display_name="甲社区主任")
+        cm = await make_user(
+            session, "desk-cm", "community_manager", world.community_a, display_name="甲社区主任"
+        )
         cm2 = await make_user(session, "desk-cm2", "community_manager", world.community_a)
-        w1 = await make_user(session, "desk-w1", "grid_worker", world.community_a,
-                             display_name="网格员一")
-        w2 = await make_user(session, "desk-w2", "grid_worker", world.community_a,
-                             display_name="网格员二")
+        w1 = await make_user(
+            session, "desk-w1", "grid_worker", world.community_a, display_name="网格员一"
+        )
+        w2 = await make_user(
+            session, "desk-w2", "grid_worker", world.community_a, display_name="网格员二"
+        )
         await assign(session, world.cell_a1, w1, valid_from=date(2026, 1, 1))
         await assign(session, world.cell_a2, w2, valid_from=date(2026, 1, 1))
         await session.commit()
@@ -75,15 +78,21 @@ async def desk_world(async_engine, settings, server) -> AsyncIterator[DeskWorld]
     async with httpx.AsyncClient(base_url=server) as client:
 
         async def report(point: tuple[float, float], description: str | None = None) -> dict:
-            body: dict[str, Any] = {"category": "fire.blocked_exit", "lon": point[0],
-                                    "lat": point[1]}
+            body: dict[str, Any] = {
+                "category": "fire.blocked_exit",
+                "lon": point[0],
+                "lat": point[1],
+            }
             if description:
                 body["description"] = description
             return await _ok(await client.post("/reports", json=body), 201)
 
         async def act(number: str, headers: dict, action: str, **body: Any) -> None:
-            await _ok(await client.post(f"/incidents/{number}/actions", headers=headers,
-                                        json={"action": action, **body}))
+            await _ok(
+                await client.post(
+                    f"/incidents/{number}/actions", headers=headers, json={"action": action, **body}
+                )
+            )
 
         async def closed_and_rated(overall: int) -> tuple[str, int]:
             filed = await report(a1_point)
@@ -91,26 +100,50 @@ async def desk_world(async_engine, settings, server) -> AsyncIterator[DeskWorld]
             await act(number, h_w1, "accept")
             await act(number, h_w1, "resolve", note="已清理楼道")
             await act(number, h_cm2, "close")
-            await _ok(await client.post(f"/reports/{number}/rating", json={
-                "overall": overall, "timeliness": overall, "convenience": overall,
-                "secret": filed["secret"]}), 201)
+            await _ok(
+                await client.post(
+                    f"/reports/{number}/rating",
+                    json={
+                        "overall": overall,
+                        "timeliness": overall,
+                        "convenience": overall,
+                        "secret": filed["secret"],
+                    },
+                ),
+                201,
+            )
             async with AsyncSession(async_engine) as s:
-                rating = (await s.execute(text(
-                    "SELECT g.id FROM ratings g JOIN incidents i ON i.id = g.incident_id "
-                    "WHERE i.tracking_number = :n"), {"n": number})).scalar_one()
+                rating = (
+                    await s.execute(
+                        text(
+                            "SELECT g.id FROM ratings g JOIN incidents i ON i.id = g.incident_id "
+                            "WHERE i.tracking_number = :n"
+                        ),
+                        {"n": number},
+                    )
+                ).scalar_one()
             return number, rating
 
         transferred = (await report(a1_point))["tracking_number"]
         await act(transferred, h_w1, "accept")
         await act(transferred, h_w1, "transfer", note="不在本网格，应由乙社区处理")
-        bulk = ((await report(a2_point))["tracking_number"],
-                (await report(a2_point))["tracking_number"])
+        bulk = (
+            (await report(a2_point))["tracking_number"],
+            (await report(a2_point))["tracking_number"],
+        )
         extension_number = (await report(a1_point))["tracking_number"]
         await act(extension_number, h_w1, "accept")
-        extension = await _ok(await client.post(
-            f"/incidents/{extension_number}/extension-requests", headers=h_w1,
-            json={"until": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
-                  "reason": "需等待物业配合清运"}), 201)
+        extension = await _ok(
+            await client.post(
+                f"/incidents/{extension_number}/extension-requests",
+                headers=h_w1,
+                json={
+                    "until": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
+                    "reason": "需等待物业配合清运",
+                },
+            ),
+            201,
+        )
         review_number = (await report(a2_point, PHONE_TEXT))["tracking_number"]
         resolved = []
         for _ in range(2):
@@ -121,18 +154,38 @@ async def desk_world(async_engine, settings, server) -> AsyncIterator[DeskWorld]
         stale = (await report(a2_point))["tracking_number"]
         _bad, _bad_rating = await closed_and_rated(1)
         _flagged, flagged_rating = await closed_and_rated(2)
-        flag = await _ok(await client.post(f"/ratings/{flagged_rating}/flags", headers=h_cm2,
-                                           json={"reason": "评价人并非上报人"}), 201)
+        flag = await _ok(
+            await client.post(
+                f"/ratings/{flagged_rating}/flags",
+                headers=h_cm2,
+                json={"reason": "评价人并非上报人"},
+            ),
+            201,
+        )
     async with AsyncSession(async_engine) as s:
-        work_order = (await s.execute(text(
-            "SELECT w.id FROM work_orders w JOIN incidents i ON i.id = w.incident_id "
-            "WHERE i.tracking_number = :n"), {"n": _bad})).scalar_one()
+        work_order = (
+            await s.execute(
+                text(
+                    "SELECT w.id FROM work_orders w JOIN incidents i ON i.id = w.incident_id "
+                    "WHERE i.tracking_number = :n"
+                ),
+                {"n": _bad},
+            )
+        ).scalar_one()
     yield DeskWorld(
-        manager=cm.username, worker_a1=w1.username, worker_a2=w2.username,
-        transferred=transferred, bulk=bulk, extension_number=extension_number,
-        extension_id=extension["id"], review_number=review_number, work_order_id=work_order,
-        flag_id=flag["id"], flagged_rating_id=flagged_rating,
-        resolved=(resolved[0], resolved[1]), stale=stale,
+        manager=cm.username,
+        worker_a1=w1.username,
+        worker_a2=w2.username,
+        transferred=transferred,
+        bulk=bulk,
+        extension_number=extension_number,
+        extension_id=extension["id"],
+        review_number=review_number,
+        work_order_id=work_order,
+        flag_id=flag["id"],
+        flagged_rating_id=flagged_rating,
+        resolved=(resolved[0], resolved[1]),
+        stale=stale,
     )
     async with async_engine.begin() as conn:
         await conn.execute(text("DELETE FROM incidents"))
@@ -186,13 +239,18 @@ async def test_a_manager_assigns_a_transferred_report_from_the_queue(
     await row.locator("select").select_option(desk_world.worker_a2)
     await row.get_by_role("button", name="指派").click()
     assert desk_world.transferred in await _live(page, "已指派给 desk-w2")
-    found = await _one(async_engine, """
+    found = await _one(
+        async_engine,
+        """
         SELECT i.status, u.username FROM incidents i JOIN users u ON u.id = i.assignee_id
-        WHERE i.tracking_number = :n""", n=desk_world.transferred)
+        WHERE i.tracking_number = :n""",
+        n=desk_world.transferred,
+    )
     assert tuple(found) == ("assigned", desk_world.worker_a2)
     # It left the queue: the list reloaded without it.
     await page.locator(f"#list tr[data-number='{desk_world.transferred}']").wait_for(
-        state="detached")
+        state="detached"
+    )
 
 
 async def test_a_manager_bulk_assigns_two_reports(page, desk_world, async_engine):
@@ -203,10 +261,14 @@ async def test_a_manager_bulk_assigns_two_reports(page, desk_world, async_engine
     await page.locator("#bulk-worker").select_option(desk_world.worker_a1)
     await page.get_by_role("button", name="指派所选").click()
     await _live(page, "已将 2 件指派给 desk-w1")
-    assignees = await _one(async_engine, """
+    assignees = await _one(
+        async_engine,
+        """
         SELECT array_agg(DISTINCT u.username), array_agg(DISTINCT i.status)
         FROM incidents i JOIN users u ON u.id = i.assignee_id
-        WHERE i.tracking_number = ANY(:n)""", n=list(desk_world.bulk))
+        WHERE i.tracking_number = ANY(:n)""",
+        n=list(desk_world.bulk),
+    )
     assert tuple(assignees) == ([desk_world.worker_a1], ["assigned"])
 
 
@@ -225,14 +287,22 @@ async def test_a_manager_verifies_one_resolved_report_and_sends_another_back(
     await row.get_by_label(f"退回 {sending_back} 的原因").fill("楼道仍有杂物")
     await row.get_by_role("button", name="退回").click()
     await _live(page, f"{sending_back} 已退回重办")
-    states = await _one(async_engine, """
+    states = await _one(
+        async_engine,
+        """
         SELECT array_agg(status ORDER BY tracking_number = :closing DESC)
         FROM incidents WHERE tracking_number IN (:closing, :back)""",
-                        closing=closing, back=sending_back)
+        closing=closing,
+        back=sending_back,
+    )
     assert states[0] == ["closed", "reopened"]
-    note = await _one(async_engine, """
+    note = await _one(
+        async_engine,
+        """
         SELECT e.note FROM incident_events e JOIN incidents i ON i.id = e.incident_id
-        WHERE i.tracking_number = :n ORDER BY e.id DESC LIMIT 1""", n=sending_back)
+        WHERE i.tracking_number = :n ORDER BY e.id DESC LIMIT 1""",
+        n=sending_back,
+    )
     assert note[0] == "楼道仍有杂物"
 
 
@@ -247,24 +317,39 @@ async def test_a_stale_assignment_says_someone_else_changed_it_and_reloads(
         await _sign_in(page, desk_world.manager)
         row = await _row(page, desk_world.stale)
         async with AsyncSession(async_engine) as s:
-            cm2 = _Account((await s.execute(text(
-                "SELECT id FROM users WHERE username = 'desk-cm2'"))).scalar_one())
-            version = (await s.execute(text(
-                "SELECT version FROM incidents WHERE tracking_number = :n"),
-                {"n": desk_world.stale})).scalar_one()
+            cm2 = _Account(
+                (
+                    await s.execute(text("SELECT id FROM users WHERE username = 'desk-cm2'"))
+                ).scalar_one()
+            )
+            version = (
+                await s.execute(
+                    text("SELECT version FROM incidents WHERE tracking_number = :n"),
+                    {"n": desk_world.stale},
+                )
+            ).scalar_one()
         async with httpx.AsyncClient(base_url=server) as client:
-            await _ok(await client.post(
-                f"/incidents/{desk_world.stale}/actions", headers=auth_headers(cm2, settings),
-                json={"action": "assign", "assignee": desk_world.worker_a1, "version": version}))
+            await _ok(
+                await client.post(
+                    f"/incidents/{desk_world.stale}/actions",
+                    headers=auth_headers(cm2, settings),
+                    json={"action": "assign", "assignee": desk_world.worker_a1, "version": version},
+                )
+            )
         await row.locator("select").select_option(desk_world.worker_a2)
         await row.get_by_role("button", name="改派").click()
         assert "已被他人修改" in await _live(page, desk_world.stale)
         # The row was reloaded with the other manager's choice; nothing was overwritten.
-        await page.locator(f"#list tr[data-number='{desk_world.stale}']",
-                           has_text=desk_world.worker_a1).wait_for()
-        assignee = await _one(async_engine, """
+        await page.locator(
+            f"#list tr[data-number='{desk_world.stale}']", has_text=desk_world.worker_a1
+        ).wait_for()
+        assignee = await _one(
+            async_engine,
+            """
             SELECT u.username FROM incidents i JOIN users u ON u.id = i.assignee_id
-            WHERE i.tracking_number = :n""", n=desk_world.stale)
+            WHERE i.tracking_number = :n""",
+            n=desk_world.stale,
+        )
         assert assignee[0] == desk_world.worker_a1
     finally:
         await context.close()
@@ -277,10 +362,14 @@ async def test_a_manager_grants_an_extension(page, desk_world, async_engine):
     assert "需等待物业配合清运" in await card.inner_text()
     await card.get_by_role("button", name="同意延期").click()
     await _live(page, "已同意")
-    decided = await _one(async_engine, """
+    decided = await _one(
+        async_engine,
+        """
         SELECT x.status, i.resolve_due_at = x.requested_until
         FROM extension_requests x JOIN incidents i ON i.id = x.incident_id
-        WHERE x.id = :id""", id=desk_world.extension_id)
+        WHERE x.id = :id""",
+        id=desk_world.extension_id,
+    )
     assert tuple(decided) == ("granted", True)
     await page.locator("#ext-empty").wait_for()
 
@@ -296,9 +385,12 @@ async def test_a_manager_approves_a_text_with_its_phone_number_masked(
     assert "13912345678" not in await card.locator("textarea").input_value()
     await card.get_by_role("button", name="通过文本").click()
     await _live(page, "文本已通过审核")
-    state = await _one(async_engine, """
+    state = await _one(
+        async_engine,
+        """
         SELECT text_review, published_description FROM incidents WHERE tracking_number = :n""",
-                       n=desk_world.review_number)
+        n=desk_world.review_number,
+    )
     assert state.text_review == "approved"
     assert "[电话已隐去]" in state.published_description
     assert "13912345678" not in state.published_description
@@ -314,9 +406,12 @@ async def test_a_manager_records_a_work_orders_revisit(page, desk_world, async_e
     await card.get_by_label("整改措施").fill("督促物业每日巡查楼道")
     await card.get_by_role("button", name="记录回访").click()
     await _live(page, f"已记录工单 {desk_world.work_order_id} 的回访")
-    order = await _one(async_engine, """
+    order = await _one(
+        async_engine,
+        """
         SELECT status, contact_method, outcome FROM work_orders WHERE id = :id""",
-                       id=desk_world.work_order_id)
+        id=desk_world.work_order_id,
+    )
     assert tuple(order) == ("revisited", "phone", "上报人表示已清理，基本满意")
 
 
@@ -327,10 +422,14 @@ async def test_a_second_manager_confirms_a_rating_flag(page, desk_world, async_e
     assert "desk-cm2 标记：评价人并非上报人" in await card.inner_text()
     await card.get_by_role("button", name="确认剔除").click()
     await _live(page, f"评价 {desk_world.flagged_rating_id} 不再计入统计")
-    flag = await _one(async_engine, """
+    flag = await _one(
+        async_engine,
+        """
         SELECT f.status, g.excluded, u.username FROM rating_flags f
         JOIN ratings g ON g.id = f.rating_id JOIN users u ON u.id = f.decided_by_id
-        WHERE f.id = :id""", id=desk_world.flag_id)
+        WHERE f.id = :id""",
+        id=desk_world.flag_id,
+    )
     assert tuple(flag) == ("confirmed", True, desk_world.manager)
 
 
@@ -363,9 +462,7 @@ async def test_the_coverage_map_links_its_region_and_cells_to_the_desk(page, des
     await page.locator("#place-text", has_text=A1).wait_for()
 
 
-async def test_the_desk_with_data_loaded_has_no_serious_accessibility_findings(
-    page, desk_world
-):
+async def test_the_desk_with_data_loaded_has_no_serious_accessibility_findings(page, desk_world):
     await _sign_in(page, desk_world.manager)
     await page.locator("#list tr").first.wait_for()
     found = await serious_violations(page)
@@ -385,29 +482,44 @@ async def test_a_grid_worker_is_told_the_desk_is_for_managers(page, desk_world):
     assert "仅供社区、街道、区级管理人员使用" in await notice.inner_text()
     assert await page.locator("#desk").is_hidden()
     assert await page.get_by_role("link", name="打开我的工作地图").get_attribute("href") == (
-        "/worker?lang=zh-Hans")
+        "/worker?lang=zh-Hans"
+    )
 
 
 async def test_the_desk_area_lists_its_workers_with_their_open_load(
     desk_world, server, async_engine, settings
 ):
     async with AsyncSession(async_engine) as s:
-        users = {u.username: u for u in (await s.execute(text(
-            "SELECT id, username FROM users WHERE username LIKE 'desk-%'"))).all()}
-        load = dict((await s.execute(text("""
+        users = {
+            u.username: u
+            for u in (
+                await s.execute(text("SELECT id, username FROM users WHERE username LIKE 'desk-%'"))
+            ).all()
+        }
+        load = dict(
+            (
+                await s.execute(
+                    text("""
             SELECT u.username, count(*) FROM incidents i JOIN users u ON u.id = i.assignee_id
             WHERE i.status IN ('assigned', 'accepted', 'in_progress', 'transferred',
                                'reopened', 'submitted')
-            GROUP BY u.username"""))).all())
+            GROUP BY u.username""")
+                )
+            ).all()
+        )
     cm = _Account(users["desk-cm"].id)
     async with httpx.AsyncClient(base_url=server, headers=auth_headers(cm, settings)) as c:
         area = await _ok(await c.get("/desk/area"))
         assert area["region"]["code"] == COMMUNITY_A
         assert area["cells"] == [A1, A2]
         assert {w["username"]: w["open_load"] for w in area["workers"]} == {
-            "desk-w1": load.get("desk-w1", 0), "desk-w2": load.get("desk-w2", 0)}
+            "desk-w1": load.get("desk-w1", 0),
+            "desk-w2": load.get("desk-w2", 0),
+        }
         assert {w["username"]: w["cells"] for w in area["workers"]} == {
-            "desk-w1": [A1], "desk-w2": [A2]}
+            "desk-w1": [A1],
+            "desk-w2": [A2],
+        }
         outside = await c.get("/desk/area", params={"region": COMMUNITY_B})
         assert outside.status_code == 403
         bad = await c.get("/desk/area", params={"region": "12"})

@@ -25,8 +25,9 @@ def _record_requests(page) -> list[str]:
 def _only_this_server(urls: list[str], server: str) -> None:
     here = urlsplit(server).netloc
     # data: and blob: URLs never leave the browser.
-    elsewhere = [u for u in urls if urlsplit(u).scheme not in ("data", "blob")
-                 and urlsplit(u).netloc != here]
+    elsewhere = [
+        u for u in urls if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).netloc != here
+    ]
     assert urls and elsewhere == []
     assert here.startswith("127.0.0.1:")
 
@@ -72,7 +73,8 @@ async def test_redoc_renders_the_reference_from_this_server_only(page, server):
     await page.locator("body[data-ready='true']").wait_for(state="attached", timeout=20000)
     await page.locator("#docs-ui .api-content h1", has_text="gridgov").wait_for()
     await page.locator("#docs-ui [role=menuitem] >> text=Create Report").first.wait_for(
-        state="attached")
+        state="attached"
+    )
     await page.wait_for_load_state("networkidle")
     assert await page.get_attribute("html", "lang") == "en"
     assert await page.title() == "API reference · Grid governance"
@@ -95,12 +97,16 @@ async def test_the_oauth2_redirect_page_loads_swagger_uis_own_script(server):
 
 async def test_only_redoc_may_start_a_blob_worker_and_no_page_allows_inline_scripts(server):
     async with httpx.AsyncClient(base_url=server, trust_env=False) as http:
-        policies = {path: (await http.get(path)).headers["content-security-policy"]
-                    for path in ("/docs", "/redoc", "/map")}
+        policies = {
+            path: (await http.get(path)).headers["content-security-policy"]
+            for path in ("/docs", "/redoc", "/map")
+        }
     for policy in policies.values():
         assert "script-src 'self';" in policy
-        assert "unsafe-eval" not in policy and "'unsafe-inline'" not in policy.split(
-            "script-src")[1].split(";")[0]
+        assert (
+            "unsafe-eval" not in policy
+            and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+        )
     # Redoc's search index runs in a worker made from a blob: URL; nothing else needs it.
     assert policies["/redoc"] == policies["/map"] + "; worker-src 'self' blob:"
     assert policies["/docs"] == policies["/map"]

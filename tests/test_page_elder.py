@@ -39,15 +39,18 @@ AT_FIRST_BODY = """
 @pytest_asyncio.fixture(loop_scope="session")
 async def phone(browser, server) -> AsyncIterator[Page]:
     """A phone-sized page (touch, 390 x 844) that fails the test on any script error."""
-    context = await browser.new_context(base_url=server, locale="zh-CN", viewport=PHONE,
-                                        has_touch=True, is_mobile=True)
+    context = await browser.new_context(
+        base_url=server, locale="zh-CN", viewport=PHONE, has_touch=True, is_mobile=True
+    )
     await context.add_init_script(AT_FIRST_BODY)
     opened = await context.new_page()
     opened.set_default_timeout(5000)
     errors: list[str] = []
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
-    opened.on("console", lambda m: (m.type == "error" and "status of 422" not in m.text
-                                    and errors.append(m.text)))
+    opened.on(
+        "console",
+        lambda m: m.type == "error" and "status of 422" not in m.text and errors.append(m.text),
+    )
     yield opened
     assert errors == []
     await context.close()
@@ -64,8 +67,7 @@ async def _elder(page: Page) -> bool:
 
 
 async def _px(page: Page, selector: str, prop: str) -> float:
-    value = await page.locator(selector).first.evaluate(
-        f"e => getComputedStyle(e).{prop}")
+    value = await page.locator(selector).first.evaluate(f"e => getComputedStyle(e).{prop}")
     return float(value.removesuffix("px"))
 
 
@@ -103,8 +105,10 @@ async def test_a_report_filed_in_elder_mode_on_a_phone_end_to_end(
     # "use my location" comes before the other ways; the map waits behind its button.
     assert not await page.locator("#category").is_visible()
     tile = page.locator(".rep-tile", has=page.locator(f"input[value='{STORAGE}']"))
-    assert await tile.locator("img").get_attribute("src") == \
-        "/static/icons/cat-fire-flammable_storage.svg"
+    assert (
+        await tile.locator("img").get_attribute("src")
+        == "/static/icons/cat-fire-flammable_storage.svg"
+    )
     assert await tile.locator("img").evaluate("i => i.complete && i.naturalWidth > 0")
     assert "易燃易爆" in await tile.inner_text()
     order = await page.evaluate("""() => ['use-gps', 'address-search', 'show-map', 'pick-compound']
@@ -118,30 +122,41 @@ async def test_a_report_filed_in_elder_mode_on_a_phone_end_to_end(
     assert await page.locator("#photos").evaluate("i => !i.multiple")
 
     posted: list[str] = []
-    page.on("request", lambda r: r.method == "POST" and urlsplit(r.url).path == "/reports"
-            and posted.append(r.url))
+    page.on(
+        "request",
+        lambda r: (
+            r.method == "POST" and urlsplit(r.url).path == "/reports" and posted.append(r.url)
+        ),
+    )
     await tile.tap()
     assert await page.input_value("#category") == STORAGE
     await page.locator("#use-gps").tap()
     await page.wait_for_function(
-        "() => document.getElementById('gps-status').textContent.includes('10')")
+        "() => document.getElementById('gps-status').textContent.includes('10')"
+    )
     # Neither words nor a photo: the page says what this category needs, sends nothing.
     await page.locator("#submit").tap()
     need = page.locator("#description-error")
     assert "情况描述或添加照片" in await need.inner_text()
     assert posted == []
-    await page.set_input_files("#photos", files=[
-        {"name": "gas.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()}])
+    await page.set_input_files(
+        "#photos", files=[{"name": "gas.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()}]
+    )
     await page.locator("#photo-list img").wait_for()
     await page.locator("#submit").tap()
     await page.locator("#result").wait_for()
     number = (await page.locator("#tracking-number").inner_text()).strip()
     assert "查询码" in await page.locator("#result").inner_text()
     async with async_engine.connect() as conn:
-        stored = (await conn.execute(text("""
+        stored = (
+            await conn.execute(
+                text("""
             SELECT i.category_code, i.channel,
                    (SELECT count(*) FROM incident_photos p WHERE p.incident_id = i.id) AS photos
-            FROM incidents i WHERE i.tracking_number = :n"""), {"n": number})).one()
+            FROM incidents i WHERE i.tracking_number = :n"""),
+                {"n": number},
+            )
+        ).one()
     assert tuple(stored) == (STORAGE, "web", 1)
 
     # Still on across the resident pages, until switched off (then off after a reload).

@@ -26,8 +26,9 @@ RESIDENT = "pages-fol-res"
 async def resident(async_engine, open_incident) -> str:
     """A resident's account in community A (open_incident's clean-up removes it)."""
     async with AsyncSession(async_engine, expire_on_commit=False) as session:
-        community = (await session.execute(
-            select(Region).where(Region.code == "880101001001"))).scalar_one()
+        community = (
+            await session.execute(select(Region).where(Region.code == "880101001001"))
+        ).scalar_one()
         await make_user(session, RESIDENT, "resident", community)
         await session.commit()
     return RESIDENT
@@ -38,8 +39,9 @@ async def _count(async_engine, sql: str) -> int:
         return (await conn.execute(text(sql))).scalar_one()
 
 
-async def test_i_see_this_too_adds_one_follower_and_files_nothing(page, async_engine,
-                                                                 open_incident):
+async def test_i_see_this_too_adds_one_follower_and_files_nothing(
+    page, async_engine, open_incident
+):
     incidents = await _count(async_engine, "SELECT count(*) FROM incidents")
     # A fresh number each run: follows are counted per phone, across runs, in the database.
     phone = f"139{random.randrange(10**8):08d}"
@@ -73,8 +75,7 @@ async def test_a_resident_follows_their_community_on_my_reports(page, resident, 
     await page.get_by_role("button", name="Follow this community").click()
     await expect(page.locator("#alert-status")).to_have_text("Following: 甲社区")
     await expect(page.locator("#alert-list li")).to_have_count(1)
-    await expect(page.locator("#alert-list li p")).to_have_text(
-        "甲社区 · Notices on this page")
+    await expect(page.locator("#alert-list li p")).to_have_text("甲社区 · Notices on this page")
     assert await _count(async_engine, "SELECT count(*) FROM area_alerts") == 1
     assert await serious_violations(page) == []
     await page.get_by_role("button", name="Stop following 甲社区").click()

@@ -32,17 +32,22 @@ async def resident_reports(async_engine, settings, open_incident) -> list[str]:
     """A resident's account with two reports filed from it (committed; open_incident's
     clean-up removes them and the account)."""
     async with AsyncSession(async_engine, expire_on_commit=False) as session:
-        community = (await session.execute(
-            select(Region).where(Region.code == "880101001001"))).scalar_one()
+        community = (
+            await session.execute(select(Region).where(Region.code == "880101001001"))
+        ).scalar_one()
         user = await make_user(session, RESIDENT, "resident", community)
         principal = await load_principal(session, user.id)
         lon, lat = metres_point(260, 260)
         numbers = []
         for category in ("fire.blocked_exit", "fire.ebike_indoor"):
             filed = await submit_report(
-                session, intake_context(settings),
+                session,
+                intake_context(settings),
                 ReportIn(category=category, lon=lon, lat=lat, description="我的上报"),
-                [], principal, datetime.now(UTC))
+                [],
+                principal,
+                datetime.now(UTC),
+            )
             numbers.append(filed.tracking_number)
         await session.commit()
     return numbers
@@ -65,7 +70,8 @@ async def test_a_malformed_number_is_explained_and_keeps_the_focus(page, open_in
     await page.click("#lookup-submit")
     await expect(page.locator("#lookup-error")).to_have_text(
         "That is not a tracking number: it has 6 digits, a dash and 8 letters or digits, "
-        "e.g. 261206-CW20EWV8.")
+        "e.g. 261206-CW20EWV8."
+    )
     assert await field.get_attribute("aria-invalid") == "true"
     assert await page.evaluate("document.activeElement.id") == "lookup-number"
     assert page.url.endswith("/?lang=en")
@@ -88,8 +94,9 @@ async def test_the_last_four_phone_digits_show_the_reporter_what_they_sent(page,
     await expect(form).to_be_hidden()
 
 
-async def test_my_reports_lists_a_signed_in_residents_reports(page, resident_reports,
-                                                              open_incident):
+async def test_my_reports_lists_a_signed_in_residents_reports(
+    page, resident_reports, open_incident
+):
     await page.goto("/")
     await page.get_by_role("link", name="我的上报").first.click()
     await page.get_by_label("用户名").fill(RESIDENT)
@@ -115,4 +122,5 @@ async def test_no_serious_accessibility_violations(page, open_incident, resident
         assert await home.get_attribute("href") == f"/?lang={lang}"
     await page.goto(f"/?lang={lang}")
     await expect(page.locator("#figures-status")).not_to_have_text(
-        "正在加载公示数据…" if lang == "zh-Hans" else "Loading the published figures…")
+        "正在加载公示数据…" if lang == "zh-Hans" else "Loading the published figures…"
+    )

@@ -23,7 +23,8 @@ KIOSK = f"/kiosk?idle={IDLE}&warn={WARN}&lang=zh-Hans"
 async def open_kiosk(page: Page, url: str = KIOSK) -> None:
     await page.goto(url)
     await page.locator("select#category option[value='fire.blocked_exit']").wait_for(
-        state="attached")
+        state="attached"
+    )
     await page.wait_for_function("() => window.gg.currentMap && gg.currentMap.isStyleLoaded()")
 
 
@@ -70,7 +71,8 @@ async def test_an_idle_kiosk_warns_then_clears_everything_and_starts_over(page, 
     async with page.expect_navigation(timeout=(IDLE + 3) * 1000):
         pass
     await page.locator("select#category option[value='fire.blocked_exit']").wait_for(
-        state="attached")
+        state="attached"
+    )
     assert page.url.endswith(KIOSK)
     assert await page.input_value("#category") == ""
     assert await page.input_value("#description") == ""
@@ -83,9 +85,13 @@ async def test_a_kiosk_report_prints_a_receipt_and_keeps_no_secret(
     page, open_incident, async_engine
 ):
     # What an earlier visitor's report on another page of this device would have kept.
-    await page.add_init_script("window.print = () => { window.__printed = (window.__printed || 0) + 1; };")
+    await page.add_init_script(
+        "window.print = () => { window.__printed = (window.__printed || 0) + 1; };"
+    )
     await page.goto("/track")
-    await page.evaluate("() => localStorage.setItem('gridgov.report.260101-AAAAAAAA', 'x'.repeat(24))")
+    await page.evaluate(
+        "() => localStorage.setItem('gridgov.report.260101-AAAAAAAA', 'x'.repeat(24))"
+    )
     await open_kiosk(page)
     assert await kept_secrets(page) == {}
     await page.select_option("#category", "fire.blocked_exit")
@@ -116,20 +122,24 @@ async def test_a_kiosk_report_prints_a_receipt_and_keeps_no_secret(
     async with page.expect_navigation():
         await page.click("#kiosk-finish")
     await page.locator("select#category option[value='fire.blocked_exit']").wait_for(
-        state="attached")
+        state="attached"
+    )
     assert await page.locator("#result").is_hidden()
     assert secret not in await page.content()
     assert await kept_secrets(page) == {}
     async with async_engine.begin() as conn:
-        channel = (await conn.execute(text(
-            "SELECT channel FROM incidents WHERE tracking_number = :n"), {"n": number})).scalar()
-        await conn.execute(text("DELETE FROM incidents WHERE tracking_number = :n"),
-                           {"n": number})
+        channel = (
+            await conn.execute(
+                text("SELECT channel FROM incidents WHERE tracking_number = :n"), {"n": number}
+            )
+        ).scalar()
+        await conn.execute(text("DELETE FROM incidents WHERE tracking_number = :n"), {"n": number})
     assert channel == "terminal"  # filed on the self-service terminal's own channel
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ("idle=5", "idle"), ("idle=60&warn=60", "warn"), ("warn=0", "warn")])
+@pytest.mark.parametrize(
+    ("query", "field"), [("idle=5", "idle"), ("idle=60&warn=60", "warn"), ("warn=0", "warn")]
+)
 async def test_bad_kiosk_timings_get_a_422_naming_the_field(server, query, field):
     async with httpx.AsyncClient(base_url=server) as client:
         answer = await client.get(f"/kiosk?{query}", headers={"Accept": "application/json"})

@@ -31,14 +31,19 @@ async def mapped(async_engine, settings, open_incident, basemap_rows) -> None:
         for category, (x, y) in (("fire.gas", (260, 255)), ("fire.equipment", (240, 245))):
             lon, lat = metres_point(x, y)
             await submit_report(
-                session, intake_context(settings),
+                session,
+                intake_context(settings),
                 ReportIn(category=category, lon=lon, lat=lat, description="楼道检查"),
-                [], None, datetime.now(UTC),
+                [],
+                None,
+                datetime.now(UTC),
             )
         await session.commit()
 
 
-IDLE = "() => new Promise((r) => { gg.currentMap.once('idle', r); gg.currentMap.triggerRepaint(); })"
+IDLE = (
+    "() => new Promise((r) => { gg.currentMap.once('idle', r); gg.currentMap.triggerRepaint(); })"
+)
 # The evaluated colour of each rendered feature of a layer, as [r, g, b] 0-255.
 RENDERED = """(layer) => gg.currentMap.queryRenderedFeatures({layers: [layer]}).map((f) => {
     const c = f.layer.paint['circle-color'];
@@ -61,9 +66,7 @@ async def _legend_rgb(page, status: str) -> list[int]:
     return _rgb(await swatch.evaluate("(el) => getComputedStyle(el).backgroundColor"))
 
 
-async def test_the_map_draws_reports_and_road_names_with_every_request_to_this_server(
-    page, mapped
-):
+async def test_the_map_draws_reports_and_road_names_with_every_request_to_this_server(page, mapped):
     hosts: list[str] = []
     page.on("request", lambda request: hosts.append(urlsplit(request.url).netloc))
     await _open(page)
@@ -137,7 +140,9 @@ async def test_the_reports_in_view_are_counted_and_listed_and_open_their_popup_f
 ):
     await _open(page, "/map?lang=en")
     markers = int(await page.get_attribute("body", "data-markers"))
-    assert f"{markers} reports in the map's view." in await page.locator("#map-summary").inner_text()
+    assert (
+        f"{markers} reports in the map's view." in await page.locator("#map-summary").inner_text()
+    )
     assert await page.get_attribute("#map-summary", "aria-live") == "polite"
     by_status = {
         row[0]: int(row[1])

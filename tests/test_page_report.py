@@ -392,9 +392,11 @@ async def test_the_map_draws_road_names_from_gridgov_alone(page, server, basemap
     await page.set_viewport_size({"width": 390, "height": 800})
     await open_form(page)
     await page.wait_for_function(
-        "() => gg.currentMap.queryRenderedFeatures({layers: [gg.mapgl.roadLabelsLayer]}).length > 0")
+        "() => gg.currentMap.queryRenderedFeatures({layers: [gg.mapgl.roadLabelsLayer]}).length > 0"
+    )
     names = await page.evaluate(
-        "gg.currentMap.queryRenderedFeatures({layers: ['road-label']}).map(f => f.properties.name)")
+        "gg.currentMap.queryRenderedFeatures({layers: ['road-label']}).map(f => f.properties.name)"
+    )
     assert {"中山大道", "先烈路"} & set(names), names
     assert any("/tiles/basemap/" in url for url in requests)
     assert all(url.startswith(server) or url.startswith(("blob:", "data:")) for url in requests), [
@@ -468,13 +470,17 @@ async def test_dragging_the_pin_moves_it_and_tells_the_new_place(page, register_
     tip_offset = pin["height"] / 2
     for step in range(1, 6):
         await page.mouse.move(
-            pin["x"] + pin["width"] / 2
+            pin["x"]
+            + pin["width"] / 2
             + (canvas["x"] + target["x"] - pin["x"] - pin["width"] / 2) * step / 5,
-            pin["y"] + pin["height"] / 2
-            + (canvas["y"] + target["y"] - tip_offset - pin["y"] - pin["height"] / 2) * step / 5)
+            pin["y"]
+            + pin["height"] / 2
+            + (canvas["y"] + target["y"] - tip_offset - pin["y"] - pin["height"] / 2) * step / 5,
+        )
     await page.mouse.up()
     await page.wait_for_function(
-        "() => document.getElementById('pin-text').textContent.includes('上报测试路12号')")
+        "() => document.getElementById('pin-text').textContent.includes('上报测试路12号')"
+    )
     assert "网格002" in await pin_text(page)
     # The pin was dragged, not the map panned under it.
     assert await page.evaluate("gg.currentMap.getCenter().toArray()") == centre

@@ -19,8 +19,8 @@ from tests.test_page_report import open_form, submit_and_get_number
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), needs_chromium]
 
-HYDRANT = "440106" "01" "16" "000701"
-CABINET = "440106" "06" "51" "000702"
+HYDRANT = "4401060116000701"
+CABINET = "4401060651000702"
 HYDRANT_AT = (300, 180)  # in cell a1, away from open_incident's report at (250, 250)
 
 
@@ -29,22 +29,30 @@ async def hydrant(async_engine, open_incident) -> AsyncIterator[str]:
     """A hydrant at HYDRANT_AT and an extinguisher cabinet 20 m east, committed for the
     server; removed afterwards with the reports naming them."""
     async with async_engine.begin() as conn:
-        for code, kind, x in ((HYDRANT, "fire_hydrant", HYDRANT_AT[0]),
-                              (CABINET, "extinguisher_cabinet", HYDRANT_AT[0] + 20)):
+        for code, kind, x in (
+            (HYDRANT, "fire_hydrant", HYDRANT_AT[0]),
+            (CABINET, "extinguisher_cabinet", HYDRANT_AT[0] + 20),
+        ):
             lon, lat = metres_point(x, HYDRANT_AT[1])
-            await conn.execute(text("""
+            await conn.execute(
+                text("""
                 INSERT INTO city_assets (code, kind, status, location, source, name)
                 VALUES (:code, :kind, 'in_service', ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
                         'file', :name)
-            """), {"code": code, "kind": kind, "lon": lon, "lat": lat, "name": f"测试{kind}"})
+            """),
+                {"code": code, "kind": kind, "lon": lon, "lat": lat, "name": f"测试{kind}"},
+            )
     yield HYDRANT
     async with async_engine.begin() as conn:
-        await conn.execute(text("""
+        await conn.execute(
+            text("""
             DELETE FROM incidents WHERE asset_id IN
                 (SELECT id FROM city_assets WHERE code = ANY(:codes))"""),
-            {"codes": [HYDRANT, CABINET]})
-        await conn.execute(text("DELETE FROM city_assets WHERE code = ANY(:codes)"),
-                           {"codes": [HYDRANT, CABINET]})
+            {"codes": [HYDRANT, CABINET]},
+        )
+        await conn.execute(
+            text("DELETE FROM city_assets WHERE code = ANY(:codes)"), {"codes": [HYDRANT, CABINET]}
+        )
 
 
 async def pin_at(page: Page, x: float, y: float) -> None:
@@ -78,9 +86,14 @@ async def test_reporting_broken_fire_equipment_by_a_hydrant_offers_it_and_files_
     await page.fill("#description", "消火栓损坏，阀门漏水")
     number = await submit_and_get_number(page)
     async with async_engine.connect() as conn:
-        carried = (await conn.execute(text("""
+        carried = (
+            await conn.execute(
+                text("""
             SELECT a.code FROM incidents i JOIN city_assets a ON a.id = i.asset_id
-            WHERE i.tracking_number = :n"""), {"n": number})).scalar_one()
+            WHERE i.tracking_number = :n"""),
+                {"n": number},
+            )
+        ).scalar_one()
     assert carried == HYDRANT
 
 
@@ -105,18 +118,25 @@ async def test_an_asset_removed_meanwhile_is_refused_at_the_picker_and_nothing_i
     await page.fill("#description", "消火栓不见了")
     async with async_engine.begin() as conn:
         before = (await conn.execute(text("SELECT count(*) FROM incidents"))).scalar()
-        await conn.execute(text("UPDATE city_assets SET status = 'removed' WHERE code = :c"),
-                           {"c": HYDRANT})
+        await conn.execute(
+            text("UPDATE city_assets SET status = 'removed' WHERE code = :c"), {"c": HYDRANT}
+        )
     try:
         await page.click("#submit")
         await page.wait_for_function(
-            "() => document.getElementById('asset_code-error').textContent !== ''")
-        assert await page.locator(
-            f"input[name=asset_code][value='{HYDRANT}']").get_attribute("aria-invalid") == "true"
+            "() => document.getElementById('asset_code-error').textContent !== ''"
+        )
+        assert (
+            await page.locator(f"input[name=asset_code][value='{HYDRANT}']").get_attribute(
+                "aria-invalid"
+            )
+            == "true"
+        )
         assert await page.locator("#result").is_hidden()
         async with async_engine.connect() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM incidents"))).scalar() == before
     finally:
         async with async_engine.begin() as conn:
-            await conn.execute(text(
-                "UPDATE city_assets SET status = 'in_service' WHERE code = :c"), {"c": HYDRANT})
+            await conn.execute(
+                text("UPDATE city_assets SET status = 'in_service' WHERE code = :c"), {"c": HYDRANT}
+            )

@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.asyncio(loop_scope="session"), needs_chromium]
 async def _open_form(page) -> None:
     await page.goto("/report")
     await page.locator("select#category option[value='fire.blocked_exit']").wait_for(
-        state="attached")
+        state="attached"
+    )
     await page.locator("#map .maplibregl-canvas").wait_for()
 
 
@@ -44,10 +45,15 @@ async def test_a_worker_files_for_a_resident_who_phoned_and_the_channel_is_recor
     number = (await page.locator("#tracking-number").inner_text()).strip()
     assert await page.get_attribute("#case-link", "href") == f"/case/{number}?lang=zh-Hans"
     async with async_engine.connect() as conn:
-        row = (await conn.execute(text("""
+        row = (
+            await conn.execute(
+                text("""
             SELECT i.channel, u.username, i.reporter_name FROM incidents i
             LEFT JOIN users u ON u.id = i.reporter_id WHERE i.tracking_number = :n
-        """), {"n": number})).one()
+        """),
+                {"n": number},
+            )
+        ).one()
     assert tuple(row) == ("phone", "pages-w", "李阿姨")
 
 

@@ -24,15 +24,23 @@ async def public_place(async_engine, open_incident) -> AsyncIterator[tuple[float
     """The open report's public place (lon, lat): where a neighbour would pin the same
     hazard. Its followers are removed afterwards."""
     async with async_engine.connect() as conn:
-        row = (await conn.execute(text("""
+        row = (
+            await conn.execute(
+                text("""
             SELECT ST_X(p), ST_Y(p) FROM incidents,
                    LATERAL ST_Transform(public_point_3857, 4326) AS p
-            WHERE tracking_number = :n"""), {"n": open_incident})).one()
+            WHERE tracking_number = :n"""),
+                {"n": open_incident},
+            )
+        ).one()
     yield row[0], row[1]
     async with async_engine.begin() as conn:
-        await conn.execute(text("""
+        await conn.execute(
+            text("""
             DELETE FROM incident_followers WHERE incident_id =
-                (SELECT id FROM incidents WHERE tracking_number = :n)"""), {"n": open_incident})
+                (SELECT id FROM incidents WHERE tracking_number = :n)"""),
+            {"n": open_incident},
+        )
 
 
 async def pin_here(page: Page, lon: float, lat: float) -> None:
@@ -44,11 +52,15 @@ async def pin_here(page: Page, lon: float, lat: float) -> None:
 async def counts(async_engine, number: str) -> tuple[int, int]:
     """All reports, and the followers of report `number`."""
     async with async_engine.connect() as conn:
-        row = (await conn.execute(text("""
+        row = (
+            await conn.execute(
+                text("""
             SELECT (SELECT count(*) FROM incidents),
                    (SELECT count(*) FROM incident_followers f JOIN incidents i
                       ON i.id = f.incident_id WHERE i.tracking_number = :n)"""),
-            {"n": number})).one()
+                {"n": number},
+            )
+        ).one()
     return row[0], row[1]
 
 
@@ -90,14 +102,17 @@ async def test_me_too_follows_the_nearby_report_and_files_nothing(
     reports_before, followers_before = await counts(async_engine, open_incident)
     # Without a phone (and not signed in) nothing is sent: the phone box says why.
     await button.click()
-    assert await page.locator("#nearby-phone-error").inner_text() == \
-        "请填写能接收短信的手机号码，再点“我也遇到”。"
+    assert (
+        await page.locator("#nearby-phone-error").inner_text()
+        == "请填写能接收短信的手机号码，再点“我也遇到”。"
+    )
     assert await page.evaluate("document.activeElement.id") == "nearby-phone"
     await page.fill("#nearby-phone", FOLLOWER_PHONE)
     await button.click()
     status = page.locator("#nearby .rep-nearby-status").first
     await page.wait_for_function(
-        "() => document.querySelector('#nearby .rep-nearby-status').textContent !== ''")
+        "() => document.querySelector('#nearby .rep-nearby-status').textContent !== ''"
+    )
     assert "已关注，没有重复上报" in await status.inner_text()
     assert await counts(async_engine, open_incident) == (reports_before, followers_before + 1)
     assert await page.locator("#result").is_hidden()  # no report was filed
@@ -115,8 +130,10 @@ async def test_in_elder_mode_the_nearby_list_has_no_serious_accessibility_violat
     assert await page.evaluate("document.documentElement.classList.contains('elder')")
     await page.click(".rep-tile:has(input[value='fire.blocked_exit'])")
     await page.click("#show-map")
-    await page.evaluate("ll => { gg.currentMap.resize(); gg.currentMap.jumpTo({center: ll, zoom: 18}); }",
-                        list(public_place))
+    await page.evaluate(
+        "ll => { gg.currentMap.resize(); gg.currentMap.jumpTo({center: ll, zoom: 18}); }",
+        list(public_place),
+    )
     await page.locator("#map").click()  # the map's centre
     await page.locator("#nearby:not([hidden]) .rep-follow").first.wait_for()
     box = await page.locator("#nearby .rep-follow").first.bounding_box()
@@ -129,7 +146,8 @@ async def test_on_a_kiosk_the_nearby_list_names_the_number_without_a_link(
 ):
     await page.goto("/kiosk?lang=zh-Hans")
     await page.locator("select#category option[value='fire.blocked_exit']").wait_for(
-        state="attached")
+        state="attached"
+    )
     await page.wait_for_function("() => window.gg.currentMap && gg.currentMap.isStyleLoaded()")
     await page.select_option("#category", "fire.blocked_exit")
     await pin_here(page, *public_place)

@@ -31,34 +31,48 @@ async def estate(async_engine, open_incident) -> AsyncIterator[dict]:
     """In cell a2: a compound holding two buildings (the first with three units and a
     household), and two buildings of 先烈路165号 in no compound; removed afterwards."""
     async with AsyncSession(async_engine, expire_on_commit=False) as session:
-        cell = (await session.execute(
-            select(GridCell).where(GridCell.code == "880101001001002"))).scalar_one()
+        cell = (
+            await session.execute(select(GridCell).where(GridCell.code == "880101001001002"))
+        ).scalar_one()
         first = await make_building(session, cell, (620, 120, 660, 160), IN_COMPOUND[0])
         second = await make_building(session, cell, (700, 200, 740, 240), IN_COMPOUND[1])
         third = await make_building(session, cell, (850, 100, 880, 130), OUTSIDE[0])
         fifth = await make_building(session, cell, (850, 200, 880, 230), OUTSIDE[1])
-        compound_id = (await session.execute(text("""
+        compound_id = (
+            await session.execute(
+                text("""
             INSERT INTO basemap.compounds (source, external_id, name, geom)
             VALUES ('file', 'test:nomap', :name, ST_GeomFromText(:wkt, 4326)) RETURNING id
-        """), {"name": COMPOUND, "wkt": metres_box(600, 100, 800, 300).wkt})).scalar_one()
+        """),
+                {"name": COMPOUND, "wkt": metres_box(600, 100, 800, 300).wkt},
+            )
+        ).scalar_one()
         for unit, floor in UNITS:
-            house_id = (await session.execute(text("""
+            house_id = (
+                await session.execute(
+                    text("""
                 INSERT INTO houses (building_id, floor, unit_number, is_rental, landlord_name,
                                     landlord_phone)
                 VALUES (:b, :f, :u, true, '房东甲', '13800009999') RETURNING id
-            """), {"b": first.id, "f": floor, "u": unit})).scalar_one()
-        await session.execute(text(
-            "INSERT INTO households (house_id, kind) VALUES (:h, 'registered')"), {"h": house_id})
+            """),
+                    {"b": first.id, "f": floor, "u": unit},
+                )
+            ).scalar_one()
+        await session.execute(
+            text("INSERT INTO households (house_id, kind) VALUES (:h, 'registered')"),
+            {"h": house_id},
+        )
         await session.commit()
     ids = [first.id, second.id, third.id, fifth.id]
-    yield {"compound": f"c{compound_id}", "first": first.id, "second": second.id,
-           "third": third.id}
+    yield {"compound": f"c{compound_id}", "first": first.id, "second": second.id, "third": third.id}
     async with async_engine.begin() as conn:
-        await conn.execute(text("DELETE FROM incidents WHERE building_id = ANY(:ids)"),
-                           {"ids": ids})
+        await conn.execute(
+            text("DELETE FROM incidents WHERE building_id = ANY(:ids)"), {"ids": ids}
+        )
         await conn.execute(text("DELETE FROM buildings WHERE id = ANY(:ids)"), {"ids": ids})
-        await conn.execute(text("DELETE FROM basemap.compounds WHERE id = :id"),
-                           {"id": compound_id})
+        await conn.execute(
+            text("DELETE FROM basemap.compounds WHERE id = :id"), {"id": compound_id}
+        )
 
 
 def _near(x: float = 700, y: float = 200) -> str:
@@ -66,29 +80,36 @@ def _near(x: float = 700, y: float = 200) -> str:
     return f"{lon},{lat}"
 
 
-async def test_the_compounds_around_a_point_list_the_compound_and_address_groups(
-    server, estate
-):
+async def test_the_compounds_around_a_point_list_the_compound_and_address_groups(server, estate):
     async with httpx.AsyncClient(base_url=server) as client:
         answer = await client.get("/addresses/compounds", params={"near": _near()})
     assert answer.status_code == 200, answer.text
     listed = {c["id"]: c for c in answer.json()["compounds"]}
-    assert listed[estate["compound"]] == {"id": estate["compound"], "name": COMPOUND,
-                                          "kind": "compound", "buildings": 2}
+    assert listed[estate["compound"]] == {
+        "id": estate["compound"],
+        "name": COMPOUND,
+        "kind": "compound",
+        "buildings": 2,
+    }
     # No compound covers 先烈路165号: its buildings are grouped by road and house number.
     assert listed["a:测试市测试区先烈路165号"] == {
-        "id": "a:测试市测试区先烈路165号", "name": "测试市测试区先烈路165号",
-        "kind": "address", "buildings": 2}
+        "id": "a:测试市测试区先烈路165号",
+        "name": "测试市测试区先烈路165号",
+        "kind": "address",
+        "buildings": 2,
+    }
 
 
-async def test_a_compounds_buildings_and_a_buildings_units_are_public_facts_only(
-    server, estate
-):
+async def test_a_compounds_buildings_and_a_buildings_units_are_public_facts_only(server, estate):
     async with httpx.AsyncClient(base_url=server) as client:
-        inside = (await client.get("/addresses/buildings",
-                                   params={"compound": estate["compound"]})).json()
-        grouped = (await client.get("/addresses/buildings",
-                                    params={"compound": "a:测试市测试区先烈路165号"})).json()
+        inside = (
+            await client.get("/addresses/buildings", params={"compound": estate["compound"]})
+        ).json()
+        grouped = (
+            await client.get(
+                "/addresses/buildings", params={"compound": "a:测试市测试区先烈路165号"}
+            )
+        ).json()
         units = await client.get(f"/addresses/buildings/{estate['first']}/units")
         none = (await client.get(f"/addresses/buildings/{estate['second']}/units")).json()
     assert [b["address"] for b in inside["buildings"]] == list(IN_COMPOUND)
@@ -101,12 +122,15 @@ async def test_a_compounds_buildings_and_a_buildings_units_are_public_facts_only
     assert none["units"] == []
 
 
-@pytest.mark.parametrize(("path", "params", "status", "field"), [
-    ("/addresses/compounds", {"near": "east"}, 422, "near"),
-    ("/addresses/buildings", {"compound": "x1"}, 422, "compound"),
-    ("/addresses/buildings", {"compound": "c999999999"}, 404, None),
-    ("/addresses/buildings/999999999/units", {}, 404, None),
-])
+@pytest.mark.parametrize(
+    ("path", "params", "status", "field"),
+    [
+        ("/addresses/compounds", {"near": "east"}, 422, "near"),
+        ("/addresses/buildings", {"compound": "x1"}, 422, "compound"),
+        ("/addresses/buildings", {"compound": "c999999999"}, 404, None),
+        ("/addresses/buildings/999999999/units", {}, 404, None),
+    ],
+)
 async def test_bad_list_requests_get_a_clear_4xx(server, estate, path, params, status, field):
     async with httpx.AsyncClient(base_url=server) as client:
         answer = await client.get(path, params=params)
@@ -129,7 +153,8 @@ async def arrow_to(page: Page, selector: str, wanted: str, limit: int = 120) -> 
     for _ in range(limit):
         shown = await page.evaluate(
             "s => { const e = document.querySelector(s); return e.options[e.selectedIndex].text; }",
-            selector)
+            selector,
+        )
         if shown == wanted:
             return
         await page.keyboard.press("ArrowDown")
@@ -142,7 +167,8 @@ async def test_a_report_filed_by_keyboard_alone_through_the_lists_lands_on_the_b
 ):
     await page.goto("/report?lang=zh-Hans")
     await page.evaluate(
-        "() => document.addEventListener('pointerdown', () => { window.__clicked = true; })")
+        "() => document.addEventListener('pointerdown', () => { window.__clicked = true; })"
+    )
     await page.locator("#pick-compound option", has_text=COMPOUND).wait_for(state="attached")
     await page.locator("#category option[value='fire.blocked_exit']").wait_for(state="attached")
     await tab_to(page, "#category")
@@ -159,7 +185,8 @@ async def test_a_report_filed_by_keyboard_alone_through_the_lists_lands_on_the_b
     assert await page.input_value("#address") == f"{IN_COMPOUND[0]} 2单元502"
     # The place is told back in words, as after a pin (the building's address).
     await page.wait_for_function(
-        "a => document.getElementById('pin-text').textContent.includes(a)", arg=IN_COMPOUND[0])
+        "a => document.getElementById('pin-text').textContent.includes(a)", arg=IN_COMPOUND[0]
+    )
     await tab_to(page, "#description")
     await page.keyboard.type("楼梯间堆满纸箱")
     await tab_to(page, "#submit")
@@ -168,11 +195,20 @@ async def test_a_report_filed_by_keyboard_alone_through_the_lists_lands_on_the_b
     number = (await page.locator("#tracking-number").inner_text()).strip()
     assert await page.evaluate("() => window.__clicked") is None  # no pointer at all
     async with async_engine.connect() as conn:
-        stored = (await conn.execute(text("""
+        stored = (
+            (
+                await conn.execute(
+                    text("""
             SELECT i.building_id, i.address, i.description,
                    ST_Covers(b.footprint, i.location) AS on_building
             FROM incidents i JOIN buildings b ON b.id = i.building_id
-            WHERE i.tracking_number = :n"""), {"n": number})).mappings().one()
+            WHERE i.tracking_number = :n"""),
+                    {"n": number},
+                )
+            )
+            .mappings()
+            .one()
+        )
     assert stored["building_id"] == estate["first"]
     assert stored["address"] == f"{IN_COMPOUND[0]} 2单元502"
     assert stored["on_building"] and stored["description"] == "楼梯间堆满纸箱"

@@ -45,9 +45,12 @@ async def worker_world(async_engine, settings, open_incident, patrol_building):
     async with AsyncSession(async_engine, expire_on_commit=False) as session:
         lon, lat = metres_point(150, 150)
         overdue = await submit_report(
-            session, intake_context(settings),
+            session,
+            intake_context(settings),
             ReportIn(category="fire.blocked_lane", lon=lon, lat=lat, address=OVERDUE_ADDRESS),
-            [], None, datetime.now(UTC),
+            [],
+            None,
+            datetime.now(UTC),
         )
         late = datetime.now(UTC) - timedelta(hours=2, minutes=10)
         await session.execute(
@@ -61,9 +64,12 @@ async def worker_world(async_engine, settings, open_incident, patrol_building):
         await session.commit()
     yield {"overdue": overdue.tracking_number, "stacked": stacked.id}
     async with async_engine.begin() as conn:
-        await conn.execute(text(
-            "DELETE FROM patrol_visits WHERE user_id = (SELECT id FROM users WHERE username = :u)"
-        ), {"u": WORKER})
+        await conn.execute(
+            text(
+                "DELETE FROM patrol_visits WHERE user_id = (SELECT id FROM users WHERE username = :u)"
+            ),
+            {"u": WORKER},
+        )
         await conn.execute(text("DELETE FROM buildings WHERE id = :id"), {"id": stacked.id})
 
 
@@ -71,7 +77,9 @@ async def worker_world(async_engine, settings, open_incident, patrol_building):
 async def phone(browser, server, worker_world) -> AsyncIterator[Page]:
     """A phone-sized page that may read its position (HERE); script errors fail the test."""
     context = await browser.new_context(
-        base_url=server, locale="zh-CN", viewport={"width": 390, "height": 844},
+        base_url=server,
+        locale="zh-CN",
+        viewport={"width": 390, "height": 844},
         geolocation={"longitude": HERE[0], "latitude": HERE[1], "accuracy": 10},
         has_touch=True,
         # The page's own fallback is tested here; routes cannot see a service worker's fetches.
@@ -84,9 +92,15 @@ async def phone(browser, server, worker_world) -> AsyncIterator[Page]:
     opened.on("pageerror", lambda exc: errors.append(str(exc)))
     # net::ERR_FAILED is a request the test aborts on purpose, ERR_INTERNET_DISCONNECTED
     # one made while the context is offline (the network gone).
-    opened.on("console", lambda msg: (
-        msg.type == "error" and "net::ERR_FAILED" not in msg.text
-        and "ERR_INTERNET_DISCONNECTED" not in msg.text and errors.append(msg.text)))
+    opened.on(
+        "console",
+        lambda msg: (
+            msg.type == "error"
+            and "net::ERR_FAILED" not in msg.text
+            and "ERR_INTERNET_DISCONNECTED" not in msg.text
+            and errors.append(msg.text)
+        ),
+    )
     yield opened
     assert errors == []
     await context.close()
@@ -123,16 +137,20 @@ async def test_a_worker_sees_open_reports_overdue_first_with_address_distance_an
 ):
     await _signed_in(phone)
     numbers = await phone.locator("#incidents > li").evaluate_all(
-        "items => items.map(li => li.dataset.number)")
+        "items => items.map(li => li.dataset.number)"
+    )
     assert numbers.index(worker_world["overdue"]) < numbers.index(open_incident)
     assert numbers[0] == worker_world["overdue"]  # the only overdue one leads
     overdue = phone.locator(f"#incidents li[data-number='{worker_world['overdue']}']")
     assert OVERDUE_ADDRESS in await overdue.inner_text()
     assert "已超时 2 小时" in await overdue.inner_text()
     async with async_engine.connect() as conn:
-        address = (await conn.execute(text(
-            "SELECT address FROM incidents WHERE tracking_number = :n"), {"n": open_incident}
-        )).scalar()
+        address = (
+            await conn.execute(
+                text("SELECT address FROM incidents WHERE tracking_number = :n"),
+                {"n": open_incident},
+            )
+        ).scalar()
     mine = phone.locator(f"#incidents li[data-number='{open_incident}']")
     await expect(mine.locator(".wk-dist")).to_contain_text("100 米")  # once the phone knows
     assert (address or "地址不详") in await mine.inner_text()
@@ -186,10 +204,15 @@ async def test_a_worker_records_a_patrol_visit_with_findings_and_position(
     await expect(building.locator(".wk-result")).to_contain_text("巡查记录已提交")
     assert await phone.locator("#visit-form").is_hidden()
     async with async_engine.connect() as conn:
-        visit = (await conn.execute(text(
-            "SELECT note, hazards_found, ST_X(location) AS lon, ST_Y(location) AS lat"
-            " FROM patrol_visits WHERE building_id = :b ORDER BY id DESC LIMIT 1"),
-            {"b": patrol_building})).one()
+        visit = (
+            await conn.execute(
+                text(
+                    "SELECT note, hazards_found, ST_X(location) AS lon, ST_Y(location) AS lat"
+                    " FROM patrol_visits WHERE building_id = :b ORDER BY id DESC LIMIT 1"
+                ),
+                {"b": patrol_building},
+            )
+        ).one()
     assert visit.note == FINDINGS and visit.hazards_found == 0
     assert (visit.lon, visit.lat) == pytest.approx(HERE, abs=1e-6)
 
@@ -206,9 +229,16 @@ async def test_a_visit_recorded_offline_waits_in_the_queue_and_is_sent_back_onli
     await phone.context.set_offline(False)
     await expect(phone.locator("#queue-status")).to_have_attribute("data-waiting", "0")
     async with async_engine.connect() as conn:
-        notes = (await conn.execute(text(
-            "SELECT note FROM patrol_visits WHERE building_id = :b"), {"b": patrol_building}
-        )).scalars().all()
+        notes = (
+            (
+                await conn.execute(
+                    text("SELECT note FROM patrol_visits WHERE building_id = :b"),
+                    {"b": patrol_building},
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert notes.count("断网时的巡查记录") == 1
 
 
@@ -221,17 +251,24 @@ async def test_a_visit_with_a_photo_from_the_phone_lands_in_patrol_visit_photos(
     await building.locator("#visit-note").fill("灭火器压力正常，已拍照")
     photo = _jpeg()
     await building.locator("#visit-photo").set_input_files(
-        {"name": "visit.jpg", "mimeType": "image/jpeg", "buffer": photo})
+        {"name": "visit.jpg", "mimeType": "image/jpeg", "buffer": photo}
+    )
     await building.locator("#visit-submit").click()
     await expect(building.locator(".wk-result")).to_contain_text("巡查记录已提交")
     assert await phone.locator("#visit-form").is_hidden()
     async with async_engine.connect() as conn:
-        visit = (await conn.execute(text(
-            "SELECT v.hazards_found, ST_X(v.location) AS lon, ST_Y(v.location) AS lat,"
-            " array_agg(p.sha256) AS photos"
-            " FROM patrol_visits v JOIN patrol_visit_photos p ON p.visit_id = v.id"
-            " WHERE v.building_id = :b AND v.note = '灭火器压力正常，已拍照'"
-            " GROUP BY v.id"), {"b": patrol_building})).one()
+        visit = (
+            await conn.execute(
+                text(
+                    "SELECT v.hazards_found, ST_X(v.location) AS lon, ST_Y(v.location) AS lat,"
+                    " array_agg(p.sha256) AS photos"
+                    " FROM patrol_visits v JOIN patrol_visit_photos p ON p.visit_id = v.id"
+                    " WHERE v.building_id = :b AND v.note = '灭火器压力正常，已拍照'"
+                    " GROUP BY v.id"
+                ),
+                {"b": patrol_building},
+            )
+        ).one()
     assert visit.photos == [hashlib.sha256(photo).hexdigest()]
     assert visit.hazards_found == 0  # a plain visit: no hazard report went with it
     assert (visit.lon, visit.lat) == pytest.approx(HERE, abs=1e-6)
@@ -245,17 +282,27 @@ async def test_a_visit_with_a_photo_made_offline_is_kept_and_sent_with_it_back_o
     await building.locator("#visit-note").fill("断网时拍的照片")
     photo = _jpeg()
     await building.locator("#visit-photo").set_input_files(
-        {"name": "offline.jpg", "mimeType": "image/jpeg", "buffer": photo})
+        {"name": "offline.jpg", "mimeType": "image/jpeg", "buffer": photo}
+    )
     await building.locator("#visit-submit").click()
     await expect(building.locator(".wk-result")).to_contain_text("联网后自动提交")
     await expect(phone.locator("#queue-status")).to_have_attribute("data-waiting", "1")
     await phone.context.set_offline(False)
     await expect(phone.locator("#queue-status")).to_have_attribute("data-waiting", "0")
     async with async_engine.connect() as conn:
-        photos = (await conn.execute(text(
-            "SELECT p.sha256 FROM patrol_visit_photos p JOIN patrol_visits v ON v.id = p.visit_id"
-            " WHERE v.building_id = :b AND v.note = '断网时拍的照片'"), {"b": patrol_building}
-        )).scalars().all()
+        photos = (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT p.sha256 FROM patrol_visit_photos p JOIN patrol_visits v ON v.id = p.visit_id"
+                        " WHERE v.building_id = :b AND v.note = '断网时拍的照片'"
+                    ),
+                    {"b": patrol_building},
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert photos == [hashlib.sha256(photo).hexdigest()]
 
 
@@ -266,7 +313,8 @@ async def test_a_worker_files_a_hazard_with_a_photo_from_a_visit_and_gets_its_ca
     building = phone.locator(f"#patrol li[data-building='{worker_world['stacked']}']")
     await building.locator(".wk-hazard").click()
     await building.locator("#visit-category option[value='fire.flammable_storage']").wait_for(
-        state="attached")
+        state="attached"
+    )
     # A fire burning now is a 119 call, not a patrol report.
     assert await phone.locator("#visit-category option[value='fire.burning_now']").count() == 0
     await building.locator("#visit-submit").click()
@@ -274,29 +322,48 @@ async def test_a_worker_files_a_hazard_with_a_photo_from_a_visit_and_gets_its_ca
     await building.locator("#visit-category").select_option("fire.flammable_storage")
     await building.locator("#visit-note").fill(FINDINGS + "，有汽油桶")
     await building.locator("#visit-photo").set_input_files(
-        {"name": "hazard.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()})
+        {"name": "hazard.jpg", "mimeType": "image/jpeg", "buffer": _jpeg()}
+    )
     await building.locator("#visit-submit").click()
     link = building.locator(".wk-result a.wk-new-report")
     await link.wait_for()
     number = await link.inner_text()
     assert await link.get_attribute("href") == f"/case/{number}?lang=zh-Hans"
     async with async_engine.connect() as conn:
-        report = (await conn.execute(text(
-            "SELECT i.channel, i.category_code, i.description, i.address,"
-            " (SELECT count(*) FROM incident_photos p WHERE p.incident_id = i.id) AS photos"
-            " FROM incidents i WHERE tracking_number = :n"), {"n": number})).one()
-        visit = (await conn.execute(text(
-            "SELECT note, hazards_found FROM patrol_visits WHERE building_id = :b"
-            " ORDER BY id DESC LIMIT 1"), {"b": worker_world["stacked"]})).one()
+        report = (
+            await conn.execute(
+                text(
+                    "SELECT i.channel, i.category_code, i.description, i.address,"
+                    " (SELECT count(*) FROM incident_photos p WHERE p.incident_id = i.id) AS photos"
+                    " FROM incidents i WHERE tracking_number = :n"
+                ),
+                {"n": number},
+            )
+        ).one()
+        visit = (
+            await conn.execute(
+                text(
+                    "SELECT note, hazards_found FROM patrol_visits WHERE building_id = :b"
+                    " ORDER BY id DESC LIMIT 1"
+                ),
+                {"b": worker_world["stacked"]},
+            )
+        ).one()
     assert report.channel == "patrol" and report.category_code == "fire.flammable_storage"
     assert report.description == FINDINGS + "，有汽油桶"
     assert report.address == STACKED_ADDRESS
     assert report.photos == 1
     assert visit.note == FINDINGS + "，有汽油桶" and visit.hazards_found == 1
     async with async_engine.connect() as conn:
-        kept_twice = (await conn.execute(text(
-            "SELECT count(*) FROM patrol_visit_photos p JOIN patrol_visits v ON v.id = p.visit_id"
-            " WHERE v.building_id = :b"), {"b": worker_world["stacked"]})).scalar()
+        kept_twice = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM patrol_visit_photos p JOIN patrol_visits v ON v.id = p.visit_id"
+                    " WHERE v.building_id = :b"
+                ),
+                {"b": worker_world["stacked"]},
+            )
+        ).scalar()
     assert kept_twice == 0  # a hazard's photo goes with its report only
 
 
@@ -309,16 +376,22 @@ async def test_a_new_assignment_arrives_without_reload_with_the_unread_badge(
     await phone.wait_for_timeout(300)
     lon, lat = metres_point(350, 100)
     async with httpx.AsyncClient(base_url=server) as client:
-        filed = await client.post("/reports", json={
-            "category": "fire.wiring_rental", "lon": lon, "lat": lat, "address": "新派路3号"})
+        filed = await client.post(
+            "/reports",
+            json={"category": "fire.wiring_rental", "lon": lon, "lat": lat, "address": "新派路3号"},
+        )
     assert filed.status_code == 201, filed.text
     number = filed.json()["tracking_number"]
     with sync_engine.begin() as conn:  # what the outbox worker does
         deliver_batch(conn)
     with sync_engine.connect() as conn:
-        unread = conn.execute(text(
-            "SELECT count(*) FROM inbox_items i JOIN users u ON u.id = i.user_id"
-            " WHERE u.username = :u AND i.read_at IS NULL"), {"u": WORKER}).scalar()
+        unread = conn.execute(
+            text(
+                "SELECT count(*) FROM inbox_items i JOIN users u ON u.id = i.user_id"
+                " WHERE u.username = :u AND i.read_at IS NULL"
+            ),
+            {"u": WORKER},
+        ).scalar()
     await phone.locator(f"#incidents li[data-number='{number}']").wait_for()
     await expect(phone.locator("#inbox-badge")).to_have_text(str(unread))
     news = phone.locator(f"#inbox a[href^='/case/{number}']")
@@ -330,8 +403,9 @@ async def test_the_last_lists_are_shown_marked_offline_when_the_network_fails(
 ):
     await _signed_in(phone)
     await phone.locator(f"#incidents li[data-number='{open_incident}']").wait_for()
-    await phone.route(re.compile(r"/(incidents\?view=mine|patrol\?limit=)"),
-                      lambda route: route.abort())
+    await phone.route(
+        re.compile(r"/(incidents\?view=mine|patrol\?limit=)"), lambda route: route.abort()
+    )
     await phone.reload()
     await phone.locator("#incidents-offline").wait_for()
     assert "离线数据" in await phone.locator("#incidents-offline").inner_text()
@@ -340,11 +414,10 @@ async def test_the_last_lists_are_shown_marked_offline_when_the_network_fails(
     assert await phone.locator(f"#patrol li[data-building='{patrol_building}']").count() == 1
 
 
-async def test_without_webgl_the_map_area_says_so_and_the_lists_work(
-    phone, open_incident
-):
+async def test_without_webgl_the_map_area_says_so_and_the_lists_work(phone, open_incident):
     await phone.add_init_script(
-        "HTMLCanvasElement.prototype.getContext = function () { return null; };")
+        "HTMLCanvasElement.prototype.getContext = function () { return null; };"
+    )
     await _signed_in(phone)
     assert "WebGL" in await phone.locator("#map").inner_text()
     assert await phone.locator(f"#incidents li[data-number='{open_incident}']").count() == 1

@@ -340,20 +340,32 @@ async def visit_scene(db, settings, scene):
 
 
 async def _counts(db) -> tuple[int, int]:
-    row = (await db.execute(text(
-        "SELECT (SELECT count(*) FROM patrol_visits), (SELECT count(*) FROM patrol_visit_photos)"
-    ))).one()
+    row = (
+        await db.execute(
+            text(
+                "SELECT (SELECT count(*) FROM patrol_visits), (SELECT count(*) FROM patrol_visit_photos)"
+            )
+        )
+    ).one()
     return row[0], row[1]
 
 
 async def _visit_with_photo(client, headers, building_id, photo, key=None, **fields):
     lon, lat = metres_point(20, 20)
-    data = {"building_id": str(building_id), "note": "消防通道畅通", "lon": str(lon),
-            "lat": str(lat), **fields}
+    data = {
+        "building_id": str(building_id),
+        "note": "消防通道畅通",
+        "lon": str(lon),
+        "lat": str(lat),
+        **fields,
+    }
     extra = {KEY: key} if key else {}
-    return await client.post("/patrol/visits", data=data,
-                             files=[("photos", ("visit.jpg", photo, "image/jpeg"))],
-                             headers={**headers, **extra})
+    return await client.post(
+        "/patrol/visits",
+        data=data,
+        files=[("photos", ("visit.jpg", photo, "image/jpeg"))],
+        headers={**headers, **extra},
+    )
 
 
 async def test_a_visit_sent_as_a_form_stores_its_photo_with_the_exif_and_a_thumbnail(
@@ -366,12 +378,22 @@ async def test_a_visit_sent_as_a_form_stores_its_photo_with_the_exif_and_a_thumb
     body = response.json()
     assert body["building_id"] == mine and body["note"] == "消防通道畅通" and body["located"]
     assert len(body["photo_ids"]) == 1
-    row = (await db.execute(text(
-        "SELECT visit_id, sha256, media_type, width, height, original, thumbnail "
-        "FROM patrol_visit_photos WHERE id = :id"), {"id": body["photo_ids"][0]})).one()
+    row = (
+        await db.execute(
+            text(
+                "SELECT visit_id, sha256, media_type, width, height, original, thumbnail "
+                "FROM patrol_visit_photos WHERE id = :id"
+            ),
+            {"id": body["photo_ids"][0]},
+        )
+    ).one()
     assert row.visit_id == body["id"]
     assert (row.sha256, row.media_type, row.width, row.height) == (
-        hashlib.sha256(photo).hexdigest(), "image/jpeg", 640, 480)
+        hashlib.sha256(photo).hexdigest(),
+        "image/jpeg",
+        640,
+        480,
+    )
     assert row.original == photo and b"PatrolPhone" in row.original
     thumbnail = Image.open(io.BytesIO(row.thumbnail))
     assert max(thumbnail.size) <= 320 and thumbnail.getexif() == {}
@@ -379,16 +401,15 @@ async def test_a_visit_sent_as_a_form_stores_its_photo_with_the_exif_and_a_thumb
 
 async def test_a_json_visit_still_works_and_has_no_photos(client, db, visit_scene):
     headers, mine, _theirs = visit_scene
-    response = await client.post("/patrol/visits", json={"building_id": mine},
-                                 headers=headers["worker"])
+    response = await client.post(
+        "/patrol/visits", json={"building_id": mine}, headers=headers["worker"]
+    )
     assert response.status_code == 201, response.text
     assert response.json()["photo_ids"] == []
     assert await _counts(db) == (1, 0)
 
 
-async def test_a_visit_with_a_photo_replayed_under_its_key_is_stored_once(
-    client, db, visit_scene
-):
+async def test_a_visit_with_a_photo_replayed_under_its_key_is_stored_once(client, db, visit_scene):
     headers, mine, _theirs = visit_scene
     photo = _photo()
     first = await _visit_with_photo(client, headers["worker"], mine, photo, key="visit-1")
@@ -404,11 +425,11 @@ async def test_a_different_photo_under_the_same_key_is_422_and_stores_nothing_mo
     client, db, visit_scene
 ):
     headers, mine, _theirs = visit_scene
-    first = await _visit_with_photo(client, headers["worker"], mine, _photo("orange"),
-                                    key="visit-2")
+    first = await _visit_with_photo(
+        client, headers["worker"], mine, _photo("orange"), key="visit-2"
+    )
     assert first.status_code == 201, first.text
-    other = await _visit_with_photo(client, headers["worker"], mine, _photo("blue"),
-                                    key="visit-2")
+    other = await _visit_with_photo(client, headers["worker"], mine, _photo("blue"), key="visit-2")
     assert other.status_code == 422, other.text
     assert [f["field"] for f in other.json()["error"]["fields"]] == [KEY]
     assert await _counts(db) == (1, 1)
@@ -416,11 +437,14 @@ async def test_a_different_photo_under_the_same_key_is_422_and_stores_nothing_mo
 
 # Reuses the reports' photo checks (api/routes/reports.py read_submission): a file over
 # max_photo_mb is 413 there, as for report photos; one that is not an image is 422.
-@pytest.mark.parametrize(("photo", "status"), [
-    (b"%PDF-1.4 not an image", 422),
-    (b"\xff\xd8" + b"0" * (2 * 2**20), 413),
-    (b"GIF89a" + b"\x00" * 64, 422),
-])
+@pytest.mark.parametrize(
+    ("photo", "status"),
+    [
+        (b"%PDF-1.4 not an image", 422),
+        (b"\xff\xd8" + b"0" * (2 * 2**20), 413),
+        (b"GIF89a" + b"\x00" * 64, 422),
+    ],
+)
 async def test_a_bad_photo_is_refused_naming_it_and_nothing_is_stored(
     client, db, app, settings, visit_scene, photo, status
 ):
@@ -437,8 +461,9 @@ async def test_a_bad_photo_is_refused_naming_it_and_nothing_is_stored(
 
 async def test_a_form_visit_with_a_bad_field_is_422_naming_it(client, db, visit_scene):
     headers, mine, _theirs = visit_scene
-    response = await _visit_with_photo(client, headers["worker"], mine, _photo(),
-                                       hazards_found="many")
+    response = await _visit_with_photo(
+        client, headers["worker"], mine, _photo(), hazards_found="many"
+    )
     assert response.status_code == 422, response.text
     assert [f["field"] for f in response.json()["error"]["fields"]] == ["hazards_found"]
     assert await _counts(db) == (0, 0)
@@ -453,16 +478,19 @@ async def test_a_photo_on_a_visit_outside_my_cells_is_refused_with_the_visit(
     assert await _counts(db) == (0, 0)
 
 
-@pytest.mark.parametrize(("who", "status"), [
-    ("worker", 200),    # made the visit
-    ("cm_a", 200),      # manages the building's community
-    ("street", 200),    # manages its street
-    ("other", 404),     # a colleague in the same community: not told it exists
-    ("former", 404),
-    ("cm_b", 404),      # another community's manager
-    ("resident", 403),  # staff only
-    (None, 401),
-])
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("worker", 200),  # made the visit
+        ("cm_a", 200),  # manages the building's community
+        ("street", 200),  # manages its street
+        ("other", 404),  # a colleague in the same community: not told it exists
+        ("former", 404),
+        ("cm_b", 404),  # another community's manager
+        ("resident", 403),  # staff only
+        (None, 401),
+    ],
+)
 async def test_a_visit_photo_is_read_by_the_visitor_and_managers_over_the_building(
     client, visit_scene, who, status
 ):
@@ -495,11 +523,12 @@ async def test_a_visit_photo_thumbnail_is_small_and_without_exif(client, visit_s
 async def test_a_visit_photo_under_another_visit_id_is_404(client, visit_scene):
     headers, mine, _theirs = visit_scene
     first = (await _visit_with_photo(client, headers["worker"], mine, _photo())).json()
-    second = (await client.post("/patrol/visits", json={"building_id": mine},
-                                headers=headers["worker"])).json()
+    second = (
+        await client.post("/patrol/visits", json={"building_id": mine}, headers=headers["worker"])
+    ).json()
     response = await client.get(
-        f"/patrol/visits/{second['id']}/photos/{first['photo_ids'][0]}",
-        headers=headers["worker"])
+        f"/patrol/visits/{second['id']}/photos/{first['photo_ids'][0]}", headers=headers["worker"]
+    )
     assert response.status_code == 404
 
 
@@ -507,10 +536,11 @@ async def test_no_public_answer_carries_a_visit_photo(client, visit_scene):
     """Photos are staff evidence: the patrol answers carry ids only, never bytes or EXIF."""
     headers, mine, _theirs = visit_scene
     await _visit_with_photo(client, headers["worker"], mine, _photo())
-    for path, params, who in (("/patrol", {}, "worker"),
-                              ("/patrol/coverage", {"community": "880101001001"}, "cm_a"),
-                              ("/statistics", {"level": "cell", "from": "2026-10-01",
-                                               "to": "2027-01-01"}, None)):
+    for path, params, who in (
+        ("/patrol", {}, "worker"),
+        ("/patrol/coverage", {"community": "880101001001"}, "cm_a"),
+        ("/statistics", {"level": "cell", "from": "2026-10-01", "to": "2027-01-01"}, None),
+    ):
         response = await client.get(path, params=params, headers=headers[who] if who else {})
         assert response.status_code == 200, (path, response.text)
         assert "PatrolPhone" not in response.text and "photo" not in response.text, path

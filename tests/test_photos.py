@@ -302,8 +302,9 @@ def test_decompression_bomb_is_refused():
     assert "too many pixels" in error.message_en
 
 
-@pytest.mark.parametrize("stamp", ["0001:01:01 00:00:00", "9999:12:31 23:59:59",
-                                   "1970:01:01 00:00:00"])
+@pytest.mark.parametrize(
+    "stamp", ["0001:01:01 00:00:00", "9999:12:31 23:59:59", "1970:01:01 00:00:00"]
+)
 def test_an_unset_or_impossible_camera_clock_is_no_time_at_all(stamp):
     exif = Image.Exif()
     exif[ExifTags.Base.DateTime] = stamp

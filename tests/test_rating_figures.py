@@ -23,7 +23,9 @@ _numbers = itertools.count(1)
 async def _rated_report(db, cell, overall: int, *, defaulted=False, excluded=False) -> None:
     """A closed report in `cell`, handled on time, with one handling rating."""
     lon, lat = metres_point(250, 250)
-    incident = (await db.execute(text("""
+    incident = (
+        await db.execute(
+            text("""
         INSERT INTO incidents (tracking_number, secret_hash, category_code, status, location,
             input_lon, input_lat, input_system, cell_id, region_id, routing_rule,
             responsible_level, channel, accept_due_at, resolve_due_at, accepted_at,
@@ -36,13 +38,30 @@ async def _rated_report(db, cell, overall: int, *, defaulted=False, excluded=Fal
                 CAST(:t AS timestamptz) + interval '5 hours',
                 :t, :t)
         RETURNING id
-    """), {"number": f"RF{next(_numbers):08d}", "lon": lon, "lat": lat, "cell": cell.id,
-           "region": cell.community_id, "t": T})).scalar_one()
-    await db.execute(text("""
+    """),
+            {
+                "number": f"RF{next(_numbers):08d}",
+                "lon": lon,
+                "lat": lat,
+                "cell": cell.id,
+                "region": cell.community_id,
+                "t": T,
+            },
+        )
+    ).scalar_one()
+    await db.execute(
+        text("""
         INSERT INTO ratings (incident_id, kind, overall, channel, defaulted, excluded)
         VALUES (:i, 'handling', :o, :ch, :d, :e)
-    """), {"i": incident, "o": overall, "ch": "default" if defaulted else "secret",
-           "d": defaulted, "e": excluded})
+    """),
+        {
+            "i": incident,
+            "o": overall,
+            "ch": "default" if defaulted else "secret",
+            "d": defaulted,
+            "e": excluded,
+        },
+    )
 
 
 @pytest.fixture
@@ -65,22 +84,36 @@ async def world(db):
 
 
 async def _ratings(db, level: str) -> dict[str, dict]:
-    groups = await group_statistics(db, level, Period(date(2026, 10, 1), date(2026, 11, 1)),
-                                    Scope(None, None), datetime(2026, 11, 1, tzinfo=UTC))
+    groups = await group_statistics(
+        db,
+        level,
+        Period(date(2026, 10, 1), date(2026, 11, 1)),
+        Scope(None, None),
+        datetime(2026, 11, 1, tzinfo=UTC),
+    )
     return {g["code"]: g["ratings"] for g in groups}
 
 
 def _three(ratings: dict) -> tuple:
-    return (ratings["satisfaction_rate"], ratings["active_satisfaction_rate"],
-            ratings["unrated_rate"])
+    return (
+        ratings["satisfaction_rate"],
+        ratings["active_satisfaction_rate"],
+        ratings["unrated_rate"],
+    )
 
 
 async def test_cell_figures_follow_the_national_definitions(db, world):
     cells = await _ratings(db, "cell")
     a1 = cells[world.cell_a1.code]
     # 9 valid (the excluded one left out), 5 of them 4-5; 7 given, 5 of them 4-5; 2 default.
-    assert (a1["valid"], a1["satisfied"], a1["active"], a1["active_satisfied"],
-            a1["defaulted"], a1["excluded"]) == (9, 5, 7, 5, 2, 1)
+    assert (
+        a1["valid"],
+        a1["satisfied"],
+        a1["active"],
+        a1["active_satisfied"],
+        a1["defaulted"],
+        a1["excluded"],
+    ) == (9, 5, 7, 5, 2, 1)
     assert _three(a1) == (0.5556, 0.7143, 0.2222)
     # Default ratings of 5 count in 好评率, never in 主动评价好评率.
     b1 = cells[world.cell_b1.code]
@@ -113,8 +146,7 @@ async def test_the_public_gets_the_three_figures(client, world):
     assert _three(district["ratings"]) == (0.6667, 0.7, 0.3333)
 
 
-async def test_few_given_ratings_are_suppressed_however_many_defaults(app, client, settings,
-                                                                     world):
+async def test_few_given_ratings_are_suppressed_however_many_defaults(app, client, settings, world):
     # k = 11: 16 reports and 15 valid ratings, but only 10 given by reporters.
     app.state.settings = settings.model_copy(update={"stats_min_group": 11})
     response = await client.get("/statistics", params={"level": "district", **OCTOBER})
@@ -123,6 +155,7 @@ async def test_few_given_ratings_are_suppressed_however_many_defaults(app, clien
     assert district["suppressed"] is False and district["reports"] == 16
     assert district["ratings_suppressed"] is True and district["ratings"] is None
     app.state.settings = settings.model_copy(update={"stats_min_group": 10})
-    (district,) = (await client.get("/statistics",
-                                    params={"level": "district", **OCTOBER})).json()["groups"]
+    (district,) = (await client.get("/statistics", params={"level": "district", **OCTOBER})).json()[
+        "groups"
+    ]
     assert _three(district["ratings"]) == (0.6667, 0.7, 0.3333)

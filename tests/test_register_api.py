@@ -31,21 +31,34 @@ async def scene(db, settings):
     await assign(db, world.cell_a1, worker, valid_from=date(2026, 1, 1))
     buildings = {
         name: await make_building(db, getattr(world, name), extent, address=f"测试路{i}号")
-        for i, (name, extent) in enumerate([
-            ("cell_a1", (10, 10, 40, 40)), ("cell_a2", (610, 10, 640, 40)),
-            ("cell_b1", (1110, 10, 1140, 40)),
-        ], start=1)
+        for i, (name, extent) in enumerate(
+            [
+                ("cell_a1", (10, 10, 40, 40)),
+                ("cell_a2", (610, 10, 640, 40)),
+                ("cell_b1", (1110, 10, 1140, 40)),
+            ],
+            start=1,
+        )
     }
     home_a1 = await make_household(db, buildings["cell_a1"], "1单元101")
     home_a2 = await make_household(db, buildings["cell_a2"], "201", kind="migrant")
     home_b1 = await make_household(db, buildings["cell_b1"], "301")
     people = {
-        "a1_old": await make_person(db, home_a1, "赵一", settings=settings, id_number=ID_A1,
-                                    phone="13912345678", tags=["elderly_alone"],
-                                    birth_date=date(1940, 1, 1), gender="female"),
+        "a1_old": await make_person(
+            db,
+            home_a1,
+            "赵一",
+            settings=settings,
+            id_number=ID_A1,
+            phone="13912345678",
+            tags=["elderly_alone"],
+            birth_date=date(1940, 1, 1),
+            gender="female",
+        ),
         "a1_young": await make_person(db, home_a1, "钱二", settings=settings),
-        "a2": await make_person(db, home_a2, "孙三", settings=settings, id_number=ID_A2,
-                                phone="13987654321"),
+        "a2": await make_person(
+            db, home_a2, "孙三", settings=settings, id_number=ID_A2, phone="13987654321"
+        ),
         "b1": await make_person(db, home_b1, "李四", settings=settings, tags=["disability"]),
     }
     users = {
@@ -67,8 +80,9 @@ async def test_worker_sees_who_lives_in_their_cell_who_is_vulnerable_and_who_ans
     client, settings, scene
 ):
     world, users, _people = scene
-    response = await client.get(f"/cells/{world.cell_a1.code}/residents",
-                                headers=_as(users, "worker", settings))
+    response = await client.get(
+        f"/cells/{world.cell_a1.code}/residents", headers=_as(users, "worker", settings)
+    )
     assert response.status_code == 200
     body = response.json()
     assert [p["name"] for p in body["people"]] == ["赵一", "钱二"]
@@ -77,44 +91,64 @@ async def test_worker_sees_who_lives_in_their_cell_who_is_vulnerable_and_who_ans
     assert old["phone"] == "13912345678"
     assert old["age"] >= 85 and old["vulnerability_tags"] == ["elderly_alone"]
     assert old["house"]["unit_number"] == "1单元101"
-    assert body["counts"] == {"buildings": 1, "houses": 1, "households": 1, "people": 2,
-                              "vulnerable_people": 1, "vulnerable_by_tag": {"elderly_alone": 1}}
+    assert body["counts"] == {
+        "buildings": 1,
+        "houses": 1,
+        "households": 1,
+        "people": 2,
+        "vulnerable_people": 1,
+        "vulnerable_by_tag": {"elderly_alone": 1},
+    }
     assert [w["username"] for w in body["responsible"]["primary"]] == ["worker-a1"]
     assert ID_A1 not in response.text
 
-    vulnerable = await client.get(f"/cells/{world.cell_a1.code}/residents?vulnerable=true",
-                                  headers=_as(users, "worker", settings))
+    vulnerable = await client.get(
+        f"/cells/{world.cell_a1.code}/residents?vulnerable=true",
+        headers=_as(users, "worker", settings),
+    )
     assert [p["name"] for p in vulnerable.json()["people"]] == ["赵一"]
 
 
-@pytest.mark.parametrize(("who", "cell", "status"), [
-    ("worker", "cell_a2", 403), ("worker", "cell_b1", 403), ("cm_a", "cell_b1", 403),
-    ("cm_b", "cell_a1", 403), ("resident", "cell_a1", 403), (None, "cell_a1", 401),
-])
+@pytest.mark.parametrize(
+    ("who", "cell", "status"),
+    [
+        ("worker", "cell_a2", 403),
+        ("worker", "cell_b1", 403),
+        ("cm_a", "cell_b1", 403),
+        ("cm_b", "cell_a1", 403),
+        ("resident", "cell_a1", 403),
+        (None, "cell_a1", 401),
+    ],
+)
 async def test_residents_outside_ones_area_are_refused_without_personal_data(
     client, settings, scene, who, cell, status
 ):
     world, users, _people = scene
-    response = await client.get(f"/cells/{getattr(world, cell).code}/residents",
-                                headers=_as(users, who, settings))
+    response = await client.get(
+        f"/cells/{getattr(world, cell).code}/residents", headers=_as(users, who, settings)
+    )
     assert response.status_code == status
     assert not any(value in response.text for value in PERSONAL)
 
 
 async def test_residents_of_an_unknown_cell_is_404(client, settings, scene):
     _world, users, _people = scene
-    response = await client.get("/cells/880101001001999/residents",
-                                headers=_as(users, "cm_a", settings))
+    response = await client.get(
+        "/cells/880101001001999/residents", headers=_as(users, "cm_a", settings)
+    )
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize(("who", "expected"), [
-    ("worker", ["赵一", "钱二"]),
-    ("cm_a", ["赵一", "钱二", "孙三"]),
-    ("cm_b", ["李四"]),
-    ("street", ["赵一", "钱二", "孙三", "李四"]),
-    ("admin", ["赵一", "钱二", "孙三", "李四"]),
-])
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [
+        ("worker", ["赵一", "钱二"]),
+        ("cm_a", ["赵一", "钱二", "孙三"]),
+        ("cm_b", ["李四"]),
+        ("street", ["赵一", "钱二", "孙三", "李四"]),
+        ("admin", ["赵一", "钱二", "孙三", "李四"]),
+    ],
+)
 async def test_register_search_stays_within_the_callers_area(
     client, settings, scene, who, expected
 ):
@@ -124,22 +158,26 @@ async def test_register_search_stays_within_the_callers_area(
     assert [p["name"] for p in response.json()["people"]] == expected
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ({"q": "孙"}, ["孙三"]),
-    ({"q": ID_A2}, ["孙三"]),
-    ({"q": ID_A2.lower()[:-1] + ID_A2[-1].lower()}, ["孙三"]),
-    ({"q": "7654321"}, ["孙三"]),
-    ({"tag": "elderly_alone"}, ["赵一"]),
-    ({"tag": ["disability", "elderly_alone"]}, ["赵一", "李四"]),
-    ({"vulnerable": "true"}, ["赵一", "李四"]),
-    ({"region": "880101001002"}, ["李四"]),
-])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"q": "孙"}, ["孙三"]),
+        ({"q": ID_A2}, ["孙三"]),
+        ({"q": ID_A2.lower()[:-1] + ID_A2[-1].lower()}, ["孙三"]),
+        ({"q": "7654321"}, ["孙三"]),
+        ({"tag": "elderly_alone"}, ["赵一"]),
+        ({"tag": ["disability", "elderly_alone"]}, ["赵一", "李四"]),
+        ({"vulnerable": "true"}, ["赵一", "李四"]),
+        ({"region": "880101001002"}, ["李四"]),
+    ],
+)
 async def test_register_search_by_name_id_number_phone_tags_and_region(
     client, settings, scene, params, expected
 ):
     _world, users, _people = scene
-    response = await client.get("/register/people", params=params,
-                                headers=_as(users, "admin", settings))
+    response = await client.get(
+        "/register/people", params=params, headers=_as(users, "admin", settings)
+    )
     assert response.status_code == 200, response.text
     assert [p["name"] for p in response.json()["people"]] == expected
 
@@ -149,20 +187,27 @@ async def test_register_search_pages_by_cursor(client, settings, scene):
     headers = _as(users, "admin", settings)
     first = (await client.get("/register/people?limit=3", headers=headers)).json()
     assert len(first["people"]) == 3 and first["next_after"] == first["people"][-1]["id"]
-    rest = (await client.get(f"/register/people?limit=3&after={first['next_after']}",
-                             headers=headers)).json()
+    rest = (
+        await client.get(f"/register/people?limit=3&after={first['next_after']}", headers=headers)
+    ).json()
     assert [p["name"] for p in rest["people"]] == ["李四"] and rest["next_after"] is None
 
 
-@pytest.mark.parametrize(("params", "field"), [
-    ({"tag": "vampire"}, "tag.0"), ({"region": "abc"}, "region"), ({"limit": "0"}, "limit"),
-])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"tag": "vampire"}, "tag.0"),
+        ({"region": "abc"}, "region"),
+        ({"limit": "0"}, "limit"),
+    ],
+)
 async def test_register_search_bad_parameters_are_422_naming_them(
     client, settings, scene, params, field
 ):
     _world, users, _people = scene
-    response = await client.get("/register/people", params=params,
-                                headers=_as(users, "admin", settings))
+    response = await client.get(
+        "/register/people", params=params, headers=_as(users, "admin", settings)
+    )
     assert response.status_code == 422
     assert [f["field"] for f in response.json()["error"]["fields"]] == [field]
 
@@ -208,8 +253,9 @@ async def test_cell_detail_gives_counts_to_staff_anywhere_and_only_buildings_to_
     assert (await client.get("/cells/880101001001999")).status_code == 404
 
 
-@pytest.mark.parametrize("url", ["/register/people?after=99999999999999999999",
-                                 "/register/people/99999999999999999999"])
+@pytest.mark.parametrize(
+    "url", ["/register/people?after=99999999999999999999", "/register/people/99999999999999999999"]
+)
 async def test_numbers_beyond_64_bits_are_422_not_500(client, settings, scene, url):
     _world, users, _people = scene
     response = await client.get(url, headers=_as(users, "admin", settings))

@@ -38,11 +38,13 @@ async def scene(db, settings):
     """The test city (district 880101) plus a second district 880102 east of it with one
     cell; managers and a worker in each; people in cell a1 (one bed-ridden)."""
     world = await make_world(db)
-    district2 = await make_region(db, "880102", "district", "二区", world.city,
-                                  (2000, 0, 2500, 500))
+    district2 = await make_region(
+        db, "880102", "district", "二区", world.city, (2000, 0, 2500, 500)
+    )
     street2 = await make_region(db, "880102001", "street", "二街", district2, (2000, 0, 2500, 500))
-    community2 = await make_region(db, "880102001001", "community", "二社", street2,
-                                   (2000, 0, 2500, 500))
+    community2 = await make_region(
+        db, "880102001001", "community", "二社", street2, (2000, 0, 2500, 500)
+    )
     cell2 = await make_cell(db, "880102001001001", community2, (2000, 0, 2500, 500))
     users = {
         "worker": await make_user(db, "w-a1", "grid_worker", world.community_a),
@@ -67,8 +69,9 @@ async def _count(db) -> int:
 
 async def _report(client, x: float, y: float, headers=None, **extra) -> str:
     lon, lat = metres_point(x, y)
-    response = await client.post("/reports", headers=headers or {},
-                                 json={"category": EBIKE, "lon": lon, "lat": lat, **extra})
+    response = await client.post(
+        "/reports", headers=headers or {}, json={"category": EBIKE, "lon": lon, "lat": lat, **extra}
+    )
     assert response.status_code == 201, response.text
     return response.json()["tracking_number"]
 
@@ -77,23 +80,23 @@ async def _report(client, x: float, y: float, headers=None, **extra) -> str:
 
 
 @pytest.mark.parametrize("place", sorted(FAR_AWAY))
-async def test_web_and_api_reports_far_away_are_refused_naming_the_field(client, db, scene,
-                                                                         place):
+async def test_web_and_api_reports_far_away_are_refused_naming_the_field(client, db, scene, place):
     lon, lat = FAR_AWAY[place]
     response = await client.post("/reports", json={"category": EBIKE, "lon": lon, "lat": lat})
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert [f["field"] for f in error["fields"]] == ["lon"]
     assert "service area" in error["message"] or "服务范围" in error["message"]
-    form = await client.post("/reports", data={"category": EBIKE, "lon": str(lon),
-                                               "lat": str(lat)})
+    form = await client.post("/reports", data={"category": EBIKE, "lon": str(lon), "lat": str(lat)})
     assert form.status_code == 422
     assert await _count(db) == 0
 
 
 async def test_a_gcj02_pin_far_away_is_refused_too(client, db, scene):
-    response = await client.post("/reports", json={
-        "category": EBIKE, "lon": 139.6917, "lat": 35.6895, "coord_system": "gcj02"})
+    response = await client.post(
+        "/reports",
+        json={"category": EBIKE, "lon": 139.6917, "lat": 35.6895, "coord_system": "gcj02"},
+    )
     assert response.status_code == 422
     assert await _count(db) == 0
 
@@ -111,9 +114,11 @@ async def test_points_in_the_service_area_are_still_taken(client, db, scene):
 async def test_staff_filing_a_patrol_report_far_away_is_refused(client, db, settings, scene):
     _world, users, _cell2 = scene
     lon, lat = FAR_AWAY["tokyo"]
-    response = await client.post("/reports", headers=auth_headers(users["worker"], settings),
-                                 json={"category": EBIKE, "lon": lon, "lat": lat,
-                                       "channel": "patrol"})
+    response = await client.post(
+        "/reports",
+        headers=auth_headers(users["worker"], settings),
+        json={"category": EBIKE, "lon": lon, "lat": lat, "channel": "patrol"},
+    )
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["field"] == "lon"
     assert await _count(db) == 0
@@ -122,8 +127,10 @@ async def test_staff_filing_a_patrol_report_far_away_is_refused(client, db, sett
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 async def test_open311_far_away_gets_the_specs_400_naming_long(client, db, scene, fmt):
     lon, lat = FAR_AWAY["london"]
-    response = await client.post(f"/open311/v2/requests.{fmt}", data={
-        "service_code": EBIKE, "lat": str(lat), "long": str(lon)})
+    response = await client.post(
+        f"/open311/v2/requests.{fmt}",
+        data={"service_code": EBIKE, "lat": str(lat), "long": str(lon)},
+    )
     assert response.status_code == 400, response.text
     if fmt == "json":
         (error,) = response.json()
@@ -139,15 +146,32 @@ async def test_a_12345_order_far_away_is_a_row_error_and_the_rest_are_filed(
     _world, users, _cell2 = scene
     near = metres_point(250, 250)
     orders = [
-        {"工单编号": "F1", "诉求内容": "楼道电动车", "经度": str(FAR_AWAY["tokyo"][0]),
-         "纬度": str(FAR_AWAY["tokyo"][1]), "诉求类别": "城乡建设-消防安全-电动车入户充电"},
-        {"工单编号": "F2", "诉求内容": "楼道电动车", "经度": str(near[0]),
-         "纬度": str(near[1]), "诉求类别": "城乡建设-消防安全-电动车入户充电"},
+        {
+            "工单编号": "F1",
+            "诉求内容": "楼道电动车",
+            "经度": str(FAR_AWAY["tokyo"][0]),
+            "纬度": str(FAR_AWAY["tokyo"][1]),
+            "诉求类别": "城乡建设-消防安全-电动车入户充电",
+        },
+        {
+            "工单编号": "F2",
+            "诉求内容": "楼道电动车",
+            "经度": str(near[0]),
+            "纬度": str(near[1]),
+            "诉求类别": "城乡建设-消防安全-电动车入户充电",
+        },
     ]
     response = await client.post(
-        "/admin/hotline/imports", headers=auth_headers(users["admin"], settings),
-        files={"file": ("orders.json", json.dumps(orders, ensure_ascii=False).encode(),
-                        "application/json")})
+        "/admin/hotline/imports",
+        headers=auth_headers(users["admin"], settings),
+        files={
+            "file": (
+                "orders.json",
+                json.dumps(orders, ensure_ascii=False).encode(),
+                "application/json",
+            )
+        },
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert [(r["row"], r["field"]) for r in body["rejected"]] == [(1, "经度")]
@@ -159,9 +183,11 @@ async def test_a_12345_order_far_away_is_a_row_error_and_the_rest_are_filed(
 
 
 async def _mark(client, settings, user, number, target):
-    return await client.post(f"/incidents/{number}/actions",
-                             json={"action": "mark_duplicate", "duplicate_of": target},
-                             headers=auth_headers(user, settings))
+    return await client.post(
+        f"/incidents/{number}/actions",
+        json={"action": "mark_duplicate", "duplicate_of": target},
+        headers=auth_headers(user, settings),
+    )
 
 
 async def test_a_duplicate_of_a_report_in_another_district_is_refused(client, settings, scene):
@@ -174,8 +200,14 @@ async def test_a_duplicate_of_a_report_in_another_district_is_refused(client, se
         assert response.json()["error"]["fields"][0]["field"] == "duplicate_of"
     # The same answer as for a number that does not exist: nothing learnt about it.
     missing = await _mark(client, settings, users["cm_a"], mine, "260101-AAAAAAAA")
-    assert missing.json()["error"]["message"].replace("260101-AAAAAAAA", elsewhere) == (
-        (await _mark(client, settings, users["cm_a"], mine, elsewhere)).json()["error"]["message"])
+    assert (
+        missing.json()["error"]["message"].replace("260101-AAAAAAAA", elsewhere)
+        == (
+            (await _mark(client, settings, users["cm_a"], mine, elsewhere)).json()["error"][
+                "message"
+            ]
+        )
+    )
 
 
 async def test_a_duplicate_of_a_report_the_caller_cannot_see_is_refused(client, settings, scene):
@@ -218,8 +250,9 @@ async def test_a_large_vulnerable_total_is_shown_outside_the_area_but_never_by_t
     home = await make_household(db, building, "201")
     for i in range(settings.stats_min_group):
         await make_person(db, home, f"孙{i}", settings=settings, tags=["elderly_alone"])
-    response = await client.get(f"/cells/{world.cell_a1.code}",
-                                headers=auth_headers(users["cm_2"], settings))
+    response = await client.get(
+        f"/cells/{world.cell_a1.code}", headers=auth_headers(users["cm_2"], settings)
+    )
     counts = response.json()["properties"]["counts"]
     assert counts["vulnerable_people"] == settings.stats_min_group + 1
     assert counts["vulnerable_by_tag"] is None

@@ -40,11 +40,18 @@ def test_numbers_and_plain_text_are_left_alone():
 
 
 async def test_a_formula_in_a_handlers_note_is_text_in_the_12345_export(
-        client, db, settings, scene):  # noqa: F811
+    client,
+    db,
+    settings,
+    scene,  # noqa: F811
+):
     _world, users = scene
     admin = auth_headers(users["admin"], settings)
-    response = await client.post("/admin/hotline/imports", headers=admin,
-                                 files={"file": ("工单.csv", _csv([_row("GD0901")]), "text/csv")})
+    response = await client.post(
+        "/admin/hotline/imports",
+        headers=admin,
+        files={"file": ("工单.csv", _csv([_row("GD0901")]), "text/csv")},
+    )
     assert response.status_code == 200, response.text
     number = (await _incident(db, "GD0901"))["tracking_number"]
     await _act(client, settings, users["w_a1"], number, "accept")
@@ -61,20 +68,29 @@ async def test_a_formula_in_a_handlers_note_is_text_in_the_12345_export(
 
 def test_the_export_keeps_numeric_columns_numeric():
     order = dict.fromkeys(COLUMNS, "") | {
-        "order_number": "GD1", "handling_result": "@SUM(1+1)*cmd|' /C calc'!A0",
-        "satisfaction_score": -1, "overdue": False}
-    table = list(csv.reader(io.StringIO(HotlineExport(
-        datetime.now(UTC), [order]).to_csv().decode("utf-8-sig"))))
+        "order_number": "GD1",
+        "handling_result": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "satisfaction_score": -1,
+        "overdue": False,
+    }
+    table = list(
+        csv.reader(
+            io.StringIO(HotlineExport(datetime.now(UTC), [order]).to_csv().decode("utf-8-sig"))
+        )
+    )
     row = dict(zip(table[0], table[1], strict=True))
     assert row["满意度评分"] == "-1" and row["是否超期"] == "否"
     assert row["办理结果"].startswith("'@")
 
 
-@pytest.mark.parametrize("report", [
-    ImportReport("buildings", "b.gpkg"),
-    RegionImportReport("regions", "r.gpkg"),
-    HotlineImportReport("hotline", "o.csv"),
-])
+@pytest.mark.parametrize(
+    "report",
+    [
+        ImportReport("buildings", "b.gpkg"),
+        RegionImportReport("regions", "r.gpkg"),
+        HotlineImportReport("hotline", "o.csv"),
+    ],
+)
 def test_a_formula_in_a_rejected_rows_id_is_text_in_the_import_report(report, tmp_path):
     report.rejected.append(RowIssue(3, HYPERLINK, "external_id", "+cmd|' /C calc'!A0"))
     if isinstance(report, RegionImportReport):

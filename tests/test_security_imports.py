@@ -105,8 +105,7 @@ def test_the_vrt_driver_and_other_referencing_drivers_are_gone_after_hardening()
 
 
 @pytest.mark.parametrize("endpoint", ["/admin/imports/buildings", "/admin/imports/regions"])
-async def test_a_vrt_reading_a_local_file_is_refused_in_every_disguise(
-        admin, secret_csv, endpoint):  # noqa: F811
+async def test_a_vrt_reading_a_local_file_is_refused_in_every_disguise(admin, secret_csv, endpoint):  # noqa: F811
     vrt = _vrt(f"CSV:{secret_csv}", "secret")
     for upload, data, name in _disguises(vrt):
         response = await admin.post(endpoint, files={"file": (upload, data)})
@@ -124,9 +123,19 @@ async def test_a_vrt_pointing_at_a_url_fetches_nothing(admin, counting_server): 
 
 
 def _geojson_with_crs(crs: dict) -> bytes:
-    return json.dumps({"type": "FeatureCollection", "crs": crs, "features": [
-        {"type": "Feature", "properties": {"BID": "B-1"},
-         "geometry": {"type": "Point", "coordinates": [116.4, 39.9]}}]}).encode()
+    return json.dumps(
+        {
+            "type": "FeatureCollection",
+            "crs": crs,
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"BID": "B-1"},
+                    "geometry": {"type": "Point", "coordinates": [116.4, 39.9]},
+                }
+            ],
+        }
+    ).encode()
 
 
 async def test_a_geojson_whose_crs_is_a_link_fetches_nothing(admin, counting_server):  # noqa: F811
@@ -134,8 +143,7 @@ async def test_a_geojson_whose_crs_is_a_link_fetches_nothing(admin, counting_ser
     link = {"type": "link", "properties": {"href": f"{base}/crs", "type": "proj4"}}
     hidden = _geojson_with_crs(link).replace(b'"link"', b'"\\u006cink"')
     for data in (_geojson_with_crs(link), hidden):
-        response = await admin.post("/admin/imports/buildings",
-                                    files={"file": ("b.geojson", data)})
+        response = await admin.post("/admin/imports/buildings", files={"file": ("b.geojson", data)})
         _assert_refused_naming_file(response, "upload.geojson")
     assert hits == []
 
@@ -153,8 +161,9 @@ def test_the_opener_refuses_remote_paths_and_reads_honest_files(tmp_path):
         read_vector("/vsicurl/http://127.0.0.1:9/b.geojson")
     assert refused.value.field == "file"
     honest = tmp_path / "b.geojson"
-    honest.write_bytes(_geojson_with_crs({"type": "name", "properties": {
-        "name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}))
+    honest.write_bytes(
+        _geojson_with_crs({"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}})
+    )
     frame = read_vector(honest)
     assert list(frame["BID"]) == ["B-1"] and frame.crs.to_epsg() == 4326
 
@@ -164,33 +173,42 @@ def test_the_opener_refuses_remote_paths_and_reads_honest_files(tmp_path):
 CSV_ROWS = "BID,lon,lat\nB-1,116.4,39.9\n"
 
 
-@pytest.mark.parametrize(("form", "field"), [
-    ({"crs": "EPSG:999999999"}, "crs"),
-    ({"crs": "not a crs"}, "crs"),
-    ({"crs": "EPSG:4326", "encoding": "no-such-encoding"}, "encoding"),
-])
-async def test_a_bad_crs_or_encoding_on_a_csv_import_is_a_422_naming_it(
-        admin, form, field):  # noqa: F811
-    response = await admin.post("/admin/imports/buildings", data=form,
-                                files={"file": ("b.csv", CSV_ROWS.encode())})
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"crs": "EPSG:999999999"}, "crs"),
+        ({"crs": "not a crs"}, "crs"),
+        ({"crs": "EPSG:4326", "encoding": "no-such-encoding"}, "encoding"),
+    ],
+)
+async def test_a_bad_crs_or_encoding_on_a_csv_import_is_a_422_naming_it(admin, form, field):  # noqa: F811
+    response = await admin.post(
+        "/admin/imports/buildings", data=form, files={"file": ("b.csv", CSV_ROWS.encode())}
+    )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["fields"][0]["field"] == field
 
 
 @pytest.mark.parametrize("endpoint", ["/admin/imports/regions", "/admin/imports/people"])
 async def test_an_unknown_encoding_is_a_422_on_the_other_imports(admin, endpoint):  # noqa: F811
-    upload = ("r.csv", CSV_ROWS.encode()) if endpoint.endswith("people") else (
-        "r.geojson", _geojson_with_crs({"type": "name", "properties": {"name": "EPSG:4326"}}))
-    response = await admin.post(endpoint, data={"encoding": "no-such-encoding"},
-                                files={"file": upload})
+    upload = (
+        ("r.csv", CSV_ROWS.encode())
+        if endpoint.endswith("people")
+        else ("r.geojson", _geojson_with_crs({"type": "name", "properties": {"name": "EPSG:4326"}}))
+    )
+    response = await admin.post(
+        endpoint, data={"encoding": "no-such-encoding"}, files={"file": upload}
+    )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["fields"][0]["field"] == "encoding"
 
 
 async def test_csv_bytes_that_are_not_the_named_encoding_are_a_422(admin):  # noqa: F811
-    response = await admin.post("/admin/imports/buildings", data={
-        "crs": "EPSG:4326", "encoding": "utf-8"}, files={
-        "file": ("b.csv", "BID,lon,lat\n测试楼,116.4,39.9\n".encode("gbk"))})
+    response = await admin.post(
+        "/admin/imports/buildings",
+        data={"crs": "EPSG:4326", "encoding": "utf-8"},
+        files={"file": ("b.csv", "BID,lon,lat\n测试楼,116.4,39.9\n".encode("gbk"))},
+    )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["fields"][0]["field"] == "encoding"
 
@@ -204,18 +222,22 @@ def cli_on_test_database(settings, migrated_db, monkeypatch):
     get_settings.cache_clear()
 
 
-@pytest.mark.parametrize(("options", "field"), [
-    (["--crs", "not a crs"], "crs"),
-    (["--crs", "EPSG:4326", "--encoding", "no-such-encoding"], "encoding"),
-])
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (["--crs", "not a crs"], "crs"),
+        (["--crs", "EPSG:4326", "--encoding", "no-such-encoding"], "encoding"),
+    ],
+)
 def test_the_cli_reports_a_bad_crs_or_encoding_without_a_traceback(
-        cli_on_test_database, tmp_path, options, field):
+    cli_on_test_database, tmp_path, options, field
+):
     path = tmp_path / "b.csv"
     path.write_text(CSV_ROWS, encoding="utf-8")
     result = cli_on_test_database.invoke(
-        cli, ["import", "buildings", str(path), "--dry-run", *options])
+        cli, ["import", "buildings", str(path), "--dry-run", *options]
+    )
     assert result.exit_code == 1
     assert f"Error: {field}:" in result.output
     assert "Traceback" not in result.output
-    assert not isinstance(result.exception, Exception) or isinstance(
-        result.exception, SystemExit)
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)

@@ -46,13 +46,24 @@ def _forged(user_id: int, key: str, years: int = 10) -> str:
     now = datetime.now(UTC)
     with warnings.catch_warnings():  # PyJWT rightly warns that the placeholder is short
         warnings.simplefilter("ignore")
-        return jwt.encode({"sub": str(user_id), "iss": ISSUER, "iat": now,
-                           "exp": now + timedelta(days=365 * years)}, key, algorithm="HS256")
+        return jwt.encode(
+            {
+                "sub": str(user_id),
+                "iss": ISSUER,
+                "iat": now,
+                "exp": now + timedelta(days=365 * years),
+            },
+            key,
+            algorithm="HS256",
+        )
 
 
 def _env_values(path) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines()
-                if line and not line.startswith("#"))
+    return dict(
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
 
 
 def test_the_demo_set_up_writes_random_keys_once_and_never_overwrites(clean_env):
@@ -69,8 +80,10 @@ def test_the_demo_set_up_writes_random_keys_once_and_never_overwrites(clean_env)
 def test_placeholders_copied_from_the_example_are_replaced_real_keys_kept(clean_env):
     env = clean_env / ".env"
     real = "r" * 40
-    env.write_text(f"GRIDGOV_ENVIRONMENT=development\nGRIDGOV_SECRET_KEY=change-me\n"
-                   f"GRIDGOV_ID_HASH_KEY={real}\n")
+    env.write_text(
+        f"GRIDGOV_ENVIRONMENT=development\nGRIDGOV_SECRET_KEY=change-me\n"
+        f"GRIDGOV_ID_HASH_KEY={real}\n"
+    )
     assert ensure_local_secrets(env) == ["GRIDGOV_SECRET_KEY"]
     values = _env_values(env)
     assert values["GRIDGOV_ID_HASH_KEY"] == real
@@ -86,11 +99,13 @@ def test_a_gitignored_env_file_holds_the_keys():
 
 
 async def test_a_placeholder_signed_admin_token_is_refused_as_run_demo_configures(
-        clean_env, settings, db):
+    clean_env, settings, db
+):
     ensure_local_secrets(clean_env / ".env")
     # The demo's configuration: development, keys from .env, our test database.
-    demo = Settings(environment="development", database_url=settings.database_url,
-                    rate_limits_enabled=False)
+    demo = Settings(
+        environment="development", database_url=settings.database_url, rate_limits_enabled=False
+    )
     assert demo.weak_secrets() == []
     admin = await make_user(db, "sec-admin", "admin")
     forged = _forged(admin.id, PLACEHOLDER)
@@ -99,8 +114,9 @@ async def test_a_placeholder_signed_admin_token_is_refused_as_run_demo_configure
     transport = ASGITransport(app=app_on_session(demo, db))
     async with AsyncClient(transport=transport, base_url="http://test") as client:
         refused = await client.get("/auth/me", headers={"Authorization": f"Bearer {forged}"})
-        honest = await client.get("/auth/me", headers={
-            "Authorization": f"Bearer {create_access_token(admin.id, demo)}"})
+        honest = await client.get(
+            "/auth/me", headers={"Authorization": f"Bearer {create_access_token(admin.id, demo)}"}
+        )
     assert refused.status_code == 401
     assert honest.status_code == 200
 
@@ -108,16 +124,26 @@ async def test_a_placeholder_signed_admin_token_is_refused_as_run_demo_configure
 async def test_a_ten_year_token_signed_with_the_real_key_is_refused(client, settings, db):
     admin = await make_user(db, "sec-admin", "admin")
     key = settings.secret_key.get_secret_value()
-    for token in (_forged(admin.id, key), jwt.encode({
-            "sub": str(admin.id), "iss": ISSUER, "iat": datetime.now(UTC),
-            "exp": datetime.now(UTC) + timedelta(minutes=MAX_TOKEN_TTL_MINUTES + 1)}, key)):
+    for token in (
+        _forged(admin.id, key),
+        jwt.encode(
+            {
+                "sub": str(admin.id),
+                "iss": ISSUER,
+                "iat": datetime.now(UTC),
+                "exp": datetime.now(UTC) + timedelta(minutes=MAX_TOKEN_TTL_MINUTES + 1),
+            },
+            key,
+        ),
+    ):
         with pytest.raises(NotAuthenticated):
             user_id_from_token(token, settings)
         response = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
     fresh = create_access_token(admin.id, settings)
-    assert (await client.get("/auth/me", headers={
-        "Authorization": f"Bearer {fresh}"})).status_code == 200
+    assert (
+        await client.get("/auth/me", headers={"Authorization": f"Bearer {fresh}"})
+    ).status_code == 200
 
 
 def test_the_configured_lifetime_cannot_exceed_the_hard_maximum():
@@ -137,7 +163,8 @@ def served(monkeypatch):
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "gridgov.example"])
 def test_serve_on_a_reachable_address_with_placeholder_keys_exits_with_the_reason(
-        clean_env, served, host):
+    clean_env, served, host
+):
     result = CliRunner().invoke(cli, ["serve", "--host", host])
     assert result.exit_code != 0
     assert f"refusing to serve on {host}" in result.output
@@ -154,8 +181,7 @@ def test_serve_with_a_short_key_is_refused_too(clean_env, served, monkeypatch):
     assert served == []
 
 
-def test_serve_runs_on_loopback_with_placeholders_and_anywhere_with_real_keys(
-        clean_env, served):
+def test_serve_runs_on_loopback_with_placeholders_and_anywhere_with_real_keys(clean_env, served):
     assert CliRunner().invoke(cli, ["serve", "--host", "127.0.0.1"]).exit_code == 0
     ensure_local_secrets(clean_env / ".env")
     get_settings.cache_clear()

@@ -18,9 +18,15 @@ ATTACKER_IP = "203.0.113.66"
 
 def _app(settings, db, **limits):
     """The real app with the shipped login limits on (or `limits` instead)."""
-    return app_on_session(settings.model_copy(update={
-        "rate_limits_enabled": True,
-        "rate_limits": {**settings.rate_limits, **DEFAULT_RATE_LIMITS, **limits}}), db)
+    return app_on_session(
+        settings.model_copy(
+            update={
+                "rate_limits_enabled": True,
+                "rate_limits": {**settings.rate_limits, **DEFAULT_RATE_LIMITS, **limits},
+            }
+        ),
+        db,
+    )
 
 
 @asynccontextmanager
@@ -73,12 +79,15 @@ async def test_a_guess_spread_over_many_addresses_is_bounded_but_the_users_addre
 
 async def test_an_office_behind_one_address_signs_in_as_often_as_it_needs(db, settings):
     world = await make_world(db)
-    staff = [await make_user(db, f"login-office-{n}", "community_manager", world.community_a)
-             for n in range(4)]
+    staff = [
+        await make_user(db, f"login-office-{n}", "community_manager", world.community_a)
+        for n in range(4)
+    ]
     app = _app(settings, db, **{"login.ip": "10/300"})
     async with _from(app, "198.51.100.99") as office:
-        codes = {(await _login(office, staff[n % 4].username, PASSWORD)).status_code
-                 for n in range(25)}
+        codes = {
+            (await _login(office, staff[n % 4].username, PASSWORD)).status_code for n in range(25)
+        }
         # A colleague's typo does not stop the others either.
         typo = await _login(office, staff[0].username, "typo")
         after = await _login(office, staff[1].username, PASSWORD)

@@ -50,7 +50,8 @@ def access_lines():
 
 def _log_request(path: str) -> None:
     logging.getLogger("uvicorn.access").info(
-        '%s - "%s %s HTTP/%s" %d', "10.0.0.1:5123", "GET", path, "1.1", 200)
+        '%s - "%s %s HTTP/%s" %d', "10.0.0.1:5123", "GET", path, "1.1", 200
+    )
 
 
 def _digits(text: str) -> str:

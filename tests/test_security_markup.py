@@ -31,14 +31,16 @@ async def hostile(async_engine, settings, open_incident) -> AsyncIterator[str]:
     """A building on the worker's patrol list and a report in cell a1, both with the
     hostile address; removed afterwards."""
     async with AsyncSession(async_engine, expire_on_commit=False) as session:
-        cell = (await session.execute(
-            select(GridCell).where(GridCell.code == A1))).scalar_one()
+        cell = (await session.execute(select(GridCell).where(GridCell.code == A1))).scalar_one()
         building = await make_building(session, cell, (360, 360, 380, 380), HOSTILE)
         lon, lat = metres_point(200, 350)
         report = await submit_report(
-            session, intake_context(settings),
+            session,
+            intake_context(settings),
             ReportIn(category="fire.blocked_lane", lon=lon, lat=lat, address=HOSTILE),
-            [], None, datetime.now(UTC),
+            [],
+            None,
+            datetime.now(UTC),
         )
         await session.commit()
     yield report.tracking_number
@@ -65,7 +67,8 @@ async def test_the_worker_page_shows_a_hostile_address_as_text(page, hostile):
     await _rendered_as_text(page)
     # Marker labels are attributes, never markup either.
     labels = await page.locator(".gl-dot").evaluate_all(
-        "dots => dots.map(d => d.getAttribute('aria-label') || '')")
+        "dots => dots.map(d => d.getAttribute('aria-label') || '')"
+    )
     assert any(HOSTILE in label for label in labels)
 
 

@@ -40,8 +40,9 @@ async def scene(db):
 
 async def _file(client, category: str, x: float, y: float, **extra) -> dict:
     lon, lat = metres_point(x, y)
-    response = await client.post("/reports", json={"category": category, "lon": lon,
-                                                   "lat": lat, **extra})
+    response = await client.post(
+        "/reports", json={"category": category, "lon": lon, "lat": lat, **extra}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -50,23 +51,29 @@ async def _public_point_metres(db, number: str) -> np.ndarray:
     """The report's public point in the test's metric CRS, relative to its origin."""
     from tests.factories import ORIGIN, TEST_CRS
 
-    x, y = (await db.execute(text(f"""
+    x, y = (
+        await db.execute(
+            text(f"""
         SELECT ST_X(p), ST_Y(p) FROM incidents,
                ST_Transform(public_point_3857, {TEST_CRS}) AS p
-        WHERE tracking_number = :t"""), {"t": number})).one()
+        WHERE tracking_number = :t"""),
+            {"t": number},
+        )
+    ).one()
     return np.array([x - ORIGIN[0], y - ORIGIN[1]])
 
 
 def _fit_circle(points: np.ndarray) -> tuple[np.ndarray, float]:
     """Least-squares circle (Kasa): centre and radius."""
     a = np.column_stack([2 * points[:, 0], 2 * points[:, 1], np.ones(len(points))])
-    b = (points ** 2).sum(axis=1)
+    b = (points**2).sum(axis=1)
     cx, cy, c = np.linalg.lstsq(a, b, rcond=None)[0]
     return np.array([cx, cy]), math.sqrt(c + cx * cx + cy * cy)
 
 
-async def _recover(client, category: str, number: str, starts: list[np.ndarray],
-                   radius: float) -> tuple[np.ndarray | None, int]:
+async def _recover(
+    client, category: str, number: str, starts: list[np.ndarray], radius: float
+) -> tuple[np.ndarray | None, int]:
     """The attack: find a spot where the report is listed as nearby, then bisect the
     edge of the duplicate radius along RAYS rays and fit a circle to the edge points.
     Returns the fitted centre (metres) and the number of requests spent."""
@@ -76,8 +83,9 @@ async def _recover(client, category: str, number: str, starts: list[np.ndarray],
         nonlocal spent
         spent += 1
         lon, lat = metres_point(float(p[0]), float(p[1]))
-        response = await client.get("/reports/nearby", params={
-            "category": category, "lon": lon, "lat": lat})
+        response = await client.get(
+            "/reports/nearby", params={"category": category, "lon": lon, "lat": lat}
+        )
         assert response.status_code == 200, response.text
         return number in {d["tracking_number"] for d in response.json()["likely_duplicates"]}
 
@@ -111,11 +119,14 @@ def _starts(pin: np.ndarray, public: np.ndarray) -> list[np.ndarray]:
     return [pin, public, *grid]
 
 
-@pytest.mark.parametrize(("category", "pin", "with_building", "radius"), [
-    (NOISE, (80.0, 420.0), False, 100.0),      # public at the cell's point-on-surface
-    (EBIKE, (110.0, 115.0), True, 30.0),       # public at the building's centre
-    (EBIKE, (377.0, 341.0), False, 30.0),      # no building: the ~100 m grid point
-])
+@pytest.mark.parametrize(
+    ("category", "pin", "with_building", "radius"),
+    [
+        (NOISE, (80.0, 420.0), False, 100.0),  # public at the cell's point-on-surface
+        (EBIKE, (110.0, 115.0), True, 30.0),  # public at the building's centre
+        (EBIKE, (377.0, 341.0), False, 30.0),  # no building: the ~100 m grid point
+    ],
+)
 async def test_edge_searching_nearby_recovers_the_public_point_not_the_pin(
     attacker, db, scene, category, pin, with_building, radius
 ):
@@ -138,12 +149,14 @@ async def test_edge_searching_nearby_recovers_the_public_point_not_the_pin(
 async def test_nothing_is_listed_near_the_pin_when_the_public_point_is_far(attacker, db, scene):
     number = (await _file(attacker, NOISE, 80, 420))["tracking_number"]
     lon, lat = metres_point(80, 420)
-    near_pin = (await attacker.get("/reports/nearby", params={
-        "category": NOISE, "lon": lon, "lat": lat})).json()
+    near_pin = (
+        await attacker.get("/reports/nearby", params={"category": NOISE, "lon": lon, "lat": lat})
+    ).json()
     assert number not in str(near_pin)
     lon, lat = metres_point(250, 250)  # the cell's point-on-surface, public already
-    near_public = (await attacker.get("/reports/nearby", params={
-        "category": NOISE, "lon": lon, "lat": lat})).json()
+    near_public = (
+        await attacker.get("/reports/nearby", params={"category": NOISE, "lon": lon, "lat": lat})
+    ).json()
     assert [d["tracking_number"] for d in near_public["likely_duplicates"]] == [number]
     assert set(near_public["likely_duplicates"][0]) == {"tracking_number", "status"}
 
@@ -161,8 +174,10 @@ async def test_open311_service_notice_follows_the_public_point(attacker, db, sce
 
     async def notice(x: float, y: float) -> str:
         lon, lat = metres_point(x, y)
-        response = await attacker.post("/open311/v2/requests.json", data={
-            "service_code": NOISE, "lat": str(lat), "long": str(lon)})
+        response = await attacker.post(
+            "/open311/v2/requests.json",
+            data={"service_code": NOISE, "lat": str(lat), "long": str(lon)},
+        )
         assert response.status_code in (200, 201), response.text
         return response.json()[0]["service_notice"]
 

@@ -29,8 +29,9 @@ def _app(settings, db, **overrides):
 
 
 @asynccontextmanager
-async def _client(app, ip: str = ADMIN_IP, base_url: str = "http://gridgov.test"
-                  ) -> AsyncIterator[AsyncClient]:
+async def _client(
+    app, ip: str = ADMIN_IP, base_url: str = "http://gridgov.test"
+) -> AsyncIterator[AsyncClient]:
     transport = ASGITransport(app=app, client=(ip, 40000))
     async with AsyncClient(transport=transport, base_url=base_url) as client:
         yield client
@@ -39,38 +40,49 @@ async def _client(app, ip: str = ADMIN_IP, base_url: str = "http://gridgov.test"
 # --- item 12: webhook targets -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8000/admin",
-    "http://169.254.169.254/latest/meta-data/",  # cloud metadata
-    "http://[::1]:8000/",
-    "http://[::ffff:127.0.0.1]:8000/",  # loopback spelled as IPv6
-    "http://0.0.0.0:8000/",  # reaches loopback on Linux
-    "http://localhost:8000/",  # a name: resolved, then refused
-    "http://10.0.0.5:8080/in",
-    "http://192.168.1.1/",
-    "http://[fe80::1]/",
-    "http://224.0.0.1/",
-    "http://gridgov.test/admin/users",  # the app itself, by the name it is called
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/admin",
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "http://[::1]:8000/",
+        "http://[::ffff:127.0.0.1]:8000/",  # loopback spelled as IPv6
+        "http://0.0.0.0:8000/",  # reaches loopback on Linux
+        "http://localhost:8000/",  # a name: resolved, then refused
+        "http://10.0.0.5:8080/in",
+        "http://192.168.1.1/",
+        "http://[fe80::1]/",
+        "http://224.0.0.1/",
+        "http://gridgov.test/admin/users",  # the app itself, by the name it is called
+    ],
+)
 async def test_a_webhook_aimed_inside_is_refused_at_registration(db, settings, url):
     admin = await make_user(db, "net-admin", "admin")
     async with _client(_app(settings, db)) as client:
-        response = await client.post("/admin/webhooks", json={"url": url},
-                                     headers=auth_headers(admin, settings))
+        response = await client.post(
+            "/admin/webhooks", json={"url": url}, headers=auth_headers(admin, settings)
+        )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["fields"][0]["field"] == "url"
-    assert (await db.execute(text("SELECT count(*) FROM webhooks WHERE url = :u"),
-                             {"u": url})).scalar_one() == 0
+    assert (
+        await db.execute(text("SELECT count(*) FROM webhooks WHERE url = :u"), {"u": url})
+    ).scalar_one() == 0
 
 
 async def test_a_listed_private_network_may_receive_webhooks(db, settings):
     admin = await make_user(db, "net-admin2", "admin")
     app = _app(settings, db, webhook_allow_private=["10.20.0.0/16"])
     async with _client(app) as client:
-        listed = await client.post("/admin/webhooks", json={"url": "http://10.20.3.4:8080/in"},
-                                   headers=auth_headers(admin, settings))
-        other = await client.post("/admin/webhooks", json={"url": "http://10.21.3.4:8080/in"},
-                                  headers=auth_headers(admin, settings))
+        listed = await client.post(
+            "/admin/webhooks",
+            json={"url": "http://10.20.3.4:8080/in"},
+            headers=auth_headers(admin, settings),
+        )
+        other = await client.post(
+            "/admin/webhooks",
+            json={"url": "http://10.21.3.4:8080/in"},
+            headers=auth_headers(admin, settings),
+        )
     assert listed.status_code == 201, listed.text
     assert other.status_code == 422
 
@@ -113,11 +125,16 @@ async def test_delivery_refuses_a_name_rebound_to_loopback_after_registration(
     admin = await make_user(db, "net-admin3", "admin")
     url = f"http://rebind.example:{receiver.port}/hook"
     async with _client(_app(settings, db)) as client:
-        created = await client.post("/admin/webhooks", json={"url": url},
-                                    headers=auth_headers(admin, settings))
+        created = await client.post(
+            "/admin/webhooks", json={"url": url}, headers=auth_headers(admin, settings)
+        )
     assert created.status_code == 201, created.text
-    await db.execute(text("INSERT INTO outbox (topic, recipient_ids, payload) "
-                          "VALUES ('incident.resolve', '{}', '{}'::jsonb)"))
+    await db.execute(
+        text(
+            "INSERT INTO outbox (topic, recipient_ids, payload) "
+            "VALUES ('incident.resolve', '{}', '{}'::jsonb)"
+        )
+    )
     await db.run_sync(lambda s: deliver_batch(s.connection(), 100))
 
     # ...then the attacker's DNS answers 127.0.0.1, as in DNS rebinding.
@@ -137,9 +154,15 @@ async def test_delivery_refuses_a_name_rebound_to_loopback_after_registration(
 
     assert await send([]) == "retrying"
     assert receiver.hits == []
-    error = (await db.execute(text(
-        "SELECT last_error FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id "
-        "WHERE w.url = :u"), {"u": url})).scalar_one()
+    error = (
+        await db.execute(
+            text(
+                "SELECT last_error FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id "
+                "WHERE w.url = :u"
+            ),
+            {"u": url},
+        )
+    ).scalar_one()
     assert "refused" in error and "127.0.0.1" in error
     # The same delivery with loopback allowed does arrive: the refusal above was the guard.
     await db.execute(text("UPDATE webhook_deliveries SET next_attempt_at = now()"))
@@ -150,16 +173,26 @@ async def test_delivery_refuses_a_name_rebound_to_loopback_after_registration(
 # --- item 15: bans that lock the admins out ---------------------------------------------------
 
 
-@pytest.mark.parametrize("network", [
-    "0.0.0.0/0", "::/0", "10.0.0.0/7", "2001:db8::/31",  # wider than /8 or /32
-    ADMIN_IP, "198.51.100.0/24",  # the caller's own address and network
-])
+@pytest.mark.parametrize(
+    "network",
+    [
+        "0.0.0.0/0",
+        "::/0",
+        "10.0.0.0/7",
+        "2001:db8::/31",  # wider than /8 or /32
+        ADMIN_IP,
+        "198.51.100.0/24",  # the caller's own address and network
+    ],
+)
 async def test_a_ban_covering_the_callers_address_or_too_wide_is_refused(db, settings, network):
     admin = await make_user(db, "net-ban-admin", "admin")
     app = _app(settings, db, rate_limits_enabled=True)
     async with _client(app) as client:
-        response = await client.post("/admin/bans", json={"network": network, "reason": "x"},
-                                     headers=auth_headers(admin, settings))
+        response = await client.post(
+            "/admin/bans",
+            json={"network": network, "reason": "x"},
+            headers=auth_headers(admin, settings),
+        )
         # The admin is not locked out: their next request is answered.
         after = await client.get("/admin/bans", headers=auth_headers(admin, settings))
     assert response.status_code == 422, response.text
@@ -170,9 +203,16 @@ async def test_a_ban_covering_the_callers_address_or_too_wide_is_refused(db, set
 async def test_a_narrow_ban_elsewhere_is_accepted(db, settings):
     admin = await make_user(db, "net-ban-admin2", "admin")
     async with _client(_app(settings, db)) as client:
-        accepted = [(await client.post("/admin/bans", json={"network": n, "reason": "x"},
-                                       headers=auth_headers(admin, settings))).status_code
-                    for n in ("203.0.113.0/24", "11.0.0.0/8", "2001:db8::/32")]
+        accepted = [
+            (
+                await client.post(
+                    "/admin/bans",
+                    json={"network": n, "reason": "x"},
+                    headers=auth_headers(admin, settings),
+                )
+            ).status_code
+            for n in ("203.0.113.0/24", "11.0.0.0/8", "2001:db8::/32")
+        ]
     assert accepted == [201, 201, 201]
 
 
@@ -184,19 +224,23 @@ SEARCH_3 = {"search.ip": "3/3600"}
 
 async def _search(app, ip: str, n: int, headers: dict | None = None) -> list[int]:
     async with _client(app, ip=ip) as client:
-        return [(await client.get("/addresses", params={"q": "测试路"}, headers=headers)
-                 ).status_code for _ in range(n)]
+        return [
+            (await client.get("/addresses", params={"q": "测试路"}, headers=headers)).status_code
+            for _ in range(n)
+        ]
 
 
 async def test_a_forged_x_forwarded_for_is_ignored_without_trusted_proxies(db, settings):
-    app = _app(settings, db, rate_limits_enabled=True,
-               rate_limits={**settings.rate_limits, **SEARCH_3})
+    app = _app(
+        settings, db, rate_limits_enabled=True, rate_limits={**settings.rate_limits, **SEARCH_3}
+    )
     codes = []
     # Even from 127.0.0.1 (a client on the same machine), each "new" forwarded address
     # is the same caller: the limit holds.
     for n in range(4):
-        codes += await _search(app, "127.0.0.1", 1,
-                                     headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
+        codes += await _search(
+            app, "127.0.0.1", 1, headers={"X-Forwarded-For": f"203.0.113.{n + 1}"}
+        )
     assert codes == [200, 200, 200, 429]
 
 
@@ -204,33 +248,48 @@ async def test_a_ban_cannot_be_dodged_by_a_forged_x_forwarded_for(db, settings):
     admin = await make_user(db, "net-xff-admin", "admin")
     app = _app(settings, db)
     async with _client(app) as client:
-        assert (await client.post("/admin/bans", json={"network": "192.0.2.0/24", "reason": "x"},
-                                  headers=auth_headers(admin, settings))).status_code == 201
+        assert (
+            await client.post(
+                "/admin/bans",
+                json={"network": "192.0.2.0/24", "reason": "x"},
+                headers=auth_headers(admin, settings),
+            )
+        ).status_code == 201
     async with _client(app, ip="192.0.2.7") as banned:
         dodged = await banned.get("/categories", headers={"X-Forwarded-For": "8.8.8.8"})
     assert dodged.status_code == 403
 
 
 async def test_a_trusted_proxy_names_the_client_by_its_right_most_untrusted_hop(db, settings):
-    app = _app(settings, db, rate_limits_enabled=True, trusted_proxies=["10.9.0.0/16"],
-               rate_limits={**settings.rate_limits, **SEARCH_3})
+    app = _app(
+        settings,
+        db,
+        rate_limits_enabled=True,
+        trusted_proxies=["10.9.0.0/16"],
+        rate_limits={**settings.rate_limits, **SEARCH_3},
+    )
     # The proxy appends the address it saw; what the client wrote to the left is ignored.
     codes = []
     for n in range(4):
-        codes += await _search(app, "10.9.0.2", 1, headers={
-            "X-Forwarded-For": f"203.0.113.{n + 1}, 198.51.100.50, 10.9.0.1"})
+        codes += await _search(
+            app,
+            "10.9.0.2",
+            1,
+            headers={"X-Forwarded-For": f"203.0.113.{n + 1}, 198.51.100.50, 10.9.0.1"},
+        )
     assert codes == [200, 200, 200, 429]
     # Another real client behind the same proxy has its own count.
-    assert await _search(app, "10.9.0.2", 1,
-                               headers={"X-Forwarded-For": "198.51.100.51"}) == [200]
+    assert await _search(app, "10.9.0.2", 1, headers={"X-Forwarded-For": "198.51.100.51"}) == [200]
     # The header from a client that is not a trusted proxy changes nothing.
-    assert await _search(app, "198.51.100.50", 1,
-                               headers={"X-Forwarded-For": "198.51.100.52"}) == [429]
+    assert await _search(app, "198.51.100.50", 1, headers={"X-Forwarded-For": "198.51.100.52"}) == [
+        429
+    ]
 
 
 async def test_ipv6_clients_are_limited_per_64_not_per_address(db, settings):
-    app = _app(settings, db, rate_limits_enabled=True,
-               rate_limits={**settings.rate_limits, **SEARCH_3})
+    app = _app(
+        settings, db, rate_limits_enabled=True, rate_limits={**settings.rate_limits, **SEARCH_3}
+    )
     codes = []
     # Rotating addresses inside one /64.
     for host in ("::1", "::2", ":abcd:0:0:1", ":ffff:ffff:ffff:ffff"):

@@ -25,8 +25,12 @@ MB = 2**20
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
-    return (struct.pack(">I", len(body)) + kind + body
-            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    return (
+        struct.pack(">I", len(body))
+        + kind
+        + body
+        + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    )
 
 
 def _bomb_png(width: int = 7680, height: int = 5170) -> bytes:
@@ -36,8 +40,12 @@ def _bomb_png(width: int = 7680, height: int = 5170) -> bytes:
     row = b"\x00" * (1 + 3 * width)  # filter byte + pixels
     idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat)
-            + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", idat)
+        + _chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +89,13 @@ async def test_the_api_refuses_the_bomb_naming_the_photo(client, db, bomb):
     small = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 30, 30)).save(small, format="PNG")
     files = [("photos", ("ok.png", small.getvalue(), "image/png"))] + [
-        ("photos", (f"b{n}.png", bomb, "image/png")) for n in range(5)]
-    answer = await client.post("/reports", files=files, data={
-        "category": "fire.blocked_exit", "lon": str(lon), "lat": str(lat)})
+        ("photos", (f"b{n}.png", bomb, "image/png")) for n in range(5)
+    ]
+    answer = await client.post(
+        "/reports",
+        files=files,
+        data={"category": "fire.blocked_exit", "lon": str(lon), "lat": str(lat)},
+    )
     assert answer.status_code == 422, answer.text
     fields = answer.json()["error"]["fields"]
     assert fields[0]["field"] == "photos[1]" and "pixels" in fields[0]["reason"]
@@ -100,9 +112,11 @@ async def test_the_api_limit_comes_from_the_settings(db, settings):
     Image.new("RGB", (1200, 1000)).save(image, format="PNG")  # 1.2 MP
     lon, lat = metres_point(250, 250)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as client:
-        answer = await client.post("/reports", data={
-            "category": "fire.blocked_exit", "lon": str(lon), "lat": str(lat)},
-            files=[("photos", ("big.png", image.getvalue(), "image/png"))])
+        answer = await client.post(
+            "/reports",
+            data={"category": "fire.blocked_exit", "lon": str(lon), "lat": str(lat)},
+            files=[("photos", ("big.png", image.getvalue(), "image/png"))],
+        )
     assert answer.status_code == 422
     assert answer.json()["error"]["fields"][0]["field"] == "photos[0]"
 
@@ -127,7 +141,10 @@ def test_only_a_bounded_number_of_photos_decode_at_once(monkeypatch):
 
     monkeypatch.setattr(photos, "_render_upright", counted_render)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(
-            lambda n: inspect_photo(data, field=f"photos[{n}]", max_bytes=10 * MB), range(8)))
+        results = list(
+            pool.map(
+                lambda n: inspect_photo(data, field=f"photos[{n}]", max_bytes=10 * MB), range(8)
+            )
+        )
     assert len(results) == 8 and all(r.width == 800 for r in results)
     assert most[0] == MAX_CONCURRENT_DECODES

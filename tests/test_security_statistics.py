@@ -19,8 +19,14 @@ Q4 = {"from": "2026-10-01", "to": "2027-01-01"}
 async def _reports(db, cell, count, *, stars=(), created=T):
     """`count` closed reports in the cell, the first ones rated with `stars`."""
     for i in range(count):
-        number = await _incident(db, cell, status="closed", accepted=created + H,
-                                 resolved=created + 2 * H, created=created)
+        number = await _incident(
+            db,
+            cell,
+            status="closed",
+            accepted=created + H,
+            resolved=created + 2 * H,
+            created=created,
+        )
         if i < len(stars):
             await _rating(db, number, stars[i])
 
@@ -62,8 +68,7 @@ async def _groups(client, **params):
     ],
 )
 async def test_windows_one_day_apart_are_refused_naming_the_field(client, city, window, field):
-    assert (await client.get("/statistics", params={"level": "cell", **OCTOBER})).status_code \
-        == 200
+    assert (await client.get("/statistics", params={"level": "cell", **OCTOBER})).status_code == 200
     response = await client.get("/statistics", params={"level": "cell", **window})
     assert response.status_code == 422, response.text
     assert [f["field"] for f in response.json()["error"]["fields"]] == [field]
@@ -72,9 +77,14 @@ async def test_windows_one_day_apart_are_refused_naming_the_field(client, city, 
 
 async def test_a_quarter_minus_its_published_months_does_not_give_a_hidden_month(client, city):
     _, _, b2 = city
-    months = [await _groups(client, level="cell", **{"from": f, "to": t})
-              for f, t in (("2026-10-01", "2026-11-01"), ("2026-11-01", "2026-12-01"),
-                           ("2026-12-01", "2027-01-01"))]
+    months = [
+        await _groups(client, level="cell", **{"from": f, "to": t})
+        for f, t in (
+            ("2026-10-01", "2026-11-01"),
+            ("2026-11-01", "2026-12-01"),
+            ("2026-12-01", "2027-01-01"),
+        )
+    ]
     october, november, december = (m[b2.code] for m in months)
     assert october["suppressed"] is True  # 2 reports
     assert november["reports"] == 5 and december["reports"] == 5

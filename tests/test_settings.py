@@ -15,7 +15,12 @@ def test_development_accepts_the_placeholder_secret():
 @pytest.mark.parametrize("environment", ["production", "test"])
 def test_placeholder_secret_is_refused_outside_development(environment):
     with pytest.raises(ValidationError, match="GRIDGOV_SECRET_KEY"):
-        Settings(_env_file=None, environment=environment, secret_key="dev-secret-change-me", id_hash_key="y" * 40)
+        Settings(
+            _env_file=None,
+            environment=environment,
+            secret_key="dev-secret-change-me",
+            id_hash_key="y" * 40,
+        )
 
 
 def test_placeholder_id_hash_key_is_refused_outside_development():
@@ -25,11 +30,15 @@ def test_placeholder_id_hash_key_is_refused_outside_development():
 
 def test_short_secret_is_refused_in_production():
     with pytest.raises(ValidationError, match="32 characters"):
-        Settings(_env_file=None, environment="production", secret_key="too-short", id_hash_key="y" * 40)
+        Settings(
+            _env_file=None, environment="production", secret_key="too-short", id_hash_key="y" * 40
+        )
 
 
 def test_long_random_secret_is_accepted_in_production():
-    settings = Settings(_env_file=None, environment="production", secret_key="x" * 40, id_hash_key="y" * 40)
+    settings = Settings(
+        _env_file=None, environment="production", secret_key="x" * 40, id_hash_key="y" * 40
+    )
     assert settings.environment == "production"
 
 

@@ -52,8 +52,7 @@ class Gateway:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/sms"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def received(self) -> list[str]:
         """The message ids of the requests, in order."""
@@ -89,8 +88,11 @@ async def _file(client, phone: str | None = PHONE) -> str:
 
 
 async def _accept(client, settings, worker, number: str) -> None:
-    answer = await client.post(f"/incidents/{number}/actions", json={"action": "accept"},
-                               headers=auth_headers(worker, settings))
+    answer = await client.post(
+        f"/incidents/{number}/actions",
+        json={"action": "accept"},
+        headers=auth_headers(worker, settings),
+    )
     assert answer.status_code == 200, answer.text
 
 
@@ -105,20 +107,32 @@ async def _fan_out(db, sms: bool = True) -> int:
 async def _send_all(db, gw: SmsGateway, now: datetime | None = None) -> list[str]:
     outcomes = []
     with new_sms_client() as http:
-        while (outcome := await db.run_sync(
-                lambda s: send_next_sms(s.connection(), http, gw, now, Random(3)))) is not None:
+        while (
+            outcome := await db.run_sync(
+                lambda s: send_next_sms(s.connection(), http, gw, now, Random(3))
+            )
+        ) is not None:
             outcomes.append(outcome)
     return outcomes
 
 
 async def _rows(db) -> list[dict]:
-    return [dict(r) for r in (await db.execute(text(
-        "SELECT d.*, o.topic FROM sms_deliveries d JOIN outbox o ON o.id = d.outbox_id "
-        "ORDER BY d.id"))).mappings()]
+    return [
+        dict(r)
+        for r in (
+            await db.execute(
+                text(
+                    "SELECT d.*, o.topic FROM sms_deliveries d JOIN outbox o ON o.id = d.outbox_id "
+                    "ORDER BY d.id"
+                )
+            )
+        ).mappings()
+    ]
 
 
-async def test_a_status_change_reaches_the_reporters_phone_once(client, db, settings, scene,
-                                                               gateway):
+async def test_a_status_change_reaches_the_reporters_phone_once(
+    client, db, settings, scene, gateway
+):
     number = await _file(client)
     await _accept(client, settings, scene, number)
     gw = SmsGateway(gateway.url)
@@ -130,8 +144,11 @@ async def test_a_status_change_reaches_the_reporters_phone_once(client, db, sett
     headers, body = gateway.requests[0]
     (row,) = await _rows(db)
     assert row["topic"] == "incident.accept" and row["status"] == "delivered"
-    assert body == {"id": message_id(row["outbox_id"]), "to": PHONE,
-                    "text": f"【网格治理】您上报的隐患（编号 {number}）已受理，网格员将尽快处理。"}
+    assert body == {
+        "id": message_id(row["outbox_id"]),
+        "to": PHONE,
+        "text": f"【网格治理】您上报的隐患（编号 {number}）已受理，网格员将尽快处理。",
+    }
     assert headers["X-Gridgov-Message-Id"] == body["id"]
 
 
@@ -146,8 +163,9 @@ async def test_a_redelivered_message_queues_no_second_sms(client, db, settings, 
     assert len(await _rows(db)) == 1
 
 
-async def test_a_resend_after_a_crash_carries_the_same_message_id(client, db, settings, scene,
-                                                                  gateway):
+async def test_a_resend_after_a_crash_carries_the_same_message_id(
+    client, db, settings, scene, gateway
+):
     number = await _file(client)
     await _accept(client, settings, scene, number)
     await _fan_out(db)
@@ -162,7 +180,8 @@ async def test_a_resend_after_a_crash_carries_the_same_message_id(client, db, se
 
 
 async def test_a_failing_gateway_is_retried_later_and_its_answer_is_not_kept(
-        client, db, settings, scene, gateway):
+    client, db, settings, scene, gateway
+):
     number = await _file(client)
     await _accept(client, settings, scene, number)
     await _fan_out(db)
@@ -179,7 +198,8 @@ async def test_a_failing_gateway_is_retried_later_and_its_answer_is_not_kept(
 
 
 async def test_nothing_is_queued_without_a_phone_an_sms_topic_or_a_gateway(
-        client, db, settings, scene):
+    client, db, settings, scene
+):
     silent = await _file(client, phone=None)
     await _accept(client, settings, scene, silent)
     await _file(client)  # routed to the worker: 'incident.assigned' is not the reporter's
@@ -212,8 +232,9 @@ def test_a_template_with_an_unknown_placeholder_is_refused():
         SmsGateway("https://sms.example.gov.cn/send", "{phone}: {message}")
 
 
-async def test_the_phone_is_only_in_the_gateway_request(client, db, settings, scene, gateway,
-                                                       caplog):
+async def test_the_phone_is_only_in_the_gateway_request(
+    client, db, settings, scene, gateway, caplog
+):
     caplog.set_level(logging.DEBUG)
     number = await _file(client)
     await _accept(client, settings, scene, number)
@@ -227,8 +248,9 @@ async def test_the_phone_is_only_in_the_gateway_request(client, db, settings, sc
     assert PHONE not in json.dumps(await _rows(db), default=str)
     public = await client.get(f"/reports/{number}")
     assert PHONE not in public.text and PHONE[-4:] not in public.text
-    reporter = await client.post(f"/reports/{number}/reporter-view",
-                                 json={"phone_last4": PHONE[-4:]})
+    reporter = await client.post(
+        f"/reports/{number}/reporter-view", json={"phone_last4": PHONE[-4:]}
+    )
     assert reporter.status_code == 200 and PHONE not in reporter.text
     # The access log's mask, for a phone someone put in a query string.
     assert PHONE not in mask_personal_data(f'"GET /track?number={PHONE} HTTP/1.1" 400')

@@ -56,8 +56,9 @@ async def scene(db, settings) -> Scene:
     await assign(db, world.cell_a2, users["other_worker"], valid_from=date(2026, 1, 1))
     mine = await make_building(db, world.cell_a1, (100, 100, 140, 140), "幸福路1号")
     theirs = await make_building(db, world.cell_a2, (600, 100, 640, 140), "幸福路9号")
-    found = Scene({name: auth_headers(user, settings) for name, user in users.items()},
-                  mine.id, theirs.id)
+    found = Scene(
+        {name: auth_headers(user, settings) for name, user in users.items()}, mine.id, theirs.id
+    )
     # Committed (a savepoint of the test's transaction), so a route's rollback keeps it.
     await db.commit()
     return found
@@ -66,19 +67,25 @@ async def scene(db, settings) -> Scene:
 async def _report(client) -> str:
     lon, lat = metres_point(*PIN)
     response = await client.post(
-        "/reports", json={"category": "fire.blocked_exit", "lon": lon, "lat": lat})
+        "/reports", json={"category": "fire.blocked_exit", "lon": lon, "lat": lat}
+    )
     assert response.status_code == 201, response.text
     return response.json()["tracking_number"]
 
 
 async def _set_status(db, number: str, status: str) -> None:
-    await db.execute(text("UPDATE incidents SET status = :s WHERE tracking_number = :t"),
-                     {"s": status, "t": number})
+    await db.execute(
+        text("UPDATE incidents SET status = :s WHERE tracking_number = :t"),
+        {"s": status, "t": number},
+    )
 
 
 async def _version(db, number: str) -> int:
-    return (await db.execute(text("SELECT version FROM incidents WHERE tracking_number = :t"),
-                             {"t": number})).scalar_one()
+    return (
+        await db.execute(
+            text("SELECT version FROM incidents WHERE tracking_number = :t"), {"t": number}
+        )
+    ).scalar_one()
 
 
 def _jpeg(colour: str = "red") -> bytes:
@@ -133,31 +140,55 @@ _THERE = metres_point(PIN[0] + 100, PIN[1])
 
 CASES = {
     "action as JSON": Case(
-        "/incidents/{n}/actions", {"json": {"action": "accept"}},
-        {"json": {"action": "accept", "note": "马上到"}}, 200,
-        {"events": 1, "version": 1}),
+        "/incidents/{n}/actions",
+        {"json": {"action": "accept"}},
+        {"json": {"action": "accept", "note": "马上到"}},
+        200,
+        {"events": 1, "version": 1},
+    ),
     "action as a form with photos": Case(
         "/incidents/{n}/actions",
         {"data": {"action": "resolve", "note": "已清理"}, "files": _photo("green")},
-        {"data": {"action": "resolve", "note": "已清理"}, "files": _photo("blue")}, 200,
-        {"events": 1, "photos": 1, "version": 1}, before="accepted"),
+        {"data": {"action": "resolve", "note": "已清理"}, "files": _photo("blue")},
+        200,
+        {"events": 1, "photos": 1, "version": 1},
+        before="accepted",
+    ),
     "note as JSON": Case(
-        "/incidents/{n}/notes", {"json": {"note": "已联系物业"}},
-        {"json": {"note": "已联系房东"}}, 201, {"events": 1, "notes": 1}),
+        "/incidents/{n}/notes",
+        {"json": {"note": "已联系物业"}},
+        {"json": {"note": "已联系房东"}},
+        201,
+        {"events": 1, "notes": 1},
+    ),
     "note as a form with photos": Case(
-        "/incidents/{n}/notes", {"data": {"note": "现场照片"}, "files": _photo("green")},
-        {"data": {"note": "现场照片"}, "files": _photo("blue")}, 201,
-        {"events": 1, "notes": 1, "photos": 1}),
+        "/incidents/{n}/notes",
+        {"data": {"note": "现场照片"}, "files": _photo("green")},
+        {"data": {"note": "现场照片"}, "files": _photo("blue")},
+        201,
+        {"events": 1, "notes": 1, "photos": 1},
+    ),
     "check-in": Case(
-        "/incidents/{n}/check-in", {"json": {"lon": _HERE[0], "lat": _HERE[1]}},
-        {"json": {"lon": _THERE[0], "lat": _THERE[1]}}, 200, {"events": 1, "check_ins": 1}),
+        "/incidents/{n}/check-in",
+        {"json": {"lon": _HERE[0], "lat": _HERE[1]}},
+        {"json": {"lon": _THERE[0], "lat": _THERE[1]}},
+        200,
+        {"events": 1, "check_ins": 1},
+    ),
     "extension request": Case(
-        "/incidents/{n}/extension-requests", {"json": {"until": _SOON, "reason": "等配件"}},
-        {"json": {"until": _SOON, "reason": "等物业"}}, 201,
-        {"events": 1, "extension_requests": 1}),
+        "/incidents/{n}/extension-requests",
+        {"json": {"until": _SOON, "reason": "等配件"}},
+        {"json": {"until": _SOON, "reason": "等物业"}},
+        201,
+        {"events": 1, "extension_requests": 1},
+    ),
     "patrol visit": Case(
-        "/patrol/visits", {"json": {"building_id": "{building}"}},
-        {"json": {"building_id": "{building}", "hazards_found": 1}}, 201, {"visits": 1}),
+        "/patrol/visits",
+        {"json": {"building_id": "{building}"}},
+        {"json": {"building_id": "{building}", "hazards_found": 1}},
+        201,
+        {"visits": 1},
+    ),
 }
 
 
@@ -170,9 +201,7 @@ def _filled(request: dict[str, Any], scene: Scene) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-async def test_a_replay_gets_the_first_answer_and_stores_nothing_again(
-    client, db, scene, name
-):
+async def test_a_replay_gets_the_first_answer_and_stores_nothing_again(client, db, scene, name):
     case = CASES[name]
     number = await _report(client)
     if case.before:
@@ -204,20 +233,23 @@ async def test_a_replay_gets_the_first_answer_and_stores_nothing_again(
 async def test_the_same_key_on_another_report_is_a_different_request(client, scene):
     one, two = await _report(client), await _report(client)
     headers = scene.headers["worker"] | {KEY: "note-1"}
-    assert (await client.post(f"/incidents/{one}/notes", headers=headers,
-                              json={"note": "已到场"})).status_code == 201
-    other = await client.post(f"/incidents/{two}/notes", headers=headers,
-                              json={"note": "已到场"})
+    assert (
+        await client.post(f"/incidents/{one}/notes", headers=headers, json={"note": "已到场"})
+    ).status_code == 201
+    other = await client.post(f"/incidents/{two}/notes", headers=headers, json={"note": "已到场"})
     assert other.status_code == 422
     assert other.json()["error"]["fields"][0]["field"] == KEY
 
 
-@pytest.mark.parametrize(("refused", "status"), [
-    ({"action": "accept", "version": 99}, 409),        # stale version
-    ({"action": "start"}, 409),                        # illegal move from assigned
-    ({"action": "close"}, 403),                        # the manager's step
-    ({"action": "transfer"}, 422),                     # needs a note
-])
+@pytest.mark.parametrize(
+    ("refused", "status"),
+    [
+        ({"action": "accept", "version": 99}, 409),  # stale version
+        ({"action": "start"}, 409),  # illegal move from assigned
+        ({"action": "close"}, 403),  # the manager's step
+        ({"action": "transfer"}, 422),  # needs a note
+    ],
+)
 async def test_a_refused_action_does_not_use_up_its_key(client, db, scene, refused, status):
     number = await _report(client)
     headers = scene.headers["worker"] | {KEY: "accept-once"}
@@ -226,11 +258,13 @@ async def test_a_refused_action_does_not_use_up_its_key(client, db, scene, refus
     response = await client.post(url, headers=headers, json=refused)
     assert response.status_code == status, response.text
     assert await _footprint(db) == before
-    stored = (await db.execute(text(
-        "SELECT count(*) FROM idempotency_records WHERE key = 'accept-once'"))).scalar()
+    stored = (
+        await db.execute(text("SELECT count(*) FROM idempotency_records WHERE key = 'accept-once'"))
+    ).scalar()
     assert stored == 0
-    fixed = await client.post(url, headers=headers,
-                              json={"action": "accept", "version": await _version(db, number)})
+    fixed = await client.post(
+        url, headers=headers, json={"action": "accept", "version": await _version(db, number)}
+    )
     assert fixed.status_code == 200, fixed.text
     assert "Idempotent-Replayed" not in fixed.headers
     assert fixed.json()["status"] == "accepted"
@@ -244,12 +278,27 @@ async def test_refused_notes_check_ins_extensions_and_visits_leave_their_keys_fr
     worker = scene.headers["worker"]
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     refused_then_fixed = [
-        (f"/incidents/{number}/notes", {"note": "公开", "public": True}, 403,
-         {"note": "内部备注"}, 201),
-        (f"/incidents/{number}/extension-requests", {"until": past, "reason": "等配件"}, 422,
-         {"until": _SOON, "reason": "等配件"}, 201),
-        ("/patrol/visits", {"building_id": scene.other_building_id}, 403,
-         {"building_id": scene.building_id}, 201),
+        (
+            f"/incidents/{number}/notes",
+            {"note": "公开", "public": True},
+            403,
+            {"note": "内部备注"},
+            201,
+        ),
+        (
+            f"/incidents/{number}/extension-requests",
+            {"until": past, "reason": "等配件"},
+            422,
+            {"until": _SOON, "reason": "等配件"},
+            201,
+        ),
+        (
+            "/patrol/visits",
+            {"building_id": scene.other_building_id},
+            403,
+            {"building_id": scene.building_id},
+            201,
+        ),
     ]
     for url, refused, status, fixed, ok in refused_then_fixed:
         headers = worker | {KEY: f"retry:{url}"}
@@ -268,8 +317,12 @@ async def test_refused_notes_check_ins_extensions_and_visits_leave_their_keys_fr
     response = await client.post(url, headers=headers, json=body)
     assert response.status_code == 200 and response.json()["on_site"] is True
     counts = await _footprint(db)
-    assert (counts["notes"], counts["extension_requests"], counts["visits"],
-            counts["check_ins"]) == (1, 1, 1, 1)
+    assert (
+        counts["notes"],
+        counts["extension_requests"],
+        counts["visits"],
+        counts["check_ins"],
+    ) == (1, 1, 1, 1)
 
 
 async def test_keys_are_each_users_own_and_each_routes_own(client, db, scene):
@@ -281,23 +334,30 @@ async def test_keys_are_each_users_own_and_each_routes_own(client, db, scene):
         assert response.status_code == 201, response.text
         assert "Idempotent-Replayed" not in response.headers
     # The worker's same key on another route is another action.
-    checked = await client.post(f"/incidents/{number}/check-in",
-                                headers=scene.headers["worker"] | {KEY: "k-1"},
-                                json={"lon": _HERE[0], "lat": _HERE[1]})
+    checked = await client.post(
+        f"/incidents/{number}/check-in",
+        headers=scene.headers["worker"] | {KEY: "k-1"},
+        json={"lon": _HERE[0], "lat": _HERE[1]},
+    )
     assert checked.status_code == 200 and "Idempotent-Replayed" not in checked.headers
     counts = await _footprint(db)
     assert (counts["notes"], counts["check_ins"]) == (2, 1)
-    scopes = (await db.execute(text(
-        "SELECT scope FROM idempotency_records WHERE key = 'k-1' ORDER BY scope"))).scalars()
+    scopes = (
+        await db.execute(
+            text("SELECT scope FROM idempotency_records WHERE key = 'k-1' ORDER BY scope")
+        )
+    ).scalars()
     assert len(set(scopes)) == 3
 
 
 async def test_a_bad_key_is_a_422_naming_the_header(client, db, scene):
     number = await _report(client)
     for key in (" ", "x" * 201):
-        response = await client.post(f"/incidents/{number}/notes",
-                                     headers=scene.headers["worker"] | {KEY: key},
-                                     json={"note": "备注"})
+        response = await client.post(
+            f"/incidents/{number}/notes",
+            headers=scene.headers["worker"] | {KEY: key},
+            json={"note": "备注"},
+        )
         assert response.status_code == 422
         assert response.json()["error"]["fields"][0]["field"] == KEY
     assert (await _footprint(db))["notes"] == 0
@@ -307,8 +367,16 @@ async def test_a_bad_key_is_a_422_naming_the_header(client, db, scene):
 
 
 def _fake_request() -> Request:
-    return Request({"type": "http", "method": "POST", "path": "/race", "headers": [],
-                    "query_string": b"", "route": SimpleNamespace(path="/race")})
+    return Request(
+        {
+            "type": "http",
+            "method": "POST",
+            "path": "/race",
+            "headers": [],
+            "query_string": b"",
+            "route": SimpleNamespace(path="/race"),
+        }
+    )
 
 
 async def _race(async_engine, first_fails: bool) -> tuple[list[str], Any, Any, Any]:
@@ -328,13 +396,15 @@ async def _race(async_engine, first_fails: bool) -> tuple[list[str], Any, Any, A
             if fail:
                 raise Conflict("refused", "拒绝")
             return {"who": who}
+
         return run
 
     async def call(who: str, fail: bool = False):
         async with AsyncSession(async_engine) as session:
             try:
                 return await idempotency.answer_once(
-                    session, _fake_request(), principal, key, ("same",), work(who, fail), 201)
+                    session, _fake_request(), principal, key, ("same",), work(who, fail), 201
+                )
             except Conflict as exc:
                 return exc
 
@@ -347,19 +417,19 @@ async def _race(async_engine, first_fails: bool) -> tuple[list[str], Any, Any, A
         release.set()
         answers = await asyncio.gather(first, second)
         async with async_engine.connect() as conn:
-            stored = (await conn.execute(text(
-                "SELECT status_code, response FROM idempotency_records WHERE key = :k"),
-                {"k": key})).all()
+            stored = (
+                await conn.execute(
+                    text("SELECT status_code, response FROM idempotency_records WHERE key = :k"),
+                    {"k": key},
+                )
+            ).all()
     finally:
         async with async_engine.begin() as conn:
-            await conn.execute(text("DELETE FROM idempotency_records WHERE key = :k"),
-                               {"k": key})
+            await conn.execute(text("DELETE FROM idempotency_records WHERE key = :k"), {"k": key})
     return worked, answers[0], answers[1], stored
 
 
-async def test_a_request_racing_the_first_with_its_key_waits_and_replays_its_answer(
-    async_engine
-):
+async def test_a_request_racing_the_first_with_its_key_waits_and_replays_its_answer(async_engine):
     worked, first, second, stored = await _race(async_engine, first_fails=False)
     assert worked == ["first"]  # the work ran once
     assert first.status_code == second.status_code == 201
@@ -382,9 +452,11 @@ async def test_when_the_first_is_refused_the_waiting_request_takes_the_key(async
 async def test_after_a_worker_resolves_they_have_nothing_left_to_do(client, db, scene):
     number = await _report(client)
     await _set_status(db, number, "accepted")
-    response = await client.post(f"/incidents/{number}/actions",
-                                 headers=scene.headers["worker"],
-                                 json={"action": "resolve", "note": "已清理"})
+    response = await client.post(
+        f"/incidents/{number}/actions",
+        headers=scene.headers["worker"],
+        json={"action": "resolve", "note": "已清理"},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["allowed_actions"] == []  # close and reopen are the manager's
     seen = await client.get(f"/incidents/{number}", headers=scene.headers["cm_a"])
@@ -394,8 +466,10 @@ async def test_after_a_worker_resolves_they_have_nothing_left_to_do(client, db, 
 async def test_after_a_manager_assigns_the_manager_may_not_accept(client, db, scene):
     number = await _report(client)
     response = await client.post(
-        f"/incidents/{number}/actions", headers=scene.headers["cm_a"],
-        json={"action": "assign", "assignee": "w-a2", "version": await _version(db, number)})
+        f"/incidents/{number}/actions",
+        headers=scene.headers["cm_a"],
+        json={"action": "assign", "assignee": "w-a2", "version": await _version(db, number)},
+    )
     assert response.status_code == 200, response.text
     allowed = response.json()["allowed_actions"]
     assert "accept" not in allowed and "transfer" not in allowed

@@ -33,8 +33,10 @@ def validate(style: dict, tmp_path: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.skipif(not shutil.which("node") or not VALIDATOR.exists(),
-                    reason="node or the style-spec package is missing (scripts/setup)")
+@pytest.mark.skipif(
+    not shutil.which("node") or not VALIDATOR.exists(),
+    reason="node or the style-spec package is missing (scripts/setup)",
+)
 async def test_the_style_passes_the_maplibre_validator(client, tmp_path):
     response = await client.get("/maps/style.json")
     assert response.status_code == 200
@@ -57,9 +59,21 @@ async def test_the_style_draws_names_from_gridgov_only(client):
     road_label = layers[ROAD_LABEL_LAYER]
     assert road_label["layout"]["symbol-placement"] == "line"
     assert road_label["source-layer"] == "roads"
-    assert {"background", "water", "green", "compounds", "road-casing", "road", "buildings",
-            "cells", "region-borders", "place-dot", "place-label", "cell-label",
-            "region-label"} <= set(layers)
+    assert {
+        "background",
+        "water",
+        "green",
+        "compounds",
+        "road-casing",
+        "road",
+        "buildings",
+        "cells",
+        "region-borders",
+        "place-dot",
+        "place-label",
+        "cell-label",
+        "region-label",
+    } <= set(layers)
     assert style["layers"][0]["id"] == "background"
     assert "raster-base" not in layers
 
@@ -106,7 +120,7 @@ def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
             out.append((key >> 3, varint()))
         else:
             length = varint()
-            out.append((key >> 3, data[i:i + length]))
+            out.append((key >> 3, data[i : i + length]))
             i += length
     return out
 
@@ -147,8 +161,6 @@ async def test_an_external_raster_base_is_drawn_under_gridgov_layers(settings, d
     app = app_on_session(settings.model_copy(update={"basemap_url": raster}), db)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://test") as c:
         style = (await c.get("/maps/style.json")).json()
-    assert style["sources"]["raster-base"]["tiles"] == [
-        raster.replace("{s}", s) for s in "abc"
-    ]
+    assert style["sources"]["raster-base"]["tiles"] == [raster.replace("{s}", s) for s in "abc"]
     ids = [layer["id"] for layer in style["layers"]]
     assert ids[:3] == ["background", "raster-base", "water"]

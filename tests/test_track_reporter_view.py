@@ -35,10 +35,18 @@ def _jpeg(colour: str) -> bytes:
 
 async def _report(client, headers=None) -> tuple[str, str]:
     lon, lat = metres_point(250, 250)
-    fields = {"category": "fire.blocked_exit", "lon": str(lon), "lat": str(lat),
-              "description": OWN_TEXT}
-    response = await client.post("/reports", data=fields, headers=headers or {},
-                                 files=[("photos", ("own.jpg", _jpeg("red"), "image/jpeg"))])
+    fields = {
+        "category": "fire.blocked_exit",
+        "lon": str(lon),
+        "lat": str(lat),
+        "description": OWN_TEXT,
+    }
+    response = await client.post(
+        "/reports",
+        data=fields,
+        headers=headers or {},
+        files=[("photos", ("own.jpg", _jpeg("red"), "image/jpeg"))],
+    )
     assert response.status_code == 201, response.text
     return response.json()["tracking_number"], response.json()["secret"]
 
@@ -47,28 +55,36 @@ async def _act(client, settings, user, number, action, note=None, photo=None):
     data = {"action": action} | ({"note": note} if note else {})
     headers = auth_headers(user, settings)
     if photo:
-        response = await client.post(f"/incidents/{number}/actions", data=data,
-                                     files=[("photos", ("after.jpg", photo, "image/jpeg"))],
-                                     headers=headers)
+        response = await client.post(
+            f"/incidents/{number}/actions",
+            data=data,
+            files=[("photos", ("after.jpg", photo, "image/jpeg"))],
+            headers=headers,
+        )
     else:
-        response = await client.post(f"/incidents/{number}/actions", json=data,
-                                     headers=headers)
+        response = await client.post(f"/incidents/{number}/actions", json=data, headers=headers)
     assert response.status_code == 200, response.text
 
 
 async def _photos(db, number) -> dict[str, int]:
     """The report's photo ids by step: 'own' (filed with it) and 'after' (resolving)."""
-    rows = (await db.execute(text("""
+    rows = (
+        await db.execute(
+            text("""
         SELECT p.id, e.to_status FROM incident_photos p JOIN incidents i ON i.id = p.incident_id
         LEFT JOIN incident_events e ON e.id = p.event_id
-        WHERE i.tracking_number = :t ORDER BY p.id"""), {"t": number})).all()
+        WHERE i.tracking_number = :t ORDER BY p.id"""),
+            {"t": number},
+        )
+    ).all()
     return {"after" if step == "resolved" else "own": pid for pid, step in rows}
 
 
 async def _handled(client, settings, users, number, *, close: bool = True) -> None:
     await _act(client, settings, users["worker"], number, "accept")
-    await _act(client, settings, users["worker"], number, "resolve", note=NOTE,
-               photo=_jpeg("green"))
+    await _act(
+        client, settings, users["worker"], number, "resolve", note=NOTE, photo=_jpeg("green")
+    )
     if close:
         await _act(client, settings, users["cm_a"], number, "close")
 
@@ -80,8 +96,9 @@ async def _public(client, number, secret=None, headers=None):
 
 
 async def _review(client, settings, user, number, **body):
-    return await client.post(f"/incidents/{number}/review", json=body,
-                             headers=auth_headers(user, settings))
+    return await client.post(
+        f"/incidents/{number}/review", json=body, headers=auth_headers(user, settings)
+    )
 
 
 async def test_before_review_nothing_of_the_result_is_public_even_once_closed(
@@ -98,8 +115,11 @@ async def test_before_review_nothing_of_the_result_is_public_even_once_closed(
     answer = await _public(client, number)
     assert answer.json()["result"] == {"note": None, "photos": []}
     assert "已清理" not in answer.text and "纸箱" not in answer.text
-    state = (await client.get(f"/incidents/{number}/publication",
-                              headers=auth_headers(users["cm_a2"], settings))).json()
+    state = (
+        await client.get(
+            f"/incidents/{number}/publication", headers=auth_headers(users["cm_a2"], settings)
+        )
+    ).json()
     assert (state["result_note"], state["result_review"]) == (NOTE, "pending")
 
 
@@ -109,8 +129,7 @@ async def test_an_approved_note_is_public_masked_and_after_photos_once_published
     _world, users = scene
     number, _secret = await _report(client)
     await _handled(client, settings, users, number)
-    approved = await _review(client, settings, users["cm_a2"], number,
-                             result_decision="approve")
+    approved = await _review(client, settings, users["cm_a2"], number, result_decision="approve")
     assert approved.status_code == 200, approved.text
     assert approved.json()["result_review"] == "approved"
     body = (await _public(client, number)).json()
@@ -119,8 +138,9 @@ async def test_an_approved_note_is_public_masked_and_after_photos_once_published
     # The after photo waits for its own review.
     assert body["result"]["photos"] == []
     ids = await _photos(db, number)
-    reviewed = await _review(client, settings, users["cm_a2"], number,
-                             publish_photos=[ids["after"]])
+    reviewed = await _review(
+        client, settings, users["cm_a2"], number, publish_photos=[ids["after"]]
+    )
     assert reviewed.status_code == 200, reviewed.text
     body = (await _public(client, number)).json()
     assert [p["id"] for p in body["result"]["photos"]] == [ids["after"]]
@@ -138,11 +158,11 @@ async def test_a_rejected_note_stays_private_and_the_handler_may_not_review_it(
     _world, users = scene
     number, _secret = await _report(client)
     await _handled(client, settings, users, number, close=False)
-    by_handler = await _review(client, settings, users["worker"], number,
-                               result_decision="approve")
+    by_handler = await _review(client, settings, users["worker"], number, result_decision="approve")
     assert by_handler.status_code == 403
-    rejected = await _review(client, settings, users["cm_a"], number,
-                             result_decision="reject", reason="含住户信息")
+    rejected = await _review(
+        client, settings, users["cm_a"], number, result_decision="reject", reason="含住户信息"
+    )
     assert rejected.status_code == 200, rejected.text
     assert (await _public(client, number)).json()["result"]["note"] is None
 
@@ -156,8 +176,7 @@ async def test_a_note_needs_approving_again_after_the_report_is_reopened(
     await _review(client, settings, users["cm_a2"], number, result_decision="approve")
     await _act(client, settings, users["cm_a"], number, "reopen", note="隐患复现")
     assert (await _public(client, number)).json()["result"]["note"] is None
-    nothing = await _review(client, settings, users["cm_a2"], number,
-                            result_decision="approve")
+    nothing = await _review(client, settings, users["cm_a2"], number, result_decision="approve")
     assert nothing.status_code == 409
     await _act(client, settings, users["worker"], number, "accept")
     await _act(client, settings, users["worker"], number, "resolve", note="再次清理")
@@ -187,8 +206,11 @@ async def test_without_the_secret_nobody_sees_the_unapproved_text_or_photos(
 ):
     _world, users = scene
     number, _secret = await _report(client)
-    for headers in ({}, auth_headers(users["resident"], settings),
-                    auth_headers(users["worker"], settings)):
+    for headers in (
+        {},
+        auth_headers(users["resident"], settings),
+        auth_headers(users["worker"], settings),
+    ):
         answer = await _public(client, number, headers=headers)
         assert answer.status_code == 200
         assert answer.json()["own"] is None
@@ -254,12 +276,23 @@ async def handled_report(async_engine, settings, open_incident, community_manage
     async with AsyncSession(async_engine, expire_on_commit=False) as session:
         worker = await _principal(session, "pages-w")
         filed = await submit_report(
-            session, ctx, ReportIn(category="fire.blocked_exit", lon=lon, lat=lat,
-                                   description=OWN_TEXT), [photo("red")], None, now)
-        await take_action(session, ctx, worker, filed.tracking_number,
-                          ActionRequest("accept"), now)
-        await take_action(session, ctx, worker, filed.tracking_number,
-                          ActionRequest("resolve", note=NOTE), now, [photo("green")])
+            session,
+            ctx,
+            ReportIn(category="fire.blocked_exit", lon=lon, lat=lat, description=OWN_TEXT),
+            [photo("red")],
+            None,
+            now,
+        )
+        await take_action(session, ctx, worker, filed.tracking_number, ActionRequest("accept"), now)
+        await take_action(
+            session,
+            ctx,
+            worker,
+            filed.tracking_number,
+            ActionRequest("resolve", note=NOTE),
+            now,
+            [photo("green")],
+        )
         await session.commit()
     return filed.tracking_number, filed.secret
 
@@ -290,11 +323,17 @@ async def test_the_page_shows_the_result_note_after_approval_and_the_reporters_o
     async with AsyncSession(async_engine, expire_on_commit=False) as session:
         manager = await _principal(session, community_manager)
         now = datetime.now(UTC)
-        await take_action(session, intake_context(settings), manager, number,
-                          ActionRequest("close"), now)
+        await take_action(
+            session, intake_context(settings), manager, number, ActionRequest("close"), now
+        )
         after = (await _photos(session, number))["after"]
-        await review(session, manager, number,
-                     ReviewRequest(result_decision="approve", publish_photos=(after,)), now)
+        await review(
+            session,
+            manager,
+            number,
+            ReviewRequest(result_decision="approve", publish_photos=(after,)),
+            now,
+        )
         await session.commit()
     await page.reload()
     note = page.locator("#result-note")
@@ -309,9 +348,7 @@ async def test_the_page_shows_the_result_note_after_approval_and_the_reporters_o
 
 
 @needs_chromium
-async def test_without_the_secret_the_page_shows_nothing_of_the_reporters_own(
-    page, handled_report
-):
+async def test_without_the_secret_the_page_shows_nothing_of_the_reporters_own(page, handled_report):
     number, _secret = handled_report
     await page.goto(f"/track/{number}?lang=en")
     await page.locator("#track-status[data-status]").wait_for()
@@ -330,7 +367,8 @@ async def test_a_stale_secret_on_the_device_falls_back_to_the_public_view(
     page.set_default_timeout(5000)
     try:
         await page.add_init_script(
-            f"localStorage.setItem('gridgov.report.{number}', 'not-the-secret')")
+            f"localStorage.setItem('gridgov.report.{number}', 'not-the-secret')"
+        )
         await page.goto(f"/track/{number}")
         await page.locator("#track-status[data-status]").wait_for()
         assert await page.locator("#report-own").is_hidden()

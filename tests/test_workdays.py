@@ -225,8 +225,23 @@ def test_rule_strings_parse(text, rule):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "2", "h", "2d", "2 h", "-2h", "1.5h", "0h", "3 wd", "999wd", "two hours",
-             "4 wh", "0wh", "9999wh"]
+    "text",
+    [
+        "",
+        "2",
+        "h",
+        "2d",
+        "2 h",
+        "-2h",
+        "1.5h",
+        "0h",
+        "3 wd",
+        "999wd",
+        "two hours",
+        "4 wh",
+        "0wh",
+        "9999wh",
+    ],
 )
 def test_bad_rule_strings_raise(text):
     with pytest.raises(ValueError, match="deadline"):
@@ -265,7 +280,9 @@ def test_tier_override_may_use_working_hours():
 
 def test_default_working_hours_are_the_office_day():
     assert parse_working_hours(DEFAULT_WORKING_HOURS) == (
-        (time(8, 30), time(12, 0)), (time(14, 0), time(18, 0)))
+        (time(8, 30), time(12, 0)),
+        (time(14, 0), time(18, 0)),
+    )
     assert load_work_calendar().working_hours == parse_working_hours(DEFAULT_WORKING_HOURS)
 
 
@@ -319,8 +336,16 @@ def test_working_hour_deadline_comes_back_in_the_input_zone(calendar):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "8:30-12:00", "08:30-12:00;14:00-18:00", "12:00-08:30", "08:30-12:00,11:00-18:00",
-     "14:00-18:00,08:30-12:00", "08:30-24:30", "always"],
+    [
+        "",
+        "8:30-12:00",
+        "08:30-12:00;14:00-18:00",
+        "12:00-08:30",
+        "08:30-12:00,11:00-18:00",
+        "14:00-18:00,08:30-12:00",
+        "08:30-24:30",
+        "always",
+    ],
 )
 def test_bad_working_hours_raise(text):
     with pytest.raises(ValueError, match="working hours"):

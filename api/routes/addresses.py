@@ -33,8 +33,9 @@ def _parse_near(value: str | None) -> tuple[float, float] | None:
 @router.get("", dependencies=[SearchLimit])
 async def find_addresses(
     session: SessionDep,
-    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS * 2,
-                            description="part of an address, e.g. 先烈路165")],
+    q: Annotated[
+        str, Query(max_length=MAX_QUERY_CHARS * 2, description="part of an address, e.g. 先烈路165")
+    ],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     near: Annotated[str | None, Query(description="lon,lat to prefer nearby buildings")] = None,
 ) -> dict[str, Any]:
@@ -71,7 +72,8 @@ async def list_compound_buildings(
 
 @router.get("/buildings/{building_id}/units", dependencies=[SearchLimit])
 async def list_building_units(
-    session: SessionDep, building_id: Annotated[int, Path(ge=1)],
+    session: SessionDep,
+    building_id: Annotated[int, Path(ge=1)],
 ) -> dict[str, Any]:
     """A building's unit numbers and floors (public facts; nothing about who lives there)."""
     units = await building_units(session, building_id)

@@ -50,8 +50,9 @@ async def import_buildings_upload(
     _admin: AdminPrincipal,
     settings: SettingsDep,
     bulk: BulkDep,
-    file: Annotated[UploadFile, File(description="GeoPackage, GeoJSON, CSV, or a zipped "
-                                                 "Shapefile")],
+    file: Annotated[
+        UploadFile, File(description="GeoPackage, GeoJSON, CSV, or a zipped Shapefile")
+    ],
     mapping: Annotated[UploadFile | None, File(description="TOML field mapping")] = None,
     layer: Annotated[str | None, Form(max_length=200)] = None,
     encoding: Annotated[str | None, Form(max_length=40, description="e.g. GBK")] = None,
@@ -64,9 +65,17 @@ async def import_buildings_upload(
         directory = Path(tmp)
         path = await save_upload(file, directory, _max_bytes(settings), "file")
         fields = await _mapping(mapping, directory)
-        report = await bulk(lambda conn: import_buildings(
-            conn, path, mapping=fields, layer=layer, encoding=encoding, csv_crs=crs,
-            dry_run=dry_run))
+        report = await bulk(
+            lambda conn: import_buildings(
+                conn,
+                path,
+                mapping=fields,
+                layer=layer,
+                encoding=encoding,
+                csv_crs=crs,
+                dry_run=dry_run,
+            )
+        )
     return asdict(report)
 
 
@@ -86,12 +95,16 @@ async def import_people_upload(
         directory = Path(tmp)
         path = await save_upload(file, directory, _max_bytes(settings), "file")
         if path.suffix.lower() != ".csv":
-            raise InvalidInput("population data comes as a CSV file", "人口数据应为 CSV 文件",
-                               field="file")
+            raise InvalidInput(
+                "population data comes as a CSV file", "人口数据应为 CSV 文件", field="file"
+            )
         fields = await _mapping(mapping, directory)
         key = settings.id_hash_key.get_secret_value()
-        report = await bulk(lambda conn: import_population(
-            conn, path, mapping=fields, encoding=encoding, id_hash_key=key, dry_run=dry_run))
+        report = await bulk(
+            lambda conn: import_population(
+                conn, path, mapping=fields, encoding=encoding, id_hash_key=key, dry_run=dry_run
+            )
+        )
     return asdict(report)
 
 
@@ -100,8 +113,7 @@ async def import_cells_upload(
     _admin: AdminPrincipal,
     settings: SettingsDep,
     bulk: BulkDep,
-    file: Annotated[UploadFile, File(description="cells: GeoPackage, GeoJSON or zipped "
-                                                 "Shapefile")],
+    file: Annotated[UploadFile, File(description="cells: GeoPackage, GeoJSON or zipped Shapefile")],
     label: Annotated[str, Form(min_length=1, max_length=200)],
     mapping: Annotated[UploadFile | None, File()] = None,
     layer: Annotated[str | None, Form(max_length=200)] = None,
@@ -113,9 +125,17 @@ async def import_cells_upload(
         directory = Path(tmp)
         path = await save_upload(file, directory, _max_bytes(settings), "file")
         fields = await _mapping(mapping, directory)
-        report, version_id = await bulk(lambda conn: import_cells(
-            conn, path, label=label, mapping=fields, layer=layer, encoding=encoding,
-            dry_run=dry_run))
+        report, version_id = await bulk(
+            lambda conn: import_cells(
+                conn,
+                path,
+                label=label,
+                mapping=fields,
+                layer=layer,
+                encoding=encoding,
+                dry_run=dry_run,
+            )
+        )
     return {"report": asdict(report), "version_id": version_id}
 
 
@@ -124,8 +144,9 @@ async def import_regions_upload(
     _admin: AdminPrincipal,
     settings: SettingsDep,
     bulk: BulkDep,
-    file: Annotated[UploadFile, File(description="regions: GeoPackage, GeoJSON or zipped "
-                                                 "Shapefile")],
+    file: Annotated[
+        UploadFile, File(description="regions: GeoPackage, GeoJSON or zipped Shapefile")
+    ],
     mapping: Annotated[UploadFile | None, File(description="TOML field mapping")] = None,
     layer: Annotated[str | None, Form(max_length=200)] = None,
     encoding: Annotated[str | None, Form(max_length=40, description="e.g. GBK")] = None,
@@ -137,8 +158,11 @@ async def import_regions_upload(
         directory = Path(tmp)
         path = await save_upload(file, directory, _max_bytes(settings), "file")
         fields = await _mapping(mapping, directory)
-        report = await bulk(lambda conn: import_regions(
-            conn, path, mapping=fields, layer=layer, encoding=encoding, dry_run=dry_run))
+        report = await bulk(
+            lambda conn: import_regions(
+                conn, path, mapping=fields, layer=layer, encoding=encoding, dry_run=dry_run
+            )
+        )
     return asdict(report)
 
 
@@ -155,6 +179,7 @@ async def version_problems(
     _admin: AdminPrincipal, bulk: BulkDep, version_id: VersionId
 ) -> dict[str, Any]:
     """Overlaps, gaps and cells outside their community, as GeoJSON with areas in m²."""
+
     def work(conn: Connection) -> list:
         version_summary(conn, version_id)
         return check_version(conn, version_id)
@@ -163,9 +188,16 @@ async def version_problems(
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "geometry": p.geometry,
-             "properties": {"kind": p.kind, "community_code": p.community_code,
-                            "cell_codes": p.cell_codes, "area_m2": p.area_m2}}
+            {
+                "type": "Feature",
+                "geometry": p.geometry,
+                "properties": {
+                    "kind": p.kind,
+                    "community_code": p.community_code,
+                    "cell_codes": p.cell_codes,
+                    "area_m2": p.area_m2,
+                },
+            }
             for p in problems
         ],
     }
@@ -176,8 +208,9 @@ class DraftRequest(BaseModel):
 
     community_code: str = Field(pattern=r"^[0-9]{12}$")
     shape: Literal["square", "hex", "buildings"]
-    size_m: float | None = Field(None, gt=0, le=100_000,
-                                 description="square side or hexagon width, metres")
+    size_m: float | None = Field(
+        None, gt=0, le=100_000, description="square side or hexagon width, metres"
+    )
     buildings_per_cell: int | None = Field(None, ge=1, le=100_000)
     label: str | None = Field(None, min_length=1, max_length=200)
 
@@ -185,14 +218,20 @@ class DraftRequest(BaseModel):
 @router.post("/boundary-versions/draft", status_code=201)
 async def draft(_admin: AdminPrincipal, bulk: BulkDep, body: DraftRequest) -> dict[str, Any]:
     """Draft coded cells for a community as a new draft version (check, then activate)."""
-    made = await bulk(lambda conn: draft_cells(
-        conn, body.community_code, shape=body.shape, size_m=body.size_m,
-        buildings_per_cell=body.buildings_per_cell, label=body.label))
+    made = await bulk(
+        lambda conn: draft_cells(
+            conn,
+            body.community_code,
+            shape=body.shape,
+            size_m=body.size_m,
+            buildings_per_cell=body.buildings_per_cell,
+            label=body.label,
+        )
+    )
     return asdict(made)
 
 
 @router.post("/boundary-versions/{version_id}/activate")
 async def activate(_admin: AdminPrincipal, bulk: BulkDep, version_id: VersionId) -> dict[str, Any]:
     """Put a draft in force: cells it replaces retire, assignments and buildings move."""
-    return asdict(await bulk(lambda conn: activate_version(conn, version_id,
-                                                          ACTIVATION_FOLLOWERS)))
+    return asdict(await bulk(lambda conn: activate_version(conn, version_id, ACTIVATION_FOLLOWERS)))

@@ -74,15 +74,17 @@ async def issue_token(
     if user is None or not ok or not user.is_active:
         await throttle.failed(username, client_ip(request))
         await audit.record(
-            session, "login_failed", Actor(user.id if user else None, username[:100], None,
-                                           client_ip(request)),
+            session,
+            "login_failed",
+            Actor(user.id if user else None, username[:100], None, client_ip(request)),
         )
         await session.commit()
         raise NotAuthenticated("Invalid username or password", "用户名或密码错误")
     await request.app.state.bans.refuse_account(user.id)
     await throttle.succeeded(username, client_ip(request))
-    await audit.record(session, "login", Actor(user.id, user.username, user.role,
-                                               client_ip(request)))
+    await audit.record(
+        session, "login", Actor(user.id, user.username, user.role, client_ip(request))
+    )
     await session.commit()
     return TokenOut(
         access_token=create_access_token(user.id, settings),
@@ -104,14 +106,21 @@ async def who_am_i(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
                 await session.execute(
                     select(GridCell.code)
                     .join(CellAssignment, CellAssignment.cell_id == GridCell.id)
-                    .where(CellAssignment.user_id == principal.id, GridCell.in_force(),
-                           *assignment_valid_on(local_date()))
+                    .where(
+                        CellAssignment.user_id == principal.id,
+                        GridCell.in_force(),
+                        *assignment_valid_on(local_date()),
+                    )
                     .distinct()
                     .order_by(GridCell.code)
                 )
             ).scalars()
         )
     return MeOut(
-        id=principal.id, username=principal.username, display_name=principal.display_name,
-        role=principal.role, region=region, cells=cells,
+        id=principal.id,
+        username=principal.username,
+        display_name=principal.display_name,
+        role=principal.role,
+        region=region,
+        cells=cells,
     )

@@ -19,8 +19,9 @@ async def list_buildings(
     session: SessionDep,
     bbox: Annotated[str, Query(description="minLon,minLat,maxLon,maxLat (required)")],
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-    after: Annotated[int | None, Query(ge=0, le=2**63 - 1,
-                                       description="cursor: last id seen")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="cursor: last id seen")
+    ] = None,
 ) -> GeoJSONResponse:
     """Building footprints intersecting a bbox (public: address, use, floors, cell)."""
     bounds = parse_bbox(bbox, required=True)

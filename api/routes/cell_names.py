@@ -21,8 +21,9 @@ class CellNameIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description=f"1-{NAME_MAX} printable characters (trimmed)",
-                      examples=["翠竹社区东区网格"])
+    name: str = Field(
+        description=f"1-{NAME_MAX} printable characters (trimmed)", examples=["翠竹社区东区网格"]
+    )
 
 
 class CellNameOut(BaseModel):
@@ -34,8 +35,13 @@ class CellNameOut(BaseModel):
 
 
 @router.patch("/{code}", response_model=CellNameOut)
-async def rename(code: CellCode, body: CellNameIn, request: Request, session: SessionDep,
-                 principal: AdminPrincipal) -> dict[str, Any]:
+async def rename(
+    code: CellCode,
+    body: CellNameIn,
+    request: Request,
+    session: SessionDep,
+    principal: AdminPrincipal,
+) -> dict[str, Any]:
     """Rename the cell in force with this code (admins); the audit log keeps the old
     and new names. Drafts keep their own names until activated."""
     renamed = await rename_cell(session, code, body.name, audit_actor(request, principal))

@@ -36,8 +36,9 @@ async def list_cells(
     session: SessionDep,
     bbox: Annotated[str | None, Query(description="minLon,minLat,maxLon,maxLat")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    after: Annotated[str | None, Query(pattern=r"^[0-9]{15}$",
-                                       description="cursor: last code seen")] = None,
+    after: Annotated[
+        str | None, Query(pattern=r"^[0-9]{15}$", description="cursor: last code seen")
+    ] = None,
 ) -> GeoJSONResponse:
     """Grid cells as GeoJSON (public: codes, names, boundaries), paged by code."""
     features, next_cursor = await cell_page(session, parse_bbox(bbox), limit, after)
@@ -71,8 +72,7 @@ async def get_cell(
     body = await cell_feature(session, cell)
     if principal is not None and principal.role in STAFF_ROLES:
         counts = await cell_counts(session, cell.id)
-        if not await cell_in_reach(session, principal, cell.id, cell.community_path,
-                                   local_date()):
+        if not await cell_in_reach(session, principal, cell.id, cell.community_path, local_date()):
             counts = outside_area_counts(counts, settings.stats_min_group)
         body["properties"]["counts"] = counts
     else:
@@ -99,14 +99,14 @@ async def get_residents(
     code: CellCode,
     session: SessionDep,
     principal: StaffPrincipal,
-    vulnerable: Annotated[bool, Query(description="only people with a vulnerability tag")]
-    = False,
-    tag: Annotated[list[VulnerabilityTag] | None,
-                   Query(description="only people with any of these tags")] = None,
+    vulnerable: Annotated[bool, Query(description="only people with a vulnerability tag")] = False,
+    tag: Annotated[
+        list[VulnerabilityTag] | None, Query(description="only people with any of these tags")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    after: Annotated[int | None, Query(ge=0, le=2**63 - 1,
-                                                  description="cursor: last person id seen")]
-    = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="cursor: last person id seen")
+    ] = None,
 ) -> dict[str, Any]:
     """Who lives in the cell, who among them is vulnerable, and who is responsible, in one
     call: grid workers for their own cells, managers for cells in their area."""
@@ -118,8 +118,14 @@ async def get_residents(
     )
     responsible = await cell_responsibility(session, cell, day)
     counts = await cell_counts(session, cell.id)
-    await audit_personal_read(session, request, principal, "cell_residents", cell.code,
-                              person_ids=[p["id"] for p in people])
+    await audit_personal_read(
+        session,
+        request,
+        principal,
+        "cell_residents",
+        cell.code,
+        person_ids=[p["id"] for p in people],
+    )
     return {
         "cell": {"code": cell.code, "name": cell.name, "community_code": cell.community_code},
         "counts": counts,

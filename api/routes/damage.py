@@ -21,11 +21,20 @@ from incidents.text import printable_text
 
 router = APIRouter(prefix="/damage-declarations", tags=["reports"])
 
-_OPENAPI_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/DamageIn"}},
-    "multipart/form-data": {"schema": {"type": "object", "description":
-                                       "the DamageIn fields plus `photos` files"}},
-}}}
+_OPENAPI_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/DamageIn"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "description": "the DamageIn fields plus `photos` files",
+                }
+            },
+        },
+    }
+}
 
 
 class VerifyIn(BaseModel):
@@ -48,8 +57,9 @@ async def create_declaration(
     """Declare fire damage at a house of the register; it goes to the cell's worker for
     on-site verification. The answer carries the tracking number to follow it."""
     data, photos = await read_submission(request, settings, DamageIn)
-    submission = await declare_damage(session, request.app.state.intake, data, photos,
-                                      principal, datetime.now(UTC))
+    submission = await declare_damage(
+        session, request.app.state.intake, data, photos, principal, datetime.now(UTC)
+    )
     await session.commit()
     body = asdict(submission)
     body.pop("likely_duplicates")
@@ -69,13 +79,20 @@ async def get_declaration(
     tracking_number: TrackingNumber, session: SessionDep, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     """State and figures, for the declarer and staff over the house's area."""
-    return await declaration_view(session, principal, tracking_number,
-                                  await _staff_may_see(session, principal, tracking_number))
+    return await declaration_view(
+        session,
+        principal,
+        tracking_number,
+        await _staff_may_see(session, principal, tracking_number),
+    )
 
 
 @router.post("/{tracking_number}/verify")
 async def verify_declaration(
-    tracking_number: TrackingNumber, body: VerifyIn, request: Request, session: SessionDep,
+    tracking_number: TrackingNumber,
+    body: VerifyIn,
+    request: Request,
+    session: SessionDep,
     principal: CurrentPrincipal,
 ) -> dict[str, Any]:
     """The assigned worker records the loss found on site and resolves the declaration
@@ -83,7 +100,12 @@ async def verify_declaration(
     if not await record_verified_loss(session, tracking_number, body.verified_loss):
         raise not_found(tracking_number)
     result = await take_action(
-        session, request.app.state.intake, principal, tracking_number,
-        ActionRequest("resolve", note=body.note, version=body.version), datetime.now(UTC))
+        session,
+        request.app.state.intake,
+        principal,
+        tracking_number,
+        ActionRequest("resolve", note=body.note, version=body.version),
+        datetime.now(UTC),
+    )
     await session.commit()
     return result

@@ -41,7 +41,8 @@ _FOLLOW_RULES = {"ip": FOLLOWS_PER_ADDRESS, "phone": FOLLOWS_PER_PHONE}
 async def _count_follow(request: Request, phone: str | None) -> None:
     """Count one follow from the caller's address (and of the phone); 429 when over."""
     tally = await request.app.state.limiter.count(
-        "follow", _FOLLOW_RULES, ip=client_ip(request), phone=phone)
+        "follow", _FOLLOW_RULES, ip=client_ip(request), phone=phone
+    )
     tally.refuse("following reports")
 
 
@@ -50,9 +51,14 @@ class FollowIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    phone: str | None = Field(None, max_length=32, description=(
-        "a mobile number for SMS about the report's progress (without an account); never "
-        "shown to anyone"))
+    phone: str | None = Field(
+        None,
+        max_length=32,
+        description=(
+            "a mobile number for SMS about the report's progress (without an account); never "
+            "shown to anyone"
+        ),
+    )
 
 
 def _resident(principal: Principal | None) -> Principal | None:
@@ -63,8 +69,11 @@ def _resident(principal: Principal | None) -> Principal | None:
 
 @router.post("/reports/{tracking_number}/followers", dependencies=[IntakeLimit])
 async def follow_report(
-    request: Request, tracking_number: TrackingNumber, session: SessionDep,
-    principal: OptionalPrincipal, body: FollowIn | None = None,
+    request: Request,
+    tracking_number: TrackingNumber,
+    session: SessionDep,
+    principal: OptionalPrincipal,
+    body: FollowIn | None = None,
 ) -> JSONResponse:
     """我也遇到: follow an open report instead of filing a duplicate (files nothing). A
     signed-in resident follows as their account (inbox), anyone else with a mobile
@@ -74,20 +83,25 @@ async def follow_report(
     phone = None
     if resident is None:
         if body is None or not body.phone:
-            raise InvalidInput("sign in, or give a phone to hear about the report",
-                               "请登录，或填写手机号码以接收进度短信", field="phone")
+            raise InvalidInput(
+                "sign in, or give a phone to hear about the report",
+                "请登录，或填写手机号码以接收进度短信",
+                field="phone",
+            )
         phone = follower_phone(body.phone)
     await _count_follow(request, phone)
-    answer = await add_follower(session, tracking_number,
-                                user_id=resident and resident.id, phone=phone)
+    answer = await add_follower(
+        session, tracking_number, user_id=resident and resident.id, phone=phone
+    )
     await session.commit()
     added = answer.pop("added")
     return JSONResponse(answer, 201 if added else 200, headers=_PRIVATE)
 
 
 @router.get("/reports/{tracking_number}/followers")
-async def report_followers(tracking_number: TrackingNumber, session: SessionDep,
-                           principal: OptionalPrincipal) -> JSONResponse:
+async def report_followers(
+    tracking_number: TrackingNumber, session: SessionDep, principal: OptionalPrincipal
+) -> JSONResponse:
     """How many follow a report (a count, nobody's identity) and whether the signed-in
     account does."""
     answer = await follower_count(session, tracking_number, principal and principal.id)
@@ -99,39 +113,52 @@ class AlertIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    region_code: str | None = Field(None, pattern=r"^[0-9]{12}$",
-                                    description="a community's 12-digit code")
-    cell_code: str | None = Field(None, pattern=r"^[0-9]{15}$",
-                                  description="a grid cell's 15-digit code")
+    region_code: str | None = Field(
+        None, pattern=r"^[0-9]{12}$", description="a community's 12-digit code"
+    )
+    cell_code: str | None = Field(
+        None, pattern=r"^[0-9]{15}$", description="a grid cell's 15-digit code"
+    )
     channel: AlertChannel = "inbox"
-    phone: str | None = Field(None, max_length=32,
-                              description="for SMS; the account's own phone when left out")
+    phone: str | None = Field(
+        None, max_length=32, description="for SMS; the account's own phone when left out"
+    )
 
 
 def _alerts_principal(principal: Principal) -> Principal:
     if principal.role is not Role.RESIDENT:
-        raise PermissionDenied("area alerts are for residents' accounts",
-                               "仅居民账号可订阅区域提醒")
+        raise PermissionDenied(
+            "area alerts are for residents' accounts", "仅居民账号可订阅区域提醒"
+        )
     return principal
 
 
 @router.post("/alerts")
-async def create_alert(body: AlertIn, session: SessionDep, principal: CurrentPrincipal,
-                       settings: SettingsDep) -> JSONResponse:
+async def create_alert(
+    body: AlertIn, session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep
+) -> JSONResponse:
     """Follow a community or a cell: new fire hazards there and their results, to my
     inbox or by SMS (201 new, 200 when it changed an alert I had there)."""
     me = _alerts_principal(principal)
     phone = None
     if body.channel == "sms":
-        typed = body.phone or (await session.execute(
-            text("SELECT phone FROM users WHERE id = :id"), {"id": me.id})).scalar_one()
+        typed = (
+            body.phone
+            or (
+                await session.execute(text("SELECT phone FROM users WHERE id = :id"), {"id": me.id})
+            ).scalar_one()
+        )
         if not typed:
-            raise InvalidInput("an SMS alert needs a phone", "短信提醒需要手机号码",
-                               field="phone")
+            raise InvalidInput("an SMS alert needs a phone", "短信提醒需要手机号码", field="phone")
         phone = follower_phone(typed)
     alert_id, created = await follow_area(
-        session, me.id, region_code=body.region_code, cell_code=body.cell_code,
-        channel=body.channel, phone=phone)
+        session,
+        me.id,
+        region_code=body.region_code,
+        cell_code=body.cell_code,
+        channel=body.channel,
+        phone=phone,
+    )
     await session.commit()
     key = settings.secret_key.get_secret_value()
     item = next(a for a in await my_alerts(session, me.id, key) if a["id"] == alert_id)
@@ -139,8 +166,9 @@ async def create_alert(body: AlertIn, session: SessionDep, principal: CurrentPri
 
 
 @router.get("/alerts")
-async def list_alerts(session: SessionDep, principal: CurrentPrincipal,
-                      settings: SettingsDep) -> JSONResponse:
+async def list_alerts(
+    session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep
+) -> JSONResponse:
     """My area alerts: place, channel, phone (masked) and unsubscribe link."""
     me = _alerts_principal(principal)
     items = await my_alerts(session, me.id, settings.secret_key.get_secret_value())
@@ -149,7 +177,8 @@ async def list_alerts(session: SessionDep, principal: CurrentPrincipal,
 
 @router.get("/alerts/unsubscribe")
 async def unsubscribe(
-    session: SessionDep, settings: SettingsDep,
+    session: SessionDep,
+    settings: SettingsDep,
     token: Annotated[str, Query(max_length=80, description="from the alert's link")],
 ) -> Response:
     """End the alert a link names, without signing in (the token is signed); then the
@@ -161,8 +190,11 @@ async def unsubscribe(
 
 
 @router.delete("/alerts/{alert_id}", status_code=204)
-async def delete_alert(alert_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
-                       session: SessionDep, principal: CurrentPrincipal) -> Response:
+async def delete_alert(
+    alert_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session: SessionDep,
+    principal: CurrentPrincipal,
+) -> Response:
     """Stop one of my area alerts (404 for anyone else's)."""
     await stop_my_alert(session, alert_id, _alerts_principal(principal).id)
     await session.commit()

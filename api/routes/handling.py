@@ -34,10 +34,15 @@ class ActionIn(BaseModel):
     note: str | None = Field(None, max_length=2000)
     assignee: str | None = Field(None, max_length=64, description="username, for assign")
     duplicate_of: str | None = Field(None, pattern=r"^[0-9]{6}-[0-9A-Z]{8}$")
-    category: str | None = Field(None, pattern=r"^[a-z]+\.[a-z_]+$", max_length=64,
-                                 description="with assign: the right category")
-    version: int | None = Field(None, ge=1, le=2**31 - 1,
-                                description="the version you saw (If-Match)")
+    category: str | None = Field(
+        None,
+        pattern=r"^[a-z]+\.[a-z_]+$",
+        max_length=64,
+        description="with assign: the right category",
+    )
+    version: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="the version you saw (If-Match)"
+    )
 
     @field_validator("note", "assignee")
     @classmethod
@@ -60,20 +65,32 @@ async def get_incident(
     body["allowed_actions"] = actions_for(principal, head)
     # Audited only when a contact was actually shown (not for an anonymous report).
     if with_contact and any(body["reporter_contact"].values()):
-        await audit_personal_read(session, request, principal, "incident_contact",
-                                  tracking_number)
+        await audit_personal_read(session, request, principal, "incident_contact", tracking_number)
     return body
 
 
-_OPENAPI_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/ActionIn"}},
-    "multipart/form-data": {"schema": {"type": "object", "description":
-                                       "the ActionIn fields plus `photos` files"}},
-}}}
+_OPENAPI_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ActionIn"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "description": "the ActionIn fields plus `photos` files",
+                }
+            },
+        },
+    }
+}
 
 
-@router.post("/{tracking_number}/actions", openapi_extra=_OPENAPI_BODY,
-             response_model=dict[str, Any], responses=idempotency.replayable(200))
+@router.post(
+    "/{tracking_number}/actions",
+    openapi_extra=_OPENAPI_BODY,
+    response_model=dict[str, Any],
+    responses=idempotency.replayable(200),
+)
 async def act(
     tracking_number: TrackingNumber,
     request: Request,
@@ -88,12 +105,25 @@ async def act(
     answer's allowed_actions are this caller's in the new state."""
     body, photos = await read_submission(request, settings, ActionIn)
     return await idempotency.answer_once(
-        session, request, principal, idempotency_key,
+        session,
+        request,
+        principal,
+        idempotency_key,
         (body.model_dump(mode="json"), [p.sha256 for p in photos]),
         lambda: take_action(
-            session, request.app.state.intake, principal, tracking_number,
-            ActionRequest(body.action, body.note, body.assignee, body.duplicate_of,
-                          body.version, body.category),
-            datetime.now(UTC), photos,
+            session,
+            request.app.state.intake,
+            principal,
+            tracking_number,
+            ActionRequest(
+                body.action,
+                body.note,
+                body.assignee,
+                body.duplicate_of,
+                body.version,
+                body.category,
+            ),
+            datetime.now(UTC),
+            photos,
         ),
     )

@@ -39,12 +39,18 @@ async def import_orders(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="work orders: CSV (UTF-8, GBK or GB 18030, "
-                                                 "Chinese headers) or a JSON list")],
-    mapping: Annotated[UploadFile | None, File(description="TOML mapping on top of the "
-                                                           "bundled one")] = None,
-    encoding: Annotated[str | None, Form(max_length=40, description="e.g. GBK; default: "
-                                                                    "UTF-8, else GB 18030")] = None,
+    file: Annotated[
+        UploadFile,
+        File(
+            description="work orders: CSV (UTF-8, GBK or GB 18030, Chinese headers) or a JSON list"
+        ),
+    ],
+    mapping: Annotated[
+        UploadFile | None, File(description="TOML mapping on top of the bundled one")
+    ] = None,
+    encoding: Annotated[
+        str | None, Form(max_length=40, description="e.g. GBK; default: UTF-8, else GB 18030")
+    ] = None,
     dry_run: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
     """File the new orders of a 12345 export (each routed like any report) and return the
@@ -55,30 +61,51 @@ async def import_orders(
         directory = Path(tmp)
         path = await save_upload(file, directory, settings.max_import_mb * 2**20, "file")
         if path.suffix.lower() not in HOTLINE_SUFFIXES:
-            raise InvalidInput("hotline orders come as .csv or .json",
-                               "热线工单应为 CSV 或 JSON 文件", field="file")
+            raise InvalidInput(
+                "hotline orders come as .csv or .json",
+                "热线工单应为 CSV 或 JSON 文件",
+                field="file",
+            )
         fields = await _mapping(mapping, directory)
         report = await import_hotline_orders(
-            session, request.app.state.intake, path, filer=admin,
-            hash_key=settings.id_hash_key.get_secret_value(), now=datetime.now(UTC),
-            mapping=fields, encoding=encoding, dry_run=dry_run,
-            first_contact=settings.hotline_first_contact)
+            session,
+            request.app.state.intake,
+            path,
+            filer=admin,
+            hash_key=settings.id_hash_key.get_secret_value(),
+            now=datetime.now(UTC),
+            mapping=fields,
+            encoding=encoding,
+            dry_run=dry_run,
+            first_contact=settings.hotline_first_contact,
+        )
     await session.commit()
     return report.as_dict()
 
 
-@router.post("/exports", response_class=Response,
-             responses={200: {"content": {"text/csv": {}, "application/json": {}},
-                              "description": "the results, as CSV or JSON"}})
+@router.post(
+    "/exports",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/json": {}},
+            "description": "the results, as CSV or JSON",
+        }
+    },
+)
 async def export_results(
     _admin: AdminPrincipal,
     session: SessionDep,
     format: Annotated[Literal["csv", "json"], Query(description="csv (Excel) or json")] = "csv",
-    since: Annotated[datetime | None, Query(description="every order changed at or after "
-                                                        "this time (China time unless it "
-                                                        "has an offset); default: what is "
-                                                        "new or changed since last export")]
-    = None,
+    since: Annotated[
+        datetime | None,
+        Query(
+            description="every order changed at or after "
+            "this time (China time unless it "
+            "has an offset); default: what is "
+            "new or changed since last export"
+        ),
+    ] = None,
     dry_run: Annotated[bool, Query(description="look without marking as exported")] = False,
 ) -> Response:
     """The results of orders from 12345 (status, handling result, times, callback and
@@ -89,9 +116,9 @@ async def export_results(
     export = await export_hotline_results(session, now=now, since=since, mark=not dry_run)
     await session.commit()
     stamp = now.astimezone(CHINA_TZ).strftime("%Y%m%d-%H%M%S")
-    disposition = {"Content-Disposition": f'attachment; filename="hotline-results-{stamp}.'
-                                          f'{format}"'}
+    disposition = {
+        "Content-Disposition": f'attachment; filename="hotline-results-{stamp}.{format}"'
+    }
     if format == "csv":
-        return Response(export.to_csv(), media_type="text/csv; charset=utf-8",
-                        headers=disposition)
+        return Response(export.to_csv(), media_type="text/csv; charset=utf-8", headers=disposition)
     return Response(export.to_json(), media_type="application/json", headers=disposition)

@@ -71,33 +71,43 @@ async def list_inbox(
     principal: CurrentPrincipal,
     unread: Annotated[bool, Query(description="only notifications not read yet")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    after: Annotated[int | None, Query(ge=1, le=2**63 - 1,
-                                       description="cursor: last id seen")] = None,
+    after: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="cursor: last id seen")
+    ] = None,
 ) -> dict[str, Any]:
     """My notifications, newest first, keyset-paged by id (`next_after`), with my unread
     count."""
-    rows = (await session.execute(_PAGE, {"me": principal.id, "after": after,
-                                          "unread": unread, "limit": limit + 1})).mappings()
+    rows = (
+        await session.execute(
+            _PAGE, {"me": principal.id, "after": after, "unread": unread, "limit": limit + 1}
+        )
+    ).mappings()
     items = [dict(r) for r in rows]
     counts = (await session.execute(_UNREAD, {"me": principal.id})).one()
     more = len(items) > limit
     items = items[:limit]
-    return {"items": items, "unread": counts.unread,
-            "next_after": items[-1]["id"] if more else None}
+    return {
+        "items": items,
+        "unread": counts.unread,
+        "next_after": items[-1]["id"] if more else None,
+    }
 
 
 @router.post("/{item_id}/read")
 async def mark_read(
-    item_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep,
+    item_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session: SessionDep,
     principal: CurrentPrincipal,
 ) -> dict[str, Any]:
     """Mark one of my notifications read (reading it again keeps the first time); someone
     else's is 404, as if it did not exist."""
-    row = (await session.execute(_MARK_READ, {"id": item_id, "me": principal.id})
-           ).mappings().first()
+    row = (
+        (await session.execute(_MARK_READ, {"id": item_id, "me": principal.id})).mappings().first()
+    )
     if row is None:
-        raise NotFound(f"no notification {item_id} in your inbox",
-                       f"您的消息中没有编号为 {item_id} 的通知")
+        raise NotFound(
+            f"no notification {item_id} in your inbox", f"您的消息中没有编号为 {item_id} 的通知"
+        )
     await session.commit()
     return dict(row)
 
@@ -123,7 +133,8 @@ class InboxHub:
         async with self._lock:
             if not self.listening:
                 conn = await asyncpg.connect(
-                    self._dsn, server_settings={"application_name": "gridgov inbox stream"})
+                    self._dsn, server_settings={"application_name": "gridgov inbox stream"}
+                )
                 conn.add_termination_listener(self._lost)
                 await conn.add_listener(INBOX_CHANNEL, self._notified)
                 self._conn = conn
@@ -183,17 +194,24 @@ class _Sent:
 
 
 async def _new_items(session: AsyncSession, user_id: int, sent: _Sent) -> list[dict[str, Any]]:
-    rows = (await session.execute(_SINCE, {
-        "me": user_id, "floor": sent.floor, "recent": list(sent.recent),
-        "limit": MAX_ITEMS_PER_EVENT})).mappings()
+    rows = (
+        await session.execute(
+            _SINCE,
+            {
+                "me": user_id,
+                "floor": sent.floor,
+                "recent": list(sent.recent),
+                "limit": MAX_ITEMS_PER_EVENT,
+            },
+        )
+    ).mappings()
     items = [dict(r) for r in rows]
     sent.record([item["id"] for item in items])
     return items
 
 
 def _event(unread: int, items: list[dict[str, Any]], sent: _Sent) -> str:
-    body = json.dumps(jsonable_encoder({"unread": unread, "items": items}),
-                      ensure_ascii=False)
+    body = json.dumps(jsonable_encoder({"unread": unread, "items": items}), ensure_ascii=False)
     return f"event: inbox\nid: {sent.newest}\ndata: {body}\n\n"
 
 
@@ -241,8 +259,10 @@ async def stream_inbox(
     session: SessionDep,
     settings: SettingsDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
-    access_token: Annotated[str | None, Query(
-        description="the bearer token, for EventSource, which cannot send headers")] = None,
+    access_token: Annotated[
+        str | None,
+        Query(description="the bearer token, for EventSource, which cannot send headers"),
+    ] = None,
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=2**63 - 1)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events for my inbox: on connect, `inbox` with my unread count

@@ -36,10 +36,15 @@ async def lookup(
         is_staff = principal is not None and principal.role in STAFF_ROLES
         responsible = (
             {k: v for k, v in responsible.items() if k != "id"}
-            if is_staff else {"level": responsible["level"]}
+            if is_staff
+            else {"level": responsible["level"]}
         )
-    answer = {"match": result.match, "cell": cell, "regions": result.regions,
-              "responsible": responsible}
+    answer = {
+        "match": result.match,
+        "cell": cell,
+        "regions": result.regions,
+        "responsible": responsible,
+    }
     if on is not None:
         # History: the cell in force at the end of that day, whichever version it was in.
         end_of_day = datetime.combine(on, time.max, tzinfo=UTC)
@@ -49,7 +54,10 @@ async def lookup(
 
 @router.get("/lookup/place", dependencies=[SearchLimit])
 async def lookup_place(
-    session: SessionDep, settings: SettingsDep, lon: Lon, lat: Lat,
+    session: SessionDep,
+    settings: SettingsDep,
+    lon: Lon,
+    lat: Lat,
 ) -> dict[str, Any]:
     """A spot in words for the report page: the register building within 50 m (its
     address), the nearest named road, the cell's code and name, and who looks after it

@@ -90,12 +90,17 @@ def _as_ogc_error(request: Request, exc: Exception) -> OgcError:
         return exc
     if isinstance(exc, RequestValidationError):
         field = ".".join(str(p) for p in exc.errors()[0]["loc"][1:]) or "request"
-        return OgcError(400, "InvalidParameterValue", f"参数 {field} 无效",
-                        f"{field} is not valid", field)
+        return OgcError(
+            400, "InvalidParameterValue", f"参数 {field} 无效", f"{field} is not valid", field
+        )
     if _database_unreachable(exc):
         log.warning("OGC API: database unavailable: %s", exc)
-        return OgcError(503, "ServiceUnavailable", "服务暂时不可用，请稍后重试",
-                        "The service is temporarily unavailable; try again shortly")
+        return OgcError(
+            503,
+            "ServiceUnavailable",
+            "服务暂时不可用，请稍后重试",
+            "The service is temporarily unavailable; try again shortly",
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return OgcError(500, "NoApplicableCode", "服务器内部错误", "Internal error")
 
@@ -108,7 +113,8 @@ def _database_unreachable(exc: Exception) -> bool:
         return False
     name = type(exc.orig).__name__
     return exc.connection_invalidated or any(
-        s in name for s in ("Connection", "CannotConnect", "Interface"))
+        s in name for s in ("Connection", "CannotConnect", "Interface")
+    )
 
 
 router = APIRouter(prefix="/ogc", tags=["OGC API - Features"], route_class=OgcRoute)
@@ -142,8 +148,7 @@ async def _extent(request: Request, session: AsyncSession, collection: Collectio
     (an aggregate over every visible row: 217-268 ms for reports at 1M, issue 19). A new
     report or cell shows in the extent within the TTL; the cache lives on the app, so each
     app (and each test's app) starts empty."""
-    cache: dict[str, tuple[float, Extent]] | None = getattr(request.app.state,
-                                                             "ogc_extents", None)
+    cache: dict[str, tuple[float, Extent]] | None = getattr(request.app.state, "ogc_extents", None)
     if cache is None:
         cache = request.app.state.ogc_extents = {}
     now = time.monotonic()
@@ -155,8 +160,9 @@ async def _extent(request: Request, session: AsyncSession, collection: Collectio
     return computed
 
 
-async def _describe(request: Request, session: AsyncSession, collection: Collection
-                    ) -> dict[str, Any]:
+async def _describe(
+    request: Request, session: AsyncSession, collection: Collection
+) -> dict[str, Any]:
     """A collection's metadata: titles, extent now, links to itself and its items."""
     now = await _extent(request, session, collection)
     spatial: dict[str, Any] = {"crs": CRS84}
@@ -182,10 +188,18 @@ async def _describe(request: Request, session: AsyncSession, collection: Collect
             _link(here, "self", JSON, title),
             _link(items, "items", GEOJSON, _text(request, f"{title}要素", f"{title}: features")),
             # GDAL matches this spelling only (relation types are case-insensitive).
-            _link(schema, "describedBy", SCHEMA_MEDIA_TYPE,
-                  _text(request, f"{title}字段结构", f"{title}: schema")),
-            _link(queryables, QUERYABLES_REL, SCHEMA_MEDIA_TYPE,
-                  _text(request, f"{title}可筛选字段", f"{title}: queryables")),
+            _link(
+                schema,
+                "describedBy",
+                SCHEMA_MEDIA_TYPE,
+                _text(request, f"{title}字段结构", f"{title}: schema"),
+            ),
+            _link(
+                queryables,
+                QUERYABLES_REL,
+                SCHEMA_MEDIA_TYPE,
+                _text(request, f"{title}可筛选字段", f"{title}: queryables"),
+            ),
         ],
     }
 
@@ -194,25 +208,52 @@ async def _describe(request: Request, session: AsyncSession, collection: Collect
 async def landing_page(request: Request) -> JSONResponse:
     """The landing page: what this API is and links to its description and data."""
     check_parameters(request.query_params, ())
-    return JSONResponse({
-        "title": _text(request, "gridgov 公开图层（OGC API - Features）",
-                       "gridgov public layers (OGC API - Features)"),
-        "description": _text(request, "网格、行政区划与公开上报（位置已粗化，无个人信息）",
-                             "Grid cells, regions and public reports (coarsened places, "
-                             "no personal data)"),
-        "links": [
-            _link(request.url_for("ogc_landing"), "self", JSON,
-                  _text(request, "本页", "this document")),
-            _link(request.url_for("ogc_api"), "service-desc", OPENAPI_MEDIA_TYPE,
-                  _text(request, "API 定义（OpenAPI 3.0）", "the API definition (OpenAPI 3.0)")),
-            _link(request.url_for("swagger_ui_html"), "service-doc", "text/html",
-                  _text(request, "API 文档", "the API documentation")),
-            _link(request.url_for("ogc_conformance"), "conformance", JSON,
-                  _text(request, "符合的标准类", "conformance classes")),
-            _link(request.url_for("ogc_collections"), "data", JSON,
-                  _text(request, "数据集合", "the collections")),
-        ],
-    })
+    return JSONResponse(
+        {
+            "title": _text(
+                request,
+                "gridgov 公开图层（OGC API - Features）",
+                "gridgov public layers (OGC API - Features)",
+            ),
+            "description": _text(
+                request,
+                "网格、行政区划与公开上报（位置已粗化，无个人信息）",
+                "Grid cells, regions and public reports (coarsened places, no personal data)",
+            ),
+            "links": [
+                _link(
+                    request.url_for("ogc_landing"),
+                    "self",
+                    JSON,
+                    _text(request, "本页", "this document"),
+                ),
+                _link(
+                    request.url_for("ogc_api"),
+                    "service-desc",
+                    OPENAPI_MEDIA_TYPE,
+                    _text(request, "API 定义（OpenAPI 3.0）", "the API definition (OpenAPI 3.0)"),
+                ),
+                _link(
+                    request.url_for("swagger_ui_html"),
+                    "service-doc",
+                    "text/html",
+                    _text(request, "API 文档", "the API documentation"),
+                ),
+                _link(
+                    request.url_for("ogc_conformance"),
+                    "conformance",
+                    JSON,
+                    _text(request, "符合的标准类", "conformance classes"),
+                ),
+                _link(
+                    request.url_for("ogc_collections"),
+                    "data",
+                    JSON,
+                    _text(request, "数据集合", "the collections"),
+                ),
+            ],
+        }
+    )
 
 
 # OWSLib and others ask for the landing page with a trailing slash.
@@ -232,8 +273,7 @@ async def api_definition(request: Request) -> JSONResponse:
     check_parameters(request.query_params, ())
     server = str(request.url_for("ogc_landing"))
     queryables = {c.id: c.layer.queryables for c in COLLECTIONS.values()}
-    return JSONResponse(service_description(server, queryables),
-                        media_type=OPENAPI_MEDIA_TYPE)
+    return JSONResponse(service_description(server, queryables), media_type=OPENAPI_MEDIA_TYPE)
 
 
 @router.get("/collections", name="ogc_collections", openapi_extra=route_parameters())
@@ -241,15 +281,22 @@ async def collections(request: Request, session: SessionDep) -> JSONResponse:
     """Every collection with its extent and links."""
     check_parameters(request.query_params, ())
     described = [await _describe(request, session, c) for c in COLLECTIONS.values()]
-    return JSONResponse({
-        "links": [_link(request.url_for("ogc_collections"), "self", JSON,
-                        _text(request, "数据集合", "the collections"))],
-        "collections": described,
-    })
+    return JSONResponse(
+        {
+            "links": [
+                _link(
+                    request.url_for("ogc_collections"),
+                    "self",
+                    JSON,
+                    _text(request, "数据集合", "the collections"),
+                )
+            ],
+            "collections": described,
+        }
+    )
 
 
-@router.get("/collections/{collection_id}", name="ogc_collection",
-            openapi_extra=route_parameters())
+@router.get("/collections/{collection_id}", name="ogc_collection", openapi_extra=route_parameters())
 async def collection(request: Request, session: SessionDep, collection_id: str) -> JSONResponse:
     """One collection's metadata."""
     check_parameters(request.query_params, ())
@@ -257,26 +304,34 @@ async def collection(request: Request, session: SessionDep, collection_id: str) 
     return JSONResponse(await _describe(request, session, found))
 
 
-@router.get("/collections/{collection_id}/schema", name="ogc_schema",
-            openapi_extra=route_parameters())
+@router.get(
+    "/collections/{collection_id}/schema", name="ogc_schema", openapi_extra=route_parameters()
+)
 async def schema(request: Request, collection_id: str) -> JSONResponse:
     """A JSON Schema of the collection's features (their fields and types)."""
     found = _collection_or_404(collection_id)
     check_parameters(request.query_params, ())
-    body = {"$id": str(request.url_for("ogc_schema", collection_id=found.id)),
-            **feature_schema(found)}
+    body = {
+        "$id": str(request.url_for("ogc_schema", collection_id=found.id)),
+        **feature_schema(found),
+    }
     return JSONResponse(body, media_type=SCHEMA_MEDIA_TYPE)
 
 
-@router.get("/collections/{collection_id}/queryables", name="ogc_queryables",
-            openapi_extra=route_parameters())
+@router.get(
+    "/collections/{collection_id}/queryables",
+    name="ogc_queryables",
+    openapi_extra=route_parameters(),
+)
 async def queryables(request: Request, collection_id: str) -> JSONResponse:
     """The properties a collection filters on; each is a query parameter of its items
     (`?status=assigned`), compared for equality in SQL."""
     found = _collection_or_404(collection_id)
     check_parameters(request.query_params, ())
-    body = {"$id": str(request.url_for("ogc_queryables", collection_id=found.id)),
-            **queryables_schema(found)}
+    body = {
+        "$id": str(request.url_for("ogc_queryables", collection_id=found.id)),
+        **queryables_schema(found),
+    }
     return JSONResponse(body, media_type=SCHEMA_MEDIA_TYPE)
 
 
@@ -287,15 +342,21 @@ def _equals(params: QueryParams, collection: Collection) -> tuple[tuple[str, str
         if (value := params.get(name)) is None:
             continue
         if not 1 <= len(value) <= MAX_QUERYABLE_VALUE or not value.isprintable():
-            raise invalid(name, f"应为 1 到 {MAX_QUERYABLE_VALUE} 个可打印字符",
-                          f"expected 1 to {MAX_QUERYABLE_VALUE} printable characters")
+            raise invalid(
+                name,
+                f"应为 1 到 {MAX_QUERYABLE_VALUE} 个可打印字符",
+                f"expected 1 to {MAX_QUERYABLE_VALUE} printable characters",
+            )
         given.append((name, value))
     return tuple(given)
 
 
-@router.get("/collections/{collection_id}/items", name="ogc_items",
-            response_class=GeoJSONResponse,
-            openapi_extra=route_parameters(*ITEMS_PARAMETERS))
+@router.get(
+    "/collections/{collection_id}/items",
+    name="ogc_items",
+    response_class=GeoJSONResponse,
+    openapi_extra=route_parameters(*ITEMS_PARAMETERS),
+)
 async def items(
     request: Request, session: SessionDep, settings: SettingsDep, collection_id: str
 ) -> GeoJSONResponse:
@@ -322,12 +383,12 @@ async def items(
     title = _text(request, found.title_zh, found.title_en)
     links = [
         _link(request.url, "self", GEOJSON, _text(request, "本页", "this page")),
-        _link(request.url_for("ogc_collection", collection_id=found.id), "collection", JSON,
-              title),
+        _link(request.url_for("ogc_collection", collection_id=found.id), "collection", JSON, title),
     ]
     if page.last_id is not None:
         following = request.url.include_query_params(
-            cursor=sign_cursor(secret, found.id, page.last_id))
+            cursor=sign_cursor(secret, found.id, page.last_id)
+        )
         links.append(_link(following, "next", GEOJSON, _text(request, "下一页", "next page")))
     body: dict[str, Any] = {
         "type": "FeatureCollection",
@@ -341,8 +402,12 @@ async def items(
     return GeoJSONResponse(body)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", name="ogc_item",
-            response_class=GeoJSONResponse, openapi_extra=route_parameters())
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    name="ogc_item",
+    response_class=GeoJSONResponse,
+    openapi_extra=route_parameters(),
+)
 async def feature(
     request: Request, session: SessionDep, collection_id: str, feature_id: str
 ) -> GeoJSONResponse:
@@ -351,12 +416,15 @@ async def feature(
     check_parameters(request.query_params, ())
     body = await item(session, found, feature_id)
     if body is None:
-        raise not_found(f"{found.title_zh}中的 {feature_id}",
-                        f"{feature_id} in {found.title_en}")
+        raise not_found(f"{found.title_zh}中的 {feature_id}", f"{feature_id} in {found.title_en}")
     body["links"] = [
         _link(request.url, "self", GEOJSON, feature_id),
-        _link(request.url_for("ogc_collection", collection_id=found.id), "collection", JSON,
-              _text(request, found.title_zh, found.title_en)),
+        _link(
+            request.url_for("ogc_collection", collection_id=found.id),
+            "collection",
+            JSON,
+            _text(request, found.title_zh, found.title_en),
+        ),
     ]
     return GeoJSONResponse(body)
 
@@ -368,22 +436,28 @@ def _answer_head_where_get_answers() -> None:
     for route in list(router.routes):
         if isinstance(route, APIRoute) and route.methods == {"GET"}:
             router.add_api_route(
-                route.path.removeprefix(router.prefix), route.endpoint, methods=["HEAD"],
-                name=f"{route.name}_head", response_class=route.response_class,
-                include_in_schema=False)
+                route.path.removeprefix(router.prefix),
+                route.endpoint,
+                methods=["HEAD"],
+                name=f"{route.name}_head",
+                response_class=route.response_class,
+                include_in_schema=False,
+            )
 
 
 _answer_head_where_get_answers()
 
 
-@router.api_route("/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-                  include_in_schema=False)
+@router.api_route(
+    "/{rest:path}",
+    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
 async def elsewhere(request: Request, rest: str) -> Response:
     """Anything else under /ogc: 404 for a path the API does not have, 405 for a method
     other than GET or HEAD (the API is read-only), both in the standard's format."""
     if request.method not in READ:
-        error = OgcError(405, "OperationNotSupported", "仅支持 GET 请求",
-                         "only GET is supported")
+        error = OgcError(405, "OperationNotSupported", "仅支持 GET 请求", "only GET is supported")
         response = _exception(request, error)
         response.headers["Allow"] = ", ".join(READ)
         return response

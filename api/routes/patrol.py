@@ -64,25 +64,42 @@ async def my_patrol_list(
 def _visit_body_openapi() -> dict[str, Any]:
     # The body is read by hand (JSON or a form): its schema is given here, inline.
     schema = VisitBody.model_json_schema()
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": schema},
-        "multipart/form-data": {"schema": {
-            "type": "object",
-            "description": "the VisitBody fields as form fields, plus up to max_photos "
-                           "files named `photos` (staff evidence, never published)",
-            "properties": {**schema["properties"], "photos": {
-                "type": "array", "items": {"type": "string", "format": "binary"}}},
-            "required": schema.get("required", []),
-        }},
-    }}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": schema},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "description": "the VisitBody fields as form fields, plus up to max_photos "
+                        "files named `photos` (staff evidence, never published)",
+                        "properties": {
+                            **schema["properties"],
+                            "photos": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                            },
+                        },
+                        "required": schema.get("required", []),
+                    }
+                },
+            },
+        }
+    }
 
 
 VisitId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 PhotoId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-@router.post("/visits", status_code=201, response_model=dict[str, Any],
-             openapi_extra=_visit_body_openapi(), responses=idempotency.replayable(201))
+@router.post(
+    "/visits",
+    status_code=201,
+    response_model=dict[str, Any],
+    openapi_extra=_visit_body_openapi(),
+    responses=idempotency.replayable(201),
+)
 async def create_visit(
     request: Request,
     session: SessionDep,
@@ -101,7 +118,10 @@ async def create_visit(
         )
     visit = VisitIn(body.building_id, body.note, body.hazards_found, body.lon, body.lat)
     return await idempotency.answer_once(
-        session, request, principal, idempotency_key,
+        session,
+        request,
+        principal,
+        idempotency_key,
         (body.model_dump(mode="json"), [p.sha256 for p in photos]),
         lambda: record_visit(session, principal, visit, datetime.now(UTC), photos),
         status_code=201,

@@ -50,7 +50,8 @@ class ReviewIn(BaseModel):
     publish_photos: _PhotoIds = []
     unpublish_photos: _PhotoIds = []
     result_decision: Literal["approve", "reject"] | None = Field(
-        None, description="publish (masked) or withhold the handler's result note")
+        None, description="publish (masked) or withhold the handler's result note"
+    )
 
     @field_validator("text", "reason")
     @classmethod

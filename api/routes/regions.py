@@ -13,8 +13,10 @@ from grid.regions import region_feature, region_tree
 
 router = APIRouter(prefix="/regions", tags=["register"])
 
-RegionCode = Annotated[str, Path(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$",
-                                 description="6, 9 or 12-digit administrative code")]
+RegionCode = Annotated[
+    str,
+    Path(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$", description="6, 9 or 12-digit administrative code"),
+]
 
 
 @router.get("")

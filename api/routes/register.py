@@ -18,24 +18,29 @@ from grid.register import PeopleFilter, exact_id_number, people_page, person_rec
 router = APIRouter(prefix="/register", tags=["register"])
 
 
-
 @router.get("/people", dependencies=[SearchLimit])
 async def search_people(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: StaffPrincipal,
-    q: Annotated[str | None, Query(min_length=1, max_length=50,
-                                   description="name, a full ID number, or a phone's last digits")]
-    = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=50,
+            description="name, a full ID number, or a phone's last digits",
+        ),
+    ] = None,
     tag: Annotated[list[VulnerabilityTag] | None, Query(description="any of these tags")] = None,
     vulnerable: Annotated[bool, Query(description="only people with a tag")] = False,
-    region: Annotated[str | None, Query(pattern=r"^[0-9]{6,12}$",
-                                        description="only within this region code")] = None,
+    region: Annotated[
+        str | None, Query(pattern=r"^[0-9]{6,12}$", description="only within this region code")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    after: Annotated[int | None, Query(ge=0, le=2**63 - 1,
-                                                  description="cursor: last person id seen")]
-    = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="cursor: last person id seen")
+    ] = None,
 ) -> dict[str, Any]:
     """People in the caller's area matching the search: a grid worker's own cells, a
     manager's region, everywhere for admins. ID numbers are always masked; exact ID-number
@@ -47,16 +52,29 @@ async def search_people(
         path = await region_path(session, region)
         if path is None:
             raise NotFound(f"No region with code {region}", f"未找到区划 {region}")
-    wanted = PeopleFilter(text=q, tags=tuple(tag or ()), vulnerable_only=vulnerable,
-                          community_path=path)
+    wanted = PeopleFilter(
+        text=q, tags=tuple(tag or ()), vulnerable_only=vulnerable, community_path=path
+    )
     people, next_after = await people_page(
-        session, principal, wanted, on=local_date(), limit=limit, after=after,
+        session,
+        principal,
+        wanted,
+        on=local_date(),
+        limit=limit,
+        after=after,
         id_hash_key=settings.id_hash_key.get_secret_value(),
     )
     # The search text is not kept: it may be an ID number.
-    await audit_personal_read(session, request, principal, "people_search", None,
-                              person_ids=[p["id"] for p in people], tags=tag or [],
-                              region=region)
+    await audit_personal_read(
+        session,
+        request,
+        principal,
+        "people_search",
+        None,
+        person_ids=[p["id"] for p in people],
+        tags=tag or [],
+        region=region,
+    )
     return {"people": people, "next_after": next_after}
 
 

@@ -44,8 +44,9 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 DECLARATION_CATEGORIES = {"fire.damage_declaration"}
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-TrackingNumber = Annotated[str, Path(pattern=r"^[0-9]{6}-[0-9A-Z]{8}$",
-                                     description="the number given at submission")]
+TrackingNumber = Annotated[
+    str, Path(pattern=r"^[0-9]{6}-[0-9A-Z]{8}$", description="the number given at submission")
+]
 _FORM_FIELDS = 40
 
 _REPORT_SCHEMA = {"$ref": "#/components/schemas/ReportIn"}
@@ -54,13 +55,16 @@ _OPENAPI_BODY = {
         "required": True,
         "content": {
             "application/json": {"schema": _REPORT_SCHEMA},
-            "multipart/form-data": {"schema": {
-                "type": "object",
-                "description": "the ReportIn fields as form fields (answers as a JSON "
-                               "string), plus up to max_photos files named `photos`",
-                "properties": {"photos": {"type": "array",
-                                          "items": {"type": "string", "format": "binary"}}},
-            }},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "description": "the ReportIn fields as form fields (answers as a JSON "
+                    "string), plus up to max_photos files named `photos`",
+                    "properties": {
+                        "photos": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                }
+            },
         },
     },
 }
@@ -74,8 +78,9 @@ async def _form_body(request: Request, settings: Settings) -> tuple[dict[str, An
         try:
             fields["answers"] = json.loads(fields["answers"])
         except json.JSONDecodeError:
-            raise InvalidInput("answers must be a JSON object", "answers 应为 JSON 对象",
-                               field="answers") from None
+            raise InvalidInput(
+                "answers must be a JSON object", "answers 应为 JSON 对象", field="answers"
+            ) from None
     return fields, files
 
 
@@ -84,8 +89,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         # RecursionError: thousands of nested brackets are not a report either.
-        raise InvalidInput("the body is not valid JSON", "请求体不是有效的 JSON",
-                           field="body") from None
+        raise InvalidInput(
+            "the body is not valid JSON", "请求体不是有效的 JSON", field="body"
+        ) from None
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", "请求体应为 JSON 对象", field="body")
     return body
@@ -94,20 +100,31 @@ async def _json_body(request: Request) -> dict[str, Any]:
 async def _photos(files: list, settings: Settings) -> list[Photo]:
     """Every photo checked before anything is stored."""
     if len(files) > settings.max_photos:
-        raise InvalidInput(f"at most {settings.max_photos} photos",
-                           f"最多 {settings.max_photos} 张照片", field="photos")
+        raise InvalidInput(
+            f"at most {settings.max_photos} photos",
+            f"最多 {settings.max_photos} 张照片",
+            field="photos",
+        )
     limit = settings.max_photo_mb * 2**20
     photos = []
     for i, upload in enumerate(files):
         data = await upload.read(limit + 1)
         if len(data) > limit:
-            raise TooLarge(f"photos[{i}] is larger than {settings.max_photo_mb} MB",
-                           f"第 {i + 1} 张照片超过 {settings.max_photo_mb} MB",
-                           field=f"photos[{i}]")
+            raise TooLarge(
+                f"photos[{i}] is larger than {settings.max_photo_mb} MB",
+                f"第 {i + 1} 张照片超过 {settings.max_photo_mb} MB",
+                field=f"photos[{i}]",
+            )
         # Decoding is CPU work: keep it off the event loop.
-        photos.append(await run_in_threadpool(
-            inspect_photo, data, field=f"photos[{i}]", max_bytes=limit,
-            max_pixels=settings.max_photo_megapixels * 1_000_000))
+        photos.append(
+            await run_in_threadpool(
+                inspect_photo,
+                data,
+                field=f"photos[{i}]",
+                max_bytes=limit,
+                max_pixels=settings.max_photo_megapixels * 1_000_000,
+            )
+        )
     return photos
 
 
@@ -123,8 +140,11 @@ async def read_submission(
     elif content_type.startswith("application/json"):
         fields = await _json_body(request)
     else:
-        raise InvalidInput("send application/json or multipart/form-data",
-                           "请以 JSON 或表单提交", field="content-type")
+        raise InvalidInput(
+            "send application/json or multipart/form-data",
+            "请以 JSON 或表单提交",
+            field="content-type",
+        )
     try:
         data = model.model_validate(fields)
     except ValidationError as exc:
@@ -132,37 +152,50 @@ async def read_submission(
     return data, await _photos(files, settings)
 
 
-@router.post("", status_code=201, openapi_extra=_OPENAPI_BODY, dependencies=[IntakeLimit],
-             responses={200: {"description": "a fire burning now: call 119"}})
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra=_OPENAPI_BODY,
+    dependencies=[IntakeLimit],
+    responses={200: {"description": "a fire burning now: call 119"}},
+)
 async def create_report(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: OptionalPrincipal,
-    idempotency_key: Annotated[str | None, Header(
-        alias="Idempotency-Key", description="retries with the same key are safe")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description="retries with the same key are safe"),
+    ] = None,
 ) -> JSONResponse:
     """Report a hazard. It is routed to the responsible worker in the same transaction;
     the answer carries the tracking number and a secret for rating later."""
     data, photos = await read_submission(request, settings, ReportIn)
     if data.category in DECLARATION_CATEGORIES:
-        raise InvalidInput("fire damage is declared at POST /damage-declarations",
-                           "火灾受损请通过申报接口提交", field="category")
+        raise InvalidInput(
+            "fire damage is declared at POST /damage-declarations",
+            "火灾受损请通过申报接口提交",
+            field="category",
+        )
     scope = f"user:{principal.id}" if principal else "anonymous"
     key = idempotency.check_key(idempotency_key) if idempotency_key is not None else None
     fingerprint = idempotency.request_fingerprint(
-        data.model_dump(mode="json"), [p.sha256 for p in photos])
+        data.model_dump(mode="json"), [p.sha256 for p in photos]
+    )
     retry = RetryKey(scope, key, fingerprint) if key is not None else None
     try:
-        result = await submit_report(session, request.app.state.intake, data, photos,
-                                     principal, datetime.now(UTC), retry)
+        result = await submit_report(
+            session, request.app.state.intake, data, photos, principal, datetime.now(UTC), retry
+        )
     except RetryKeyTaken:
         # The first request with this key stored its answer: undo this one's work.
         await session.rollback()
         earlier = await idempotency.earlier_answer(session, scope, key)
         replay = earlier.for_request(fingerprint)
-        return JSONResponse(replay.body, replay.status_code,
-                            headers={"Idempotent-Replayed": "true"})
+        return JSONResponse(
+            replay.body, replay.status_code, headers={"Idempotent-Replayed": "true"}
+        )
     await session.commit()
     if isinstance(result, dict):
         return JSONResponse(result, 200)
@@ -186,8 +219,10 @@ async def nearby_reports(
     kind = await request.app.state.intake.categories.get(session, category)
     x, y = to_wgs84(*parse_location(lon, lat, coord_system), coord_system)
     near = await likely_duplicates(session, kind, x, y)
-    return {"likely_duplicates": near, "open_reports": await open_reports_detail(
-        session, [d["tracking_number"] for d in near])}
+    return {
+        "likely_duplicates": near,
+        "open_reports": await open_reports_detail(session, [d["tracking_number"] for d in near]),
+    }
 
 
 @router.get("/mine")
@@ -195,8 +230,9 @@ async def list_my_reports(session: SessionDep, principal: CurrentPrincipal) -> J
     """A signed-in resident's own reports, newest first (at most 100): number, status,
     category, dates; each one's detail at GET /reports/{number} with the same token."""
     if principal.role is not Role.RESIDENT:
-        raise PermissionDenied("only residents' accounts have reports of their own",
-                               "仅居民账号可查看本人上报")
+        raise PermissionDenied(
+            "only residents' accounts have reports of their own", "仅居民账号可查看本人上报"
+        )
     items = await my_reports(session, principal.id)
     return JSONResponse({"items": items}, headers={"Cache-Control": "private, no-store"})
 
@@ -209,13 +245,16 @@ def _unknown(number: str) -> NotFound:
 class PhoneDigitsIn(BaseModel):
     """The last four digits of the phone number given with the report."""
 
-    phone_last4: Annotated[str, Field(pattern=rf"^[0-9]{{{PHONE_DIGITS}}}$",
-                                      description="e.g. 5678 for 138 1234 5678")]
+    phone_last4: Annotated[
+        str, Field(pattern=rf"^[0-9]{{{PHONE_DIGITS}}}$", description="e.g. 5678 for 138 1234 5678")
+    ]
 
 
 @router.post("/{tracking_number}/reporter-view")
 async def reporter_view(
-    request: Request, tracking_number: TrackingNumber, body: PhoneDigitsIn,
+    request: Request,
+    tracking_number: TrackingNumber,
+    body: PhoneDigitsIn,
     session: SessionDep,
 ) -> JSONResponse:
     """What GET /reports/{number} shows the holder of the secret (`own` included), for
@@ -235,10 +274,15 @@ async def get_report(
     request: Request,
     tracking_number: TrackingNumber,
     session: SessionDep,
-    secret: Annotated[str | None, Header(
-        alias="X-Report-Secret", max_length=100,
-        description="the secret from submission: adds the reporter's own text and photos "
-                    "(`own`); a wrong one is refused (403)")] = None,
+    secret: Annotated[
+        str | None,
+        Header(
+            alias="X-Report-Secret",
+            max_length=100,
+            description="the secret from submission: adds the reporter's own text and photos "
+            "(`own`); a wrong one is refused (403)",
+        ),
+    ] = None,
 ) -> JSONResponse:
     """A report's status, category, coarse place, public timeline and the handling
     result staff approved for publication (no personal data); with the secret from

@@ -29,10 +29,21 @@ router = APIRouter(prefix="/statistics", tags=["statistics"])
 Level = Annotated[
     Literal["cell", "community", "street", "district"], Query(description="what each group is")
 ]
-From = Annotated[date, Query(alias="from", description="first China day of the period (public "
-                                                      "figures: of a calendar month or quarter)")]
-To = Annotated[date, Query(description="day after the period's last (the period is [from, to); "
-                                       "public figures: the next month's or quarter's first)")]
+From = Annotated[
+    date,
+    Query(
+        alias="from",
+        description="first China day of the period (public "
+        "figures: of a calendar month or quarter)",
+    ),
+]
+To = Annotated[
+    date,
+    Query(
+        description="day after the period's last (the period is [from, to); "
+        "public figures: the next month's or quarter's first)"
+    ),
+]
 RegionCode = Annotated[
     str | None,
     Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$", description="only groups within this region"),

@@ -24,11 +24,9 @@ router = APIRouter(prefix="/tiles", tags=["maps"])
 
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 # Incidents change by the minute; cells and buildings change with an import.
-MAX_AGE = {"incidents": 60, "cells": 3600, "buildings": 3600, "basemap": 3600,
-           "assets": 3600}
+MAX_AGE = {"incidents": 60, "cells": 3600, "buildings": 3600, "basemap": 3600, "assets": 3600}
 # How long a worker serves a tile it cut: well under each layer's max-age.
-CACHE_TTL = {"incidents": 5.0, "cells": 60.0, "buildings": 60.0, "basemap": 60.0,
-             "assets": 60.0}
+CACHE_TTL = {"incidents": 5.0, "cells": 60.0, "buildings": 60.0, "basemap": 60.0, "assets": 60.0}
 TILE_RESPONSES: dict[int | str, dict] = {
     200: {"content": {MVT_MEDIA_TYPE: {}}},
     204: {"description": "empty tile"},
@@ -52,9 +50,12 @@ def _cache(request: Request, settings: Settings) -> TileCache | None:
     return cache
 
 
-async def _cut_or_cached(request: Request, settings: Settings,
-                         key: tuple[str, int, int, int] | None,
-                         cut: Callable[[], Awaitable[bytes]]) -> CutTile:
+async def _cut_or_cached(
+    request: Request,
+    settings: Settings,
+    key: tuple[str, int, int, int] | None,
+    cut: Callable[[], Awaitable[bytes]],
+) -> CutTile:
     """The tile under `key` from the app's cache (cut on a miss; the address is checked
     first, so a bad one is never cached), or cut now when there is no cache or no key."""
     cache = _cache(request, settings)
@@ -101,8 +102,7 @@ async def get_tile(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    layer: Annotated[str, Path(description="cells, buildings, incidents or assets (from "
-                                           "z15)")],
+    layer: Annotated[str, Path(description="cells, buildings, incidents or assets (from z15)")],
     z: Annotated[int, Path(ge=0, le=MAX_ZOOM, description="zoom")],
     x: Annotated[int, Path(ge=0, description="column, 0 to 2^z - 1")],
     y: Annotated[int, Path(ge=0, description="row from the top, 0 to 2^z - 1")],

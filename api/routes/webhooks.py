@@ -20,20 +20,35 @@ class WebhookIn(BaseModel):
     """A receiver: where to POST, which topics (none = all), and optionally the secret."""
 
     url: str = Field(max_length=MAX_URL_LENGTH, description="http(s) URL, no credentials")
-    topics: list[Topic] = Field(default_factory=list, max_length=50,
-                                description="e.g. incident.assigned; empty = every topic")
-    secret: str | None = Field(None, min_length=16, max_length=128,
-                               description="HMAC key; generated when left out")
+    topics: list[Topic] = Field(
+        default_factory=list,
+        max_length=50,
+        description="e.g. incident.assigned; empty = every topic",
+    )
+    secret: str | None = Field(
+        None, min_length=16, max_length=128, description="HMAC key; generated when left out"
+    )
 
 
 @router.post("", status_code=201)
-async def register_webhook(body: WebhookIn, request: Request, session: SessionDep,
-                           settings: SettingsDep, _admin: AdminPrincipal) -> dict[str, Any]:
+async def register_webhook(
+    body: WebhookIn,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    _admin: AdminPrincipal,
+) -> dict[str, Any]:
     """Register a webhook; the answer shows its signing secret, this once only. Receivers
     inside (loopback, private, link-local, multicast, this service) are refused unless
     GRIDGOV_WEBHOOK_ALLOW_PRIVATE lists their network."""
-    webhook = await create_webhook(session, body.url, body.topics, body.secret,
-                                   settings.webhook_allow_private, request.url.hostname)
+    webhook = await create_webhook(
+        session,
+        body.url,
+        body.topics,
+        body.secret,
+        settings.webhook_allow_private,
+        request.url.hostname,
+    )
     await session.commit()
     return webhook
 

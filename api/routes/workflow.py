@@ -145,8 +145,13 @@ _NOTE_BODY = {
 }
 
 
-@router.post("/incidents/{tracking_number}/notes", status_code=201, openapi_extra=_NOTE_BODY,
-             response_model=dict[str, Any], responses=idempotency.replayable(201))
+@router.post(
+    "/incidents/{tracking_number}/notes",
+    status_code=201,
+    openapi_extra=_NOTE_BODY,
+    response_model=dict[str, Any],
+    responses=idempotency.replayable(201),
+)
 async def note(
     tracking_number: TrackingNumber,
     request: Request,
@@ -159,7 +164,10 @@ async def note(
     staff-only unless a manager makes it public."""
     body, photos = await read_submission(request, settings, NoteIn)
     return await idempotency.answer_once(
-        session, request, principal, idempotency_key,
+        session,
+        request,
+        principal,
+        idempotency_key,
         (body.model_dump(mode="json"), [p.sha256 for p in photos]),
         lambda: add_note(
             session,
@@ -174,8 +182,11 @@ async def note(
     )
 
 
-@router.post("/incidents/{tracking_number}/check-in", response_model=dict[str, Any],
-             responses=idempotency.replayable(200))
+@router.post(
+    "/incidents/{tracking_number}/check-in",
+    response_model=dict[str, Any],
+    responses=idempotency.replayable(200),
+)
 async def check_in_on_site(
     tracking_number: TrackingNumber,
     body: CheckInIn,
@@ -190,17 +201,29 @@ async def check_in_on_site(
     `on_site: false` (the attempt is evidence); the client tells the worker."""
     lon, lat = to_wgs84(*parse_location(body.lon, body.lat, body.coord_system), body.coord_system)
     return await idempotency.answer_once(
-        session, request, principal, idempotency_key,
+        session,
+        request,
+        principal,
+        idempotency_key,
         (body.model_dump(mode="json"),),
         lambda: check_in(
-            session, principal, tracking_number, lon, lat, settings.checkin_radius_m,
+            session,
+            principal,
+            tracking_number,
+            lon,
+            lat,
+            settings.checkin_radius_m,
             datetime.now(UTC),
         ),
     )
 
 
-@router.post("/incidents/{tracking_number}/extension-requests", status_code=201,
-             response_model=dict[str, Any], responses=idempotency.replayable(201))
+@router.post(
+    "/incidents/{tracking_number}/extension-requests",
+    status_code=201,
+    response_model=dict[str, Any],
+    responses=idempotency.replayable(201),
+)
 async def ask_for_more_time(
     tracking_number: TrackingNumber,
     body: ExtensionIn,
@@ -211,7 +234,10 @@ async def ask_for_more_time(
 ) -> JSONResponse:
     """The assignee asks for a later resolve deadline (one pending request at a time)."""
     return await idempotency.answer_once(
-        session, request, principal, idempotency_key,
+        session,
+        request,
+        principal,
+        idempotency_key,
         (body.model_dump(mode="json"),),
         lambda: request_extension(
             session, principal, tracking_number, body.until, body.reason, datetime.now(UTC)

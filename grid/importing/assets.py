@@ -34,9 +34,15 @@ Progress = Callable[[str], None]
 
 
 def import_assets(
-    conn: Connection, path: Path, *, mapping: FieldMapping | None = None,
-    layer: str | None = None, encoding: str | None = None, csv_crs: str | None = None,
-    dry_run: bool = False, progress: Progress | None = None,
+    conn: Connection,
+    path: Path,
+    *,
+    mapping: FieldMapping | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+    csv_crs: str | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import points into `city_assets` inside the caller's transaction: upserted by code,
     linked to the cell covering them. Any rejected row means nothing is written. A dry
@@ -55,8 +61,9 @@ def import_assets(
     _check_rows(attrs, rejects)
     _reject_out_of_area(conn, points, rejects)
     codes = attrs["code"].to_numpy(dtype=object)
-    report.rejected = [RowIssue(i + 1, text_or_none(codes[i]), f, r)
-                       for i, (f, r) in sorted(rejects.items())]
+    report.rejected = [
+        RowIssue(i + 1, text_or_none(codes[i]), f, r) for i, (f, r) in sorted(rejects.items())
+    ]
     if report.rejected:
         say(f"{len(report.rejected)} rows rejected; nothing written")
         report.seconds = time.monotonic() - started
@@ -65,8 +72,9 @@ def import_assets(
     say(f"linking {len(attrs)} assets to cells")
     cell_ids = CellIndex.load(conn).cell_ids_for_points(points)
     outside = np.flatnonzero(cell_ids < 0)
-    report.outside_cells = [RowIssue(int(i) + 1, codes[i], "geometry", "outside every grid cell")
-                            for i in outside]
+    report.outside_cells = [
+        RowIssue(int(i) + 1, codes[i], "geometry", "outside every grid cell") for i in outside
+    ]
     say(f"writing {len(attrs)} assets")
     savepoint = conn.begin_nested() if dry_run else None
     report.inserted, report.updated = _upsert(conn, attrs, points, cell_ids)
@@ -98,8 +106,9 @@ def _check_rows(attrs: pd.DataFrame, rejects: dict[int, tuple[str, str]]) -> Non
     for column in FIELDS:
         cleaned = attrs[column].astype("string").str.strip()
         # Plain None for missing or blank (pd.NA would leak into the checks below).
-        attrs[column] = pd.Series([text_or_none(v) or None for v in cleaned], index=attrs.index,
-                                  dtype=object)
+        attrs[column] = pd.Series(
+            [text_or_none(v) or None for v in cleaned], index=attrs.index, dtype=object
+        )
     for i, (code, kind) in enumerate(zip(attrs["code"], attrs["kind"], strict=True)):
         kind = _KIND_BY_LABEL.get(kind, kind)
         try:
@@ -110,8 +119,13 @@ def _check_rows(attrs: pd.DataFrame, rejects: dict[int, tuple[str, str]]) -> Non
             rejects.setdefault(i, (exc.field or "code", exc.message("en")))
     status = attrs["status"].fillna("in_service")
     for i in np.flatnonzero(~status.isin(ASSET_STATUSES).to_numpy()):
-        rejects.setdefault(int(i), ("status", f"unknown status {status.iat[i]!r}; map it to one "
-                                              "of " + ", ".join(ASSET_STATUSES)))
+        rejects.setdefault(
+            int(i),
+            (
+                "status",
+                f"unknown status {status.iat[i]!r}; map it to one of " + ", ".join(ASSET_STATUSES),
+            ),
+        )
     attrs["status"] = status
     for column, limit in LIMITS.items():
         too_long = attrs[column].map(lambda v, n=limit: v is not None and len(v) > n)
@@ -124,8 +138,9 @@ def _check_rows(attrs: pd.DataFrame, rejects: dict[int, tuple[str, str]]) -> Non
             rejects.setdefault(int(i), (column, f"{column} repeats an earlier row"))
 
 
-def _reject_out_of_area(conn: Connection, points: np.ndarray,
-                        rejects: dict[int, tuple[str, str]]) -> None:
+def _reject_out_of_area(
+    conn: Connection, points: np.ndarray, rejects: dict[int, tuple[str, str]]
+) -> None:
     """Reject points outside every top-level region (usually a wrongly declared CRS)."""
     candidates = np.array([i for i in range(len(points)) if i not in rejects], dtype=np.int64)
     if len(candidates) == 0:
@@ -134,24 +149,34 @@ def _reject_out_of_area(conn: Connection, points: np.ndarray,
         rejects[int(i)] = ("geometry", OUTSIDE_CITY)
 
 
-def _upsert(conn: Connection, attrs: pd.DataFrame, points: np.ndarray,
-            cell_ids: np.ndarray) -> tuple[int, int]:
+def _upsert(
+    conn: Connection, attrs: pd.DataFrame, points: np.ndarray, cell_ids: np.ndarray
+) -> tuple[int, int]:
     """COPY the rows into a temporary table, then one INSERT ... ON CONFLICT (code)."""
-    conn.execute(text(
-        "CREATE TEMP TABLE import_assets (row_no int, code text, kind text, name text, "
-        "description text, status text, external_id text, cell_id int, "
-        "location geometry(Point, 4326)) ON COMMIT DROP"
-    ))
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE import_assets (row_no int, code text, kind text, name text, "
+            "description text, status text, external_id text, cell_id int, "
+            "location geometry(Point, 4326)) ON COMMIT DROP"
+        )
+    )
     raw = conn.connection.dbapi_connection
     codec = text_codec(raw)
-    copy_binary(raw, "COPY import_assets FROM STDIN WITH (FORMAT binary)", [
-        CopyField.integers(np.arange(1, len(attrs) + 1)),
-        *(CopyField.text(attrs[c], codec)
-          for c in ("code", "kind", "name", "description", "status", "external_id")),
-        CopyField.integers(np.maximum(cell_ids, 0), cell_ids >= 0),
-        CopyField.blobs(shapely.to_wkb(points)),
-    ])
-    counts = conn.execute(text("""
+    copy_binary(
+        raw,
+        "COPY import_assets FROM STDIN WITH (FORMAT binary)",
+        [
+            CopyField.integers(np.arange(1, len(attrs) + 1)),
+            *(
+                CopyField.text(attrs[c], codec)
+                for c in ("code", "kind", "name", "description", "status", "external_id")
+            ),
+            CopyField.integers(np.maximum(cell_ids, 0), cell_ids >= 0),
+            CopyField.blobs(shapely.to_wkb(points)),
+        ],
+    )
+    counts = conn.execute(
+        text("""
         WITH upserted AS (
             INSERT INTO city_assets (code, kind, name, description, status, external_id,
                                      cell_id, location, source)
@@ -167,7 +192,9 @@ def _upsert(conn: Connection, attrs: pd.DataFrame, points: np.ndarray,
         )
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
         FROM upserted
-    """), {"source": SOURCE})
+    """),
+        {"source": SOURCE},
+    )
     inserted, updated = counts.one()
     conn.execute(text("DROP TABLE import_assets"))
     return int(inserted), int(updated)

@@ -29,9 +29,15 @@ BULK_INDEX_ROWS = 100_000
 
 
 def import_buildings(
-    conn: Connection, path: Path, *, mapping: FieldMapping | None = None,
-    layer: str | None = None, encoding: str | None = None, csv_crs: str | None = None,
-    dry_run: bool = False, progress: Progress | None = None,
+    conn: Connection,
+    path: Path,
+    *,
+    mapping: FieldMapping | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+    csv_crs: str | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import footprints into `buildings` inside the caller's transaction.
 
@@ -65,8 +71,9 @@ def import_buildings(
     rows.loc[cell_ids < 0, "cell_id"] = pd.NA
     report.outside_cells = [
         RowIssue(int(r), text_or_none(e), "geometry", "outside every grid cell")
-        for r, e in zip(rows["row_no"][cell_ids < 0], rows["external_id"][cell_ids < 0],
-                        strict=True)
+        for r, e in zip(
+            rows["row_no"][cell_ids < 0], rows["external_id"][cell_ids < 0], strict=True
+        )
     ]
     say(f"writing {len(rows)} buildings")
     savepoint = conn.begin_nested() if dry_run else None
@@ -87,9 +94,9 @@ def _large_load(conn: Connection, rows: int) -> bool:
     many next to what the table holds (the planner's estimate; -1 before any ANALYZE)."""
     if rows < BULK_INDEX_ROWS:
         return False
-    held = conn.execute(text(
-        "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'buildings'::regclass"
-    )).scalar()
+    held = conn.execute(
+        text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'buildings'::regclass")
+    ).scalar()
     return rows * 4 >= (held or 0)
 
 
@@ -112,16 +119,19 @@ def _check_attributes(
     cleaned = pd.Series(distinct, dtype="string").str.strip().str.lower().array
     use = pd.Series(cleaned.take(codes, allow_fill=True), index=attrs.index).fillna("other")
     for i in np.flatnonzero(~use.isin(BUILDING_USES).to_numpy()):
-        rejects.setdefault(int(i), ("use", f"unknown use {use.iat[i]!r}; map it to one of "
-                                           + ", ".join(BUILDING_USES)))
+        rejects.setdefault(
+            int(i),
+            ("use", f"unknown use {use.iat[i]!r}; map it to one of " + ", ".join(BUILDING_USES)),
+        )
     attrs["use"] = use
 
     raw_floors = attrs["floors"]
     floors = pd.to_numeric(raw_floors, errors="coerce")
     bad = raw_floors.notna() & (floors.isna() | (floors % 1 != 0) | (floors < 1) | (floors > 200))
     for i in np.flatnonzero(bad.to_numpy()):
-        rejects.setdefault(int(i), ("floors", f"floors must be a whole number 1-200, "
-                                              f"got {raw_floors.iat[i]!r}"))
+        rejects.setdefault(
+            int(i), ("floors", f"floors must be a whole number 1-200, got {raw_floors.iat[i]!r}")
+        )
     attrs["floors"] = floors.fillna(1).clip(1, 200).astype("int64")
 
     external = attrs["external_id"].astype("string").str.strip()
@@ -131,8 +141,9 @@ def _check_attributes(
         rejects.setdefault(int(i), ("external_id", "external id repeats an earlier row"))
     too_long = external.str.len() > MAX_EXTERNAL_ID
     for i in np.flatnonzero(too_long.fillna(False).to_numpy()):
-        rejects.setdefault(int(i), ("external_id", f"external id is longer than "
-                                                   f"{MAX_EXTERNAL_ID} characters"))
+        rejects.setdefault(
+            int(i), ("external_id", f"external id is longer than {MAX_EXTERNAL_ID} characters")
+        )
 
     keep = np.ones(len(attrs), dtype=bool)
     keep[list(rejects)] = False
@@ -157,24 +168,32 @@ def _upsert(conn: Connection, rows: pd.DataFrame, footprints: np.ndarray) -> tup
     """COPY rows into a temporary table, then one INSERT ... ON CONFLICT into buildings."""
     # The column's SRID stamps the plain WKB as it arrives (PostGIS takes SRID 0 into a
     # typed column), so the footprints need no set_srid/EWKB pass on this side.
-    conn.execute(text(
-        "CREATE TEMP TABLE import_buildings (row_no int, external_id text, address text, "
-        "use text, floors int, cell_id int, footprint geometry(Geometry, 4326)) ON COMMIT DROP"
-    ))
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE import_buildings (row_no int, external_id text, address text, "
+            "use text, floors int, cell_id int, footprint geometry(Geometry, 4326)) ON COMMIT DROP"
+        )
+    )
     raw = conn.connection.dbapi_connection
     codec = text_codec(raw)
     cell_ids = rows["cell_id"]
-    copy_binary(raw, "COPY import_buildings FROM STDIN WITH (FORMAT binary)", [
-        CopyField.integers(rows["row_no"].to_numpy()),
-        CopyField.text(rows["external_id"], codec),
-        CopyField.text(rows["address"], codec),
-        CopyField.text(rows["use"], codec),
-        CopyField.integers(rows["floors"].to_numpy()),
-        CopyField.integers(cell_ids.fillna(0).to_numpy(dtype="int64"),
-                           cell_ids.notna().to_numpy()),
-        CopyField.blobs(shapely.to_wkb(footprints)),
-    ])
-    counts = conn.execute(text("""
+    copy_binary(
+        raw,
+        "COPY import_buildings FROM STDIN WITH (FORMAT binary)",
+        [
+            CopyField.integers(rows["row_no"].to_numpy()),
+            CopyField.text(rows["external_id"], codec),
+            CopyField.text(rows["address"], codec),
+            CopyField.text(rows["use"], codec),
+            CopyField.integers(rows["floors"].to_numpy()),
+            CopyField.integers(
+                cell_ids.fillna(0).to_numpy(dtype="int64"), cell_ids.notna().to_numpy()
+            ),
+            CopyField.blobs(shapely.to_wkb(footprints)),
+        ],
+    )
+    counts = conn.execute(
+        text("""
         WITH upserted AS (
             INSERT INTO buildings (external_id, address, use, floors, footprint, cell_id)
             SELECT external_id, address, use, floors, ST_Multi(footprint), cell_id
@@ -186,6 +205,7 @@ def _upsert(conn: Connection, rows: pd.DataFrame, footprints: np.ndarray) -> tup
         )
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
         FROM upserted
-    """)).one()
+    """)
+    ).one()
     conn.execute(text("DROP TABLE import_buildings"))
     return int(counts[0]), int(counts[1])

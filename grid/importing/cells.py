@@ -20,8 +20,14 @@ FIELDS = ["code", "name"]
 
 
 def import_cells(
-    conn: Connection, path: Path, *, label: str, mapping: FieldMapping | None = None,
-    layer: str | None = None, encoding: str | None = None, dry_run: bool = False,
+    conn: Connection,
+    path: Path,
+    *,
+    label: str,
+    mapping: FieldMapping | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+    dry_run: bool = False,
     progress=None,
 ) -> tuple[ImportReport, int | None]:
     """Load cells as a draft version inside the caller's transaction; returns the report
@@ -34,8 +40,9 @@ def import_cells(
     attrs = (mapping or FieldMapping()).apply(frame, FIELDS)
     geoms, geometry_rejects, repairs = check_polygons(frame.geometry.to_numpy())
     codes = attrs["code"].astype("string").str.strip()
-    communities = dict(conn.execute(text(
-        "SELECT code, id FROM regions WHERE level = 'community'")).all())
+    communities = dict(
+        conn.execute(text("SELECT code, id FROM regions WHERE level = 'community'")).all()
+    )
     rejects: dict[int, tuple[str, str]] = {i: ("geometry", r) for i, r in geometry_rejects.items()}
     seen: set[str] = set()
     for i, code in enumerate(codes):
@@ -55,29 +62,40 @@ def import_cells(
     for i, name in enumerate(names):
         if isinstance(name, str) and name and (problem := name_problem(name)):
             rejects.setdefault(i, ("name", problem))
-    report.rejected = [RowIssue(i + 1, None if i not in rejects else str(codes.iat[i]), f, r)
-                       for i, (f, r) in sorted(rejects.items())]
-    report.repaired = [RowIssue(i + 1, str(codes.iat[i]), "geometry", r)
-                       for i, r in sorted(repairs.items())]
+    report.rejected = [
+        RowIssue(i + 1, None if i not in rejects else str(codes.iat[i]), f, r)
+        for i, (f, r) in sorted(rejects.items())
+    ]
+    report.repaired = [
+        RowIssue(i + 1, str(codes.iat[i]), "geometry", r) for i, r in sorted(repairs.items())
+    ]
     keep = np.ones(len(frame), dtype=bool)
     keep[list(rejects)] = False
     say(f"cells: {int(keep.sum())} usable of {report.read}")
     savepoint = conn.begin_nested() if dry_run else None
     version_id = create_draft_version(conn, label, "import")
     rows = [
-        {"v": version_id, "code": codes.iat[i],
-         "name": names.iat[i] if isinstance(names.iat[i], str) and names.iat[i]
-         else f"网格{codes.iat[i][-3:]}",
-         "community": communities[codes.iat[i][:12]],
-         "wkb": shapely.to_wkb(shapely.set_srid(geoms[i], STORAGE_SRID), hex=True,
-                               include_srid=True)}
+        {
+            "v": version_id,
+            "code": codes.iat[i],
+            "name": names.iat[i]
+            if isinstance(names.iat[i], str) and names.iat[i]
+            else f"网格{codes.iat[i][-3:]}",
+            "community": communities[codes.iat[i][:12]],
+            "wkb": shapely.to_wkb(
+                shapely.set_srid(geoms[i], STORAGE_SRID), hex=True, include_srid=True
+            ),
+        }
         for i in np.flatnonzero(keep)
     ]
     if rows:  # cells number in the thousands at most: one executemany is enough
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO grid_cells (version_id, code, name, community_id, boundary)
             VALUES (:v, :code, :name, :community, ST_Multi(ST_GeomFromEWKB(decode(:wkb, 'hex'))))
-        """), rows)
+        """),
+            rows,
+        )
     report.inserted = len(rows)
     if savepoint is not None:
         savepoint.rollback()

@@ -9,9 +9,7 @@ from sqlalchemy import Connection, text
 
 POLYGONAL = {"Polygon", "MultiPolygon"}
 OUTSIDE_CITY = "outside the city's regions (check the declared CRS)"
-_CITY_AREA = text(
-    "SELECT ST_AsBinary(ST_Union(boundary)) FROM regions WHERE parent_id IS NULL"
-)
+_CITY_AREA = text("SELECT ST_AsBinary(ST_Union(boundary)) FROM regions WHERE parent_id IS NULL")
 
 
 def polygonal_part(geometry: BaseGeometry) -> BaseGeometry | None:
@@ -62,8 +60,10 @@ def outside_lonlat_range(geoms: np.ndarray) -> np.ndarray:
     bounds = shapely.bounds(geoms)
     with np.errstate(invalid="ignore"):
         return (
-            (bounds[:, 0] < -180) | (bounds[:, 2] > 180)
-            | (bounds[:, 1] < -90) | (bounds[:, 3] > 90)
+            (bounds[:, 0] < -180)
+            | (bounds[:, 2] > 180)
+            | (bounds[:, 1] < -90)
+            | (bounds[:, 3] > 90)
         )
 
 

@@ -37,26 +37,36 @@ class FieldMapping:
         columns, values = data.get("fields", {}), data.get("values", {})
         if not _table_of_strings(columns):
             raise _bad_mapping("[fields] must map gridgov fields to column names (text)")
-        if not (isinstance(values, dict)
-                and all(_table_of_strings(table) for table in values.values())):
+        if not (
+            isinstance(values, dict) and all(_table_of_strings(table) for table in values.values())
+        ):
             raise _bad_mapping("each [values.<field>] must map values to values (text)")
         return cls(columns=dict(columns), values=dict(values))
 
-    def check_columns(self, frame: pd.DataFrame, fields: list[str], required: list[str],
-                      kind: str) -> None:
+    def check_columns(
+        self, frame: pd.DataFrame, fields: list[str], required: list[str], kind: str
+    ) -> None:
         """Refuse a mapping that names unknown fields or absent columns, and a file lacking
         a required column: every row would be rejected for the same reason."""
-        problems = [f"[fields] {t}: not a {kind} field" for t in self.columns
-                    if t not in fields]
-        problems += [f"[fields] {t} = {c!r}: no such column"
-                     for t, c in self.columns.items() if t in fields and c not in frame.columns]
-        problems += [f"no column for {t} (map it in [fields])" for t in required
-                     if t not in self.columns and t not in frame.columns]
+        problems = [f"[fields] {t}: not a {kind} field" for t in self.columns if t not in fields]
+        problems += [
+            f"[fields] {t} = {c!r}: no such column"
+            for t, c in self.columns.items()
+            if t in fields and c not in frame.columns
+        ]
+        problems += [
+            f"no column for {t} (map it in [fields])"
+            for t in required
+            if t not in self.columns and t not in frame.columns
+        ]
         if problems:
             geometry = getattr(frame, "_geometry_column_name", None)
             columns = ", ".join(c for c in frame.columns if c != geometry)
-            raise InvalidInput("; ".join(problems) + f" (the file has: {columns})",
-                               "字段映射与文件列不符：" + "；".join(problems), field="mapping")
+            raise InvalidInput(
+                "; ".join(problems) + f" (the file has: {columns})",
+                "字段映射与文件列不符：" + "；".join(problems),
+                field="mapping",
+            )
 
     def apply(self, frame: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
         """A frame with target names: mapped columns renamed, values translated; target
@@ -64,8 +74,10 @@ class FieldMapping:
         out = pd.DataFrame(index=frame.index)
         for target in targets:
             source = self.columns.get(target, target)
-            column = frame[source] if source in frame.columns else pd.Series(
-                [None] * len(frame), index=frame.index, dtype=object
+            column = (
+                frame[source]
+                if source in frame.columns
+                else pd.Series([None] * len(frame), index=frame.index, dtype=object)
             )
             if target in self.values:
                 table = self.values[target]
@@ -76,17 +88,24 @@ class FieldMapping:
 
 def _table_of_strings(table: object) -> bool:
     return isinstance(table, dict) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in table.items())
+        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+    )
 
 
 def _bad_mapping(reason: str) -> InvalidInput:
-    return InvalidInput(f"the field mapping is wrong: {reason}", f"字段映射文件有误：{reason}",
-                        field="mapping")
+    return InvalidInput(
+        f"the field mapping is wrong: {reason}", f"字段映射文件有误：{reason}", field="mapping"
+    )
 
 
 def read_geodata(
-    path: Path, *, layer: str | None = None, encoding: str | None = None,
-    csv_crs: str | None = None, csv_x: str = "lon", csv_y: str = "lat",
+    path: Path,
+    *,
+    layer: str | None = None,
+    encoding: str | None = None,
+    csv_crs: str | None = None,
+    csv_x: str = "lon",
+    csv_y: str = "lat",
 ) -> gpd.GeoDataFrame:
     """Read any supported file, refuse a missing CRS, and reproject to EPSG:4326.
 
@@ -105,7 +124,8 @@ def read_geodata(
     if frame.crs is None:
         raise InvalidInput(
             f"{path.name} declares no coordinate reference system; add a .prj or convert it",
-            f"{path.name} 未声明坐标系（缺少 .prj 等），不会猜测", field="crs",
+            f"{path.name} 未声明坐标系（缺少 .prj 等），不会猜测",
+            field="crs",
         )
     return frame.to_crs(STORAGE_SRID) if frame.crs.to_epsg() != STORAGE_SRID else frame
 
@@ -114,27 +134,38 @@ def _read_csv_points(
     path: Path, encoding: str | None, crs: str | None, x: str, y: str
 ) -> gpd.GeoDataFrame:
     if not crs:
-        raise InvalidInput("a CSV needs --crs (e.g. EPSG:4326 or EPSG:4547)",
-                           "CSV 文件需要指定坐标系（--crs）", field="crs")
+        raise InvalidInput(
+            "a CSV needs --crs (e.g. EPSG:4326 or EPSG:4547)",
+            "CSV 文件需要指定坐标系（--crs）",
+            field="crs",
+        )
     try:
         crs = CRS.from_user_input(crs)
     except CRSError as exc:
-        raise InvalidInput(f"crs {crs!r} is not a coordinate reference system (e.g. "
-                           "EPSG:4326 or EPSG:4547)", f"坐标系 {crs!r} 无法识别（例如 EPSG:4547）",
-                           field="crs") from exc
+        raise InvalidInput(
+            f"crs {crs!r} is not a coordinate reference system (e.g. EPSG:4326 or EPSG:4547)",
+            f"坐标系 {crs!r} 无法识别（例如 EPSG:4547）",
+            field="crs",
+        ) from exc
     try:
         frame = pd.read_csv(path, encoding=encoding or "utf-8-sig", dtype=str)
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path.name} is not {encoding or 'UTF-8'} text; pass the file's "
-                           "encoding (e.g. GBK)", f"{path.name} 不是 {encoding or 'UTF-8'} "
-                           "编码；请指定编码（如 GBK）", field="encoding") from exc
+        raise InvalidInput(
+            f"{path.name} is not {encoding or 'UTF-8'} text; pass the file's encoding (e.g. GBK)",
+            f"{path.name} 不是 {encoding or 'UTF-8'} 编码；请指定编码（如 GBK）",
+            field="encoding",
+        ) from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InvalidInput(f"{path.name} is not a readable CSV: {exc}",
-                           f"{path.name} 不是可读取的 CSV", field="file") from exc
+        raise InvalidInput(
+            f"{path.name} is not a readable CSV: {exc}",
+            f"{path.name} 不是可读取的 CSV",
+            field="file",
+        ) from exc
     for column in (x, y):
         if column not in frame.columns:
-            raise InvalidInput(f"the CSV has no {column} column", f"CSV 缺少 {column} 列",
-                               field=column)
+            raise InvalidInput(
+                f"the CSV has no {column} column", f"CSV 缺少 {column} 列", field=column
+            )
     xs = pd.to_numeric(frame[x], errors="coerce")
     ys = pd.to_numeric(frame[y], errors="coerce")
     geometry = gpd.points_from_xy(xs, ys)
@@ -148,5 +179,8 @@ def _check_encoding(encoding: str) -> None:
     try:
         codecs.lookup(encoding)
     except LookupError as exc:
-        raise InvalidInput(f"unknown encoding {encoding!r} (e.g. UTF-8, GBK, GB18030)",
-                           f"未知编码：{encoding}（例如 UTF-8、GBK）", field="encoding") from exc
+        raise InvalidInput(
+            f"unknown encoding {encoding!r} (e.g. UTF-8, GBK, GB18030)",
+            f"未知编码：{encoding}（例如 UTF-8、GBK）",
+            field="encoding",
+        ) from exc

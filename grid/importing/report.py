@@ -65,8 +65,12 @@ class ImportReport:
         with path.open("w", newline="", encoding="utf-8-sig") as out:
             writer = SpreadsheetWriter(out)
             writer.writerow(["outcome", "row", "external_id", "field", "reason"])
-            for outcome, issues in (("rejected", self.rejected), ("repaired", self.repaired),
-                                    ("outside_cells", self.outside_cells)):
+            for outcome, issues in (
+                ("rejected", self.rejected),
+                ("repaired", self.repaired),
+                ("outside_cells", self.outside_cells),
+            ):
                 for issue in issues:
-                    writer.writerow([outcome, issue.row, issue.external_id, issue.field,
-                                     issue.reason])
+                    writer.writerow(
+                        [outcome, issue.row, issue.external_id, issue.field, issue.reason]
+                    )

@@ -47,13 +47,14 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
-            ["cell_id"], ["grid_cells.id"],
-            name=op.f("fk_grid_cell_parts_cell_id_grid_cells"), ondelete="CASCADE",
+            ["cell_id"],
+            ["grid_cells.id"],
+            name=op.f("fk_grid_cell_parts_cell_id_grid_cells"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_grid_cell_parts")),
     )
-    op.create_index("ix_grid_cell_parts_part", "grid_cell_parts", ["part"],
-                    postgresql_using="gist")
+    op.create_index("ix_grid_cell_parts_part", "grid_cell_parts", ["part"], postgresql_using="gist")
     op.create_index("ix_grid_cell_parts_cell_id", "grid_cell_parts", ["cell_id"])
     op.execute(SYNC_FUNCTION)
     op.execute(

@@ -17,14 +17,25 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    op.create_index("ix_buildings_address_trgm", "buildings", ["address"],
-                    postgresql_using="gin", postgresql_ops={"address": "gin_trgm_ops"})
+    op.create_index(
+        "ix_buildings_address_trgm",
+        "buildings",
+        ["address"],
+        postgresql_using="gin",
+        postgresql_ops={"address": "gin_trgm_ops"},
+    )
     # The unique constraint's index leads with building_id, so it replaces the old one.
     op.drop_index("ix_houses_building_id", table_name="houses")
-    op.create_unique_constraint(op.f("uq_houses_building_id_unit_number"), "houses",
-                                ["building_id", "unit_number"])
-    op.create_index("ix_people_name_trgm", "people", ["name"],
-                    postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"})
+    op.create_unique_constraint(
+        op.f("uq_houses_building_id_unit_number"), "houses", ["building_id", "unit_number"]
+    )
+    op.create_index(
+        "ix_people_name_trgm",
+        "people",
+        ["name"],
+        postgresql_using="gin",
+        postgresql_ops={"name": "gin_trgm_ops"},
+    )
 
 
 def downgrade() -> None:

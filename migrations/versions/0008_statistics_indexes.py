@@ -18,8 +18,12 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index("ix_incidents_created_at", "incidents", ["created_at"])
-    op.create_index("ix_incidents_building_id", "incidents", ["building_id"],
-                    postgresql_where=sa.text("building_id IS NOT NULL"))
+    op.create_index(
+        "ix_incidents_building_id",
+        "incidents",
+        ["building_id"],
+        postgresql_where=sa.text("building_id IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:

@@ -26,7 +26,9 @@ def upgrade() -> None:
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("key_prefix", sa.String(length=16), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
@@ -45,21 +47,30 @@ def upgrade() -> None:
         sa.Column("device_id", sa.String(length=100), nullable=True),
         sa.Column("account_id", sa.String(length=100), nullable=True),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
-            ["incident_id"], ["incidents.id"],
-            name=op.f("fk_open311_requests_incident_id_incidents"), ondelete="CASCADE",
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_open311_requests_incident_id_incidents"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["client_id"], ["open311_clients.id"],
-            name=op.f("fk_open311_requests_client_id_open311_clients"), ondelete="RESTRICT",
+            ["client_id"],
+            ["open311_clients.id"],
+            name=op.f("fk_open311_requests_client_id_open311_clients"),
+            ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("incident_id", name=op.f("pk_open311_requests")),
     )
     op.create_index(
-        "ix_open311_requests_client_id", "open311_requests", ["client_id"], unique=False,
+        "ix_open311_requests_client_id",
+        "open311_requests",
+        ["client_id"],
+        unique=False,
         postgresql_where=sa.text("client_id IS NOT NULL"),
     )
 

@@ -79,8 +79,9 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
+        sa.Column(
+            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
         sa.Column("action", sa.String(32), nullable=False),
         # No foreign key: deleting an account must not rewrite (or be blocked by) history.
         sa.Column("actor_id", sa.Integer()),
@@ -117,15 +118,25 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer()),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("created_by", sa.Integer()),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.Column("expires_at", sa.DateTime(timezone=True)),
-        sa.CheckConstraint("(network IS NULL) <> (user_id IS NULL)",
-                           name=op.f("ck_access_bans_one_target")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"],
-                                name=op.f("fk_access_bans_user_id_users"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["created_by"], ["users.id"],
-                                name=op.f("fk_access_bans_created_by_users"), ondelete="SET NULL"),
+        sa.CheckConstraint(
+            "(network IS NULL) <> (user_id IS NULL)", name=op.f("ck_access_bans_one_target")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_access_bans_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["users.id"],
+            name=op.f("fk_access_bans_created_by_users"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_access_bans")),
     )
 
@@ -136,8 +147,9 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER users_audit ON users")
     op.execute("DROP TRIGGER work_orders_audit ON work_orders")
     op.execute("DROP TRIGGER incident_events_audit ON incident_events")
-    op.execute("DROP FUNCTION audit_account_change(), audit_work_order_status(), "
-               "audit_incident_event()")
+    op.execute(
+        "DROP FUNCTION audit_account_change(), audit_work_order_status(), audit_incident_event()"
+    )
     op.drop_table("audit_log")
     op.drop_column("incidents", "anonymised_at")
     op.execute("DROP FUNCTION audit_log_append_only()")

@@ -15,8 +15,10 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _BEFORE = "channel IN ('web', 'app', 'hotline', 'patrol', 'terminal', 'open311', 'wechat')"
-_AFTER = ("channel IN ('web', 'app', 'hotline', 'patrol', 'terminal', 'open311', 'wechat', "
-          "'phone', 'walk_in', 'on_behalf')")
+_AFTER = (
+    "channel IN ('web', 'app', 'hotline', 'patrol', 'terminal', 'open311', 'wechat', "
+    "'phone', 'walk_in', 'on_behalf')"
+)
 
 
 def upgrade() -> None:
@@ -27,7 +29,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Reports filed through the new channels are kept, counted as hotline-style staff
     # filings, so the narrower check holds.
-    op.execute("UPDATE incidents SET channel = 'hotline' "
-               "WHERE channel IN ('phone', 'walk_in', 'on_behalf')")
+    op.execute(
+        "UPDATE incidents SET channel = 'hotline' "
+        "WHERE channel IN ('phone', 'walk_in', 'on_behalf')"
+    )
     op.drop_constraint(op.f("ck_incidents_channel"), "incidents", type_="check")
     op.create_check_constraint(op.f("ck_incidents_channel"), "incidents", _BEFORE)

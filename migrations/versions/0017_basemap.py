@@ -21,12 +21,30 @@ SCHEMA = "basemap"
 # The vocabularies as they stand at this revision (maps/basemap.py holds the live copy);
 # a migration is history, so it spells them out rather than importing them.
 _SOURCES = ["demo", "osm", "file"]
-_ROAD_CLASSES = ["motorway", "trunk", "primary", "secondary", "tertiary", "residential",
-                 "service", "path"]
+_ROAD_CLASSES = [
+    "motorway",
+    "trunk",
+    "primary",
+    "secondary",
+    "tertiary",
+    "residential",
+    "service",
+    "path",
+]
 _WATER_KINDS = ["river", "lake", "canal", "pond", "reservoir"]
 _GREEN_KINDS = ["park", "garden", "forest", "grass", "square"]
-_PLACE_KINDS = ["school", "market", "hospital", "clinic", "fire_station", "police",
-                "government", "transit", "community_centre", "other"]
+_PLACE_KINDS = [
+    "school",
+    "market",
+    "hospital",
+    "clinic",
+    "fire_station",
+    "police",
+    "government",
+    "transit",
+    "community_centre",
+    "other",
+]
 
 
 def _in_list(column: str, values: list[str]) -> str:
@@ -41,8 +59,7 @@ def _create(table: str, geometry_type: str, *columns: sa.Column, checks=()) -> N
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("external_id", sa.String(length=64), nullable=True),
         *columns,
-        sa.Column("geom", Geometry(geometry_type, srid=4326, spatial_index=False),
-                  nullable=False),
+        sa.Column("geom", Geometry(geometry_type, srid=4326, spatial_index=False), nullable=False),
         sa.Column(
             "geom_3857",
             Geometry(geometry_type, srid=3857, spatial_index=False),
@@ -52,48 +69,48 @@ def _create(table: str, geometry_type: str, *columns: sa.Column, checks=()) -> N
         sa.CheckConstraint(_in_list("source", _SOURCES), name=op.f(f"ck_{table}_source")),
         *checks,
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
-        sa.UniqueConstraint("source", "external_id",
-                            name=op.f(f"uq_{table}_source_external_id")),
+        sa.UniqueConstraint("source", "external_id", name=op.f(f"uq_{table}_source_external_id")),
         schema=SCHEMA,
     )
-    op.create_index(f"ix_{table}_geom", table, ["geom"], postgresql_using="gist",
-                    schema=SCHEMA)
-    op.create_index(f"ix_{table}_geom_3857", table, ["geom_3857"], postgresql_using="gist",
-                    schema=SCHEMA)
+    op.create_index(f"ix_{table}_geom", table, ["geom"], postgresql_using="gist", schema=SCHEMA)
+    op.create_index(
+        f"ix_{table}_geom_3857", table, ["geom_3857"], postgresql_using="gist", schema=SCHEMA
+    )
 
 
 def upgrade() -> None:
     op.execute(f"CREATE SCHEMA {SCHEMA}")
     _create(
-        "roads", "MULTILINESTRING",
+        "roads",
+        "MULTILINESTRING",
         sa.Column("class", sa.String(length=16), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=True),
-        checks=[sa.CheckConstraint(_in_list("class", _ROAD_CLASSES),
-                                   name=op.f("ck_roads_class"))],
+        checks=[sa.CheckConstraint(_in_list("class", _ROAD_CLASSES), name=op.f("ck_roads_class"))],
     )
     _create(
-        "water", "MULTIPOLYGON",
+        "water",
+        "MULTIPOLYGON",
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=True),
-        checks=[sa.CheckConstraint(_in_list("kind", _WATER_KINDS),
-                                   name=op.f("ck_water_kind"))],
+        checks=[sa.CheckConstraint(_in_list("kind", _WATER_KINDS), name=op.f("ck_water_kind"))],
     )
     _create(
-        "green", "MULTIPOLYGON",
+        "green",
+        "MULTIPOLYGON",
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=True),
-        checks=[sa.CheckConstraint(_in_list("kind", _GREEN_KINDS),
-                                   name=op.f("ck_green_kind"))],
+        checks=[sa.CheckConstraint(_in_list("kind", _GREEN_KINDS), name=op.f("ck_green_kind"))],
     )
     _create(
-        "places", "POINT",
+        "places",
+        "POINT",
         sa.Column("kind", sa.String(length=24), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        checks=[sa.CheckConstraint(_in_list("kind", _PLACE_KINDS),
-                                   name=op.f("ck_places_kind"))],
+        checks=[sa.CheckConstraint(_in_list("kind", _PLACE_KINDS), name=op.f("ck_places_kind"))],
     )
     _create(
-        "compounds", "MULTIPOLYGON",
+        "compounds",
+        "MULTIPOLYGON",
         sa.Column("name", sa.String(length=200), nullable=False),
     )
 

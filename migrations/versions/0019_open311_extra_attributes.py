@@ -19,9 +19,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("open311_requests", sa.Column(
-        "extra_attributes", postgresql.JSONB(astext_type=sa.Text()),
-        server_default=sa.text("'{}'"), nullable=False))
+    op.add_column(
+        "open311_requests",
+        sa.Column(
+            "extra_attributes",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'"),
+            nullable=False,
+        ),
+    )
 
 
 def downgrade() -> None:

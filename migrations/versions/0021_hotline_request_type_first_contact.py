@@ -23,12 +23,16 @@ _REQUEST_TYPES = ["inquiry", "help", "complaint", "tip_off", "suggestion"]
 def upgrade() -> None:
     op.add_column("hotline_orders", sa.Column("request_type", sa.String(16), nullable=True))
     # Orders imported before keep NULL: their deadline was never set, so none is invented.
-    op.add_column("hotline_orders", sa.Column(
-        "first_contact_due_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "hotline_orders",
+        sa.Column("first_contact_due_at", sa.DateTime(timezone=True), nullable=True),
+    )
     quoted = ", ".join(f"'{v}'" for v in _REQUEST_TYPES)
     op.create_check_constraint(
-        op.f("ck_hotline_orders_request_type"), "hotline_orders",
-        f"request_type IS NULL OR request_type IN ({quoted})")
+        op.f("ck_hotline_orders_request_type"),
+        "hotline_orders",
+        f"request_type IS NULL OR request_type IN ({quoted})",
+    )
 
 
 def downgrade() -> None:

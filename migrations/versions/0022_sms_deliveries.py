@@ -26,21 +26,38 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.String(12), server_default=sa.text("'pending'"), nullable=False),
         sa.Column("attempts", sa.SmallInteger(), server_default=sa.text("0"), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
+        sa.Column(
+            "next_attempt_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("status IN ('pending', 'delivered', 'failed')",
-                           name=op.f("ck_sms_deliveries_status")),
-        sa.ForeignKeyConstraint(["outbox_id"], ["outbox.id"], ondelete="CASCADE",
-                                name=op.f("fk_sms_deliveries_outbox_id_outbox")),
-        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"], ondelete="CASCADE",
-                                name=op.f("fk_sms_deliveries_incident_id_incidents")),
+        sa.CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed')", name=op.f("ck_sms_deliveries_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["outbox_id"],
+            ["outbox.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_sms_deliveries_outbox_id_outbox"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_sms_deliveries_incident_id_incidents"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sms_deliveries")),
         sa.UniqueConstraint("outbox_id", name=op.f("uq_sms_deliveries_outbox_id")),
     )
-    op.create_index("ix_sms_deliveries_due", "sms_deliveries", ["next_attempt_at"],
-                    postgresql_where=sa.text("status = 'pending'"))
+    op.create_index(
+        "ix_sms_deliveries_due",
+        "sms_deliveries",
+        ["next_attempt_at"],
+        postgresql_where=sa.text("status = 'pending'"),
+    )
 
 
 def downgrade() -> None:

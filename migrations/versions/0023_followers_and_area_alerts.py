@@ -25,19 +25,31 @@ def upgrade() -> None:
         sa.Column("incident_id", sa.BigInteger(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("phone", sa.String(32), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
-        sa.CheckConstraint("num_nonnulls(user_id, phone) = 1",
-                           name=op.f("ck_incident_followers_one_way_to_reach")),
-        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"], ondelete="CASCADE",
-                                name=op.f("fk_incident_followers_incident_id_incidents")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE",
-                                name=op.f("fk_incident_followers_user_id_users")),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.CheckConstraint(
+            "num_nonnulls(user_id, phone) = 1", name=op.f("ck_incident_followers_one_way_to_reach")
+        ),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_incident_followers_incident_id_incidents"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_incident_followers_user_id_users"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_followers")),
-        sa.UniqueConstraint("incident_id", "user_id",
-                            name=op.f("uq_incident_followers_incident_id_user_id")),
-        sa.UniqueConstraint("incident_id", "phone",
-                            name=op.f("uq_incident_followers_incident_id_phone")),
+        sa.UniqueConstraint(
+            "incident_id", "user_id", name=op.f("uq_incident_followers_incident_id_user_id")
+        ),
+        sa.UniqueConstraint(
+            "incident_id", "phone", name=op.f("uq_incident_followers_incident_id_phone")
+        ),
     )
     op.create_index("ix_incident_followers_user_id", "incident_followers", ["user_id"])
     op.create_table(
@@ -48,22 +60,34 @@ def upgrade() -> None:
         sa.Column("cell_code", sa.String(15), nullable=True),
         sa.Column("channel", sa.String(8), nullable=False),
         sa.Column("phone", sa.String(32), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
-                  nullable=False),
-        sa.CheckConstraint("num_nonnulls(region_id, cell_code) = 1",
-                           name=op.f("ck_area_alerts_one_place")),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.CheckConstraint(
+            "num_nonnulls(region_id, cell_code) = 1", name=op.f("ck_area_alerts_one_place")
+        ),
         sa.CheckConstraint("channel IN ('inbox', 'sms')", name=op.f("ck_area_alerts_channel")),
-        sa.CheckConstraint("(channel = 'sms') = (phone IS NOT NULL)",
-                           name=op.f("ck_area_alerts_phone_for_sms")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE",
-                                name=op.f("fk_area_alerts_user_id_users")),
-        sa.ForeignKeyConstraint(["region_id"], ["regions.id"], ondelete="CASCADE",
-                                name=op.f("fk_area_alerts_region_id_regions")),
+        sa.CheckConstraint(
+            "(channel = 'sms') = (phone IS NOT NULL)", name=op.f("ck_area_alerts_phone_for_sms")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], ondelete="CASCADE", name=op.f("fk_area_alerts_user_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["region_id"],
+            ["regions.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_area_alerts_region_id_regions"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_area_alerts")),
     )
-    op.create_index("uq_area_alerts_user_place", "area_alerts",
-                    ["user_id", "region_id", "cell_code"], unique=True,
-                    postgresql_nulls_not_distinct=True)
+    op.create_index(
+        "uq_area_alerts_user_place",
+        "area_alerts",
+        ["user_id", "region_id", "cell_code"],
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+    )
     op.create_index("ix_area_alerts_region_id", "area_alerts", ["region_id"])
     op.create_index("ix_area_alerts_cell_code", "area_alerts", ["cell_code"])
     op.add_column("sms_deliveries", sa.Column("follower_id", sa.BigInteger(), nullable=True))
@@ -71,23 +95,39 @@ def upgrade() -> None:
     # The words of a follower's or an alert's message (public fields only, never a phone);
     # none for the reporter's, which the gateway's template words when sending.
     op.add_column("sms_deliveries", sa.Column("body", sa.Text(), nullable=True))
-    op.create_foreign_key(op.f("fk_sms_deliveries_follower_id_incident_followers"),
-                          "sms_deliveries", "incident_followers", ["follower_id"], ["id"],
-                          ondelete="CASCADE")
-    op.create_foreign_key(op.f("fk_sms_deliveries_alert_id_area_alerts"),
-                          "sms_deliveries", "area_alerts", ["alert_id"], ["id"],
-                          ondelete="CASCADE")
-    op.create_check_constraint(op.f("ck_sms_deliveries_one_recipient"), "sms_deliveries",
-                               "num_nonnulls(follower_id, alert_id) <= 1")
+    op.create_foreign_key(
+        op.f("fk_sms_deliveries_follower_id_incident_followers"),
+        "sms_deliveries",
+        "incident_followers",
+        ["follower_id"],
+        ["id"],
+        ondelete="CASCADE",
+    )
+    op.create_foreign_key(
+        op.f("fk_sms_deliveries_alert_id_area_alerts"),
+        "sms_deliveries",
+        "area_alerts",
+        ["alert_id"],
+        ["id"],
+        ondelete="CASCADE",
+    )
+    op.create_check_constraint(
+        op.f("ck_sms_deliveries_one_recipient"),
+        "sms_deliveries",
+        "num_nonnulls(follower_id, alert_id) <= 1",
+    )
     op.drop_constraint("uq_sms_deliveries_outbox_id", "sms_deliveries", type_="unique")
-    op.create_index("uq_sms_deliveries_recipient", "sms_deliveries",
-                    ["outbox_id", "follower_id", "alert_id"], unique=True,
-                    postgresql_nulls_not_distinct=True)
+    op.create_index(
+        "uq_sms_deliveries_recipient",
+        "sms_deliveries",
+        ["outbox_id", "follower_id", "alert_id"],
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+    )
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM sms_deliveries WHERE follower_id IS NOT NULL "
-               "OR alert_id IS NOT NULL")
+    op.execute("DELETE FROM sms_deliveries WHERE follower_id IS NOT NULL OR alert_id IS NOT NULL")
     op.drop_index("uq_sms_deliveries_recipient", table_name="sms_deliveries")
     op.create_unique_constraint("uq_sms_deliveries_outbox_id", "sms_deliveries", ["outbox_id"])
     op.drop_constraint(op.f("ck_sms_deliveries_one_recipient"), "sms_deliveries", type_="check")
