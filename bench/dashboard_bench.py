@@ -45,17 +45,12 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
 from bench.common import (
-    WORKER_PASSWORD,
     Clock,
-    MachineLoad,
-    MachineWatch,
     free_port,
     gridgov_command,
-    insert_workers,
     migrate,
     percentile,
     refuse_shared_databases,
-    reset_register,
     start_server,
     stop_server,
 )
@@ -69,6 +64,8 @@ from bench.district import (
     make_buildings,
     make_district,
 )
+from bench.district_load import WORKER_PASSWORD, insert_workers, reset_register
+from bench.machine import MachineLoad, MachineWatch
 from gis.crs import STORAGE_SRID
 from gis.database import create_bulk_engine
 

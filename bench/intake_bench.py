@@ -48,8 +48,6 @@ from sqlalchemy.engine import make_url
 from bench.common import (
     ROOT,
     Clock,
-    CpuMeter,
-    MachineLoad,
     checkpoint,
     connections_per_worker,
     free_port,
@@ -61,6 +59,7 @@ from bench.common import (
     start_server,
     stop_server,
 )
+from bench.machine import CpuMeter, MachineLoad
 from gis.coords import wgs84_to_gcj02
 from gis.database import create_bulk_engine, ensure_database
 

@@ -37,7 +37,6 @@ from sqlalchemy.engine import make_url
 
 from bench.common import (
     Clock,
-    MachineWatch,
     checkpoint,
     connections_per_worker,
     free_port,
@@ -52,6 +51,7 @@ from bench.intake_bench import (
     start_intake_server,
     stop_intake_server,
 )
+from bench.machine import MachineWatch
 from gis.database import create_bulk_engine
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_load"

@@ -47,19 +47,16 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from bench.common import (
-    WORKER_PASSWORD,
     Clock,
-    MachineLoad,
-    MachineWatch,
     free_port,
     gridgov_command,
-    load_register,
-    prepare_files,
     refuse_shared_databases,
     run_gridgov,
     start_server,
     stop_server,
 )
+from bench.district_load import WORKER_PASSWORD, load_register, prepare_files
+from bench.machine import MachineLoad, MachineWatch
 from gis.database import create_bulk_engine, ensure_database
 from maps.browser import LONG_LIVED, POLL_S, QUIET_S, NetworkLog, launched_chromium, watch_drawing
 from maps.screenshots import Account, find_tracking_number

@@ -27,7 +27,6 @@ from sqlalchemy.engine import make_url
 
 from bench.common import (
     Clock,
-    MachineWatch,
     free_port,
     gridgov_command,
     migrate,
@@ -35,6 +34,7 @@ from bench.common import (
     start_server,
     stop_server,
 )
+from bench.machine import MachineWatch
 
 DEFAULT_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_photos"
 

@@ -31,21 +31,10 @@ import pyogrio
 import shapely
 from sqlalchemy import Engine, text
 
-from bench.common import (
-    BASELINE_TABLE,
-    Clock,
-    MachineLoad,
-    MachineWatch,
-    checkpoint,
-    combine,
-    load_register,
-    migrate,
-    percentile,
-    prepare_files,
-    refuse_shared_databases,
-    reset_register,
-)
+from bench.common import Clock, checkpoint, migrate, percentile, refuse_shared_databases
 from bench.district import BENCH_CRS, make_district, random_points
+from bench.district_load import BASELINE_TABLE, load_register, prepare_files, reset_register
+from bench.machine import MachineLoad, MachineWatch, combine
 from gis.crs import STORAGE_SRID
 from gis.database import (
     create_bulk_engine,

@@ -49,12 +49,9 @@ from sqlalchemy.engine import make_url
 from bench.common import (
     ROOT,
     Clock,
-    MachineWatch,
     free_port,
     gridgov_command,
-    load_register,
     percentile,
-    prepare_cells_file,
     refuse_shared_databases,
     run_gridgov,
     start_server,
@@ -62,6 +59,8 @@ from bench.common import (
     uvicorn_command,
 )
 from bench.district import BENCH_CRS, District, make_district
+from bench.district_load import load_register, prepare_cells_file
+from bench.machine import MachineWatch
 from gis.crs import STORAGE_SRID, transformer
 from gis.database import create_bulk_engine, ensure_database
 
