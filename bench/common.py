@@ -183,3 +183,12 @@ def percentile(values: Iterable[float], q: float) -> float:
     """The q-th percentile of `values` (numpy's linear one); NaN when there are none."""
     values = list(values) if not isinstance(values, np.ndarray) else values
     return float(np.percentile(values, q)) if len(values) else math.nan
+
+
+def float8_column(values: np.ndarray):
+    """A float8 column for gis.pgcopy's binary COPY."""
+    from gis.pgcopy import CopyField
+
+    n = len(values)
+    payload = np.frombuffer(values.astype(">f8").tobytes(), np.uint8)
+    return CopyField(np.full(n, 8, dtype=np.int64), payload, np.arange(n + 1) * 8)

@@ -11,8 +11,8 @@ goes to stderr; the figures table and one JSON line go to stdout; the exit statu
 when a report answered 201 is missing from the database (or lacks its events or outbox
 row), or any request failed (an unexpected status, a 5xx, a transport error).
 
-Database, demo city, server, points and report bodies are bench.intake_bench's (its
-private helpers, imported on purpose so the two benches stay in step).
+Database, demo city, server, points and report bodies are the intake bench's
+(bench/intake_data.py, bench/intake_clients.py), so the two benches stay in step.
 """
 
 from __future__ import annotations
@@ -44,13 +44,8 @@ from bench.common import (
     refuse_shared_databases,
     run_on_uvloop,
 )
-from bench.intake_bench import (
-    load_inputs,
-    prepare_database,
-    report_body,
-    start_intake_server,
-    stop_intake_server,
-)
+from bench.intake_clients import report_body, start_intake_server, stop_intake_server
+from bench.intake_data import load_inputs, prepare_database
 from bench.machine import MachineWatch
 from gis.database import create_bulk_engine
 
