@@ -43,21 +43,17 @@ from urllib.parse import urlsplit
 import httpx
 from playwright.async_api import Browser, Page, Request
 from playwright.async_api import Error as PlaywrightError
-from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from bench.common import (
     Clock,
     free_port,
     gridgov_command,
-    refuse_shared_databases,
-    run_gridgov,
     start_server,
     stop_server,
 )
-from bench.district_load import WORKER_PASSWORD, load_register, prepare_files
 from bench.machine import MachineLoad, MachineWatch
-from gis.database import create_bulk_engine, ensure_database
+from bench.pages_data import City, prepare_demo, prepare_district
 from maps.browser import LONG_LIVED, POLL_S, QUIET_S, NetworkLog, launched_chromium, watch_drawing
 from maps.screenshots import Account, find_tracking_number
 
@@ -68,8 +64,8 @@ DEFAULT_SEED = 20261124
 ASSETS_TARGET_BYTES = 300_000
 TTI_TARGET_MS = 1500.0
 VIEWPORT = {"width": 1280, "height": 800}
-DISTRICT_STREET_MANAGER = "bench-street"
-DISTRICT_PASSWORD = WORKER_PASSWORD  # the street manager signs in as the workers do
+
+
 LOAD_TIMEOUT_S = 20.0
 ASSET_TYPES = {"script", "stylesheet"}
 DATA_TYPES = {"fetch", "xhr"}
@@ -113,16 +109,6 @@ _PROBE = """
   };
 }
 """
-
-
-@dataclass(frozen=True)
-class City:
-    """A database to measure and the accounts its staff pages sign in with."""
-
-    name: str
-    url: str
-    manager: Account
-    worker: Account
 
 
 @dataclass
@@ -180,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     # Its children (the servers, the browser) are the bench's own work, not others'.
     with MachineWatch(databases, os.getpid()) as watch:
         if args.only in (None, "demo"):
-            figures += _measure_city(_prepare_demo(args, say), args, say)
+            figures += _measure_city(prepare_demo(args, say), args, say)
         if args.only == "district" or args.with_district:
-            figures += _measure_city(_prepare_district(args, say), args, say)
+            figures += _measure_city(prepare_district(args, say), args, say)
     _print_figures(figures, args, watch.load)
     return 1 if any(f.problems for f in figures) else 0
 
@@ -231,125 +217,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # --- the cities ---------------------------------------------------------------------
-
-
-def _gridgov(url: str, *command: str, quiet: bool = False) -> None:
-    """Run the gridgov command on a database (the product's own set-up path)."""
-    run_gridgov({**os.environ, "GRIDGOV_DATABASE_URL": url}, *command, quiet=quiet)
-
-
-def _prepare_demo(args: argparse.Namespace, say: Clock) -> City:
-    """The demo city (`gridgov demo`), loaded once and kept."""
-    from grid.user_admin import DEMO_PASSWORD
-
-    url = args.demo_database_url
-    refuse_shared_databases(url, "wipes its register")
-    ensure_database(url)
-    say(f"migrating {make_url(url).database}")
-    _gridgov(url, "db", "upgrade", quiet=True)
-    mode = "--replace" if args.rebuild else "--skip-if-loaded"
-    say(f"gridgov demo {mode}")
-    _gridgov(url, "demo", mode, quiet=True)
-    return City("demo", url, Account("street", DEMO_PASSWORD), Account("worker", DEMO_PASSWORD))
-
-
-def _prepare_district(args: argparse.Namespace, say: Clock) -> City:
-    """The register bench's district (bench/district.py): its cells in force with a
-    worker each, footprints imported, a street manager, and reports filed through the
-    real intake and handling. Loaded once and kept (--rebuild loads it again)."""
-    url = args.district_database_url
-    refuse_shared_databases(url, "wipes its register")
-    ensure_database(url)
-    say(f"migrating {make_url(url).database}")
-    _gridgov(url, "db", "upgrade", quiet=True)
-    engine = create_bulk_engine(url)
-    try:
-        if args.rebuild or not _district_loaded(engine, args.cells):
-            _load_district(engine, url, args, say)
-        else:
-            say(f"reusing the {args.cells:,}-cell district in {make_url(url).database}")
-        worker = _busiest_worker(engine)
-    finally:
-        engine.dispose()
-    return City(
-        "district",
-        url,
-        Account(DISTRICT_STREET_MANAGER, DISTRICT_PASSWORD),
-        Account(worker, DISTRICT_PASSWORD),
-    )
-
-
-def _district_loaded(engine: Engine, cells: int) -> bool:
-    with engine.connect() as conn:
-        in_force = conn.execute(
-            text(
-                "SELECT count(*) FROM grid_cells "
-                "WHERE active_from IS NOT NULL AND active_to IS NULL"
-            )
-        ).scalar_one()
-        manager = conn.execute(
-            text("SELECT count(*) FROM users WHERE username = :u"), {"u": DISTRICT_STREET_MANAGER}
-        ).scalar_one()
-        reports = conn.execute(text("SELECT count(*) FROM incidents")).scalar_one()
-    return in_force == cells and manager == 1 and reports > 0
-
-
-def _load_district(engine: Engine, url: str, args: argparse.Namespace, say: Clock) -> None:
-    from bench.district import STREET_CODE, make_district
-    from grid.importing.buildings import import_buildings
-    from grid.user_admin import create_user
-
-    district = make_district(args.cells, args.seed)
-    cells_path, buildings_path = prepare_files(
-        district, args.work_dir, args.cells, args.buildings, args.seed, say
-    )
-    load_register(engine, district, cells_path, say)
-    say(f"importing {args.buildings:,} footprints")
-    with engine.begin() as conn:
-        import_buildings(conn, buildings_path, progress=say)
-        create_user(
-            conn,
-            username=DISTRICT_STREET_MANAGER,
-            role="street_manager",
-            password=DISTRICT_PASSWORD,
-            region_code=STREET_CODE,
-        )
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE buildings, users"))
-    say(f"filing {args.reports:,} reports through intake and handling")
-    asyncio.run(_file_reports(url, args.reports, args.seed, say))
-
-
-async def _file_reports(url: str, count: int, seed: int, say: Clock) -> None:
-    from api.app import intake_context
-    from gis.database import create_request_engine, session_factory
-    from gis.settings import Settings
-    from incidents.demo import make_demo_incidents
-
-    engine = create_request_engine(url, pool_size=2)
-    try:
-        made = await make_demo_incidents(
-            session_factory(engine),
-            intake_context(Settings(database_url=url)),
-            count=count,
-            seed=seed,
-            progress=say,
-        )
-    finally:
-        await engine.dispose()
-    say("reports: " + ", ".join(f"{n} {s}" for s, n in made.by_status.most_common()))
-
-
-def _busiest_worker(engine: Engine) -> str:
-    """The grid worker with the most reports, so /worker has something to draw."""
-    with engine.connect() as conn:
-        return conn.execute(
-            text("""
-            SELECT u.username FROM incidents i JOIN users u ON u.id = i.assignee_id
-            WHERE u.role = 'grid_worker' GROUP BY u.username
-            ORDER BY count(*) DESC, u.username LIMIT 1
-        """)
-        ).scalar_one()
 
 
 # --- the server ---------------------------------------------------------------------
