@@ -3,8 +3,10 @@ per test."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -24,30 +26,34 @@ from migrations import alembic_config
 pytest_plugins = ["tests.pages_support"]
 
 
-# A run's own database is named for its process, so two runs on one machine never share
-# (or drop) each other's; one left by a run that died is dropped by the next run.
+# A run's own database is named for its host and process, so two runs never share (or
+# drop) each other's; one left by a run that died on this host is dropped by the next run
+# here (a pid can only be checked on its own host; other hosts' databases are left alone).
 _RUN_PREFIX = "_test_run_"
+_HOST_TAG = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def _test_database_url() -> tuple[str, bool]:
     """The database this run tests against, and whether the run owns it (drops it at the
-    end): GRIDGOV_TEST_DATABASE_URL when set (kept), else `<database>_test_run_<pid>`."""
+    end): GRIDGOV_TEST_DATABASE_URL when set (kept), else
+    `<database>_test_run_<host tag>_<pid>`."""
     base = Settings(environment="development")
     if base.test_database_url:
         return base.test_database_url, False
     url = make_url(base.database_url)
     # Never run tests against the main database.
-    own = url.set(database=f"{url.database}{_RUN_PREFIX}{os.getpid()}")
+    own = url.set(database=f"{url.database}{_RUN_PREFIX}{_HOST_TAG}_{os.getpid()}")
     return own.render_as_string(hide_password=False), True
 
 
 def _drop_databases(url: str, *, only_dead_runs: bool) -> None:
-    """Drop this run's database, or (at the start) those of runs whose process is gone."""
+    """Drop this run's database, or (at the start) those of this host's runs whose
+    process is gone and that nobody is connected to."""
     import psycopg2
     from psycopg2 import sql
 
     parsed = make_url(url)
-    stem = parsed.database.rsplit(_RUN_PREFIX, 1)[0] + _RUN_PREFIX
+    stem = parsed.database.rsplit(_RUN_PREFIX, 1)[0] + f"{_RUN_PREFIX}{_HOST_TAG}_"
     conn = psycopg2.connect(
         host=parsed.host,
         port=parsed.port or 5432,
@@ -59,13 +65,18 @@ def _drop_databases(url: str, *, only_dead_runs: bool) -> None:
     try:
         with conn.cursor() as cur:
             if only_dead_runs:
+                # Pids are checked on this host only (the tag); a database someone is
+                # connected to is kept whatever its pid says.
                 cur.execute(
-                    "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (stem,)
+                    "SELECT d.datname FROM pg_database d WHERE starts_with(d.datname, %s) "
+                    "AND NOT EXISTS (SELECT FROM pg_stat_activity a "
+                    "WHERE a.datname = d.datname AND a.pid <> pg_backend_pid())",
+                    (stem,),
                 )
                 names = [
                     n
                     for (n,) in cur.fetchall()
-                    if n.removeprefix(stem).isdigit() and not _alive(int(n.removeprefix(stem)))
+                    if n.removeprefix(stem).isdigit() and _dead_or_mine(int(n.removeprefix(stem)))
                 ]
             else:
                 names = [parsed.database]
@@ -77,14 +88,18 @@ def _drop_databases(url: str, *, only_dead_runs: bool) -> None:
         conn.close()
 
 
-def _alive(pid: int) -> bool:
+def _dead_or_mine(pid: int) -> bool:
+    """Whether no live process of this host but this one has the pid (a database left
+    under this run's own pid is from an earlier process that had it: stale too)."""
+    if pid == os.getpid():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:
         return True
-    return True
+    except PermissionError:
+        return False
+    return False
 
 
 _DATABASE_URL, _OWNED = _test_database_url()
