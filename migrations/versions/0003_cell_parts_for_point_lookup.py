@@ -11,28 +11,12 @@ import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
 
+from migrations.sql import load
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-# Why a trigger: every writer of grid_cells (imports, drafting, activation, the demo
-# loader) keeps the lookup copy right without having to remember it.
-SYNC_FUNCTION = """
-CREATE FUNCTION grid_cell_parts_sync() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        DELETE FROM grid_cell_parts WHERE cell_id = OLD.id;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE')
-       AND NEW.active_from IS NOT NULL AND NEW.active_to IS NULL THEN
-        -- Small pieces keep each ST_Covers test cheap and the GiST boxes tight.
-        INSERT INTO grid_cell_parts (cell_id, code, part)
-        SELECT NEW.id, NEW.code, ST_Subdivide(NEW.boundary, 64);
-    END IF;
-    RETURN NULL;
-END $$
-"""
 
 
 def upgrade() -> None:
@@ -56,7 +40,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_grid_cell_parts_part", "grid_cell_parts", ["part"], postgresql_using="gist")
     op.create_index("ix_grid_cell_parts_cell_id", "grid_cell_parts", ["cell_id"])
-    op.execute(SYNC_FUNCTION)
+    # Why a trigger: every writer of grid_cells (imports, drafting, activation, the demo
+    # loader) keeps the lookup copy right without having to remember it.
+    op.execute(load("grid_cell_parts_sync"))
     op.execute(
         "CREATE TRIGGER grid_cell_parts_sync AFTER INSERT OR DELETE "
         "OR UPDATE OF boundary, code, active_from, active_to ON grid_cells "

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from geoalchemy2 import Geometry
 
+from migrations.sql import load
+
 revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
@@ -22,30 +24,6 @@ depends_on: str | Sequence[str] | None = None
 # ~500 m). Kept in EPSG:3857 so a tile query never transforms a row. Recomputed only when
 # the place, building, cell or category of the incident changes: `UPDATE incidents SET
 # location = location` refreshes rows after a category's precision or a footprint changes.
-_PUBLIC_POINT_FUNCTION = """
-CREATE FUNCTION incidents_public_point_3857() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    shown text;
-    coarse geometry;
-BEGIN
-    SELECT public_precision INTO shown
-    FROM incident_categories WHERE code = NEW.category_code;
-    IF shown = 'exact' THEN
-        coarse := NEW.location;
-    ELSIF shown = 'cell' THEN
-        SELECT ST_PointOnSurface(boundary) INTO coarse FROM grid_cells WHERE id = NEW.cell_id;
-        coarse := coalesce(coarse, ST_SnapToGrid(NEW.location, 0.005));
-    ELSE  -- 'building', and the safe choice for anything unknown
-        SELECT ST_PointOnSurface(footprint) INTO coarse FROM buildings
-        WHERE id = NEW.building_id;
-        coarse := coalesce(coarse, ST_SnapToGrid(NEW.location, 0.001));
-    END IF;
-    NEW.public_point_3857 := ST_Transform(coarse, 3857);
-    RETURN NEW;
-END
-$$
-"""
-
 _PUBLIC_POINT_TRIGGER = """
 CREATE TRIGGER incidents_public_point_3857
 BEFORE INSERT OR UPDATE OF location, building_id, cell_id, category_code ON incidents
@@ -84,7 +62,7 @@ def upgrade() -> None:
     )
 
     op.add_column("incidents", sa.Column("public_point_3857", _mercator("POINT"), nullable=True))
-    op.execute(_PUBLIC_POINT_FUNCTION)
+    op.execute(load("incidents_public_point_3857"))
     op.execute(_PUBLIC_POINT_TRIGGER)
     # Backfill through the trigger: one set-based statement.
     op.execute("UPDATE incidents SET location = location")

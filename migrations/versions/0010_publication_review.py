@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.sql import load
+
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
@@ -32,22 +34,6 @@ KINDS_NOW = (
 
 # Whatever the insert says, a report's text starts unreviewed; text that changes later
 # (a correction, a merge) loses its publication and is reviewed again.
-_TEXT_REVIEW_FUNCTION = """
-CREATE FUNCTION incidents_text_review() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'UPDATE' AND NEW.description IS NOT DISTINCT FROM OLD.description THEN
-        RETURN NEW;
-    END IF;
-    NEW.text_review := CASE WHEN coalesce(btrim(NEW.description), '') = '' THEN 'none'
-                            ELSE 'pending' END;
-    NEW.published_description := NULL;
-    NEW.text_reviewed_by_id := NULL;
-    NEW.text_reviewed_at := NULL;
-    RETURN NEW;
-END
-$$
-"""
-
 _TEXT_REVIEW_TRIGGER = """
 CREATE TRIGGER incidents_text_review
 BEFORE INSERT OR UPDATE OF description ON incidents
@@ -100,7 +86,7 @@ def upgrade() -> None:
         ["region_id", "id"],
         postgresql_where=sa.text("text_review = 'pending'"),
     )
-    op.execute(_TEXT_REVIEW_FUNCTION)
+    op.execute(load("incidents_text_review.v1"))
     op.execute(_TEXT_REVIEW_TRIGGER)
 
     op.add_column(

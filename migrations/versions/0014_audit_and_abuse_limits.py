@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations.sql import load
+
 revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
@@ -20,11 +22,6 @@ depends_on: str | Sequence[str] | None = None
 # every role, the application's included (a REVOKE alone does not bind a table's owner).
 # Only disabling the triggers, which takes the table's owner or a superuser, gets round it.
 _APPEND_ONLY = """
-CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END $$;
 CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
@@ -36,40 +33,10 @@ REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM PUBLIC;
 # an incident's status step (its event row), a work order's status, an account's role,
 # area or activation.
 _STATE_CHANGES = """
-CREATE FUNCTION audit_incident_event() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.to_status IS NOT NULL AND NEW.to_status IS DISTINCT FROM NEW.from_status THEN
-        INSERT INTO audit_log (action, actor_id, actor_role, subject_type, subject_id, detail)
-        VALUES ('state_change', NEW.actor_id, NEW.actor_role, 'incident',
-                NEW.incident_id::text,
-                jsonb_build_object('event', NEW.kind, 'from', NEW.from_status,
-                                   'to', NEW.to_status));
-    END IF;
-    RETURN NULL;
-END $$;
 CREATE TRIGGER incident_events_audit AFTER INSERT ON incident_events
     FOR EACH ROW EXECUTE FUNCTION audit_incident_event();
-
-CREATE FUNCTION audit_work_order_status() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO audit_log (action, subject_type, subject_id, detail)
-    VALUES ('state_change', 'work_order', NEW.id::text,
-            jsonb_build_object('from', CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END,
-                               'to', NEW.status));
-    RETURN NULL;
-END $$;
 CREATE TRIGGER work_orders_audit AFTER INSERT OR UPDATE OF status ON work_orders
     FOR EACH ROW EXECUTE FUNCTION audit_work_order_status();
-
-CREATE FUNCTION audit_account_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO audit_log (action, subject_type, subject_id, detail)
-    VALUES ('account_change', 'user', NEW.id::text,
-            jsonb_build_object('username', NEW.username, 'role', NEW.role,
-                               'region_id', NEW.region_id, 'active', NEW.is_active,
-                               'op', lower(TG_OP)));
-    RETURN NULL;
-END $$;
 CREATE TRIGGER users_audit AFTER INSERT OR UPDATE OF role, region_id, is_active ON users
     FOR EACH ROW EXECUTE FUNCTION audit_account_change();
 """
@@ -97,7 +64,10 @@ def upgrade() -> None:
     op.create_index("ix_audit_log_action_id", "audit_log", ["action", "id"])
     op.create_index("ix_audit_log_actor_id", "audit_log", ["actor_id", "id"])
     op.create_index("ix_audit_log_subject", "audit_log", ["subject_type", "subject_id", "id"])
+    op.execute(load("audit_log_append_only"))
     op.execute(_APPEND_ONLY)
+    for function in ("audit_incident_event", "audit_work_order_status", "audit_account_change"):
+        op.execute(load(function))
     op.execute(_STATE_CHANGES)
     op.add_column("incidents", sa.Column("anonymised_at", sa.DateTime(timezone=True)))
 
