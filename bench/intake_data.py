@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 import shapely
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from bench.common import Clock, float8_column, run_gridgov
+from bench.common import Clock, float8_column, insert_history, run_gridgov
 from gis.coords import wgs84_to_gcj02
 from gis.database import ensure_database
 
@@ -235,30 +234,16 @@ def load_history(
                 CopyField.integers(closed_age_s[order], closed_age_s[order] >= 0, width=8),
             ],
         )
-    started = time.perf_counter()
-    for first in range(0, n, PRELOAD_CHUNK):
-        with engine.begin() as conn:
-            conn.execute(
-                text(f"""
-                INSERT INTO incidents (tracking_number, secret_hash, category_code, status,
-                    location, input_lon, input_lat, input_system, cell_id, region_id,
-                    routing_rule, responsible_level, channel, created_at, updated_at,
-                    closed_at)
-                SELECT '{PRELOAD_PREFIX}' || lpad(h.n::text, 9, '0'), 'bench', h.category,
-                    h.status, ST_SetSRID(ST_MakePoint(h.lon, h.lat), 4326), h.lon, h.lat,
-                    'wgs84', c.id, c.community_id, 'inside', 'primary', 'hotline',
-                    now() - make_interval(secs => h.age_s),
-                    now() - make_interval(secs => coalesce(h.closed_age_s, h.age_s)),
-                    now() - make_interval(secs => h.closed_age_s)
-                FROM bench_intake_history h JOIN grid_cells c ON c.id = h.cell_id
-                WHERE h.n >= :first AND h.n < :last
-                ORDER BY h.n"""),
-                {"first": first, "last": first + PRELOAD_CHUNK},
-            )
-        done = min(first + PRELOAD_CHUNK, n)
-        say(f"  history: {done:,} / {n:,} ({done / (time.perf_counter() - started):,.0f}/s)")
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE bench_intake_history"))
+    insert_history(
+        engine,
+        "bench_intake_history",
+        "c.id = s.cell_id",
+        prefix=PRELOAD_PREFIX,
+        channel="hotline",
+        rows=n,
+        chunk=PRELOAD_CHUNK,
+        say=say,
+    )
     say("VACUUM ANALYZE")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f"VACUUM ANALYZE {', '.join(INTAKE_TABLES)}"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import numpy as np
 from sqlalchemy import Engine, text
@@ -14,6 +13,7 @@ from sqlalchemy.engine import make_url
 from bench.common import (
     Clock,
     float8_column,
+    insert_history,
     run_gridgov,
 )
 from bench.district import BENCH_CRS, District
@@ -156,33 +156,16 @@ def load_incidents(
                 CopyField.integers(columns["closed_age_s"], columns["closed_age_s"] >= 0, width=8),
             ],
         )
-    started = time.perf_counter()
-    for first in range(0, n, LOAD_CHUNK):
-        with engine.begin() as conn:
-            conn.execute(
-                text(f"""
-                INSERT INTO incidents (tracking_number, secret_hash, category_code, status,
-                    location, input_lon, input_lat, input_system, cell_id, region_id,
-                    routing_rule, responsible_level, channel, created_at, updated_at,
-                    closed_at)
-                SELECT 'B' || lpad(s.n::text, 9, '0'), 'bench', s.category, s.status,
-                    ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326), s.lon, s.lat, 'wgs84',
-                    c.id, c.community_id, 'inside', 'primary', 'web',
-                    now() - make_interval(secs => s.age_s),
-                    now() - make_interval(secs => coalesce(s.closed_age_s, s.age_s)),
-                    now() - make_interval(secs => s.closed_age_s)
-                FROM {STAGING} s
-                JOIN grid_cells c ON c.code = s.cell_code AND c.active_to IS NULL
-                WHERE s.n >= :first AND s.n < :last
-                ORDER BY s.n
-            """),
-                {"first": first, "last": first + LOAD_CHUNK},
-            )
-        done = min(first + LOAD_CHUNK, n)
-        rate = done / (time.perf_counter() - started)
-        say(f"  incidents: {done:,} / {n:,} inserted ({rate:,.0f}/s, triggers and indexes)")
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE {STAGING}"))
+    insert_history(
+        engine,
+        STAGING,
+        "c.code = s.cell_code AND c.active_to IS NULL",
+        prefix="B",
+        channel="web",
+        rows=n,
+        chunk=LOAD_CHUNK,
+        say=say,
+    )
     say("VACUUM ANALYZE")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE incidents, incident_tile_bins, grid_cells, regions"))
