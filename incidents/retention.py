@@ -127,55 +127,34 @@ def _anonymise_batch(conn: Connection, ids: list[int], report: RetentionReport) 
         ).scalar_one()
         report.changed[f"{table}.{column}"] += n
 
-    # The description: redacted in place; its publication state (decision, published text,
-    # reviewer and time) is put back as it was, since the review trigger would otherwise
-    # send an already published text back for review.
-    kept = conn.execute(
+    # The description: phone and ID numbers redacted below, in the statement that marks
+    # the report anonymised, which the review trigger lets keep its publication
+    # (migrations/sql/incidents_text_review.sql).
+    descriptions = conn.execute(
         text(
-            "SELECT id, description, text_review, published_description, text_reviewed_by_id, "
-            "text_reviewed_at FROM incidents WHERE id = ANY(:ids) AND description IS NOT NULL"
+            "SELECT id, description FROM incidents WHERE id = ANY(:ids) AND description IS NOT NULL"
         ),
         {"ids": ids},
     ).all()
-    changed = [
-        (row.id, cleaned, *row[2:])
-        for row in kept
+    redacted = {
+        row.id: cleaned
+        for row in descriptions
         if (cleaned := redact(row.description)) != row.description
-    ]
-    report.changed["report descriptions redacted"] += len(changed)
-    if changed and not report.dry_run:
-        row_ids, cleaned, reviews, published, reviewers, reviewed_at = map(
-            list, zip(*changed, strict=True)
-        )
-        _set_each(conn, "incidents", row_ids, {"description": cleaned})
-        conn.execute(
-            text(
-                "UPDATE incidents t SET text_review = v.review, "
-                "published_description = v.published, "
-                "text_reviewed_by_id = v.reviewer, text_reviewed_at = v.reviewed_at "
-                "FROM unnest(CAST(:ids AS bigint[]), CAST(:reviews AS text[]), "
-                "CAST(:published AS text[]), CAST(:reviewers AS int[]), "
-                "CAST(:reviewed_at AS timestamptz[])) AS v(id, review, published, reviewer, "
-                "reviewed_at) WHERE t.id = v.id"
-            ),
-            {
-                "ids": row_ids,
-                "reviews": reviews,
-                "published": published,
-                "reviewers": reviewers,
-                "reviewed_at": reviewed_at,
-            },
-        )
+    }
+    report.changed["report descriptions redacted"] += len(redacted)
     for table, column, kind in REDACTED_COLUMNS:
         _redact_column(conn, table, column, ids, report, kind)
     if report.dry_run:
         return
     conn.execute(
         text(
-            "UPDATE incidents SET reporter_name = NULL, reporter_phone = NULL, reporter_id = NULL, "
-            "anonymised_at = now() WHERE id = ANY(:ids)"
+            "UPDATE incidents t SET reporter_name = NULL, reporter_phone = NULL, "
+            "reporter_id = NULL, anonymised_at = now(), "
+            "description = coalesce(v.description, t.description) "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:descriptions AS text[])) "
+            "AS v(id, description) WHERE t.id = v.id"
         ),
-        {"ids": ids},
+        {"ids": ids, "descriptions": [redacted.get(i) for i in ids]},
     )
     conn.execute(
         text(
