@@ -21,7 +21,7 @@ cells, no figures) and /statistics/staff per street over a year (the other aggre
 over the whole area). Target (issue 19): the district level at 10,000 cells and
 1,000,000 reports p50 <= 200 ms. The machine's load while timing is printed, and no
 verdict is given when other processes used more than a quarter of a core
-(bench.common.MachineWatch). Progress goes to stderr; the figures table and one JSON
+(bench.machine.MachineWatch). Progress goes to stderr; the figures table and one JSON
 line go to stdout.
 """
 

@@ -19,7 +19,7 @@ tiles on the next animation frame, which the DOM does not show: up to ~16 ms uns
 
 Targets: scripts + stylesheets <= 300 kB on the wire (first visit, empty cache); time
 to interactive <= 1.5 s (p50 of the cold loads). The machine's load during the run is
-printed; when other processes used more than a quarter of a core (bench.common.
+printed; when other processes used more than a quarter of a core (bench.machine.
 MachineWatch; the browsers and servers this bench starts are its own) no verdict is
 given: the figures are then shown but not judged. Progress goes to stderr; the table and one JSON
 line go to stdout; the exit status is 1 when a page did not load cleanly.

@@ -9,7 +9,7 @@ Targets (issue 19): 1,000,000 buildings imported and linked to 10,000 cells in a
 ratio counts only what the product adds; the text-COPY baseline is shown for reference);
 lookup p50 at most 2x the raw GiST lookup. The machine's load over the timed parts is
 printed, and no target is called met or missed when other processes used more than a
-quarter of a core (bench.common.MachineWatch). Progress goes to stderr; the figures table
+quarter of a core (bench.machine.MachineWatch). Progress goes to stderr; the figures table
 and one JSON line go to stdout.
 """
 
