@@ -207,7 +207,6 @@ def render_page(template: str, ctx: PageContext, path: str, **data: Any) -> str:
     config = {
         "lang": ctx.lang,
         "strings": labels,
-        "basemapUrl": ctx.basemap_url,
         "extent": ctx.extent,
         "statusColours": STATUS_COLOURS,
         "assetsVersion": assets_version(),

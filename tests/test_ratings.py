@@ -18,7 +18,9 @@ from tests.factories import auth_headers, make_scene, metres_point
 
 @pytest.fixture
 async def scene(db):
-    return await make_scene(db, "cm_a", "cm_a2", "cm_b", "street", "district", "resident", "neighbour")
+    return await make_scene(
+        db, "cm_a", "cm_a2", "cm_b", "street", "district", "resident", "neighbour"
+    )
 
 
 async def _act(client, settings, user, number, action, **body):
@@ -174,9 +176,7 @@ async def test_staff_record_a_rating_given_by_phone_with_the_channel(client, db,
     recorded = await _rate(client, settings, number, users["cm_a2"], channel="phone", overall=4)
     assert recorded.status_code == 201 and recorded.json()["channel"] == "phone"
     history = (
-        await client.get(
-            f"/reports/{number}/rating", headers=auth_headers(users["cm_a"], settings)
-        )
+        await client.get(f"/reports/{number}/rating", headers=auth_headers(users["cm_a"], settings))
     ).json()
     assert [(r["channel"], r["recorded_by"]) for r in history["ratings"]] == [("phone", "cm-a2")]
 

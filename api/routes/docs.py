@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import SettingsDep
 from api.headers import security_headers
-from api.routes.pages import Lang
+from api.routes.pages import Lang, page_context
 from gis.settings import Settings
 from maps.assets import VENDOR_DIR
-from maps.pages import PageContext, pick_language, render_page
+from maps.pages import render_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,17 +37,21 @@ def _redoc_policy(basemap_url: str | None) -> str:
     return policy + "; worker-src 'self' blob:"
 
 
-def _page(request: Request, settings: Settings, lang: str | None,
-          ui: Literal["swagger", "redoc"], path: str) -> str:
+def _page(
+    request: Request,
+    settings: Settings,
+    lang: str | None,
+    ui: Literal["swagger", "redoc"],
+    path: str,
+) -> str:
     """The page for Swagger UI or Redoc (a shell; docs.js starts the viewer)."""
-    ctx = PageContext(
-        lang=pick_language(lang, settings.default_language),
-        basemap_url=None,
-        extent=(0.0, 0.0, 0.0, 0.0),  # no map on these pages
-    )
+    ctx = page_context(settings, lang)
     missing = [name for name in _VENDOR[ui] if not (VENDOR_DIR / name).is_file()]
     return render_page(
-        "docs.html", ctx, path, ui=ui,
+        "docs.html",
+        ctx,
+        path,
+        ui=ui,
         openapiUrl=request.app.openapi_url,
         oauth2RedirectUrl=OAUTH2_REDIRECT_PATH,
         vendorMissing=missing,
@@ -65,8 +69,10 @@ async def swagger_ui(request: Request, settings: SettingsDep, lang: Lang = None)
 async def redoc(request: Request, settings: SettingsDep, lang: Lang = None) -> HTMLResponse:
     """Redoc: the API reference on one page."""
     # Set here, so api/headers.py leaves this page's policy alone.
-    return HTMLResponse(_page(request, settings, lang, "redoc", "/redoc"),
-                        headers={"Content-Security-Policy": _redoc_policy(settings.basemap_url)})
+    return HTMLResponse(
+        _page(request, settings, lang, "redoc", "/redoc"),
+        headers={"Content-Security-Policy": _redoc_policy(settings.basemap_url)},
+    )
 
 
 @router.get(OAUTH2_REDIRECT_PATH, name="swagger_ui_redirect", response_class=HTMLResponse)

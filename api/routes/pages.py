@@ -46,14 +46,21 @@ _MAX_MAP_FEATURES = 2000
 _MAX_DASHBOARD_CELLS = 1000
 
 
-async def _context(session: SessionDep, settings: SettingsDep, lang: str | None) -> PageContext:
-    """Language, base map and the first view (all grid cells; else mainland China)."""
-    extent = await cells_extent(session) or _CHINA
+def page_context(
+    settings: Settings, lang: str | None, extent: tuple[float, float, float, float] = _CHINA
+) -> PageContext:
+    """Language, base map and where the page's map opens; a page without a map keeps the
+    default and asks the database nothing."""
     return PageContext(
         lang=pick_language(lang, settings.default_language),
         basemap_url=settings.basemap_url,
         extent=extent,
     )
+
+
+async def _context(session: SessionDep, settings: SettingsDep, lang: str | None) -> PageContext:
+    """A map page's context: its map opens on all grid cells (else mainland China)."""
+    return page_context(settings, lang, await cells_extent(session) or _CHINA)
 
 
 def _bounded_collection(features: list[dict], limit: int) -> GeoJSONResponse:
@@ -81,8 +88,9 @@ async def map_page(session: SessionDep, settings: SettingsDep, lang: Lang = None
 @cache
 def _schema_rule(field: str, rule: str) -> object:
     """A constraint of a ReportIn field as its JSON schema states it (e.g. a pattern)."""
-    (declared,) = (s for s in ReportIn.model_json_schema()["properties"][field]["anyOf"]
-                   if rule in s)
+    (declared,) = (
+        s for s in ReportIn.model_json_schema()["properties"][field]["anyOf"] if rule in s
+    )
     return declared[rule]
 
 
@@ -105,48 +113,63 @@ def report_form_limits(settings: Settings) -> dict[str, object]:
 # warning this long before; the terminal's start URL may set both (?idle=&warn=).
 KIOSK_IDLE_SECONDS = 120
 KIOSK_WARN_SECONDS = 20
-KioskIdle = Annotated[int, Query(ge=10, le=3600, description="kiosk: seconds without input "
-                                 "before the form is cleared")]
+KioskIdle = Annotated[
+    int,
+    Query(ge=10, le=3600, description="kiosk: seconds without input before the form is cleared"),
+]
 KioskWarn = Annotated[int, Query(ge=3, le=600, description="kiosk: seconds of warning")]
 
 
 @router.get("/report", response_class=HTMLResponse, include_in_schema=False)
 async def report_page(
-    session: SessionDep, settings: SettingsDep, lang: Lang = None,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: Lang = None,
     kiosk: Annotated[bool, Query(description="the self-service terminal layout")] = False,
-    idle: KioskIdle = KIOSK_IDLE_SECONDS, warn: KioskWarn = KIOSK_WARN_SECONDS,
+    idle: KioskIdle = KIOSK_IDLE_SECONDS,
+    warn: KioskWarn = KIOSK_WARN_SECONDS,
 ) -> HTMLResponse:
     """The resident's report form; with kiosk=1 its self-service terminal layout."""
     if kiosk:
         return await kiosk_page(session, settings, lang, idle, warn)
-    ctx = await _context(session, settings, lang)
+    return _report_form(await _context(session, settings, lang), settings, "/report", None)
+
+
+def _report_form(
+    ctx: PageContext, settings: Settings, path: str, kiosk: dict[str, object] | None
+) -> HTMLResponse:
     return HTMLResponse(
         render_page(
-            "report.html", ctx, "/report", excludedCategories=sorted(DECLARATION_CATEGORIES),
-            limits=report_form_limits(settings), kiosk=None,
+            "report.html",
+            ctx,
+            path,
+            excludedCategories=sorted(DECLARATION_CATEGORIES),
+            limits=report_form_limits(settings),
+            kiosk=kiosk,
         )
     )
 
 
 @router.get("/kiosk", response_class=HTMLResponse, include_in_schema=False)
 async def kiosk_page(
-    session: SessionDep, settings: SettingsDep, lang: Lang = None,
-    idle: KioskIdle = KIOSK_IDLE_SECONDS, warn: KioskWarn = KIOSK_WARN_SECONDS,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: Lang = None,
+    idle: KioskIdle = KIOSK_IDLE_SECONDS,
+    warn: KioskWarn = KIOSK_WARN_SECONDS,
 ) -> HTMLResponse:
     """The report form for a self-service terminal in a community service centre: touch
     only, no sign-in, no way out of the flow, cleared after `idle` seconds without input
     (kiosk.js), a printable receipt."""
     if warn >= idle:
-        raise InvalidInput("warn must be shorter than idle", "提醒时间必须短于空闲时间",
-                           field="warn")
-    ctx = await _context(session, settings, lang)
-    return HTMLResponse(
-        render_page(
-            "report.html", ctx, "/kiosk", excludedCategories=sorted(DECLARATION_CATEGORIES),
-            limits=report_form_limits(settings),
-            kiosk={"idleSeconds": idle, "warnSeconds": warn,
-                   "home": f"/kiosk?idle={idle}&warn={warn}"},
+        raise InvalidInput(
+            "warn must be shorter than idle", "提醒时间必须短于空闲时间", field="warn"
         )
+    return _report_form(
+        await _context(session, settings, lang),
+        settings,
+        "/kiosk",
+        {"idleSeconds": idle, "warnSeconds": warn, "home": f"/kiosk?idle={idle}&warn={warn}"},
     )
 
 
@@ -155,25 +178,26 @@ def _with_lang(path: str, lang: str | None) -> str:
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def front_page(
-    session: SessionDep, settings: SettingsDep, lang: Lang = None
-) -> HTMLResponse:
+async def front_page(settings: SettingsDep, lang: Lang = None) -> HTMLResponse:
     """The front door: report a hazard, find a report, the public map, the published
     好差评 figures, and a resident's own reports."""
-    ctx = await _context(session, settings, lang)
+    ctx = page_context(settings, lang)
     return HTMLResponse(render_page("index.html", ctx, "/", lookup_error=None, typed=""))
 
 
 def _lookup_page(ctx: PageContext, typed: str, status: int) -> HTMLResponse:
     """The look-up form alone; with what was typed and why it is not a number."""
     error = strings()[ctx.lang]["idx_number_invalid"] if typed else None
-    return HTMLResponse(render_page("track.html", ctx, "/track", number=None,
-                                    lookup_error=error, typed=typed), status_code=status)
+    return HTMLResponse(
+        render_page("track.html", ctx, "/track", number=None, lookup_error=error, typed=typed),
+        status_code=status,
+    )
 
 
 @router.get("/track", response_class=HTMLResponse, include_in_schema=False)
 async def track_lookup(
-    session: SessionDep, settings: SettingsDep, lang: Lang = None,
+    settings: SettingsDep,
+    lang: Lang = None,
     number: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     """Find a report by its number (the front page's form sends it here): a number as
@@ -182,14 +206,13 @@ async def track_lookup(
     canonical = canonical_tracking_number(number) if number else None
     if canonical:
         return RedirectResponse(_with_lang(f"/track/{canonical}", lang), status_code=303)
-    ctx = await _context(session, settings, lang)
+    ctx = page_context(settings, lang)
     return _lookup_page(ctx, (number or "").strip(), 400 if number and number.strip() else 200)
 
 
 @router.get("/track/{tracking_number}", response_class=HTMLResponse, include_in_schema=False)
 async def track_page(
     tracking_number: Annotated[str, Path(max_length=100)],
-    session: SessionDep,
     settings: SettingsDep,
     lang: Lang = None,
 ) -> Response:
@@ -198,25 +221,28 @@ async def track_page(
     canonical = canonical_tracking_number(tracking_number)
     if canonical and canonical != tracking_number:
         return RedirectResponse(_with_lang(f"/track/{canonical}", lang), status_code=308)
-    ctx = await _context(session, settings, lang)
+    ctx = page_context(settings, lang)
     if canonical is None:
         return _lookup_page(ctx, tracking_number.strip(), 404)
     return HTMLResponse(
-        render_page("track.html", ctx, f"/track/{tracking_number}", number=tracking_number,
-                    lookup_error=None, typed="",
-                    # The rating form shows only while the report may still be rated.
-                    ratingPeriodDays=settings.rating_period_days)
+        render_page(
+            "track.html",
+            ctx,
+            f"/track/{tracking_number}",
+            number=tracking_number,
+            lookup_error=None,
+            typed="",
+            # The rating form shows only while the report may still be rated.
+            ratingPeriodDays=settings.rating_period_days,
+        )
     )
 
 
 @router.get("/my-reports", response_class=HTMLResponse, include_in_schema=False)
-async def my_reports_page(
-    session: SessionDep, settings: SettingsDep, lang: Lang = None
-) -> HTMLResponse:
+async def my_reports_page(settings: SettingsDep, lang: Lang = None) -> HTMLResponse:
     """A signed-in resident's own reports and notifications: a shell with a sign-in form;
     its data (GET /reports/mine, GET /inbox) needs the resident's token."""
-    ctx = await _context(session, settings, lang)
-    return HTMLResponse(render_page("my_reports.html", ctx, "/my-reports"))
+    return HTMLResponse(render_page("my_reports.html", page_context(settings, lang), "/my-reports"))
 
 
 @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
@@ -243,9 +269,15 @@ def case_rules() -> dict[str, object]:
     action needs and leads to (incidents.lifecycle), when a check-in is possible, and
     which roles manage; so an action queued offline shows the state it will lead to."""
     return {
-        "actions": {a.name: {"sources": sorted(a.sources), "target": a.target,
-                             "actor": a.actor.value, "needsNote": a.needs_note}
-                    for a in ACTIONS.values()},
+        "actions": {
+            a.name: {
+                "sources": sorted(a.sources),
+                "target": a.target,
+                "actor": a.actor.value,
+                "needsNote": a.needs_note,
+            }
+            for a in ACTIONS.values()
+        },
         "openStatuses": sorted(OPEN),
         "checkInStatuses": sorted(CHECK_IN_STATUSES),
         "managerRoles": sorted(role.value for role in MANAGER_ROLES),
@@ -263,20 +295,24 @@ async def case_page(
     caller's actions; its data (GET /incidents/{number}) needs a staff token."""
     ctx = await _context(session, settings, lang)
     return HTMLResponse(
-        render_page("case.html", ctx, f"/case/{tracking_number}", number=tracking_number,
-                    limits=report_form_limits(settings), mapAppUrl=settings.map_app_url,
-                    checkinRadiusM=settings.checkin_radius_m, **case_rules())
+        render_page(
+            "case.html",
+            ctx,
+            f"/case/{tracking_number}",
+            number=tracking_number,
+            limits=report_form_limits(settings),
+            mapAppUrl=settings.map_app_url,
+            checkinRadiusM=settings.checkin_radius_m,
+            **case_rules(),
+        )
     )
 
 
 @router.get("/desk", response_class=HTMLResponse, include_in_schema=False)
-async def desk_page(
-    session: SessionDep, settings: SettingsDep, lang: Lang = None
-) -> HTMLResponse:
+async def desk_page(settings: SettingsDep, lang: Lang = None) -> HTMLResponse:
     """The managers' desk: report lists by cell or region, assignment, verification,
     extension and transfer decisions, publication review, the 好差评 desk."""
-    ctx = await _context(session, settings, lang)
-    return HTMLResponse(render_page("desk.html", ctx, "/desk"))
+    return HTMLResponse(render_page("desk.html", page_context(settings, lang), "/desk"))
 
 
 @router.get("/dashboard/cells.geojson", response_class=GeoJSONResponse)
@@ -289,8 +325,9 @@ async def dashboard_cells(
     figures (no personal data); at most 1,000, by code."""
     box = parse_bbox(bbox, required=True)
     scope = None if principal.is_admin else principal.region_path
-    features = await cell_coverage(session, scope, box, datetime.now(UTC),
-                                   limit=_MAX_DASHBOARD_CELLS)
+    features = await cell_coverage(
+        session, scope, box, datetime.now(UTC), limit=_MAX_DASHBOARD_CELLS
+    )
     return _bounded_collection(features, _MAX_DASHBOARD_CELLS)
 
 
@@ -332,8 +369,9 @@ async def public_incidents(
 async def service_worker() -> FileResponse:
     """The staff pages' service worker, at the root so that its scope is the whole site;
     always revalidated, so a new release takes over at the next visit."""
-    return FileResponse(SERVICE_WORKER, media_type="text/javascript",
-                        headers={"Cache-Control": "no-cache"})
+    return FileResponse(
+        SERVICE_WORKER, media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )
 
 
 @router.get("/manifest.webmanifest", include_in_schema=False)
@@ -342,12 +380,23 @@ async def web_manifest(settings: SettingsDep, lang: Lang = None) -> JSONResponse
     labels = strings()[pick_language(lang, settings.default_language)]
     return JSONResponse(
         {
-            "name": labels["app_name"], "short_name": labels["app_short_name"],
+            "name": labels["app_name"],
+            "short_name": labels["app_short_name"],
             "lang": pick_language(lang, settings.default_language),
-            "start_url": "/worker", "scope": "/", "display": "standalone",
-            "background_color": "#ffffff", "theme_color": "#1f4e79",
-            "icons": [{"src": f"/static/icons/icon-{size}.png", "sizes": f"{size}x{size}",
-                       "type": "image/png", "purpose": "any"} for size in (192, 512)],
+            "start_url": "/worker",
+            "scope": "/",
+            "display": "standalone",
+            "background_color": "#ffffff",
+            "theme_color": "#1f4e79",
+            "icons": [
+                {
+                    "src": f"/static/icons/icon-{size}.png",
+                    "sizes": f"{size}x{size}",
+                    "type": "image/png",
+                    "purpose": "any",
+                }
+                for size in (192, 512)
+            ],
         },
         media_type="application/manifest+json",
     )

@@ -27,21 +27,13 @@
   // sign-out (staff.js), so one person's reports do not stay for the next.
   var STORE_KEY = "gridgov.data.case.";
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text !== undefined && text !== null) { node.textContent = text; }
-    return node;
-  }
 
   function say(text, kind) {
     message.textContent = text;
     message.className = "case-message" + (kind ? " is-" + kind : "");
   }
 
-  function when(iso) {
-    return iso ? new Date(iso).toLocaleString(EN ? "en-GB" : "zh-CN", { hour12: false }) : "—";
-  }
+  function when(iso) { return gg.dateTime(iso) || "—"; }
 
   function span(ms) {
     var minutes = Math.round(Math.abs(ms) / 60000);
@@ -49,15 +41,6 @@
     var hours = Math.floor(minutes / 60);
     if (hours < 48) { return gg.format(t.case_hours, { h: hours }); }
     return gg.format(t.case_days, { d: Math.floor(hours / 24), h: hours % 24 });
-  }
-
-  /* Metres between two WGS84 points (haversine; plenty for a walk to the spot). */
-  function metres(a, b) {
-    var rad = Math.PI / 180, R = 6371008.8;
-    var dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
-    var h = Math.sin(dLat / 2) * Math.sin(dLat / 2) +
-      Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) * Math.sin(dLon / 2);
-    return 2 * R * Math.asin(Math.sqrt(h));
   }
 
   function distanceText(m) { return m < 1000 ? Math.round(m) + " m" : (m / 1000).toFixed(1) + " km"; }
@@ -129,8 +112,8 @@
     var answers = document.getElementById("case-answers");
     answers.textContent = "";
     Object.keys(report.answers || {}).forEach(function (k) {
-      answers.appendChild(el("dt", {}, k));
-      answers.appendChild(el("dd", {}, String(report.answers[k])));
+      answers.appendChild(gg.el("dt", {}, k));
+      answers.appendChild(gg.el("dd", {}, String(report.answers[k])));
     });
     var contact = document.getElementById("case-contact");
     contact.textContent = "";
@@ -138,7 +121,7 @@
     if (c && (c.name || c.phone)) {
       contact.appendChild(document.createTextNode((c.name || "") + " "));
       if (c.phone) {
-        var call = el("a", { href: "tel:" + c.phone, "class": "button-link" }, t.case_call + " " + c.phone);
+        var call = gg.el("a", { href: "tel:" + c.phone, "class": "button-link" }, t.case_call + " " + c.phone);
         contact.appendChild(call);
       }
     } else if (c) {
@@ -167,7 +150,7 @@
       cell.textContent = t.case_distance_unknown;
       return;
     }
-    var m = metres(position, { lon: report.lon, lat: report.lat });
+    var m = gg.metres(position, { lon: report.lon, lat: report.lat });
     cell.textContent = distanceText(m);
     cell.dataset.metres = String(Math.round(m));
   }
@@ -183,16 +166,16 @@
       (item.files || []).forEach(function (f) { pendingPhotos.push({ blob: f.blob, stage: item.stage }); });
     });
     if (!photos.length && !pendingPhotos.length) {
-      list.appendChild(el("li", { "class": "hint" }, t.case_no_photos));
+      list.appendChild(gg.el("li", { "class": "hint" }, t.case_no_photos));
       return;
     }
     photos.forEach(function (p) {
-      var li = el("li", { "class": "case-photo stage-" + p.stage });
+      var li = gg.el("li", { "class": "case-photo stage-" + p.stage });
       var caption = (p.stage === "after" ? t.case_photo_after : t.case_photo_before) +
         (p.published ? " · " + t.case_photo_published : "");
-      var img = el("img", { alt: caption + " " + p.id, width: "160", height: "120", loading: "lazy" });
+      var img = gg.el("img", { alt: caption + " " + p.id, width: "160", height: "120", loading: "lazy" });
       li.appendChild(img);
-      li.appendChild(el("span", { "class": "photo-stage" }, caption));
+      li.appendChild(gg.el("span", { "class": "photo-stage" }, caption));
       list.appendChild(li);
       gg.staff.blobUrl(p.url + "?copy=thumbnail").then(function (u) {
         if (u) { photoUrls.push(u); img.src = u; }
@@ -202,9 +185,9 @@
       var u = URL.createObjectURL(p.blob);
       photoUrls.push(u);
       var caption = (p.stage === "after" ? t.case_photo_after : t.case_photo_before) + " · " + t.case_pending;
-      var li = el("li", { "class": "case-photo is-pending" });
-      li.appendChild(el("img", { alt: caption + " " + (i + 1), src: u, width: "160", height: "120" }));
-      li.appendChild(el("span", { "class": "photo-stage" }, caption));
+      var li = gg.el("li", { "class": "case-photo is-pending" });
+      li.appendChild(gg.el("img", { alt: caption + " " + (i + 1), src: u, width: "160", height: "120" }));
+      li.appendChild(gg.el("span", { "class": "photo-stage" }, caption));
       list.appendChild(li);
     });
   }
@@ -213,20 +196,20 @@
     var list = document.getElementById("case-timeline");
     list.textContent = "";
     (report.timeline || []).forEach(function (step) {
-      var li = el("li");
+      var li = gg.el("li");
       var what = step.to && step.kind !== "check_in" ? gg.statusLabel(step.to)
         : t["case_kind_" + step.kind] || step.kind;
       var head = when(step.at) + " · " + what +
         (step.actor ? " · " + step.actor : "");
-      li.appendChild(el("strong", {}, head));
-      if (step.note) { li.appendChild(el("p", {}, step.note)); }
+      li.appendChild(gg.el("strong", {}, head));
+      if (step.note) { li.appendChild(gg.el("p", {}, step.note)); }
       list.appendChild(li);
     });
     report.pending.forEach(function (item) {
-      var li = el("li", { "class": "is-pending" });
-      li.appendChild(el("strong", {}, item.label + " · " + t.case_pending));
+      var li = gg.el("li", { "class": "is-pending" });
+      li.appendChild(gg.el("strong", {}, item.label + " · " + t.case_pending));
       var note = item.json ? item.json.note : item.fields && item.fields.note;
-      if (note) { li.appendChild(el("p", {}, note)); }
+      if (note) { li.appendChild(gg.el("p", {}, note)); }
       list.appendChild(li);
     });
   }
@@ -235,7 +218,7 @@
     buttons.textContent = "";
     var names = actionList();
     names.forEach(function (name) {
-      var b = el("button", { type: "button", "class": "action action-" + name, "data-action": name }, label(name));
+      var b = gg.el("button", { type: "button", "class": "action action-" + name, "data-action": name }, label(name));
       b.addEventListener("click", function () { choose(name); });
       buttons.appendChild(b);
     });
@@ -272,25 +255,25 @@
     var problems = report.problems || [];
     box.hidden = problems.length === 0;
     problems.forEach(function (item) {
-      var li = el("li", { "class": "problem" });
-      li.appendChild(el("p", { "class": "error" }, gg.format(t.case_conflict, { label: item.label, why: item.error })));
+      var li = gg.el("li", { "class": "problem" });
+      li.appendChild(gg.el("p", { "class": "error" }, gg.format(t.case_conflict, { label: item.label, why: item.error })));
       var note = item.json ? item.json.note : item.fields && item.fields.note;
       if (note) {
-        li.appendChild(el("p", {}, t.case_your_note));
-        li.appendChild(el("blockquote", { "class": "kept-note" }, note));
+        li.appendChild(gg.el("p", {}, t.case_your_note));
+        li.appendChild(gg.el("blockquote", { "class": "kept-note" }, note));
       }
       (item.files || []).forEach(function (f, i) {
         var u = URL.createObjectURL(f.blob);
         photoUrls.push(u);
-        li.appendChild(el("img", { src: u, alt: t.case_photo_preview + " " + (i + 1), width: "120", height: "90", "class": "kept-photo" }));
+        li.appendChild(gg.el("img", { src: u, alt: t.case_photo_preview + " " + (i + 1), width: "120", height: "90", "class": "kept-photo" }));
       });
-      var retry = el("button", { type: "button", "class": "retry" }, t.case_retry);
+      var retry = gg.el("button", { type: "button", "class": "retry" }, t.case_retry);
       retry.addEventListener("click", function () { gg.queue.retry(item.seq).then(reload); });
-      var discard = el("button", { type: "button", "class": "discard secondary" }, t.case_discard);
+      var discard = gg.el("button", { type: "button", "class": "discard secondary" }, t.case_discard);
       discard.addEventListener("click", function () {
         if (window.confirm(t.case_discard_confirm)) { gg.queue.discard(item.seq).then(reload); }
       });
-      var fresh = el("button", { type: "button", "class": "secondary" }, t.case_reload);
+      var fresh = gg.el("button", { type: "button", "class": "secondary" }, t.case_reload);
       fresh.addEventListener("click", reload);
       li.appendChild(retry);
       li.appendChild(fresh);
@@ -317,25 +300,25 @@
   /* ---- actions --------------------------------------------------------------------- */
 
   function field(id, labelText, input) {
-    var wrap = el("div", { "class": "field" });
-    wrap.appendChild(el("label", { "for": id }, labelText));
+    var wrap = gg.el("div", { "class": "field" });
+    wrap.appendChild(gg.el("label", { "for": id }, labelText));
     input.id = id;
     input.name = id;
     wrap.appendChild(input);
-    var err = el("p", { "class": "error", id: id + "-error", role: "alert" });
+    var err = gg.el("p", { "class": "error", id: id + "-error", role: "alert" });
     wrap.appendChild(err);
     input.setAttribute("aria-describedby", id + "-error");
     return wrap;
   }
 
   function textarea(required) {
-    var a = el("textarea", { rows: "3", maxlength: "2000" });
+    var a = gg.el("textarea", { rows: "3", maxlength: "2000" });
     if (required) { a.required = true; }
     return a;
   }
 
   function camera() {
-    var input = el("input", { type: "file", accept: (config.limits.photoTypes || ["image/jpeg"]).join(","), capture: "environment", multiple: "" });
+    var input = gg.el("input", { type: "file", accept: (config.limits.photoTypes || ["image/jpeg"]).join(","), capture: "environment", multiple: "" });
     return input;
   }
 
@@ -371,31 +354,31 @@
     if (name === "checkin") { checkIn(); return; }
     if (!FORMS[name]) { act(name, {}); return; }
     form.textContent = "";
-    form.appendChild(el("h3", {}, label(name)));
+    form.appendChild(gg.el("h3", {}, label(name)));
     FORMS[name].forEach(function (spec) {
       var id = "f-" + spec[0], input;
       if (spec[0] === "before" || spec[0] === "after" || spec[0] === "photos") {
         input = camera();
       } else if (spec[0] === "until") {
-        input = el("input", { type: "datetime-local" });
+        input = gg.el("input", { type: "datetime-local" });
       } else if (spec[0] === "assignee" || spec[0] === "duplicate_of") {
-        input = el("input", { type: "text", autocomplete: "off" });
+        input = gg.el("input", { type: "text", autocomplete: "off" });
       } else {
         input = textarea(spec[2]);
       }
       form.appendChild(field(id, spec[1], input));
     });
     if (name === "note" && isManager()) {
-      var wrap = el("div", { "class": "field" });
-      var box = el("input", { type: "checkbox", id: "f-public" });
-      var lab = el("label", { "for": "f-public", "class": "inline" });
+      var wrap = gg.el("div", { "class": "field" });
+      var box = gg.el("input", { type: "checkbox", id: "f-public" });
+      var lab = gg.el("label", { "for": "f-public", "class": "inline" });
       lab.appendChild(box);
       lab.appendChild(document.createTextNode(" " + t.case_field_public));
       wrap.appendChild(lab);
       form.appendChild(wrap);
     }
-    var submit = el("button", { type: "submit", "class": "action-submit" }, t.case_submit + "：" + label(name));
-    var cancel = el("button", { type: "button", "class": "secondary" }, t.case_cancel);
+    var submit = gg.el("button", { type: "submit", "class": "action-submit" }, t.case_submit + "：" + label(name));
+    var cancel = gg.el("button", { type: "button", "class": "secondary" }, t.case_cancel);
     cancel.addEventListener("click", closeForm);
     form.appendChild(submit);
     form.appendChild(cancel);

@@ -40,10 +40,9 @@
   function fmt(key, values) { return gg.format(t[key], values || {}); }
 
   function when(iso) {
-    return iso ? new Date(iso).toLocaleString(config.lang === "en" ? "en-GB" : "zh-CN") : t.desk_no_due;
+    return gg.dateTime(iso) || t.desk_no_due;
   }
 
-  function categoryLabel(c) { return config.lang === "en" ? c.label_en : c.label_zh; }
 
   function make(tag, className, text) {
     var node = document.createElement(tag);
@@ -245,7 +244,7 @@
     var number = make("td", "desk-number");
     number.appendChild(caseLink(item.tracking_number));
     tr.appendChild(number);
-    tr.appendChild(cell(t.desk_col_category, categoryLabel(item.category)));
+    tr.appendChild(cell(t.desk_col_category, gg.labelOf(item.category)));
     tr.appendChild(cell(t.desk_col_address, item.address || t.desk_no_address));
     var status = cell(t.desk_col_status, gg.statusLabel(item.status));
     if (item.overdue) { status.appendChild(make("strong", "desk-flag", " · " + t.desk_overdue)); }
@@ -462,7 +461,7 @@
     li.dataset.review = x.tracking_number;
     var head = make("p", "desk-card-head");
     head.appendChild(caseLink(x.tracking_number));
-    head.appendChild(make("span", null, " · " + categoryLabel(x.category) + " · " + gg.statusLabel(x.status)));
+    head.appendChild(make("span", null, " · " + gg.labelOf(x.category) + " · " + gg.statusLabel(x.status)));
     li.appendChild(head);
     var reason = make("input");
     reason.type = "text";

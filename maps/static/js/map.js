@@ -33,7 +33,6 @@
     e.preventDefault();
   });
 
-  function labelOf(p) { return config.lang === "en" ? p.label_en : p.label_zh; }
 
   /* The legend's single source: each status's colour from the config, as a data-driven
      expression, so a point can only be drawn in its legend colour. */
@@ -104,7 +103,7 @@
 
   function popupContent(p) {
     var box = text("div", "map-popup");
-    box.appendChild(text("strong", "", labelOf(p)));
+    box.appendChild(text("strong", "", gg.labelOf(p)));
     box.appendChild(document.createElement("br"));
     box.appendChild(document.createTextNode(gg.statusLabel(p.status) + " · " + p.created_at.slice(0, 10)));
     return box;
@@ -138,7 +137,7 @@
     swatch.style.background = config.statusColours[p.status] || "#333333";
     item.appendChild(swatch);
     item.appendChild(text("span", "map-report-status", gg.statusLabel(p.status)));
-    item.appendChild(document.createTextNode(" · " + labelOf(p) + " · "));
+    item.appendChild(document.createTextNode(" · " + gg.labelOf(p) + " · "));
     var place = text("span", "map-report-place", t.map_place_unknown);
     place.dataset.index = String(index);
     item.appendChild(place);
@@ -146,7 +145,7 @@
     if (map) {
       var show = text("button", "link-button", t.map_show_on_map);
       show.type = "button";
-      show.setAttribute("aria-label", t.map_show_on_map + " · " + labelOf(p) + " · " + gg.statusLabel(p.status));
+      show.setAttribute("aria-label", t.map_show_on_map + " · " + gg.labelOf(p) + " · " + gg.statusLabel(p.status));
       show.addEventListener("click", function () {
         map.jumpTo({ center: f.geometry.coordinates, zoom: Math.max(map.getZoom(), CLUSTER_MAX_ZOOM + 2) });
         openPopup(f.geometry.coordinates, p);  // focus moves into the popup
@@ -172,7 +171,7 @@
     summary.textContent = parts.join(" ");
     fillTable("by-status", byStatus, gg.statusLabel);
     var labels = {};
-    features.forEach(function (f) { labels[f.properties.category] = labelOf(f.properties); });
+    features.forEach(function (f) { labels[f.properties.category] = gg.labelOf(f.properties); });
     fillTable("by-category", byCategory, function (code) { return categories[code] || labels[code] || code; });
     reportsEl.textContent = "";
     features.slice(0, LIST_LIMIT).forEach(function (f, i) { reportsEl.appendChild(listItem(f, i)); });
@@ -274,7 +273,7 @@
   }
 
   gg.fillCategories(select).then(function (list) {
-    list.forEach(function (c) { categories[c.code] = config.lang === "en" ? c.label_en : c.label_zh; });
+    list.forEach(function (c) { categories[c.code] = gg.labelOf(c); });
   });
   select.addEventListener("change", load);
   heatBox.addEventListener("change", function () {

@@ -10,7 +10,6 @@
 
   function byId(id) { return document.getElementById(id); }
 
-  function when(iso) { return iso ? new Date(iso).toLocaleString(lang) : ""; }
 
   function line(parent, text, className) {
     var p = document.createElement("p");
@@ -33,9 +32,9 @@
       link.href = "/track/" + encodeURIComponent(r.tracking_number) + "?lang=" + lang;
       link.textContent = r.tracking_number;
       item.appendChild(link);
-      line(item, lang === "en" ? r.category.label_en : r.category.label_zh);
+      line(item, gg.labelOf(r.category));
       line(item, t.status + colon + gg.statusLabel(r.status));
-      line(item, t.idx_mine_reported + colon + when(r.created_at));
+      line(item, t.idx_mine_reported + colon + gg.dateTime(r.created_at));
       if (r.status === "closed" && !r.rated) { line(item, t.idx_mine_rate, "mine-rate"); }
       list.appendChild(item);
     });
@@ -51,13 +50,13 @@
       var alert = { "alert.new_hazard": t.fol_notice_new, "alert.result": t.fol_notice_result }[n.topic];
       if (alert) {  // an area alert (my_alerts.js): public fields only
         line(item, gg.format(alert, { area: n.payload.area || "", number: n.tracking_number || "",
-          label: lang === "en" ? n.payload.label_en : n.payload.label_zh }));
+          label: gg.labelOf(n.payload) }));
       } else {
         line(item, status ? gg.format(t.idx_notice_status,
           { number: n.tracking_number || "", status: gg.statusLabel(status) })
           : (n.tracking_number || "") + " · " + n.topic);
       }
-      line(item, when(n.created_at));
+      line(item, gg.dateTime(n.created_at));
       list.appendChild(item);
     });
     if (!items.length) {  // a list holds only items

@@ -19,27 +19,12 @@ window.gg.nearbyReports = function (opts) {
   var asked = 0;
   var asResident = false;
 
-  function element(tag, attributes, text) {
-    var el = document.createElement(tag);
-    Object.keys(attributes || {}).forEach(function (name) { el.setAttribute(name, attributes[name]); });
-    if (text !== undefined) { el.textContent = text; }
-    return el;
-  }
-
   function clear() {
     asked++;
     list.textContent = "";
     box.hidden = true;
   }
 
-  /* A resident's token follows as the account; none (or staff's, or a kiosk): a phone. */
-  function whoFollows() {
-    var token = !kiosk && gg.staff && gg.staff.token();
-    if (!token) { return Promise.resolve(false); }
-    return gg.staff.get("/auth/me").then(function (me) {
-      return me.ok && me.body.role === "resident";
-    }, function () { return false; });
-  }
 
   function dayText(iso) {
     var parts = iso.split("-");
@@ -59,15 +44,10 @@ window.gg.nearbyReports = function (opts) {
       phoneInput.focus();
       return;
     }
-    var headers = { "Accept": "application/json", "Accept-Language": lang,
-                    "Content-Type": "application/json" };
-    if (asResident) { headers.Authorization = "Bearer " + gg.staff.token(); }
     button.disabled = true;
-    fetch("/reports/" + encodeURIComponent(report.tracking_number) + "/followers", {
-      method: "POST", headers: headers, body: JSON.stringify(asResident ? {} : { phone: phone })
-    }).then(function (res) {
-      return res.json().then(function (body) { return { ok: res.ok, status: res.status, body: body }; });
-    }).then(function (res) {
+    // A resident follows as the account; anyone else (staff, a kiosk) by phone.
+    gg.staff.api("POST", "/reports/" + encodeURIComponent(report.tracking_number) + "/followers",
+                 { json: asResident ? {} : { phone: phone }, anonymous: !asResident }).then(function (res) {
       if (res.ok) {
         status.textContent = gg.format(res.status === 201 ? t.rep_nearby_followed : t.rep_nearby_already,
                                        { n: res.body.followers });
@@ -90,24 +70,24 @@ window.gg.nearbyReports = function (opts) {
   }
 
   function item(report) {
-    var li = element("li", { "class": "rep-nearby-item" });
-    var label = lang === "en" ? report.category.label_en : report.category.label_zh;
-    li.appendChild(element("p", { "class": "rep-nearby-what" }, label + " · " + gg.statusLabel(report.status)));
+    var li = gg.el("li", { "class": "rep-nearby-item" });
+    var label = gg.labelOf(report.category);
+    li.appendChild(gg.el("p", { "class": "rep-nearby-what" }, label + " · " + gg.statusLabel(report.status)));
     var facts = gg.format(t.rep_nearby_facts, { place: report.place_label || t.rep_nearby_no_place,
                                                 day: dayText(report.created_on) });
     if (report.followers) { facts += gg.format(t.rep_nearby_followers, { n: report.followers }); }
-    li.appendChild(element("p", {}, facts));
+    li.appendChild(gg.el("p", {}, facts));
     var number = report.tracking_number;
-    var line = element("p", {});
+    var line = gg.el("p", {});
     line.appendChild(document.createTextNode(t.submitted));
     if (kiosk) {
-      line.appendChild(element("strong", {}, number));
+      line.appendChild(gg.el("strong", {}, number));
     } else {
-      line.appendChild(element("a", { href: "/track/" + encodeURIComponent(number) + "?lang=" + lang }, number));
+      line.appendChild(gg.el("a", { href: "/track/" + encodeURIComponent(number) + "?lang=" + lang }, number));
     }
     li.appendChild(line);
-    var status = element("p", { "class": "rep-nearby-status", "aria-live": "polite" });
-    var button = element("button", { type: "button", "class": "secondary rep-follow",
+    var status = gg.el("p", { "class": "rep-nearby-status", "aria-live": "polite" });
+    var button = gg.el("button", { type: "button", "class": "secondary rep-follow",
                                      "aria-label": gg.format(t.rep_nearby_follow_label, { number: number }) },
                          t.rep_nearby_follow);
     button.addEventListener("click", function () { follow(report, button, status); });
@@ -140,7 +120,8 @@ window.gg.nearbyReports = function (opts) {
       if (first) { first.focus(); }
     }
   });
-  whoFollows().then(function (resident) {
+  // A kiosk never follows as whoever signed in on the terminal's browser.
+  (kiosk ? Promise.resolve(false) : gg.staff.isResident()).then(function (resident) {
     asResident = resident;
     phoneField.hidden = resident;
   });

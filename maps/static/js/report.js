@@ -87,13 +87,7 @@
   function chars(text) { return Array.from(text).length; }
 
   /* A key that makes a resubmission after a lost answer safe (no second report). */
-  function newRetryKey() {
-    var bytes = new Uint8Array(16);
-    crypto.getRandomValues(bytes);
-    return "web-" + Array.prototype.map.call(bytes, function (b) {
-      return (b + 256).toString(16).slice(1);
-    }).join("");
-  }
+  function newRetryKey() { return "web-" + gg.staff.newKey(); }
 
   /* The message under a field; every control it describes is marked invalid or valid. */
   function showError(field, message) {
@@ -113,14 +107,6 @@
 
   // ---- category and its questions ----
 
-  function questionLabel(item) { return lang === "en" ? item.label_en : item.label_zh; }
-
-  function element(tag, attributes, text) {
-    var el = document.createElement(tag);
-    Object.keys(attributes || {}).forEach(function (name) { el.setAttribute(name, attributes[name]); });
-    if (text !== undefined) { el.textContent = text; }
-    return el;
-  }
 
   function rangeHint(q) {
     if (q.min === undefined && q.max === undefined) { return ""; }
@@ -132,46 +118,46 @@
   function questionField(q) {
     var id = "q-" + q.key;
     var errorId = id + "-error";
-    var label = questionLabel(q) + (q.required ? " " + t.rep_required : "");
+    var label = gg.labelOf(q) + (q.required ? " " + t.rep_required : "");
     var wrap;
     if (q.type === "boolean") {
-      wrap = element("fieldset", { "class": "field question" });
-      wrap.appendChild(element("legend", {}, label));
+      wrap = gg.el("fieldset", { "class": "field question" });
+      wrap.appendChild(gg.el("legend", {}, label));
       [["true", t.rep_yes, id], ["false", t.rep_no, id + "-no"]].forEach(function (option) {
-        var choice = element("label", { "class": "inline" });
-        choice.appendChild(element("input", { type: "radio", name: id, value: option[0],
+        var choice = gg.el("label", { "class": "inline" });
+        choice.appendChild(gg.el("input", { type: "radio", name: id, value: option[0],
                                               id: option[2], "aria-describedby": errorId }));
         choice.appendChild(document.createTextNode(option[1]));
         wrap.appendChild(choice);
       });
     } else {
-      wrap = element("div", { "class": "field question" });
-      wrap.appendChild(element("label", { "for": id }, label));
+      wrap = gg.el("div", { "class": "field question" });
+      wrap.appendChild(gg.el("label", { "for": id }, label));
       var describedBy = errorId;
       var control;
       if (q.type === "choice") {
-        control = element("select", { id: id });
-        control.appendChild(element("option", { value: "" }, t.rep_choose));
+        control = gg.el("select", { id: id });
+        control.appendChild(gg.el("option", { value: "" }, t.rep_choose));
         q.choices.forEach(function (c) {
-          control.appendChild(element("option", { value: c.value }, questionLabel(c)));
+          control.appendChild(gg.el("option", { value: c.value }, gg.labelOf(c)));
         });
       } else if (q.type === "number") {
-        control = element("input", { id: id, type: "number", inputmode: "decimal", step: "any" });
+        control = gg.el("input", { id: id, type: "number", inputmode: "decimal", step: "any" });
         if (q.min !== undefined) { control.setAttribute("min", q.min); }
         if (q.max !== undefined) { control.setAttribute("max", q.max); }
         var hint = rangeHint(q);
         if (hint) {
-          wrap.appendChild(element("p", { "class": "hint", id: id + "-hint" }, hint));
+          wrap.appendChild(gg.el("p", { "class": "hint", id: id + "-hint" }, hint));
           describedBy = id + "-hint " + errorId;
         }
       } else {
-        control = element("input", { id: id, type: "text" });
+        control = gg.el("input", { id: id, type: "text" });
       }
       control.setAttribute("aria-describedby", describedBy);
       if (q.required) { control.setAttribute("aria-required", "true"); }
       wrap.appendChild(control);
     }
-    wrap.appendChild(element("p", { "class": "error", id: errorId, "aria-live": "polite" }));
+    wrap.appendChild(gg.el("p", { "class": "error", id: errorId, "aria-live": "polite" }));
     return wrap;
   }
 
@@ -250,21 +236,21 @@
     var list = document.getElementById("tile-list");
     Array.prototype.forEach.call(select.options, function (option) {
       if (!option.value) { return; }
-      var tile = element("label", { "class": "rep-tile" });
-      var radio = element("input", { type: "radio", name: "category-tile", value: option.value,
+      var tile = gg.el("label", { "class": "rep-tile" });
+      var radio = gg.el("input", { type: "radio", name: "category-tile", value: option.value,
                                      "aria-describedby": "category-error" });
       radio.addEventListener("change", function () {
         select.value = option.value;
         onCategoryChange();
       });
-      var icon = element("img", { src: iconOf(option.value), alt: "", width: "64", height: "64" });
+      var icon = gg.el("img", { src: iconOf(option.value), alt: "", width: "64", height: "64" });
       // A category added later without its own picture still gets one.
       icon.addEventListener("error", function () {
         if (icon.src.indexOf("cat-community-other") < 0) { icon.src = iconOf("community.other"); }
       }, { once: true });
       tile.appendChild(radio);
       tile.appendChild(icon);
-      tile.appendChild(element("span", {}, option.textContent));
+      tile.appendChild(gg.el("span", {}, option.textContent));
       list.appendChild(tile);
     });
   }
@@ -606,14 +592,6 @@
     return body;
   }
 
-  function readAnswer(response) {
-    return response.text().then(function (text) {
-      var body = null;
-      try { body = JSON.parse(text); } catch (e) { body = null; }
-      return { status: response.status, ok: response.ok, body: body };
-    });
-  }
-
   function submit(event) {
     event.preventDefault();
     clearErrors();
@@ -627,12 +605,9 @@
     }
     button.disabled = true;
     button.textContent = t.submitting;
-    var headers = { "Accept": "application/json", "Accept-Language": lang,
-                    "Idempotency-Key": retryKey };
-    var onBehalf = filedForSomeone() && gg.staff.token();
-    if (onBehalf) { headers.Authorization = "Bearer " + gg.staff.token(); }
-    fetch("/reports", { method: "POST", body: requestBody(answers.values), headers: headers })
-      .then(readAnswer)
+    // Staff filing for a resident send their token; a resident's own report is anonymous.
+    gg.staff.api("POST", "/reports", { form: requestBody(answers.values), key: retryKey,
+                                       anonymous: !filedForSomeone() })
       .then(function (res) {
         if (!res.ok) {
           // The server answered, so nothing was stored: the next try is a new request.
@@ -669,8 +644,8 @@
     var list = document.getElementById("duplicate-list");
     (duplicates || []).forEach(function (d) {
       var li = document.createElement("li");
-      li.appendChild(kiosk ? element("strong", {}, d.tracking_number)
-        : element("a", { href: "/track/" + encodeURIComponent(d.tracking_number) + "?lang=" + lang },
+      li.appendChild(kiosk ? gg.el("strong", {}, d.tracking_number)
+        : gg.el("a", { href: "/track/" + encodeURIComponent(d.tracking_number) + "?lang=" + lang },
                   d.tracking_number));
       li.appendChild(document.createTextNode("（" + gg.statusLabel(d.status) + "）"));
       list.appendChild(li);
@@ -687,7 +662,7 @@
     if (kiosk) { showReceipt(); }
     if (filedForSomeone()) {
       // Staff go on from the report's handling page; the resident is told the number.
-      var caseLink = element("a", { href: "/case/" + encodeURIComponent(number) + "?lang=" + lang,
+      var caseLink = gg.el("a", { href: "/case/" + encodeURIComponent(number) + "?lang=" + lang,
                                     id: "case-link" }, t.rep_behalf_case);
       document.getElementById("track-link").parentNode.appendChild(document.createTextNode(" · "));
       document.getElementById("track-link").parentNode.appendChild(caseLink);
@@ -715,9 +690,9 @@
   function showReceipt() {
     var category = categories[select.value];
     document.getElementById("receipt-category").textContent =
-      category ? (lang === "en" ? category.label_en : category.label_zh) : select.value;
+      category ? gg.labelOf(category) : select.value;
     document.getElementById("receipt-time").textContent =
-      new Date().toLocaleString(lang === "en" ? "en-GB" : "zh-CN", { hour12: false });
+      gg.dateTime(new Date());
   }
 
   // ---- wiring ----

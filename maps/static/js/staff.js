@@ -56,12 +56,13 @@ window.gg.staff = (function () {
   });
 
   /* A request as the signed-in caller. `options`: json (a body sent as JSON), form
-     (a FormData), key (an Idempotency-Key). Resolves to {ok, status, body}; rejects
-     only when the network fails. A 401 ends the session. */
+     (a FormData), key (an Idempotency-Key), anonymous (send no token: a public request
+     from a page that may be signed in). Resolves to {ok, status, body}; rejects only
+     when the network fails. A 401 ends the session. */
   function api(method, url, options) {
     options = options || {};
     var headers = { "Accept": "application/json", "Accept-Language": config.lang };
-    var current = token();
+    var current = options.anonymous ? null : token();
     if (current) { headers.Authorization = "Bearer " + current; }
     if (options.key) { headers["Idempotency-Key"] = options.key; }
     var body;
@@ -83,6 +84,15 @@ window.gg.staff = (function () {
   }
 
   function get(url) { return api("GET", url); }
+
+  /* Whether the signed-in account is a resident's (who follows reports as themselves);
+     false when signed out, for staff, or when it cannot be told. */
+  function isResident() {
+    if (!token()) { return Promise.resolve(false); }
+    return get("/auth/me").then(function (me) {
+      return me.ok && me.body.role === "resident";
+    }, function () { return false; });
+  }
 
   /* A staff-only image (an original photo) as an object URL: <img src> cannot send the
      bearer token, so it is fetched here. Resolves to null when it cannot be had. */
@@ -124,5 +134,5 @@ window.gg.staff = (function () {
   }
 
   return { token: token, signOut: signOut, onSignedOut: onSignedOut, api: api, get: get, blobUrl: blobUrl, userId: userId,
-           wireSignIn: wireSignIn, newKey: newKey };
+           isResident: isResident, wireSignIn: wireSignIn, newKey: newKey };
 })();

@@ -16,22 +16,9 @@
     byId("follow-count").textContent = gg.format(t.fol_count, { n: n });
   }
 
-  /* A resident's token follows as the account; no token or a staff one: the phone. */
-  function whoFollows() {
-    if (!gg.staff.token()) { return Promise.resolve(false); }
-    return gg.staff.get("/auth/me").then(function (me) {
-      return me.ok && me.body.role === "resident";
-    }, function () { return false; });
-  }
-
+  /* A resident follows as the account; anyone else (no token, or a staff one) by phone. */
   function request(method, json) {
-    var headers = { "Accept": "application/json", "Accept-Language": gg.config.lang };
-    if (asResident) { headers.Authorization = "Bearer " + gg.staff.token(); }
-    if (json) { headers["Content-Type"] = "application/json"; }
-    return fetch(url(), { method: method, headers: headers, body: json && JSON.stringify(json) })
-      .then(function (res) {
-        return res.json().then(function (body) { return { ok: res.ok, status: res.status, body: body }; });
-      });
+    return gg.staff.api(method, url(), { json: json, anonymous: !asResident });
   }
 
   var seen = false;
@@ -40,7 +27,7 @@
     byId("follow").hidden = !open;
     if (!open || seen) { return; }
     seen = true;
-    whoFollows().then(function (resident) {
+    gg.staff.isResident().then(function (resident) {
       asResident = resident;
       byId("follow-phone-field").hidden = resident;
       byId("follow-account").hidden = !resident;

@@ -20,7 +20,6 @@
 
   function fill(template, n) { return template.replace("{n}", String(n)); }
 
-  function when(iso) { return iso ? new Date(iso).toLocaleString(lang) : ""; }
 
   function scoreLabel(score) { return t["trk_score_" + score] || String(score); }
 
@@ -127,7 +126,7 @@
     r.timeline.forEach(function (step) {
       var item = document.createElement("li");
       item.dataset.kind = step.kind;
-      item.textContent = when(step.at) + " · " + stepText(step);
+      item.textContent = gg.dateTime(step.at) + " · " + stepText(step);
       list.appendChild(item);
     });
   }
@@ -171,10 +170,10 @@
     status.textContent = t.status + colon + gg.statusLabel(r.status);
     status.dataset.status = r.status;
     byId("track-facts").textContent = "";
-    fact(t.category, lang === "en" ? r.category.label_en : r.category.label_zh);
-    fact(t.created_at, when(r.created_at));
-    fact(t.resolve_due_at, when(r.resolve_due_at));
-    fact(t.trk_closed_at, when(r.closed_at));
+    fact(t.category, gg.labelOf(r.category));
+    fact(t.created_at, gg.dateTime(r.created_at));
+    fact(t.resolve_due_at, gg.dateTime(r.resolve_due_at));
+    fact(t.trk_closed_at, gg.dateTime(r.closed_at));
     fact(t.cell, r.cell_code);
     byId("track-follows").hidden = !r.follows;
     if (r.follows) {

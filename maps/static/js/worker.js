@@ -11,7 +11,8 @@
   var OPEN = ["submitted", "assigned", "accepted", "in_progress", "transferred", "reopened"];
   var TOPICS = { "incident.assigned": "wk_topic_assigned", "incident.reminder": "wk_topic_reminder",
                  "incident.escalated": "wk_topic_escalated", "incident.note": "wk_topic_note" };
-  var CACHE_PREFIX = "gridgov.worker.";
+  var CACHE_PREFIX = "gridgov.worker.";      // public data (the categories)
+  var DATA_PREFIX = "gridgov.data.worker.";  // the user's lists (staff.js clears gridgov.data.*)
   var NOT_FROM_PATROL = ["fire.damage_declaration"];
   var loginForm = document.getElementById("login");
   var loginError = document.getElementById("login-error");
@@ -52,8 +53,6 @@
 
   function fmt(key, n) { return gg.format(t[key], { n: n }); }
 
-  function categoryLabel(c) { return config.lang === "en" ? c.label_en : c.label_zh; }
-
   function caseUrl(number) {
     return "/case/" + encodeURIComponent(number) + "?lang=" + encodeURIComponent(config.lang);
   }
@@ -64,14 +63,9 @@
 
   function hasPoint(x) { return x.lon !== null && x.lon !== undefined && x.lat !== null && x.lat !== undefined; }
 
-  /* The signed-in user's id from the token (its `sub`), to keep cached lists apart. */
-  function userId() {
-    var token = gg.staff.token();
-    try { return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).sub; }
-    catch (err) { return "unknown"; }
-  }
-
-  function cacheKey(name) { return CACHE_PREFIX + userId() + "." + name; }
+  /* Each signed-in user's lists apart; under DATA_PREFIX, so gg.staff.signOut (here, in
+     another tab or on a 401) removes them with the session. */
+  function cacheKey(name) { return DATA_PREFIX + gg.staff.userId() + "." + name; }
 
   function remember(name, data) {
     try { localStorage.setItem(cacheKey(name), JSON.stringify({ at: Date.now(), data: data })); }
@@ -83,22 +77,9 @@
     catch (err) { return null; }
   }
 
-  function forget() {
-    ["work", "patrol", "inbox"].forEach(function (name) { localStorage.removeItem(cacheKey(name)); });
-  }
-
-  /* Metres between two lon/lat points on the sphere (good to a few metres at this range). */
-  function metresBetween(a, b) {
-    var rad = Math.PI / 180;
-    var dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
-    var h = Math.sin(dLat / 2) * Math.sin(dLat / 2) +
-      Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) * Math.sin(dLon / 2);
-    return 2 * 6371008.8 * Math.asin(Math.sqrt(h));
-  }
-
   function distanceText(item) {
     if (!position || !hasPoint(item)) { return t.wk_distance_unknown; }
-    var m = metresBetween(position, item);
+    var m = gg.metres(position, item);
     return m < 1000 ? fmt("wk_metres", Math.round(m / 10) * 10 || Math.round(m))
       : fmt("wk_km", (m / 1000).toFixed(1));
   }
@@ -139,7 +120,7 @@
     if (over) { li.className = "wk-overdue"; }
     var a = el("a", "wk-item");
     a.href = caseUrl(item.tracking_number);
-    a.appendChild(el("span", "wk-cat", categoryLabel(item.category)));
+    a.appendChild(el("span", "wk-cat", gg.labelOf(item.category)));
     a.appendChild(document.createTextNode(" "));
     a.appendChild(el("span", "wk-number", item.tracking_number));
     a.appendChild(el("span", "wk-address", item.address || t.wk_no_address));
@@ -222,7 +203,7 @@
     record.type = "button";
     record.setAttribute("aria-controls", "visit-form");
     record.addEventListener("click", function () { openForm(li, b, "visit"); });
-    var hazard = el("button", "wk-hazard wk-secondary", t.wk_file_hazard);
+    var hazard = el("button", "wk-hazard secondary", t.wk_file_hazard);
     hazard.type = "button";
     hazard.setAttribute("aria-controls", "visit-form");
     hazard.addEventListener("click", function () { openForm(li, b, "hazard"); });
@@ -273,7 +254,7 @@
       var cats = [];
       try { cats = JSON.parse(localStorage.getItem(CACHE_PREFIX + "categories") || "[]"); } catch (err) { /* none */ }
       cats.filter(fileable).forEach(function (c) {
-        var option = el("option", null, categoryLabel(c));
+        var option = el("option", null, gg.labelOf(c));
         option.value = c.code;
         category.appendChild(option);
       });
@@ -459,7 +440,7 @@
     });
     incidents.forEach(function (item) {
       if (!hasPoint(item)) { return; }
-      var label = categoryLabel(item.category) + " · " + gg.statusLabel(item.status) +
+      var label = gg.labelOf(item.category) + " · " + gg.statusLabel(item.status) +
         (item.overdue ? " · " + t.wk_overdue : "") + " · " + item.tracking_number;
       var dot = gg.mapgl.dot(label, config.statusColours[item.status] || "#333", function () {
         window.location.href = caseUrl(item.tracking_number);
@@ -670,7 +651,6 @@
   gg.staff.wireSignIn(loginForm, loginError, show);
   gg.staff.onSignedOut(function () { signOut(); });
   document.getElementById("logout").addEventListener("click", function () {
-    forget();
     gg.staff.signOut();
   });
   window.addEventListener("online", function () { if (!work.hidden && gg.staff.token()) { load(); } });
