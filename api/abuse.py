@@ -16,10 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
 from api.i18n import negotiate_language
-from api.security import user_id_from_token
-from gis import audit
-from gis.audit import Actor
-from gis.errors import Banned, GridgovError, TooLarge
+from api.tokens import user_id_from_token
+from core import audit
+from core.audit import Actor
+from core.errors import Banned, GridgovError, TooLarge
 from grid.access import Principal
 
 

@@ -51,12 +51,12 @@ from api.routes import (
     webhooks,
     workflow,
 )
-from gis.abuse import BanList, RateLimiter, autocommit_connections
-from gis.database import create_bulk_engine, create_request_engine, session_factory
-from gis.settings import Settings, get_settings
-from incidents.damage import DamageIn
-from incidents.intake import IntakeContext, ReportIn
-from incidents.workdays import load_work_calendar, severity_tiers
+from core.database import create_bulk_engine, create_request_engine, session_factory
+from core.rate_limits import BanList, RateLimiter, autocommit_connections
+from core.settings import Settings, get_settings
+from incidents.handling.workdays import load_work_calendar, severity_tiers
+from incidents.intake.damage_declarations import DamageIn
+from incidents.intake.filing import IntakeContext, ReportIn
 
 log = logging.getLogger("gridgov.api")
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import click
 from sqlalchemy import Connection
 
-from gis.settings import get_settings
+from core.settings import get_settings
 
 
 def _progress(start: float):
@@ -24,8 +24,8 @@ def _progress(start: float):
 def bulk_transaction() -> Iterator[Connection]:
     """One sync transaction on the configured database: committed on success, rolled back
     on any failure (nothing half-written); domain errors become clean CLI errors."""
-    from gis.database import create_bulk_engine
-    from gis.errors import GridgovError
+    from core.database import create_bulk_engine
+    from core.errors import GridgovError
 
     engine = create_bulk_engine(get_settings().database_url)
     try:
@@ -103,17 +103,17 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
     and its base map (roads, water, parks, places, compounds)."""
     from sqlalchemy import text
 
-    from grid.accounts import hash_password
-    from grid.demo_assets import assets_are_empty, load_demo_assets
-    from grid.demo_city import generate_demo_city
-    from grid.demo_load import clear_register, load_demo_city, register_is_empty
-    from grid.user_admin import DEMO_PASSWORD, demo_account_lines
-    from maps.basemap_demo import (
+    from demo.assets import assets_are_empty, load_demo_assets
+    from demo.basemap import (
         basemap_is_empty,
         demo_is_loaded,
         holds_demo_city,
         load_demo_basemap,
     )
+    from demo.city import generate_demo_city
+    from demo.load import clear_register, load_demo_city, register_is_empty
+    from grid.accounts import hash_password
+    from grid.user_admin import DEMO_PASSWORD, demo_account_lines
 
     _ensure_demo_secrets()
     progress = _progress(time.monotonic())
@@ -172,7 +172,7 @@ def demo(replace: bool, skip_if_loaded: bool, seed: int, reports: int) -> None:
 def _ensure_demo_secrets() -> None:
     """Random signing and ID-hash keys in .env before anything is hashed or signed: the
     published placeholders would let anyone forge an admin token."""
-    from gis.settings import ensure_local_secrets
+    from core.settings import ensure_local_secrets
 
     written = ensure_local_secrets()
     if written:
@@ -192,9 +192,9 @@ def _demo_reports(count: int, seed: int, progress) -> None:
     import asyncio
 
     from api.app import intake_context
-    from gis.database import create_request_engine, session_factory
-    from incidents.demo import make_demo_incidents
-    from incidents.outbox import deliver_batch
+    from core.database import create_request_engine, session_factory
+    from demo.reports import make_demo_incidents
+    from incidents.notify.outbox import deliver_batch
 
     settings = get_settings()
 
@@ -501,7 +501,7 @@ def cells_activate(version_id: int) -> None:
     """Put a draft version in force; buildings, assignments and open incidents move to
     the new cells."""
     from grid.versions import activate_version
-    from incidents.relinking import ACTIVATION_FOLLOWERS
+    from incidents.handling.relinking import ACTIVATION_FOLLOWERS
 
     with bulk_transaction() as conn:  # a failure leaves nothing behind
         result = activate_version(conn, version_id, ACTIVATION_FOLLOWERS)
@@ -583,9 +583,9 @@ def escalate_cmd(loop: bool, every: int, interval: str, dry_run: bool) -> None:
 
     from sqlalchemy.exc import OperationalError
 
-    from incidents.escalation import escalate
+    from incidents.handling.escalation import escalate
+    from incidents.handling.workdays import DeadlineRule, load_work_calendar
     from incidents.ratings import default_ratings
-    from incidents.workdays import DeadlineRule, load_work_calendar
 
     try:
         rule = DeadlineRule.parse(interval)
@@ -746,7 +746,7 @@ def open311_key() -> None:
 @click.argument("name")
 def open311_key_create(name: str) -> None:
     """Create a trusted client NAME and print its API key, once."""
-    from incidents.open311_clients import create_client_key
+    from interop.open311.api_keys import create_client_key
 
     with bulk_transaction() as conn:
         api_key = create_client_key(conn, name)
@@ -760,7 +760,7 @@ def open311_key_create(name: str) -> None:
 @click.argument("name")
 def open311_key_revoke(name: str) -> None:
     """Revoke client NAME's key at once (its requests stay attributed to it)."""
-    from incidents.open311_clients import revoke_client_key
+    from interop.open311.api_keys import revoke_client_key
 
     with bulk_transaction() as conn:
         revoked_at = revoke_client_key(conn, name)
@@ -772,7 +772,7 @@ def open311_key_revoke(name: str) -> None:
 @open311_key.command("list")
 def open311_key_list() -> None:
     """List clients: name, the key's first characters, created, revoked."""
-    from incidents.open311_clients import list_clients
+    from interop.open311.api_keys import list_clients
 
     with bulk_transaction() as conn:
         clients = list_clients(conn)
@@ -795,8 +795,8 @@ def _in_async_transaction(work):
     become clean CLI errors."""
     import asyncio
 
-    from gis.database import create_request_engine, session_factory
-    from gis.errors import GridgovError
+    from core.database import create_request_engine, session_factory
+    from core.errors import GridgovError
 
     async def run():
         engine = create_request_engine(get_settings().database_url, pool_size=1)
@@ -859,8 +859,8 @@ def hotline_import(path, username, mapping, encoding, dry_run, report_path) -> N
     from pathlib import Path
 
     from api.app import intake_context
-    from incidents.hotline import import_hotline_orders
-    from incidents.hotline_mapping import HotlineMapping
+    from interop.hotline.mapping import HotlineMapping
+    from interop.hotline.work_orders import import_hotline_orders
 
     settings = get_settings()
     progress = _progress(time.monotonic())
@@ -906,8 +906,8 @@ def hotline_export(since: str | None, out_path: str | None, dry_run: bool) -> No
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from incidents.hotline_export import export_hotline_results
-    from incidents.hotline_reading import RowProblem, parse_china_time
+    from interop.hotline.csv_reading import RowProblem, parse_china_time
+    from interop.hotline.results_export import export_hotline_results
 
     try:
         since_time = since and parse_china_time(since, "--since")
@@ -963,8 +963,8 @@ def notify_run(once: bool, batch: int, poll_seconds: float) -> None:
     import signal
     import threading
 
-    from gis.database import create_bulk_engine
-    from incidents.outbox import run_worker
+    from core.database import create_bulk_engine
+    from incidents.notify.outbox import run_worker
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -998,7 +998,7 @@ def serve(host: str | None, port: int | None, workers: int, reload: bool) -> Non
     """Run the HTTP service."""
     import uvicorn
 
-    from gis.settings import is_loopback_host
+    from core.settings import is_loopback_host
 
     settings = get_settings()
     bind = host or settings.host
@@ -1109,7 +1109,7 @@ def screenshots_cmd(
     from pathlib import Path
 
     try:
-        from maps.screenshots import PAGES, Account, ShotPlan, serving, take_screenshots
+        from demo.screenshots import PAGES, Account, ShotPlan, serving, take_screenshots
     except ImportError as exc:  # Playwright is a development dependency
         raise click.ClickException(f"{exc}: install with `pip install -e '.[dev]'`") from exc
     from grid.user_admin import DEMO_PASSWORD

@@ -11,9 +11,9 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.security import user_id_from_token
-from gis.errors import NotAuthenticated, PermissionDenied
-from gis.settings import Settings
+from api.tokens import user_id_from_token
+from core.errors import NotAuthenticated, PermissionDenied
+from core.settings import Settings
 from grid.access import Principal, load_principal
 from grid.roles import MANAGER_ROLES, STAFF_ROLES, Role
 

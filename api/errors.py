@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.i18n import negotiate_language
-from gis.errors import (
+from core.errors import (
     Conflict,
     GridgovError,
     InvalidInput,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from api.abuse import audit_actor
-from gis import audit
+from core import audit
 from grid.access import Principal
 
 ID_SEARCH_LIMIT = (20, 3600)  # exact ID searches per account, per window of seconds

@@ -1,6 +1,6 @@
 """Idempotency-Key: a retried request gets the first answer again; the same key with a
 different body is refused. Intake stores the answer in the statement that stores the
-report (incidents.intake.RetryKey), once: a retry that finds the key taken rolls its own
+report (incidents.intake.filing.RetryKey), once: a retry that finds the key taken rolls its own
 work back and replays the first answer. A retry racing the first request waits on the
 key's row until the first one's transaction ends, so two racing retries can never both
 store a report.
@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from grid.access import Principal
 
 KEY_HEADER = "Idempotency-Key"

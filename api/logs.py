@@ -1,7 +1,8 @@
 """Personal data kept out of the access log: bearer tokens and Open311 API keys in query
 strings; names, phone, ID and card numbers, e-mail, WeChat/QQ ids and plates typed into
 searches, found with the same patterns as the redaction before publication
-(incidents/redaction.py), in whatever form they arrive (spaced, dashed, +86, encoded)."""
+(incidents/publication/redaction.py), in whatever form they arrive (spaced, dashed,
++86, encoded)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import logging
 import re
 from urllib.parse import quote, unquote_plus
 
-from incidents.redaction import (
+from incidents.publication.redaction import (
     EMAIL_MASK,
     ID_MASK,
     IM_MASK,

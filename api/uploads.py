@@ -7,8 +7,8 @@ from pathlib import Path, PurePosixPath
 
 from fastapi import UploadFile
 
+from core.errors import InvalidInput, TooLarge
 from gis.archives import DATASET_SUFFIXES, unzip_dataset
-from gis.errors import InvalidInput, TooLarge
 
 UPLOAD_SUFFIXES = (*DATASET_SUFFIXES[:-1], ".zip")
 _CHUNK = 1 << 20

@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from gis.database import ensure_database
+from core.database import ensure_database
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -66,8 +66,8 @@ from bench.district import (
 )
 from bench.district_load import WORKER_PASSWORD, insert_workers, reset_register
 from bench.machine import MachineLoad, MachineWatch
+from core.database import create_bulk_engine
 from gis.crs import STORAGE_SRID
-from gis.database import create_bulk_engine
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_dashboard"
 DEFAULT_SEED = 20261125
@@ -374,8 +374,8 @@ def _serve(database_url: str, secret: str, say: Clock):
 async def _time_endpoints(
     args: argparse.Namespace, district: District, ids: dict, say: Clock
 ) -> tuple[dict, MachineLoad]:
-    from api.security import create_access_token
-    from gis.settings import Settings
+    from api.tokens import create_access_token
+    from core.settings import Settings
 
     secret = secrets.token_urlsafe(32)  # this run's: the token is signed as the server checks
     base, server = _serve(args.database_url, secret, say)

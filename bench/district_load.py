@@ -50,8 +50,8 @@ def prepare_files(
 
 
 def reset_register(conn: Connection) -> None:
-    """Empty the register (grid.demo_load.clear_register) and drop the baseline table."""
-    from grid.demo_load import clear_register
+    """Empty the register (demo.load.clear_register) and drop the baseline table."""
+    from demo.load import clear_register
 
     clear_register(conn)
     conn.execute(text(f"DROP TABLE IF EXISTS {BASELINE_TABLE}"))

@@ -21,7 +21,7 @@ from bench.common import ROOT
 TOLERANCE_M = 30.0  # GRIDGOV_ROUTING_TOLERANCE_M's default, as the server uses it
 METRES_PER_DEGREE = 111_320.0
 
-# The baseline's write: a frozen copy of the statement incidents/intake.py ran when this
+# The baseline's write: a frozen copy of the statement incidents/intake/filing.py ran when this
 # benchmark was written (incident, 'created' and 'assignment' events, outbox row in one
 # round trip), so optimising the product never moves the reference. Its reports are filed
 # through the 'terminal' channel, so they are never counted as the HTTP run's.
@@ -100,8 +100,8 @@ def raw_reporter(pool: asyncpg.Pool, categories: list[str], points: list, deadli
     """The same database work as raw SQL over asyncpg, no HTTP, no ORM: per report one
     transaction with the point lookup (grid/sql/point_lookup.sql) and the insert of the
     incident, its events and its outbox row (BASELINE_INSERT)."""
-    from incidents.tracking import new_secret, new_tracking_number, secret_hash
-    from incidents.workdays import deadline
+    from incidents.handling.workdays import deadline
+    from incidents.intake.tracking import new_secret, new_tracking_number, secret_hash
 
     lookup_sql, lookup_names = positional((ROOT / "grid" / "sql" / "point_lookup.sql").read_text())
     insert_sql, insert_names = positional(BASELINE_INSERT)
@@ -151,7 +151,7 @@ def raw_reporter(pool: asyncpg.Pool, categories: list[str], points: list, deadli
 
 
 def route(cell: str | None, regions: str | None, responsible: str | None) -> dict[str, Any]:
-    """The routing decision (incidents/routing.py) taken in Python from the point lookup's
+    """The routing decision (incidents/intake/routing.py) taken in Python from the point lookup's
     row (JSON text), as intake took it when this benchmark was written."""
     cell_d = json.loads(cell) if cell else None
     chain = json.loads(regions) if regions else []

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from bench.common import Clock, float8_column, insert_history, run_gridgov
+from core.database import ensure_database
 from gis.coords import wgs84_to_gcj02
-from gis.database import ensure_database
 
 POINTS = 20_000  # sampled once, then cycled
 GCJ02_SHARE = 0.2
@@ -62,7 +62,7 @@ def load_inputs(
 ) -> tuple[list[str], list[tuple[float, float, str, float, float]], dict[str, tuple]]:
     """The fire categories to report, POINTS random points inside the demo's cells in
     force (a share of them given as GCJ-02), and each category's tier deadlines."""
-    from incidents.workdays import load_work_calendar, severity_tiers
+    from incidents.handling.workdays import load_work_calendar, severity_tiers
 
     with engine.connect() as conn:
         categories = (

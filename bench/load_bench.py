@@ -47,7 +47,7 @@ from bench.common import (
 from bench.intake_clients import report_body, start_intake_server, stop_intake_server
 from bench.intake_data import load_inputs, prepare_database
 from bench.machine import MachineWatch
-from gis.database import create_bulk_engine
+from core.database import create_bulk_engine
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_load"
 DEFAULT_SEED = 20261201

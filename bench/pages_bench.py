@@ -54,8 +54,8 @@ from bench.common import (
 )
 from bench.machine import MachineLoad, MachineWatch
 from bench.pages_data import City, prepare_demo, prepare_district
-from maps.browser import LONG_LIVED, POLL_S, QUIET_S, NetworkLog, launched_chromium, watch_drawing
-from maps.screenshots import Account, find_tracking_number
+from demo.browser import LONG_LIVED, POLL_S, QUIET_S, NetworkLog, launched_chromium, watch_drawing
+from demo.screenshots import Account, find_tracking_number
 
 DEMO_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_pages_demo"
 DISTRICT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_pages_district"

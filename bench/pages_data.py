@@ -18,8 +18,8 @@ from bench.common import (
     run_gridgov,
 )
 from bench.district_load import WORKER_PASSWORD, load_register, prepare_files
-from gis.database import create_bulk_engine, ensure_database
-from maps.screenshots import Account
+from core.database import create_bulk_engine, ensure_database
+from demo.screenshots import Account
 
 DISTRICT_STREET_MANAGER = "bench-street"
 DISTRICT_PASSWORD = WORKER_PASSWORD  # the street manager signs in as the workers do
@@ -124,9 +124,9 @@ def load_district(engine: Engine, url: str, args: argparse.Namespace, say: Clock
 
 async def file_reports(url: str, count: int, seed: int, say: Clock) -> None:
     from api.app import intake_context
-    from gis.database import create_request_engine, session_factory
-    from gis.settings import Settings
-    from incidents.demo import make_demo_incidents
+    from core.database import create_request_engine, session_factory
+    from core.settings import Settings
+    from demo.reports import make_demo_incidents
 
     engine = create_request_engine(url, pool_size=2)
     try:

@@ -35,12 +35,12 @@ from bench.common import Clock, checkpoint, migrate, percentile, refuse_shared_d
 from bench.district import BENCH_CRS, make_district, random_points
 from bench.district_load import BASELINE_TABLE, load_register, prepare_files, reset_register
 from bench.machine import MachineLoad, MachineWatch, combine
-from gis.crs import STORAGE_SRID
-from gis.database import (
+from core.database import (
     create_bulk_engine,
     create_request_engine,
     session_factory,
 )
+from gis.crs import STORAGE_SRID
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench"
 DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")

@@ -52,7 +52,7 @@ from bench.tiles_data import (
 from bench.tiles_report import print_figures
 from bench.tiles_servers import ensure_tipg
 from bench.tiles_timing import LAYER_NAMES, measure_all, pick_tiles
-from gis.database import create_bulk_engine
+from core.database import create_bulk_engine
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_tiles"
 DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")

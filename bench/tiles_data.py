@@ -18,8 +18,8 @@ from bench.common import (
 )
 from bench.district import BENCH_CRS, District
 from bench.district_load import load_register, prepare_cells_file
+from core.database import ensure_database
 from gis.crs import STORAGE_SRID, transformer
-from gis.database import ensure_database
 
 LOAD_CHUNK = 100_000
 STAGING = "bench_tiles_staging"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from gis.errors import InvalidInput, TooLarge
+from core.errors import InvalidInput, TooLarge
 
 DATASET_SUFFIXES = (".gpkg", ".geojson", ".json", ".csv", ".shp")
 

@@ -30,7 +30,7 @@ from types import SimpleNamespace
 import numpy as np
 import numpy.typing as npt
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 
 
 class CoordSystem(StrEnum):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 
 # The formats gridgov reads, by file suffix, and the GDAL driver that alone may read each.
 DRIVERS_BY_SUFFIX = {

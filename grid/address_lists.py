@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gis.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 # The nearest buildings considered when listing compounds around a point: enough for a
 # neighbourhood, bounded for a city of any size (a KNN walk of the footprint index).

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 
 MIN_QUERY_CHARS = 2
 MAX_QUERY_CHARS = 100

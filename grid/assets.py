@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from gis.geometry import degrees_around
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.geometry import BBox
-from grid.geojson import as_geojson, feature, intersects_bbox
+from grid.geojson_rows import as_geojson, feature, intersects_bbox
 from grid.models import Building, GridCell
 
 

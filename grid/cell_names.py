@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gis import audit
-from gis.audit import Actor
-from gis.errors import InvalidInput, NotFound
+from core import audit
+from core.audit import Actor
+from core.errors import InvalidInput, NotFound
 
 NAME_MAX = 100
 

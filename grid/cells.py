@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.geometry import BBox
 from grid.access import assignment_valid_on
-from grid.geojson import as_geojson, feature, intersects_bbox
+from grid.geojson_rows import as_geojson, feature, intersects_bbox
 from grid.models import CellAssignment, GridCell, Region, User
 from grid.roles import Role
 

@@ -11,8 +11,8 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
+from core.errors import InvalidInput, NotFound
 from gis.crs import STORAGE_SRID, transformer, utm_epsg_for
-from gis.errors import InvalidInput, NotFound
 from grid.versions import create_draft_version
 
 SHAPES = ("square", "hex", "buildings")

@@ -25,8 +25,8 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.orm import Base, created_at_column
 from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
-from gis.orm import Base, created_at_column
 from grid.assets import ASSET_KINDS, ASSET_SOURCES, ASSET_STATUSES, CODE_PATTERN
 from grid.roles import Role
 

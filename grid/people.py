@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gis.orm import Base, created_at_column
+from core.orm import Base, created_at_column
 from grid.models import _in_list
 
 VULNERABILITY_TAGS = ["elderly_alone", "disability", "bedridden", "child", "chronic_illness"]

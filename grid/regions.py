@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from grid.geojson import as_geojson, feature
+from grid.geojson_rows import as_geojson, feature
 from grid.models import GridCell, Region
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, insert, select
 
-from gis.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 from grid.accounts import MIN_PASSWORD_LENGTH, hash_password
 from grid.models import Region, User
 from grid.roles import ROLE_REGION_LEVEL, Role

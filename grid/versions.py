@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
-from gis.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.expression import bindparam
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 
 CATEGORIES_FILE = Path(__file__).parent / "data" / "categories.toml"
 MAX_TEXT_ANSWER = 500

@@ -31,8 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.orm import Base, created_at_column
 from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
-from gis.orm import Base, created_at_column
 from grid.models import _in_list
 
 TIERS = ["red", "yellow", "blue"]
@@ -183,7 +183,7 @@ class Incident(Base):
     updated_at: Mapped[datetime] = created_at_column()
     # Set when retention (incidents/retention.py) removed the personal data of a closed report.
     anonymised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Publication (incidents/publication.py): the trigger incidents_text_review (migration
+    # Publication (incidents/publication/review.py): the trigger incidents_text_review (migration
     # 0010) sets the state on insert and when the description changes; public pages show
     # only published_description, the approved and redacted text.
     text_review: Mapped[str] = mapped_column(String(10), server_default=text("'pending'"))
@@ -384,7 +384,7 @@ DELIVERY_STATUSES = ["pending", "delivered", "failed"]
 
 class _Delivery:
     """The schedule of one message to one receiver, retried with backoff until it
-    succeeds or gives up (incidents/webhooks.py attempt_recorder records each attempt)."""
+    succeeds or gives up (incidents/notify/webhooks.py attempt_recorder records each attempt)."""
 
     status: Mapped[str] = mapped_column(String(12), server_default=text("'pending'"))
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
@@ -417,7 +417,7 @@ class WebhookDelivery(_Delivery, Base):
 
 
 class SmsDelivery(_Delivery, Base):
-    """One message to a reporter's phone through the SMS gateway (incidents/sms.py),
+    """One message to a reporter's phone through the SMS gateway (incidents/notify/sms.py),
     retried until the gateway takes it; the phone is read from the incident when sending,
     never copied here."""
 

@@ -47,17 +47,17 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from gis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from gis.settings import Settings
+from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from core.settings import Settings
 from grid.access import Principal, region_in_reach
 from grid.roles import MANAGER_ROLES, STAFF_ROLES
-from incidents.handling import can_see, not_found
-from incidents.intake import IntakeContext
+from incidents.handling.actions import can_see, not_found
+from incidents.handling.workdays import DeadlineRule, deadline
+from incidents.intake.filing import IntakeContext
+from incidents.intake.text import printable_text
+from incidents.intake.tracking import secret_matches
 from incidents.lifecycle import ACTIONS
 from incidents.models import CONTACT_METHODS
-from incidents.text import printable_text
-from incidents.tracking import secret_matches
-from incidents.workdays import DeadlineRule, deadline
 
 SCORE_LABELS = {1: "非常不满意", 2: "不满意", 3: "基本满意", 4: "满意", 5: "非常满意"}
 BAD_SCORES = frozenset({1, 2})

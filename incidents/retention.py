@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, text
 
 from incidents.lifecycle import TERMINAL
-from incidents.redaction import redact
+from incidents.publication.redaction import redact
 
 # Other tables holding personal data per incident, cleared with the report: (table,
 # column set to NULL). A module adding such a table lists it here.
@@ -23,7 +23,7 @@ PERSONAL_COLUMNS: list[tuple[str, str]] = [
     ("open311_requests", "account_id"),
 ]
 
-# Keyed hashes of a 12345 caller's name and phone (incidents/hotline.py): short values a
+# Keyed hashes of a 12345 caller's name and phone (interop/hotline/work_orders.py): short values a
 # holder of the key could still match, so they go too.
 HOTLINE_CALLER_HASHES = ["caller_name", "caller_phone"]
 

@@ -14,8 +14,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.orm import Base
 from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
-from gis.orm import Base
 
 SCHEMA = "basemap"
 

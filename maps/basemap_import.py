@@ -18,10 +18,10 @@ import pyogrio
 import shapely
 from sqlalchemy import Connection
 
+from core.errors import InvalidInput
+from core.settings import get_settings
 from gis.archives import DATASET_SUFFIXES, unzip_dataset
 from gis.crs import STORAGE_SRID, utm_epsg_for
-from gis.errors import InvalidInput
-from gis.settings import get_settings
 from gis.vector_io import check_vector_file, harden_gdal, read_vector
 from grid.importing.report import ImportReport, RowIssue
 from maps.basemap import GREEN_KINDS, PLACE_KINDS, ROAD_CLASSES, WATER_KINDS

@@ -19,7 +19,7 @@ from __future__ import annotations
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gis.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 MAX_ZOOM = 22
 EXTENT = 4096

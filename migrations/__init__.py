@@ -12,8 +12,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent
 
 def load_models() -> None:
     """Import every module that defines tables, so Base.metadata knows them all."""
-    import gis.abuse
-    import gis.audit  # noqa: F401
+    import core.audit
+    import core.rate_limits  # noqa: F401
     import grid.models
     import grid.people  # noqa: F401
     import incidents.models  # noqa: F401

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
-from gis.database import create_bulk_engine
-from gis.orm import Base
-from gis.settings import get_settings
+from core.database import create_bulk_engine
+from core.orm import Base
+from core.settings import get_settings
 from migrations import include_object, load_models
 
 load_models()

@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from gis.database import create_bulk_engine, create_request_engine, ensure_database
-from gis.settings import Settings
+from core.database import create_bulk_engine, create_request_engine, ensure_database
+from core.settings import Settings
 from incidents.categories import sync_categories
 from migrations import alembic_config
 

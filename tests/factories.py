@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app
 from api.deps import get_session
-from api.security import create_access_token
+from api.tokens import create_access_token
+from core.settings import Settings
 from gis.crs import STORAGE_SRID, transformer
-from gis.settings import Settings
 from grid.accounts import hash_password
 from grid.identity import id_number_hash
 from grid.models import BoundaryVersion, Building, CellAssignment, GridCell, Region, User

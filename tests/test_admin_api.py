@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.deps import get_bulk_runner, get_principal
-from gis.database import session_factory
+from core.database import session_factory
 from grid.access import Principal
 from grid.roles import Role
 from tests.factories import auth_headers, make_user, make_world

@@ -10,10 +10,10 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from gis.settings import get_settings
-from incidents.alerts import unsubscribe_token
-from incidents.outbox import claim_pending, fan_out
-from incidents.sms import SmsGateway, new_sms_client, send_next_sms
+from core.settings import get_settings
+from incidents.notify.alerts import unsubscribe_token
+from incidents.notify.outbox import claim_pending, fan_out
+from incidents.notify.sms import SmsGateway, new_sms_client, send_next_sms
 from tests.factories import assign, auth_headers, make_user, make_world, metres_point
 from tests.test_sms import Gateway, gateway  # noqa: F401  (the local receiver fixture)
 

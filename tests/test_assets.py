@@ -12,7 +12,7 @@ import shapely
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from grid.assets import ASSET_KINDS, parse_asset_code
 from incidents.asset_categories import CATEGORY_ASSET_KINDS
 from tests.factories import app_on_session, make_world, metres_point
@@ -290,13 +290,13 @@ DEMO_SEED = 20261124
 @pytest.fixture(scope="module")
 def demo_city():
     """The demo city as `gridgov demo` generates it."""
-    from grid.demo_city import generate_demo_city
+    from demo.city import generate_demo_city
 
     return generate_demo_city(seed=DEMO_SEED)
 
 
 def test_the_demo_city_gets_a_few_thousand_valid_assets_the_same_each_time(demo_city):
-    from grid.demo_assets import demo_assets
+    from demo.assets import demo_assets
     from grid.importing.assets import kind_for
 
     assets = demo_assets(demo_city, DEMO_SEED)
@@ -313,8 +313,8 @@ def test_the_demo_city_gets_a_few_thousand_valid_assets_the_same_each_time(demo_
 
 
 def test_hydrants_stand_by_roads_and_cabinets_by_buildings(demo_city):
-    from grid.demo_assets import demo_assets
-    from grid.demo_city import WORK_EPSG
+    from demo.assets import demo_assets
+    from demo.city import WORK_EPSG
 
     assets = demo_assets(demo_city, DEMO_SEED).to_crs(WORK_EPSG)
     roads = shapely.union_all(demo_city.roads.to_crs(WORK_EPSG).geometry.to_numpy())
@@ -333,8 +333,8 @@ def test_the_demo_command_loads_the_assets_linked_to_cells(
     from click.testing import CliRunner
 
     import api.cli
-    import grid.demo_city
-    from grid.demo_load import load_demo_city
+    import demo.city
+    from demo.load import load_demo_city
 
     with sync_engine.connect() as conn:
         outer = conn.begin()
@@ -351,7 +351,7 @@ def test_the_demo_command_loads_the_assets_linked_to_cells(
             monkeypatch.setattr(api.cli, "bulk_transaction", this_connection)
             monkeypatch.setattr(api.cli, "_ensure_demo_secrets", lambda: None)
             monkeypatch.setattr(
-                grid.demo_city, "generate_demo_city", lambda seed, progress=None: demo_city
+                demo.city, "generate_demo_city", lambda seed, progress=None: demo_city
             )
             result = CliRunner().invoke(
                 api.cli.main, ["demo", "--skip-if-loaded", "--seed", str(DEMO_SEED)]

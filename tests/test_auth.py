@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from api.security import ISSUER, create_access_token
+from api.tokens import ISSUER, create_access_token
 from tests.factories import PASSWORD, auth_headers, make_user, make_world
 
 

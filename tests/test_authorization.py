@@ -26,8 +26,8 @@ from starlette.routing import Mount
 
 from api.app import create_app
 from api.deps import get_bulk_runner, get_session
-from gis.errors import ServiceUnavailable
-from gis.settings import Settings
+from core.errors import ServiceUnavailable
+from core.settings import Settings
 from grid.models import Region
 from incidents.models import InboxItem, OutboxMessage
 from tests.authz_policy import (

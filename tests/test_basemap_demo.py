@@ -9,9 +9,9 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from grid.demo_city import CENTER_LAT, CENTER_LON, generate_demo_city
+from demo.basemap import demo_basemap, load_demo_basemap
+from demo.city import CENTER_LAT, CENTER_LON, generate_demo_city
 from maps.basemap import GREEN_KINDS, MAJOR_ROAD_CLASSES, PLACE_KINDS, ROAD_CLASSES
-from maps.basemap_demo import demo_basemap, load_demo_basemap
 
 SEED = 20261124
 

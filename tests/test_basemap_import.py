@@ -12,7 +12,7 @@ import shapely
 from shapely.geometry import LineString, Polygon
 from sqlalchemy import text
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from maps.basemap_import import import_basemap
 from tests.test_security_imports import counting_server  # noqa: F401  (the fixture)
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from api.compression import MINIMUM_SIZE
-from api.security import create_access_token
+from api.tokens import create_access_token
 from maps.assets import VENDOR_DIR
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from core.errors import InvalidInput
 from gis.coords import (
     CoordSystem,
     bd09_to_gcj02,
@@ -20,7 +21,6 @@ from gis.coords import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
-from gis.errors import InvalidInput
 
 # Published pairs are printed to 15-17 digits by the same formulas; allow for the
 # order of floating-point operations, nothing more (1e-9 degrees is 0.1 mm).

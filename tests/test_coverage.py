@@ -1,4 +1,4 @@
-"""The coverage map's figures (incidents/coverage.py) in a known world: median response
+"""The coverage map's figures (incidents/handling/coverage.py) in a known world: median response
 time, hazard density, patrol coverage and staffing per cell and per region; the
 drill-down's start, trail and levels; a manager's area enforced in SQL."""
 
@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from gis.geometry import BBox
 from grid.access import load_principal
-from incidents.coverage import cell_coverage, drill_down, region_coverage
+from incidents.handling.coverage import cell_coverage, drill_down, region_coverage
 from tests.factories import (
     assign,
     auth_headers,

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 import api.cli
-import grid.demo_city
-from grid.demo_city import generate_demo_city
-from grid.demo_load import load_demo_city
-from maps.basemap_demo import basemap_is_empty
+import demo.city
+from demo.basemap import basemap_is_empty
+from demo.city import generate_demo_city
+from demo.load import load_demo_city
 
 SEED = 20261124
 _real_generate = generate_demo_city
@@ -45,7 +45,7 @@ def demo_without_basemap(sync_engine, settings, city, monkeypatch):
         monkeypatch.setattr(api.cli, "_ensure_demo_secrets", lambda: None)
         # The same seed gives the same city: reuse the one built once for this module.
         monkeypatch.setattr(
-            grid.demo_city,
+            demo.city,
             "generate_demo_city",
             lambda seed, progress=None: city if seed == SEED else _real_generate(seed=seed),
         )
@@ -76,7 +76,7 @@ def test_skip_if_loaded_gives_an_existing_demo_its_base_map_once(demo_without_ba
     def no_city(**_kwargs):
         raise AssertionError("the city is built again although the base map is there")
 
-    monkeypatch.setattr(grid.demo_city, "generate_demo_city", no_city)
+    monkeypatch.setattr(demo.city, "generate_demo_city", no_city)
     again = CliRunner().invoke(api.cli.main, ["demo", "--skip-if-loaded", "--reports", "0"])
     assert again.exit_code == 0, again.output
     assert _demo_rows(conn) == loaded

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from grid.demo_city import generate_demo_city
-from grid.demo_load import clear_register, load_demo_city, register_is_empty
-from grid.demo_people import AS_OF, HOMETOWN_CODES
+from demo.city import generate_demo_city
+from demo.load import clear_register, load_demo_city, register_is_empty
+from demo.people import AS_OF, HOMETOWN_CODES
 from grid.identity import id_number_hash, normalise_id_number
 
 

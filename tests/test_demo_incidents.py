@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api.app import intake_context
-from incidents.demo import make_demo_incidents
+from demo.reports import make_demo_incidents
 from tests.factories import assign, make_building, make_user, make_world
 
 

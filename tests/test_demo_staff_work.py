@@ -9,10 +9,10 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api.app import intake_context
-from grid.demo_city import generate_demo_city
-from grid.demo_load import clear_register, load_demo_city, register_is_empty
+from demo.city import generate_demo_city
+from demo.load import clear_register, load_demo_city, register_is_empty
+from demo.reports import STAFF_SCENARIOS, make_demo_incidents
 from grid.models import User
-from incidents.demo import STAFF_SCENARIOS, make_demo_incidents
 from tests.factories import auth_headers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from api import cli
-from gis.errors import InvalidInput, NotFound
-from gis.settings import get_settings
+from core.errors import InvalidInput, NotFound
+from core.settings import get_settings
 from grid.checks import check_version
 from grid.drafting import draft_cells
 from grid.versions import activate_version

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from sqlalchemy import Connection, text
 
 from api import cli
-from gis.settings import get_settings
-from incidents.escalation import LEVELS, EscalationRun, escalate
-from incidents.workdays import CHINA_TZ, WorkCalendar
+from core.settings import get_settings
+from incidents.handling.escalation import LEVELS, EscalationRun, escalate
+from incidents.handling.workdays import CHINA_TZ, WorkCalendar
 from tests.factories import metres_point
 from tests.sync_world import make_sync_world
 
@@ -424,7 +424,7 @@ def test_the_state_read_after_the_lock_decides_not_the_locking_query(conn, peopl
     """A locking statement whose snapshot predates a concurrent escalator's commit lets
     that escalator's reports through (the re-checked row keeps the old snapshot for its
     subqueries); a prefilter that lets everything through stands in for it here."""
-    from incidents import escalation
+    from incidents.handling import escalation
 
     report = _incident(conn, people["w-a1"], resolve_due=NOW - HOUR)
     _run(conn)

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app
-from gis.database import create_bulk_engine, create_request_engine, ensure_database
+from core.database import create_bulk_engine, create_request_engine, ensure_database
 from incidents.categories import sync_categories
 from migrations import alembic_config
 from tests.factories import assign, make_user, make_world, metres_point

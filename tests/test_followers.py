@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from api.routes.following import FOLLOWS_PER_PHONE
-from incidents.outbox import claim_pending, fan_out
+from incidents.notify.outbox import claim_pending, fan_out
+from incidents.notify.sms import SmsGateway, new_sms_client, send_next_sms
 from incidents.retention import anonymise_finished_reports
-from incidents.sms import SmsGateway, new_sms_client, send_next_sms
 from tests.factories import auth_headers, make_building, make_scene, metres_point
 from tests.test_sms import Gateway, gateway  # noqa: F401  (the local receiver fixture)
 

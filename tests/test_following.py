@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from api.reporter_lookup import LOOKUP_PER_ADDRESS, LOOKUP_PER_NUMBER
-from incidents.following import canonical_tracking_number
+from incidents.notify.following import canonical_tracking_number
 from tests.factories import auth_headers, make_scene, metres_point
 
 PHONE = "138 1234 5678"

@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import create_app, intake_context
 from api.deps import get_bulk_runner, get_session
-from gis.database import create_bulk_engine, create_request_engine
-from gis.settings import Settings
-from incidents.intake import ReportIn, submit_report
+from core.database import create_bulk_engine, create_request_engine
+from core.settings import Settings
+from incidents.intake.filing import ReportIn, submit_report
 from tests.factories import (
     assign,
     auth_headers,

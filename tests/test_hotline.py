@@ -14,14 +14,14 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from api.app import intake_context
-from gis.clock import CHINA_TZ
+from core.clock import CHINA_TZ
+from core.errors import InvalidInput
 from gis.coords import wgs84_to_bd09, wgs84_to_gcj02
-from gis.errors import InvalidInput
 from grid.access import load_principal
-from incidents.hotline import import_hotline_orders
-from incidents.hotline_export import COLUMNS, export_hotline_results
-from incidents.hotline_mapping import HotlineMapping
-from incidents.workdays import deadline
+from incidents.handling.workdays import deadline
+from interop.hotline.mapping import HotlineMapping
+from interop.hotline.results_export import COLUMNS, export_hotline_results
+from interop.hotline.work_orders import import_hotline_orders
 from tests.factories import (
     assign,
     auth_headers,
@@ -440,8 +440,8 @@ async def test_a_row_failing_after_intake_wrote_it_leaves_nothing_behind(
     db, settings, scene, tmp_path, monkeypatch
 ):
     _world, users = scene
-    from incidents import hotline
-    from incidents.hotline_reading import RowProblem
+    from interop.hotline import work_orders as hotline
+    from interop.hotline.csv_reading import RowProblem
 
     def failing_deadline(start, rule, calendar):
         if str(rule) == "2h":  # only H2's time limit: after its incident was written

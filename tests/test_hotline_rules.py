@@ -14,14 +14,14 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
 from api.app import intake_context
-from gis.clock import CHINA_TZ
-from gis.errors import InvalidInput
+from core.clock import CHINA_TZ
+from core.errors import InvalidInput
 from grid.access import load_principal
-from incidents.handling import ActionRequest, take_action
-from incidents.hotline import import_hotline_orders
-from incidents.hotline_export import COLUMNS, export_hotline_results
-from incidents.hotline_mapping import HotlineMapping
-from incidents.workdays import deadline
+from incidents.handling.actions import ActionRequest, take_action
+from incidents.handling.workdays import deadline
+from interop.hotline.mapping import HotlineMapping
+from interop.hotline.results_export import COLUMNS, export_hotline_results
+from interop.hotline.work_orders import import_hotline_orders
 from tests.factories import (
     app_on_session,
     assign,

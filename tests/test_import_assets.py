@@ -207,7 +207,7 @@ def test_dry_run_reports_exact_counts_without_writing(conn, tmp_path, mapping_pa
 
 
 def test_csv_needs_a_crs_and_takes_4547_coordinates(conn, tmp_path):
-    from gis.errors import InvalidInput
+    from core.errors import InvalidInput
 
     path = tmp_path / "assets.csv"
     path.write_text(f"code,kind,lon,lat\n{HYDRANT},fire_hydrant,{X0 + 100},{Y0 + 100}\n", "utf-8")

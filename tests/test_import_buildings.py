@@ -8,7 +8,7 @@ import shapely
 from shapely.geometry import GeometryCollection, Point, Polygon, box
 from sqlalchemy import text
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from grid.importing.buildings import import_buildings
 from grid.importing.reading import FieldMapping
 from tests.factories import ORIGIN, TEST_CRS

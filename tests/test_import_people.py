@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from grid.identity import id_number_hash
 from grid.importing.people import import_population
 from grid.importing.reading import FieldMapping

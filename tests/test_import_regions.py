@@ -17,7 +17,7 @@ from shapely.geometry import Point, Polygon, box
 from sqlalchemy import text
 
 from api import cli
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from grid.importing.reading import FieldMapping
 from grid.importing.regions import import_regions
 from tests.factories import ORIGIN, TEST_CRS, auth_headers, make_user, make_world

@@ -70,7 +70,7 @@ async def test_a_given_address_is_kept(client, db, scene):
 async def test_intake_is_still_one_statement(client, db, scene, monkeypatch):
     """The lookup runs inside the intake statement: filing a report without photos runs
     one INSERT ... statement (plus the category read), no separate address query."""
-    from incidents import intake
+    from incidents.intake import filing as intake
 
     seen: list[str] = []
     real = db.execute
@@ -176,7 +176,7 @@ def test_report_channels_are_one_vocabulary():
     """What intake accepts is what the incidents table allows (plus Open311's own)."""
     from typing import get_args
 
-    from incidents.intake import STAFF_CHANNELS, ReportIn
+    from incidents.intake.filing import STAFF_CHANNELS, ReportIn
     from incidents.models import CHANNELS
 
     accepted = set(get_args(ReportIn.model_fields["channel"].annotation))

@@ -11,10 +11,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import intake_context
-from gis.errors import Conflict
+from core.errors import Conflict
 from grid.access import load_principal
-from incidents.handling import ActionRequest, take_action
-from incidents.intake import ReportIn, submit_report
+from incidents.handling.actions import ActionRequest, take_action
+from incidents.intake.filing import ReportIn, submit_report
 from incidents.lifecycle import ACTIONS
 from incidents.models import STATUSES
 from tests.factories import assign, auth_headers, make_user, make_world, metres_point

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from gis.orm import Base
+from core.orm import Base
 from incidents.categories import sync_categories
 from maps.basemap import BASEMAP_MODELS
 from maps.basemap import SCHEMA as BASEMAP_SCHEMA

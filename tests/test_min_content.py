@@ -13,7 +13,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from api.app import intake_context
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from grid.access import load_principal
 from incidents.categories import (
     PHOTOLESS_CHANNELS,
@@ -21,7 +21,7 @@ from incidents.categories import (
     check_min_content,
     min_content_for_channel,
 )
-from incidents.intake import ReportIn, submit_report
+from incidents.intake.filing import ReportIn, submit_report
 from tests.factories import assign, make_user, make_world, metres_point
 
 STORAGE = "fire.flammable_storage"  # description_or_photo

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import intake_context
-from incidents.intake import ReportIn, submit_report
+from incidents.intake.filing import ReportIn, submit_report
 from tests.factories import assign, make_cell, make_user, make_version, make_world, metres_point
 from tests.pages_support import REPORTER_TEXT, USER_PHONE
 

@@ -1,5 +1,5 @@
 """The OGC first page stays cheap on a large table: numberMatched is exact up to
-maps.ogc.COUNT_LIMIT matches and left out beyond it (never an estimate), and collection
+interop.ogc.collections.COUNT_LIMIT matches and left out beyond it (never an estimate), and collection
 extents are computed once per TTL per app, not on every request."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import api.routes.ogc as ogc_routes
-import maps.ogc
+import interop.ogc.collections
 from tests.factories import make_cell, make_world
 
 WORLD_CELLS = 3
@@ -28,7 +28,7 @@ async def _first_page(client, collection: str, **params) -> dict:
 async def test_number_matched_is_exact_up_to_the_limit_and_left_out_beyond(
     client, world, monkeypatch
 ):
-    monkeypatch.setattr(maps.ogc, "COUNT_LIMIT", WORLD_CELLS)
+    monkeypatch.setattr(interop.ogc.collections, "COUNT_LIMIT", WORLD_CELLS)
     at_limit = await _first_page(client, "cells")
     assert at_limit["numberMatched"] == at_limit["numberReturned"] == WORLD_CELLS
     over = await _first_page(client, "regions", limit="2")
@@ -41,7 +41,7 @@ async def test_number_matched_is_exact_up_to_the_limit_and_left_out_beyond(
 
 
 async def test_number_matched_is_exact_below_the_default_limit(client, world):
-    assert maps.ogc.COUNT_LIMIT >= 10_000
+    assert interop.ogc.collections.COUNT_LIMIT >= 10_000
     body = await _first_page(client, "regions", limit="1")
     assert body["numberMatched"] == WORLD_REGIONS and body["numberReturned"] == 1
 
@@ -57,12 +57,12 @@ async def test_collection_extents_are_computed_once_per_ttl(client, db, world, m
     monkeypatch.setattr(ogc_routes, "extent", counting)
     first = (await client.get("/ogc/collections")).json()
     cells_before = next(c for c in first["collections"] if c["id"] == "cells")
-    assert sorted(computed) == sorted(maps.ogc.COLLECTIONS)
+    assert sorted(computed) == sorted(interop.ogc.collections.COLLECTIONS)
     # A cell far to the east: within the TTL the cached extent is served as it was.
     await make_cell(db, "880101001001077", world.community_a, (5000, 0, 5500, 500))
     again = (await client.get("/ogc/collections")).json()
     one = (await client.get("/ogc/collections/cells")).json()
-    assert len(computed) == len(maps.ogc.COLLECTIONS)  # nothing recomputed
+    assert len(computed) == len(interop.ogc.collections.COLLECTIONS)  # nothing recomputed
     cells_again = next(c for c in again["collections"] if c["id"] == "cells")
     assert cells_again["extent"] == cells_before["extent"] == one["extent"]
     # Once the TTL has passed, the extent is recomputed and takes the new cell in.

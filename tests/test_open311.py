@@ -18,11 +18,11 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
 from api import cli
+from core.errors import Conflict, NotFound
 from gis.coords import wgs84_to_gcj02
-from gis.errors import Conflict, NotFound
-from incidents.open311_clients import create_client_key, revoke_client_key
-from incidents.tracking import secret_hash
-from incidents.views import public_report
+from incidents.intake.tracking import secret_hash
+from incidents.publication.views import public_report
+from interop.open311.api_keys import create_client_key, revoke_client_key
 from tests.factories import (
     app_on_session,
     assign,

@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from api.app import intake_context
 from grid.access import load_principal
-from incidents.hotline import import_hotline_orders
-from incidents.phones import normalise_phone
+from incidents.intake.phones import normalise_phone
+from interop.hotline.work_orders import import_hotline_orders
 from tests.factories import assign, make_building, make_user, make_world, metres_point
 
 BASE = "/open311/v2"

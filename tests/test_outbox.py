@@ -28,9 +28,9 @@ from sqlalchemy import Engine, text
 
 import api.routes.inbox as inbox_routes
 from api.app import create_app
-from api.security import create_access_token
-from incidents.outbox import claim_pending, deliver_batch, fan_out, run_worker
-from incidents.webhooks import (
+from api.tokens import create_access_token
+from incidents.notify.outbox import claim_pending, deliver_batch, fan_out, run_worker
+from incidents.notify.webhooks import (
     FIRST_RETRY_SECONDS,
     MAX_ATTEMPTS,
     MAX_RETRY_SECONDS,

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.app import intake_context
 from grid.access import Principal, load_principal
 from grid.models import User
-from incidents.handling import ActionRequest, take_action
-from incidents.intake import ReportIn, submit_report
+from incidents.handling.actions import ActionRequest, take_action
+from incidents.intake.filing import ReportIn, submit_report
 from tests.factories import PASSWORD, metres_point
 from tests.pages_support import needs_chromium, serious_violations
 

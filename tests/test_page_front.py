@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.app import intake_context
 from grid.access import load_principal
 from grid.models import Region
-from incidents.intake import ReportIn, submit_report
+from incidents.intake.filing import ReportIn, submit_report
 from tests.factories import PASSWORD, make_user, metres_point
 from tests.pages_support import REPORTER_TEXT, needs_chromium, serious_violations
 

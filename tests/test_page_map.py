@@ -15,7 +15,7 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import intake_context
-from incidents.intake import ReportIn, submit_report
+from incidents.intake.filing import ReportIn, submit_report
 from tests.factories import metres_point
 from tests.pages_support import USER_PHONE, needs_chromium, serious_violations
 

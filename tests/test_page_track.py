@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.app import intake_context
 from grid.access import Principal, load_principal
 from grid.models import User
-from incidents.handling import ActionRequest, take_action
-from incidents.intake import ReportIn, submit_report
-from incidents.photos import inspect_photo
-from incidents.publication import ReviewRequest, review
+from incidents.handling.actions import ActionRequest, take_action
+from incidents.intake.filing import ReportIn, submit_report
+from incidents.intake.photos import inspect_photo
+from incidents.publication.redaction import PHONE_MASK
+from incidents.publication.review import ReviewRequest, review
 from incidents.ratings import SCORE_LABELS
-from incidents.redaction import PHONE_MASK
 from tests.factories import metres_point
 from tests.pages_support import needs_chromium, serious_violations
 

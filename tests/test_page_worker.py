@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import intake_context
 from grid.models import GridCell
-from incidents.intake import ReportIn, submit_report
-from incidents.outbox import deliver_batch
+from incidents.intake.filing import ReportIn, submit_report
+from incidents.notify.outbox import deliver_batch
 from tests.factories import PASSWORD, make_building, metres_point
 from tests.pages_support import PATROL_ADDRESS, needs_chromium, serious_violations
 

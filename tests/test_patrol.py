@@ -14,7 +14,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from grid.access import load_principal
-from incidents.patrol import patrol_list
+from incidents.handling.patrol import patrol_list
 from tests.factories import (
     assign,
     auth_headers,

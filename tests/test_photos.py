@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 
-from gis.clock import CHINA_TZ
-from gis.errors import InvalidInput, TooLarge
-from incidents.photos import (
+from core.clock import CHINA_TZ
+from core.errors import InvalidInput, TooLarge
+from incidents.intake.photos import (
     PUBLIC_MAX_SIDE,
     THUMBNAIL_MAX_SIDE,
     GpsFix,

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from incidents.redaction import ID_MASK, NUMBER_MASK, PHONE_MASK, redact
+from incidents.publication.redaction import ID_MASK, NUMBER_MASK, PHONE_MASK, redact
 from tests.factories import auth_headers, make_scene, metres_point
 
 PHONE = "13812345678"

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from incidents.statistics import Period, Scope, group_statistics
+from incidents.publication.statistics import Period, Scope, group_statistics
 from tests.factories import make_world, metres_point
 
 T = datetime(2026, 10, 10, 2, 0, tzinfo=UTC)

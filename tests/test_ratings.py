@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import text
 
 from api.app import intake_context
-from incidents.escalation import escalate
+from incidents.handling.escalation import escalate
+from incidents.handling.workdays import CHINA_TZ, WorkCalendar
 from incidents.ratings import RatingIn, default_ratings, rate
-from incidents.workdays import CHINA_TZ, WorkCalendar
 from tests.factories import auth_headers, make_scene, metres_point
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from maps.screenshots import Account, ShotPlan, find_tracking_number, take_screenshots
+from demo.screenshots import Account, ShotPlan, find_tracking_number, take_screenshots
 from tests.factories import PASSWORD
 from tests.pages_support import needs_chromium
 

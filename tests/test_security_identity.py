@@ -30,7 +30,7 @@ GUESSES = 270
 @pytest.fixture(autouse=True)
 def steady_clock(monkeypatch):
     """The counting windows' clock held still, so no test straddles a window's end."""
-    monkeypatch.setattr("gis.abuse.time.time", lambda: 1_800_000_030.0)
+    monkeypatch.setattr("core.rate_limits.time.time", lambda: 1_800_000_030.0)
 
 
 @pytest.fixture

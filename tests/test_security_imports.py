@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main as cli
-from gis.errors import InvalidInput
-from gis.settings import get_settings
+from core.errors import InvalidInput
+from core.settings import get_settings
 from gis.vector_io import REFUSED_DRIVERS, harden_gdal, read_vector
 from tests.test_admin_api import admin  # noqa: F401  (the admin client fixture)
 

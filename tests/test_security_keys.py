@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from httpx import ASGITransport, AsyncClient
 
 from api.cli import main as cli
-from api.security import ISSUER, create_access_token, user_id_from_token
-from gis.errors import NotAuthenticated
-from gis.settings import (
+from api.tokens import ISSUER, create_access_token, user_id_from_token
+from core.errors import NotAuthenticated
+from core.settings import (
     MAX_TOKEN_TTL_MINUTES,
     PLACEHOLDER_SECRETS,
     Settings,

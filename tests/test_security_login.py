@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from httpx import ASGITransport, AsyncClient
 
-from gis.settings import DEFAULT_RATE_LIMITS
+from core.settings import DEFAULT_RATE_LIMITS
 from tests.factories import PASSWORD, app_on_session, make_user, make_world
 
 USER_IP = "198.51.100.30"

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.app import intake_context
 from grid.models import GridCell
-from incidents.intake import ReportIn, submit_report
+from incidents.intake.filing import ReportIn, submit_report
 from tests.factories import PASSWORD, make_building, metres_point
 from tests.pages_support import needs_chromium
 

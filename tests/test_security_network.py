@@ -16,8 +16,8 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
-from incidents.outbox import deliver_batch
-from incidents.webhooks import new_webhook_client, send_next_webhook
+from incidents.notify.outbox import deliver_batch
+from incidents.notify.webhooks import new_webhook_client, send_next_webhook
 from tests.factories import app_on_session, auth_headers, make_user
 
 ADMIN_IP = "198.51.100.20"

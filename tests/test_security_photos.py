@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image, ImageFile
 
-from gis.errors import InvalidInput
-from incidents import photos
-from incidents.photos import MAX_CONCURRENT_DECODES, MAX_PIXELS, inspect_photo
+from core.errors import InvalidInput
+from incidents.intake import photos
+from incidents.intake.photos import MAX_CONCURRENT_DECODES, MAX_PIXELS, inspect_photo
 from tests.factories import make_world, metres_point
 
 MB = 2**20

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from incidents.redaction import (
+from incidents.publication.redaction import (
     EMAIL_MASK,
     IM_MASK,
     NUMBER_MASK,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from gis.settings import Settings
+from core.settings import Settings
 
 
 def test_development_accepts_the_placeholder_secret():

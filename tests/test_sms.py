@@ -18,9 +18,15 @@ import pytest
 from sqlalchemy import text
 
 from api.logs import mask_personal_data
-from gis.settings import get_settings
-from incidents.outbox import claim_pending, fan_out
-from incidents.sms import SmsGateway, configured_gateway, message_id, new_sms_client, send_next_sms
+from core.settings import get_settings
+from incidents.notify.outbox import claim_pending, fan_out
+from incidents.notify.sms import (
+    SmsGateway,
+    configured_gateway,
+    message_id,
+    new_sms_client,
+    send_next_sms,
+)
 from tests.factories import assign, auth_headers, make_user, make_world, metres_point
 
 PHONE = "13698765432"

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from api import idempotency
-from gis.errors import Conflict
+from core.errors import Conflict
 from tests.factories import (
     assign,
     auth_headers,

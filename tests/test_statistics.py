@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from incidents.statistics import Period, Scope, group_statistics, published
+from incidents.publication.statistics import Period, Scope, group_statistics, published
 from tests.factories import auth_headers, make_user, make_world, metres_point
 
 T = datetime(2026, 10, 10, 2, 0, tzinfo=UTC)  # 10:00 China time

@@ -14,7 +14,7 @@ from PIL import Image
 from playwright.async_api import expect
 from sqlalchemy import text
 
-from incidents.redaction import PHONE_MASK
+from incidents.publication.redaction import PHONE_MASK
 from tests.factories import auth_headers, make_scene, metres_point
 from tests.pages_support import needs_chromium, serious_violations
 
@@ -263,9 +263,9 @@ async def handled_report(async_engine, settings, open_incident, community_manage
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from api.app import intake_context
-    from incidents.handling import ActionRequest, take_action
-    from incidents.intake import ReportIn, submit_report
-    from incidents.photos import inspect_photo
+    from incidents.handling.actions import ActionRequest, take_action
+    from incidents.intake.filing import ReportIn, submit_report
+    from incidents.intake.photos import inspect_photo
 
     def photo(colour):
         return inspect_photo(_jpeg(colour), field="photos[0]", max_bytes=2**20)
@@ -306,8 +306,8 @@ async def test_the_page_shows_the_result_note_after_approval_and_the_reporters_o
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from api.app import intake_context
-    from incidents.handling import ActionRequest, take_action
-    from incidents.publication import ReviewRequest, review
+    from incidents.handling.actions import ActionRequest, take_action
+    from incidents.publication.review import ReviewRequest, review
 
     number, secret = handled_report
     await page.add_init_script(f"localStorage.setItem('gridgov.report.{number}', '{secret}')")

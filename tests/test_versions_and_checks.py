@@ -9,7 +9,7 @@ import pytest
 from shapely.geometry import box
 from sqlalchemy import text
 
-from gis.errors import Conflict
+from core.errors import Conflict
 from grid.checks import check_version
 from grid.importing.cells import import_cells
 from grid.versions import activate_version

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from incidents.workdays import (
+from incidents.handling.workdays import (
     CHINA_TZ,
     DEFAULT_HOLIDAYS_FILE,
     DEFAULT_TIERS,
@@ -353,6 +353,6 @@ def test_bad_working_hours_raise(text):
 
 
 def test_settings_default_working_hours_match_the_calendar():
-    from gis.settings import Settings
+    from core.settings import Settings
 
     assert Settings().working_hours == DEFAULT_WORKING_HOURS

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 
 from api.abuse import SearchLimit
 from api.deps import SessionDep
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from grid.address_lists import building_units, compound_buildings, compounds_near
 from grid.addresses import MAX_QUERY_CHARS, search_addresses
 

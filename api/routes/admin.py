@@ -15,8 +15,8 @@ from sqlalchemy import Connection
 
 from api.deps import AdminPrincipal, BulkDep, SettingsDep
 from api.uploads import save_upload
-from gis.errors import InvalidInput
-from gis.settings import Settings
+from core.errors import InvalidInput
+from core.settings import Settings
 from grid.checks import check_version
 from grid.drafting import draft_cells
 from grid.importing.buildings import import_buildings
@@ -25,7 +25,7 @@ from grid.importing.people import import_population
 from grid.importing.reading import FieldMapping
 from grid.importing.regions import import_regions
 from grid.versions import activate_version, version_summary
-from incidents.relinking import ACTIVATION_FOLLOWERS
+from incidents.handling.relinking import ACTIVATION_FOLLOWERS
 
 router = APIRouter(prefix="/admin", tags=["administration"])
 

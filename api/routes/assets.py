@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.abuse import SearchLimit
 from api.deps import SessionDep
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from grid.assets import ASSET_KINDS, NEARBY_LIMIT, NEARBY_RADIUS_M, assets_nearby
 from incidents.asset_categories import asset_kinds_for, categories_for
 

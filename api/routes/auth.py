@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from api.abuse import client_ip
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep
-from api.security import create_access_token
-from gis import audit
-from gis.abuse import LoginThrottle
-from gis.audit import Actor
-from gis.clock import local_date
-from gis.errors import NotAuthenticated
+from api.tokens import create_access_token
+from core import audit
+from core.audit import Actor
+from core.clock import local_date
+from core.errors import NotAuthenticated
+from core.rate_limits import LoginThrottle
 from grid.access import assignment_valid_on
 from grid.accounts import dummy_hash, verify_password
 from grid.models import CellAssignment, GridCell, Region, User

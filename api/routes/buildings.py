@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep
-from api.geojson import GeoJSONResponse, feature_collection, parse_bbox
+from api.geojson_responses import GeoJSONResponse, feature_collection, parse_bbox
 from grid.buildings import building_page
 
 router = APIRouter(prefix="/buildings", tags=["register"])

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Path, Query, Request
 
 from api.abuse import audit_personal_read
 from api.deps import OptionalPrincipal, SessionDep, SettingsDep, StaffPrincipal
-from api.geojson import GeoJSONResponse, feature_collection, parse_bbox
-from gis.clock import local_date
-from gis.errors import NotFound, PermissionDenied
+from api.geojson_responses import GeoJSONResponse, feature_collection, parse_bbox
+from core.clock import local_date
+from core.errors import NotFound, PermissionDenied
 from grid.access import Principal, cell_in_reach
 from grid.cells import CellRef, cell_feature, cell_page, cell_responsibility, find_cell
 from grid.people import VulnerabilityTag

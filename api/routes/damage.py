@@ -14,10 +14,15 @@ from pydantic import BaseModel, Field, field_validator
 from api.abuse import IntakeLimit
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from api.routes.reports import TrackingNumber, read_submission
-from gis.errors import NotFound
-from incidents.damage import DamageIn, declaration_view, declare_damage, record_verified_loss
-from incidents.handling import ActionRequest, not_found, take_action, visible_incident
-from incidents.text import printable_text
+from core.errors import NotFound
+from incidents.handling.actions import ActionRequest, not_found, take_action, visible_incident
+from incidents.intake.damage_declarations import (
+    DamageIn,
+    declaration_view,
+    declare_damage,
+    record_verified_loss,
+)
+from incidents.intake.text import printable_text
 
 router = APIRouter(prefix="/damage-declarations", tags=["reports"])
 

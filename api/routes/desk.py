@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import ManagerPrincipal, SessionDep
-from gis.clock import local_date
-from incidents.desk import desk_area, pending_rating_flags
+from core.clock import local_date
+from incidents.handling.desk import desk_area, pending_rating_flags
 
 router = APIRouter(prefix="/desk", tags=["workflow"])
 

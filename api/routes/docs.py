@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from api.deps import SettingsDep
 from api.headers import security_headers
 from api.routes.pages import Lang, page_context
-from gis.settings import Settings
+from core.settings import Settings
 from maps.assets import VENDOR_DIR
 from maps.pages import render_page
 

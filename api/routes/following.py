@@ -14,10 +14,10 @@ from sqlalchemy import text
 from api.abuse import IntakeLimit, client_ip
 from api.deps import CurrentPrincipal, OptionalPrincipal, SessionDep, SettingsDep
 from api.routes.reports import TrackingNumber
-from gis.errors import InvalidInput, PermissionDenied
+from core.errors import InvalidInput, PermissionDenied
 from grid.access import Principal
 from grid.roles import Role
-from incidents.alerts import (
+from incidents.notify.alerts import (
     AlertChannel,
     alert_of_token,
     follow_area,
@@ -25,7 +25,7 @@ from incidents.alerts import (
     stop_alert,
     stop_my_alert,
 )
-from incidents.following import add_follower, follower_count, follower_phone
+from incidents.notify.following import add_follower, follower_count, follower_phone
 
 router = APIRouter(tags=["following"])
 

@@ -13,16 +13,16 @@ from api import idempotency
 from api.abuse import audit_personal_read
 from api.deps import SessionDep, SettingsDep, StaffPrincipal
 from api.routes.reports import TrackingNumber, read_submission
-from incidents.handling import (
+from incidents.handling.actions import (
     ActionRequest,
     actions_for,
     manager_over,
     take_action,
     visible_incident,
 )
+from incidents.intake.text import printable_text
 from incidents.lifecycle import ACTIONS
-from incidents.text import printable_text
-from incidents.views import staff_report
+from incidents.publication.views import staff_report
 
 router = APIRouter(prefix="/incidents", tags=["handling"])
 

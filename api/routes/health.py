@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from api.deps import SessionDep
-from gis.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable
 
 router = APIRouter(tags=["health"])
 

@@ -14,11 +14,11 @@ from fastapi.responses import Response
 
 from api.deps import AdminPrincipal, SessionDep, SettingsDep
 from api.uploads import save_upload
-from gis.clock import CHINA_TZ
-from gis.errors import InvalidInput
-from incidents.hotline import import_hotline_orders
-from incidents.hotline_export import export_hotline_results
-from incidents.hotline_mapping import HotlineMapping
+from core.clock import CHINA_TZ
+from core.errors import InvalidInput
+from interop.hotline.mapping import HotlineMapping
+from interop.hotline.results_export import export_hotline_results
+from interop.hotline.work_orders import import_hotline_orders
 
 router = APIRouter(prefix="/admin/hotline", tags=["12345 hotline"])
 HOTLINE_SUFFIXES = (".csv", ".json")

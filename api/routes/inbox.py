@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep, get_principal, oauth2_scheme
-from gis.errors import NotFound
-from incidents.outbox import INBOX_CHANNEL
+from core.errors import NotFound
+from incidents.notify.outbox import INBOX_CHANNEL
 
 router = APIRouter(prefix="/inbox", tags=["inbox"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.abuse import SearchLimit
 from api.deps import OptionalPrincipal, SessionDep, SettingsDep
-from gis.clock import local_date
+from core.clock import local_date
 from grid.lookup import cell_code_at, lookup_point
 from grid.place import describe_point, public_place
 from grid.roles import STAFF_ROLES

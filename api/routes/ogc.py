@@ -1,7 +1,7 @@
 """OGC API - Features (Part 1: core, GeoJSON, OpenAPI 3.0) under /ogc: the public layers
 for QGIS, GDAL/OGR and other GIS clients. Everything answered here is public (see
-maps/ogc.py for what each collection shows); every failure, including a server error, is
-answered in the standard's exception JSON."""
+interop/ogc/collections.py for what each collection shows); every failure, including a
+server error, is answered in the standard's exception JSON."""
 
 from __future__ import annotations
 
@@ -20,9 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import QueryParams
 
 from api.deps import SessionDep, SettingsDep
-from api.geojson import GeoJSONResponse
+from api.geojson_responses import GeoJSONResponse
 from api.i18n import negotiate_language
-from api.ogc import (
+from interop.ogc.collections import (
+    COLLECTIONS,
+    Collection,
+    Extent,
+    ItemQuery,
+    extent,
+    feature_schema,
+    item,
+    item_page,
+    queryables_schema,
+)
+from interop.ogc.query_params import (
     CRS84,
     OgcError,
     check_parameters,
@@ -34,24 +45,13 @@ from api.ogc import (
     read_cursor,
     sign_cursor,
 )
-from api.ogc_openapi import (
+from interop.ogc.service_description import (
     GEOJSON,
     ITEMS_PARAMETERS,
     JSON,
     OPENAPI_MEDIA_TYPE,
     route_parameters,
     service_description,
-)
-from maps.ogc import (
-    COLLECTIONS,
-    Collection,
-    Extent,
-    ItemQuery,
-    extent,
-    feature_schema,
-    item,
-    item_page,
-    queryables_schema,
 )
 
 log = logging.getLogger("gridgov.api")

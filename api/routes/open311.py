@@ -18,10 +18,11 @@ from api import idempotency
 from api.abuse import client_ip
 from api.deps import SessionDep, SettingsDep
 from api.i18n import negotiate_language
-from api.open311_format import FORMATS, render
-from gis.errors import GridgovError, InvalidInput, NotFound
-from incidents.intake import RetryKey, RetryKeyTaken
-from incidents.open311 import (
+from core.errors import GridgovError, InvalidInput, NotFound
+from incidents.intake.filing import RetryKey, RetryKeyTaken
+from interop.open311.api_keys import TrustedClient, client_for_key
+from interop.open311.formats import FORMATS, render
+from interop.open311.georeport import (
     SPECIFICATION,
     find_request,
     find_requests,
@@ -31,8 +32,7 @@ from incidents.open311 import (
     request_view,
     service_definition,
 )
-from incidents.open311_clients import Open311Client, client_for_key
-from incidents.open311_intake import file_request, parse_request, post_answer
+from interop.open311.service_requests import file_request, parse_request, post_answer
 
 # Bumped when the service list or definitions change shape (the spec's changeset).
 CHANGESET = "2026-11-24T09:00:00+08:00"
@@ -280,7 +280,7 @@ async def create_request(
     return render(fmt, "service_requests", [posted])
 
 
-def _filed_by(row: dict[str, Any], client: Open311Client | None) -> bool:
+def _filed_by(row: dict[str, Any], client: TrustedClient | None) -> bool:
     """Whether the request was filed by the client presenting its key (it sees more)."""
     return client is not None and row["client_id"] == client.id
 

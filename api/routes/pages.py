@@ -19,21 +19,21 @@ from fastapi import APIRouter, FastAPI, Path, Query
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from api.deps import ManagerPrincipal, SessionDep, SettingsDep
-from api.geojson import GeoJSONResponse, parse_bbox
+from api.geojson_responses import GeoJSONResponse, parse_bbox
 from api.routes.reports import DECLARATION_CATEGORIES, TrackingNumber
-from gis.errors import InvalidInput
-from gis.settings import Settings
+from core.errors import InvalidInput
+from core.settings import Settings
 from grid.addresses import MIN_QUERY_CHARS
 from grid.cells import cells_extent
 from grid.roles import MANAGER_ROLES
 from incidents.categories import MAX_TEXT_ANSWER
-from incidents.coverage import cell_coverage, drill_down
-from incidents.following import canonical_tracking_number
-from incidents.intake import ReportIn
+from incidents.handling.coverage import cell_coverage, drill_down
+from incidents.handling.work_lists import CHECK_IN_STATUSES
+from incidents.intake.filing import ReportIn
+from incidents.intake.photos import ACCEPTED_MEDIA_TYPES
 from incidents.lifecycle import ACTIONS, OPEN
-from incidents.photos import ACCEPTED_MEDIA_TYPES
-from incidents.views import public_open_incidents
-from incidents.workflow import CHECK_IN_STATUSES
+from incidents.notify.following import canonical_tracking_number
+from incidents.publication.views import public_open_incidents
 from maps.assets import SERVICE_WORKER, app_files, vendor_files
 from maps.pages import PageContext, dashboard_config, pick_language, render_page, strings
 

@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field, field_validator
 from api import idempotency
 from api.deps import ManagerPrincipal, SessionDep, SettingsDep, StaffPrincipal, WorkerPrincipal
 from api.routes.reports import read_submission
-from gis.clock import local_date
-from gis.errors import InvalidInput, NotFound, PermissionDenied
+from core.clock import local_date
+from core.errors import InvalidInput, NotFound, PermissionDenied
 from grid.access import region_in_reach
-from incidents.patrol import (
+from incidents.handling.patrol import (
     VisitIn,
     VisitPhotoCopy,
     patrol_coverage,
@@ -24,8 +24,8 @@ from incidents.patrol import (
     record_visit,
     visit_photo,
 )
-from incidents.statistics import region_scope
-from incidents.text import printable_text
+from incidents.intake.text import printable_text
+from incidents.publication.statistics import region_scope
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])
 
@@ -52,7 +52,7 @@ async def my_patrol_list(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """The buildings of my cells in force today, riskiest first, with the parts of each
-    score (see incidents/patrol.py for the weights)."""
+    score (see incidents/handling/patrol.py for the weights)."""
     now = datetime.now(UTC)
     day = local_date(now)
     return {

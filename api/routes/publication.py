@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import ManagerPrincipal, SessionDep, StaffPrincipal
 from api.routes.reports import TrackingNumber
-from incidents.intake import MAX_DESCRIPTION
-from incidents.publication import (
+from incidents.intake.filing import MAX_DESCRIPTION
+from incidents.intake.text import printable_text
+from incidents.publication.review import (
     MAX_QUEUE_PAGE,
     PhotoCopy,
     ReviewRequest,
@@ -24,7 +25,6 @@ from incidents.publication import (
     review_queue,
     staff_photo,
 )
-from incidents.text import printable_text
 
 router = APIRouter(tags=["publication"])
 

@@ -19,6 +19,7 @@ from api.deps import (
     SettingsDep,
 )
 from api.routes.reports import TrackingNumber
+from incidents.intake.text import printable_text
 from incidents.ratings import (
     MAX_TEXT,
     RatingIn,
@@ -33,7 +34,6 @@ from incidents.ratings import (
     record_revisit,
     work_order_report,
 )
-from incidents.text import printable_text
 
 router = APIRouter(tags=["ratings"])
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from api.deps import SessionDep
-from api.geojson import GeoJSONResponse
-from gis.errors import NotFound
+from api.geojson_responses import GeoJSONResponse
+from core.errors import NotFound
 from grid.regions import region_feature, region_tree
 
 router = APIRouter(prefix="/regions", tags=["register"])

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Query, Request
 from api.abuse import SearchLimit, audit_personal_read
 from api.deps import SessionDep, SettingsDep, StaffPrincipal
 from api.id_search import guard_exact_id_search
-from gis.clock import local_date
-from gis.errors import NotFound
+from core.clock import local_date
+from core.errors import NotFound
 from grid.people import VulnerabilityTag
 from grid.regions import region_path
 from grid.register import PeopleFilter, exact_id_number, people_page, person_record

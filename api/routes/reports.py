@@ -19,25 +19,25 @@ from api import idempotency
 from api.abuse import IntakeLimit, SearchLimit
 from api.deps import CurrentPrincipal, OptionalPrincipal, SessionDep, SettingsDep
 from api.reporter_lookup import count_lookup
+from core.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
+from core.settings import Settings
 from gis.coords import CoordSystem, parse_location, to_wgs84
-from gis.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
-from gis.settings import Settings
 from grid.roles import Role
-from incidents.following import (
-    PHONE_DIGITS,
-    my_reports,
-    open_reports_detail,
-    reporter_by_phone,
-)
-from incidents.intake import (
+from incidents.intake.filing import (
     ReportIn,
     RetryKey,
     RetryKeyTaken,
     likely_duplicates,
     submit_report,
 )
-from incidents.photos import Photo, inspect_photo
-from incidents.views import CheckedReporter, ReporterProof, public_report
+from incidents.intake.photos import Photo, inspect_photo
+from incidents.notify.following import (
+    PHONE_DIGITS,
+    my_reports,
+    open_reports_detail,
+    reporter_by_phone,
+)
+from incidents.publication.views import CheckedReporter, ReporterProof, public_report
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 # Categories filed through their own route (a declaration needs a house).

@@ -12,9 +12,9 @@ from sqlalchemy import text
 
 from api.abuse import audit_actor, client_ip
 from api.deps import AdminPrincipal, SessionDep
-from gis import audit
-from gis.audit import ACTIONS, AuditQuery
-from gis.errors import InvalidInput, NotFound
+from core import audit
+from core.audit import ACTIONS, AuditQuery
+from core.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import ManagerPrincipal, SessionDep, SettingsDep
-from gis.errors import NotFound, PermissionDenied
+from core.errors import NotFound, PermissionDenied
 from grid.access import region_in_reach
-from incidents.statistics import (
+from incidents.publication.statistics import (
     Period,
     Scope,
     check_level,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import SettingsDep
-from gis.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from maps.glyphs import face_for, glyph_range
 from maps.style import build_style
 

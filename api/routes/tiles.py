@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from api.deps import SessionDep, SettingsDep
-from gis.settings import Settings
+from core.settings import Settings
 from maps.basemap_tiles import basemap_tile
 from maps.tile_cache import CutTile, TileCache, tile_etag
 from maps.tiles import LAYERS, MAX_ZOOM, tile, validate_tile

@@ -9,7 +9,12 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AdminPrincipal, SessionDep, SettingsDep
-from incidents.webhooks import MAX_URL_LENGTH, create_webhook, deactivate_webhook, list_webhooks
+from incidents.notify.webhooks import (
+    MAX_URL_LENGTH,
+    create_webhook,
+    deactivate_webhook,
+    list_webhooks,
+)
 
 router = APIRouter(prefix="/admin/webhooks", tags=["administration"])
 

@@ -15,12 +15,10 @@ from api.deps import ManagerPrincipal, SessionDep, SettingsDep, StaffPrincipal
 from api.errors import error_body
 from api.i18n import negotiate_language
 from api.routes.reports import TrackingNumber, read_submission
+from core.errors import InvalidInput
 from gis.coords import CoordSystem, parse_location, to_wgs84
-from gis.errors import InvalidInput
 from grid.roles import Role
-from incidents.models import STATUSES
-from incidents.text import printable_text
-from incidents.workflow import (
+from incidents.handling.work_lists import (
     MAX_BULK,
     MAX_PAGE,
     ListFilter,
@@ -33,6 +31,8 @@ from incidents.workflow import (
     list_incidents,
     request_extension,
 )
+from incidents.intake.text import printable_text
+from incidents.models import STATUSES
 
 router = APIRouter(tags=["workflow"])
 

@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from gis.pgcopy import CopyField, copy_binary, text_codec
 from grid.assets import ASSET_KINDS, ASSET_STATUSES, kind_for, parse_asset_code
 from grid.importing.geometry import OUTSIDE_CITY, outside_city

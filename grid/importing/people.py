@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from gis.errors import InvalidInput
+from core.errors import InvalidInput
 from grid.identity import id_number_hash, normalise_id_number
 from grid.importing.reading import FieldMapping
 from grid.importing.report import ImportReport, RowIssue

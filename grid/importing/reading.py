@@ -12,8 +12,8 @@ import pandas as pd
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from core.errors import InvalidInput
 from gis.crs import STORAGE_SRID
-from gis.errors import InvalidInput
 from gis.vector_io import read_vector
 
 

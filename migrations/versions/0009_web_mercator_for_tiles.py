@@ -18,7 +18,7 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The public place of an incident, coarsened per category as incidents/views.py does for
+# The public place of an incident, coarsened per category as incidents/publication/views.py does for
 # the tracking page: the exact pin; the building's point-on-surface (else the pin snapped
 # to 0.001 degree, ~100 m); the cell's point-on-surface (else snapped to 0.005 degree,
 # ~500 m). Kept in EPSG:3857 so a tile query never transforms a row. Recomputed only when

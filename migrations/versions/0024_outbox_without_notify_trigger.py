@@ -3,7 +3,7 @@
 A NOTIFY sent from a report's transaction takes PostgreSQL's one cluster-wide notify lock
 from its commit through the WAL flush, so every notifying commit in the cluster queues
 behind the last one (77-85% of backends waited on it at 16-32 clients; issue 19). Workers
-now look at `ix_outbox_pending` a few times a second (incidents/outbox.py), which keeps
+now look at `ix_outbox_pending` a few times a second (incidents/notify/outbox.py), which keeps
 delivery well under a second without serialising intake.
 
 Revision ID: 0024

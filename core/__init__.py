@@ -1,0 +1,2 @@
+"""Platform code every package shares: settings, database engines, errors, audit, rate
+limits, clock, ORM base."""

@@ -1,0 +1,1 @@
+"""Report intake: validation, location, routing, tracking numbers, text, phones, photos."""

@@ -1,0 +1,169 @@
+"""Fire damage declarations (火灾受损申报): a household declares what a fire destroyed at a
+house of the register; routed like a report to the cell's worker, who verifies on site."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import local_date
+from core.errors import InvalidInput, NotFound
+from grid.access import Principal
+from grid.roles import STAFF_ROLES
+from incidents.intake.filing import IntakeContext, ReportIn, Submission, submit_report
+from incidents.intake.photos import Photo
+from incidents.intake.text import printable_text
+
+CATEGORY = "fire.damage_declaration"
+
+
+class DamageIn(BaseModel):
+    """A declaration: the house (by id, or building and unit number), the fire, the loss."""
+
+    house_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    building_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    unit_number: str | None = Field(None, min_length=1, max_length=32)
+    fire_date: date
+    what_burned: str = Field(min_length=1, max_length=1000)
+    estimated_loss: Decimal = Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)
+    description: str | None = Field(None, max_length=2000)
+    channel: Literal["web", "app", "patrol", "terminal", "wechat"] = "web"
+    contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
+
+    @field_validator("what_burned", "description", "unit_number")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        return printable_text(value)
+
+    @field_validator("fire_date")
+    @classmethod
+    def _not_in_the_future(cls, value: date) -> date:
+        if value > local_date():
+            raise ValueError("the fire cannot be in the future")
+        return value
+
+
+async def _house(session: AsyncSession, data: DamageIn) -> tuple[int, int, int | None]:
+    """(house id, building id, current household id) of the declared house, or 422."""
+    if data.house_id is not None:
+        where, params, field = "h.id = :house", {"house": data.house_id}, "house_id"
+    elif data.building_id is not None and data.unit_number:
+        where = "h.building_id = :building AND h.unit_number = :unit"
+        params, field = {"building": data.building_id, "unit": data.unit_number}, "unit_number"
+    else:
+        raise InvalidInput(
+            "give house_id, or building_id and unit_number",
+            "请提供房屋编号，或楼栋与门牌号",
+            field="house_id",
+        )
+    row = (
+        await session.execute(
+            text(f"""
+        SELECT h.id, h.building_id,
+               (SELECT hh.id FROM households hh WHERE hh.house_id = h.id ORDER BY hh.id LIMIT 1)
+        FROM houses h WHERE {where}
+    """),
+            params,
+        )
+    ).first()
+    if row is None:
+        raise InvalidInput("no such house in the register", "登记中没有该房屋", field=field)
+    return row[0], row[1], row[2]
+
+
+async def declare_damage(
+    session: AsyncSession,
+    ctx: IntakeContext,
+    data: DamageIn,
+    photos: list[Photo],
+    declarer: Principal,
+    now: datetime,
+) -> Submission:
+    """Store the declaration as an incident routed to the house's cell plus its figures,
+    inside the caller's transaction."""
+    house_id, building_id, household_id = await _house(session, data)
+    report = ReportIn(
+        category=CATEGORY,
+        building_id=building_id,
+        description=data.description,
+        channel=data.channel,
+        contact_phone=data.contact_phone,
+        answers={},
+    )
+    submission = await submit_report(session, ctx, report, photos, declarer, now)
+    if not isinstance(submission, Submission):
+        raise RuntimeError(f"category {CATEGORY} must not be configured as an emergency")
+    await session.execute(
+        text("""
+        INSERT INTO damage_declarations (incident_id, house_id, household_id, fire_date,
+                                         what_burned, estimated_loss)
+        SELECT id, :house, :household, :fire_date, :what, :loss
+        FROM incidents WHERE tracking_number = :t
+    """),
+        {
+            "house": house_id,
+            "household": household_id,
+            "fire_date": data.fire_date,
+            "what": data.what_burned,
+            "loss": data.estimated_loss,
+            "t": submission.tracking_number,
+        },
+    )
+    return submission
+
+
+_DECLARATION = text("""
+    SELECT i.id, i.tracking_number, i.status, i.reporter_id, i.assignee_id, i.created_at,
+           i.resolve_due_at, d.fire_date, d.what_burned, d.estimated_loss, d.verified_loss,
+           h.unit_number, b.address
+    FROM damage_declarations d
+    JOIN incidents i ON i.id = d.incident_id
+    JOIN houses h ON h.id = d.house_id
+    JOIN buildings b ON b.id = h.building_id
+    WHERE i.tracking_number = :t
+""")
+
+
+async def declaration_view(
+    session: AsyncSession,
+    principal: Principal,
+    tracking_number: str,
+    staff_may_see: bool,
+) -> dict[str, Any]:
+    """The declaration's state and figures for its declarer or staff over it (404 for
+    anyone else, so its existence is not revealed)."""
+    row = (await session.execute(_DECLARATION, {"t": tracking_number})).mappings().first()
+    if row is None or not (
+        row["reporter_id"] == principal.id or (principal.role in STAFF_ROLES and staff_may_see)
+    ):
+        raise NotFound(f"no declaration {tracking_number}", f"未找到申报 {tracking_number}")
+    return {
+        "tracking_number": row["tracking_number"],
+        "status": row["status"],
+        "fire_date": row["fire_date"].isoformat(),
+        "what_burned": row["what_burned"],
+        "estimated_loss": str(row["estimated_loss"]),
+        "verified_loss": row["verified_loss"] and str(row["verified_loss"]),
+        "house": {"unit_number": row["unit_number"], "address": row["address"]},
+        "created_at": row["created_at"].isoformat(),
+        "resolve_due_at": row["resolve_due_at"] and row["resolve_due_at"].isoformat(),
+    }
+
+
+async def record_verified_loss(session: AsyncSession, tracking_number: str, loss: Decimal) -> bool:
+    """The loss found on site (the caller resolves the incident in the same transaction,
+    which checks who may); False when the number is no declaration."""
+    return (
+        await session.execute(
+            text("""
+        UPDATE damage_declarations d SET verified_loss = :loss
+        FROM incidents i WHERE i.id = d.incident_id AND i.tracking_number = :t
+    """),
+            {"loss": loss, "t": tracking_number},
+        )
+    ).rowcount == 1

@@ -1,0 +1,613 @@
+"""Report intake: validate, convert the location, route, and write the report, its first
+events, photos and notification in one transaction."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import local_date
+from core.errors import InvalidInput, PermissionDenied
+from gis.coords import CoordSystem, parse_location, to_wgs84
+from grid.access import Principal
+from grid.assets import NEARBY_RADIUS_M, parse_asset_code
+from grid.place import BUILDING_NEAR_M, building_params, nearest_building_sql
+from grid.roles import STAFF_ROLES
+from incidents.asset_categories import asset_kinds_for
+from incidents.categories import check_answers, check_min_content
+from incidents.handling.workdays import SeverityTier, WorkCalendar, deadline
+from incidents.intake.evidence import photo_rows
+from incidents.intake.photos import Photo
+from incidents.intake.routing import outside_service_area, route_params, route_sql
+from incidents.intake.tracking import new_secret, new_tracking_number, secret_hash
+from incidents.lifecycle import OPEN as OPEN_STATUSES
+from incidents.models import REPORT_CHANNELS
+
+MAX_DESCRIPTION = 2000
+# Channels only staff file through: for a resident who phoned, walked in or asked a
+# neighbour's help (the staff member is the filer), a 12345 order, or their own patrol.
+STAFF_CHANNELS = {"hotline", "patrol", "phone", "walk_in", "on_behalf"}
+# A report filed by pin alone takes the address of the nearest building within this many
+# metres (a pin on the pavement outside still names the building; one in a park none):
+# the address the report page confirmed (grid/place.py).
+ADDRESS_RADIUS_M = BUILDING_NEAR_M
+# A report naming a city asset must be this close to it (the picker offers this radius).
+ASSET_RADIUS_M = NEARBY_RADIUS_M
+# Categories change only when `gridgov db upgrade` syncs them; a process reads them again
+# after this many seconds rather than once per report.
+CATEGORY_TTL_S = 60.0
+EMERGENCY_INSTRUCTION = {
+    "zh-Hans": "火情紧急！请立即拨打 119 火警电话，并迅速撤离到安全地带。",
+    "en": "This is an emergency: call 119 (fire) now and get to a safe place.",
+}
+
+
+class ReportIn(BaseModel):
+    """A hazard report as a client sends it."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    category: str = Field(pattern=r"^[a-z]+\.[a-z_]+$", max_length=64)
+    lon: float | None = Field(None, description="longitude in coord_system")
+    lat: float | None = Field(None, description="latitude in coord_system")
+    coord_system: CoordSystem = CoordSystem.WGS84
+    building_id: int | None = Field(None, ge=1, description="a building from address search")
+    address: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=MAX_DESCRIPTION)
+    answers: dict[str, Any] = Field(default_factory=dict, max_length=20)
+    channel: Literal[REPORT_CHANNELS] = Field(  # type: ignore[valid-type]
+        "web",
+        description="how it came in; hotline, patrol, phone, walk_in and on_behalf "
+        "are for staff filing for a resident",
+    )
+    contact_name: str | None = Field(None, max_length=50)
+    contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
+    asset_code: str | None = Field(
+        None,
+        max_length=32,
+        description=(
+            "the city asset (部件) reported on, e.g. a hydrant from GET /assets/nearby: its "
+            "16-digit code; within 50 m of the pin and of a kind the category concerns"
+        ),
+    )
+
+    @field_validator("address", "description", "contact_name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        # NUL and other control characters cannot be stored as text (and have no place in
+        # a report); line breaks and tabs can.
+        if value is not None and any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+            raise ValueError("contains control characters")
+        return value
+
+
+@dataclass(frozen=True)
+class IntakeCategory:
+    """What intake needs to know about a category."""
+
+    code: str
+    tier: str
+    questions: list[dict[str, Any]]
+    duplicate_radius_m: int
+    is_emergency: bool
+
+
+@dataclass
+class Submission:
+    """The answer to a reporter: what they need to follow and rate the report, and
+    likely duplicates nearby; never the worker's personal data. The intake statement
+    stores the same answer for retries (`remembered` in _WRITE): keep the two in step."""
+
+    tracking_number: str
+    secret: str
+    status: str
+    category: str
+    cell_code: str | None
+    routing_rule: str
+    accept_due_at: str | None
+    resolve_due_at: str | None
+    likely_duplicates: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RetryKey:
+    """A client's Idempotency-Key: the answer to the submission is stored under (scope,
+    key) with the request's fingerprint, in the statement that stores the submission."""
+
+    scope: str
+    key: str
+    fingerprint: str
+
+
+class RetryKeyTaken(Exception):
+    """The key already holds an answer (or a racing request with it just committed one):
+    roll this submission back and replay that answer."""
+
+
+def _retry_params(retry: RetryKey | None, answer: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "retry_key": retry and retry.key,
+        "retry_scope": retry and retry.scope,
+        "retry_hash": retry and retry.fingerprint,
+        "answer": json.dumps(answer, ensure_ascii=False),
+    }
+
+
+@dataclass
+class CategoryCache:
+    """The active categories, read once every CATEGORY_TTL_S seconds per process."""
+
+    ttl_s: float = CATEGORY_TTL_S
+    _by_code: dict[str, IntakeCategory] = field(default_factory=dict)
+    _expires: float = -math.inf
+
+    async def get(self, session: AsyncSession, code: str) -> IntakeCategory:
+        """An active category, or a 422 naming the field."""
+        if time.monotonic() >= self._expires:
+            rows = await session.execute(
+                text("""
+                SELECT code, tier, questions, duplicate_radius_m, is_emergency
+                FROM incident_categories WHERE active
+            """)
+            )
+            self._by_code = {row[0]: IntakeCategory(*row) for row in rows}
+            self._expires = time.monotonic() + self.ttl_s
+        category = self._by_code.get(code)
+        if category is None:
+            raise InvalidInput(f"no category {code!r}", f"没有类别 {code}", field="category")
+        return category
+
+
+@dataclass(frozen=True)
+class IntakeContext:
+    """Configuration intake works with."""
+
+    calendar: WorkCalendar
+    tiers: dict[str, SeverityTier]
+    secret_key: str
+    tolerance_m: float
+    categories: CategoryCache = field(default_factory=CategoryCache)
+
+
+# The referral and, with an Idempotency-Key, its answer (see _WRITE's `remembered`).
+_EMERGENCY = text("""
+WITH referral AS (
+    INSERT INTO emergency_referrals (category_code, location, description, channel)
+    VALUES (:c, CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
+                ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END, :d, :ch)
+    RETURNING id
+), remembered AS (
+    INSERT INTO idempotency_records (key, scope, request_hash, status_code, response)
+    SELECT CAST(:retry_key AS varchar), :retry_scope, :retry_hash, 200,
+           CAST(:answer AS jsonb) || jsonb_build_object('referral_id', referral.id)
+    FROM referral
+    WHERE CAST(:retry_key AS varchar) IS NOT NULL
+    ON CONFLICT (key, scope) DO NOTHING
+    RETURNING true
+)
+SELECT referral.id, EXISTS (SELECT FROM remembered) AS remembered FROM referral
+""")
+
+
+async def record_emergency(
+    session: AsyncSession,
+    category: IntakeCategory,
+    data: ReportIn,
+    lonlat: tuple[float, float] | None,
+    retry: RetryKey | None = None,
+) -> dict[str, Any]:
+    """A fire burning now: recorded as an emergency referral; the answer says call 119."""
+    answer: dict[str, Any] = {
+        "emergency": True,
+        "call": "119",
+        "instruction": EMERGENCY_INSTRUCTION,
+    }
+    row = (
+        await session.execute(
+            _EMERGENCY,
+            {
+                "c": category.code,
+                "lon": lonlat and lonlat[0],
+                "lat": lonlat and lonlat[1],
+                "d": data.description,
+                "ch": data.channel,
+                **_retry_params(retry, answer),
+            },
+        )
+    ).one()
+    if retry is not None and not row.remembered:
+        raise RetryKeyTaken()
+    return {
+        "emergency": True,
+        "call": "119",
+        "referral_id": row.id,
+        "instruction": EMERGENCY_INSTRUCTION,
+    }
+
+
+async def _building_point(session: AsyncSession, building_id: int) -> tuple[float, float]:
+    row = (
+        await session.execute(
+            text("""
+        SELECT ST_X(p), ST_Y(p) FROM buildings, ST_PointOnSurface(footprint) AS p
+        WHERE id = :id
+    """),
+            {"id": building_id},
+        )
+    ).first()
+    if row is None:
+        raise InvalidInput(
+            f"no building {building_id}", f"没有楼栋 {building_id}", field="building_id"
+        )
+    return row[0], row[1]
+
+
+async def _location(session: AsyncSession, data: ReportIn) -> tuple[float, float]:
+    """The report's WGS84 point: the given coordinates converted, else the building's."""
+    if (data.lon is None) != (data.lat is None):
+        missing = "lat" if data.lat is None else "lon"
+        raise InvalidInput(
+            f"{missing} is required with the other coordinate", "经纬度需同时提供", field=missing
+        )
+    if data.lon is None or data.lat is None:
+        if data.building_id is None:
+            raise InvalidInput(
+                "give a location (lon and lat) or a building_id",
+                "请提供位置（经纬度）或选择楼栋",
+                field="lon",
+            )
+        return await _building_point(session, data.building_id)
+    lon, lat = parse_location(data.lon, data.lat, data.coord_system)
+    return to_wgs84(lon, lat, data.coord_system)
+
+
+def _check_channel(data: ReportIn, reporter: Principal | None) -> None:
+    if data.channel in STAFF_CHANNELS and (reporter is None or reporter.role not in STAFF_ROLES):
+        raise PermissionDenied(
+            f"only staff report through the {data.channel} channel",
+            "只有工作人员可使用该渠道上报",
+            field="channel",
+        )
+
+
+# Open reports of a category whose PUBLIC place lies within its duplicate radius of
+# :lon/:lat, nearest first. The answer goes back to whoever asks (anonymous included), so
+# nearness is measured from what is already public: public_point_3857, the one home of a
+# report's public place (the trigger of migration 0009 keeps it: the exact pin, the
+# building, or the cell, per category). Measured from the stored pin, edge-searching the
+# radius along a few rays would give the pin back to centimetres (issue 15, item 1).
+# The box test comes first, around the point literal transformed to the column's SRID,
+# so the GiST index on public_point_3857 answers it (the Mercator box is widened by
+# 1/cos(lat), its scale); the exact distance is then measured on the spheroid.
+_NEARBY = """
+    SELECT i.tracking_number, i.status, i.created_at,
+           round(ST_Distance(shown.place::geography, pt::geography)) AS distance_m
+    FROM incidents i
+    CROSS JOIN LATERAL (SELECT ST_Transform(i.public_point_3857, 4326) AS place) AS shown,
+         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt
+    WHERE CAST(:radius AS float8) > 0 AND i.category_code = :category
+      AND i.status = ANY(:open)
+      AND i.public_point_3857 && ST_Expand(
+          ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :mercator_lat), 4326), 3857),
+          :radius_3857)
+      AND ST_DWithin(shown.place::geography, pt::geography, :radius)
+    ORDER BY distance_m, i.created_at
+    LIMIT :limit
+"""
+_LIKELY_DUPLICATES = text(_NEARBY)
+
+
+# Web Mercator ends short of the poles; a point beyond holds no public place anyway.
+_MERCATOR_MAX_LAT = 85.0
+
+
+def _nearby_params(category: IntakeCategory, lat: float, limit: int = 5) -> dict[str, Any]:
+    radius = float(category.duplicate_radius_m)
+    mercator_lat = max(-_MERCATOR_MAX_LAT, min(_MERCATOR_MAX_LAT, lat))
+    # Mercator metres per ground metre: 1/cos(lat); a little slack for the box's edge.
+    scale = 1.0 / math.cos(math.radians(mercator_lat))
+    return {
+        "category": category.code,
+        "open": list(OPEN_STATUSES),
+        "radius": radius,
+        "mercator_lat": mercator_lat,
+        "radius_3857": radius * scale * 1.01 + 1.0,
+        "limit": limit,
+    }
+
+
+def _duplicate(tracking_number: str, status: str) -> dict[str, Any]:
+    # Nearest first, but no distance: three answers' distances would locate a report
+    # whose category is published only at building or cell precision.
+    return {"tracking_number": tracking_number, "status": status}
+
+
+async def likely_duplicates(
+    session: AsyncSession, category: IntakeCategory, lon: float, lat: float, limit: int = 5
+) -> list[dict[str, Any]]:
+    """Open reports of the same category within the category's duplicate radius."""
+    if category.duplicate_radius_m <= 0:
+        return []
+    rows = await session.execute(
+        _LIKELY_DUPLICATES, {"lon": lon, "lat": lat, **_nearby_params(category, lat, limit)}
+    )
+    return [_duplicate(row.tracking_number, row.status) for row in rows]
+
+
+# A new report in one round trip: its route (incidents.intake.routing), the likely duplicates
+# (read before the insert: the statement's snapshot does not hold the new report), the
+# incident, its 'created' event (and 'assignment' when routing found someone), the
+# notification in the outbox (queue notifications go to the managers of the queue's
+# region) and, with an Idempotency-Key, the answer to the reporter.
+_WRITE = """
+incident AS (
+    INSERT INTO incidents (tracking_number, secret_hash, category_code, status, location,
+        input_lon, input_lat, input_system, address, building_id, cell_id, region_id,
+        assignee_id, routing_rule, responsible_level, description, answers, channel,
+        reporter_id, reporter_name, reporter_phone, accept_due_at, resolve_due_at,
+        created_at, updated_at, asset_id)
+    SELECT :tracking_number, :secret_hash, :category,
+        CASE WHEN route.assignee_id IS NULL THEN 'submitted' ELSE 'assigned' END,
+        ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :input_lon, :input_lat, :input_system,
+        COALESCE(CAST(:address AS text), nearest_address.address), :building_id, route.cell_id,
+        (SELECT id FROM regions WHERE code = route.region_code), route.assignee_id,
+        route.rule, route.level, :description, CAST(:answers AS jsonb), :channel,
+        :reporter_id, :reporter_name, :reporter_phone, :accept_due_at, :resolve_due_at,
+        :now, :now, (SELECT id FROM chosen_asset)
+    FROM route LEFT JOIN nearest_address ON true
+    -- Outside the service area, or naming an asset that does not fit, nothing is written
+    -- (submit_report refuses the point or the asset).
+    WHERE route.in_service_area
+      AND (CAST(:asset_code AS text) IS NULL OR EXISTS (SELECT FROM chosen_asset))
+    RETURNING id, status, region_id, assignee_id, routing_rule, responsible_level
+), created AS (
+    INSERT INTO incident_events (incident_id, kind, actor_id, actor_role, to_status, data, at)
+    SELECT id, 'created', :reporter_id, :actor_role, 'submitted',
+           jsonb_build_object('channel', :channel), :now FROM incident
+    RETURNING id
+), assigned AS (
+    INSERT INTO incident_events (incident_id, kind, actor_role, from_status, to_status,
+                                 data, at)
+    SELECT incident.id, 'assignment', 'system', 'submitted', 'assigned',
+           jsonb_build_object('rule', incident.routing_rule,
+                              'level', incident.responsible_level), :now
+    -- Reading `created` makes that insert run first, so event ids follow the timeline.
+    FROM incident, created WHERE incident.assignee_id IS NOT NULL
+), notified AS (
+    INSERT INTO outbox (topic, incident_id, recipient_ids, payload, created_at)
+    SELECT CASE WHEN incident.assignee_id IS NULL THEN 'incident.queued'
+                ELSE 'incident.assigned' END,
+           incident.id,
+           CASE WHEN incident.assignee_id IS NOT NULL THEN ARRAY[incident.assignee_id]
+                ELSE ARRAY(SELECT u.id FROM users u
+                           WHERE u.region_id = incident.region_id AND u.is_active
+                             AND u.role IN ('community_manager', 'street_manager',
+                                            'district_manager'))
+           END,
+           jsonb_build_object('tracking_number', :tracking_number, 'category', :category,
+                              'resolve_due_at', CAST(:resolve_due_at_text AS text)),
+           :now
+    FROM incident
+), remembered AS (
+    -- The answer as submit_report builds it (:answer holds the parts known beforehand).
+    -- On a conflict the insert waits for the transaction holding the key and stores
+    -- nothing when that one commits: this report is then rolled back (RetryKeyTaken).
+    INSERT INTO idempotency_records (key, scope, request_hash, status_code, response)
+    SELECT CAST(:retry_key AS varchar), :retry_scope, :retry_hash, 201,
+           CAST(:answer AS jsonb) || jsonb_build_object(
+               'status', incident.status, 'cell_code', route.cell_code,
+               'routing_rule', incident.routing_rule,
+               'likely_duplicates', COALESCE((
+                   SELECT jsonb_agg(jsonb_build_object(
+                              'tracking_number', tracking_number, 'status', status)
+                          ORDER BY distance_m, created_at)
+                   FROM nearby), '[]'))
+    FROM incident, route
+    WHERE CAST(:retry_key AS varchar) IS NOT NULL
+    ON CONFLICT (key, scope) DO NOTHING
+    RETURNING true
+)
+SELECT incident.id, incident.status, incident.routing_rule AS rule, route.cell_code,
+       EXISTS (SELECT FROM remembered) AS remembered,
+       ARRAY(SELECT tracking_number FROM nearby ORDER BY distance_m, created_at)
+           AS duplicate_numbers,
+       ARRAY(SELECT status FROM nearby ORDER BY distance_m, created_at)
+           AS duplicate_statuses
+FROM incident, route
+"""
+
+
+# The address of a report filed without one: the chosen building's, else the pin's
+# ({nearest_building}: grid/place.py nearest_building_sql, the address the report page
+# confirmed).
+_NEAREST_ADDRESS = """
+    SELECT address FROM (
+        SELECT b.address, 0 AS rank FROM buildings b WHERE b.id = :building_id
+        UNION ALL
+        SELECT nearest.address, 1 FROM (
+            {nearest_building}
+        ) nearest
+    ) found
+    WHERE CAST(:address AS text) IS NULL
+    ORDER BY rank
+    LIMIT 1
+"""
+
+
+# The asset a report names: that code, of a kind the category concerns, not removed, and
+# within :asset_m metres of the pin (on the spheroid; the unique code finds the row).
+_CHOSEN_ASSET = """
+    SELECT a.id FROM city_assets a
+    WHERE a.code = CAST(:asset_code AS text) AND a.kind = ANY(CAST(:asset_kinds AS text[]))
+      AND a.status <> 'removed'
+      AND ST_DWithin(a.location::geography,
+                     ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :asset_m)
+"""
+
+
+@lru_cache
+def _intake_statement() -> TextClause:
+    # Fixed text only, every value bound: the routing and the duplicate check keep their
+    # one home each and run inside the write, as does the pin's address (grid/place.py).
+    address = _NEAREST_ADDRESS.replace("{nearest_building}", nearest_building_sql())
+    return text(
+        f"WITH route AS MATERIALIZED (\n{route_sql()}\n), "
+        f"nearby AS MATERIALIZED (\n{_NEARBY}\n), "
+        f"nearest_address AS MATERIALIZED (\n{address}\n), "
+        f"chosen_asset AS MATERIALIZED (\n{_CHOSEN_ASSET}\n), {_WRITE}"
+    )
+
+
+def _asset_kinds(data: ReportIn, category: IntakeCategory) -> list[str]:
+    """The kinds of asset this report may name; 422 naming asset_code for a bad code or
+    a category that concerns no asset."""
+    if data.asset_code is None:
+        return []
+    parse_asset_code(data.asset_code, field="asset_code")
+    kinds = list(asset_kinds_for(category.code))
+    if not kinds:
+        raise InvalidInput(
+            f"category {category.code} concerns no city asset; leave asset_code out",
+            "该类别不涉及城市部件，请勿填写部件编码",
+            field="asset_code",
+        )
+    return kinds
+
+
+async def _asset_fits(
+    session: AsyncSession, data: ReportIn, kinds: list[str], lon: float, lat: float
+) -> bool:
+    """Whether the named asset fits (the failure path only: tells the two refusals apart)."""
+    return (
+        await session.execute(
+            text(_CHOSEN_ASSET),
+            {
+                "asset_code": data.asset_code,
+                "asset_kinds": kinds,
+                "lon": lon,
+                "lat": lat,
+                "asset_m": ASSET_RADIUS_M,
+            },
+        )
+    ).first() is not None
+
+
+def _deadlines(ctx: IntakeContext, tier: str, now: datetime) -> tuple[datetime, datetime]:
+    rules = ctx.tiers[tier]
+    return (deadline(now, rules.accept, ctx.calendar), deadline(now, rules.resolve, ctx.calendar))
+
+
+async def submit_report(
+    session: AsyncSession,
+    ctx: IntakeContext,
+    data: ReportIn,
+    photos: list[Photo],
+    reporter: Principal | None,
+    now: datetime,
+    retry: RetryKey | None = None,
+    *,
+    photo_link: bool = False,
+) -> Submission | dict[str, Any]:
+    """Validate, route and store a report inside the caller's transaction (the caller
+    commits); an emergency category gets the call-119 answer instead. With `retry` the
+    answer is stored under its key; RetryKeyTaken when the key holds one already.
+    `photo_link`: the report links a photo elsewhere (Open311 media_url)."""
+    _check_channel(data, reporter)
+    category = await ctx.categories.get(session, data.category)
+    if category.is_emergency:
+        # Never hold up an emergency over a bad pin: record it with whatever place we have.
+        try:
+            lonlat = await _location(session, data)
+        except InvalidInput:
+            lonlat = None
+        return await record_emergency(session, category, data, lonlat, retry)
+    answers = check_answers(category.questions, data.answers)
+    # Before the one write statement: a refusal here names the field, never a bare no-row.
+    check_min_content(category.code, data.channel, data.description, len(photos), photo_link)
+    asset_kinds = _asset_kinds(data, category)
+    lon, lat = await _location(session, data)
+    accept_due, resolve_due = _deadlines(ctx, category.tier, now)
+    tracking_number, secret = new_tracking_number(now), new_secret()
+    known = {
+        "tracking_number": tracking_number,
+        "secret": secret,
+        "category": category.code,
+        "accept_due_at": accept_due.isoformat(),
+        "resolve_due_at": resolve_due.isoformat(),
+    }
+    row = (
+        await session.execute(
+            _intake_statement(),
+            {
+                **route_params(lon, lat, local_date(now), ctx.tolerance_m),
+                **_nearby_params(category, lat),
+                "tracking_number": tracking_number,
+                "secret_hash": secret_hash(secret, ctx.secret_key),
+                "input_lon": data.lon if data.lon is not None else lon,
+                "input_lat": data.lat if data.lat is not None else lat,
+                "input_system": data.coord_system.value if data.lon is not None else "wgs84",
+                "address": data.address,
+                "building_id": data.building_id,
+                **building_params(lat),
+                "description": data.description,
+                "answers": json.dumps(answers, ensure_ascii=False),
+                "channel": data.channel,
+                "reporter_id": reporter and reporter.id,
+                "actor_role": reporter.role.value if reporter else "reporter",
+                "reporter_name": data.contact_name,
+                "reporter_phone": data.contact_phone,
+                "accept_due_at": accept_due,
+                "resolve_due_at": resolve_due,
+                "resolve_due_at_text": resolve_due.isoformat(),
+                "now": now,
+                "asset_code": data.asset_code,
+                "asset_kinds": asset_kinds,
+                "asset_m": ASSET_RADIUS_M,
+                **_retry_params(retry, known),
+            },
+        )
+    ).first()
+    if (
+        row is None
+        and data.asset_code is not None
+        and not await _asset_fits(session, data, asset_kinds, lon, lat)
+    ):
+        raise InvalidInput(
+            f"no {' or '.join(asset_kinds)} with code {data.asset_code} within "
+            f"{ASSET_RADIUS_M:.0f} m of the report's place",
+            f"报告位置 {ASSET_RADIUS_M:.0f} 米内没有编码为 {data.asset_code} 的相应部件",
+            field="asset_code",
+        )
+    if row is None:
+        raise outside_service_area(
+            "lon" if data.lon is not None else "building_id", ctx.tolerance_m
+        )
+    if retry is not None and not row.remembered:
+        raise RetryKeyTaken()
+    if photos:
+        session.add_all(photo_rows(row.id, photos))
+        await session.flush()
+    duplicates = [
+        _duplicate(*found)
+        for found in zip(row.duplicate_numbers, row.duplicate_statuses, strict=True)
+    ]
+    return Submission(
+        tracking_number,
+        secret,
+        row.status,
+        category.code,
+        row.cell_code,
+        row.rule,
+        accept_due.isoformat(),
+        resolve_due.isoformat(),
+        duplicates,
+    )

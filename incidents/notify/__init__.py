@@ -1,0 +1,1 @@
+"""Telling people: the outbox and its deliveries (webhooks, SMS), area alerts, followers."""

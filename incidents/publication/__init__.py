@@ -1,0 +1,1 @@
+"""What reaches the public: staff review, redaction, statistics, public views."""

@@ -1,0 +1,1 @@
+"""12345 hotline work orders: reading, mapping onto gridgov, filing, results out."""

@@ -1,0 +1,1 @@
+"""OGC API Features: query parameters, collections, the service description."""

@@ -1,0 +1,1 @@
+"""Open311 GeoReport v2: services, service requests in and out, trusted clients."""
