@@ -57,7 +57,7 @@ from incidents.intake.filing import IntakeContext
 from incidents.intake.text import printable_text
 from incidents.intake.tracking import secret_matches
 from incidents.lifecycle import ACTIONS
-from incidents.models import CONTACT_METHODS
+from incidents.models.ratings import CONTACT_METHODS
 
 SCORE_LABELS = {1: "非常不满意", 2: "不满意", 3: "基本满意", 4: "满意", 5: "非常满意"}
 BAD_SCORES = frozenset({1, 2})

@@ -29,7 +29,7 @@ from api.deps import get_bulk_runner, get_session
 from core.errors import ServiceUnavailable
 from core.settings import Settings
 from grid.models import Region
-from incidents.models import InboxItem, OutboxMessage
+from incidents.models.notify import InboxItem, OutboxMessage
 from tests.authz_policy import (
     ALLOWED,
     ANONYMOUS,

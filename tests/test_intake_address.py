@@ -177,7 +177,7 @@ def test_report_channels_are_one_vocabulary():
     from typing import get_args
 
     from incidents.intake.filing import STAFF_CHANNELS, ReportIn
-    from incidents.models import CHANNELS
+    from incidents.models.reports import CHANNELS
 
     accepted = set(get_args(ReportIn.model_fields["channel"].annotation))
     assert accepted | {"open311"} == set(CHANNELS)

@@ -16,7 +16,7 @@ from grid.access import load_principal
 from incidents.handling.actions import ActionRequest, take_action
 from incidents.intake.filing import ReportIn, submit_report
 from incidents.lifecycle import ACTIONS
-from incidents.models import STATUSES
+from incidents.models.reports import STATUSES
 from tests.factories import assign, auth_headers, make_user, make_world, metres_point
 
 

@@ -47,7 +47,7 @@ from grid.access import Principal, worker_assigned_to_cell
 from incidents.handling.actions import manager_over
 from incidents.intake.photos import THUMBNAIL_MEDIA_TYPE, Photo
 from incidents.lifecycle import OPEN
-from incidents.models import PatrolVisit, PatrolVisitPhoto
+from incidents.models.handling import PatrolVisit, PatrolVisitPhoto
 
 # Points per unit of each part (see the module notes), and how many units count at most.
 WEIGHTS: dict[str, float] = {

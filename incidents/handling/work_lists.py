@@ -33,7 +33,8 @@ from incidents.intake.evidence import photo_rows
 from incidents.intake.filing import IntakeContext
 from incidents.intake.photos import Photo
 from incidents.lifecycle import OPEN
-from incidents.models import Category, ExtensionRequest, Incident
+from incidents.models.handling import ExtensionRequest
+from incidents.models.reports import Category, Incident
 
 # --- work lists -------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from incidents.intake.photos import Photo
-from incidents.models import IncidentPhoto
+from incidents.models.reports import IncidentPhoto
 
 
 def photo_rows(

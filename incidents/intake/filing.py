@@ -30,7 +30,7 @@ from incidents.intake.photos import Photo
 from incidents.intake.routing import outside_service_area, route_params, route_sql
 from incidents.intake.tracking import new_secret, new_tracking_number, secret_hash
 from incidents.lifecycle import OPEN as OPEN_STATUSES
-from incidents.models import REPORT_CHANNELS
+from incidents.models.reports import REPORT_CHANNELS
 
 MAX_DESCRIPTION = 2000
 # Channels only staff file through: for a resident who phoned, walked in or asked a

@@ -12,7 +12,7 @@ from typing import Any
 
 from core.errors import InvalidInput
 from gis.coords import CoordSystem
-from incidents.models import HOTLINE_REQUEST_TYPES
+from incidents.models.intake import HOTLINE_REQUEST_TYPES
 
 MAPPING_FILE = Path(__file__).parent / "hotline.toml"
 FIELDS = [

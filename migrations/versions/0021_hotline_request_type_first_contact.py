@@ -16,7 +16,7 @@ down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The vocabulary as it stands at this revision (incidents/models.py holds the live copy).
+# The vocabulary as it stands at this revision (incidents/models/intake.py holds the live copy).
 _REQUEST_TYPES = ["inquiry", "help", "complaint", "tip_off", "suggestion"]
 
 
