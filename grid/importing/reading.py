@@ -1,4 +1,5 @@
-"""Reading a GIS file into a GeoDataFrame in EPSG:4326, with field mapping applied."""
+"""Reading import files: a GIS file into a GeoDataFrame in EPSG:4326 with field mapping
+applied, and a CSV as text in its encoding."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from pyproj.exceptions import CRSError
 from core.errors import InvalidInput
 from gis.crs import STORAGE_SRID
 from gis.vector_io import read_vector
+
+_BOM = b"\xef\xbb\xbf"
+# GB 18030 decodes every GBK/GB 2312 file and also the rare characters found in names.
+_GB_SUPERSET = {"gbk": "gb18030", "gb2312": "gb18030"}
 
 
 @dataclass(frozen=True)
@@ -184,3 +189,39 @@ def _check_encoding(encoding: str) -> None:
             f"未知编码：{encoding}（例如 UTF-8、GBK）",
             field="encoding",
         ) from exc
+
+
+def read_csv_text(path: Path, encoding: str | None) -> pd.DataFrame:
+    """A CSV with every cell as text (blank is ""), UTF-8 unless `encoding` says (GBK read
+    as GB 18030); a byte-order mark wins. InvalidInput on field "encoding" when the bytes
+    are not that encoding, on "path" when the file is missing or not CSV."""
+    if not path.exists():
+        raise InvalidInput(f"file not found: {path}", f"文件不存在：{path}", field="path")
+    with path.open("rb") as head:
+        has_bom = head.read(3) == _BOM
+    chosen = "utf-8-sig" if has_bom or encoding is None else _codec(encoding)
+    try:
+        return pd.read_csv(path, encoding=chosen, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{path.name} is not {chosen} text; pass the file's encoding (e.g. --encoding GBK)",
+            f"{path.name} 不是 {chosen} 编码；请用 --encoding 指定编码（如 GBK）",
+            field="encoding",
+        ) from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InvalidInput(
+            f"cannot read {path.name} as CSV: {exc}",
+            f"无法按 CSV 读取 {path.name}：{exc}",
+            field="path",
+        ) from exc
+
+
+def _codec(encoding: str) -> str:
+    """The Python codec for an encoding name, GBK family widened to GB 18030."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise InvalidInput(
+            f"unknown encoding {encoding!r}", f"未知编码：{encoding}", field="encoding"
+        ) from exc
+    return _GB_SUPERSET.get(name, name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from grid.importing.people import LANDLINE, MOBILE
+from grid.importing.people_rows import LANDLINE, MOBILE
 
 # Separators people write between groups: spaces, dashes, dots, slashes and brackets
 # around the area code ((020) 8300-1234, 020.8300.1234).

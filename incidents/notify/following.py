@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound
-from grid.importing.people import MOBILE
+from grid.importing.people_rows import MOBILE
 from incidents.intake.phones import normalise_phone
 
 # The alphabet's one home is the module that makes the numbers.

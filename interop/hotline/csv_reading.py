@@ -18,7 +18,7 @@ import pandas as pd
 from core.clock import CHINA_TZ
 from core.errors import InvalidInput
 from gis.coords import CoordSystem, parse_location
-from grid.importing.people import read_csv_text
+from grid.importing.reading import read_csv_text
 from grid.importing.report import RowIssue
 from incidents.handling.workdays import DeadlineRule
 from incidents.intake.filing import MAX_DESCRIPTION
