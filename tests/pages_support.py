@@ -40,13 +40,13 @@ REPORTER_TEXT = "王五家楼道堵了"
 def serve(app) -> Iterator[str]:
     """The ASGI app served by uvicorn in a thread on a free port of 127.0.0.1; its base
     URL while the block runs."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    running = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=running.run, daemon=True)
+    # The socket the OS picked is handed to uvicorn still bound, so no other run (or
+    # other process) can take the port between picking and listening.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    running = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     for _ in range(200):
         if running.started:
@@ -58,6 +58,7 @@ def serve(app) -> Iterator[str]:
     finally:
         running.should_exit = True
         thread.join(10)
+        listener.close()
 
 
 @pytest.fixture(scope="module")

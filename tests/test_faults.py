@@ -163,9 +163,6 @@ def own_cluster(settings) -> Iterator[tuple[str, Path]]:
     data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     _as_postgres(
         [
             str(PG_BIN / "initdb"),
@@ -180,23 +177,34 @@ def own_cluster(settings) -> Iterator[tuple[str, Path]]:
             "--no-sync",
         ]
     )
-    options = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off"
-    )
-    _as_postgres(
-        [
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(root / "log"),
-            "-w",
-            "start",
-        ]
-    )
+    # The port is free when probed but postgres binds it later; another run (or any
+    # process) may take it in between, so a failed start tries a fresh port.
+    for attempt in range(3):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        options = (
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        try:
+            _as_postgres(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(root / "log"),
+                    "-w",
+                    "start",
+                ]
+            )
+            break
+        except subprocess.CalledProcessError:
+            if attempt == 2:
+                raise
     url = f"postgresql://postgres@127.0.0.1:{port}/gridgov_fault"
     try:
         ensure_database(url)
