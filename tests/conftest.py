@@ -103,6 +103,10 @@ def _dead_or_mine(pid: int) -> bool:
 
 
 _DATABASE_URL, _OWNED = _test_database_url()
+# Code under test that reads the process-wide settings (a CLI command a test forgot to
+# point, a subprocess it starts) finds this run's database, never the main one a demo
+# server may be using.
+os.environ["GRIDGOV_DATABASE_URL"] = _DATABASE_URL
 
 
 @pytest.fixture(scope="session")
