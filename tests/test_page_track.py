@@ -24,7 +24,7 @@ from incidents.intake.filing import ReportIn, submit_report
 from incidents.intake.photos import inspect_photo
 from incidents.publication.redaction import PHONE_MASK
 from incidents.publication.review import ReviewRequest, review
-from incidents.ratings import SCORE_LABELS
+from incidents.ratings.scores import SCORE_LABELS
 from tests.factories import metres_point
 from tests.pages_support import needs_chromium, serious_violations
 

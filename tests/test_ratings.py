@@ -12,7 +12,9 @@ from sqlalchemy import text
 from api.app import intake_context
 from incidents.handling.escalation import escalate
 from incidents.handling.workdays import CHINA_TZ, WorkCalendar
-from incidents.ratings import RatingIn, default_ratings, rate
+from incidents.ratings.defaults import default_ratings
+from incidents.ratings.giving import rate
+from incidents.ratings.scores import RatingIn
 from tests.factories import auth_headers, make_scene, metres_point
 
 

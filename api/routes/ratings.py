@@ -20,20 +20,11 @@ from api.deps import (
 )
 from api.routes.reports import TrackingNumber
 from incidents.intake.text import printable_text
-from incidents.ratings import (
-    MAX_TEXT,
-    RatingIn,
-    RatingRules,
-    appeal,
-    decide_appeal,
-    decide_flag,
-    flag_rating,
-    list_work_orders,
-    rate,
-    rating_history,
-    record_revisit,
-    work_order_report,
-)
+from incidents.ratings.giving import rate
+from incidents.ratings.history import rating_history
+from incidents.ratings.review import appeal, decide_appeal, decide_flag, flag_rating
+from incidents.ratings.scores import MAX_TEXT, RatingIn, RatingRules
+from incidents.ratings.work_orders import list_work_orders, record_revisit, work_order_report
 
 router = APIRouter(tags=["ratings"])
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import CHINA_TZ
 from gis.spreadsheet_csv import SpreadsheetWriter
 from incidents.categories import category_spec
-from incidents.ratings import SCORE_LABELS
+from incidents.ratings.scores import SCORE_LABELS
 from interop.hotline.mapping import REQUEST_TYPES
 
 # key -> CSV header, in column order.
