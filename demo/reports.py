@@ -15,11 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.errors import GridgovError
 from grid.access import Principal, load_principal
 from incidents.handling.actions import ActionRequest, take_action
-from incidents.handling.work_lists import request_extension
+from incidents.handling.extensions import request_extension
 from incidents.intake.filing import IntakeContext, ReportIn, Submission, submit_report
-from incidents.ratings.giving import rate
-from incidents.ratings.review import flag_rating
-from incidents.ratings.scores import RatingIn
+from incidents.ratings import RatingIn, flag_rating, rate
 
 # Fire hazards first, as residents report them; a few general issues.
 CATEGORY_WEIGHTS = {

@@ -28,7 +28,7 @@ from grid.cells import cells_extent
 from grid.roles import MANAGER_ROLES
 from incidents.categories import MAX_TEXT_ANSWER
 from incidents.handling.coverage import cell_coverage, drill_down
-from incidents.handling.work_lists import CHECK_IN_STATUSES
+from incidents.handling.notes_and_check_ins import CHECK_IN_STATUSES
 from incidents.intake.filing import ReportIn
 from incidents.intake.photos import ACCEPTED_MEDIA_TYPES
 from incidents.lifecycle import ACTIONS, OPEN

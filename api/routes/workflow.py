@@ -18,19 +18,10 @@ from api.routes.reports import TrackingNumber, read_submission
 from core.errors import InvalidInput
 from gis.coords import CoordSystem, parse_location, to_wgs84
 from grid.roles import Role
-from incidents.handling.work_lists import (
-    MAX_BULK,
-    MAX_PAGE,
-    ListFilter,
-    View,
-    add_note,
-    bulk_assign,
-    check_in,
-    decide_extension,
-    extension_requests,
-    list_incidents,
-    request_extension,
-)
+from incidents.handling.bulk_assign import MAX_BULK, bulk_assign
+from incidents.handling.extensions import decide_extension, extension_requests, request_extension
+from incidents.handling.notes_and_check_ins import add_note, check_in
+from incidents.handling.work_lists import MAX_PAGE, ListFilter, View, list_incidents
 from incidents.intake.text import printable_text
 from incidents.models.reports import STATUSES
 
