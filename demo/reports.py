@@ -17,7 +17,9 @@ from grid.access import Principal, load_principal
 from incidents.handling.actions import ActionRequest, take_action
 from incidents.handling.extensions import request_extension
 from incidents.intake.filing import IntakeContext, ReportIn, Submission, submit_report
-from incidents.ratings import RatingIn, flag_rating, rate
+from incidents.ratings.giving import rate
+from incidents.ratings.review import flag_rating
+from incidents.ratings.scores import RatingIn
 
 # Fire hazards first, as residents report them; a few general issues.
 CATEGORY_WEIGHTS = {
