@@ -1,4 +1,5 @@
-"""Dependencies routes share: settings, a database session, the current principal."""
+"""Dependencies routes share: settings, a database session, report intake, the current
+principal."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from core.errors import NotAuthenticated, PermissionDenied
 from core.settings import Settings
 from grid.access import Principal, load_principal
 from grid.roles import MANAGER_ROLES, STAFF_ROLES, Role
+from incidents.intake.filing import IntakeContext
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -32,8 +34,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_intake(request: Request) -> IntakeContext:
+    """The app's one intake context (calendar, deadline tiers, keys, category cache),
+    made when the app is built."""
+    return request.app.state.intake
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+IntakeDep = Annotated[IntakeContext, Depends(get_intake)]
 
 # Runs sync bulk work (imports, activation) in one transaction off the event loop.
 BulkRunner = Callable[[Callable[[Connection], Any]], Awaitable[Any]]

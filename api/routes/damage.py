@@ -3,7 +3,6 @@ verified on site by the cell's worker, followed by the declarer."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,7 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
 from api.abuse import IntakeLimit
-from api.deps import CurrentPrincipal, SessionDep, SettingsDep
+from api.deps import CurrentPrincipal, IntakeDep, SessionDep, SettingsDep
 from api.routes.reports import TrackingNumber, read_submission
 from core.errors import NotFound
 from incidents.handling.actions import ActionRequest, not_found, take_action, visible_incident
@@ -57,16 +56,18 @@ class VerifyIn(BaseModel):
 
 @router.post("", status_code=201, openapi_extra=_OPENAPI_BODY, dependencies=[IntakeLimit])
 async def create_declaration(
-    request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentPrincipal
+    request: Request,
+    session: SessionDep,
+    intake: IntakeDep,
+    settings: SettingsDep,
+    principal: CurrentPrincipal,
 ) -> dict[str, Any]:
     """Declare fire damage at a house of the register; it goes to the cell's worker for
     on-site verification. The answer carries the tracking number to follow it."""
     data, photos = await read_submission(request, settings, DamageIn)
-    submission = await declare_damage(
-        session, request.app.state.intake, data, photos, principal, datetime.now(UTC)
-    )
+    submission = await declare_damage(session, intake, data, photos, principal, datetime.now(UTC))
     await session.commit()
-    body = asdict(submission)
+    body = submission.answer()
     body.pop("likely_duplicates")
     return body
 
@@ -96,8 +97,8 @@ async def get_declaration(
 async def verify_declaration(
     tracking_number: TrackingNumber,
     body: VerifyIn,
-    request: Request,
     session: SessionDep,
+    intake: IntakeDep,
     principal: CurrentPrincipal,
 ) -> dict[str, Any]:
     """The assigned worker records the loss found on site and resolves the declaration
@@ -106,7 +107,7 @@ async def verify_declaration(
         raise not_found(tracking_number)
     result = await take_action(
         session,
-        request.app.state.intake,
+        intake,
         principal,
         tracking_number,
         ActionRequest("resolve", note=body.note, version=body.version),

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from api import idempotency
 from api.abuse import audit_personal_read
-from api.deps import SessionDep, SettingsDep, StaffPrincipal
+from api.deps import IntakeDep, SessionDep, SettingsDep, StaffPrincipal
 from api.routes.reports import TrackingNumber, read_submission
 from incidents.handling.actions import (
     ActionRequest,
@@ -95,6 +95,7 @@ async def act(
     tracking_number: TrackingNumber,
     request: Request,
     session: SessionDep,
+    intake: IntakeDep,
     settings: SettingsDep,
     principal: StaffPrincipal,
     idempotency_key: idempotency.KeyHeader = None,
@@ -112,7 +113,7 @@ async def act(
         (body.model_dump(mode="json"), [p.sha256 for p in photos]),
         lambda: take_action(
             session,
-            request.app.state.intake,
+            intake,
             principal,
             tracking_number,
             ActionRequest(

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.deps import AdminPrincipal, SessionDep, SettingsDep
+from api.deps import AdminPrincipal, IntakeDep, SessionDep, SettingsDep
 from api.uploads import save_upload
 from core.clock import CHINA_TZ
 from core.errors import InvalidInput
@@ -36,8 +36,8 @@ async def _mapping(upload: UploadFile | None, directory: Path) -> HotlineMapping
 @router.post("/imports")
 async def import_orders(
     admin: AdminPrincipal,
-    request: Request,
     session: SessionDep,
+    intake: IntakeDep,
     settings: SettingsDep,
     file: Annotated[
         UploadFile,
@@ -69,7 +69,7 @@ async def import_orders(
         fields = await _mapping(mapping, directory)
         report = await import_hotline_orders(
             session,
-            request.app.state.intake,
+            intake,
             path,
             filer=admin,
             hash_key=settings.id_hash_key.get_secret_value(),

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 
 from api import idempotency
 from api.abuse import client_ip
-from api.deps import SessionDep, SettingsDep
+from api.deps import IntakeDep, SessionDep, SettingsDep
 from api.i18n import negotiate_language
 from core.errors import GridgovError, InvalidInput, NotFound
 from incidents.intake.filing import RetryKey, RetryKeyTaken
@@ -174,13 +174,15 @@ async def discovery(request: Request, settings: SettingsDep, fmt: Format) -> Res
 
 @router.get("/services.{fmt}")
 async def services(
-    request: Request, session: SessionDep, fmt: Format, jurisdiction_id: Param = None
+    request: Request,
+    session: SessionDep,
+    intake: IntakeDep,
+    fmt: Format,
+    jurisdiction_id: Param = None,
 ) -> Response:
     """Report categories as services, fire hazards first (names in the Accept-Language)."""
     fmt = _checked_format(fmt)
-    found = await list_services(
-        session, request.app.state.intake.tiers, negotiate_language(request)
-    )
+    found = await list_services(session, intake.tiers, negotiate_language(request))
     return render(fmt, "services", found)
 
 
@@ -236,6 +238,7 @@ async def _read_form(request: Request) -> tuple[dict[str, str], list[tuple[str, 
 async def create_request(
     request: Request,
     session: SessionDep,
+    intake: IntakeDep,
     fmt: Format,
     idempotency_key: Annotated[
         str | None,
@@ -265,9 +268,7 @@ async def create_request(
     )
     retry = RetryKey(scope, key, fingerprint) if key is not None else None
     try:
-        result = await file_request(
-            session, request.app.state.intake, parsed, client, datetime.now(UTC), retry
-        )
+        result = await file_request(session, intake, parsed, client, datetime.now(UTC), retry)
     except RetryKeyTaken:
         # The first request with this key stored its answer: undo this one's work.
         await session.rollback()
@@ -275,7 +276,7 @@ async def create_request(
         answer = earlier.for_request(fingerprint).body
     else:
         await session.commit()
-        answer = result if isinstance(result, dict) else asdict(result)
+        answer = result if isinstance(result, dict) else result.answer()
     posted = post_answer(answer, language, parsed.extras.account_id, extensions=extensions)
     return render(fmt, "service_requests", [posted])
 

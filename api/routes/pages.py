@@ -29,8 +29,8 @@ from grid.roles import MANAGER_ROLES
 from incidents.categories import MAX_TEXT_ANSWER
 from incidents.handling.coverage import cell_coverage, drill_down
 from incidents.handling.notes_and_check_ins import CHECK_IN_STATUSES
-from incidents.intake.filing import ReportIn
 from incidents.intake.photos import ACCEPTED_MEDIA_TYPES
+from incidents.intake.schemas import ReportIn
 from incidents.lifecycle import ACTIONS, OPEN
 from incidents.notify.following import canonical_tracking_number
 from incidents.publication.views import public_open_incidents

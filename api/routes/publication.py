@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import ManagerPrincipal, SessionDep, StaffPrincipal
 from api.routes.reports import TrackingNumber
-from incidents.intake.filing import MAX_DESCRIPTION
+from incidents.intake.schemas import MAX_DESCRIPTION
 from incidents.intake.text import printable_text
 from incidents.publication.review import (
     MAX_QUEUE_PAGE,

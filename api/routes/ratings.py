@@ -7,12 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.abuse import IntakeLimit
 from api.deps import (
     CurrentPrincipal,
+    IntakeDep,
     ManagerPrincipal,
     OptionalPrincipal,
     SessionDep,
@@ -100,8 +101,8 @@ class AppealDecisionIn(_Text):
 async def rate_report(
     tracking_number: TrackingNumber,
     body: RatingBody,
-    request: Request,
     session: SessionDep,
+    intake: IntakeDep,
     settings: SettingsDep,
     principal: OptionalPrincipal,
 ) -> dict[str, Any]:
@@ -110,7 +111,7 @@ async def rate_report(
     rectification work order."""
     result = await rate(
         session,
-        request.app.state.intake,
+        intake,
         tracking_number,
         body.rating(),
         principal,
@@ -126,15 +127,15 @@ async def rate_report(
 @router.get("/reports/{tracking_number}/rating")
 async def get_rating(
     tracking_number: TrackingNumber,
-    request: Request,
     session: SessionDep,
+    intake: IntakeDep,
     principal: OptionalPrincipal,
     secret: SecretHeader = None,
 ) -> dict[str, Any]:
     """The report's ratings (excluded ones marked, never dropped) and its work orders'
     state: for the reporter or the secret holder (header X-Report-Secret) and staff over it."""
     return await rating_history(
-        session, request.app.state.intake, tracking_number, principal, secret, datetime.now(UTC)
+        session, intake, tracking_number, principal, secret, datetime.now(UTC)
     )
 
 
@@ -185,8 +186,8 @@ async def revisit(
 async def rerate(
     work_order_id: Id,
     body: RatingBody,
-    request: Request,
     session: SessionDep,
+    intake: IntakeDep,
     settings: SettingsDep,
     principal: OptionalPrincipal,
 ) -> dict[str, Any]:
@@ -195,7 +196,7 @@ async def rerate(
     number = await work_order_report(session, work_order_id)
     result = await rate(
         session,
-        request.app.state.intake,
+        intake,
         number,
         body.rating(),
         principal,
@@ -240,15 +241,15 @@ async def decide_on_flag(
 async def appeal_rating(
     rating_id: Id,
     body: AppealIn,
-    request: Request,
     session: SessionDep,
+    intake: IntakeDep,
     principal: OptionalPrincipal,
 ) -> dict[str, Any]:
     """The rater appeals against the exclusion of their rating (signed in, or with the
     report's secret)."""
     result = await appeal(
         session,
-        request.app.state.intake,
+        intake,
         rating_id,
         body.reason,
         principal,

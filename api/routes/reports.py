@@ -4,7 +4,6 @@ Idempotency-Key), likely duplicates nearby, and the public view by tracking numb
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -17,20 +16,16 @@ from starlette.datastructures import UploadFile
 
 from api import idempotency
 from api.abuse import IntakeLimit, SearchLimit
-from api.deps import CurrentPrincipal, OptionalPrincipal, SessionDep, SettingsDep
+from api.deps import CurrentPrincipal, IntakeDep, OptionalPrincipal, SessionDep, SettingsDep
 from api.reporter_lookup import count_lookup
 from core.errors import InvalidInput, NotFound, PermissionDenied, TooLarge
 from core.settings import Settings
 from gis.coords import CoordSystem, parse_location, to_wgs84
 from grid.roles import Role
-from incidents.intake.filing import (
-    ReportIn,
-    RetryKey,
-    RetryKeyTaken,
-    likely_duplicates,
-    submit_report,
-)
+from incidents.intake.duplicates import likely_duplicates
+from incidents.intake.filing import RetryKey, RetryKeyTaken, submit_report
 from incidents.intake.photos import Photo, inspect_photo
+from incidents.intake.schemas import ReportIn
 from incidents.notify.following import (
     PHONE_DIGITS,
     my_reports,
@@ -162,6 +157,7 @@ async def read_submission(
 async def create_report(
     request: Request,
     session: SessionDep,
+    intake: IntakeDep,
     settings: SettingsDep,
     principal: OptionalPrincipal,
     idempotency_key: Annotated[
@@ -186,7 +182,7 @@ async def create_report(
     retry = RetryKey(scope, key, fingerprint) if key is not None else None
     try:
         result = await submit_report(
-            session, request.app.state.intake, data, photos, principal, datetime.now(UTC), retry
+            session, intake, data, photos, principal, datetime.now(UTC), retry
         )
     except RetryKeyTaken:
         # The first request with this key stored its answer: undo this one's work.
@@ -199,13 +195,13 @@ async def create_report(
     await session.commit()
     if isinstance(result, dict):
         return JSONResponse(result, 200)
-    return JSONResponse(asdict(result), 201)
+    return JSONResponse(result.answer(), 201)
 
 
 @router.get("/nearby", dependencies=[SearchLimit])
 async def nearby_reports(
-    request: Request,
     session: SessionDep,
+    intake: IntakeDep,
     category: Annotated[str, Query(pattern=r"^[a-z]+\.[a-z_]+$")],
     lon: float,
     lat: float,
@@ -216,7 +212,7 @@ async def nearby_reports(
     /reports/{number}/followers instead of filing it again): `likely_duplicates` (number
     and status) and, for the report page, `open_reports` (also category, the public
     place's label, the day filed and the follower count)."""
-    kind = await request.app.state.intake.categories.get(session, category)
+    kind = await intake.categories.get(session, category)
     x, y = to_wgs84(*parse_location(lon, lat, coord_system), coord_system)
     near = await likely_duplicates(session, kind, x, y)
     return {
@@ -271,9 +267,9 @@ async def reporter_view(
 
 @router.get("/{tracking_number}")
 async def get_report(
-    request: Request,
     tracking_number: TrackingNumber,
     session: SessionDep,
+    intake: IntakeDep,
     secret: Annotated[
         str | None,
         Header(
@@ -287,7 +283,7 @@ async def get_report(
     """A report's status, category, coarse place, public timeline and the handling
     result staff approved for publication (no personal data); with the secret from
     submission also the reporter's own text and photos, reviewed or not (`own`)."""
-    proof = ReporterProof(request.app.state.intake.secret_key, secret) if secret else None
+    proof = ReporterProof(intake.secret_key, secret) if secret else None
     body = await public_report(session, tracking_number, proof)
     # The answer differs with the secret: never kept in a shared cache.
     headers = {"Cache-Control": "private, no-store", "Vary": "X-Report-Secret"}

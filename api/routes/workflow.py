@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from api import idempotency
-from api.deps import ManagerPrincipal, SessionDep, SettingsDep, StaffPrincipal
+from api.deps import IntakeDep, ManagerPrincipal, SessionDep, SettingsDep, StaffPrincipal
 from api.errors import error_body
 from api.i18n import negotiate_language
 from api.routes.reports import TrackingNumber, read_submission
@@ -271,6 +271,7 @@ async def assign_many(
     body: BulkAssignIn,
     request: Request,
     session: SessionDep,
+    intake: IntakeDep,
     principal: ManagerPrincipal,
 ) -> Any:
     """Assign up to 200 reports to one worker in one transaction, each by the rules of
@@ -278,7 +279,7 @@ async def assign_many(
     each refused report (its status is the first refusal's)."""
     outcome = await bulk_assign(
         session,
-        request.app.state.intake,
+        intake,
         principal,
         body.tracking_numbers,
         body.assignee,

@@ -15,8 +15,9 @@ from core.clock import local_date
 from core.errors import InvalidInput, NotFound
 from grid.access import Principal
 from grid.roles import STAFF_ROLES
-from incidents.intake.filing import IntakeContext, ReportIn, Submission, submit_report
+from incidents.intake.filing import IntakeContext, submit_report
 from incidents.intake.photos import Photo
+from incidents.intake.schemas import ReportIn, Submission
 from incidents.intake.text import printable_text
 
 CATEGORY = "fire.damage_declaration"
@@ -102,8 +103,7 @@ async def declare_damage(
         text("""
         INSERT INTO damage_declarations (incident_id, house_id, household_id, fire_date,
                                          what_burned, estimated_loss)
-        SELECT id, :house, :household, :fire_date, :what, :loss
-        FROM incidents WHERE tracking_number = :t
+        VALUES (:incident_id, :house, :household, :fire_date, :what, :loss)
     """),
         {
             "house": house_id,
@@ -111,7 +111,7 @@ async def declare_damage(
             "fire_date": data.fire_date,
             "what": data.what_burned,
             "loss": data.estimated_loss,
-            "t": submission.tracking_number,
+            "incident_id": submission.rows.incident_id,
         },
     )
     return submission

@@ -9,15 +9,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import local_date
 from core.errors import InvalidInput, PermissionDenied
-from gis.coords import CoordSystem, parse_location, to_wgs84
+from gis.coords import parse_location, to_wgs84
 from grid.access import Principal
 from grid.assets import NEARBY_RADIUS_M, parse_asset_code
 from grid.place import BUILDING_NEAR_M, building_params, nearest_building_sql
@@ -25,14 +24,13 @@ from grid.roles import STAFF_ROLES
 from incidents.asset_categories import asset_kinds_for
 from incidents.categories import check_answers, check_min_content
 from incidents.handling.workdays import SeverityTier, WorkCalendar, deadline
+from incidents.intake.duplicates import NEARBY_SQL, as_duplicate, nearby_params
 from incidents.intake.evidence import photo_rows
 from incidents.intake.photos import Photo
 from incidents.intake.routing import outside_service_area, route_params, route_sql
+from incidents.intake.schemas import ReportIn, Submission, WrittenRows
 from incidents.intake.tracking import new_secret, new_tracking_number, secret_hash
-from incidents.lifecycle import OPEN as OPEN_STATUSES
-from incidents.models.reports import REPORT_CHANNELS
 
-MAX_DESCRIPTION = 2000
 # Channels only staff file through: for a resident who phoned, walked in or asked a
 # neighbour's help (the staff member is the filer), a 12345 order, or their own patrol.
 STAFF_CHANNELS = {"hotline", "patrol", "phone", "walk_in", "on_behalf"}
@@ -51,45 +49,6 @@ EMERGENCY_INSTRUCTION = {
 }
 
 
-class ReportIn(BaseModel):
-    """A hazard report as a client sends it."""
-
-    model_config = ConfigDict(str_strip_whitespace=True)
-
-    category: str = Field(pattern=r"^[a-z]+\.[a-z_]+$", max_length=64)
-    lon: float | None = Field(None, description="longitude in coord_system")
-    lat: float | None = Field(None, description="latitude in coord_system")
-    coord_system: CoordSystem = CoordSystem.WGS84
-    building_id: int | None = Field(None, ge=1, description="a building from address search")
-    address: str | None = Field(None, max_length=200)
-    description: str | None = Field(None, max_length=MAX_DESCRIPTION)
-    answers: dict[str, Any] = Field(default_factory=dict, max_length=20)
-    channel: Literal[REPORT_CHANNELS] = Field(  # type: ignore[valid-type]
-        "web",
-        description="how it came in; hotline, patrol, phone, walk_in and on_behalf "
-        "are for staff filing for a resident",
-    )
-    contact_name: str | None = Field(None, max_length=50)
-    contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
-    asset_code: str | None = Field(
-        None,
-        max_length=32,
-        description=(
-            "the city asset (部件) reported on, e.g. a hydrant from GET /assets/nearby: its "
-            "16-digit code; within 50 m of the pin and of a kind the category concerns"
-        ),
-    )
-
-    @field_validator("address", "description", "contact_name")
-    @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        # NUL and other control characters cannot be stored as text (and have no place in
-        # a report); line breaks and tabs can.
-        if value is not None and any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-            raise ValueError("contains control characters")
-        return value
-
-
 @dataclass(frozen=True)
 class IntakeCategory:
     """What intake needs to know about a category."""
@@ -99,23 +58,6 @@ class IntakeCategory:
     questions: list[dict[str, Any]]
     duplicate_radius_m: int
     is_emergency: bool
-
-
-@dataclass
-class Submission:
-    """The answer to a reporter: what they need to follow and rate the report, and
-    likely duplicates nearby; never the worker's personal data. The intake statement
-    stores the same answer for retries (`remembered` in _WRITE): keep the two in step."""
-
-    tracking_number: str
-    secret: str
-    status: str
-    category: str
-    cell_code: str | None
-    routing_rule: str
-    accept_due_at: str | None
-    resolve_due_at: str | None
-    likely_duplicates: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -279,75 +221,12 @@ def _check_channel(data: ReportIn, reporter: Principal | None) -> None:
         )
 
 
-# Open reports of a category whose PUBLIC place lies within its duplicate radius of
-# :lon/:lat, nearest first. The answer goes back to whoever asks (anonymous included), so
-# nearness is measured from what is already public: public_point_3857, the one home of a
-# report's public place (the trigger of migration 0009 keeps it: the exact pin, the
-# building, or the cell, per category). Measured from the stored pin, edge-searching the
-# radius along a few rays would give the pin back to centimetres (issue 15, item 1).
-# The box test comes first, around the point literal transformed to the column's SRID,
-# so the GiST index on public_point_3857 answers it (the Mercator box is widened by
-# 1/cos(lat), its scale); the exact distance is then measured on the spheroid.
-_NEARBY = """
-    SELECT i.tracking_number, i.status, i.created_at,
-           round(ST_Distance(shown.place::geography, pt::geography)) AS distance_m
-    FROM incidents i
-    CROSS JOIN LATERAL (SELECT ST_Transform(i.public_point_3857, 4326) AS place) AS shown,
-         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt
-    WHERE CAST(:radius AS float8) > 0 AND i.category_code = :category
-      AND i.status = ANY(:open)
-      AND i.public_point_3857 && ST_Expand(
-          ST_Transform(ST_SetSRID(ST_MakePoint(:lon, :mercator_lat), 4326), 3857),
-          :radius_3857)
-      AND ST_DWithin(shown.place::geography, pt::geography, :radius)
-    ORDER BY distance_m, i.created_at
-    LIMIT :limit
-"""
-_LIKELY_DUPLICATES = text(_NEARBY)
-
-
-# Web Mercator ends short of the poles; a point beyond holds no public place anyway.
-_MERCATOR_MAX_LAT = 85.0
-
-
-def _nearby_params(category: IntakeCategory, lat: float, limit: int = 5) -> dict[str, Any]:
-    radius = float(category.duplicate_radius_m)
-    mercator_lat = max(-_MERCATOR_MAX_LAT, min(_MERCATOR_MAX_LAT, lat))
-    # Mercator metres per ground metre: 1/cos(lat); a little slack for the box's edge.
-    scale = 1.0 / math.cos(math.radians(mercator_lat))
-    return {
-        "category": category.code,
-        "open": list(OPEN_STATUSES),
-        "radius": radius,
-        "mercator_lat": mercator_lat,
-        "radius_3857": radius * scale * 1.01 + 1.0,
-        "limit": limit,
-    }
-
-
-def _duplicate(tracking_number: str, status: str) -> dict[str, Any]:
-    # Nearest first, but no distance: three answers' distances would locate a report
-    # whose category is published only at building or cell precision.
-    return {"tracking_number": tracking_number, "status": status}
-
-
-async def likely_duplicates(
-    session: AsyncSession, category: IntakeCategory, lon: float, lat: float, limit: int = 5
-) -> list[dict[str, Any]]:
-    """Open reports of the same category within the category's duplicate radius."""
-    if category.duplicate_radius_m <= 0:
-        return []
-    rows = await session.execute(
-        _LIKELY_DUPLICATES, {"lon": lon, "lat": lat, **_nearby_params(category, lat, limit)}
-    )
-    return [_duplicate(row.tracking_number, row.status) for row in rows]
-
-
 # A new report in one round trip: its route (incidents.intake.routing), the likely duplicates
 # (read before the insert: the statement's snapshot does not hold the new report), the
 # incident, its 'created' event (and 'assignment' when routing found someone), the
 # notification in the outbox (queue notifications go to the managers of the queue's
-# region) and, with an Idempotency-Key, the answer to the reporter.
+# region) and, with an Idempotency-Key, the answer to the reporter; it returns the ids
+# of the rows it wrote.
 _WRITE = """
 incident AS (
     INSERT INTO incidents (tracking_number, secret_hash, category_code, status, location,
@@ -382,6 +261,7 @@ incident AS (
                               'level', incident.responsible_level), :now
     -- Reading `created` makes that insert run first, so event ids follow the timeline.
     FROM incident, created WHERE incident.assignee_id IS NOT NULL
+    RETURNING id
 ), notified AS (
     INSERT INTO outbox (topic, incident_id, recipient_ids, payload, created_at)
     SELECT CASE WHEN incident.assignee_id IS NULL THEN 'incident.queued'
@@ -397,6 +277,7 @@ incident AS (
                               'resolve_due_at', CAST(:resolve_due_at_text AS text)),
            :now
     FROM incident
+    RETURNING id
 ), remembered AS (
     -- The answer as submit_report builds it (:answer holds the parts known beforehand).
     -- On a conflict the insert waits for the transaction holding the key and stores
@@ -417,6 +298,10 @@ incident AS (
     RETURNING true
 )
 SELECT incident.id, incident.status, incident.routing_rule AS rule, route.cell_code,
+       -- The ids of what was written, for the caller (WrittenRows): never a currval.
+       ARRAY(SELECT id FROM created UNION ALL SELECT id FROM assigned ORDER BY id)
+           AS event_ids,
+       (SELECT id FROM notified) AS outbox_id,
        EXISTS (SELECT FROM remembered) AS remembered,
        ARRAY(SELECT tracking_number FROM nearby ORDER BY distance_m, created_at)
            AS duplicate_numbers,
@@ -461,7 +346,7 @@ def _intake_statement() -> TextClause:
     address = _NEAREST_ADDRESS.replace("{nearest_building}", nearest_building_sql())
     return text(
         f"WITH route AS MATERIALIZED (\n{route_sql()}\n), "
-        f"nearby AS MATERIALIZED (\n{_NEARBY}\n), "
+        f"nearby AS MATERIALIZED (\n{NEARBY_SQL}\n), "
         f"nearest_address AS MATERIALIZED (\n{address}\n), "
         f"chosen_asset AS MATERIALIZED (\n{_CHOSEN_ASSET}\n), {_WRITE}"
     )
@@ -549,7 +434,7 @@ async def submit_report(
             _intake_statement(),
             {
                 **route_params(lon, lat, local_date(now), ctx.tolerance_m),
-                **_nearby_params(category, lat),
+                **nearby_params(category, lat),
                 "tracking_number": tracking_number,
                 "secret_hash": secret_hash(secret, ctx.secret_key),
                 "input_lon": data.lon if data.lon is not None else lon,
@@ -597,7 +482,7 @@ async def submit_report(
         session.add_all(photo_rows(row.id, photos))
         await session.flush()
     duplicates = [
-        _duplicate(*found)
+        as_duplicate(*found)
         for found in zip(row.duplicate_numbers, row.duplicate_statuses, strict=True)
     ]
     return Submission(
@@ -609,5 +494,6 @@ async def submit_report(
         row.rule,
         accept_due.isoformat(),
         resolve_due.isoformat(),
+        WrittenRows(row.id, tuple(row.event_ids), row.outbox_id),
         duplicates,
     )

@@ -21,8 +21,8 @@ from gis.coords import CoordSystem, parse_location
 from grid.importing.reading import read_csv_text
 from grid.importing.report import RowIssue
 from incidents.handling.workdays import DeadlineRule
-from incidents.intake.filing import MAX_DESCRIPTION
 from incidents.intake.phones import normalise_phone
+from incidents.intake.schemas import MAX_DESCRIPTION
 from interop.hotline.mapping import FIELDS, REQUEST_TYPES, HotlineMapping, normalise_key
 
 # Without a column for one of these no row could be filed: the file is refused instead.

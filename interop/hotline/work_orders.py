@@ -45,7 +45,8 @@ from grid.addresses import (
 )
 from grid.importing.report import ImportReport
 from incidents.handling.workdays import DeadlineRule, deadline
-from incidents.intake.filing import IntakeContext, ReportIn, Submission, submit_report
+from incidents.intake.filing import IntakeContext, submit_report
+from incidents.intake.schemas import ReportIn, Submission
 from interop.hotline.csv_reading import (
     HASHED_FIELDS,
     HotlineIssue,
@@ -331,7 +332,8 @@ async def _file(
     await session.execute(
         _RECORD,
         {
-            "tracking_number": submission.tracking_number,
+            "incident_id": submission.rows.incident_id,
+            "outbox_id": submission.rows.outbox_id,
             "order_number": row.order_number,
             "category_sent": row.category_sent,
             "received_at": received,
@@ -456,16 +458,14 @@ _RECORD = text("""
 WITH incident AS (
     UPDATE incidents SET reporter_id = NULL, resolve_due_at = :resolve_due,
         accept_due_at = LEAST(accept_due_at, :contact_due)
-    WHERE tracking_number = :tracking_number
+    WHERE id = :incident_id
     RETURNING id
 ), notice AS (
-    -- Intake's statement, just before this one in this session, wrote the notification:
-    -- its id is the outbox sequence's current value here (outbox has no index by
+    -- The notification intake wrote, by the id it returned (outbox has no index by
     -- incident, and scanning the pending rows for every order made an import quadratic).
     UPDATE outbox SET payload = payload || jsonb_build_object(
         'resolve_due_at', CAST(:resolve_due_text AS text))
-    WHERE id = currval(pg_get_serial_sequence('outbox', 'id'))
-      AND incident_id = (SELECT id FROM incident) AND delivered_at IS NULL
+    WHERE id = :outbox_id AND delivered_at IS NULL
 )
 INSERT INTO hotline_orders (order_number, incident_id, category_sent, received_at,
                             time_limit, due_at, request_type, first_contact_due_at,

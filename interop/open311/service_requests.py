@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import CHINA_TZ
 from core.errors import GridgovError, InvalidInput
+from core.text_types import PlainTextOrNone
 from grid.addresses import confident_address
 from incidents.categories import Question
-from incidents.intake.filing import IntakeContext, ReportIn, RetryKey, Submission, submit_report
+from incidents.intake.filing import IntakeContext, RetryKey, submit_report
 from incidents.intake.phones import normalise_phone
+from incidents.intake.schemas import ReportIn, Submission
 from interop.open311.api_keys import TrustedClient
 from interop.open311.georeport import param_value, service_questions
 
@@ -54,7 +56,7 @@ class Open311ReportIn(ReportIn):
     and the spec's longer description."""
 
     channel: Literal["open311"] = "open311"  # type: ignore[assignment]
-    description: str | None = Field(None, max_length=MAX_DESCRIPTION)
+    description: PlainTextOrNone = Field(None, max_length=MAX_DESCRIPTION)
 
 
 @dataclass(frozen=True)
@@ -286,9 +288,8 @@ async def parse_request(
 _DETAILS = text("""
     INSERT INTO open311_requests (incident_id, client_id, media_url, email, device_id,
                                   account_id, extra_attributes)
-    SELECT id, :client_id, :media_url, :email, :device_id, :account_id,
-           CAST(:extra_attributes AS jsonb)
-    FROM incidents WHERE tracking_number = :t
+    VALUES (:incident_id, :client_id, :media_url, :email, :device_id, :account_id,
+            CAST(:extra_attributes AS jsonb))
 """)
 
 
@@ -320,7 +321,8 @@ async def file_request(
         details = asdict(parsed.extras)
         details["extra_attributes"] = json.dumps(details["extra_attributes"], ensure_ascii=False)
         await session.execute(
-            _DETAILS, {"t": result.tracking_number, "client_id": client and client.id, **details}
+            _DETAILS,
+            {"incident_id": result.rows.incident_id, "client_id": client and client.id, **details},
         )
     return result
 
