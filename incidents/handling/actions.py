@@ -4,7 +4,6 @@ in the caller's transaction."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -22,6 +21,8 @@ from incidents.intake.evidence import photo_rows
 from incidents.intake.filing import IntakeContext
 from incidents.intake.photos import Photo
 from incidents.lifecycle import ACTIONS, OPEN, Action, Actor, allowed_actions
+from incidents.timeline import notify, record_event
+from incidents.versioning import next_version, require_version
 
 
 @dataclass(frozen=True)
@@ -204,9 +205,9 @@ async def _duplicate_target(
     return found.id
 
 
-_APPLY = text("""
+_APPLY = text(f"""
     UPDATE incidents SET
-        status = :target, version = version + 1, updated_at = :now,
+        status = :target, {next_version()}, updated_at = :now,
         category_code = COALESCE(CAST(:category AS varchar), category_code),
         assignee_id = CASE WHEN :action = 'assign' THEN CAST(:assignee_id AS integer)
                            WHEN :action = 'transfer' THEN NULL ELSE assignee_id END,
@@ -229,36 +230,11 @@ _APPLY = text("""
     RETURNING version, status, assignee_id
 """)
 
-_EVENT = text("""
-    INSERT INTO incident_events (incident_id, kind, actor_id, actor_role, from_status,
-                                 to_status, note, data, at)
-    VALUES (:id, :kind, :actor_id, :role, :from_status, :target, :note,
-            CAST(:data AS jsonb), :now)
-    RETURNING id
-""")
-
-# Who hears about it: a new assignee; the area's managers when a report comes back to
+# Who hears about a step: a new assignee; the area's managers when a report comes back to
 # them (transfer) or waits for verification (resolve); the assignee when it is reopened;
 # and the reporter (if they have an account) of every change.
-_NOTIFY = text("""
-    INSERT INTO outbox (topic, incident_id, recipient_ids, payload, created_at)
-    SELECT 'incident.' || CAST(:action AS text), :id, ARRAY(
-        SELECT DISTINCT x FROM unnest(
-            CASE WHEN CAST(:action AS text) IN ('assign', 'reopen')
-                 THEN ARRAY[CAST(:assignee_id AS integer)] ELSE '{}'::int[] END
-            || CASE WHEN CAST(:action AS text) IN ('transfer', 'resolve') THEN ARRAY(
-                   SELECT u.id FROM users u JOIN regions r ON r.id = u.region_id
-                   WHERE u.is_active AND u.role IN
-                       ('community_manager', 'street_manager', 'district_manager')
-                     AND CAST(:region_path AS text) LIKE r.path || '%')
-               ELSE '{}'::int[] END
-            || CASE WHEN CAST(:reporter_id AS integer) IS NULL THEN '{}'::int[]
-                    ELSE ARRAY[CAST(:reporter_id AS integer)] END) AS x
-        WHERE x IS NOT NULL AND x <> CAST(:actor_id AS integer)),
-        jsonb_build_object('tracking_number', CAST(:number AS text),
-                           'status', CAST(:target AS text)),
-        :now
-""")
+_TELLS_ASSIGNEE = frozenset({"assign", "reopen"})
+_TELLS_MANAGERS = frozenset({"transfer", "resolve"})
 
 
 async def _new_category(session: AsyncSession, ctx: IntakeContext, action: Action, code: str):
@@ -295,11 +271,7 @@ async def take_action(
     if not _may_act(principal, action, row):
         raise PermissionDenied(f"you may not {action.name} this report", "您无权对该上报执行此操作")
     _require(request, action)
-    if request.version is not None and request.version != row.version:
-        raise Conflict(
-            f"the report changed (version {row.version}, you saw {request.version}); reload it",
-            "该上报已被他人更新，请刷新后重试",
-        )
+    require_version(request.version, row.version)
     if row.status not in action.sources:
         raise Conflict(
             f"cannot {action.name} a report that is {row.status}",
@@ -322,30 +294,46 @@ async def take_action(
         tier = ctx.tiers[(await _new_category(session, ctx, action, request.category)).tier]
     params = {
         "id": row.id,
-        "number": row.tracking_number,
         "action": action.name,
         "target": action.target,
-        "from_status": row.status,
         "now": now,
         "assignee_id": assignee_id,
         "actor_id": principal.id,
-        "role": principal.role.value,
         "accept_due": deadline(now, tier.accept, ctx.calendar),
         "resolve_due": deadline(now, tier.resolve, ctx.calendar),
         "duplicate_of": duplicate_of,
-        "note": request.note,
-        "kind": "assignment" if action.name == "assign" else "transition",
-        "data": json.dumps({"action": action.name, "category": request.category}),
-        "region_path": row.region_path,
-        "reporter_id": row.reporter_id,
         "category": request.category,
     }
     applied = (await session.execute(_APPLY, params)).one()
-    event_id = (await session.execute(_EVENT, params)).scalar_one()
+    event_id = await record_event(
+        session,
+        row.id,
+        "assignment" if action.name == "assign" else "transition",
+        principal.id,
+        principal.role.value,
+        now,
+        from_status=row.status,
+        to_status=action.target,
+        note=request.note,
+        public=True,
+        data={"action": action.name, "category": request.category},
+    )
     if photos:
         session.add_all(photo_rows(row.id, photos, event_id))
         await session.flush()
-    await session.execute(_NOTIFY, params)
+    await notify(
+        session,
+        f"incident.{action.name}",
+        row.id,
+        {"tracking_number": row.tracking_number, "status": action.target},
+        now,
+        recipients=[
+            assignee_id if action.name in _TELLS_ASSIGNEE else None,
+            row.reporter_id,
+        ],
+        managers_of=row.region_path if action.name in _TELLS_MANAGERS else None,
+        except_id=principal.id,
+    )
     # What this caller may do next: the row as the update left it (new status, owner).
     after = SimpleNamespace(**(row._asdict() | applied._asdict()))
     return {

@@ -20,6 +20,7 @@ from incidents.lifecycle import OPEN
 from incidents.models.handling import ExtensionRequest
 from incidents.models.reports import Incident
 from incidents.timeline import notify, record_event
+from incidents.versioning import next_version
 
 MAX_EXTENSION = timedelta(days=30)
 
@@ -173,8 +174,8 @@ async def decide_extension(
     if grant:
         version = (
             await session.execute(
-                text("""
-            UPDATE incidents SET resolve_due_at = :until, version = version + 1,
+                text(f"""
+            UPDATE incidents SET resolve_due_at = :until, {next_version()},
                                  updated_at = :now
             WHERE id = :id RETURNING version
         """),
