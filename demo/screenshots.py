@@ -32,6 +32,7 @@ from demo.browser import (
     wait_until_drawn,
     watch_drawing,
 )
+from incidents.status import Status
 from maps.pages import LANGUAGES, Language
 
 PAGES = ("map", "report", "track", "dashboard", "worker")
@@ -39,7 +40,13 @@ PAGES = ("map", "report", "track", "dashboard", "worker")
 MOBILE_PAGES = ("report",)
 BROWSER_LOCALES = {"zh-Hans": "zh-CN", "en": "en-GB"}
 # Reports worth tracking, the one with the longest public timeline first.
-TRACKABLE_STATUSES = ("resolved", "in_progress", "accepted", "assigned", "submitted")
+TRACKABLE_STATUSES = (
+    Status.RESOLVED,
+    Status.IN_PROGRESS,
+    Status.ACCEPTED,
+    Status.ASSIGNED,
+    Status.SUBMITTED,
+)
 PALETTE_COLOURS = 256
 
 Say = Callable[[str], None]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from incidents.status import OPEN, Status
+
 
 class Actor(StrEnum):
     """Who may take an action: the assigned worker, or a manager over the report's area."""
@@ -32,9 +34,6 @@ class Action:
     public: bool = True
 
 
-OPEN = frozenset({"submitted", "assigned", "accepted", "in_progress", "transferred", "reopened"})
-TERMINAL = frozenset({"closed", "rejected", "duplicate", "emergency_referral"})
-
 ACTIONS: dict[str, Action] = {
     a.name: a
     for a in [
@@ -42,50 +41,50 @@ ACTIONS: dict[str, Action] = {
         # two managers reassigning at once cannot both win.
         Action(
             "assign",
-            frozenset(
-                {"submitted", "assigned", "accepted", "in_progress", "transferred", "reopened"}
-            ),
-            "assigned",
+            OPEN,
+            Status.ASSIGNED,
             Actor.MANAGER,
             needs_assignee=True,
             needs_version=True,
         ),
-        Action("accept", frozenset({"assigned", "reopened"}), "accepted", Actor.ASSIGNEE),
-        Action("start", frozenset({"accepted"}), "in_progress", Actor.ASSIGNEE),
+        Action(
+            "accept", frozenset({Status.ASSIGNED, Status.REOPENED}), Status.ACCEPTED, Actor.ASSIGNEE
+        ),
+        Action("start", frozenset({Status.ACCEPTED}), Status.IN_PROGRESS, Actor.ASSIGNEE),
         Action(
             "resolve",
-            frozenset({"accepted", "in_progress"}),
-            "resolved",
+            frozenset({Status.ACCEPTED, Status.IN_PROGRESS}),
+            Status.RESOLVED,
             Actor.ASSIGNEE,
             needs_note=True,
         ),
         # Wrong cell or wrong category: back to the managers' queue with the reason.
         Action(
             "transfer",
-            frozenset({"assigned", "accepted", "in_progress", "reopened"}),
-            "transferred",
+            frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS, Status.REOPENED}),
+            Status.TRANSFERRED,
             Actor.ASSIGNEE,
             needs_note=True,
         ),
         # Verified by someone other than the handler.
-        Action("close", frozenset({"resolved"}), "closed", Actor.MANAGER),
+        Action("close", frozenset({Status.RESOLVED}), Status.CLOSED, Actor.MANAGER),
         Action(
             "reopen",
-            frozenset({"resolved", "closed", "rejected", "duplicate"}),
-            "reopened",
+            frozenset({Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.DUPLICATE}),
+            Status.REOPENED,
             Actor.MANAGER,
             needs_note=True,
         ),
         Action(
             "reject",
-            frozenset({"submitted", "assigned", "transferred", "reopened"}),
-            "rejected",
+            frozenset({Status.SUBMITTED, Status.ASSIGNED, Status.TRANSFERRED, Status.REOPENED}),
+            Status.REJECTED,
             Actor.MANAGER,
             needs_note=True,
         ),
-        Action("mark_duplicate", OPEN, "duplicate", Actor.MANAGER, needs_duplicate_of=True),
+        Action("mark_duplicate", OPEN, Status.DUPLICATE, Actor.MANAGER, needs_duplicate_of=True),
         # It turned out to be a fire burning now: handed to 119, out of the routine flow.
-        Action("refer_emergency", OPEN, "emergency_referral", Actor.EITHER, needs_note=True),
+        Action("refer_emergency", OPEN, Status.EMERGENCY_REFERRAL, Actor.EITHER, needs_note=True),
     ]
 }
 

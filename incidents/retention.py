@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, text
 
-from incidents.lifecycle import TERMINAL
 from incidents.publication.redaction import redact
+from incidents.status import TERMINAL
 
 # Other tables holding personal data per incident, cleared with the report: (table,
 # column set to NULL). A module adding such a table lists it here.

@@ -20,6 +20,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
+from incidents.publication.public_sql import is_hazard
 
 MAX_ZOOM = 22
 EXTENT = 4096
@@ -114,13 +115,13 @@ _INCIDENTS = text(f"""
         SELECT {_INCIDENT_FIELDS}
         FROM tile, incidents i
         WHERE i.public_point_3857 && tile.wide
-          AND i.closed_at IS NULL AND i.status NOT IN ('rejected', 'duplicate')
+          AND i.closed_at IS NULL AND {is_hazard()}
         UNION ALL
         SELECT {_INCIDENT_FIELDS}
         FROM tile, incidents i
         WHERE i.public_point_3857 && tile.wide
           AND i.closed_at >= {SHOWN_CLOSED_SINCE_SQL}
-          AND i.status NOT IN ('rejected', 'duplicate')
+          AND {is_hazard()}
     ) t WHERE geom IS NOT NULL
 """)
 

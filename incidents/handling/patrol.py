@@ -46,8 +46,8 @@ from gis.crs import STORAGE_SRID
 from grid.access import Principal, worker_assigned_to_cell
 from incidents.handling.actions import manager_over
 from incidents.intake.photos import THUMBNAIL_MEDIA_TYPE, Photo
-from incidents.lifecycle import OPEN
 from incidents.models.handling import PatrolVisit, PatrolVisitPhoto
+from incidents.status import HANDLED, OPEN
 
 # Points per unit of each part (see the module notes), and how many units count at most.
 WEIGHTS: dict[str, float] = {
@@ -86,7 +86,7 @@ fire AS (
     JOIN incident_categories k ON k.code = i.category_code AND k.group_code = 'fire'
     WHERE i.cell_id IN (SELECT id FROM my_cells)
       AND (i.status = ANY(:open)
-           OR (i.status IN ('resolved', 'closed') AND i.created_at >= :past_since))
+           OR (i.status = ANY(:handled) AND i.created_at >= :past_since))
 ),
 hazards AS (
     SELECT m.id, count(*) FILTER (WHERE f.is_open) AS open,
@@ -186,6 +186,7 @@ async def patrol_list(
                 "worker": worker.id,
                 "on": on,
                 "open": sorted(OPEN),
+                "handled": sorted(HANDLED),
                 "past_since": now - timedelta(days=PAST_HAZARD_DAYS),
             },
         )

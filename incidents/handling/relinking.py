@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from incidents.lifecycle import TERMINAL
+from incidents.status import TERMINAL
 
 
 def move_open_incidents(conn: Connection, retired_cell_ids: list[int]) -> int:

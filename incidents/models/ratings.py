@@ -22,9 +22,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm import Base, created_at_column
 from grid.models import _in_list
+from incidents.channels import RatingChannel
 
 RATING_KINDS = ["handling", "rectification"]
-RATING_CHANNELS = ["account", "secret", "phone", "terminal", "default"]
+RATING_CHANNELS = [c.value for c in RatingChannel]
 CONTACT_METHODS = ["phone", "visit", "wechat", "sms"]
 
 

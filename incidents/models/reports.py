@@ -30,38 +30,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.orm import Base, created_at_column
 from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
 from grid.models import _in_list
+from incidents.channels import REPORT_CHANNELS as REPORT_CHANNELS  # intake.schemas reads it here
+from incidents.channels import Channel
+from incidents.publication.public_sql import PUBLIC_CLOSED_INDEX_WHERE, PUBLIC_OPEN_INDEX_WHERE
+from incidents.status import WITH_WORKER, Status, sql_list
 
 TIERS = ["red", "yellow", "blue"]
 PRECISIONS = ["exact", "building", "cell"]
-STATUSES = [
-    "submitted",
-    "assigned",
-    "accepted",
-    "in_progress",
-    "resolved",
-    "closed",
-    "rejected",
-    "duplicate",
-    "transferred",
-    "reopened",
-    "emergency_referral",
-]
-# How a report came in. The last three are staff filing for a resident: one who phoned
-# the worker or the community office, one who walked in, a neighbour who cannot (elderly,
-# no phone); 'hotline' is a 12345 work order, 'patrol' a hazard a worker found.
-REPORT_CHANNELS = (
-    "web",
-    "app",
-    "hotline",
-    "patrol",
-    "terminal",
-    "wechat",
-    "phone",
-    "walk_in",
-    "on_behalf",
-)
-# Open311 requests are filed through their own endpoint, never chosen on a report form.
-CHANNELS = [*REPORT_CHANNELS, "open311"]
+STATUSES = [s.value for s in Status]
+CHANNELS = [c.value for c in Channel]
 ROUTING_RULES = [
     "inside",
     "nearest",
@@ -216,22 +193,20 @@ class Incident(Base):
             "ix_incidents_public_point_open",
             "public_point_3857",
             postgresql_using="gist",
-            postgresql_where=text("closed_at IS NULL AND status NOT IN ('rejected', 'duplicate')"),
+            postgresql_where=text(PUBLIC_OPEN_INDEX_WHERE),
         ),
         Index(
             "ix_incidents_public_point_closed",
             "public_point_3857",
             "closed_at",
             postgresql_using="gist",
-            postgresql_where=text(
-                "closed_at IS NOT NULL AND status NOT IN ('rejected', 'duplicate')"
-            ),
+            postgresql_where=text(PUBLIC_CLOSED_INDEX_WHERE),
         ),
         Index(
             "ix_incidents_assignee_open",
             "assignee_id",
             "resolve_due_at",
-            postgresql_where=text("status IN ('assigned', 'accepted', 'in_progress', 'reopened')"),
+            postgresql_where=text(f"status IN {sql_list(WITH_WORKER)}"),
         ),
         Index("ix_incidents_cell_id", "cell_id"),
         Index("ix_incidents_region_id", "region_id"),

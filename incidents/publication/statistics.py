@@ -62,6 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import CHINA_TZ
 from core.errors import InvalidInput
 from grid.models import Region
+from incidents.status import SET_ASIDE
 
 LEVELS = ("cell", "community", "street", "district")
 # Depth of each level in the tree; a region can be broken down into levels below it.
@@ -116,7 +117,7 @@ base AS (
 # do not multiply reports). Comparisons with a NULL deadline are neither on time nor late.
 _FIGURES = """
 counted AS (
-    SELECT b.*, b.status NOT IN ('rejected', 'duplicate', 'emergency_referral') AS counts
+    SELECT b.*, b.status <> ALL(:set_aside) AS counts
     FROM base b
 ),
 handled AS (
@@ -320,7 +321,13 @@ async def group_statistics(
     """Every group of the level within the scope with its full figures, by code."""
     start, end = period.bounds()
     statement = _STATEMENTS["cell" if level == "cell" else "region"]
-    params = {"scope": scope.path, "start": start, "end": end, "now": now}
+    params = {
+        "scope": scope.path,
+        "start": start,
+        "end": end,
+        "now": now,
+        "set_aside": sorted(SET_ASIDE),
+    }
     if level != "cell":
         params["level"] = level
     rows = (await session.execute(statement, params)).all()

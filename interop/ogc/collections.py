@@ -50,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
 from gis.geometry import BBox
+from incidents.status import NOT_HAZARD
 from maps.tiles import RECENTLY_CLOSED_DAYS, SHOWN_CLOSED_SINCE_SQL
 
 # 7 decimals (~1 cm) for boundaries; the public point is coarse anyway (6, ~10 cm).
@@ -207,7 +208,7 @@ def _report_is_public() -> ColumnElement[bool]:
     shown_since = text(f"({SHOWN_CLOSED_SINCE_SQL})").bindparams(recent_days=RECENTLY_CLOSED_DAYS)
     return and_(
         _incidents.c.public_point_3857.is_not(None),
-        _incidents.c.status.not_in(("rejected", "duplicate")),
+        _incidents.c.status.not_in(sorted(NOT_HAZARD)),
         or_(_incidents.c.closed_at.is_(None), _incidents.c.closed_at >= shown_since),
     )
 

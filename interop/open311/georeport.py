@@ -17,15 +17,15 @@ from core.errors import InvalidInput, NotFound
 from gis.geometry import BBox, BBoxError
 from incidents.categories import Question, category_spec
 from incidents.handling.workdays import DeadlineRule, SeverityTier
-from incidents.lifecycle import OPEN
+from incidents.status import OPEN, TERMINAL, Status
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # Categories filed elsewhere: a fire damage declaration needs a house of the register.
 UNLISTED_GROUPS = ("declaration",)
 # Open311 knows open and closed. A resolved report is still open: it can be sent back
 # until someone other than the handler verifies and closes it.
-OPEN_STATUSES = frozenset(OPEN | {"resolved"})
-CLOSED_STATUSES = frozenset({"closed", "rejected", "duplicate", "emergency_referral"})
+OPEN_STATUSES = OPEN | {Status.RESOLVED}
+CLOSED_STATUSES = TERMINAL
 MAX_PAGE_SIZE = 1000  # the spec's default query limit
 MAX_SPAN = timedelta(days=90)  # the spec's longest start_date..end_date range
 MAX_IDS = 200
