@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from api.abuse import IntakeLimit
 from api.deps import CurrentPrincipal, IntakeDep, SessionDep, SettingsDep
 from api.routes.reports import TrackingNumber, read_submission
 from core.errors import NotFound
+from core.text_types import PlainText
 from incidents.handling.actions import ActionRequest, not_found, take_action, visible_incident
 from incidents.intake.damage_declarations import (
     DamageIn,
@@ -21,7 +22,6 @@ from incidents.intake.damage_declarations import (
     declare_damage,
     record_verified_loss,
 )
-from incidents.intake.text import printable_text
 
 router = APIRouter(prefix="/damage-declarations", tags=["reports"])
 
@@ -45,13 +45,8 @@ class VerifyIn(BaseModel):
     """What the worker found on site."""
 
     verified_loss: Decimal = Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)
-    note: str = Field(min_length=1, max_length=2000)
+    note: PlainText = Field(min_length=1, max_length=2000)
     version: int | None = Field(None, ge=1, le=2**31 - 1)
-
-    @field_validator("note")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        return printable_text(value) or value
 
 
 @router.post("", status_code=201, openapi_extra=_OPENAPI_BODY, dependencies=[IntakeLimit])

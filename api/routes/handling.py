@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from api import idempotency
 from api.abuse import audit_personal_read
 from api.deps import IntakeDep, SessionDep, SettingsDep, StaffPrincipal
 from api.routes.reports import TrackingNumber, read_submission
+from core.text_types import PlainTextOrNone, SingleLineTextOrNone
 from incidents.handling.actions import (
     ActionRequest,
     actions_for,
@@ -20,7 +21,6 @@ from incidents.handling.actions import (
     take_action,
     visible_incident,
 )
-from incidents.intake.text import printable_text
 from incidents.lifecycle import ACTIONS
 from incidents.publication.views import staff_report
 
@@ -31,8 +31,8 @@ class ActionIn(BaseModel):
     """An action on an incident and what it may need."""
 
     action: str = Field(description=", ".join(ACTIONS))
-    note: str | None = Field(None, max_length=2000)
-    assignee: str | None = Field(None, max_length=64, description="username, for assign")
+    note: PlainTextOrNone = Field(None, max_length=2000)
+    assignee: SingleLineTextOrNone = Field(None, max_length=64, description="username, for assign")
     duplicate_of: str | None = Field(None, pattern=r"^[0-9]{6}-[0-9A-Z]{8}$")
     category: str | None = Field(
         None,
@@ -43,11 +43,6 @@ class ActionIn(BaseModel):
     version: int | None = Field(
         None, ge=1, le=2**31 - 1, description="the version you saw (If-Match)"
     )
-
-    @field_validator("note", "assignee")
-    @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        return printable_text(value)
 
 
 @router.get("/{tracking_number}")

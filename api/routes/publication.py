@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ManagerPrincipal, SessionDep, StaffPrincipal
 from api.routes.reports import TrackingNumber
+from core.text_types import PlainTextOrNone
 from incidents.intake.schemas import MAX_DESCRIPTION
-from incidents.intake.text import printable_text
 from incidents.publication.review import (
     MAX_QUEUE_PAGE,
     PhotoCopy,
@@ -41,10 +41,10 @@ class ReviewIn(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     text_decision: Literal["approve", "reject"] | None = None
-    text: str | None = Field(
+    text: PlainTextOrNone = Field(
         None, max_length=MAX_DESCRIPTION, description="the text to publish instead (approve only)"
     )
-    reason: str | None = Field(
+    reason: PlainTextOrNone = Field(
         None, max_length=2000, description="why (on the staff timeline only)"
     )
     publish_photos: _PhotoIds = []
@@ -52,11 +52,6 @@ class ReviewIn(BaseModel):
     result_decision: Literal["approve", "reject"] | None = Field(
         None, description="publish (masked) or withhold the handler's result note"
     )
-
-    @field_validator("text", "reason")
-    @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        return printable_text(value)
 
 
 @router.get("/review-queue")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.abuse import IntakeLimit
 from api.deps import (
@@ -20,7 +20,7 @@ from api.deps import (
     SettingsDep,
 )
 from api.routes.reports import TrackingNumber
-from incidents.intake.text import printable_text
+from core.text_types import PlainTextOrNone, SingleLineTextOrNone
 from incidents.ratings.giving import rate
 from incidents.ratings.history import rating_history
 from incidents.ratings.review import appeal, decide_appeal, decide_flag, flag_rating
@@ -55,26 +55,21 @@ class RatingBody(RatingIn):
 class _Text(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    @field_validator("*")
-    @classmethod
-    def _printable(cls, value: Any) -> Any:
-        return printable_text(value) if isinstance(value, str) else value
-
 
 class RevisitIn(_Text):
     """The revisit record: how the reporter was contacted, the outcome, what was done."""
 
-    contact_method: str | None = Field(
+    contact_method: SingleLineTextOrNone = Field(
         None, max_length=8, description="phone, visit, wechat or sms"
     )
-    outcome: str | None = Field(None, max_length=MAX_TEXT)
-    actions_taken: str | None = Field(None, max_length=MAX_TEXT)
+    outcome: PlainTextOrNone = Field(None, max_length=MAX_TEXT)
+    actions_taken: PlainTextOrNone = Field(None, max_length=MAX_TEXT)
 
 
 class FlagIn(_Text):
     """Why the rating is false or malicious."""
 
-    reason: str | None = Field(None, max_length=MAX_TEXT)
+    reason: PlainTextOrNone = Field(None, max_length=MAX_TEXT)
 
 
 class FlagDecisionIn(BaseModel):
@@ -86,15 +81,15 @@ class FlagDecisionIn(BaseModel):
 class AppealIn(_Text):
     """The rater's appeal against an exclusion; the secret unless signed in as the rater."""
 
-    reason: str | None = Field(None, max_length=MAX_TEXT)
-    secret: str | None = Field(None, max_length=100)
+    reason: PlainTextOrNone = Field(None, max_length=MAX_TEXT)
+    secret: SingleLineTextOrNone = Field(None, max_length=100)
 
 
 class AppealDecisionIn(_Text):
     """The decision on an appeal, with a note saying why."""
 
     upheld: bool
-    note: str | None = Field(None, max_length=MAX_TEXT)
+    note: PlainTextOrNone = Field(None, max_length=MAX_TEXT)
 
 
 @router.post("/reports/{tracking_number}/rating", status_code=201, dependencies=[IntakeLimit])

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field
 
 from api import idempotency
 from api.deps import IntakeDep, ManagerPrincipal, SessionDep, SettingsDep, StaffPrincipal
@@ -16,13 +16,13 @@ from api.errors import error_body
 from api.i18n import negotiate_language
 from api.routes.reports import TrackingNumber, read_submission
 from core.errors import InvalidInput
+from core.text_types import PlainText, PlainTextOrNone
 from gis.coords import CoordSystem, parse_location, to_wgs84
 from grid.roles import Role
 from incidents.handling.bulk_assign import MAX_BULK, bulk_assign
 from incidents.handling.extensions import decide_extension, extension_requests, request_extension
 from incidents.handling.notes_and_check_ins import add_note, check_in
 from incidents.handling.work_lists import MAX_PAGE, ListFilter, View, list_incidents
-from incidents.intake.text import printable_text
 from incidents.models.reports import STATUSES
 
 router = APIRouter(tags=["workflow"])
@@ -33,13 +33,8 @@ _NUMBER = r"^[0-9]{6}-[0-9A-Z]{8}$"
 class NoteIn(BaseModel):
     """A note on an incident's timeline (as a form, with `photos` files)."""
 
-    note: str = Field(min_length=1, max_length=2000)
+    note: PlainText = Field(min_length=1, max_length=2000)
     public: bool = Field(False, description="shown on the public timeline (managers only)")
-
-    @field_validator("note")
-    @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        return printable_text(value)
 
 
 class CheckInIn(BaseModel):
@@ -54,24 +49,14 @@ class ExtensionIn(BaseModel):
     """More time: the new resolve deadline and why."""
 
     until: AwareDatetime
-    reason: str = Field(min_length=1, max_length=2000)
-
-    @field_validator("reason")
-    @classmethod
-    def _printable(cls, value: str) -> str | None:
-        return printable_text(value)
+    reason: PlainText = Field(min_length=1, max_length=2000)
 
 
 class DecisionIn(BaseModel):
     """A manager's decision on an extension request (a refusal needs a note)."""
 
     grant: bool
-    note: str | None = Field(None, max_length=2000)
-
-    @field_validator("note")
-    @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        return printable_text(value)
+    note: PlainTextOrNone = Field(None, max_length=2000)
 
 
 class BulkAssignIn(BaseModel):

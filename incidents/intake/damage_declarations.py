@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import local_date
 from core.errors import InvalidInput, NotFound
+from core.text_types import PlainText, PlainTextOrNone, SingleLineTextOrNone
 from grid.access import Principal
 from grid.roles import STAFF_ROLES
 from incidents.intake.filing import IntakeContext, submit_report
 from incidents.intake.photos import Photo
 from incidents.intake.schemas import ReportIn, Submission
-from incidents.intake.text import printable_text
 
 CATEGORY = "fire.damage_declaration"
 
@@ -28,18 +28,13 @@ class DamageIn(BaseModel):
 
     house_id: int | None = Field(None, ge=1, le=2**63 - 1)
     building_id: int | None = Field(None, ge=1, le=2**63 - 1)
-    unit_number: str | None = Field(None, min_length=1, max_length=32)
+    unit_number: SingleLineTextOrNone = Field(None, min_length=1, max_length=32)
     fire_date: date
-    what_burned: str = Field(min_length=1, max_length=1000)
+    what_burned: PlainText = Field(min_length=1, max_length=1000)
     estimated_loss: Decimal = Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)
-    description: str | None = Field(None, max_length=2000)
+    description: PlainTextOrNone = Field(None, max_length=2000)
     channel: Literal["web", "app", "patrol", "terminal", "wechat"] = "web"
     contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
-
-    @field_validator("what_burned", "description", "unit_number")
-    @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        return printable_text(value)
 
     @field_validator("fire_date")
     @classmethod

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import InvalidInput
 from core.settings import Settings
+from core.text_types import PlainTextOrNone
 from incidents.handling.workdays import DeadlineRule
-from incidents.intake.text import printable_text
 
 SCORE_LABELS = {1: "非常不满意", 2: "不满意", 3: "基本满意", 4: "满意", 5: "非常满意"}
 BAD_SCORES = frozenset({1, 2})
@@ -25,12 +25,12 @@ class RatingIn(BaseModel):
     overall: int = Field(ge=1, le=5, description="1 非常不满意 .. 5 非常满意")
     timeliness: int | None = Field(None, ge=1, le=5)
     convenience: int | None = Field(None, ge=1, le=5)
-    comment: str | None = Field(None, max_length=MAX_TEXT)
+    comment: PlainTextOrNone = Field(None, max_length=MAX_TEXT)
 
     @field_validator("comment")
     @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        return printable_text(value) or None
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
 
 
 @dataclass(frozen=True)
