@@ -1,10 +1,10 @@
 """好差评: the reporter's rating of a closed report and what follows from it.
 
 Modules: `scores` (the scale, what a rater gives, the rules), `access` (who stands where
-to a report), `timeline` (events and notifications), `giving` (rating and re-rating),
-`work_orders` (the rectification a bad rating opens, its revisit), `history`,
-`review` (flags a second manager decides, the rater's appeal), `defaults` (the default
-rating after the rating period).
+to a report), `giving` (rating and re-rating), `work_orders` (the rectification a bad rating
+opens, its revisit), `history`, `review` (flags a second manager decides, the rater's
+appeal), `defaults` (the default rating after the rating period). Events and
+notifications go through incidents.timeline.
 
 Rules chosen here (the issue leaves them open):
 

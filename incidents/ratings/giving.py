@@ -24,8 +24,8 @@ from incidents.ratings.scores import (
     RatingIn,
     RatingRules,
 )
-from incidents.ratings.timeline import notify_users, record_event
 from incidents.ratings.work_orders import LOCK_WORK_ORDER, no_work_order, open_work_order
+from incidents.timeline import notify, record_event
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,15 @@ async def rate(
             "recorded_by": replaced.recorded_by_id,
         }
     await record_event(
-        session, row.id, "rating", rater.actor_id, rater.actor_role, note, True, data, now
+        session,
+        row.id,
+        "rating",
+        rater.actor_id,
+        rater.actor_role,
+        now,
+        note=note,
+        public=True,
+        data=data,
     )
     answer: dict[str, Any] = {
         "rating_id": rating_id,
@@ -305,17 +313,17 @@ async def _close_rerated(
         "work_order",
         rater.actor_id,
         rater.actor_role,
-        "整改已评价，工单办结",
-        False,
-        {"work_order": order.id, "step": "closed", "overall": rating.overall},
         now,
+        note="整改已评价，工单办结",
+        data={"work_order": order.id, "step": "closed", "overall": rating.overall},
     )
-    await notify_users(
+    await notify(
         session,
         "work_order.rerated",
         row.id,
-        [order.assignee_id],
         {"tracking_number": row.tracking_number, "work_order": order.id, "overall": rating.overall},
         now,
+        recipients=[order.assignee_id],
+        unless_nobody=True,
     )
     return {"id": order.id, "status": "closed"}

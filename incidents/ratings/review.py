@@ -15,7 +15,7 @@ from incidents.intake.filing import IntakeContext
 from incidents.intake.tracking import secret_matches
 from incidents.ratings.access import is_staff, manager_over
 from incidents.ratings.scores import given_text
-from incidents.ratings.timeline import notify_managers, notify_users, record_event
+from incidents.timeline import notify, record_event
 
 _LOCK_RATING = text("""
     SELECT g.id, g.incident_id, g.excluded, g.defaulted, g.rater_id, i.tracking_number,
@@ -61,19 +61,18 @@ async def _raised(
         "rating",
         actor_id,
         role,
-        reason,
-        False,
-        {"rating": rating.id, "step": step, key: number},
         now,
+        note=reason,
+        data={"rating": rating.id, "step": step, key: number},
     )
-    await notify_managers(
+    await notify(
         session,
         f"rating.{step}",
         rating.incident_id,
-        rating.region_path,
-        actor_id or 0,
         {"tracking_number": rating.tracking_number, "rating": rating.id, key: number},
         now,
+        managers_of=rating.region_path,
+        except_id=actor_id,
     )
 
 
@@ -115,19 +114,19 @@ async def _decided(
         "rating",
         manager.id,
         manager.role.value,
-        note,
-        False,
-        {"rating": rating.id, **data},
         now,
+        note=note,
+        data={"rating": rating.id, **data},
     )
     if tell is not None:
-        await notify_users(
+        await notify(
             session,
             tell,
             rating.incident_id,
-            [rating.rater_id or rating.reporter_id],
             {"tracking_number": rating.tracking_number, "rating": rating.id, **(told or {})},
             now,
+            recipients=[rating.rater_id or rating.reporter_id],
+            unless_nobody=True,
         )
 
 

@@ -16,7 +16,7 @@ from incidents.intake.filing import IntakeContext
 from incidents.models.ratings import CONTACT_METHODS
 from incidents.ratings.access import manager_over
 from incidents.ratings.scores import RatingRules, given_text
-from incidents.ratings.timeline import notify_users, record_event
+from incidents.timeline import notify, record_event
 
 LOCK_WORK_ORDER = text("""
     SELECT w.id, w.incident_id, w.status, w.assignee_id, w.revisited_by_id, w.version,
@@ -94,27 +94,27 @@ async def open_work_order(
         "work_order",
         None,
         "system",
-        "差评，已生成整改工单",
-        False,
-        {
+        now,
+        note="差评，已生成整改工单",
+        data={
             "work_order": order_id,
             "step": "opened",
             "assignee": assignee_id,
             "due_at": due_at.isoformat(),
         },
-        now,
     )
-    await notify_users(
+    await notify(
         session,
         "work_order.opened",
         row.id,
-        [assignee_id],
         {
             "tracking_number": row.tracking_number,
             "work_order": order_id,
             "due_at": due_at.isoformat(),
         },
         now,
+        recipients=[assignee_id],
+        unless_nobody=True,
     )
     return {"id": order_id, "status": "open", "due_at": due_at.isoformat()}
 
@@ -183,19 +183,19 @@ async def record_revisit(
         "work_order",
         principal.id,
         principal.role.value,
-        outcome,
-        False,
-        {"work_order": order.id, "step": "revisited", "contact_method": contact_method},
         now,
+        note=outcome,
+        data={"work_order": order.id, "step": "revisited", "contact_method": contact_method},
     )
     # The reporter is asked to rate the rectification.
-    await notify_users(
+    await notify(
         session,
         "work_order.revisited",
         order.incident_id,
-        [order.reporter_id],
         {"tracking_number": order.tracking_number, "work_order": order.id},
         now,
+        recipients=[order.reporter_id],
+        unless_nobody=True,
     )
     return {"id": order.id, "status": "revisited", "revisited_at": now.isoformat()}
 
