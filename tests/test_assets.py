@@ -314,7 +314,7 @@ def test_the_demo_city_gets_a_few_thousand_valid_assets_the_same_each_time(demo_
 
 def test_hydrants_stand_by_roads_and_cabinets_by_buildings(demo_city):
     from demo.assets import demo_assets
-    from demo.city import WORK_EPSG
+    from demo.city_geometry import WORK_EPSG
 
     assets = demo_assets(demo_city, DEMO_SEED).to_crs(WORK_EPSG)
     roads = shapely.union_all(demo_city.roads.to_crs(WORK_EPSG).geometry.to_numpy())
@@ -332,7 +332,8 @@ def test_the_demo_command_loads_the_assets_linked_to_cells(
 
     from click.testing import CliRunner
 
-    import api.cli
+    import cli.demo
+    import cli.main
     import demo.city
     from demo.load import load_demo_city
 
@@ -348,13 +349,13 @@ def test_the_demo_command_loads_the_assets_linked_to_cells(
             def this_connection():
                 yield conn
 
-            monkeypatch.setattr(api.cli, "bulk_transaction", this_connection)
-            monkeypatch.setattr(api.cli, "_ensure_demo_secrets", lambda: None)
+            monkeypatch.setattr(cli.demo, "bulk_transaction", this_connection)
+            monkeypatch.setattr(cli.demo, "_ensure_demo_secrets", lambda: None)
             monkeypatch.setattr(
                 demo.city, "generate_demo_city", lambda seed, progress=None: demo_city
             )
             result = CliRunner().invoke(
-                api.cli.main, ["demo", "--skip-if-loaded", "--seed", str(DEMO_SEED)]
+                cli.main.main, ["demo", "--skip-if-loaded", "--seed", str(DEMO_SEED)]
             )
             assert result.exit_code == 0, result.output
             total, linked, kinds = conn.execute(

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-import api.cli
+import cli.demo
+import cli.main
 import demo.city
 from demo.basemap import basemap_is_empty
 from demo.city import generate_demo_city
@@ -41,8 +42,8 @@ def demo_without_basemap(sync_engine, settings, city, monkeypatch):
         def this_connection():
             yield conn
 
-        monkeypatch.setattr(api.cli, "bulk_transaction", this_connection)
-        monkeypatch.setattr(api.cli, "_ensure_demo_secrets", lambda: None)
+        monkeypatch.setattr(cli.demo, "bulk_transaction", this_connection)
+        monkeypatch.setattr(cli.demo, "_ensure_demo_secrets", lambda: None)
         # The same seed gives the same city: reuse the one built once for this module.
         monkeypatch.setattr(
             demo.city,
@@ -64,7 +65,7 @@ def _demo_rows(conn) -> int:
 
 def test_skip_if_loaded_gives_an_existing_demo_its_base_map_once(demo_without_basemap, monkeypatch):
     conn = demo_without_basemap
-    result = CliRunner().invoke(api.cli.main, ["demo", "--skip-if-loaded", "--reports", "0"])
+    result = CliRunner().invoke(cli.main.main, ["demo", "--skip-if-loaded", "--reports", "0"])
     assert result.exit_code == 0, result.output
     loaded = _demo_rows(conn)
     assert loaded > 100
@@ -77,7 +78,7 @@ def test_skip_if_loaded_gives_an_existing_demo_its_base_map_once(demo_without_ba
         raise AssertionError("the city is built again although the base map is there")
 
     monkeypatch.setattr(demo.city, "generate_demo_city", no_city)
-    again = CliRunner().invoke(api.cli.main, ["demo", "--skip-if-loaded", "--reports", "0"])
+    again = CliRunner().invoke(cli.main.main, ["demo", "--skip-if-loaded", "--reports", "0"])
     assert again.exit_code == 0, again.output
     assert _demo_rows(conn) == loaded
 
@@ -85,7 +86,7 @@ def test_skip_if_loaded_gives_an_existing_demo_its_base_map_once(demo_without_ba
 def test_a_demo_of_another_seed_gets_no_base_map_that_would_not_fit(demo_without_basemap):
     conn = demo_without_basemap
     result = CliRunner().invoke(
-        api.cli.main, ["demo", "--skip-if-loaded", "--reports", "0", "--seed", "7"]
+        cli.main.main, ["demo", "--skip-if-loaded", "--reports", "0", "--seed", "7"]
     )
     assert result.exit_code == 0, result.output
     assert "not those of seed 7" in result.output
@@ -97,8 +98,8 @@ def test_a_register_that_is_not_the_demo_gets_no_demo_base_map(conn, monkeypatch
     def this_connection():
         yield conn
 
-    monkeypatch.setattr(api.cli, "bulk_transaction", this_connection)
-    monkeypatch.setattr(api.cli, "_ensure_demo_secrets", lambda: None)
-    result = CliRunner().invoke(api.cli.main, ["demo", "--skip-if-loaded", "--reports", "0"])
+    monkeypatch.setattr(cli.demo, "bulk_transaction", this_connection)
+    monkeypatch.setattr(cli.demo, "_ensure_demo_secrets", lambda: None)
+    result = CliRunner().invoke(cli.main.main, ["demo", "--skip-if-loaded", "--reports", "0"])
     assert result.exit_code == 0, result.output
     assert basemap_is_empty(conn)

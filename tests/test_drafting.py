@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from api import cli
+import cli.cells
+import cli.main
 from core.errors import InvalidInput, NotFound
 from core.settings import get_settings
 from grid.checks import check_version
@@ -223,9 +224,9 @@ def test_cli_drafts_and_prints_the_next_steps(conn, monkeypatch):
     def in_test_transaction():
         yield conn
 
-    monkeypatch.setattr(cli, "bulk_transaction", in_test_transaction)
+    monkeypatch.setattr(cli.cells, "bulk_transaction", in_test_transaction)
     result = CliRunner().invoke(
-        cli.main, ["cells", "draft", COMMUNITY_B, "--shape", "square", "--size", "250"]
+        cli.main.main, ["cells", "draft", COMMUNITY_B, "--shape", "square", "--size", "250"]
     )
     assert result.exit_code == 0, result.output
     version_id = conn.execute(text("SELECT max(id) FROM boundary_versions")).scalar_one()
@@ -235,12 +236,66 @@ def test_cli_drafts_and_prints_the_next_steps(conn, monkeypatch):
     assert len(_cells(conn, version_id)) == 4
 
 
+def _activate_by_cli(conn, monkeypatch, *args):
+    @contextmanager
+    def in_test_transaction():
+        yield conn
+
+    monkeypatch.setattr(cli.cells, "bulk_transaction", in_test_transaction)
+    return CliRunner().invoke(cli.main.main, ["cells", "activate", *args])
+
+
+def _cells_in_force_and_buildings(conn):
+    """The (code, version) of the cells in force and (building, cell) links, for comparing."""
+    in_force = conn.execute(
+        text(
+            "SELECT code, version_id FROM grid_cells WHERE active_from IS NOT NULL AND active_to IS NULL ORDER BY code"
+        )
+    ).all()
+    links = conn.execute(text("SELECT id, cell_id FROM buildings ORDER BY id")).all()
+    return in_force, links
+
+
+def test_cli_activation_is_a_dry_run_that_changes_nothing_without_commit(conn, monkeypatch):
+    _add_buildings(conn, [(450, 250), (50, 450)])
+    draft = draft_cells(conn, COMMUNITY_A, shape="square", size_m=250.0)
+    before = _cells_in_force_and_buildings(conn)
+    result = _activate_by_cli(conn, monkeypatch, str(draft.version_id))
+    assert result.exit_code == 0, result.output
+    assert "dry run, nothing changed" in result.output
+    assert f"{draft.cells} cells in force, 2 retired" in result.output
+    assert "2 buildings relinked" in result.output
+    assert f"gridgov cells activate {draft.version_id} --commit" in result.output
+    assert _cells_in_force_and_buildings(conn) == before
+    assert (
+        conn.execute(
+            text("SELECT status FROM boundary_versions WHERE id = :v"), {"v": draft.version_id}
+        ).scalar_one()
+        == "draft"
+    )
+
+
+def test_cli_activation_with_commit_puts_the_draft_in_force(conn, monkeypatch):
+    _add_buildings(conn, [(450, 250), (50, 450)])
+    draft = draft_cells(conn, COMMUNITY_A, shape="square", size_m=250.0)
+    result = _activate_by_cli(conn, monkeypatch, str(draft.version_id), "--commit")
+    assert result.exit_code == 0, result.output
+    assert f"version {draft.version_id} active: {draft.cells} cells in force" in result.output
+    assert _cell_at(conn, 450, 250)[1] == draft.version_id
+    assert (
+        conn.execute(
+            text("SELECT status FROM boundary_versions WHERE id = :v"), {"v": draft.version_id}
+        ).scalar_one()
+        == "active"
+    )
+
+
 def test_cli_reports_an_unknown_community_as_a_clean_error(settings, migrated_db, monkeypatch):
     monkeypatch.setenv("GRIDGOV_DATABASE_URL", settings.database_url)
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(
-            cli.main, ["cells", "draft", "999999999999", "--shape", "hex", "--size", "100"]
+            cli.main.main, ["cells", "draft", "999999999999", "--shape", "hex", "--size", "100"]
         )
     finally:
         get_settings.cache_clear()

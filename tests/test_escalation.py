@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Connection, text
 
-from api import cli
+import cli.escalation
+import cli.main
 from core.settings import get_settings
 from incidents.handling.escalation import LEVELS, EscalationRun, escalate
 from incidents.handling.workdays import CHINA_TZ, WorkCalendar
@@ -473,7 +474,7 @@ def cli_on_test_transaction(conn, monkeypatch):
     def in_test_transaction():
         yield conn
 
-    monkeypatch.setattr(cli, "bulk_transaction", in_test_transaction)
+    monkeypatch.setattr(cli.escalation, "bulk_transaction", in_test_transaction)
     return conn
 
 
@@ -481,7 +482,7 @@ def test_the_cli_runs_once_and_prints_the_counts(cli_on_test_transaction, people
     conn = cli_on_test_transaction
     now = datetime.now(UTC)
     report = _incident(conn, people["w-a1"], accept_due=now - HOUR, resolve_due=now + DAY)
-    result = CliRunner().invoke(cli.main, ["escalate"])
+    result = CliRunner().invoke(cli.main.main, ["escalate"])
     assert result.exit_code == 0, result.output
     assert "escalated 1 unaccepted; overdue: 0 to community" in result.stdout
     assert _events(conn, report) == [("escalation", "unaccepted", 1)]
@@ -500,8 +501,8 @@ def test_the_cli_loop_runs_until_ctrl_c_and_stops_cleanly(
         if len(naps) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli.time, "sleep", sleep)
-    result = CliRunner().invoke(cli.main, ["escalate", "--loop", "--every", "5"])
+    monkeypatch.setattr(cli.escalation.time, "sleep", sleep)
+    result = CliRunner().invoke(cli.main.main, ["escalate", "--loop", "--every", "5"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 2 and "escalated 1 unaccepted" in lines[0]
@@ -510,7 +511,7 @@ def test_the_cli_loop_runs_until_ctrl_c_and_stops_cleanly(
 
 
 def test_the_cli_refuses_a_bad_interval():
-    result = CliRunner().invoke(cli.main, ["escalate", "--interval", "tomorrow"])
+    result = CliRunner().invoke(cli.main.main, ["escalate", "--interval", "tomorrow"])
     assert result.exit_code == 2 and "--interval" in result.output
 
 
@@ -518,7 +519,7 @@ def test_the_cli_dry_run_on_the_configured_database(settings, migrated_db, monke
     monkeypatch.setenv("GRIDGOV_DATABASE_URL", settings.database_url)
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(cli.main, ["escalate", "--dry-run"])
+        result = CliRunner().invoke(cli.main.main, ["escalate", "--dry-run"])
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output

@@ -623,17 +623,22 @@ async def test_an_export_dry_run_marks_nothing(db, settings, scene, tmp_path):
 def test_the_cli_names_a_missing_admin_and_a_bad_since(
     settings, migrated_db, monkeypatch, tmp_path
 ):
-    from api import cli
+    import cli.hotline
+    import cli.main
+    import cli.running
 
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    monkeypatch.setattr(cli.hotline, "get_settings", lambda: settings)
+    monkeypatch.setattr(cli.running, "get_settings", lambda: settings)
     path = tmp_path / "orders.csv"
     path.write_bytes(_csv([_row("C1")]))
-    nobody = CliRunner().invoke(cli.main, ["hotline", "import", str(path), "--as", "nobody"])
+    nobody = CliRunner().invoke(cli.main.main, ["hotline", "import", str(path), "--as", "nobody"])
     assert nobody.exit_code == 2 and "nobody is not an active admin" in nobody.output
-    bad = CliRunner().invoke(cli.main, ["hotline", "export", "--since", "yesterday-ish"])
+    bad = CliRunner().invoke(cli.main.main, ["hotline", "export", "--since", "yesterday-ish"])
     assert bad.exit_code == 2 and "--since" in bad.output
     out = tmp_path / "results.csv"
-    listed = CliRunner().invoke(cli.main, ["hotline", "export", "--dry-run", "--out", str(out)])
+    listed = CliRunner().invoke(
+        cli.main.main, ["hotline", "export", "--dry-run", "--out", str(out)]
+    )
     assert listed.exit_code == 0, listed.output
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")
     assert out.read_text("utf-8-sig").splitlines()[0].split(",")[0] == "工单编号"

@@ -223,23 +223,24 @@ def test_cli_refuses_a_file_with_rejected_rows_and_names_them(
 ):
     from contextlib import contextmanager
 
-    from api import cli
+    import cli.imports
+    import cli.main
 
     @contextmanager
     def on_test_connection():
         yield conn
 
-    monkeypatch.setattr(cli, "bulk_transaction", on_test_connection)
+    monkeypatch.setattr(cli.imports, "bulk_transaction", on_test_connection)
     path = tmp_path / "bad.gpkg"
     _frame([dict(GOOD[0], 编码="123")]).to_file(path)
     result = CliRunner().invoke(
-        cli.main, ["import", "assets", str(path), "--mapping", str(mapping_path)]
+        cli.main.main, ["import", "assets", str(path), "--mapping", str(mapping_path)]
     )
     assert result.exit_code != 0
     assert "rejected row 1" in result.output and "nothing was written" in result.output
     _frame(GOOD).to_file(path)
     result = CliRunner().invoke(
-        cli.main, ["import", "assets", str(path), "--mapping", str(mapping_path)]
+        cli.main.main, ["import", "assets", str(path), "--mapping", str(mapping_path)]
     )
     assert result.exit_code == 0, result.output
     assert len(_stored(conn)) == 3

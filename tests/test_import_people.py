@@ -469,7 +469,7 @@ def test_a_mapping_naming_an_absent_column_is_refused(world, tmp_path, mapping):
 
 
 def test_a_failure_midway_leaves_nothing_behind(sync_engine, tmp_path, mapping, monkeypatch):
-    from grid.importing import people as module
+    from grid.importing import people_writing as module
 
     path = write_csv(tmp_path / "people.csv", GOOD)
 
@@ -490,13 +490,16 @@ def test_a_failure_midway_leaves_nothing_behind(sync_engine, tmp_path, mapping, 
 def test_cli_dry_run_prints_summary_and_writes_the_report(
     settings, migrated_db, tmp_path, monkeypatch
 ):
-    from api import cli
+    import cli.imports
+    import cli.main
+    import cli.running
 
-    monkeypatch.setattr(cli, "get_settings", lambda: settings)
+    monkeypatch.setattr(cli.imports, "get_settings", lambda: settings)
+    monkeypatch.setattr(cli.running, "get_settings", lambda: settings)
     path = write_csv(tmp_path / "people.csv", GOOD)
     (tmp_path / "m.toml").write_text(MAPPING_TOML, encoding="utf-8")
     result = CliRunner().invoke(
-        cli.main,
+        cli.main.main,
         [
             "import",
             "people",

@@ -16,7 +16,8 @@ from httpx import ASGITransport, AsyncClient
 from shapely.geometry import Point, Polygon, box
 from sqlalchemy import text
 
-from api import cli
+import cli.imports
+import cli.main
 from core.errors import InvalidInput
 from grid.importing.reading import FieldMapping
 from grid.importing.regions import import_regions
@@ -465,11 +466,11 @@ def test_cli_dry_run_prints_rejections_and_writes_the_json_report(conn, tmp_path
     def in_test_transaction():
         yield conn
 
-    monkeypatch.setattr(cli, "bulk_transaction", in_test_transaction)
+    monkeypatch.setattr(cli.imports, "bulk_transaction", in_test_transaction)
     path = _write(tmp_path, [*TREE, dict(TREE[0], 区划代码="7701")])
     (tmp_path / "m.toml").write_text(MAPPING_TOML, encoding="utf-8")
     result = CliRunner().invoke(
-        cli.main,
+        cli.main.main,
         [
             "import",
             "regions",

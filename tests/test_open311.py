@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
-from api import cli
+import cli.main
+import cli.open311
 from core.errors import Conflict, NotFound
 from gis.coords import wgs84_to_gcj02
 from incidents.intake.tracking import secret_hash
@@ -627,9 +628,9 @@ def test_the_cli_creates_lists_and_revokes_client_keys(conn, monkeypatch):
     def in_test_transaction():
         yield conn
 
-    monkeypatch.setattr(cli, "bulk_transaction", in_test_transaction)
+    monkeypatch.setattr(cli.open311, "bulk_transaction", in_test_transaction)
     runner = CliRunner()
-    created = runner.invoke(cli.main, ["open311", "key", "create", "wechat-mini"])
+    created = runner.invoke(cli.main.main, ["open311", "key", "create", "wechat-mini"])
     assert created.exit_code == 0, created.output
     key = created.output.strip().splitlines()[-1]
     assert key.startswith("gg311_") and len(key) > 40
@@ -641,15 +642,15 @@ def test_the_cli_creates_lists_and_revokes_client_keys(conn, monkeypatch):
     ).one()
     assert row.key_hash == hashlib.sha256(key.encode()).hexdigest()
     assert key.startswith(row.key_prefix) and row.revoked_at is None
-    twice = runner.invoke(cli.main, ["open311", "key", "create", "wechat-mini"])
+    twice = runner.invoke(cli.main.main, ["open311", "key", "create", "wechat-mini"])
     # (the real bulk_transaction turns these domain errors into a clean CLI error)
     assert twice.exit_code != 0 and isinstance(twice.exception, Conflict)
-    listed = runner.invoke(cli.main, ["open311", "key", "list"])
+    listed = runner.invoke(cli.main.main, ["open311", "key", "list"])
     assert "wechat-mini" in listed.output and key not in listed.output
-    revoked = runner.invoke(cli.main, ["open311", "key", "revoke", "wechat-mini"])
+    revoked = runner.invoke(cli.main.main, ["open311", "key", "revoke", "wechat-mini"])
     assert revoked.exit_code == 0 and "revoked" in revoked.output
     assert conn.execute(text("SELECT revoked_at FROM open311_clients")).scalar() is not None
-    unknown = runner.invoke(cli.main, ["open311", "key", "revoke", "nobody"])
+    unknown = runner.invoke(cli.main.main, ["open311", "key", "revoke", "nobody"])
     assert unknown.exit_code != 0 and isinstance(unknown.exception, NotFound)
 
 

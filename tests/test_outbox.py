@@ -619,7 +619,7 @@ def die_in_the_second_batch(conn, cursor, statement, *args):
         if len(fan_outs) == 2:
             os._exit(137)
 
-from api.cli import main
+from cli.main import main
 main(["notify", "run", "--once", "--batch", "5"])
 """
 
@@ -645,7 +645,7 @@ def test_a_worker_killed_midway_loses_nothing_and_the_next_run_delivers_the_rest
         assert (attempts, items) == ((1, 3) if done else (0, 0))
 
     rerun = subprocess.run(
-        [sys.executable, "-m", "api.cli", "notify", "run", "--once", "--batch", "5"],
+        [sys.executable, "-m", "cli.main", "notify", "run", "--once", "--batch", "5"],
         cwd=REPO,
         env=_worker_env(settings),
         capture_output=True,

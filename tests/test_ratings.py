@@ -549,13 +549,14 @@ def test_the_cli_records_default_ratings_and_prints_the_count(conn, monkeypatch)
 
     from click.testing import CliRunner
 
-    from api import cli
+    import cli.main
+    import cli.ratings
 
     @contextmanager
     def in_test_transaction():
         yield conn
 
-    monkeypatch.setattr(cli, "bulk_transaction", in_test_transaction)
+    monkeypatch.setattr(cli.ratings, "bulk_transaction", in_test_transaction)
     lon, lat = metres_point(250, 250)
     conn.execute(
         text("""
@@ -568,10 +569,10 @@ def test_the_cli_records_default_ratings_and_prints_the_count(conn, monkeypatch)
     """),
         {"lon": lon, "lat": lat},
     )
-    dry = CliRunner().invoke(cli.main, ["ratings", "default", "--dry-run"])
+    dry = CliRunner().invoke(cli.main.main, ["ratings", "default", "--dry-run"])
     assert dry.exit_code == 0 and "would record 1 default rating(s)" in dry.stdout
-    result = CliRunner().invoke(cli.main, ["ratings", "default"])
+    result = CliRunner().invoke(cli.main.main, ["ratings", "default"])
     assert result.exit_code == 0, result.output
     assert "recorded 1 default rating(s) (1 of handling, 0 of rectifications)" in result.stdout
-    again = CliRunner().invoke(cli.main, ["ratings", "default"])
+    again = CliRunner().invoke(cli.main.main, ["ratings", "default"])
     assert "recorded 0 default rating(s)" in again.stdout

@@ -156,7 +156,7 @@ def test_the_command_reports_what_it_would_change(migrated_db, settings):
         "GRIDGOV_ID_HASH_KEY": settings.id_hash_key.get_secret_value(),
     }
     run = subprocess.run(
-        [sys.executable, "-m", "api.cli", "retention", "run", "--dry-run", "--days", "400"],
+        [sys.executable, "-m", "cli.main", "retention", "run", "--dry-run", "--days", "400"],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -16,7 +16,7 @@ import pyogrio
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main as cli
+from cli.main import main as cli
 from core.errors import InvalidInput
 from core.settings import get_settings
 from gis.vector_io import REFUSED_DRIVERS, harden_gdal, read_vector

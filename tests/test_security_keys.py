@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 from httpx import ASGITransport, AsyncClient
 
-from api.cli import main as cli
 from api.tokens import ISSUER, create_access_token, user_id_from_token
+from cli.main import main as cli
 from core.errors import NotAuthenticated
 from core.settings import (
     MAX_TOKEN_TTL_MINUTES,

@@ -1,0 +1,1 @@
+"""The `gridgov` command line: one module per command group, gathered in cli.main."""
