@@ -54,6 +54,7 @@ from api.routes import (
 from core.database import create_bulk_engine, create_request_engine, session_factory
 from core.rate_limits import BanList, RateLimiter, autocommit_connections
 from core.settings import Settings, get_settings
+from incidents.handling.schemas import ActionIn, NoteIn
 from incidents.handling.workdays import load_work_calendar, severity_tiers
 from incidents.intake.damage_declarations import DamageIn
 from incidents.intake.filing import IntakeContext
@@ -188,5 +189,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(hotline.router)
     pages.mount_static(app)
     # Bodies read by hand (JSON or a form with photos) still get their schemas.
-    add_body_schemas(app, [ReportIn, DamageIn, handling.ActionIn, workflow.NoteIn])
+    add_body_schemas(app, [ReportIn, DamageIn, ActionIn, NoteIn])
     return app

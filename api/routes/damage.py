@@ -4,18 +4,16 @@ verified on site by the cell's worker, followed by the declarer."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 
 from api.abuse import IntakeLimit
 from api.deps import CurrentPrincipal, IntakeDep, SessionDep, SettingsDep
 from api.routes.reports import TrackingNumber, read_submission
 from core.errors import NotFound
-from core.text_types import PlainText
 from incidents.handling.actions import ActionRequest, not_found, take_action, visible_incident
+from incidents.handling.schemas import VerifyIn
 from incidents.intake.damage_declarations import (
     DamageIn,
     declaration_view,
@@ -39,14 +37,6 @@ _OPENAPI_BODY = {
         },
     }
 }
-
-
-class VerifyIn(BaseModel):
-    """What the worker found on site."""
-
-    verified_loss: Decimal = Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)
-    note: PlainText = Field(min_length=1, max_length=2000)
-    version: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 @router.post("", status_code=201, openapi_extra=_OPENAPI_BODY, dependencies=[IntakeLimit])

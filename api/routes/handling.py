@@ -7,13 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from api import idempotency
 from api.abuse import audit_personal_read
 from api.deps import IntakeDep, SessionDep, SettingsDep, StaffPrincipal
 from api.routes.reports import TrackingNumber, read_submission
-from core.text_types import PlainTextOrNone, SingleLineTextOrNone
 from incidents.handling.actions import (
     ActionRequest,
     actions_for,
@@ -21,28 +19,10 @@ from incidents.handling.actions import (
     take_action,
     visible_incident,
 )
-from incidents.lifecycle import ACTIONS
+from incidents.handling.schemas import ActionIn
 from incidents.publication.views import staff_report
 
 router = APIRouter(prefix="/incidents", tags=["handling"])
-
-
-class ActionIn(BaseModel):
-    """An action on an incident and what it may need."""
-
-    action: str = Field(description=", ".join(ACTIONS))
-    note: PlainTextOrNone = Field(None, max_length=2000)
-    assignee: SingleLineTextOrNone = Field(None, max_length=64, description="username, for assign")
-    duplicate_of: str | None = Field(None, pattern=r"^[0-9]{6}-[0-9A-Z]{8}$")
-    category: str | None = Field(
-        None,
-        pattern=r"^[a-z]+\.[a-z_]+$",
-        max_length=64,
-        description="with assign: the right category",
-    )
-    version: int | None = Field(
-        None, ge=1, le=2**31 - 1, description="the version you saw (If-Match)"
-    )
 
 
 @router.get("/{tracking_number}")

@@ -8,14 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
 
 from api import idempotency
 from api.deps import ManagerPrincipal, SessionDep, SettingsDep, StaffPrincipal, WorkerPrincipal
 from api.routes.reports import read_submission
 from core.clock import local_date
 from core.errors import InvalidInput, NotFound, PermissionDenied
-from core.text_types import PlainTextOrNone
 from grid.access import region_in_reach
 from incidents.handling.patrol import (
     VisitIn,
@@ -25,19 +23,10 @@ from incidents.handling.patrol import (
     record_visit,
     visit_photo,
 )
+from incidents.handling.schemas import VisitBody
 from incidents.publication.statistics import region_scope
 
 router = APIRouter(prefix="/patrol", tags=["patrol"])
-
-
-class VisitBody(BaseModel):
-    """A patrol visit: the building, what was seen, and where the worker stood."""
-
-    building_id: int = Field(ge=1, le=2**63 - 1)
-    note: PlainTextOrNone = Field(None, max_length=2000)
-    hazards_found: int = Field(0, ge=0, le=1000)
-    lon: float | None = Field(None, ge=-180, le=180)
-    lat: float | None = Field(None, ge=-90, le=90)
 
 
 @router.get("")

@@ -26,6 +26,7 @@ from incidents.intake.duplicates import likely_duplicates
 from incidents.intake.filing import RetryKey, RetryKeyTaken, submit_report
 from incidents.intake.photos import Photo, inspect_photo
 from incidents.intake.schemas import ReportIn
+from incidents.intake.tracking import TRACKING_NUMBER_PATTERN
 from incidents.notify.following import (
     PHONE_DIGITS,
     my_reports,
@@ -40,7 +41,7 @@ DECLARATION_CATEGORIES = {"fire.damage_declaration"}
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 TrackingNumber = Annotated[
-    str, Path(pattern=r"^[0-9]{6}-[0-9A-Z]{8}$", description="the number given at submission")
+    str, Path(pattern=TRACKING_NUMBER_PATTERN, description="the number given at submission")
 ]
 _FORM_FIELDS = 40
 

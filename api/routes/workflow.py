@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime
 
 from api import idempotency
 from api.deps import IntakeDep, ManagerPrincipal, SessionDep, SettingsDep, StaffPrincipal
@@ -16,63 +16,16 @@ from api.errors import error_body
 from api.i18n import negotiate_language
 from api.routes.reports import TrackingNumber, read_submission
 from core.errors import InvalidInput
-from core.text_types import PlainText, PlainTextOrNone
-from gis.coords import CoordSystem, parse_location, to_wgs84
+from gis.coords import parse_location, to_wgs84
 from grid.roles import Role
-from incidents.handling.bulk_assign import MAX_BULK, bulk_assign
+from incidents.handling.bulk_assign import bulk_assign
 from incidents.handling.extensions import decide_extension, extension_requests, request_extension
 from incidents.handling.notes_and_check_ins import add_note, check_in
+from incidents.handling.schemas import BulkAssignIn, CheckInIn, DecisionIn, ExtensionIn, NoteIn
 from incidents.handling.work_lists import MAX_PAGE, ListFilter, View, list_incidents
 from incidents.models.reports import STATUSES
 
 router = APIRouter(tags=["workflow"])
-
-_NUMBER = r"^[0-9]{6}-[0-9A-Z]{8}$"
-
-
-class NoteIn(BaseModel):
-    """A note on an incident's timeline (as a form, with `photos` files)."""
-
-    note: PlainText = Field(min_length=1, max_length=2000)
-    public: bool = Field(False, description="shown on the public timeline (managers only)")
-
-
-class CheckInIn(BaseModel):
-    """Where the worker stands, as their device reports it."""
-
-    lon: float
-    lat: float
-    coord_system: CoordSystem = CoordSystem.WGS84
-
-
-class ExtensionIn(BaseModel):
-    """More time: the new resolve deadline and why."""
-
-    until: AwareDatetime
-    reason: PlainText = Field(min_length=1, max_length=2000)
-
-
-class DecisionIn(BaseModel):
-    """A manager's decision on an extension request (a refusal needs a note)."""
-
-    grant: bool
-    note: PlainTextOrNone = Field(None, max_length=2000)
-
-
-class BulkAssignIn(BaseModel):
-    """Reports to give to one worker, all or none."""
-
-    tracking_numbers: list[Annotated[str, Field(pattern=_NUMBER)]] = Field(
-        min_length=1, max_length=MAX_BULK
-    )
-    assignee: str = Field(max_length=64, description="username")
-    versions: dict[str, int] = Field(
-        default_factory=dict,
-        description=(
-            "the version seen, per tracking number; a report without one is assigned "
-            "whatever its version"
-        ),
-    )
 
 
 @router.get("/incidents")

@@ -12,6 +12,8 @@ from incidents.handling.workdays import CHINA_TZ
 # Crockford's base32: no I, L, O or U, so a number read out on the phone is unambiguous.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _RANDOM_CHARS = 8  # 32**8 ~ 10**12 per day: collisions stay negligible at any volume
+# What new_tracking_number makes, as request models and paths check it.
+TRACKING_NUMBER_PATTERN = r"^[0-9]{6}-[0-9A-Z]{8}$"
 
 
 def new_tracking_number(now: datetime) -> str:
