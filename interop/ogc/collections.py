@@ -29,7 +29,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     ColumnElement,
     DateTime,
     FromClause,
@@ -37,12 +36,10 @@ from sqlalchemy import (
     TableClause,
     and_,
     cast,
-    column,
     func,
     null,
     or_,
     select,
-    table,
     text,
     true,
 )
@@ -50,6 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
 from gis.geometry import BBox
+from grid.models import CityAsset, GridCell, Region
+from incidents.models.reports import Category, Incident
 from incidents.status import NOT_HAZARD
 from maps.tiles import RECENTLY_CLOSED_DAYS, SHOWN_CLOSED_SINCE_SQL
 
@@ -61,54 +60,14 @@ _MERCATOR_MAX_LAT = 85.05
 # Matches counted at most for numberMatched; beyond it the count is left out.
 COUNT_LIMIT = 10_000
 
-_regions = table(
-    "regions",
-    column("id", BigInteger),
-    column("code"),
-    column("name"),
-    column("level"),
-    column("parent_id"),
-    column("boundary"),
-)
+# The models' own tables, not copies: each column and its type is declared once.
+_regions = Region.__table__
 _parents = _regions.alias("parent")
-_cells = table(
-    "grid_cells",
-    column("id", BigInteger),
-    column("code"),
-    column("name"),
-    column("community_id"),
-    column("boundary"),
-    column("active_from"),
-    column("active_to"),
-)
+_cells = GridCell.__table__
 _communities = _regions.alias("community")
-_incidents = table(
-    "incidents",
-    column("id", BigInteger),
-    column("tracking_number"),
-    column("category_code"),
-    column("status"),
-    column("created_at", DateTime(timezone=True)),
-    column("resolved_at", DateTime(timezone=True)),
-    column("closed_at", DateTime(timezone=True)),
-    column("public_point_3857"),
-)
-_assets = table(
-    "city_assets",
-    column("id", BigInteger),
-    column("code"),
-    column("kind"),
-    column("status"),
-    column("name"),
-    column("location"),
-)
-_categories = table(
-    "incident_categories",
-    column("code"),
-    column("label_zh"),
-    column("label_en"),
-    column("tier"),
-)
+_incidents = Incident.__table__
+_assets = CityAsset.__table__
+_categories = Category.__table__
 
 
 @dataclass(frozen=True)
@@ -198,10 +157,6 @@ def _envelope(bbox: BBox) -> ColumnElement[Any]:
     return func.ST_MakeEnvelope(*bbox.as_tuple(), STORAGE_SRID)
 
 
-def _cell_in_force() -> ColumnElement[bool]:
-    return and_(_cells.c.active_from.is_not(None), _cells.c.active_to.is_(None))
-
-
 def _report_is_public() -> ColumnElement[bool]:
     # The public map's rule, in its own SQL (maps/tiles.py): a closed report is shown
     # through the China day it closed and the RECENTLY_CLOSED_DAYS days after it.
@@ -254,7 +209,7 @@ _CELLS = _coded_layer(
     _cells,
     _cells.c.boundary,
     _cells.join(_communities, _communities.c.id == _cells.c.community_id),
-    _cell_in_force,
+    GridCell.in_force,
     {
         "code": _cells.c.code,
         "name": _cells.c.name,
