@@ -40,27 +40,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.clock import local_date
+from core.clock import CHINA_TZ, local_date
 from core.errors import NotFound, PermissionDenied
 from gis.geometry import BBox
 from grid.access import Principal
 from incidents.handling.patrol import COVERAGE_DAYS
-from incidents.lifecycle import OPEN as OPEN_STATUSES
+from incidents.status import NOT_HAZARD, SET_ASIDE
+from incidents.status import OPEN as OPEN_STATUSES
 
 SATISFACTION_DAYS = 30
 RESPONSE_DAYS = 90
 HAZARD_DAYS = 365
 PATROL_DAYS = COVERAGE_DAYS
-# Nobody was meant to accept these: they leave the response time.
-_SET_ASIDE = ["duplicate", "emergency_referral", "rejected"]
-# Not a hazard after all: they leave the hazard density.
-_NOT_HAZARDS = ["duplicate", "rejected"]
 # Region outlines are simplified for the wire to about a metre (degrees at the equator);
 # drawn at district or street zoom, a metre is far below a pixel.
 _OUTLINE_TOLERANCE_DEG = 0.00001
@@ -72,21 +69,13 @@ _LEVELS_BELOW = {
 }
 
 # Both levels run one statement of the same shape: `unit` is what the map shows (cells,
-# or the regions below one region), `unit_cell` the cells in force of each unit and
-# `reported` each unit's report rows that some figure can use (open now, or made within
-# the longest window). Only those three differ by level; every figure below is defined
-# once, so it means the same for a cell and for a district. Each figure is aggregated
-# apart (ratings, buildings), so no join multiplies another's rows.
+# or the regions below one region), `unit_cell` the cells in force of each unit,
+# `reported` each unit's report rows that some figure reads row by row and `tallied` its
+# open, overdue and fire-hazard counts. Only those four differ by level (a cell counts its
+# rows; a region sums the counts kept per day, see _REGIONS); every other figure below is
+# defined once, so it means the same for a cell and for a district. Each figure is
+# aggregated apart (ratings, buildings), so no join multiplies another's rows.
 _FIGURES = """
-tallied AS (
-    SELECT unit_id,
-        count(*) FILTER (WHERE status = ANY(:open_statuses)) AS open,
-        count(*) FILTER (WHERE status = ANY(:open_statuses) AND resolve_due_at < :now)
-            AS overdue,
-        count(*) FILTER (WHERE fire AND created_at >= :hazard_since
-                           AND status <> ALL(:not_hazards)) AS fire_reports
-    FROM reported GROUP BY unit_id
-),
 responded AS (
     SELECT unit_id, count(*) AS accepted,
         percentile_cont(0.5) WITHIN GROUP (
@@ -131,15 +120,17 @@ LEFT JOIN rated rt ON rt.unit_id = u.unit_id
 LEFT JOIN stock st ON st.unit_id = u.unit_id
 ORDER BY u.code
 """
-# A report row as the figures read it; `fire` = a fire hazard (not the emergency).
+# A report row as the figures read it; `fire` = a fire hazard (not the emergency), by the
+# database's one definition (migrations/sql/incident_day_counts.sql).
 _REPORT_COLUMNS = """
     i.id, i.status, i.created_at, i.accepted_at, i.resolve_due_at,
-    k.group_code = 'fire' AND NOT k.is_emergency AS fire
+    category_fire_hazard(k.group_code, k.is_emergency) AS fire
 """
 _REPORT_CATEGORY = "JOIN incident_categories k ON k.code = i.category_code"
-# Open now, or within a window some figure reads (the year only for fire hazards).
-_REPORT_WINDOW = """(i.status = ANY(:open_statuses) OR i.created_at >= :recent_since
-    OR (i.created_at >= :hazard_since AND k.group_code = 'fire' AND NOT k.is_emergency))"""
+# A cell's rows: open now, or within a window some figure reads (the year only for fire
+# hazards).
+_CELL_REPORT_WINDOW = """(i.status = ANY(:open_statuses) OR i.created_at >= :recent_since
+    OR (i.created_at >= :hazard_since AND category_fire_hazard(k.group_code, k.is_emergency)))"""
 
 # Cells in force within the scope and a filter (a bbox, or one community), at most
 # :limit by code. A few buildings each: a visit is looked up per building (the visits'
@@ -159,7 +150,16 @@ unit_cell AS (SELECT unit_id, unit_id AS cell_id FROM unit),
 reported AS (
     SELECT u.unit_id, {report_columns}
     FROM unit u JOIN incidents i ON i.cell_id = u.unit_id {report_category}
-    WHERE {report_window}
+    WHERE {cell_report_window}
+),
+tallied AS (
+    SELECT unit_id,
+        count(*) FILTER (WHERE status = ANY(:open_statuses)) AS open,
+        count(*) FILTER (WHERE status = ANY(:open_statuses) AND resolve_due_at < :now)
+            AS overdue,
+        count(*) FILTER (WHERE fire AND created_at >= :hazard_since
+                           AND status <> ALL(:not_hazards)) AS fire_reports
+    FROM reported GROUP BY unit_id
 ),
 """
 _CELL_VISITED = """EXISTS (
@@ -177,6 +177,16 @@ _CELL_FILTERS = {
 # cells and reports are gathered by equality joins. Over a district the buildings are
 # many: the visited ones are hashed once (one scan of the window's visits) rather than
 # looked up one by one.
+#
+# A region's open, overdue and fire-hazard counts are sums of incident_day_counts (kept
+# by triggers in the same transaction as every change, migration 0026), not a scan of
+# its reports: the open ones carry their deadline, so overdue is exact at `now`; the
+# fire hazards are counted by China day, the whole days of the window from the counts
+# and the window's first, partial day (from :hazard_since to the next midnight) from
+# the reports (one day's, by the created_at index). Only the reports of the last
+# RESPONSE_DAYS are read row by row, for the figures that do not add up: the median
+# response time, and the ratings of the reports of the last SATISFACTION_DAYS (from the
+# index on region and time of report that covers those columns, migration 0027).
 _REGIONS = """
 WITH unit AS (
     SELECT g.id AS unit_id, g.code, g.name, g.level, g.path, g.boundary
@@ -194,9 +204,38 @@ unit_cell AS (
     WHERE c.active_from IS NOT NULL AND c.active_to IS NULL
 ),
 reported AS (
-    SELECT b.unit_id, {report_columns}
+    SELECT b.unit_id, i.id, i.status, i.created_at, i.accepted_at
+    FROM below b JOIN incidents i ON i.region_id = b.region_id
+    WHERE i.created_at >= :recent_since
+),
+open_counts AS (
+    SELECT b.unit_id, sum(s.incidents) AS open,
+        sum(s.incidents) FILTER (WHERE s.due_at < :now) AS overdue
+    FROM below b JOIN incident_day_counts s
+      ON s.region_id = b.region_id AND s.status = ANY(:open_statuses)
+    GROUP BY b.unit_id
+),
+hazard_counts AS (
+    SELECT b.unit_id, sum(s.incidents) AS fire_reports
+    FROM below b JOIN incident_day_counts s
+      ON s.region_id = b.region_id AND s.fire_hazard AND s.created_on >= :hazard_first_day
+    WHERE s.status <> ALL(:not_hazards)
+    GROUP BY b.unit_id
+),
+hazard_edge AS (
+    SELECT b.unit_id, count(*) AS fire_reports
     FROM below b JOIN incidents i ON i.region_id = b.region_id {report_category}
-    WHERE {report_window}
+    WHERE i.created_at >= :hazard_since AND i.created_at < :hazard_whole_days_since
+      AND category_fire_hazard(k.group_code, k.is_emergency) AND i.status <> ALL(:not_hazards)
+    GROUP BY b.unit_id
+),
+tallied AS (
+    SELECT u.unit_id, coalesce(o.open, 0) AS open, coalesce(o.overdue, 0) AS overdue,
+        coalesce(h.fire_reports, 0) + coalesce(e.fire_reports, 0) AS fire_reports
+    FROM unit u
+    LEFT JOIN open_counts o ON o.unit_id = u.unit_id
+    LEFT JOIN hazard_counts h ON h.unit_id = u.unit_id
+    LEFT JOIN hazard_edge e ON e.unit_id = u.unit_id
 ),
 """
 _REGION_VISITED = """b.id IN (
@@ -210,7 +249,7 @@ def _statement(units: str, visited: str, geometry: str, **choice: str) -> Any:
     fragments = {
         "report_columns": _REPORT_COLUMNS,
         "report_category": _REPORT_CATEGORY,
-        "report_window": _REPORT_WINDOW,
+        "cell_report_window": _CELL_REPORT_WINDOW,
     }
     return text(
         units.format(**fragments, **choice) + _FIGURES.format(visited=visited, geometry=geometry)
@@ -231,15 +270,20 @@ _REGION_STATEMENTS = {
 
 def _windows(now: datetime) -> dict[str, Any]:
     """The parameters every coverage statement shares: now, today and the windows."""
+    hazard_since = now - timedelta(days=HAZARD_DAYS)
+    first_whole_day = local_date(hazard_since) + timedelta(days=1)
     return {
         "now": now,
         "today": local_date(now),
         "open_statuses": sorted(OPEN_STATUSES),
-        "set_aside": _SET_ASIDE,
-        "not_hazards": _NOT_HAZARDS,
+        "set_aside": sorted(SET_ASIDE),  # nobody was meant to accept these
+        "not_hazards": sorted(NOT_HAZARD),
         "rating_since": now - timedelta(days=SATISFACTION_DAYS),
         "response_since": now - timedelta(days=RESPONSE_DAYS),
-        "hazard_since": now - timedelta(days=HAZARD_DAYS),
+        "hazard_since": hazard_since,
+        # The window's whole China days, which the region levels take from the day counts.
+        "hazard_first_day": first_whole_day,
+        "hazard_whole_days_since": datetime.combine(first_whole_day, time(0), CHINA_TZ),
         "patrol_since": now - timedelta(days=PATROL_DAYS),
         "recent_since": now - timedelta(days=max(SATISFACTION_DAYS, RESPONSE_DAYS)),
     }

@@ -1,13 +1,15 @@
-"""Counts kept by the database from the incidents, which Python only reads."""
+"""What the coverage map's region levels read: counts kept by the database from the
+incidents (Python only reads them), and an index on the incidents beside them."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Integer, PrimaryKeyConstraint, String
+from sqlalchemy import Boolean, Date, DateTime, Index, Integer, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm import Base
+from incidents.models.reports import Incident
 
 
 class IncidentDayCount(Base):
@@ -29,10 +31,27 @@ class IncidentDayCount(Base):
     __table_args__ = (
         PrimaryKeyConstraint(
             "region_id",
-            "status",
             "fire_hazard",
             "created_on",
+            "status",
             "due_at",
             postgresql_include=["incidents"],
         ),
+        Index(
+            "ix_incident_day_counts_status",
+            "region_id",
+            "status",
+            postgresql_include=["due_at", "incidents"],
+        ),
     )
+
+
+# What the coverage map's region levels read row by row beside the counts (migration
+# 0027): the reports of the recent windows by region and time, with the columns the
+# median response time and the ratings read, so the read needs no heap page per report.
+Index(
+    "ix_incidents_region_created",
+    Incident.region_id,
+    Incident.created_at,
+    postgresql_include=["status", "accepted_at", "id"],
+)

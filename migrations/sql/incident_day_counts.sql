@@ -46,8 +46,8 @@ BEGIN
     WITH upserted AS (
         INSERT INTO incident_day_counts AS s
         SELECT * FROM unnest(deltas) d
-        ORDER BY d.region_id, d.status, d.fire_hazard, d.created_on, d.due_at
-        ON CONFLICT (region_id, status, fire_hazard, created_on, due_at)
+        ORDER BY d.region_id, d.fire_hazard, d.created_on, d.status, d.due_at
+        ON CONFLICT (region_id, fire_hazard, created_on, status, due_at)
         DO UPDATE SET incidents = s.incidents + EXCLUDED.incidents
         RETURNING s.*
     )

@@ -34,7 +34,7 @@ _REFERENCING = {
     "update": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
     "delete": "REFERENCING OLD TABLE AS old_rows",
 }
-_KEY = ["region_id", "status", "fire_hazard", "created_on", "due_at"]
+_KEY = ["region_id", "fire_hazard", "created_on", "status", "due_at"]
 
 
 def upgrade() -> None:
@@ -50,6 +50,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             *_KEY, name="pk_incident_day_counts", postgresql_include=["incidents"]
         ),
+    )
+    # The fire hazards of a window are one range of the key per region; the open reports
+    # are found by status.
+    op.create_index(
+        "ix_incident_day_counts_status",
+        "incident_day_counts",
+        ["region_id", "status"],
+        postgresql_include=["due_at", "incidents"],
     )
     # Vacuumed often (every report updates it), so the visibility map stays fresh enough
     # for those index-only scans.
