@@ -12,7 +12,8 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from demo.city import CRS_LONLAT, WORK_EPSG, DemoCity
+from demo.city import DemoCity
+from demo.city_geometry import CRS_LONLAT, WORK_EPSG
 from grid.assets import ASSET_KINDS
 from grid.linking import CellIndex
 

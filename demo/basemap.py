@@ -13,7 +13,9 @@ import shapely
 from shapely.geometry import LineString
 from sqlalchemy import Connection, text
 
-from demo.city import COMMUNITY_STEMS, CRS_LONLAT, WORK_EPSG, DemoCity
+from demo.city import DemoCity
+from demo.city_cells import COMMUNITY_STEMS
+from demo.city_geometry import CRS_LONLAT, WORK_EPSG
 from demo.load import DEMO_VERSION_SOURCE
 from maps.basemap import ROAD_CLASSES, SCHEMA
 from maps.basemap_write import TABLE_COLUMNS, delete_source, upsert_features

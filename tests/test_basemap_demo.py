@@ -10,7 +10,8 @@ import shapely
 from sqlalchemy import text
 
 from demo.basemap import demo_basemap, load_demo_basemap
-from demo.city import CENTER_LAT, CENTER_LON, generate_demo_city
+from demo.city import generate_demo_city
+from demo.city_geometry import CENTER_LAT, CENTER_LON
 from maps.basemap import GREEN_KINDS, MAJOR_ROAD_CLASSES, PLACE_KINDS, ROAD_CLASSES
 
 SEED = 20261124
