@@ -51,6 +51,8 @@ from sqlalchemy.orm import Session
 
 from incidents.handling.workdays import CHINA_TZ, DeadlineRule, WorkCalendar, deadline
 from incidents.lifecycle import OPEN
+from incidents.timeline import event_rows, notification_rows
+from incidents.versioning import next_version
 
 DEFAULT_INTERVAL = "1wd"
 # Statuses in which a report waits for its assignee to sign for it (签收).
@@ -147,14 +149,31 @@ _MANAGERS_ON_CHAIN = """\
     SELECT t.ord, u.id, 4 FROM target t JOIN users u ON u.role = 'admin' AND u.is_active
 """
 
+# Each escalation's staff-only event, naming who was told, and its message to them.
+_ESCALATED = "FROM target t JOIN recipients r ON r.ord = t.ord ORDER BY t.ord"
+_escalation_events = event_rows(
+    "escalation",
+    rows=_ESCALATED,
+    incident_id="t.incident_id",
+    note="t.note",
+    data="jsonb_build_object('step', t.step, 'level', t.level, 'recipients', r.ids)",
+)
+_escalation_notifications = notification_rows(
+    "incident.escalated",
+    rows=_ESCALATED,
+    incident_id="t.incident_id",
+    recipients="r.ids",
+    payload="""jsonb_build_object('tracking_number', t.tracking_number, 'status', t.status,
+                                  'step', t.step, 'level', t.level)""",
+)
+
 # One statement for every escalation of the run: recipients, the report's level and
 # version, the event and the message. Recipients of a level are the managers of that
 # role on the report's region chain (ancestor ids from the path, so users.region_id's
 # index is used); with none, the nearest level up that has some; admins come last. The
 # unaccepted step adds the cell's backups in force today. The assignee is left out: the
 # reminder is theirs.
-_ESCALATE = text(
-    """
+_ESCALATE = text(f"""
 WITH plan AS (
     SELECT p.incident_id, p.step, p.level, p.note, p.ord
     FROM unnest(CAST(:ids AS bigint[]), CAST(:steps AS text[]), CAST(:levels AS int[]),
@@ -162,12 +181,11 @@ WITH plan AS (
 ), target AS (
     SELECT plan.*, i.tracking_number, i.status, i.assignee_id, i.cell_id,
            coalesce(CAST(string_to_array(trim(BOTH '/' FROM r.path), '/') AS int[]),
-                    '{}') AS chain
+                    '{{}}') AS chain
     FROM plan JOIN incidents i ON i.id = plan.incident_id
     LEFT JOIN regions r ON r.id = i.region_id
 ), ranked AS (
--- managers on chain --
-), reached AS (
+{_MANAGERS_ON_CHAIN}), reached AS (
     SELECT r.ord, r.user_id, r.rank, min(r.rank) OVER (PARTITION BY r.ord) AS nearest
     FROM ranked r JOIN target t ON t.ord = r.ord
     WHERE r.rank >= t.level
@@ -188,45 +206,42 @@ WITH plan AS (
 ), bumped AS (
     UPDATE incidents i
     SET escalation_level = greatest(i.escalation_level, top.level),
-        version = i.version + 1, updated_at = :now
+        {next_version("i")}, updated_at = :now
     FROM (SELECT incident_id, max(level) AS level FROM plan GROUP BY incident_id) top
     WHERE i.id = top.incident_id
 ), events AS (
-    INSERT INTO incident_events (incident_id, kind, actor_role, note, public, data, at)
-    SELECT t.incident_id, 'escalation', 'system', t.note, false,
-           jsonb_build_object('step', t.step, 'level', t.level, 'recipients', r.ids), :now
-    FROM target t JOIN recipients r ON r.ord = t.ord
-    ORDER BY t.ord
+{_escalation_events}
 )
-INSERT INTO outbox (topic, incident_id, recipient_ids, payload, created_at)
-SELECT 'incident.escalated', t.incident_id, r.ids,
-       jsonb_build_object('tracking_number', t.tracking_number, 'status', t.status,
-                          'step', t.step, 'level', t.level),
-       :now
-FROM target t JOIN recipients r ON r.ord = t.ord
-ORDER BY t.ord
-""".replace("-- managers on chain --\n", _MANAGERS_ON_CHAIN)
-)
+{_escalation_notifications}
+""")
 
-# A reminder to the assignee of each overdue report in the plan (all have one).
-_REMIND = text("""
+# A reminder to the assignee of each overdue report in the plan (all have one): a
+# staff-only event and a message to them.
+_reminder_events = event_rows(
+    "reminder",
+    rows="FROM target ORDER BY ord",
+    incident_id="id",
+    note=":note",
+    data="jsonb_build_object('step', 'overdue', 'level', level)",
+)
+_reminder_notifications = notification_rows(
+    "incident.reminder",
+    rows="FROM target ORDER BY ord",
+    incident_id="id",
+    recipients="ARRAY[assignee_id]",
+    payload="""jsonb_build_object('tracking_number', tracking_number, 'level', level,
+                                  'resolve_due_at', to_jsonb(resolve_due_at))""",
+)
+_REMIND = text(f"""
 WITH target AS (
     SELECT i.id, i.tracking_number, i.assignee_id, i.resolve_due_at, p.level, p.ord
     FROM unnest(CAST(:ids AS bigint[]), CAST(:levels AS int[]))
          WITH ORDINALITY AS p(incident_id, level, ord)
     JOIN incidents i ON i.id = p.incident_id
 ), events AS (
-    INSERT INTO incident_events (incident_id, kind, actor_role, note, public, data, at)
-    SELECT id, 'reminder', 'system', :note, false,
-           jsonb_build_object('step', 'overdue', 'level', level), :now
-    FROM target ORDER BY ord
+{_reminder_events}
 )
-INSERT INTO outbox (topic, incident_id, recipient_ids, payload, created_at)
-SELECT 'incident.reminder', id, ARRAY[assignee_id],
-       jsonb_build_object('tracking_number', tracking_number, 'level', level,
-                          'resolve_due_at', to_jsonb(resolve_due_at)),
-       :now
-FROM target ORDER BY ord
+{_reminder_notifications}
 """)
 
 
@@ -260,11 +275,29 @@ _WO_STATE = text("""
     ORDER BY w.id
 """)
 
+# Each work-order escalation's event on its report and its message, as for reports.
+_wo_escalation_events = event_rows(
+    "escalation",
+    rows=_ESCALATED,
+    incident_id="t.incident_id",
+    note="t.note",
+    data="""jsonb_build_object('step', 'work_order', 'work_order', t.work_order_id,
+                               'level', t.level, 'recipients', r.ids)""",
+)
+_wo_escalation_notifications = notification_rows(
+    "work_order.escalated",
+    rows=_ESCALATED,
+    incident_id="t.incident_id",
+    recipients="r.ids",
+    payload="""jsonb_build_object('tracking_number', t.tracking_number,
+                                  'work_order', t.work_order_id, 'level', t.level,
+                                  'due_at', to_jsonb(t.due_at))""",
+)
+
 # Every work-order escalation of the run in one statement; recipients as for reports (the
 # managers of the level on the report's region chain, else the nearest level up, admins
 # last), without the assignee.
-_WO_ESCALATE = text(
-    """
+_WO_ESCALATE = text(f"""
 WITH plan AS (
     SELECT p.work_order_id, p.level, p.note, p.ord
     FROM unnest(CAST(:ids AS bigint[]), CAST(:levels AS int[]), CAST(:notes AS text[]))
@@ -272,13 +305,12 @@ WITH plan AS (
 ), target AS (
     SELECT plan.*, w.incident_id, w.assignee_id, w.due_at, i.tracking_number,
            coalesce(CAST(string_to_array(trim(BOTH '/' FROM r.path), '/') AS int[]),
-                    '{}') AS chain
+                    '{{}}') AS chain
     FROM plan JOIN work_orders w ON w.id = plan.work_order_id
     JOIN incidents i ON i.id = w.incident_id
     LEFT JOIN regions r ON r.id = i.region_id
 ), ranked AS (
--- managers on chain --
-), reached AS (
+{_MANAGERS_ON_CHAIN}), reached AS (
     SELECT r.ord, r.user_id, r.rank, min(r.rank) OVER (PARTITION BY r.ord) AS nearest
     FROM ranked r JOIN target t ON t.ord = r.ord
     WHERE r.rank >= t.level AND r.user_id IS DISTINCT FROM t.assignee_id
@@ -289,28 +321,31 @@ WITH plan AS (
     FROM target t
 ), bumped AS (
     UPDATE work_orders w
-    SET escalation_level = greatest(w.escalation_level, t.level), version = w.version + 1
+    SET escalation_level = greatest(w.escalation_level, t.level), {next_version("w")}
     FROM target t WHERE w.id = t.work_order_id
 ), events AS (
-    INSERT INTO incident_events (incident_id, kind, actor_role, note, public, data, at)
-    SELECT t.incident_id, 'escalation', 'system', t.note, false,
-           jsonb_build_object('step', 'work_order', 'work_order', t.work_order_id,
-                              'level', t.level, 'recipients', r.ids), :now
-    FROM target t JOIN recipients r ON r.ord = t.ord
-    ORDER BY t.ord
+{_wo_escalation_events}
 )
-INSERT INTO outbox (topic, incident_id, recipient_ids, payload, created_at)
-SELECT 'work_order.escalated', t.incident_id, r.ids,
-       jsonb_build_object('tracking_number', t.tracking_number,
-                          'work_order', t.work_order_id, 'level', t.level,
-                          'due_at', to_jsonb(t.due_at)),
-       :now
-FROM target t JOIN recipients r ON r.ord = t.ord
-ORDER BY t.ord
-""".replace("-- managers on chain --\n", _MANAGERS_ON_CHAIN)
-)
+{_wo_escalation_notifications}
+""")
 
-_WO_REMIND = text("""
+# A reminder to the assignee of each overdue work order in the plan.
+_wo_reminder_events = event_rows(
+    "reminder",
+    rows="FROM target ORDER BY ord",
+    incident_id="incident_id",
+    note=":note",
+    data="jsonb_build_object('step', 'work_order', 'work_order', id, 'level', level)",
+)
+_wo_reminder_notifications = notification_rows(
+    "work_order.reminder",
+    rows="FROM target ORDER BY ord",
+    incident_id="incident_id",
+    recipients="ARRAY[assignee_id]",
+    payload="""jsonb_build_object('tracking_number', tracking_number, 'work_order', id,
+                                  'level', level, 'due_at', to_jsonb(due_at))""",
+)
+_WO_REMIND = text(f"""
 WITH target AS (
     SELECT w.id, w.incident_id, w.assignee_id, w.due_at, i.tracking_number, p.level, p.ord
     FROM unnest(CAST(:ids AS bigint[]), CAST(:levels AS int[]))
@@ -318,17 +353,9 @@ WITH target AS (
     JOIN work_orders w ON w.id = p.work_order_id
     JOIN incidents i ON i.id = w.incident_id
 ), events AS (
-    INSERT INTO incident_events (incident_id, kind, actor_role, note, public, data, at)
-    SELECT incident_id, 'reminder', 'system', :note, false,
-           jsonb_build_object('step', 'work_order', 'work_order', id, 'level', level), :now
-    FROM target ORDER BY ord
+{_wo_reminder_events}
 )
-INSERT INTO outbox (topic, incident_id, recipient_ids, payload, created_at)
-SELECT 'work_order.reminder', incident_id, ARRAY[assignee_id],
-       jsonb_build_object('tracking_number', tracking_number, 'work_order', id,
-                          'level', level, 'due_at', to_jsonb(due_at)),
-       :now
-FROM target ORDER BY ord
+{_wo_reminder_notifications}
 """)
 
 WORK_ORDER_NOTES = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from incidents.status import TERMINAL
+from incidents.versioning import next_version
 
 
 def move_open_incidents(conn: Connection, retired_cell_ids: list[int]) -> int:
@@ -14,11 +15,11 @@ def move_open_incidents(conn: Connection, retired_cell_ids: list[int]) -> int:
     if not retired_cell_ids:
         return 0
     return conn.execute(
-        text("""
+        text(f"""
         UPDATE incidents i SET
             cell_id = (SELECT p.cell_id FROM grid_cell_parts p
                        WHERE ST_Covers(p.part, i.location) ORDER BY p.code LIMIT 1),
-            version = version + 1, updated_at = now()
+            {next_version()}, updated_at = now()
         WHERE i.cell_id = ANY(:retired) AND i.status <> ALL(:finished)
     """),
         {"retired": retired_cell_ids, "finished": sorted(TERMINAL)},

@@ -30,6 +30,8 @@ from incidents.intake.photos import Photo
 from incidents.intake.routing import outside_service_area, route_params, route_sql
 from incidents.intake.schemas import ReportIn, Submission, WrittenRows
 from incidents.intake.tracking import new_secret, new_tracking_number, secret_hash
+from incidents.status import Status
+from incidents.timeline import event_rows, manager_params, managers_of, notification_rows
 
 # Channels only staff file through: for a resident who phoned, walked in or asked a
 # neighbour's help (the staff member is the filer), a 12345 order, or their own patrol.
@@ -221,13 +223,51 @@ def _check_channel(data: ReportIn, reporter: Principal | None) -> None:
         )
 
 
+# The report's first timeline events (public: the reporter sees them) and its notification,
+# written by the intake statement below; each returns the id it wrote.
+_CREATED = event_rows(
+    "created",
+    rows="FROM incident",
+    incident_id="id",
+    actor_id=":reporter_id",
+    actor_role=":actor_role",
+    public=True,
+    to_status=Status.SUBMITTED,
+    data="jsonb_build_object('channel', :channel)",
+    returning=True,
+)
+_ASSIGNED = event_rows(
+    "assignment",
+    # Reading `created` makes that insert run first, so event ids follow the timeline.
+    rows="FROM incident, created WHERE incident.assignee_id IS NOT NULL",
+    incident_id="incident.id",
+    public=True,
+    from_status=Status.SUBMITTED,
+    to_status=Status.ASSIGNED,
+    data="""jsonb_build_object('rule', incident.routing_rule,
+                               'level', incident.responsible_level)""",
+    returning=True,
+)
+# The assignee, or (a queued report) the managers of the report's region.
+_NOTIFIED = notification_rows(
+    topic_sql="""CASE WHEN incident.assignee_id IS NULL THEN 'incident.queued'
+                      ELSE 'incident.assigned' END""",
+    rows="FROM incident",
+    incident_id="incident.id",
+    recipients=f"""CASE WHEN incident.assignee_id IS NOT NULL THEN ARRAY[incident.assignee_id]
+                        ELSE ARRAY({managers_of("incident.region_id")}) END""",
+    payload="""jsonb_build_object('tracking_number', :tracking_number, 'category', :category,
+                                  'resolve_due_at', CAST(:resolve_due_at_text AS text))""",
+    returning=True,
+)
+
 # A new report in one round trip: its route (incidents.intake.routing), the likely duplicates
 # (read before the insert: the statement's snapshot does not hold the new report), the
 # incident, its 'created' event (and 'assignment' when routing found someone), the
 # notification in the outbox (queue notifications go to the managers of the queue's
 # region) and, with an Idempotency-Key, the answer to the reporter; it returns the ids
 # of the rows it wrote.
-_WRITE = """
+_WRITE = f"""
 incident AS (
     INSERT INTO incidents (tracking_number, secret_hash, category_code, status, location,
         input_lon, input_lat, input_system, address, building_id, cell_id, region_id,
@@ -249,35 +289,11 @@ incident AS (
       AND (CAST(:asset_code AS text) IS NULL OR EXISTS (SELECT FROM chosen_asset))
     RETURNING id, status, region_id, assignee_id, routing_rule, responsible_level
 ), created AS (
-    INSERT INTO incident_events (incident_id, kind, actor_id, actor_role, to_status, data, at)
-    SELECT id, 'created', :reporter_id, :actor_role, 'submitted',
-           jsonb_build_object('channel', :channel), :now FROM incident
-    RETURNING id
+{_CREATED}
 ), assigned AS (
-    INSERT INTO incident_events (incident_id, kind, actor_role, from_status, to_status,
-                                 data, at)
-    SELECT incident.id, 'assignment', 'system', 'submitted', 'assigned',
-           jsonb_build_object('rule', incident.routing_rule,
-                              'level', incident.responsible_level), :now
-    -- Reading `created` makes that insert run first, so event ids follow the timeline.
-    FROM incident, created WHERE incident.assignee_id IS NOT NULL
-    RETURNING id
+{_ASSIGNED}
 ), notified AS (
-    INSERT INTO outbox (topic, incident_id, recipient_ids, payload, created_at)
-    SELECT CASE WHEN incident.assignee_id IS NULL THEN 'incident.queued'
-                ELSE 'incident.assigned' END,
-           incident.id,
-           CASE WHEN incident.assignee_id IS NOT NULL THEN ARRAY[incident.assignee_id]
-                ELSE ARRAY(SELECT u.id FROM users u
-                           WHERE u.region_id = incident.region_id AND u.is_active
-                             AND u.role IN ('community_manager', 'street_manager',
-                                            'district_manager'))
-           END,
-           jsonb_build_object('tracking_number', :tracking_number, 'category', :category,
-                              'resolve_due_at', CAST(:resolve_due_at_text AS text)),
-           :now
-    FROM incident
-    RETURNING id
+{_NOTIFIED}
 ), remembered AS (
     -- The answer as submit_report builds it (:answer holds the parts known beforehand).
     -- On a conflict the insert waits for the transaction holding the key and stores
@@ -443,6 +459,7 @@ async def submit_report(
                 "address": data.address,
                 "building_id": data.building_id,
                 **building_params(lat),
+                **manager_params(),
                 "description": data.description,
                 "answers": json.dumps(answers, ensure_ascii=False),
                 "channel": data.channel,

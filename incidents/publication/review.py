@@ -13,7 +13,6 @@ decide what the public reads about it, as the handler does not verify their own 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -27,6 +26,7 @@ from grid.roles import MANAGER_ROLES
 from incidents.handling.actions import locked_incident, manager_over, visible_incident
 from incidents.lifecycle import ACTIONS
 from incidents.publication.redaction import personal_numbers, redact
+from incidents.timeline import record_event
 
 MAX_QUEUE_PAGE = 100
 
@@ -150,14 +150,6 @@ _SET_PHOTOS = text("""
     WHERE incident_id = :id AND id = ANY(:ids)
 """)
 
-# Public, so the reporter sees that their text was (or was not) published; the reviewer
-# is on the staff timeline only (the public one never names anyone).
-_EVENT = text("""
-    INSERT INTO incident_events (incident_id, kind, actor_id, actor_role, note, public,
-                                 data, at)
-    VALUES (:id, 'review', :actor_id, :role, :note, true, CAST(:data AS jsonb), :now)
-""")
-
 
 async def _check_photos(
     session: AsyncSession, incident_id: int, field: str, ids: tuple[int, ...]
@@ -272,16 +264,18 @@ async def review(
         "published_photos": sorted(set(request.publish_photos)),
         "unpublished_photos": sorted(set(request.unpublish_photos)),
     }
-    await session.execute(
-        _EVENT,
-        {
-            "id": row.id,
-            "actor_id": principal.id,
-            "role": principal.role.value,
-            "note": request.reason,
-            "data": json.dumps(data),
-            "now": now,
-        },
+    # Public, so the reporter sees that their text was (or was not) published; the reviewer
+    # is on the staff timeline only (the public one never names anyone).
+    await record_event(
+        session,
+        row.id,
+        "review",
+        principal.id,
+        principal.role.value,
+        now,
+        note=request.reason,
+        public=True,
+        data=data,
     )
     return await publication_state(session, principal, tracking_number, now)
 

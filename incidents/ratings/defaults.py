@@ -9,6 +9,8 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from incidents.ratings.scores import SCORE_LABELS
+from incidents.timeline import event_rows
+from incidents.versioning import next_version
 
 # Who is due a default rating: closed reports with no handling rating, revisited work
 # orders not re-rated, each past the cutoff (the same rule for a run and a dry run).
@@ -17,6 +19,30 @@ _UNRATED_REPORTS = """
       AND NOT EXISTS (SELECT 1 FROM ratings g WHERE g.incident_id = i.id AND g.kind = 'handling')
 """
 _UNRATED_WORK_ORDERS = "WHERE w.status = 'revisited' AND w.revisited_at < :cutoff"
+
+
+# What every default rating's public 'rating' event in `rated` records.
+_DEFAULT_EVENT_DATA = """jsonb_build_object('rating', id, 'overall', CAST(:score AS integer),
+                                     'channel', 'default', 'defaulted', true)"""
+_DEFAULT_EVENT = {
+    "rows": "FROM rated",
+    "incident_id": "incident_id",
+    "note": "CAST(:note AS text)",
+    "public": True,
+    "at": "CAST(:now AS timestamptz)",
+}
+_HANDLING_EVENTS = event_rows(
+    "rating",
+    data=f"{_DEFAULT_EVENT_DATA} || jsonb_build_object('kind', 'handling')",
+    **_DEFAULT_EVENT,
+)
+_RECTIFICATION_EVENTS = event_rows(
+    "rating",
+    data=f"""{_DEFAULT_EVENT_DATA} || jsonb_build_object('kind', 'rectification',
+                                                         'work_order', work_order_id)""",
+    **_DEFAULT_EVENT,
+)
+
 
 # Reports closed before the cutoff with no handling rating get the default. Locked FOR
 # SHARE SKIP LOCKED so a report someone is acting on (or rating) is left for the next
@@ -35,12 +61,7 @@ WITH due AS (
     ON CONFLICT (incident_id) WHERE kind = 'handling' DO NOTHING
     RETURNING id, incident_id
 ), events AS (
-    INSERT INTO incident_events (incident_id, kind, actor_role, note, public, data, at)
-    SELECT incident_id, 'rating', 'system', CAST(:note AS text), true,
-           jsonb_build_object('rating', id, 'kind', 'handling',
-                              'overall', CAST(:score AS integer),
-                              'channel', 'default', 'defaulted', true), CAST(:now AS timestamptz)
-    FROM rated
+{_HANDLING_EVENTS}
 )
 SELECT count(*) FROM rated
 """)
@@ -61,16 +82,10 @@ WITH due AS (
     ON CONFLICT (work_order_id) WHERE kind = 'rectification' DO NOTHING
     RETURNING id, incident_id, work_order_id
 ), closed AS (
-    UPDATE work_orders w SET status = 'closed', version = w.version + 1
+    UPDATE work_orders w SET status = 'closed', {next_version("w")}
     FROM rated WHERE w.id = rated.work_order_id
 ), events AS (
-    INSERT INTO incident_events (incident_id, kind, actor_role, note, public, data, at)
-    SELECT incident_id, 'rating', 'system', CAST(:note AS text), true,
-           jsonb_build_object('rating', id, 'kind', 'rectification',
-                              'overall', CAST(:score AS integer),
-                              'channel', 'default', 'defaulted', true,
-                              'work_order', work_order_id), CAST(:now AS timestamptz)
-    FROM rated
+{_RECTIFICATION_EVENTS}
 )
 SELECT count(*) FROM rated
 """)

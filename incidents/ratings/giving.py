@@ -26,6 +26,7 @@ from incidents.ratings.scores import (
 )
 from incidents.ratings.work_orders import LOCK_WORK_ORDER, no_work_order, open_work_order
 from incidents.timeline import notify, record_event
+from incidents.versioning import next_version
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,7 @@ async def _close_rerated(
 ) -> dict[str, Any]:
     """The re-rating closes the work order; its assignee hears the score."""
     await session.execute(
-        text("UPDATE work_orders SET status = 'closed', version = version + 1 WHERE id = :id"),
+        text(f"UPDATE work_orders SET status = 'closed', {next_version()} WHERE id = :id"),
         {"id": order.id},
     )
     await record_event(

@@ -18,6 +18,8 @@ from incidents.ratings.access import manager_over
 from incidents.ratings.scores import RatingRules, given_text
 from incidents.timeline import notify, record_event
 
+from incidents.versioning import next_version
+
 LOCK_WORK_ORDER = text("""
     SELECT w.id, w.incident_id, w.status, w.assignee_id, w.revisited_by_id, w.version,
            i.tracking_number,
@@ -162,8 +164,8 @@ async def record_revisit(
             f"the work order is {order.status}, not open", "该整改工单已回访，不能重复记录"
         )
     await session.execute(
-        text("""
-        UPDATE work_orders SET status = 'revisited', version = version + 1,
+        text(f"""
+        UPDATE work_orders SET status = 'revisited', {next_version()},
             revisited_at = :now, revisited_by_id = :by, contact_method = :method,
             outcome = :outcome, actions_taken = :actions
         WHERE id = :id
