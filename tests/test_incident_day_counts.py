@@ -1,5 +1,6 @@
-"""incident_day_counts (migration 0026): the counts the triggers keep equal a fresh count
-of the incidents through intake, actions, relinking, a change of region, a category
+"""incident_day_counts and incident_rating_day_counts (migrations 0026, 0028): the counts
+the triggers keep equal a fresh count of the incidents and ratings through intake,
+actions, ratings given, excluded and re-rated, relinking, a change of region, a category
 changing kind, retention and deletion; two sessions writing the same counts at once
 wait for each other in key order instead of deadlocking; the coverage map's region
 levels, which sum the counts, agree with its cells at the edge of the hazard window."""
@@ -53,8 +54,48 @@ async def _kept(db) -> Counter:
     return kept
 
 
+async def _fresh_ratings(db) -> Counter:
+    rows = await db.execute(
+        text("""
+        SELECT i.region_id, i.created_at, r.overall
+        FROM ratings r JOIN incidents i ON i.id = r.incident_id
+        WHERE r.kind = 'handling' AND NOT r.excluded
+    """)
+    )
+    counted: Counter = Counter()
+    for region, created, overall in rows:
+        key = (region or 0, created.astimezone(CHINA_TZ).date())
+        counted[(*key, "ratings")] += 1
+        counted[(*key, "satisfied")] += overall >= 4
+    return +counted
+
+
+async def _kept_ratings(db) -> Counter:
+    rows = await db.execute(
+        text("SELECT region_id, created_on, ratings, satisfied FROM incident_rating_day_counts")
+    )
+    kept: Counter = Counter()
+    for region, day, ratings, satisfied in rows:
+        assert ratings > 0 and 0 <= satisfied <= ratings, (region, day, ratings, satisfied)
+        kept[(region, day, "ratings")] = ratings
+        kept[(region, day, "satisfied")] = satisfied
+    return +kept
+
+
 async def _assert_counts_match(db) -> None:
     assert await _kept(db) == await _fresh(db)
+    assert await _kept_ratings(db) == await _fresh_ratings(db)
+
+
+async def _rate(db, number: str, overall: int) -> None:
+    await db.execute(
+        text(
+            "INSERT INTO ratings (incident_id, kind, overall, channel) "
+            "SELECT id, 'handling', :overall, 'secret' FROM incidents WHERE tracking_number = :n"
+        ),
+        {"overall": overall, "n": number},
+    )
+    await _assert_counts_match(db)
 
 
 async def _file(client, category: str, x: float) -> str:
@@ -106,6 +147,14 @@ async def test_day_counts_equal_a_fresh_count_through_every_kind_of_change(clien
     await act(worker, numbers[0], "start")
     await act(worker, numbers[0], "resolve", note="已清理")
     await act(manager, numbers[0], "close")
+    await _rate(db, numbers[0], 5)
+    await _rate(db, numbers[1], 2)
+    await _rate(db, numbers[2], 4)
+    # A rating excluded on review, then re-rated.
+    await db.execute(text("UPDATE ratings SET excluded = true WHERE overall = 4"))
+    await _assert_counts_match(db)
+    await db.execute(text("UPDATE ratings SET excluded = false, overall = 5 WHERE overall = 4"))
+    await _assert_counts_match(db)
     await act(manager, numbers[3], "reject", note="重复")
     await act(manager, numbers[3], "reopen", note="并非重复")
 
@@ -159,15 +208,19 @@ async def test_day_counts_equal_a_fresh_count_through_every_kind_of_change(clien
     await _assert_counts_match(db)
     await db.execute(text("DELETE FROM incidents WHERE tracking_number = :n"), {"n": numbers[2]})
     await _assert_counts_match(db)
+    await db.execute(text("DELETE FROM ratings WHERE overall = 2"))
+    await _assert_counts_match(db)
     await db.execute(text("DELETE FROM incidents"))
     assert await _kept(db) == Counter()
+    assert await _kept_ratings(db) == Counter()
 
 
 async def test_truncating_the_incidents_empties_the_counts(client, db):
     await make_world(db)
-    await _file(client, "fire.blocked_exit", 100)
+    await _rate(db, await _file(client, "fire.blocked_exit", 100), 5)
     await db.execute(text("TRUNCATE incidents CASCADE"))
     assert await _kept(db) == Counter()
+    assert await _kept_ratings(db) == Counter()
 
 
 async def test_region_levels_count_the_hazard_windows_partial_first_day_from_the_reports(db):

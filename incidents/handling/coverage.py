@@ -70,10 +70,10 @@ _LEVELS_BELOW = {
 
 # Both levels run one statement of the same shape: `unit` is what the map shows (cells,
 # or the regions below one region), `unit_cell` the cells in force of each unit,
-# `reported` each unit's report rows that some figure reads row by row and `tallied` its
-# open, overdue and fire-hazard counts. Only those four differ by level (a cell counts its
-# rows; a region sums the counts kept per day, see _REGIONS); every other figure below is
-# defined once, so it means the same for a cell and for a district. Each figure is
+# `reported` each unit's report rows that some figure reads row by row, `tallied` its
+# open, overdue and fire-hazard counts and `rated` its ratings. Only those five differ by
+# level (a cell counts its rows; a region sums the counts kept per day, see _REGIONS),
+# each defined the same way for both; every other figure below is defined once. Each figure is
 # aggregated apart (ratings, buildings), so no join multiplies another's rows.
 _FIGURES = """
 responded AS (
@@ -84,13 +84,6 @@ responded AS (
     WHERE created_at >= :response_since AND accepted_at IS NOT NULL
       AND status <> ALL(:set_aside)
     GROUP BY unit_id
-),
-rated AS (
-    SELECT n.unit_id, count(*) AS ratings, count(*) FILTER (WHERE r.overall >= 4) AS satisfied
-    FROM reported n
-    JOIN ratings r ON r.incident_id = n.id AND r.kind = 'handling' AND NOT r.excluded
-    WHERE n.created_at >= :rating_since
-    GROUP BY n.unit_id
 ),
 staffing AS (
     SELECT u.unit_id, count(*) AS cells,
@@ -161,6 +154,13 @@ tallied AS (
                            AND status <> ALL(:not_hazards)) AS fire_reports
     FROM reported GROUP BY unit_id
 ),
+rated AS (
+    SELECT n.unit_id, count(*) AS ratings, count(*) FILTER (WHERE r.overall >= 4) AS satisfied
+    FROM reported n
+    JOIN ratings r ON r.incident_id = n.id AND r.kind = 'handling' AND NOT r.excluded
+    WHERE n.created_at >= :rating_since
+    GROUP BY n.unit_id
+),
 """
 _CELL_VISITED = """EXISTS (
     SELECT 1 FROM patrol_visits v
@@ -178,15 +178,15 @@ _CELL_FILTERS = {
 # many: the visited ones are hashed once (one scan of the window's visits) rather than
 # looked up one by one.
 #
-# A region's open, overdue and fire-hazard counts are sums of incident_day_counts (kept
-# by triggers in the same transaction as every change, migration 0026), not a scan of
-# its reports: the open ones carry their deadline, so overdue is exact at `now`; the
-# fire hazards are counted by China day, the whole days of the window from the counts
-# and the window's first, partial day (from :hazard_since to the next midnight) from
-# the reports (one day's, by the created_at index). Only the reports of the last
-# RESPONSE_DAYS are read row by row, for the figures that do not add up: the median
-# response time, and the ratings of the reports of the last SATISFACTION_DAYS (from the
-# index on region and time of report that covers those columns, migration 0027).
+# A region's open, overdue and fire-hazard counts are sums of incident_day_counts, and
+# its ratings sums of incident_rating_day_counts (kept by triggers in the same
+# transaction as every change, migrations 0026 and 0028), not a scan of its reports: the
+# open ones carry their deadline, so overdue is exact at `now`; fire hazards and ratings
+# are counted by the China day of report, the whole days of a window from the counts
+# and its first, partial day (from the window's start to the next midnight) from the
+# rows (one day's, by index). Only the reports of the last RESPONSE_DAYS are read row by
+# row, for the one figure that does not add up, the median response time (from the
+# index on region and time of report that covers its columns, migration 0027).
 _REGIONS = """
 WITH unit AS (
     SELECT g.id AS unit_id, g.code, g.name, g.level, g.path, g.boundary
@@ -237,6 +237,26 @@ tallied AS (
     LEFT JOIN hazard_counts h ON h.unit_id = u.unit_id
     LEFT JOIN hazard_edge e ON e.unit_id = u.unit_id
 ),
+rating_counts AS (
+    SELECT b.unit_id, sum(s.ratings) AS ratings, sum(s.satisfied) AS satisfied
+    FROM below b JOIN incident_rating_day_counts s
+      ON s.region_id = b.region_id AND s.created_on >= :rating_first_day
+    GROUP BY b.unit_id
+),
+rating_edge AS (
+    SELECT b.unit_id, count(*) AS ratings, count(*) FILTER (WHERE r.overall >= 4) AS satisfied
+    FROM below b JOIN incidents i ON i.region_id = b.region_id
+    JOIN ratings r ON r.incident_id = i.id AND r.kind = 'handling' AND NOT r.excluded
+    WHERE i.created_at >= :rating_since AND i.created_at < :rating_whole_days_since
+    GROUP BY b.unit_id
+),
+rated AS (
+    SELECT u.unit_id, coalesce(c.ratings, 0) + coalesce(e.ratings, 0) AS ratings,
+        coalesce(c.satisfied, 0) + coalesce(e.satisfied, 0) AS satisfied
+    FROM unit u
+    LEFT JOIN rating_counts c ON c.unit_id = u.unit_id
+    LEFT JOIN rating_edge e ON e.unit_id = u.unit_id
+),
 """
 _REGION_VISITED = """b.id IN (
     SELECT v.building_id FROM patrol_visits v
@@ -268,22 +288,31 @@ _REGION_STATEMENTS = {
 }
 
 
+def _whole_days(window: str, since: datetime) -> dict[str, Any]:
+    """A window's whole China days (its first day and first midnight), which the region
+    levels sum from the day counts; before that midnight it is counted from the rows."""
+    first_day = local_date(since) + timedelta(days=1)
+    return {
+        f"{window}_first_day": first_day,
+        f"{window}_whole_days_since": datetime.combine(first_day, time(0), CHINA_TZ),
+    }
+
+
 def _windows(now: datetime) -> dict[str, Any]:
     """The parameters every coverage statement shares: now, today and the windows."""
     hazard_since = now - timedelta(days=HAZARD_DAYS)
-    first_whole_day = local_date(hazard_since) + timedelta(days=1)
+    rating_since = now - timedelta(days=SATISFACTION_DAYS)
     return {
         "now": now,
         "today": local_date(now),
         "open_statuses": sorted(OPEN_STATUSES),
         "set_aside": sorted(SET_ASIDE),  # nobody was meant to accept these
         "not_hazards": sorted(NOT_HAZARD),
-        "rating_since": now - timedelta(days=SATISFACTION_DAYS),
+        "rating_since": rating_since,
+        **_whole_days("rating", rating_since),
         "response_since": now - timedelta(days=RESPONSE_DAYS),
         "hazard_since": hazard_since,
-        # The window's whole China days, which the region levels take from the day counts.
-        "hazard_first_day": first_whole_day,
-        "hazard_whole_days_since": datetime.combine(first_whole_day, time(0), CHINA_TZ),
+        **_whole_days("hazard", hazard_since),
         "patrol_since": now - timedelta(days=PATROL_DAYS),
         "recent_since": now - timedelta(days=max(SATISFACTION_DAYS, RESPONSE_DAYS)),
     }

@@ -46,6 +46,26 @@ class IncidentDayCount(Base):
     )
 
 
+class IncidentRatingDayCount(Base):
+    """How many valid handling ratings (and satisfied ones, overall 4-5) the reports of one
+    region and China day of report have: what the coverage map's region levels sum. Kept
+    by triggers on ratings and incidents (migration 0028)."""
+
+    __tablename__ = "incident_rating_day_counts"
+
+    # The rated report's region; 0: none.
+    region_id: Mapped[int] = mapped_column(Integer)
+    created_on: Mapped[date] = mapped_column(Date)
+    ratings: Mapped[int] = mapped_column(Integer)
+    satisfied: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "region_id", "created_on", postgresql_include=["ratings", "satisfied"]
+        ),
+    )
+
+
 # What the coverage map's region levels read row by row beside the counts (migration
 # 0027): the reports of the recent windows by region and time, with the columns the
 # median response time and the ratings read, so the read needs no heap page per report.
