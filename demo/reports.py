@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import GridgovError
 from grid.access import Principal, load_principal
+from grid.roles import Role
 from incidents.handling.actions import ActionRequest, take_action
 from incidents.handling.extensions import request_extension
 from incidents.intake.filing import IntakeContext, ReportIn, Submission, submit_report
@@ -99,10 +100,10 @@ async def _verifier(session: AsyncSession, number: str, handler_id: int) -> int 
             text("""
         SELECT u.id FROM incidents i JOIN regions r ON r.id = i.region_id
         JOIN users u ON u.region_id = r.id
-        WHERE i.tracking_number = :t AND u.role = 'community_manager' AND u.id <> :h
+        WHERE i.tracking_number = :t AND u.role = :role AND u.id <> :h
         ORDER BY u.id LIMIT 1
     """),
-            {"t": number, "h": handler_id},
+            {"t": number, "h": handler_id, "role": Role.COMMUNITY_MANAGER.value},
         )
     ).scalar()
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import audit
 from core.audit import Actor
 from core.errors import InvalidInput, NotFound
+from grid.sql_fragments import cell_in_force
 
 NAME_MAX = 100
 
@@ -48,8 +49,8 @@ async def rename_cell(session: AsyncSession, code: str, name: str, actor: Actor)
     row = (
         await session.execute(
             text(
-                "SELECT id, name FROM grid_cells WHERE code = :code "
-                "AND active_from IS NOT NULL AND active_to IS NULL FOR UPDATE"
+                f"SELECT id, name FROM grid_cells WHERE code = :code "
+                f"AND {cell_in_force('')} FOR UPDATE"
             ),
             {"code": code},
         )

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 
 from core.errors import InvalidInput, NotFound
 from gis.crs import STORAGE_SRID, transformer, utm_epsg_for
+from grid.sql_fragments import cell_in_force
 from grid.versions import create_draft_version
 
 SHAPES = ("square", "hex", "buildings")
@@ -142,10 +143,10 @@ def _check_options(
 def _load_community(conn: Connection, code: str) -> _Community:
     """The community's id, boundary and how many cells it has in force."""
     row = conn.execute(
-        text("""
+        text(f"""
         SELECT r.id, ST_AsBinary(r.boundary),
                (SELECT count(*) FROM grid_cells c WHERE c.community_id = r.id
-                  AND c.active_from IS NOT NULL AND c.active_to IS NULL)
+                  AND {cell_in_force()})
         FROM regions r WHERE r.code = :code AND r.level = 'community'
     """),
         {"code": code},

@@ -8,6 +8,8 @@ import numpy as np
 import shapely
 from sqlalchemy import Connection, text
 
+from grid.sql_fragments import cell_in_force
+
 
 @dataclass(frozen=True)
 class CellIndex:
@@ -23,7 +25,7 @@ class CellIndex:
         rows = conn.execute(
             text(
                 "SELECT id, code, ST_AsBinary(boundary) FROM grid_cells "
-                "WHERE active_from IS NOT NULL AND active_to IS NULL ORDER BY code"
+                f"WHERE {cell_in_force('')} ORDER BY code"
             )
         ).all()
         ids = np.array([r[0] for r in rows], dtype=np.int64)

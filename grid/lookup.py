@@ -13,6 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.geometry import degrees_around
+from grid.roles import AREA_MANAGER_ROLES
+from grid.sql_fragments import cell_in_force_at
 
 # A pin this close to a cell (GPS drift, the road between two cells) goes to that cell.
 DEFAULT_TOLERANCE_M = 50.0
@@ -47,6 +49,7 @@ def lookup_params(lon: float, lat: float, on: date, tolerance_m: float) -> dict[
         "on": on,
         "tolerance_m": tolerance_m,
         "tolerance_deg": degrees_around(lat, tolerance_m),
+        "area_managers": sorted(AREA_MANAGER_ROLES),
     }
 
 
@@ -80,9 +83,9 @@ async def lookup_point(
     return PointLookup(match=match, cell=cell, regions=regions or [], responsible=responsible)
 
 
-_CELL_AT = text("""
+_CELL_AT = text(f"""
     SELECT c.code FROM grid_cells c
-    WHERE c.active_from <= :at AND (c.active_to IS NULL OR c.active_to > :at)
+    WHERE {cell_in_force_at("c", ":at")}
       AND c.boundary && ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)
       AND ST_Covers(c.boundary, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))
     ORDER BY c.code LIMIT 1

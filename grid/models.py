@@ -29,6 +29,7 @@ from core.orm import Base, created_at_column
 from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
 from grid.assets import ASSET_KINDS, ASSET_SOURCES, ASSET_STATUSES, CODE_PATTERN
 from grid.roles import Role
+from grid.sql_fragments import cell_in_force
 
 
 def _in_list(column: str, values: list[str]) -> str:
@@ -130,7 +131,7 @@ class GridCell(Base):
             "uq_grid_cells_active_code",
             "code",
             unique=True,
-            postgresql_where=text("active_from IS NOT NULL AND active_to IS NULL"),
+            postgresql_where=text(cell_in_force("")),
         ),
         Index("ix_grid_cells_boundary", "boundary", postgresql_using="gist"),
         Index("ix_grid_cells_boundary_3857", "boundary_3857", postgresql_using="gist"),
@@ -163,7 +164,8 @@ class User(Base):
         CheckConstraint(_in_list("role", [r.value for r in Role]), name="role"),
         CheckConstraint("username = lower(username) AND length(username) >= 3", name="username"),
         CheckConstraint(
-            "role IN ('resident', 'admin') OR region_id IS NOT NULL", name="staff_has_region"
+            _in_list("role", [Role.RESIDENT.value, Role.ADMIN.value]) + " OR region_id IS NOT NULL",
+            name="staff_has_region",
         ),
         Index("ix_users_region_id", "region_id"),
     )

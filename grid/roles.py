@@ -35,9 +35,11 @@ ROLE_REGION_LEVEL: dict[Role, RegionLevel] = {
 }
 
 STAFF_ROLES = frozenset(Role) - {Role.RESIDENT}
-MANAGER_ROLES = frozenset(
-    {Role.COMMUNITY_MANAGER, Role.STREET_MANAGER, Role.DISTRICT_MANAGER, Role.ADMIN}
-)
+# The managers bound to a region, from the bottom of the ladder up (escalation climbs it);
+# admins stand above every region.
+MANAGER_LADDER = (Role.COMMUNITY_MANAGER, Role.STREET_MANAGER, Role.DISTRICT_MANAGER)
+AREA_MANAGER_ROLES = frozenset(MANAGER_LADDER)
+MANAGER_ROLES = AREA_MANAGER_ROLES | {Role.ADMIN}
 
 # Length of an administrative code at each level (GB/T 2260 style, then
 # 3-digit street and community serials); a grid cell appends 3 more digits.

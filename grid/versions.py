@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, text
 
 from core.errors import Conflict, NotFound
+from grid.sql_fragments import cell_in_force
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,9 @@ def activate_version(
     params = {"v": version_id}
     retired = (
         conn.execute(
-            text("""
+            text(f"""
         UPDATE grid_cells SET active_to = now()
-        WHERE active_from IS NOT NULL AND active_to IS NULL
+        WHERE {cell_in_force("")}
           AND community_id IN (SELECT community_id FROM grid_cells WHERE version_id = :v)
         RETURNING id
     """),

@@ -57,3 +57,9 @@ def sql_list(statuses: Iterable[Status]) -> str:
     enum's own, never input); only for SQL that cannot take a bound parameter."""
     chosen = set(statuses)
     return "(" + ", ".join(f"'{s.value}'" for s in Status if s in chosen) + ")"
+
+
+def sql_value(status: Status) -> str:
+    """SQL text `'submitted'` for one status (the enum's own value, never input); only for
+    SQL that cannot take a bound parameter."""
+    return f"'{status.value}'"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from grid.sql_fragments import cell_in_force
 from maps.basemap import MAJOR_ROAD_CLASSES, ROAD_CLASSES
 from maps.tiles import WORLD_WIDTH_M, tile_params, validate_tile
 
@@ -125,7 +126,7 @@ _CELLS = f"""
            ST_AsMVTGeom(c.boundary_3857, tile.bounds, :extent, :buffer) AS geom
     FROM tile, grid_cells c
     WHERE :z >= {CELL_ZOOM} AND c.boundary_3857 && tile.wide
-      AND c.active_from IS NOT NULL AND c.active_to IS NULL
+      AND {cell_in_force("c")}
 """
 
 # The envelope in 4326 answers the index; only the regions found are clipped and moved.

@@ -20,6 +20,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
+from grid.sql_fragments import cell_in_force
 from incidents.publication.public_sql import is_hazard
 
 MAX_ZOOM = 22
@@ -61,7 +62,7 @@ _CELLS = text(f"""
                ST_AsMVTGeom(c.boundary_3857, tile.bounds, :extent, :buffer) AS geom
         FROM tile, grid_cells c JOIN regions r ON r.id = c.community_id
         WHERE c.boundary_3857 && tile.wide
-          AND c.active_from IS NOT NULL AND c.active_to IS NULL
+          AND {cell_in_force("c")}
     ) t WHERE geom IS NOT NULL
 """)
 

@@ -61,7 +61,7 @@ responsible AS (
     SELECT u.id, u.username, u.display_name, u.phone, u.role AS level,
            2 + (1000 - chain.depth) AS rank, NULL AS since
     FROM users u JOIN chain ON u.region_id = chain.id
-    WHERE u.is_active AND u.role IN ('community_manager', 'street_manager', 'district_manager')
+    WHERE u.is_active AND u.role = ANY(:area_managers)
     ORDER BY rank, since, username
     LIMIT 1
 )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import InvalidInput, NotFound, PermissionDenied
 from grid.access import Principal, region_in_reach
 from grid.roles import MANAGER_ROLES, Role
+from grid.sql_fragments import assignment_in_force, cell_in_force
 from incidents.lifecycle import OPEN
 
 MAX_CELLS = 2000
@@ -23,24 +24,23 @@ _REGION_BY_CODE = text("SELECT code, name, level, path FROM regions WHERE code =
 _REGION_BY_ID = text("SELECT code, name, level, path FROM regions WHERE id = :id")
 
 # The cells in force under a region (by its path prefix; the ix_regions_path index).
-_CELLS = text("""
+_CELLS = text(f"""
     SELECT c.code FROM grid_cells c JOIN regions r ON r.id = c.community_id
-    WHERE r.path LIKE :path || '%' AND c.active_from IS NOT NULL AND c.active_to IS NULL
+    WHERE r.path LIKE :path || '%' AND {cell_in_force("c")}
     ORDER BY c.code LIMIT :limit
 """)
 
 # The active grid workers bound to a community under the region, each with the number of
 # open reports assigned to them (wherever those lie: load is the person's, not the area's)
 # and the cells they answer for today.
-_WORKERS = text("""
+_WORKERS = text(f"""
     SELECT u.username, u.display_name,
            (SELECT count(*) FROM incidents i
             WHERE i.assignee_id = u.id AND i.status = ANY(:open)) AS open_load,
            ARRAY(SELECT DISTINCT c.code FROM cell_assignments a
                  JOIN grid_cells c ON c.id = a.cell_id
-                 WHERE a.user_id = u.id AND a.valid_from <= :today
-                   AND (a.valid_to IS NULL OR a.valid_to > :today)
-                   AND c.active_from IS NOT NULL AND c.active_to IS NULL
+                 WHERE a.user_id = u.id AND {assignment_in_force("a", ":today")}
+                   AND {cell_in_force("c")}
                  ORDER BY c.code) AS cells
     FROM users u JOIN regions r ON r.id = u.region_id
     WHERE u.role = :worker AND u.is_active AND r.path LIKE :path || '%'

@@ -44,6 +44,7 @@ from core.clock import local_date
 from core.errors import NotFound, PermissionDenied
 from gis.crs import STORAGE_SRID
 from grid.access import Principal, worker_assigned_to_cell
+from grid.sql_fragments import assignment_in_force, cell_in_force
 from incidents.handling.actions import manager_over
 from incidents.intake.photos import THUMBNAIL_MEDIA_TYPE, Photo
 from incidents.models.handling import PatrolVisit, PatrolVisitPhoto
@@ -67,13 +68,12 @@ COVERAGE_DAYS = 30
 
 # The raw parts for every building of the worker's cells in force on :on (assignments in
 # force that day, primary or backup), one statement.
-_PARTS = text("""
+_PARTS = text(f"""
 WITH my_cells AS (
     SELECT DISTINCT c.id, c.code
     FROM cell_assignments ca
-    JOIN grid_cells c ON c.id = ca.cell_id AND c.active_from IS NOT NULL AND c.active_to IS NULL
-    WHERE ca.user_id = :worker AND ca.valid_from <= :on
-      AND (ca.valid_to IS NULL OR ca.valid_to > :on)
+    JOIN grid_cells c ON c.id = ca.cell_id AND {cell_in_force("c")}
+    WHERE ca.user_id = :worker AND {assignment_in_force("ca", ":on")}
 ),
 mine AS (
     SELECT b.id, b.address, b.built_year, b.footprint, c.code AS cell_code,
@@ -324,10 +324,10 @@ async def visit_photo(
     return found.data, THUMBNAIL_MEDIA_TYPE if copy == "thumbnail" else found.media_type
 
 
-_COVERAGE = text("""
+_COVERAGE = text(f"""
 WITH cells AS (
     SELECT c.id, c.code, c.name FROM grid_cells c
-    WHERE c.community_id = :community AND c.active_from IS NOT NULL AND c.active_to IS NULL
+    WHERE c.community_id = :community AND {cell_in_force("c")}
 ),
 visits AS (
     SELECT v.building_id, max(v.visited_at) AS last_at

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
 from core.settings import get_settings
+from grid.sql_fragments import cell_in_force
 
 # How an alert reaches its owner (area_alerts.channel, checked by migration 0023).
 AlertChannel = Literal["inbox", "sms"]
@@ -66,9 +67,9 @@ def unsubscribe_url(alert_id: int, key: str, base: str = "") -> str:
 
 # The place an alert names: an active community by code, or a cell in force by code.
 _COMMUNITY = text("SELECT id, name FROM regions WHERE code = :code AND level = 'community'")
-_CELL = text("""
+_CELL = text(f"""
     SELECT code, name FROM grid_cells
-    WHERE code = :code AND active_from IS NOT NULL AND active_to IS NULL
+    WHERE code = :code AND {cell_in_force("")}
 """)
 
 # One alert per account and place: a second request changes its channel and phone.
@@ -81,13 +82,13 @@ _UPSERT = text("""
     RETURNING id, (xmax = 0) AS created
 """)
 
-_MINE = text("""
+_MINE = text(f"""
     SELECT a.id, a.channel, a.phone, a.created_at, a.cell_code, r.code AS region_code,
            coalesce(r.name, c.name) AS name
     FROM area_alerts a
     LEFT JOIN regions r ON r.id = a.region_id
     LEFT JOIN grid_cells c ON c.code = a.cell_code
-        AND c.active_from IS NOT NULL AND c.active_to IS NULL
+        AND {cell_in_force("c")}
     WHERE a.user_id = :user
     ORDER BY a.id
 """)

@@ -62,6 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import CHINA_TZ
 from core.errors import InvalidInput
 from grid.models import Region
+from grid.sql_fragments import cell_in_force
 from incidents.status import SET_ASIDE
 
 LEVELS = ("cell", "community", "street", "district")
@@ -93,14 +94,14 @@ base AS (
 
 # Cells in force within the scope, plus retired cells that still hold reports of the
 # period (closed reports stay on the cell they were handled in).
-_CELL_GROUPS = """
+_CELL_GROUPS = f"""
 WITH grp AS (
-    SELECT c.id, c.code, c.name, (c.active_from IS NOT NULL AND c.active_to IS NULL) AS in_force,
+    SELECT c.id, c.code, c.name, {cell_in_force("c")} AS in_force,
            r.code AS parent_code
     FROM grid_cells c
     JOIN regions r ON r.id = c.community_id
     WHERE (CAST(:scope AS text) IS NULL OR r.path LIKE CAST(:scope AS text) || '%')
-      AND ((c.active_from IS NOT NULL AND c.active_to IS NULL)
+      AND ({cell_in_force("c")}
            OR c.id IN (SELECT cell_id FROM incidents
                        WHERE created_at >= :start AND created_at < :end))
 ),

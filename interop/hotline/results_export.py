@@ -21,6 +21,7 @@ from core.clock import CHINA_TZ
 from gis.spreadsheet_csv import SpreadsheetWriter
 from incidents.categories import category_spec
 from incidents.ratings.scores import SCORE_LABELS
+from incidents.status import Status
 from interop.hotline.mapping import REQUEST_TYPES
 
 # key -> CSV header, in column order.
@@ -93,6 +94,15 @@ def _china(column: str) -> str:
     return f"to_char({column} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS')"
 
 
+# The statuses whose last step carries the result the hotline is told (a closed report's
+# is its resolving step), and the first acceptance, which counts as first contact.
+_RESULT_PARAMS = {
+    "with_result": [Status.RESOLVED, Status.CLOSED, Status.REJECTED, Status.EMERGENCY_REFERRAL],
+    "closed": Status.CLOSED,
+    "resolved": Status.RESOLVED,
+    "accepted": Status.ACCEPTED,
+}
+
 # One record per order as the database knows it now, and the hash of that record: an
 # order whose hash differs from the one last exported has something new to say. The
 # handling result is the note of the step that reached the current outcome (a closed
@@ -137,14 +147,14 @@ WITH records AS (
     LEFT JOIN LATERAL (
         SELECT e.note FROM incident_events e
         WHERE e.incident_id = i.id
-          AND i.status IN ('resolved', 'closed', 'rejected', 'emergency_referral')
-          AND e.to_status = CASE i.status WHEN 'closed' THEN 'resolved' ELSE i.status END
+          AND i.status = ANY(:with_result)
+          AND e.to_status = CASE i.status WHEN :closed THEN :resolved ELSE i.status END
         ORDER BY e.at DESC, e.id DESC LIMIT 1
     ) result ON true
     LEFT JOIN LATERAL (
         SELECT min(e.at) AS at FROM incident_events e
         WHERE e.incident_id = i.id
-          AND ((e.kind = 'transition' AND e.to_status = 'accepted')
+          AND ((e.kind = 'transition' AND e.to_status = :accepted)
                OR (e.kind = 'check_in' AND e.data ->> 'on_site' = 'true'))
     ) contact ON true
     LEFT JOIN ratings rt ON rt.incident_id = i.id AND rt.kind = 'handling'
@@ -203,7 +213,7 @@ async def export_hotline_results(
     """Orders new or changed since their last export (or, with `since`, every order that
     changed at or after it), marked as exported unless `mark` is false; inside the
     caller's transaction (the caller commits)."""
-    rows = (await session.execute(_RECORDS, {"now": now, "since": since})).all()
+    rows = (await session.execute(_RECORDS, {"now": now, "since": since, **_RESULT_PARAMS})).all()
     if mark and rows:
         await session.execute(
             _MARK, {"now": now, "ids": [r.id for r in rows], "hashes": [r.hash for r in rows]}
