@@ -56,9 +56,8 @@ from core.rate_limits import BanList, RateLimiter, autocommit_connections
 from core.settings import Settings, get_settings
 from incidents.handling.schemas import ActionIn, NoteIn
 from incidents.handling.workdays import load_work_calendar, severity_tiers
-from incidents.intake.damage_declarations import DamageIn
 from incidents.intake.filing import IntakeContext
-from incidents.intake.schemas import ReportIn
+from incidents.intake.schemas import DamageIn, ReportIn
 
 log = logging.getLogger("gridgov.api")
 

@@ -15,11 +15,11 @@ from core.errors import NotFound
 from incidents.handling.actions import ActionRequest, not_found, take_action, visible_incident
 from incidents.handling.schemas import VerifyIn
 from incidents.intake.damage_declarations import (
-    DamageIn,
     declaration_view,
     declare_damage,
     record_verified_loss,
 )
+from incidents.intake.schemas import DamageIn
 
 router = APIRouter(prefix="/damage-declarations", tags=["reports"])
 

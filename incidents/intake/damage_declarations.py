@@ -3,45 +3,21 @@ house of the register; routed like a report to the cell's worker, who verifies o
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.clock import local_date
 from core.errors import InvalidInput, NotFound
-from core.text_types import PlainText, PlainTextOrNone, SingleLineTextOrNone
 from grid.access import Principal
 from grid.roles import STAFF_ROLES
 from incidents.intake.filing import IntakeContext, submit_report
 from incidents.intake.photos import Photo
-from incidents.intake.schemas import ReportIn, Submission
+from incidents.intake.schemas import DamageIn, ReportIn, Submission
 
 CATEGORY = "fire.damage_declaration"
-
-
-class DamageIn(BaseModel):
-    """A declaration: the house (by id, or building and unit number), the fire, the loss."""
-
-    house_id: int | None = Field(None, ge=1, le=2**63 - 1)
-    building_id: int | None = Field(None, ge=1, le=2**63 - 1)
-    unit_number: SingleLineTextOrNone = Field(None, min_length=1, max_length=32)
-    fire_date: date
-    what_burned: PlainText = Field(min_length=1, max_length=1000)
-    estimated_loss: Decimal = Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)
-    description: PlainTextOrNone = Field(None, max_length=2000)
-    channel: Literal["web", "app", "patrol", "terminal", "wechat"] = "web"
-    contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
-
-    @field_validator("fire_date")
-    @classmethod
-    def _not_in_the_future(cls, value: date) -> date:
-        if value > local_date():
-            raise ValueError("the fire cannot be in the future")
-        return value
 
 
 async def _house(session: AsyncSession, data: DamageIn) -> tuple[int, int, int | None]:

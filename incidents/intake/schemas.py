@@ -1,14 +1,18 @@
-"""What intake takes in and gives back: the report as a client sends it, the answer to
-the reporter, and the ids of the rows intake wrote (for callers that add to them)."""
+"""What intake takes in and gives back: a report and a fire damage declaration as a client
+sends them, the answer to the reporter, and the ids of the rows intake wrote (for callers
+that add to them)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.text_types import PlainTextOrNone, SingleLineTextOrNone
+from core.clock import local_date
+from core.text_types import PlainText, PlainTextOrNone, SingleLineTextOrNone
 from gis.coords import CoordSystem
 from incidents.channels import REPORT_CHANNELS
 
@@ -43,6 +47,27 @@ class ReportIn(BaseModel):
             "16-digit code; within 50 m of the pin and of a kind the category concerns"
         ),
     )
+
+
+class DamageIn(BaseModel):
+    """A declaration: the house (by id, or building and unit number), the fire, the loss."""
+
+    house_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    building_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    unit_number: SingleLineTextOrNone = Field(None, min_length=1, max_length=32)
+    fire_date: date
+    what_burned: PlainText = Field(min_length=1, max_length=1000)
+    estimated_loss: Decimal = Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)
+    description: PlainTextOrNone = Field(None, max_length=2000)
+    channel: Literal["web", "app", "patrol", "terminal", "wechat"] = "web"
+    contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
+
+    @field_validator("fire_date")
+    @classmethod
+    def _not_in_the_future(cls, value: date) -> date:
+        if value > local_date():
+            raise ValueError("the fire cannot be in the future")
+        return value
 
 
 @dataclass(frozen=True)
