@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, false, func, literal, or_, select, tuple_
+from sqlalchemy import case, func, literal, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import local_date
@@ -19,6 +19,7 @@ from core.errors import InvalidInput, PermissionDenied
 from grid.access import Principal, assignment_valid_on
 from grid.models import CellAssignment, GridCell, Region, User
 from grid.roles import Role
+from grid.sql_fragments import reach_params, region_within_reach
 from incidents.handling.actions import actions_for
 from incidents.handling.escalation import AWAITING_ACCEPTANCE
 from incidents.lifecycle import OPEN
@@ -104,15 +105,11 @@ def _scope(principal: Principal, view: View, now: datetime) -> list[Any]:
             CellAssignment.user_id == principal.id, *assignment_valid_on(local_date(now))
         )
         clauses.append(or_(Incident.assignee_id == principal.id, Incident.cell_id.in_(cells)))
-    elif principal.region_path:
-        # The regions below the manager's, by path prefix; the incident side then uses its
-        # region_id index.
-        area = select(Region.id).where(
-            Region.path.startswith(principal.region_path, autoescape=True)
-        )
-        clauses.append(Incident.region_id.in_(area))
     else:
-        clauses.append(false())
+        # The regions within the manager's reach (none without a region); the incident side
+        # then uses its region_id index.
+        reach = text(region_within_reach("regions.path")).bindparams(**reach_params(principal))
+        clauses.append(Incident.region_id.in_(select(Region.id).where(reach)))
     return clauses
 
 
