@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
@@ -92,3 +95,42 @@ async def iter_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """Yield one session for one unit of work and close it afterwards."""
     async with factory() as session:
         yield session
+
+
+_IN_UNIT_OF_WORK = "gridgov.unit_of_work"
+
+
+@asynccontextmanager
+async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Commit the work done inside on success, roll it back on any error; used inside
+    another unit of work, join it (a composed service stays in the caller's transaction)."""
+    if session.info.get(_IN_UNIT_OF_WORK):
+        yield session
+        return
+    session.info[_IN_UNIT_OF_WORK] = True
+    try:
+        yield session
+        await session.commit()
+    except Exception:
+        # Cancellation is left to the session's close, which rolls back too.
+        await session.rollback()
+        raise
+    finally:
+        del session.info[_IN_UNIT_OF_WORK]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def commits(
+    use_case: Callable[Concatenate[AsyncSession, P], Awaitable[R]],
+) -> Callable[Concatenate[AsyncSession, P], Awaitable[R]]:
+    """Make a use case (its first argument the session) its own unit of work."""
+
+    @functools.wraps(use_case)
+    async def in_unit_of_work(session: AsyncSession, *args: P.args, **kwargs: P.kwargs) -> R:
+        async with unit_of_work(session):
+            return await use_case(session, *args, **kwargs)
+
+    return in_unit_of_work
