@@ -21,6 +21,7 @@ from incidents.intake.evidence import photo_rows
 from incidents.intake.filing import IntakeContext
 from incidents.intake.photos import Photo
 from incidents.lifecycle import ACTIONS, OPEN, Action, Actor, allowed_actions
+from incidents.status import Status
 from incidents.timeline import notify, record_event
 from incidents.versioning import next_version, require_version
 
@@ -184,7 +185,7 @@ async def _duplicate_target(
     found = (
         await session.execute(_DUPLICATE_TARGET, {"t": number, "own_path": own.region_path})
     ).first()
-    followable = OPEN | {"resolved"}
+    followable = OPEN | {Status.RESOLVED}
     refused = InvalidInput(
         f"{number} is not an open report in your area this one can follow",
         f"{number} 不是您辖区内可合并的在办上报",

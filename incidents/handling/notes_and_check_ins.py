@@ -14,6 +14,7 @@ from grid.access import Principal
 from incidents.handling.actions import locked_incident, manager_over
 from incidents.intake.evidence import photo_rows
 from incidents.intake.photos import Photo
+from incidents.status import WITH_WORKER
 from incidents.timeline import notify, record_event
 
 
@@ -101,7 +102,7 @@ _CHECK_IN = text("""
     RETURNING id, distance_m, on_site
 """)
 
-CHECK_IN_STATUSES = frozenset({"assigned", "accepted", "in_progress", "reopened"})
+CHECK_IN_STATUSES = WITH_WORKER
 
 
 async def check_in(
