@@ -49,6 +49,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from grid.roles import MANAGER_LADDER, Role
 from incidents.handling.workdays import CHINA_TZ, DeadlineRule, WorkCalendar, deadline
 from incidents.lifecycle import OPEN
 from incidents.timeline import event_rows, notification_rows
@@ -140,14 +141,14 @@ _STATE = text("""
 # community 1, street 2, district 3, and admins 4: shared by reports and work orders.
 _MANAGERS_ON_CHAIN = """\
     SELECT t.ord, u.id AS user_id,
-           CASE u.role WHEN 'community_manager' THEN 1 WHEN 'street_manager' THEN 2
-                       ELSE 3 END AS rank
+           array_position(CAST(:manager_ladder AS text[]), CAST(u.role AS text)) AS rank
     FROM target t JOIN users u ON u.region_id = ANY(t.chain)
-    WHERE u.is_active
-      AND u.role IN ('community_manager', 'street_manager', 'district_manager')
+    WHERE u.is_active AND u.role = ANY(:manager_ladder)
     UNION ALL
-    SELECT t.ord, u.id, 4 FROM target t JOIN users u ON u.role = 'admin' AND u.is_active
+    SELECT t.ord, u.id, 4 FROM target t JOIN users u ON u.role = :admin AND u.is_active
 """
+# Bound wherever _MANAGERS_ON_CHAIN is: rank 1..3 is the place on the ladder.
+_CHAIN_PARAMS = {"manager_ladder": [r.value for r in MANAGER_LADDER], "admin": Role.ADMIN.value}
 
 # Each escalation's staff-only event, naming who was told, and its message to them.
 _ESCALATED = "FROM target t JOIN recipients r ON r.ord = t.ord ORDER BY t.ord"
@@ -464,6 +465,7 @@ def _write(conn: Connection | Session, plan: _Plan, now: datetime) -> None:
                 "notes": notes,
                 "now": now,
                 "today": now.astimezone(CHINA_TZ).date(),
+                **_CHAIN_PARAMS,
             },
         )
     if plan.reminders:
@@ -502,7 +504,10 @@ def _write_work_orders(conn: Connection | Session, plan: _Plan, now: datetime) -
     if plan.escalations:
         ids, _steps, levels = (list(column) for column in zip(*plan.escalations, strict=True))
         notes = [WORK_ORDER_NOTES[level] for level in levels]
-        conn.execute(_WO_ESCALATE, {"ids": ids, "levels": levels, "notes": notes, "now": now})
+        conn.execute(
+            _WO_ESCALATE,
+            {"ids": ids, "levels": levels, "notes": notes, "now": now, **_CHAIN_PARAMS},
+        )
     if plan.reminders:
         ids, levels = (list(column) for column in zip(*plan.reminders, strict=True))
         conn.execute(

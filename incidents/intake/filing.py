@@ -30,7 +30,7 @@ from incidents.intake.photos import Photo
 from incidents.intake.routing import outside_service_area, route_params, route_sql
 from incidents.intake.schemas import ReportIn, Submission, WrittenRows
 from incidents.intake.tracking import new_secret, new_tracking_number, secret_hash
-from incidents.status import Status
+from incidents.status import Status, sql_value
 from incidents.timeline import event_rows, manager_params, managers_of, notification_rows
 
 # Channels only staff file through: for a resident who phoned, walked in or asked a
@@ -275,7 +275,8 @@ incident AS (
         reporter_id, reporter_name, reporter_phone, accept_due_at, resolve_due_at,
         created_at, updated_at, asset_id)
     SELECT :tracking_number, :secret_hash, :category,
-        CASE WHEN route.assignee_id IS NULL THEN 'submitted' ELSE 'assigned' END,
+        CASE WHEN route.assignee_id IS NULL THEN {sql_value(Status.SUBMITTED)}
+             ELSE {sql_value(Status.ASSIGNED)} END,
         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :input_lon, :input_lat, :input_system,
         COALESCE(CAST(:address AS text), nearest_address.address), :building_id, route.cell_id,
         (SELECT id FROM regions WHERE code = route.region_code), route.assignee_id,

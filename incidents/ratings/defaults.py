@@ -9,13 +9,14 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from incidents.ratings.scores import SCORE_LABELS
+from incidents.status import Status
 from incidents.timeline import event_rows
 from incidents.versioning import next_version
 
 # Who is due a default rating: closed reports with no handling rating, revisited work
 # orders not re-rated, each past the cutoff (the same rule for a run and a dry run).
 _UNRATED_REPORTS = """
-    WHERE i.status = 'closed' AND i.closed_at < :cutoff
+    WHERE i.status = :closed AND i.closed_at < :cutoff
       AND NOT EXISTS (SELECT 1 FROM ratings g WHERE g.incident_id = i.id AND g.kind = 'handling')
 """
 _UNRATED_WORK_ORDERS = "WHERE w.status = 'revisited' AND w.revisited_at < :cutoff"
@@ -131,10 +132,13 @@ def default_ratings(
         raise ValueError("the default score is 1 to 5")
     cutoff = now - timedelta(days=period_days)
     if dry_run:
-        handling, rectification = conn.execute(_COUNT_DUE, {"cutoff": cutoff}).one()
+        handling, rectification = conn.execute(
+            _COUNT_DUE, {"cutoff": cutoff, "closed": Status.CLOSED.value}
+        ).one()
         return DefaultRun(handling, rectification, dry_run=True)
     params = {
         "cutoff": cutoff,
+        "closed": Status.CLOSED.value,
         "score": default_score,
         "now": now,
         "note": f"默认评价：{SCORE_LABELS[default_score]}（{default_score}）",

@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from grid.access import Principal
-from grid.roles import MANAGER_ROLES
+from grid.roles import MANAGER_LADDER, MANAGER_ROLES, Role
+from grid.sql_fragments import reach_params, region_within_reach
 from incidents.handling.workdays import deadline
 from incidents.intake.filing import IntakeContext
 from incidents.models.ratings import CONTACT_METHODS
 from incidents.ratings.access import manager_over
 from incidents.ratings.scores import RatingRules, given_text
 from incidents.timeline import notify, record_event
-
 from incidents.versioning import next_version
 
 LOCK_WORK_ORDER = text("""
@@ -33,25 +33,26 @@ LOCK_WORK_ORDER = text("""
 
 # Up the handler's chain: the nearest level above the handler's role with an active
 # manager on the report's region chain (ancestor ids from its path), admins at the top.
-
+# Ranks 1..4 are the places on the ladder, admins last; anyone else ranks 0.
+_CHAIN_PARAMS = {
+    "ranks": [r.value for r in (*MANAGER_LADDER, Role.ADMIN)],
+    "area_managers": [r.value for r in MANAGER_LADDER],
+    "admin": Role.ADMIN.value,
+}
 _CHAIN_ASSIGNEE = text("""
     WITH report AS (
         SELECT coalesce(CAST(string_to_array(trim(BOTH '/' FROM r.path), '/') AS int[]),
                         '{}') AS chain,
-               coalesce((SELECT CASE h.role WHEN 'community_manager' THEN 1
-                                            WHEN 'street_manager' THEN 2
-                                            WHEN 'district_manager' THEN 3
-                                            WHEN 'admin' THEN 4 ELSE 0 END
+               coalesce((SELECT array_position(CAST(:ranks AS text[]), CAST(h.role AS text))
                          FROM users h WHERE h.id = i.handler_id), 0) AS handler_rank,
                i.handler_id
         FROM incidents i LEFT JOIN regions r ON r.id = i.region_id
         WHERE i.id = :incident_id
     ), ranked AS (
-        SELECT u.id, CASE u.role WHEN 'community_manager' THEN 1 WHEN 'street_manager' THEN 2
-                                 WHEN 'district_manager' THEN 3 ELSE 4 END AS rank
+        SELECT u.id, array_position(CAST(:ranks AS text[]), CAST(u.role AS text)) AS rank
         FROM report JOIN users u ON u.is_active AND (
-            (u.role IN ('community_manager', 'street_manager', 'district_manager')
-             AND u.region_id = ANY(report.chain)) OR u.role = 'admin')
+            (u.role = ANY(:area_managers) AND u.region_id = ANY(report.chain))
+            OR u.role = :admin)
         WHERE u.id IS DISTINCT FROM report.handler_id
     )
     SELECT ranked.id FROM ranked, report
@@ -76,7 +77,9 @@ async def open_work_order(
     now: datetime,
 ) -> dict[str, Any]:
     """The rectification work order of a bad rating, up the handler's chain."""
-    assignee_id = (await session.execute(_CHAIN_ASSIGNEE, {"incident_id": row.id})).scalar()
+    assignee_id = (
+        await session.execute(_CHAIN_ASSIGNEE, {"incident_id": row.id, **_CHAIN_PARAMS})
+    ).scalar()
     due_at = deadline(now, rules.rectification_deadline, ctx.calendar)
     order_id = (
         await session.execute(
@@ -218,7 +221,7 @@ async def work_order_report(session: AsyncSession, work_order_id: int) -> str:
     return number
 
 
-_WORK_ORDERS = text("""
+_WORK_ORDERS = text(f"""
     SELECT w.id, w.status, w.due_at, w.escalation_level, w.created_at, w.revisited_at,
            i.tracking_number, g.overall, u.username AS assignee, w.due_at < :now AS overdue
     FROM work_orders w
@@ -228,7 +231,7 @@ _WORK_ORDERS = text("""
     LEFT JOIN users u ON u.id = w.assignee_id
     WHERE w.status = ANY(:statuses)
       AND (CASE WHEN CAST(:mine AS boolean) THEN w.assignee_id = CAST(:me AS integer)
-                ELSE CAST(:admin AS boolean) OR r.path LIKE CAST(:path AS text) || '%' END)
+                ELSE {region_within_reach("r.path")} END)
     ORDER BY w.due_at, w.id
     LIMIT :limit
 """)
@@ -256,8 +259,7 @@ async def list_work_orders(
                     "statuses": statuses,
                     "mine": mine,
                     "me": principal.id,
-                    "admin": principal.is_admin,
-                    "path": principal.region_path or "\x7f",
+                    **reach_params(principal),
                     "limit": limit,
                     "now": now,
                 },
