@@ -25,7 +25,8 @@ class Channel(StrEnum):
 
 # What a report form may name.
 REPORT_CHANNELS = tuple(c.value for c in Channel if c is not Channel.OPEN311)
-# Only staff may file through these.
+# Only staff file through these: for a resident who phoned, walked in or asked a
+# neighbour's help (the staff member is the filer), a 12345 order, or their own patrol.
 STAFF_CHANNELS = frozenset(
     {Channel.HOTLINE, Channel.PATROL, Channel.PHONE, Channel.WALK_IN, Channel.ON_BEHALF}
 )

@@ -50,14 +50,16 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from grid.roles import MANAGER_LADDER, Role
+from grid.sql_fragments import assignment_in_force
 from incidents.handling.workdays import CHINA_TZ, DeadlineRule, WorkCalendar, deadline
 from incidents.lifecycle import OPEN
+from incidents.status import Status
 from incidents.timeline import event_rows, notification_rows
 from incidents.versioning import next_version
 
 DEFAULT_INTERVAL = "1wd"
 # Statuses in which a report waits for its assignee to sign for it (签收).
-AWAITING_ACCEPTANCE = frozenset({"assigned", "reopened"})
+AWAITING_ACCEPTANCE = frozenset({Status.ASSIGNED, Status.REOPENED})
 # Level -> who hears about it; the index is what escalation_level stores.
 LEVELS = {1: "community", 2: "street", 3: "district"}
 TOP_LEVEL = max(LEVELS)
@@ -195,7 +197,7 @@ WITH plan AS (
     JOIN cell_assignments ca ON ca.cell_id = t.cell_id AND ca.kind = 'backup'
     JOIN users u ON u.id = ca.user_id
     WHERE t.step = 'unaccepted' AND u.is_active
-      AND ca.valid_from <= :today AND (ca.valid_to IS NULL OR ca.valid_to > :today)
+      AND {assignment_in_force("ca", ":today")}
 ), recipients AS (
     SELECT t.ord, ARRAY(
         SELECT DISTINCT x.user_id FROM (

@@ -23,6 +23,7 @@ from grid.place import BUILDING_NEAR_M, building_params, nearest_building_sql
 from grid.roles import STAFF_ROLES
 from incidents.asset_categories import asset_kinds_for
 from incidents.categories import check_answers, check_min_content
+from incidents.channels import STAFF_CHANNELS
 from incidents.handling.workdays import SeverityTier, WorkCalendar, deadline
 from incidents.intake.duplicates import NEARBY_SQL, as_duplicate, nearby_params
 from incidents.intake.evidence import photo_rows
@@ -33,9 +34,6 @@ from incidents.intake.tracking import new_secret, new_tracking_number, secret_ha
 from incidents.status import Status, sql_value
 from incidents.timeline import event_rows, manager_params, managers_of, notification_rows
 
-# Channels only staff file through: for a resident who phoned, walked in or asked a
-# neighbour's help (the staff member is the filer), a 12345 order, or their own patrol.
-STAFF_CHANNELS = {"hotline", "patrol", "phone", "walk_in", "on_behalf"}
 # A report filed by pin alone takes the address of the nearest building within this many
 # metres (a pin on the pavement outside still names the building; one in a park none):
 # the address the report page confirmed (grid/place.py).
