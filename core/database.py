@@ -102,21 +102,20 @@ _IN_UNIT_OF_WORK = "gridgov.unit_of_work"
 
 @asynccontextmanager
 async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """Commit the work done inside on success, roll it back on any error; used inside
-    another unit of work, join it (a composed service stays in the caller's transaction)."""
+    """Commit the work done inside when it succeeds; used inside another unit of work, join
+    it (a composed service stays in the caller's transaction)."""
     if session.info.get(_IN_UNIT_OF_WORK):
         yield session
         return
     session.info[_IN_UNIT_OF_WORK] = True
     try:
         yield session
-        await session.commit()
-    except Exception:
-        # Cancellation is left to the session's close, which rolls back too.
-        await session.rollback()
-        raise
     finally:
         del session.info[_IN_UNIT_OF_WORK]
+    # On an error nothing is committed and the session's owner (the request, the CLI)
+    # rolls back as it closes. Not rolled back here: tests serve requests from a session
+    # whose uncommitted fixtures a rollback would take along.
+    await session.commit()
 
 
 P = ParamSpec("P")

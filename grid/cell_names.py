@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
 from core.audit import Actor
+from core.database import commits
 from core.errors import InvalidInput, NotFound
 from grid.sql_fragments import cell_in_force
 
@@ -42,9 +43,10 @@ def checked_name(name: object) -> str:
     return str(name).strip()
 
 
+@commits
 async def rename_cell(session: AsyncSession, code: str, name: str, actor: Actor) -> dict[str, Any]:
-    """Rename the cell in force with this code (in the session's transaction) and audit
-    it; NotFound for an unknown code. Renaming to the same name changes nothing."""
+    """Rename the cell in force with this code and audit it, committed; NotFound for an
+    unknown code. Renaming to the same name changes nothing."""
     name = checked_name(name)
     row = (
         await session.execute(

@@ -45,5 +45,4 @@ async def rename(
     """Rename the cell in force with this code (admins); the audit log keeps the old
     and new names. Drafts keep their own names until activated."""
     renamed = await rename_cell(session, code, body.name, audit_actor(request, principal))
-    await session.commit()
     return renamed

@@ -93,7 +93,6 @@ async def follow_report(
     answer = await add_follower(
         session, tracking_number, user_id=resident and resident.id, phone=phone
     )
-    await session.commit()
     added = answer.pop("added")
     return JSONResponse(answer, 201 if added else 200, headers=_PRIVATE)
 
@@ -159,7 +158,6 @@ async def create_alert(
         channel=body.channel,
         phone=phone,
     )
-    await session.commit()
     key = settings.secret_key.get_secret_value()
     item = next(a for a in await my_alerts(session, me.id, key) if a["id"] == alert_id)
     return JSONResponse(item, 201 if created else 200, headers=_PRIVATE)
@@ -185,7 +183,6 @@ async def unsubscribe(
     resident's page says so. An alert already ended answers the same."""
     alert_id = alert_of_token(token, settings.secret_key.get_secret_value())
     await stop_alert(session, alert_id, None)
-    await session.commit()
     return RedirectResponse("/my-reports?unsubscribed=1", 303)
 
 
@@ -197,5 +194,4 @@ async def delete_alert(
 ) -> Response:
     """Stop one of my area alerts (404 for anyone else's)."""
     await stop_my_alert(session, alert_id, _alerts_principal(principal).id)
-    await session.commit()
     return Response(status_code=204)

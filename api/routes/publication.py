@@ -94,7 +94,6 @@ async def review_report(
         result_decision=body.result_decision,
     )
     result = await review(session, principal, tracking_number, request, datetime.now(UTC))
-    await session.commit()
     return result
 
 

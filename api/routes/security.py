@@ -8,20 +8,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
-from sqlalchemy import text
 
-from api.abuse import audit_actor, client_ip
+from api.abuse import audit_actor
 from api.deps import AdminPrincipal, SessionDep
-from core import audit
+from core import audit, bans
 from core.audit import ACTIONS, AuditQuery
-from core.errors import InvalidInput, NotFound
+from core.bans import bans_in_force
+from core.errors import InvalidInput
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 BIGINT = 2**63 - 1
-# The widest network one ban may cover: a typo or a bad paste (0.0.0.0/0, ::/0) must not
-# refuse the whole internet, every administrator included.
-WIDEST_BAN_PREFIX = {4: 8, 6: 32}
 
 
 @router.get("/audit")
@@ -81,19 +78,10 @@ class BanIn(BaseModel):
         return self
 
 
-_BAN_COLUMNS = "id, network::text AS network, user_id, reason, created_by, created_at, expires_at"
-
-
 @router.get("/bans")
 async def list_bans(session: SessionDep, principal: AdminPrincipal) -> dict[str, Any]:
     """Bans in force (no expiry, or expiring later)."""
-    rows = await session.execute(
-        text(
-            f"SELECT {_BAN_COLUMNS} FROM access_bans "
-            "WHERE expires_at IS NULL OR expires_at > now() ORDER BY id"
-        )
-    )
-    return {"bans": [dict(r._mapping) for r in rows]}
+    return {"bans": await bans_in_force(session)}
 
 
 @router.post("/bans", status_code=201)
@@ -101,75 +89,16 @@ async def add_ban(
     body: BanIn, request: Request, session: SessionDep, principal: AdminPrincipal
 ) -> dict[str, Any]:
     """Refuse a network or an account everywhere (in every worker within seconds)."""
-    if body.user_id is not None and body.user_id == principal.id:
-        raise InvalidInput(
-            "an administrator cannot ban their own account", "不能限制自己的账号", field="user_id"
-        )
-    if body.network is not None:
-        _refuse_sweeping_network(body.network, client_ip(request))
-    if (
-        body.user_id is not None
-        and not (
-            await session.execute(text("SELECT 1 FROM users WHERE id = :id"), {"id": body.user_id})
-        ).first()
-    ):
-        raise InvalidInput(
-            f"no account {body.user_id}", f"账号 {body.user_id} 不存在", field="user_id"
-        )
-    row = (
-        await session.execute(
-            text(
-                "INSERT INTO access_bans (network, user_id, reason, created_by, expires_at) "
-                "VALUES (CAST(:network AS cidr), :user_id, :reason, :by, :expires) "
-                f"RETURNING {_BAN_COLUMNS}"
-            ),
-            {
-                "network": body.network,
-                "user_id": body.user_id,
-                "reason": body.reason,
-                "by": principal.id,
-                "expires": body.expires_at,
-            },
-        )
-    ).one()
-    await audit.record(
+    ban = await bans.add_ban(
         session,
-        "ban",
         audit_actor(request, principal),
-        "ban",
-        row.id,
         network=body.network,
         user_id=body.user_id,
         reason=body.reason,
+        expires_at=body.expires_at,
     )
-    await session.commit()
     await request.app.state.bans.refresh(force=True)
-    return dict(row._mapping)
-
-
-def _refuse_sweeping_network(network: str, caller_ip: str | None) -> None:
-    """Refuse a ban wider than WIDEST_BAN_PREFIX, or one covering the caller's own address
-    (an administrator locking themselves, and likely every colleague, out)."""
-    net = ipaddress.ip_network(network, strict=False)
-    widest = WIDEST_BAN_PREFIX[net.version]
-    if net.prefixlen < widest:
-        raise InvalidInput(
-            f"the network {net} is wider than /{widest}; ban smaller networks",
-            f"网络 {net} 范围超过 /{widest}，请限制更小的网段",
-            field="network",
-        )
-    try:
-        caller = ipaddress.ip_address(caller_ip) if caller_ip else None
-    except ValueError:
-        caller = None
-    if caller is not None and getattr(caller, "ipv4_mapped", None):
-        caller = caller.ipv4_mapped
-    if caller is not None and caller.version == net.version and caller in net:
-        raise InvalidInput(
-            f"the network {net} includes your own address ({caller}); it would lock you out",
-            f"网络 {net} 包含您自己的地址（{caller}），会导致您无法访问",
-            field="network",
-        )
+    return ban
 
 
 @router.post("/bans/{ban_id}/lift")
@@ -180,19 +109,6 @@ async def lift_ban(
     principal: AdminPrincipal,
 ) -> dict[str, Any]:
     """End a ban now (the row stays, expired, as history)."""
-    row = (
-        await session.execute(
-            text(
-                "UPDATE access_bans SET expires_at = now() WHERE id = :id "
-                "AND (expires_at IS NULL OR expires_at > now()) "
-                f"RETURNING {_BAN_COLUMNS}"
-            ),
-            {"id": ban_id},
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"No ban {ban_id} in force", f"没有生效中的限制 {ban_id}")
-    await audit.record(session, "ban", audit_actor(request, principal), "ban", ban_id, lifted=True)
-    await session.commit()
+    ban = await bans.lift_ban(session, audit_actor(request, principal), ban_id)
     await request.app.state.bans.refresh(force=True)
-    return dict(row._mapping)
+    return ban

@@ -54,7 +54,6 @@ async def register_webhook(
         settings.webhook_allow_private,
         request.url.hostname,
     )
-    await session.commit()
     return webhook
 
 
@@ -73,5 +72,4 @@ async def remove_webhook(
     """Deactivate a webhook: nothing more is sent to it, pending deliveries are given
     up; its history stays."""
     await deactivate_webhook(session, webhook_id)
-    await session.commit()
     return Response(status_code=204)

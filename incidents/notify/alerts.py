@@ -20,6 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import commits
 from core.errors import InvalidInput, NotFound
 from core.settings import get_settings
 from grid.sql_fragments import cell_in_force
@@ -117,6 +118,7 @@ async def my_alerts(session: AsyncSession, user_id: int, key: str) -> list[dict[
     ]
 
 
+@commits
 async def follow_area(
     session: AsyncSession,
     user_id: int,
@@ -171,6 +173,7 @@ async def follow_area(
     return row.id, row.created
 
 
+@commits
 async def stop_alert(session: AsyncSession, alert_id: int, user_id: int | None) -> bool:
     """End an alert (an account's own, or any with `user_id` None: the token was checked);
     whether there was one."""
@@ -185,6 +188,7 @@ async def stop_alert(session: AsyncSession, alert_id: int, user_id: int | None) 
     return deleted.first() is not None
 
 
+@commits
 async def stop_my_alert(session: AsyncSession, alert_id: int, user_id: int) -> None:
     """End one of an account's alerts; 404 for anyone else's."""
     if not await stop_alert(session, alert_id, user_id):

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import commits
 from core.errors import Conflict, InvalidInput, NotFound
 from grid.importing.people_rows import MOBILE
 from incidents.intake.phones import normalise_phone
@@ -196,11 +197,12 @@ def _no_report(number: str) -> NotFound:
     return NotFound(f"no report {number}", f"未找到编号为 {number} 的上报")
 
 
+@commits
 async def add_follower(
     session: AsyncSession, number: str, *, user_id: int | None = None, phone: str | None = None
 ) -> dict[str, Any]:
-    """Follow an open report as an account or a phone (exactly one), in the caller's
-    transaction; files nothing. Answers the follower count and whether this call added
+    """Follow an open report as an account or a phone (exactly one), committed;
+    files nothing. Answers the follower count and whether this call added
     one."""
     row = (
         await session.execute(

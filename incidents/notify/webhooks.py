@@ -29,6 +29,7 @@ import httpx
 from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import commits
 from core.errors import InvalidInput, NotFound
 
 MAX_ATTEMPTS = 10
@@ -393,6 +394,7 @@ _DEACTIVATE = text("""
 """)
 
 
+@commits
 async def create_webhook(
     session: AsyncSession,
     url: str,
@@ -401,7 +403,7 @@ async def create_webhook(
     allow_private: Iterable[Network] = (),
     own_host: str | None = None,
 ) -> dict[str, Any]:
-    """Register a receiver in the caller's transaction; the answer carries the secret
+    """Register a receiver, committed; the answer carries the secret
     (generated when none is given), the only time it is shown."""
     await check_webhook_target(validate_webhook_url(url), allow_private, own_host)
     secret = secret or new_secret()
@@ -426,6 +428,7 @@ async def list_webhooks(session: AsyncSession) -> list[dict[str, Any]]:
     return [dict(r) for r in (await session.execute(_LIST)).mappings()]
 
 
+@commits
 async def deactivate_webhook(session: AsyncSession, webhook_id: int) -> None:
     """Stop sending to a webhook (its pending deliveries are given up); 404 if unknown."""
     exists = (

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import commits
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from grid.access import Principal
 from grid.roles import MANAGER_ROLES
@@ -223,6 +224,7 @@ async def published_result(session: AsyncSession, incident_id: int) -> str | Non
     return redact(note.strip()) if note is not None and state == "approved" else None
 
 
+@commits
 async def review(
     session: AsyncSession,
     principal: Principal,
@@ -230,7 +232,7 @@ async def review(
     request: ReviewRequest,
     now: datetime,
 ) -> dict[str, Any]:
-    """Carry out a review inside the caller's transaction, recorded on the timeline;
+    """Carry out a review, committed, recorded on the timeline;
     404 outside the caller's sight, 403 for those who may not review it."""
     row = await locked_incident(session, principal, tracking_number, now)
     if not may_review(principal, row):
