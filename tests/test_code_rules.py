@@ -46,6 +46,8 @@ _COMPARED = re.compile(
     r"\b(?:channel|role)\s*(?:=|<>|!=|\bIN\b|\bNOT IN\b)\s*(\(?)\s*'([a-z0-9_]+)'", re.I
 )
 _VOCABULARY = {v.value for v in (*Channel, *RatingChannel, *Role)}
+# A CASE over roles names them as WHEN values (channels' words are too common for this).
+_ROLE_CASE = re.compile(rf"\bWHEN\s+'({_words(Role)})'", re.I)
 
 
 def _sources() -> Iterator[Path]:
@@ -90,7 +92,7 @@ def _sql_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def _literals(line: str) -> list[str]:
-    found = _STATUS.findall(line)
+    found = _STATUS.findall(line) + _ROLE_CASE.findall(line)
     for match in _COMPARED.finditer(line):
         # An IN list counts whole (to its closing parenthesis or the line's end).
         listed = line[match.start(2) - 1 :].split(")", 1)[0] if match[1] else f"'{match[2]}'"
@@ -131,6 +133,7 @@ def test_the_rule_catches_a_literal(tmp_path, monkeypatch):
         "    SELECT 1 FROM incidents i\n"
         "    WHERE i.status = 'closed'  -- not 'resolved'\n"
         "      AND u.role IN ('street_manager', 'admin')\n"
+        "    ORDER BY CASE u.role WHEN 'grid_worker' THEN 0 END\n"
         "'''\n",
         encoding="utf-8",
     )
@@ -139,6 +142,7 @@ def test_the_rule_catches_a_literal(tmp_path, monkeypatch):
         "pkg/queries.py:4: 'closed'",
         "pkg/queries.py:5: 'street_manager'",
         "pkg/queries.py:5: 'admin'",
+        "pkg/queries.py:6: 'grid_worker'",
     ]
 
 

@@ -263,11 +263,13 @@ _WO_LOCK = text("""
 """)
 
 # The locked work orders as they are now: level reached, the assignee's own level (a
-# community manager is level 1), and the time of the last step.
+# community manager is level 1, an admin stands with the district), and the time of the
+# last step.
 _WO_STATE = text("""
     SELECT w.id, w.status, w.due_at, w.assignee_id, w.escalation_level,
-           CASE u.role WHEN 'community_manager' THEN 1 WHEN 'street_manager' THEN 2
-                       WHEN 'district_manager' THEN 3 WHEN 'admin' THEN 3 ELSE 0 END
+           CASE WHEN u.role = :admin THEN 3
+                ELSE coalesce(array_position(CAST(:manager_ladder AS text[]),
+                                             CAST(u.role AS text)), 0) END
                AS assignee_level,
            (SELECT max(e.at) FROM incident_events e
             WHERE e.incident_id = w.incident_id AND e.kind IN ('escalation', 'reminder')
@@ -488,7 +490,7 @@ def _plan_work_orders(
     )
     if not ids:
         return plan
-    for row in conn.execute(_WO_STATE, {"ids": list(ids)}):
+    for row in conn.execute(_WO_STATE, {"ids": list(ids), **_CHAIN_PARAMS}):
         if row.status != "open" or row.due_at >= now:
             continue
         if row.last_at is not None and deadline(row.last_at, rule, calendar) > now:
