@@ -29,11 +29,15 @@ Scope is enforced in the statements: a manager's area is a region path prefix, a
 every child, cell and trail entry is filtered by it, whatever region was asked for.
 
 Cost: a level's answer is small (the regions below one region, or one community's
-cells), but a region's figures read everything below it, so the district level reads
-the district's open reports, the last year's fire hazards and last 90 days' reports,
-and every building (bench/dashboard_bench.py measures it). An index on
-`buildings (cell_id) INCLUDE (id)` lets the buildings and their visits be counted from
-the index alone.
+cells), but a region's figures gather everything below it. Its open, overdue and
+fire-hazard counts and its ratings are sums of per-region, per-day counts the database
+keeps in the same transaction as every change (incident_day_counts and
+incident_rating_day_counts, migrations 0026 and 0028), so the district level reads a
+few counts per community and day, the last 90 days' reports for the median response
+time (which does not add up; by index only, migration 0027), and every building
+(bench/dashboard_bench.py measures it). A cell's figures are counted from its own
+reports. An index on `buildings (cell_id) INCLUDE (id)` lets the buildings and their
+visits be counted from the index alone.
 """
 
 from __future__ import annotations
@@ -276,6 +280,7 @@ def _statement(units: str, visited: str, geometry: str, **choice: str) -> Any:
     )
 
 
+_CUSTOM_PLAN = text("SET LOCAL plan_cache_mode = force_custom_plan")
 _CELL_GEOMETRY = "ST_AsGeoJSON(u.boundary, 6)"
 _REGION_GEOMETRY = "ST_AsGeoJSON(ST_SimplifyPreserveTopology(u.boundary, :tolerance), 6)"
 _CELL_STATEMENTS = {
@@ -397,6 +402,9 @@ async def region_coverage(
     else:
         statement, params = _REGION_STATEMENTS["region"], {"parent": parent_id}
     params |= {"scope": scope_path, "tolerance": _OUTLINE_TOLERANCE_DEG}
+    # Planned for this call's windows: the generic plan a prepared statement falls back to
+    # after five runs guesses the day ranges and took twice as long (bench, 300k reports).
+    await session.execute(_CUSTOM_PLAN)
     rows = (await session.execute(statement, params | _windows(now))).all()
     return [
         _feature(
