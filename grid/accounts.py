@@ -1,4 +1,4 @@
-"""Password hashing (argon2 via pwdlib) and account look-ups."""
+"""Password hashing (argon2 via pwdlib), account look-ups and signing in (audited)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,13 @@ from functools import lru_cache
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import audit
+from core.audit import Actor
+from core.database import commits
+from grid.models import User
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -34,3 +41,27 @@ def verify_password(password: str, password_hash: str) -> bool:
 def dummy_hash() -> str:
     """A hash of a random string, computed once."""
     return hash_password("not-a-real-password-7f3a")
+
+
+@commits
+async def check_credentials(
+    session: AsyncSession, username: str, password: str, ip: str | None
+) -> User | None:
+    """The active account the username and password name, or None; a failure is audited
+    (committed) alike for a wrong password, an unknown or a disabled account."""
+    user = (
+        await session.execute(select(User).where(User.username == username))
+    ).scalar_one_or_none()
+    # Verify against a dummy hash for unknown users: same time, same answer.
+    ok = verify_password(password, user.password_hash if user else dummy_hash())
+    if user is None or not ok or not user.is_active:
+        actor = Actor(user.id if user else None, username[:100], None, ip)
+        await audit.record(session, "login_failed", actor)
+        return None
+    return user
+
+
+@commits
+async def record_sign_in(session: AsyncSession, user: User, ip: str | None) -> None:
+    """Audit a successful sign-in, committed."""
+    await audit.record(session, "login", Actor(user.id, user.username, user.role, ip))

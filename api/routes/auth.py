@@ -12,14 +12,12 @@ from sqlalchemy import select
 from api.abuse import client_ip
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep
 from api.tokens import create_access_token
-from core import audit
-from core.audit import Actor
 from core.clock import local_date
 from core.errors import NotAuthenticated
 from core.rate_limits import LoginThrottle
 from grid.access import assignment_valid_on
-from grid.accounts import dummy_hash, verify_password
-from grid.models import CellAssignment, GridCell, Region, User
+from grid.accounts import check_credentials, record_sign_in
+from grid.models import CellAssignment, GridCell, Region
 from grid.roles import Role
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -66,26 +64,13 @@ async def issue_token(
     # exists; an address over its limits is slowed down, other addresses are not.
     throttle = LoginThrottle(request.app.state.limiter)
     await throttle.refuse_if_over(username, client_ip(request))
-    user = (
-        await session.execute(select(User).where(User.username == username))
-    ).scalar_one_or_none()
-    # Verify against a dummy hash for unknown users: same time, same answer.
-    ok = verify_password(form.password, user.password_hash if user else dummy_hash())
-    if user is None or not ok or not user.is_active:
+    user = await check_credentials(session, username, form.password, client_ip(request))
+    if user is None:
         await throttle.failed(username, client_ip(request))
-        await audit.record(
-            session,
-            "login_failed",
-            Actor(user.id if user else None, username[:100], None, client_ip(request)),
-        )
-        await session.commit()
         raise NotAuthenticated("Invalid username or password", "用户名或密码错误")
     await request.app.state.bans.refuse_account(user.id)
     await throttle.succeeded(username, client_ip(request))
-    await audit.record(
-        session, "login", Actor(user.id, user.username, user.role, client_ip(request))
-    )
-    await session.commit()
+    await record_sign_in(session, user, client_ip(request))
     return TokenOut(
         access_token=create_access_token(user.id, settings),
         expires_in=settings.token_ttl_minutes * 60,

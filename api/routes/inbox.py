@@ -16,12 +16,12 @@ import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentPrincipal, SessionDep, SettingsDep, get_principal, oauth2_scheme
-from core.errors import NotFound
+from incidents.notify import inbox
+from incidents.notify.inbox import inbox_page, items_since, unread_count
 from incidents.notify.outbox import INBOX_CHANNEL
 
 router = APIRouter(prefix="/inbox", tags=["inbox"])
@@ -31,38 +31,6 @@ router = APIRouter(prefix="/inbox", tags=["inbox"])
 HEARTBEAT_SECONDS = 15.0
 MAX_ITEMS_PER_EVENT = 50
 SETTLE_SECONDS = 60.0
-
-_PAGE = text("""
-    SELECT id, topic, payload->>'tracking_number' AS tracking_number, payload,
-           created_at, read_at
-    FROM inbox_items
-    WHERE user_id = :me
-      AND id < coalesce(CAST(:after AS bigint), 9223372036854775807)
-      AND (NOT :unread OR read_at IS NULL)
-    ORDER BY id DESC
-    LIMIT :limit
-""")
-
-_SINCE = text("""
-    SELECT id, topic, payload->>'tracking_number' AS tracking_number, payload,
-           created_at, read_at
-    FROM inbox_items
-    WHERE user_id = :me AND id > :floor AND id <> ALL(CAST(:recent AS bigint[]))
-    ORDER BY id
-    LIMIT :limit
-""")
-
-_UNREAD = text("""
-    SELECT count(*) FILTER (WHERE read_at IS NULL) AS unread, coalesce(max(id), 0) AS newest
-    FROM inbox_items WHERE user_id = :me
-""")
-
-_MARK_READ = text("""
-    UPDATE inbox_items SET read_at = coalesce(read_at, now())
-    WHERE id = :id AND user_id = :me
-    RETURNING id, topic, payload->>'tracking_number' AS tracking_number, payload,
-              created_at, read_at
-""")
 
 
 @router.get("")
@@ -77,13 +45,8 @@ async def list_inbox(
 ) -> dict[str, Any]:
     """My notifications, newest first, keyset-paged by id (`next_after`), with my unread
     count."""
-    rows = (
-        await session.execute(
-            _PAGE, {"me": principal.id, "after": after, "unread": unread, "limit": limit + 1}
-        )
-    ).mappings()
-    items = [dict(r) for r in rows]
-    counts = (await session.execute(_UNREAD, {"me": principal.id})).one()
+    items = await inbox_page(session, principal.id, after=after, unread=unread, limit=limit + 1)
+    counts = await unread_count(session, principal.id)
     more = len(items) > limit
     items = items[:limit]
     return {
@@ -101,15 +64,7 @@ async def mark_read(
 ) -> dict[str, Any]:
     """Mark one of my notifications read (reading it again keeps the first time); someone
     else's is 404, as if it did not exist."""
-    row = (
-        (await session.execute(_MARK_READ, {"id": item_id, "me": principal.id})).mappings().first()
-    )
-    if row is None:
-        raise NotFound(
-            f"no notification {item_id} in your inbox", f"您的消息中没有编号为 {item_id} 的通知"
-        )
-    await session.commit()
-    return dict(row)
+    return await inbox.mark_read(session, principal.id, item_id)
 
 
 class InboxHub:
@@ -194,18 +149,7 @@ class _Sent:
 
 
 async def _new_items(session: AsyncSession, user_id: int, sent: _Sent) -> list[dict[str, Any]]:
-    rows = (
-        await session.execute(
-            _SINCE,
-            {
-                "me": user_id,
-                "floor": sent.floor,
-                "recent": list(sent.recent),
-                "limit": MAX_ITEMS_PER_EVENT,
-            },
-        )
-    ).mappings()
-    items = [dict(r) for r in rows]
+    items = await items_since(session, user_id, sent.floor, sent.recent, MAX_ITEMS_PER_EVENT)
     sent.record([item["id"] for item in items])
     return items
 
@@ -223,7 +167,7 @@ async def _events(app: FastAPI, user_id: int, last_event_id: int | None) -> Asyn
     try:
         yield "retry: 5000\n\n"
         async with app.state.sessions() as session:
-            counts = (await session.execute(_UNREAD, {"me": user_id})).one()
+            counts = await unread_count(session, user_id)
             if last_event_id is None:  # a first connect: the count, no back catalogue
                 sent, items = _Sent(floor=counts.newest), []
             else:  # a browser resuming: what it missed
@@ -240,7 +184,7 @@ async def _events(app: FastAPI, user_id: int, last_event_id: int | None) -> Asyn
             async with app.state.sessions() as session:
                 items = await _new_items(session, user_id, sent)
                 if items:
-                    unread = (await session.execute(_UNREAD, {"me": user_id})).one().unread
+                    unread = (await unread_count(session, user_id)).unread
             if items:
                 yield _event(unread, items, sent)
             if len(items) == MAX_ITEMS_PER_EVENT:
