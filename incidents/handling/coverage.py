@@ -54,6 +54,7 @@ from core.clock import CHINA_TZ, local_date
 from core.errors import NotFound, PermissionDenied
 from gis.geometry import BBox
 from grid.access import Principal
+from grid.sql_fragments import assignment_in_force, cell_in_force
 from incidents.handling.patrol import COVERAGE_DAYS
 from incidents.status import NOT_HAZARD, SET_ASIDE
 from incidents.status import OPEN as OPEN_STATUSES
@@ -93,8 +94,8 @@ staffing AS (
     SELECT u.unit_id, count(*) AS cells,
         count(*) FILTER (WHERE EXISTS (
             SELECT 1 FROM cell_assignments a
-            WHERE a.cell_id = u.cell_id AND a.kind = 'primary' AND a.valid_from <= :today
-              AND (a.valid_to IS NULL OR a.valid_to > :today))) AS staffed
+            WHERE a.cell_id = u.cell_id AND a.kind = 'primary'
+              AND {assignment_in_force})) AS staffed
     FROM unit_cell u GROUP BY u.unit_id
 ),
 stock AS (
@@ -137,7 +138,7 @@ WITH unit AS (
     SELECT c.id AS unit_id, c.code, c.name, 'cell' AS level, c.boundary
     FROM grid_cells c
     JOIN regions g ON g.id = c.community_id
-    WHERE c.active_from IS NOT NULL AND c.active_to IS NULL
+    WHERE {cell_in_force}
       AND (CAST(:scope AS text) IS NULL OR g.path LIKE CAST(:scope AS text) || '%')
       AND {where}
     ORDER BY c.code
@@ -205,7 +206,7 @@ below AS (
 unit_cell AS (
     SELECT b.unit_id, c.id AS cell_id
     FROM below b JOIN grid_cells c ON c.community_id = b.region_id
-    WHERE c.active_from IS NOT NULL AND c.active_to IS NULL
+    WHERE {cell_in_force}
 ),
 reported AS (
     SELECT b.unit_id, i.id, i.status, i.created_at, i.accepted_at
@@ -274,9 +275,15 @@ def _statement(units: str, visited: str, geometry: str, **choice: str) -> Any:
         "report_columns": _REPORT_COLUMNS,
         "report_category": _REPORT_CATEGORY,
         "cell_report_window": _CELL_REPORT_WINDOW,
+        "cell_in_force": cell_in_force("c"),
     }
     return text(
-        units.format(**fragments, **choice) + _FIGURES.format(visited=visited, geometry=geometry)
+        units.format(**fragments, **choice)
+        + _FIGURES.format(
+            visited=visited,
+            geometry=geometry,
+            assignment_in_force=assignment_in_force("a", ":today"),
+        )
     )
 
 
