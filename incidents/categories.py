@@ -14,14 +14,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.expression import bindparam
 
 from core.errors import InvalidInput
+from core.text_types import has_control_characters
+from incidents.channels import PHOTOLESS_CHANNELS
 
 CATEGORIES_FILE = Path(__file__).parent / "data" / "categories.toml"
 MAX_TEXT_ANSWER = 500
 # What a report of a category must carry besides its place (categories.toml `min_content`).
 MinContent = Literal["none", "description", "photo", "description_or_photo"]
-# Channels through which no photo can arrive (a 12345 work order is text; a resident on
-# the phone to staff sends none): a rule asking for a photo asks them for a description.
-PHOTOLESS_CHANNELS = frozenset({"hotline", "phone"})
 _MIN_CONTENT_TEXT = {
     "description": ("a description", "情况描述"),
     "photo": ("a photo", "照片"),
@@ -220,7 +219,7 @@ def _check_answer(question: Question, value: Any, field: str) -> Any:
         return value
     if not isinstance(value, str) or not value.strip():
         raise wrong("expected text", "应为文字")
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+    if has_control_characters(value):
         raise wrong("contains control characters", "含有控制字符")
     if question.type == "choice":
         allowed = [c.value for c in question.choices]
