@@ -12,12 +12,12 @@ from api.abuse import IntakeLimit
 from api.deps import CurrentPrincipal, IntakeDep, SessionDep, SettingsDep
 from api.routes.reports import TrackingNumber, read_submission
 from core.errors import NotFound
-from incidents.handling.actions import ActionRequest, not_found, take_action, visible_incident
+from incidents.handling.actions import visible_incident
 from incidents.handling.schemas import VerifyIn
 from incidents.intake.damage_declarations import (
     declaration_view,
     declare_damage,
-    record_verified_loss,
+    resolve_with_verified_loss,
 )
 from incidents.intake.schemas import DamageIn
 
@@ -51,7 +51,6 @@ async def create_declaration(
     on-site verification. The answer carries the tracking number to follow it."""
     data, photos = await read_submission(request, settings, DamageIn)
     submission = await declare_damage(session, intake, data, photos, principal, datetime.now(UTC))
-    await session.commit()
     body = submission.answer()
     body.pop("likely_duplicates")
     return body
@@ -88,15 +87,13 @@ async def verify_declaration(
 ) -> dict[str, Any]:
     """The assigned worker records the loss found on site and resolves the declaration
     (after accepting it); a manager then verifies and closes it."""
-    if not await record_verified_loss(session, tracking_number, body.verified_loss):
-        raise not_found(tracking_number)
-    result = await take_action(
+    return await resolve_with_verified_loss(
         session,
         intake,
         principal,
         tracking_number,
-        ActionRequest("resolve", note=body.note, version=body.version),
+        body.verified_loss,
+        body.note,
+        body.version,
         datetime.now(UTC),
     )
-    await session.commit()
-    return result

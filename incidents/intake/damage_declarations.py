@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import commits
 from core.errors import InvalidInput, NotFound
 from grid.access import Principal
 from grid.roles import STAFF_ROLES
+from incidents.handling.actions import ActionRequest, not_found, take_action
 from incidents.intake.filing import IntakeContext, submit_report
 from incidents.intake.photos import Photo
 from incidents.intake.schemas import DamageIn, ReportIn, Submission
@@ -48,6 +50,7 @@ async def _house(session: AsyncSession, data: DamageIn) -> tuple[int, int, int |
     return row[0], row[1], row[2]
 
 
+@commits
 async def declare_damage(
     session: AsyncSession,
     ctx: IntakeContext,
@@ -57,7 +60,7 @@ async def declare_damage(
     now: datetime,
 ) -> Submission:
     """Store the declaration as an incident routed to the house's cell plus its figures,
-    inside the caller's transaction."""
+    committed."""
     house_id, building_id, household_id = await _house(session, data)
     report = ReportIn(
         category=CATEGORY,
@@ -126,9 +129,9 @@ async def declaration_view(
     }
 
 
-async def record_verified_loss(session: AsyncSession, tracking_number: str, loss: Decimal) -> bool:
-    """The loss found on site (the caller resolves the incident in the same transaction,
-    which checks who may); False when the number is no declaration."""
+async def _record_verified_loss(session: AsyncSession, tracking_number: str, loss: Decimal) -> bool:
+    """The loss found on site (resolving the incident in the same transaction checks who
+    may); False when the number is no declaration."""
     return (
         await session.execute(
             text("""
@@ -138,3 +141,22 @@ async def record_verified_loss(session: AsyncSession, tracking_number: str, loss
             {"loss": loss, "t": tracking_number},
         )
     ).rowcount == 1
+
+
+@commits
+async def resolve_with_verified_loss(
+    session: AsyncSession,
+    ctx: IntakeContext,
+    principal: Principal,
+    tracking_number: str,
+    loss: Decimal,
+    note: str | None,
+    version: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The assigned worker records the loss found on site and resolves the declaration
+    (after accepting it), committed together; a manager then verifies and closes it."""
+    if not await _record_verified_loss(session, tracking_number, loss):
+        raise not_found(tracking_number)
+    resolve = ActionRequest("resolve", note=note, version=version)
+    return await take_action(session, ctx, principal, tracking_number, resolve, now)
