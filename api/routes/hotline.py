@@ -17,7 +17,7 @@ from api.uploads import save_upload
 from core.clock import CHINA_TZ
 from core.errors import InvalidInput
 from interop.hotline.mapping import HotlineMapping
-from interop.hotline.results_export import export_hotline_results
+from interop.hotline.results_export import take_hotline_results
 from interop.hotline.work_orders import import_hotline_orders
 
 router = APIRouter(prefix="/admin/hotline", tags=["12345 hotline"])
@@ -79,7 +79,6 @@ async def import_orders(
             dry_run=dry_run,
             first_contact=settings.hotline_first_contact,
         )
-    await session.commit()
     return report.as_dict()
 
 
@@ -113,8 +112,7 @@ async def export_results(
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=CHINA_TZ)
     now = datetime.now(UTC)
-    export = await export_hotline_results(session, now=now, since=since, mark=not dry_run)
-    await session.commit()
+    export = await take_hotline_results(session, now=now, since=since, mark=not dry_run)
     stamp = now.astimezone(CHINA_TZ).strftime("%Y%m%d-%H%M%S")
     disposition = {
         "Content-Disposition": f'attachment; filename="hotline-results-{stamp}.{format}"'

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import CHINA_TZ
+from core.database import commits
 from gis.spreadsheet_csv import SpreadsheetWriter
 from incidents.categories import category_spec
 from incidents.ratings.scores import SCORE_LABELS
@@ -219,6 +220,19 @@ async def export_hotline_results(
             _MARK, {"now": now, "ids": [r.id for r in rows], "hashes": [r.hash for r in rows]}
         )
     return HotlineExport(now, [_order(row.record) for row in rows])
+
+
+@commits
+async def take_hotline_results(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    mark: bool = True,
+) -> HotlineExport:
+    """`export_hotline_results` with its marks committed, for a caller that answers the
+    export itself (over HTTP); the CLI commits only after it wrote the file."""
+    return await export_hotline_results(session, now=now, since=since, mark=mark)
 
 
 def _order(record: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import commits
 from core.errors import InvalidInput
 from gis.spreadsheet_csv import SpreadsheetWriter
 from grid.access import Principal
@@ -121,6 +122,7 @@ class HotlineImportReport(ImportReport):
                     )
 
 
+@commits
 async def import_hotline_orders(
     session: AsyncSession,
     ctx: IntakeContext,
@@ -135,11 +137,11 @@ async def import_hotline_orders(
     progress: Progress | None = None,
     first_contact: DeadlineRule | str = DEFAULT_FIRST_CONTACT,
 ) -> HotlineImportReport:
-    """File a 12345 export's new orders inside the caller's transaction (the caller
-    commits). `filer` is the staff account doing it (recorded on each report's 'created'
-    step); the caller, who has no account, is the reporter. `first_contact` is the
-    allowance for 首次联系 ("1wd"). A dry run files inside a savepoint that is rolled
-    back, so its report is exact."""
+    """File a 12345 export's new orders, committed (an error files none). `filer` is the
+    staff account doing it (recorded on each report's 'created' step); the caller, who
+    has no account, is the reporter. `first_contact` is the allowance for 首次联系
+    ("1wd"). A dry run files inside a savepoint that is rolled back, so its report is
+    exact."""
     if isinstance(first_contact, str):
         first_contact = DeadlineRule.parse(first_contact)
     started = time.monotonic()
