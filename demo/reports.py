@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.database import unit_of_work
 from core.errors import GridgovError
 from grid.access import Principal, load_principal
 from grid.roles import Role
@@ -387,7 +388,8 @@ async def make_staff_work(
             continue
         number, secret = submission.tracking_number, submission.secret
         for after_h, who, what, note in steps:
-            async with sessions() as session:
+            # One unit of work per step: a use case that commits itself joins it.
+            async with sessions() as session, unit_of_work(session):
                 await _step(
                     session,
                     ctx,
@@ -398,6 +400,5 @@ async def make_staff_work(
                     secret,
                     filed + timedelta(hours=after_h),
                 )
-                await session.commit()
         made[name] = number
     return made
