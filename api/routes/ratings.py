@@ -21,11 +21,11 @@ from api.deps import (
 )
 from api.routes.reports import TrackingNumber
 from core.text_types import PlainTextOrNone, SingleLineTextOrNone
-from incidents.ratings.giving import rate
+from incidents.ratings.giving import rate, rerate_rectification
 from incidents.ratings.history import rating_history
 from incidents.ratings.review import appeal, decide_appeal, decide_flag, flag_rating
 from incidents.ratings.scores import MAX_TEXT, RatingIn, RatingRules
-from incidents.ratings.work_orders import list_work_orders, record_revisit, work_order_report
+from incidents.ratings.work_orders import list_work_orders, record_revisit
 
 router = APIRouter(tags=["ratings"])
 
@@ -104,7 +104,7 @@ async def rate_report(
     """Rate a closed report once: the reporter (signed in, or with the secret), or staff
     recording a rating given by phone or at a terminal. An overall 1 or 2 opens a
     rectification work order."""
-    result = await rate(
+    return await rate(
         session,
         intake,
         tracking_number,
@@ -115,8 +115,6 @@ async def rate_report(
         body.channel,
         rules=RatingRules.from_settings(settings),
     )
-    await session.commit()
-    return result
 
 
 @router.get("/reports/{tracking_number}/rating")
@@ -164,7 +162,7 @@ async def revisit(
 ) -> dict[str, Any]:
     """Record the revisit (all three parts) of an open work order: its assignee or a
     manager over it."""
-    result = await record_revisit(
+    return await record_revisit(
         session,
         principal,
         work_order_id,
@@ -173,8 +171,6 @@ async def revisit(
         body.actions_taken,
         datetime.now(UTC),
     )
-    await session.commit()
-    return result
 
 
 @router.post("/work-orders/{work_order_id}/rating", status_code=201)
@@ -188,21 +184,17 @@ async def rerate(
 ) -> dict[str, Any]:
     """The reporter's re-rating of the rectification, once, after the revisit; it closes
     the work order."""
-    number = await work_order_report(session, work_order_id)
-    result = await rate(
+    return await rerate_rectification(
         session,
         intake,
-        number,
+        work_order_id,
         body.rating(),
         principal,
         body.secret,
         datetime.now(UTC),
         body.channel,
         rules=RatingRules.from_settings(settings),
-        work_order_id=work_order_id,
     )
-    await session.commit()
-    return result
 
 
 @router.post("/ratings/{rating_id}/flags", status_code=201)
@@ -213,9 +205,7 @@ async def flag(
     principal: ManagerPrincipal,
 ) -> dict[str, Any]:
     """Flag a rating as false or malicious, with the reason; another manager decides."""
-    result = await flag_rating(session, principal, rating_id, body.reason, datetime.now(UTC))
-    await session.commit()
-    return result
+    return await flag_rating(session, principal, rating_id, body.reason, datetime.now(UTC))
 
 
 @router.post("/rating-flags/{flag_id}/decision")
@@ -227,9 +217,7 @@ async def decide_on_flag(
 ) -> dict[str, Any]:
     """Confirm (the rating leaves the statistics, not the history) or dismiss a flag; not
     by the manager who raised it."""
-    result = await decide_flag(session, principal, flag_id, body.confirm, datetime.now(UTC))
-    await session.commit()
-    return result
+    return await decide_flag(session, principal, flag_id, body.confirm, datetime.now(UTC))
 
 
 @router.post("/ratings/{rating_id}/appeals", status_code=201, dependencies=[IntakeLimit])
@@ -242,7 +230,7 @@ async def appeal_rating(
 ) -> dict[str, Any]:
     """The rater appeals against the exclusion of their rating (signed in, or with the
     report's secret)."""
-    result = await appeal(
+    return await appeal(
         session,
         intake,
         rating_id,
@@ -251,8 +239,6 @@ async def appeal_rating(
         body.secret,
         datetime.now(UTC),
     )
-    await session.commit()
-    return result
 
 
 @router.post("/rating-appeals/{appeal_id}/decision")
@@ -263,8 +249,6 @@ async def decide_on_appeal(
     principal: ManagerPrincipal,
 ) -> dict[str, Any]:
     """Uphold (the rating counts again) or reject an appeal, with a note."""
-    result = await decide_appeal(
+    return await decide_appeal(
         session, principal, appeal_id, body.upheld, body.note, datetime.now(UTC)
     )
-    await session.commit()
-    return result

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import commits
 from core.errors import Conflict, InvalidInput, PermissionDenied
 from grid.access import Principal
 from incidents.handling.actions import can_see, not_found
@@ -24,7 +25,12 @@ from incidents.ratings.scores import (
     RatingIn,
     RatingRules,
 )
-from incidents.ratings.work_orders import LOCK_WORK_ORDER, no_work_order, open_work_order
+from incidents.ratings.work_orders import (
+    LOCK_WORK_ORDER,
+    no_work_order,
+    open_work_order,
+    work_order_report,
+)
 from incidents.timeline import notify, record_event
 from incidents.versioning import next_version
 
@@ -145,6 +151,7 @@ async def _rater(
     )
 
 
+@commits
 async def rate(
     session: AsyncSession,
     ctx: IntakeContext,
@@ -159,7 +166,7 @@ async def rate(
     work_order_id: int | None = None,
 ) -> dict[str, Any]:
     """Rate a closed report once (or, with `work_order_id`, its rectification once, after
-    the revisit), in the caller's transaction; an overall 1 or 2 on the handling opens a
+    the revisit), committed; an overall 1 or 2 on the handling opens a
     rectification work order up the handler's chain."""
     row = (await session.execute(LOCK_REPORT, {"t": tracking_number})).first()
     if row is None:
@@ -267,6 +274,36 @@ async def rate(
     if bad:
         answer["work_order"] = await open_work_order(session, row, rating_id, rules, ctx, now)
     return answer
+
+
+@commits
+async def rerate_rectification(
+    session: AsyncSession,
+    ctx: IntakeContext,
+    work_order_id: int,
+    rating: RatingIn,
+    principal: Principal | None,
+    secret: str | None,
+    now: datetime,
+    channel: str | None = None,
+    *,
+    rules: RatingRules = RatingRules(),
+) -> dict[str, Any]:
+    """The reporter's re-rating of a rectification work order's report, once, after the
+    revisit; committed, it closes the work order."""
+    number = await work_order_report(session, work_order_id)
+    return await rate(
+        session,
+        ctx,
+        number,
+        rating,
+        principal,
+        secret,
+        now,
+        channel,
+        rules=rules,
+        work_order_id=work_order_id,
+    )
 
 
 def _check_open_to_rating(

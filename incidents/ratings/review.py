@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import commits
 from core.errors import Conflict, NotFound, PermissionDenied
 from grid.access import Principal
 from incidents.intake.filing import IntakeContext
@@ -130,6 +131,7 @@ async def _decided(
         )
 
 
+@commits
 async def flag_rating(
     session: AsyncSession,
     manager: Principal,
@@ -170,6 +172,7 @@ async def flag_rating(
     return {"id": flag_id, "rating_id": rating_id, "status": "pending"}
 
 
+@commits
 async def decide_flag(
     session: AsyncSession,
     manager: Principal,
@@ -210,6 +213,7 @@ async def decide_flag(
     return {"id": flag_id, "rating_id": rating.id, "status": status, "excluded": confirm}
 
 
+@commits
 async def appeal(
     session: AsyncSession,
     ctx: IntakeContext,
@@ -263,6 +267,7 @@ async def appeal(
     return {"id": appeal_id, "rating_id": rating_id, "status": "pending"}
 
 
+@commits
 async def decide_appeal(
     session: AsyncSession,
     manager: Principal,

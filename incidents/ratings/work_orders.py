@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import commits
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from grid.access import Principal
 from grid.roles import MANAGER_LADDER, MANAGER_ROLES, Role
@@ -131,6 +132,7 @@ def no_work_order(work_order_id: int) -> NotFound:
     )
 
 
+@commits
 async def record_revisit(
     session: AsyncSession,
     principal: Principal,
