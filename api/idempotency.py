@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import unit_of_work
 from core.errors import InvalidInput
 from grid.access import Principal
 
@@ -146,10 +147,24 @@ async def answer_once(
     `asked`: the body, the photos' hashes) replays it (same status,
     `Idempotent-Replayed: true`), a different request under the key is a 422, and a
     refused write (any error) rolls back and leaves the key free for a corrected retry."""
-    if key is None:
-        answer = jsonable_encoder(await work())
-        await session.commit()
-        return JSONResponse(answer, status_code)
+    # The unit of work is opened here, at the edge, not in the use case: the key's claim
+    # and stored answer must commit with the write (a use case that commits joins it).
+    async with unit_of_work(session):
+        if key is None:
+            return JSONResponse(jsonable_encoder(await work()), status_code)
+        return await _claimed_answer(session, request, principal, key, asked, work, status_code)
+
+
+async def _claimed_answer(
+    session: AsyncSession,
+    request: Request,
+    principal: Principal,
+    key: str,
+    asked: tuple[Any, ...],
+    work: Callable[[], Awaitable[dict[str, Any]]],
+    status_code: int,
+) -> JSONResponse:
+    """Claim the key and do the work storing its answer, or replay the key's answer."""
     key = check_key(key)
     scope = staff_scope(request, principal)
     # The path is in it: the scope names the route, not the report it acted on.
@@ -168,5 +183,4 @@ async def answer_once(
         # Refused (403, 409, 422, ...): the claim goes with the rest of the work.
         await session.rollback()
         raise
-    await session.commit()
     return JSONResponse(answer, status_code)

@@ -197,11 +197,9 @@ async def decide(
     principal: ManagerPrincipal,
 ) -> dict[str, Any]:
     """A manager over the report (not the requester) grants or refuses; 409 once decided."""
-    result = await decide_extension(
+    return await decide_extension(
         session, principal, request_id, body.grant, body.note, datetime.now(UTC)
     )
-    await session.commit()
-    return result
 
 
 @router.post("/incidents/bulk-assign")
@@ -225,7 +223,6 @@ async def assign_many(
         body.versions,
     )
     if outcome.failures:
-        await session.rollback()
         first = outcome.failures[0][2]
         language = negotiate_language(request)
         refused, total = len(outcome.failures), len(body.tracking_numbers)
@@ -241,5 +238,4 @@ async def assign_many(
         return JSONResponse(
             error_body(first.status, first.code, message, fields), status_code=first.status
         )
-    await session.commit()
     return {"assigned": len(outcome.results), "results": outcome.results}

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import commits
 from core.errors import GridgovError, InvalidInput
 from grid.access import Principal
 from incidents.handling.actions import ActionRequest, assignee_id_for, take_action
@@ -21,12 +22,13 @@ MAX_BULK = 200
 @dataclass
 class BulkOutcome:
     """Per report, in the order given: the result, or why it was refused. Any refusal
-    means nothing may be kept (the caller rolls back)."""
+    means nothing was kept."""
 
     results: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[int, str, GridgovError]] = field(default_factory=list)
 
 
+@commits
 async def bulk_assign(
     session: AsyncSession,
     ctx: IntakeContext,
@@ -39,7 +41,8 @@ async def bulk_assign(
     """Assign many reports to one worker, each through `take_action` (the same rules as
     one assign). The rows are locked in id order first, so two bulk assignments over
     overlapping reports wait for each other instead of deadlocking. Without a version
-    for a report, the one just locked is used."""
+    for a report, the one just locked is used. All or nothing, committed: when any is
+    refused, every assignment is undone (the row locks are kept until the commit)."""
     if not numbers:
         raise InvalidInput(
             "give at least one tracking number", "请至少选择一条上报", field="tracking_numbers"
@@ -75,6 +78,7 @@ async def bulk_assign(
     current = {row.tracking_number: row.version for row in locked}
     outcome = BulkOutcome()
     by_number: dict[str, dict[str, Any]] = {}
+    assignments = await session.begin_nested()
     # In lock order; the ones that do not exist come last and fail as not found.
     for number in [row.tracking_number for row in locked] + [
         n for n in numbers if n not in current
@@ -86,6 +90,10 @@ async def bulk_assign(
             by_number[number] = await take_action(session, ctx, principal, number, request, now)
         except GridgovError as error:
             outcome.failures.append((numbers.index(number), number, error))
+    if outcome.failures:
+        await assignments.rollback()
+    else:
+        await assignments.commit()
     outcome.failures.sort()
     outcome.results = [by_number[n] for n in numbers if n in by_number]
     return outcome

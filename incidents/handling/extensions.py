@@ -1,5 +1,6 @@
 """Extension requests: the assignee asks for a later resolve deadline, a manager over the
-report grants or refuses it. Every write runs in the caller's transaction."""
+report grants or refuses it. A request runs in the caller's transaction (the staff write's
+idempotent answer is stored with it); a decision commits itself."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import false, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.database import commits
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from grid.access import Principal
 from grid.models import Region
@@ -117,6 +119,7 @@ async def request_extension(
     return _extension(request, row.tracking_number)
 
 
+@commits
 async def decide_extension(
     session: AsyncSession,
     principal: Principal,
