@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_body
+from api.error_handlers import error_body
 from api.i18n import negotiate_language
 from api.tokens import user_id_from_token
 from core import audit

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from api.abuse import BanGate, BodyLimit, ForwardedFor
 from api.compression import CompressPages
-from api.errors import install_error_handlers
+from api.error_handlers import install_error_handlers
 from api.headers import SecurityHeaders
 from api.logs import mask_access_log
 from api.openapi import add_body_schemas

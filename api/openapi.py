@@ -1,6 +1,6 @@
 """The OpenAPI document: models that routes read by hand (JSON or multipart bodies)
 are added to its components, so every `$ref` resolves; the 422 answer is documented as
-the app's one error shape (api/errors.py), not FastAPI's `{"detail": ...}`."""
+the app's one error shape (api/error_handlers.py), not FastAPI's `{"detail": ...}`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 _REF = "#/components/schemas/{model}"
 
-# What every error answer carries (api/errors.py error_body).
+# What every error answer carries (api/error_handlers.py error_body).
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
     "type": "object",

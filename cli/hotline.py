@@ -59,7 +59,7 @@ def hotline_import(path, username, mapping, encoding, dry_run, report_path) -> N
 
     from api.app import intake_context
     from interop.hotline.mapping import HotlineMapping
-    from interop.hotline.work_orders import import_hotline_orders
+    from interop.hotline.orders_in import import_hotline_orders
 
     settings = get_settings()
     progress = timed_progress()

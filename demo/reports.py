@@ -19,8 +19,8 @@ from grid.roles import Role
 from incidents.handling.actions import ActionRequest, take_action
 from incidents.handling.extensions import request_extension
 from incidents.intake.filing import IntakeContext, ReportIn, Submission, submit_report
+from incidents.ratings.flags_and_appeals import flag_rating
 from incidents.ratings.giving import rate
-from incidents.ratings.review import flag_rating
 from incidents.ratings.scores import RatingIn
 
 # Fire hazards first, as residents report them; a few general issues.

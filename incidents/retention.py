@@ -23,7 +23,7 @@ PERSONAL_COLUMNS: list[tuple[str, str]] = [
     ("open311_requests", "account_id"),
 ]
 
-# Keyed hashes of a 12345 caller's name and phone (interop/hotline/work_orders.py): short values a
+# Keyed hashes of a 12345 caller's name and phone (interop/hotline/orders_in.py): short values a
 # holder of the key could still match, so they go too.
 HOTLINE_CALLER_HASHES = ["caller_name", "caller_phone"]
 

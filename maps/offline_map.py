@@ -26,7 +26,7 @@ from gis.geometry import BBox
 from grid.regions import region_feature, region_path
 from incidents.handling.coverage import cell_coverage
 from incidents.publication.views import public_open_incidents
-from maps.assets import VENDOR_DIR
+from maps.page_assets import VENDOR_DIR
 from maps.pages import NO_DATA_COLOUR, STATUS_COLOURS, dashboard_config
 
 MapLayer = Literal["coverage", "incidents"]

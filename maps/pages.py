@@ -14,7 +14,7 @@ from typing import Any, Literal
 from branca.colormap import StepColormap
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from maps.assets import assets_version, missing_vendor_files
+from maps.page_assets import assets_version, missing_vendor_files
 
 Language = Literal["zh-Hans", "en"]
 TEMPLATES = Path(__file__).parent / "templates"

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.app import create_app, intake_context
 from grid.models import GridCell, Region
 from incidents.intake.filing import ReportIn, submit_report
-from maps.assets import missing_vendor_files
+from maps.page_assets import missing_vendor_files
 from tests.factories import assign, make_building, make_user, make_world, metres_point
 from tests.test_basemap_tiles import load_basemap
 

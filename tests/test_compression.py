@@ -16,7 +16,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from api.compression import MINIMUM_SIZE
 from api.tokens import create_access_token
-from maps.assets import VENDOR_DIR
+from maps.page_assets import VENDOR_DIR
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -20,8 +20,8 @@ from gis.coords import wgs84_to_bd09, wgs84_to_gcj02
 from grid.access import load_principal
 from incidents.handling.workdays import deadline
 from interop.hotline.mapping import HotlineMapping
+from interop.hotline.orders_in import import_hotline_orders
 from interop.hotline.results_export import COLUMNS, export_hotline_results
-from interop.hotline.work_orders import import_hotline_orders
 from tests.factories import (
     assign,
     auth_headers,
@@ -440,7 +440,7 @@ async def test_a_row_failing_after_intake_wrote_it_leaves_nothing_behind(
     db, settings, scene, tmp_path, monkeypatch
 ):
     _world, users = scene
-    from interop.hotline import work_orders as hotline
+    from interop.hotline import orders_in as hotline
     from interop.hotline.csv_reading import RowProblem
 
     def failing_deadline(start, rule, calendar):

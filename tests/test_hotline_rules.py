@@ -20,8 +20,8 @@ from grid.access import load_principal
 from incidents.handling.actions import ActionRequest, take_action
 from incidents.handling.workdays import deadline
 from interop.hotline.mapping import HotlineMapping
+from interop.hotline.orders_in import import_hotline_orders
 from interop.hotline.results_export import COLUMNS, export_hotline_results
-from interop.hotline.work_orders import import_hotline_orders
 from tests.factories import (
     app_on_session,
     assign,

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from api.app import intake_context
 from grid.access import load_principal
 from incidents.intake.phones import normalise_phone
-from interop.hotline.work_orders import import_hotline_orders
+from interop.hotline.orders_in import import_hotline_orders
 from tests.factories import assign, make_building, make_user, make_world, metres_point
 
 BASE = "/open311/v2"

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from maps import assets
-from maps.assets import CachedStaticFiles
+from maps import page_assets as assets
+from maps.page_assets import CachedStaticFiles
 from tests.factories import PASSWORD, metres_point
 from tests.pages_support import (
     REPORTER_TEXT,

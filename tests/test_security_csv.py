@@ -13,8 +13,8 @@ import pytest
 from gis.spreadsheet_csv import FORMULA_STARTS, spreadsheet_cell
 from grid.importing.regions import RegionImportReport
 from grid.importing.report import ImportReport, RowIssue
+from interop.hotline.orders_in import HotlineImportReport
 from interop.hotline.results_export import COLUMNS, HotlineExport
-from interop.hotline.work_orders import HotlineImportReport
 from tests.factories import auth_headers
 from tests.test_hotline import _act, _csv, _incident, _row, scene  # noqa: F401
 

@@ -15,7 +15,7 @@ from api.deps import SettingsDep
 from api.headers import security_headers
 from api.routes.pages import Lang, page_context
 from core.settings import Settings
-from maps.assets import VENDOR_DIR
+from maps.page_assets import VENDOR_DIR
 from maps.pages import render_page
 
 router = APIRouter(include_in_schema=False)

@@ -17,8 +17,8 @@ from api.uploads import save_upload
 from core.clock import CHINA_TZ
 from core.errors import InvalidInput
 from interop.hotline.mapping import HotlineMapping
+from interop.hotline.orders_in import import_hotline_orders
 from interop.hotline.results_export import take_hotline_results
-from interop.hotline.work_orders import import_hotline_orders
 
 router = APIRouter(prefix="/admin/hotline", tags=["12345 hotline"])
 HOTLINE_SUFFIXES = (".csv", ".json")

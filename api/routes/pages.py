@@ -34,7 +34,7 @@ from incidents.intake.schemas import ReportIn
 from incidents.lifecycle import ACTIONS, OPEN
 from incidents.notify.following import canonical_tracking_number
 from incidents.publication.views import public_open_incidents
-from maps.assets import SERVICE_WORKER, app_files, vendor_files
+from maps.page_assets import SERVICE_WORKER, app_files, vendor_files
 from maps.pages import PageContext, dashboard_config, pick_language, render_page, strings
 
 router = APIRouter(tags=["pages"])

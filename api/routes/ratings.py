@@ -21,9 +21,9 @@ from api.deps import (
 )
 from api.routes.reports import TrackingNumber
 from core.text_types import PlainTextOrNone, SingleLineTextOrNone
+from incidents.ratings.flags_and_appeals import appeal, decide_appeal, decide_flag, flag_rating
 from incidents.ratings.giving import rate, rerate_rectification
 from incidents.ratings.history import rating_history
-from incidents.ratings.review import appeal, decide_appeal, decide_flag, flag_rating
 from incidents.ratings.scores import MAX_TEXT, RatingIn, RatingRules
 from incidents.ratings.work_orders import list_work_orders, record_revisit
 

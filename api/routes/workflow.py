@@ -12,7 +12,7 @@ from pydantic import AwareDatetime
 
 from api import idempotency
 from api.deps import IntakeDep, ManagerPrincipal, SessionDep, SettingsDep, StaffPrincipal
-from api.errors import error_body
+from api.error_handlers import error_body
 from api.i18n import negotiate_language
 from api.routes.reports import TrackingNumber, read_submission
 from core.errors import InvalidInput

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 from core.errors import InvalidInput
 from gis.pgcopy import CopyField, copy_binary, text_codec
 from grid.assets import ASSET_KINDS, ASSET_STATUSES, kind_for, parse_asset_code
-from grid.importing.geometry import OUTSIDE_CITY, outside_city
+from grid.importing.geometry_checks import OUTSIDE_CITY, outside_city
 from grid.importing.reading import FieldMapping, read_geodata
 from grid.importing.report import ImportReport, RowIssue, text_or_none
 from grid.linking import CellIndex

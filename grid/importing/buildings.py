@@ -12,7 +12,7 @@ import shapely
 from sqlalchemy import Connection, text
 
 from gis.pgcopy import CopyField, copy_binary, indexes_built_after, text_codec
-from grid.importing.geometry import OUTSIDE_CITY, check_polygons, outside_city
+from grid.importing.geometry_checks import OUTSIDE_CITY, check_polygons, outside_city
 from grid.importing.reading import FieldMapping, read_geodata
 from grid.importing.report import ImportReport, RowIssue, text_or_none
 from grid.linking import CellIndex, footprint_anchor_points

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, text
 
 from gis.crs import STORAGE_SRID
 from grid.cell_names import name_problem
-from grid.importing.geometry import check_polygons
+from grid.importing.geometry_checks import check_polygons
 from grid.importing.reading import FieldMapping, read_geodata
 from grid.importing.report import ImportReport, RowIssue
 from grid.versions import create_draft_version

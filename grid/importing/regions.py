@@ -29,7 +29,7 @@ from sqlalchemy import Connection, text
 from gis.crs import STORAGE_SRID
 from gis.spreadsheet_csv import SpreadsheetWriter
 from grid.checks import MIN_PROBLEM_AREA_M2
-from grid.importing.geometry import check_polygons, outside_lonlat_range
+from grid.importing.geometry_checks import check_polygons, outside_lonlat_range
 from grid.importing.reading import FieldMapping, read_geodata
 from grid.importing.report import ImportReport, RowIssue
 from grid.roles import CODE_LENGTH, RegionLevel

@@ -17,7 +17,6 @@ from incidents.handling.actions import can_see, not_found
 from incidents.intake.filing import IntakeContext
 from incidents.intake.tracking import secret_matches
 from incidents.lifecycle import ACTIONS
-from incidents.ratings.access import LOCK_REPORT, is_reporter, is_staff
 from incidents.ratings.scores import (
     BAD_SCORES,
     SCORE_LABELS,
@@ -25,6 +24,7 @@ from incidents.ratings.scores import (
     RatingIn,
     RatingRules,
 )
+from incidents.ratings.standing import LOCK_REPORT, is_reporter, is_staff
 from incidents.ratings.work_orders import (
     LOCK_WORK_ORDER,
     no_work_order,

@@ -13,7 +13,7 @@ from grid.access import Principal
 from incidents.handling.actions import can_see, not_found
 from incidents.intake.filing import IntakeContext
 from incidents.intake.tracking import secret_matches
-from incidents.ratings.access import READ_REPORT, is_reporter, is_staff
+from incidents.ratings.standing import READ_REPORT, is_reporter, is_staff
 
 _RATINGS = text("""
     SELECT g.id, g.kind, g.work_order_id, g.overall, g.timeliness, g.convenience, g.comment,

@@ -16,8 +16,8 @@ from grid.sql_fragments import reach_params, region_within_reach
 from incidents.handling.workdays import deadline
 from incidents.intake.filing import IntakeContext
 from incidents.models.ratings import CONTACT_METHODS
-from incidents.ratings.access import manager_over
 from incidents.ratings.scores import RatingRules, given_text
+from incidents.ratings.standing import manager_over
 from incidents.timeline import notify, record_event
 from incidents.versioning import next_version
 

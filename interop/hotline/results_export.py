@@ -108,7 +108,7 @@ _RESULT_PARAMS = {
 # order whose hash differs from the one last exported has something new to say. The
 # handling result is the note of the step that reached the current outcome (a closed
 # report's resolution note, a rejection's reason). First contact is the first 签收 or
-# on-site check-in (see interop/hotline/work_orders.py); whether it was met is unknown (NULL) until
+# on-site check-in (see interop/hotline/orders_in.py); whether it was met is unknown (NULL) until
 # it happens or its deadline passes, and that deadline passing is a change to export.
 _RECORDS = text(f"""
 WITH records AS (

@@ -14,8 +14,8 @@ from core.errors import Conflict, NotFound, PermissionDenied
 from grid.access import Principal
 from incidents.intake.filing import IntakeContext
 from incidents.intake.tracking import secret_matches
-from incidents.ratings.access import is_staff, manager_over
 from incidents.ratings.scores import given_text
+from incidents.ratings.standing import is_staff, manager_over
 from incidents.timeline import notify, record_event
 
 _LOCK_RATING = text("""
