@@ -16,8 +16,6 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 
-from bench.common import ROOT
-
 TOLERANCE_M = 30.0  # GRIDGOV_ROUTING_TOLERANCE_M's default, as the server uses it
 METRES_PER_DEGREE = 111_320.0
 
@@ -100,10 +98,11 @@ def raw_reporter(pool: asyncpg.Pool, categories: list[str], points: list, deadli
     """The same database work as raw SQL over asyncpg, no HTTP, no ORM: per report one
     transaction with the point lookup (grid/sql/point_lookup.sql) and the insert of the
     incident, its events and its outbox row (BASELINE_INSERT)."""
+    from grid.lookup import point_lookup_sql
     from incidents.handling.workdays import deadline
     from incidents.intake.tracking import new_secret, new_tracking_number, secret_hash
 
-    lookup_sql, lookup_names = positional((ROOT / "grid" / "sql" / "point_lookup.sql").read_text())
+    lookup_sql, lookup_names = positional(point_lookup_sql())
     insert_sql, insert_names = positional(BASELINE_INSERT)
     tolerance_deg = TOLERANCE_M / METRES_PER_DEGREE
     counter = itertools.count()

@@ -7,7 +7,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,6 +16,7 @@ from core.database import unit_of_work
 from core.errors import GridgovError
 from grid.access import Principal, load_principal
 from grid.roles import Role
+from grid.sql_fragments import assignment_in_force
 from incidents.handling.actions import ActionRequest, take_action
 from incidents.handling.extensions import request_extension
 from incidents.intake.filing import IntakeContext, ReportIn, Submission, submit_report
@@ -301,18 +302,19 @@ async def _demo_staff(session: AsyncSession) -> dict[str, int]:
     return {username: user_id for username, user_id in rows}
 
 
-async def _worker_buildings(session: AsyncSession) -> list:
-    """Buildings of the demo worker's primary cells, in id order (deterministic)."""
+async def _worker_buildings(session: AsyncSession, on: date) -> list:
+    """Buildings of the cells the demo worker is primary for on `on`, in id order
+    (deterministic)."""
     return (
         await session.execute(
-            text("""
+            text(f"""
         SELECT b.id, ST_X(ST_PointOnSurface(b.footprint)), ST_Y(ST_PointOnSurface(b.footprint))
         FROM buildings b JOIN cell_assignments a ON a.cell_id = b.cell_id
         JOIN users u ON u.id = a.user_id
-        WHERE u.username = :w AND a.kind = 'primary' AND a.valid_to IS NULL
+        WHERE u.username = :w AND a.kind = 'primary' AND {assignment_in_force("a", ":on")}
         ORDER BY b.id
     """),
-            {"w": DEMO_WORKER},
+            {"w": DEMO_WORKER, "on": on},
         )
     ).all()
 
@@ -365,7 +367,7 @@ async def make_staff_work(
     city)."""
     async with sessions() as session:
         staff = await _demo_staff(session)
-        buildings = await _worker_buildings(session)
+        buildings = await _worker_buildings(session, now.date())
         if len(staff) < 3 or not buildings:
             return {}
         people = {name: await load_principal(session, user_id) for name, user_id in staff.items()}

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gis.geometry import degrees_around
 from grid.roles import AREA_MANAGER_ROLES
-from grid.sql_fragments import cell_in_force_at
+from grid.sql_fragments import assignment_in_force, cell_in_force_at
 
 # A pin this close to a cell (GPS drift, the road between two cells) goes to that cell.
 DEFAULT_TOLERANCE_M = 50.0
@@ -33,7 +33,9 @@ class PointLookup:
 @lru_cache
 def point_lookup_sql() -> str:
     """The point lookup statement (sql/point_lookup.sql); report intake embeds it."""
-    return (Path(__file__).parent / "sql" / "point_lookup.sql").read_text()
+    # Composed once (cached): the hot path reuses the finished text.
+    raw = (Path(__file__).parent / "sql" / "point_lookup.sql").read_text()
+    return raw.replace("{assignment_in_force}", assignment_in_force("ca", ":on"))
 
 
 @lru_cache

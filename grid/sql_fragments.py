@@ -1,5 +1,5 @@
 """The register's predicates as SQL text that queries compose: a cell in force, an
-assignment in force on a day, a region within the caller's reach.
+assignment in force on a day (or not yet ended by it), a region within the caller's reach.
 
 Each is written once here (the ORM spellings sit beside them: GridCell.in_force,
 grid.access.assignment_valid_on, grid.access.region_in_reach). The text names only
@@ -36,8 +36,15 @@ def cell_in_force_at(alias: str = "c", at: str = ":at") -> str:
 
 def assignment_in_force(alias: str = "ca", on: str = ":on") -> str:
     """SQL: the cell assignment holds on the day bound as `on` ([valid_from, valid_to))."""
-    start, end = _column(alias, "valid_from"), _column(alias, "valid_to")
-    return f"({start} <= {on} AND ({end} IS NULL OR {end} > {on}))"
+    start = _column(alias, "valid_from")
+    return f"({start} <= {on} AND {assignment_not_ended(alias, on)})"
+
+
+def assignment_not_ended(alias: str = "ca", on: str = ":on") -> str:
+    """SQL: the cell assignment still holds after the day `on` begins, whether or not it
+    has started yet (what moving or ending assignments touches)."""
+    end = _column(alias, "valid_to")
+    return f"({end} IS NULL OR {end} > {on})"
 
 
 def region_within_reach(path: str = "r.path") -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, text
 
 from core.errors import Conflict, NotFound
-from grid.sql_fragments import cell_in_force
+from grid.sql_fragments import assignment_not_ended, cell_in_force
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,10 @@ def activate_version(
         params,
     )
     conn.execute(
-        text("""
+        text(f"""
         UPDATE boundary_versions v SET status = 'retired'
         WHERE v.status = 'active' AND v.id <> :v AND NOT EXISTS (
-            SELECT 1 FROM grid_cells c WHERE c.version_id = v.id AND c.active_to IS NULL)
+            SELECT 1 FROM grid_cells c WHERE c.version_id = v.id AND {cell_in_force("c")})
     """),
         params,
     )
@@ -126,14 +126,14 @@ def _carry_assignments_over(conn: Connection, version_id: int, retired: list[int
     if not retired:
         return 0
     moved = conn.execute(
-        text("""
+        text(f"""
         INSERT INTO cell_assignments (cell_id, user_id, kind, valid_from, valid_to)
         SELECT new.id, a.user_id, a.kind, greatest(a.valid_from, current_date), a.valid_to
         FROM cell_assignments a
         JOIN grid_cells old ON old.id = a.cell_id
         JOIN grid_cells new ON new.version_id = :v AND new.code = old.code
         WHERE a.cell_id = ANY(:retired)
-          AND (a.valid_to IS NULL OR a.valid_to > current_date)
+          AND {assignment_not_ended("a", "current_date")}
     """),
         {"v": version_id, "retired": retired},
     ).rowcount
@@ -146,9 +146,9 @@ def _carry_assignments_over(conn: Connection, version_id: int, retired: list[int
         {"retired": retired},
     )
     conn.execute(
-        text("""
+        text(f"""
         UPDATE cell_assignments SET valid_to = current_date
-        WHERE cell_id = ANY(:retired) AND (valid_to IS NULL OR valid_to > current_date)
+        WHERE cell_id = ANY(:retired) AND {assignment_not_ended("", "current_date")}
     """),
         {"retired": retired},
     )

@@ -10,6 +10,8 @@
 --  * Further out, the deepest region covering the point takes it (its manager's queue).
 --  * Responsible: the primary worker in force on :on, else a backup, else the manager of
 --    the deepest region in the chain (属地兜底).
+--  * The assignment-in-force test is grid.sql_fragments' one spelling, filled in by
+--    grid.lookup.point_lookup_sql when the text is first read.
 WITH pt AS (
     SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g
 ),
@@ -56,7 +58,7 @@ responsible AS (
     FROM cell_assignments ca
     JOIN cell ON ca.cell_id = cell.id
     JOIN users u ON u.id = ca.user_id
-    WHERE u.is_active AND ca.valid_from <= :on AND (ca.valid_to IS NULL OR ca.valid_to > :on)
+    WHERE u.is_active AND {assignment_in_force}
     UNION ALL
     SELECT u.id, u.username, u.display_name, u.phone, u.role AS level,
            2 + (1000 - chain.depth) AS rank, NULL AS since
