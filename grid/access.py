@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from grid.models import CellAssignment, Region, User
-from grid.roles import Role
+from grid.roles import MANAGER_ROLES, Role
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,13 @@ def region_in_reach(principal: Principal, region_path: str) -> bool:
     if principal.role is Role.RESIDENT or principal.region_path is None:
         return False
     return region_path.startswith(principal.region_path)
+
+
+def manager_over(principal: Principal, region_path: str | None) -> bool:
+    """A manager (or admin) whose reach holds the region (a report's, a rating's)."""
+    return principal.role in MANAGER_ROLES and (
+        principal.is_admin or (region_path is not None and region_in_reach(principal, region_path))
+    )
 
 
 async def cell_in_reach(

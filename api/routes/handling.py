@@ -12,10 +12,10 @@ from api import idempotency
 from api.abuse import audit_personal_read
 from api.deps import IntakeDep, SessionDep, SettingsDep, StaffPrincipal
 from api.routes.reports import TrackingNumber, read_submission
+from grid.access import manager_over
 from incidents.handling.actions import (
     ActionRequest,
     actions_for,
-    manager_over,
     take_action,
     visible_incident,
 )

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import local_date
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from grid.access import Principal, region_in_reach, worker_assigned_to_cell
-from grid.roles import MANAGER_ROLES, Role
+from grid.access import Principal, manager_over, region_in_reach, worker_assigned_to_cell
+from grid.roles import Role
 from incidents.handling.workdays import deadline
 from incidents.intake.evidence import photo_rows
 from incidents.intake.filing import IntakeContext
@@ -89,13 +89,6 @@ async def locked_incident(
     """The incident's row, locked until the transaction ends; 404 as for
     `visible_incident`."""
     return await visible_incident(session, principal, tracking_number, now, lock=True)
-
-
-def manager_over(principal: Principal, region_path: str | None) -> bool:
-    """A manager (or admin) whose area holds the report's region."""
-    return principal.role in MANAGER_ROLES and (
-        principal.is_admin or (region_path is not None and region_in_reach(principal, region_path))
-    )
 
 
 def actions_for(principal: Principal, row: Any) -> list[str]:

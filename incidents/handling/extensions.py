@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import commits
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from grid.access import Principal
+from grid.access import Principal, manager_over
 from grid.models import Region
 from grid.roles import Role
-from incidents.handling.actions import locked_incident, manager_over
+from incidents.handling.actions import locked_incident
 from incidents.handling.notes_and_check_ins import assignee_only
 from incidents.handling.work_lists import MAX_PAGE
 from incidents.lifecycle import OPEN

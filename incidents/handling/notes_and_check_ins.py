@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, PermissionDenied
-from grid.access import Principal
-from incidents.handling.actions import locked_incident, manager_over
+from grid.access import Principal, manager_over
+from incidents.handling.actions import locked_incident
 from incidents.intake.evidence import photo_rows
 from incidents.intake.photos import Photo
 from incidents.status import WITH_WORKER

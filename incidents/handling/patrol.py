@@ -43,9 +43,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.clock import local_date
 from core.errors import NotFound, PermissionDenied
 from gis.crs import STORAGE_SRID
-from grid.access import Principal, worker_assigned_to_cell
+from grid.access import Principal, manager_over, worker_assigned_to_cell
 from grid.sql_fragments import assignment_in_force, cell_in_force
-from incidents.handling.actions import manager_over
 from incidents.intake.photos import THUMBNAIL_MEDIA_TYPE, Photo
 from incidents.models.handling import PatrolVisit, PatrolVisitPhoto
 from incidents.status import HANDLED, OPEN

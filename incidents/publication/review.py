@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import commits
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from grid.access import Principal
+from grid.access import Principal, manager_over
 from grid.roles import MANAGER_ROLES
-from incidents.handling.actions import locked_incident, manager_over, visible_incident
+from incidents.handling.actions import locked_incident, visible_incident
 from incidents.lifecycle import ACTIONS
 from incidents.publication.redaction import personal_numbers, redact
 from incidents.timeline import record_event

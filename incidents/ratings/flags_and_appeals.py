@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import commits
 from core.errors import Conflict, NotFound, PermissionDenied
-from grid.access import Principal
+from grid.access import Principal, manager_over
 from incidents.intake.filing import IntakeContext
 from incidents.intake.tracking import secret_matches
 from incidents.ratings.scores import given_text
-from incidents.ratings.standing import is_staff, manager_over
+from incidents.ratings.standing import is_staff
 from incidents.timeline import notify, record_event
 
 _LOCK_RATING = text("""

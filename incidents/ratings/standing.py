@@ -1,11 +1,12 @@
-"""Who stands where to a report: staff, the reporter, a manager over its region."""
+"""Who stands where to a report: staff, the reporter (a manager over its region is
+grid.access.manager_over)."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
 
-from grid.access import Principal, region_in_reach
-from grid.roles import MANAGER_ROLES, STAFF_ROLES
+from grid.access import Principal
+from grid.roles import STAFF_ROLES
 
 _REPORT = """
     SELECT i.id, i.tracking_number, i.status, i.secret_hash, i.reporter_id, i.assignee_id,
@@ -20,13 +21,6 @@ READ_REPORT = text(_REPORT + " WHERE i.tracking_number = :t")
 def is_staff(principal: Principal | None) -> bool:
     """Signed in with a staff role."""
     return principal is not None and principal.role in STAFF_ROLES
-
-
-def manager_over(principal: Principal, region_path: str | None) -> bool:
-    """A manager whose reach holds the region (admins hold every one)."""
-    return principal.role in MANAGER_ROLES and (
-        principal.is_admin or (region_path is not None and region_in_reach(principal, region_path))
-    )
 
 
 def is_reporter(principal: Principal | None, reporter_id: int | None) -> bool:

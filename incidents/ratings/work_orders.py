@@ -10,14 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import commits
 from core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from grid.access import Principal
+from grid.access import Principal, manager_over
 from grid.roles import MANAGER_LADDER, MANAGER_ROLES, Role
 from grid.sql_fragments import reach_params, region_within_reach
 from incidents.handling.workdays import deadline
 from incidents.intake.filing import IntakeContext
 from incidents.models.ratings import CONTACT_METHODS
 from incidents.ratings.scores import RatingRules, given_text
-from incidents.ratings.standing import manager_over
 from incidents.timeline import notify, record_event
 from incidents.versioning import next_version
 
