@@ -30,7 +30,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.orm import Base, created_at_column
 from gis.crs import STORAGE_SRID, WEB_MERCATOR_SRID
 from grid.models import _in_list
-from incidents.channels import REPORT_CHANNELS as REPORT_CHANNELS  # intake.schemas reads it here
 from incidents.channels import Channel
 from incidents.publication.public_sql import PUBLIC_CLOSED_INDEX_WHERE, PUBLIC_OPEN_INDEX_WHERE
 from incidents.status import WITH_WORKER, Status, sql_list

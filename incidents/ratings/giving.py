@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.database import commits
 from core.errors import Conflict, InvalidInput, PermissionDenied
 from grid.access import Principal
+from incidents.channels import STAFF_RATING_CHANNELS
 from incidents.handling.actions import can_see, not_found
 from incidents.intake.filing import IntakeContext
 from incidents.intake.tracking import secret_matches
@@ -20,7 +21,6 @@ from incidents.lifecycle import ACTIONS
 from incidents.ratings.scores import (
     BAD_SCORES,
     SCORE_LABELS,
-    STAFF_RATING_CHANNELS,
     RatingIn,
     RatingRules,
 )

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from core.errors import InvalidInput
 from core.settings import Settings
 from core.text_types import PlainTextOrNone
-from incidents.channels import STAFF_RATING_CHANNELS as STAFF_RATING_CHANNELS
 from incidents.handling.workdays import DeadlineRule
 
 SCORE_LABELS = {1: "非常不满意", 2: "不满意", 3: "基本满意", 4: "满意", 5: "非常满意"}
