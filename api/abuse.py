@@ -20,6 +20,7 @@ from api.tokens import user_id_from_token
 from core import audit
 from core.audit import Actor
 from core.errors import Banned, GridgovError, TooLarge
+from core.raw_sql import Statements
 from grid.access import Principal
 
 
@@ -121,11 +122,17 @@ def rate_limited(scope: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
     limits; 429 with Retry-After when over."""
 
     async def _count(request: Request) -> None:
-        await request.app.state.limiter.check(
-            scope, ip=client_ip(request), account=_token_user_id(request)
-        )
+        await count_request(request, scope)
 
     return _count
+
+
+async def count_request(request: Request, scope: str, statements: Statements | None = None) -> None:
+    """Count the request against `scope`'s per-IP and per-account limits (on `statements`,
+    a connection the route holds, when given); 429 with Retry-After when over."""
+    await request.app.state.limiter.check(
+        scope, statements, ip=client_ip(request), account=_token_user_id(request)
+    )
 
 
 # Route dependencies: dependencies=[IntakeLimit] on a route that files reports, etc.

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.errors import Banned, TooManyRequests
 from core.orm import Base
+from core.raw_sql import Statements
 from core.settings import Settings, parse_rate
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -123,17 +124,24 @@ class RateLimiter:
         self,
         scope: str,
         rules: Mapping[str, tuple[int | None, int]] | None = None,
+        statements: Statements | None = None,
         **keys: str | int | None,
     ) -> Tally:
         """Count one request of `scope` for each key given (ip=..., account=...) against
         `rules` ({kind: (hits, seconds)}, hits None for a window only counted; default the
         configured limits), whatever `rate_limits_enabled` and the exempt addresses say:
-        the always-on form, for privacy controls rather than throttles."""
+        the always-on form, for privacy controls rather than throttles. `statements`: a
+        connection the request already holds, outside any transaction (the lean intake
+        path), instead of one of `connect`'s."""
         counted, starts, now = self.windows(scope, keys, rules)
         if not counted:
             return Tally({}, 0)
-        async with self.connect() as conn:
-            rows = (await conn.execute(_HIT, {"keys": list(counted), "starts": starts})).all()
+        params = {"keys": list(counted), "starts": starts}
+        if statements is None:
+            async with self.connect() as conn:
+                rows = (await conn.execute(_HIT, params)).all()
+        else:
+            rows = [(row["key"], row["hits"]) for row in await statements.all(_HIT, params)]
         # Every window over its limit must have ended before a retry can pass.
         waits = []
         for key, hits in rows:
@@ -145,13 +153,16 @@ class RateLimiter:
             {key.split(":", 2)[1]: hits for key, hits in rows}, max(1, max(waits)) if waits else 0
         )
 
-    async def check(self, scope: str, **keys: str | int | None) -> None:
+    async def check(
+        self, scope: str, statements: Statements | None = None, **keys: str | int | None
+    ) -> None:
         """Count one request of `scope` for each key given (ip=..., account=...,
         username=...); TooManyRequests when any of them is over its limit. A throttle:
-        off when rate limits are disabled or the address is exempt."""
+        off when rate limits are disabled or the address is exempt. `statements` as in
+        count."""
         if not self.settings.rate_limits_enabled or _in_any(keys.get("ip"), self.exempt):
             return
-        (await self.count(scope, **keys)).refuse(scope)
+        (await self.count(scope, statements=statements, **keys)).refuse(scope)
 
 
 @dataclass(frozen=True)

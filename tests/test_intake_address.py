@@ -69,17 +69,24 @@ async def test_a_given_address_is_kept(client, db, scene):
 
 async def test_intake_is_still_one_statement(client, db, scene, monkeypatch):
     """The lookup runs inside the intake statement: filing a report without photos runs
-    one INSERT ... statement (plus the category read), no separate address query."""
+    one INSERT ... statement (plus the category read), no separate address query, on the
+    session or (the lean path) straight on its connection."""
+    from core.raw_sql import OnConnection
     from incidents.intake import filing as intake
 
     seen: list[str] = []
-    real = db.execute
 
-    async def spy(statement, *args, **kwargs):
-        seen.append(str(statement))
-        return await real(statement, *args, **kwargs)
+    def spying(real):
+        async def spy(*args, **kwargs):
+            statement = args[1] if isinstance(args[0], OnConnection) else args[0]
+            seen.append(str(statement))
+            return await real(*args, **kwargs)
 
-    monkeypatch.setattr(db, "execute", spy)
+        return spy
+
+    monkeypatch.setattr(db, "execute", spying(db.execute))
+    monkeypatch.setattr(OnConnection, "first", spying(OnConnection.first))
+    monkeypatch.setattr(OnConnection, "all", spying(OnConnection.all))
     await _file(client, _at(170, 120))
     writes = [s for s in seen if "INSERT INTO incidents" in s]
     assert len(writes) == 1 and "nearest_address" in writes[0]

@@ -11,11 +11,13 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import asyncpg
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import local_date
 from core.errors import InvalidInput, PermissionDenied
+from core.raw_sql import OnConnection, OnSession, Statements
 from gis.coords import parse_location, to_wgs84
 from grid.access import Principal
 from grid.assets import NEARBY_RADIUS_M, parse_asset_code
@@ -84,6 +86,12 @@ def _retry_params(retry: RetryKey | None, answer: dict[str, Any]) -> dict[str, A
     }
 
 
+_ACTIVE_CATEGORIES = text("""
+    SELECT code, tier, questions, duplicate_radius_m, is_emergency
+    FROM incident_categories WHERE active
+""")
+
+
 @dataclass
 class CategoryCache:
     """The active categories, read once every CATEGORY_TTL_S seconds per process."""
@@ -92,16 +100,21 @@ class CategoryCache:
     _by_code: dict[str, IntakeCategory] = field(default_factory=dict)
     _expires: float = -math.inf
 
-    async def get(self, session: AsyncSession, code: str) -> IntakeCategory:
+    async def get(self, session: AsyncSession | Statements, code: str) -> IntakeCategory:
         """An active category, or a 422 naming the field."""
         if time.monotonic() >= self._expires:
-            rows = await session.execute(
-                text("""
-                SELECT code, tier, questions, duplicate_radius_m, is_emergency
-                FROM incident_categories WHERE active
-            """)
-            )
-            self._by_code = {row[0]: IntakeCategory(*row) for row in rows}
+            run = OnSession(session) if isinstance(session, AsyncSession) else session
+            rows = await run.all(_ACTIVE_CATEGORIES, {})
+            self._by_code = {
+                row["code"]: IntakeCategory(
+                    row["code"],
+                    row["tier"],
+                    row["questions"],
+                    row["duplicate_radius_m"],
+                    row["is_emergency"],
+                )
+                for row in rows
+            }
             self._expires = time.monotonic() + self.ttl_s
         category = self._by_code.get(code)
         if category is None:
@@ -141,7 +154,7 @@ SELECT referral.id, EXISTS (SELECT FROM remembered) AS remembered FROM referral
 
 
 async def record_emergency(
-    session: AsyncSession,
+    run: Statements,
     category: IntakeCategory,
     data: ReportIn,
     lonlat: tuple[float, float] | None,
@@ -153,47 +166,44 @@ async def record_emergency(
         "call": "119",
         "instruction": EMERGENCY_INSTRUCTION,
     }
-    row = (
-        await session.execute(
-            _EMERGENCY,
-            {
-                "c": category.code,
-                "lon": lonlat and lonlat[0],
-                "lat": lonlat and lonlat[1],
-                "d": data.description,
-                "ch": data.channel,
-                **_retry_params(retry, answer),
-            },
-        )
-    ).one()
-    if retry is not None and not row.remembered:
+    row = await run.first(
+        _EMERGENCY,
+        {
+            "c": category.code,
+            "lon": lonlat and lonlat[0],
+            "lat": lonlat and lonlat[1],
+            "d": data.description,
+            "ch": data.channel,
+            **_retry_params(retry, answer),
+        },
+    )
+    assert row is not None  # the statement always inserts the referral
+    if retry is not None and not row["remembered"]:
         raise RetryKeyTaken()
     return {
         "emergency": True,
         "call": "119",
-        "referral_id": row.id,
+        "referral_id": row["id"],
         "instruction": EMERGENCY_INSTRUCTION,
     }
 
 
-async def _building_point(session: AsyncSession, building_id: int) -> tuple[float, float]:
-    row = (
-        await session.execute(
-            text("""
-        SELECT ST_X(p), ST_Y(p) FROM buildings, ST_PointOnSurface(footprint) AS p
-        WHERE id = :id
-    """),
-            {"id": building_id},
-        )
-    ).first()
+_BUILDING_POINT = text("""
+    SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM buildings, ST_PointOnSurface(footprint) AS p
+    WHERE id = :id
+""")
+
+
+async def _building_point(run: Statements, building_id: int) -> tuple[float, float]:
+    row = await run.first(_BUILDING_POINT, {"id": building_id})
     if row is None:
         raise InvalidInput(
             f"no building {building_id}", f"没有楼栋 {building_id}", field="building_id"
         )
-    return row[0], row[1]
+    return row["lon"], row["lat"]
 
 
-async def _location(session: AsyncSession, data: ReportIn) -> tuple[float, float]:
+async def _location(run: Statements, data: ReportIn) -> tuple[float, float]:
     """The report's WGS84 point: the given coordinates converted, else the building's."""
     if (data.lon is None) != (data.lat is None):
         missing = "lat" if data.lat is None else "lon"
@@ -207,7 +217,7 @@ async def _location(session: AsyncSession, data: ReportIn) -> tuple[float, float
                 "请提供位置（经纬度）或选择楼栋",
                 field="lon",
             )
-        return await _building_point(session, data.building_id)
+        return await _building_point(run, data.building_id)
     lon, lat = parse_location(data.lon, data.lat, data.coord_system)
     return to_wgs84(lon, lat, data.coord_system)
 
@@ -259,22 +269,47 @@ _NOTIFIED = notification_rows(
     returning=True,
 )
 
-# A new report in one round trip: its route (incidents.intake.routing), the likely duplicates
-# (read before the insert: the statement's snapshot does not hold the new report), the
-# incident, its 'created' event (and 'assignment' when routing found someone), the
-# notification in the outbox (queue notifications go to the managers of the queue's
-# region) and, with an Idempotency-Key, the answer to the reporter; it returns the ids
-# of the rows it wrote.
+# Whether the report may be written: inside the service area and, naming an asset, one
+# that fits. Otherwise nothing is written (submit_report refuses the point or the asset).
+_ACCEPTED = """route.in_service_area
+      AND (CAST(:asset_code AS text) IS NULL OR EXISTS (SELECT FROM chosen_asset))"""
+_FIRST_STATUS = f"""CASE WHEN route.assignee_id IS NULL THEN {sql_value(Status.SUBMITTED)}
+             ELSE {sql_value(Status.ASSIGNED)} END"""
+
+# A new report in one round trip, atomic on its own (no BEGIN/COMMIT needed): its route
+# (incidents.intake.routing), the likely duplicates (read before the insert: the
+# statement's snapshot does not hold the new report), with an Idempotency-Key the answer
+# to the reporter, the incident, its 'created' event (and 'assignment' when routing found
+# someone) and the notification in the outbox (queue notifications go to the managers of
+# the queue's region); it returns the ids of the rows it wrote.
 _WRITE = f"""
-incident AS (
+remembered AS (
+    -- The answer as submit_report builds it (:answer holds the parts known beforehand),
+    -- stored first: on a conflict the insert waits for the transaction holding the key
+    -- and stores nothing when that one commits, and then the report is not written
+    -- either (RetryKeyTaken), so a retry never files a second report, even committed
+    -- statement by statement.
+    INSERT INTO idempotency_records (key, scope, request_hash, status_code, response)
+    SELECT CAST(:retry_key AS varchar), :retry_scope, :retry_hash, 201,
+           CAST(:answer AS jsonb) || jsonb_build_object(
+               'status', {_FIRST_STATUS}, 'cell_code', route.cell_code,
+               'routing_rule', route.rule,
+               'likely_duplicates', COALESCE((
+                   SELECT jsonb_agg(jsonb_build_object(
+                              'tracking_number', tracking_number, 'status', status)
+                          ORDER BY distance_m, created_at)
+                   FROM nearby), '[]'))
+    FROM route
+    WHERE CAST(:retry_key AS varchar) IS NOT NULL AND {_ACCEPTED}
+    ON CONFLICT (key, scope) DO NOTHING
+    RETURNING true
+), incident AS (
     INSERT INTO incidents (tracking_number, secret_hash, category_code, status, location,
         input_lon, input_lat, input_system, address, building_id, cell_id, region_id,
         assignee_id, routing_rule, responsible_level, description, answers, channel,
         reporter_id, reporter_name, reporter_phone, accept_due_at, resolve_due_at,
         created_at, updated_at, asset_id)
-    SELECT :tracking_number, :secret_hash, :category,
-        CASE WHEN route.assignee_id IS NULL THEN {sql_value(Status.SUBMITTED)}
-             ELSE {sql_value(Status.ASSIGNED)} END,
+    SELECT :tracking_number, :secret_hash, :category, {_FIRST_STATUS},
         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :input_lon, :input_lat, :input_system,
         COALESCE(CAST(:address AS text), nearest_address.address), :building_id, route.cell_id,
         (SELECT id FROM regions WHERE code = route.region_code), route.assignee_id,
@@ -282,10 +317,8 @@ incident AS (
         :reporter_id, :reporter_name, :reporter_phone, :accept_due_at, :resolve_due_at,
         :now, :now, (SELECT id FROM chosen_asset)
     FROM route LEFT JOIN nearest_address ON true
-    -- Outside the service area, or naming an asset that does not fit, nothing is written
-    -- (submit_report refuses the point or the asset).
-    WHERE route.in_service_area
-      AND (CAST(:asset_code AS text) IS NULL OR EXISTS (SELECT FROM chosen_asset))
+    WHERE {_ACCEPTED}
+      AND (CAST(:retry_key AS varchar) IS NULL OR EXISTS (SELECT FROM remembered))
     RETURNING id, status, region_id, assignee_id, routing_rule, responsible_level
 ), created AS (
 {_CREATED}
@@ -293,26 +326,9 @@ incident AS (
 {_ASSIGNED}
 ), notified AS (
 {_NOTIFIED}
-), remembered AS (
-    -- The answer as submit_report builds it (:answer holds the parts known beforehand).
-    -- On a conflict the insert waits for the transaction holding the key and stores
-    -- nothing when that one commits: this report is then rolled back (RetryKeyTaken).
-    INSERT INTO idempotency_records (key, scope, request_hash, status_code, response)
-    SELECT CAST(:retry_key AS varchar), :retry_scope, :retry_hash, 201,
-           CAST(:answer AS jsonb) || jsonb_build_object(
-               'status', incident.status, 'cell_code', route.cell_code,
-               'routing_rule', incident.routing_rule,
-               'likely_duplicates', COALESCE((
-                   SELECT jsonb_agg(jsonb_build_object(
-                              'tracking_number', tracking_number, 'status', status)
-                          ORDER BY distance_m, created_at)
-                   FROM nearby), '[]'))
-    FROM incident, route
-    WHERE CAST(:retry_key AS varchar) IS NOT NULL
-    ON CONFLICT (key, scope) DO NOTHING
-    RETURNING true
 )
 SELECT incident.id, incident.status, incident.routing_rule AS rule, route.cell_code,
+       {_ACCEPTED} AS accepted,
        -- The ids of what was written, for the caller (WrittenRows): never a currval.
        ARRAY(SELECT id FROM created UNION ALL SELECT id FROM assigned ORDER BY id)
            AS event_ids,
@@ -322,7 +338,7 @@ SELECT incident.id, incident.status, incident.routing_rule AS rule, route.cell_c
            AS duplicate_numbers,
        ARRAY(SELECT status FROM nearby ORDER BY distance_m, created_at)
            AS duplicate_statuses
-FROM incident, route
+FROM route LEFT JOIN incident ON true
 """
 
 
@@ -352,6 +368,9 @@ _CHOSEN_ASSET = """
       AND ST_DWithin(a.location::geography,
                      ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :asset_m)
 """
+
+
+_ASSET_FITS = text(_CHOSEN_ASSET)
 
 
 @lru_cache
@@ -384,12 +403,12 @@ def _asset_kinds(data: ReportIn, category: IntakeCategory) -> list[str]:
 
 
 async def _asset_fits(
-    session: AsyncSession, data: ReportIn, kinds: list[str], lon: float, lat: float
+    run: Statements, data: ReportIn, kinds: list[str], lon: float, lat: float
 ) -> bool:
     """Whether the named asset fits (the failure path only: tells the two refusals apart)."""
     return (
-        await session.execute(
-            text(_CHOSEN_ASSET),
+        await run.first(
+            _ASSET_FITS,
             {
                 "asset_code": data.asset_code,
                 "asset_kinds": kinds,
@@ -398,7 +417,8 @@ async def _asset_fits(
                 "asset_m": ASSET_RADIUS_M,
             },
         )
-    ).first() is not None
+        is not None
+    )
 
 
 def _deadlines(ctx: IntakeContext, tier: str, now: datetime) -> tuple[datetime, datetime]:
@@ -421,20 +441,61 @@ async def submit_report(
     commits); an emergency category gets the call-119 answer instead. With `retry` the
     answer is stored under its key; RetryKeyTaken when the key holds one already.
     `photo_link`: the report links a photo elsewhere (Open311 media_url)."""
+    result = await _file(
+        OnSession(session), ctx, data, len(photos), reporter, now, retry, photo_link=photo_link
+    )
+    if photos and isinstance(result, Submission):
+        session.add_all(photo_rows(result.rows.incident_id, photos))
+        await session.flush()
+    return result
+
+
+async def file_report_at_once(
+    connection: asyncpg.Connection,
+    ctx: IntakeContext,
+    data: ReportIn,
+    reporter: Principal | None,
+    now: datetime,
+    retry: RetryKey | None = None,
+) -> Submission | dict[str, Any]:
+    """submit_report for a report without photos on a raw connection outside any
+    transaction: the one intake statement commits on its own (atomic, and with a key
+    taken it writes nothing), so a report costs one round trip, no BEGIN or COMMIT."""
+    run = OnConnection(connection)
+    category = await ctx.categories.get(run, data.category)
+    if category.is_emergency:
+        # Two statements (the point of a building, the referral): one transaction, so a
+        # taken key leaves no second referral behind.
+        async with connection.transaction():
+            return await _file(run, ctx, data, 0, reporter, now, retry)
+    return await _file(run, ctx, data, 0, reporter, now, retry)
+
+
+async def _file(
+    run: Statements,
+    ctx: IntakeContext,
+    data: ReportIn,
+    photo_count: int,
+    reporter: Principal | None,
+    now: datetime,
+    retry: RetryKey | None,
+    *,
+    photo_link: bool = False,
+) -> Submission | dict[str, Any]:
     _check_channel(data, reporter)
-    category = await ctx.categories.get(session, data.category)
+    category = await ctx.categories.get(run, data.category)
     if category.is_emergency:
         # Never hold up an emergency over a bad pin: record it with whatever place we have.
         try:
-            lonlat = await _location(session, data)
+            lonlat = await _location(run, data)
         except InvalidInput:
             lonlat = None
-        return await record_emergency(session, category, data, lonlat, retry)
+        return await record_emergency(run, category, data, lonlat, retry)
     answers = check_answers(category.questions, data.answers)
     # Before the one write statement: a refusal here names the field, never a bare no-row.
-    check_min_content(category.code, data.channel, data.description, len(photos), photo_link)
+    check_min_content(category.code, data.channel, data.description, photo_count, photo_link)
     asset_kinds = _asset_kinds(data, category)
-    lon, lat = await _location(session, data)
+    lon, lat = await _location(run, data)
     accept_due, resolve_due = _deadlines(ctx, category.tier, now)
     tracking_number, secret = new_tracking_number(now), new_secret()
     known = {
@@ -444,72 +505,64 @@ async def submit_report(
         "accept_due_at": accept_due.isoformat(),
         "resolve_due_at": resolve_due.isoformat(),
     }
-    row = (
-        await session.execute(
-            _intake_statement(),
-            {
-                **route_params(lon, lat, local_date(now), ctx.tolerance_m),
-                **nearby_params(category, lat),
-                "tracking_number": tracking_number,
-                "secret_hash": secret_hash(secret, ctx.secret_key),
-                "input_lon": data.lon if data.lon is not None else lon,
-                "input_lat": data.lat if data.lat is not None else lat,
-                "input_system": data.coord_system.value if data.lon is not None else "wgs84",
-                "address": data.address,
-                "building_id": data.building_id,
-                **building_params(lat),
-                **manager_params(),
-                "description": data.description,
-                "answers": json.dumps(answers, ensure_ascii=False),
-                "channel": data.channel,
-                "reporter_id": reporter and reporter.id,
-                "actor_role": reporter.role.value if reporter else "reporter",
-                "reporter_name": data.contact_name,
-                "reporter_phone": data.contact_phone,
-                "accept_due_at": accept_due,
-                "resolve_due_at": resolve_due,
-                "resolve_due_at_text": resolve_due.isoformat(),
-                "now": now,
-                "asset_code": data.asset_code,
-                "asset_kinds": asset_kinds,
-                "asset_m": ASSET_RADIUS_M,
-                **_retry_params(retry, known),
-            },
-        )
-    ).first()
-    if (
-        row is None
-        and data.asset_code is not None
-        and not await _asset_fits(session, data, asset_kinds, lon, lat)
-    ):
-        raise InvalidInput(
-            f"no {' or '.join(asset_kinds)} with code {data.asset_code} within "
-            f"{ASSET_RADIUS_M:.0f} m of the report's place",
-            f"报告位置 {ASSET_RADIUS_M:.0f} 米内没有编码为 {data.asset_code} 的相应部件",
-            field="asset_code",
-        )
-    if row is None:
+    row = await run.first(
+        _intake_statement(),
+        {
+            **route_params(lon, lat, local_date(now), ctx.tolerance_m),
+            **nearby_params(category, lat),
+            "tracking_number": tracking_number,
+            "secret_hash": secret_hash(secret, ctx.secret_key),
+            "input_lon": data.lon if data.lon is not None else lon,
+            "input_lat": data.lat if data.lat is not None else lat,
+            "input_system": data.coord_system.value if data.lon is not None else "wgs84",
+            "address": data.address,
+            "building_id": data.building_id,
+            **building_params(lat),
+            **manager_params(),
+            "description": data.description,
+            "answers": json.dumps(answers, ensure_ascii=False),
+            "channel": data.channel,
+            "reporter_id": reporter and reporter.id,
+            "actor_role": reporter.role.value if reporter else "reporter",
+            "reporter_name": data.contact_name,
+            "reporter_phone": data.contact_phone,
+            "accept_due_at": accept_due,
+            "resolve_due_at": resolve_due,
+            "resolve_due_at_text": resolve_due.isoformat(),
+            "now": now,
+            "asset_code": data.asset_code,
+            "asset_kinds": asset_kinds,
+            "asset_m": ASSET_RADIUS_M,
+            **_retry_params(retry, known),
+        },
+    )
+    if row is None or not row["accepted"]:
+        if data.asset_code is not None and not await _asset_fits(run, data, asset_kinds, lon, lat):
+            raise InvalidInput(
+                f"no {' or '.join(asset_kinds)} with code {data.asset_code} within "
+                f"{ASSET_RADIUS_M:.0f} m of the report's place",
+                f"报告位置 {ASSET_RADIUS_M:.0f} 米内没有编码为 {data.asset_code} 的相应部件",
+                field="asset_code",
+            )
         raise outside_service_area(
             "lon" if data.lon is not None else "building_id", ctx.tolerance_m
         )
-    if retry is not None and not row.remembered:
+    if row["id"] is None:
+        # Accepted but not written: the key holds an answer already.
         raise RetryKeyTaken()
-    if photos:
-        session.add_all(photo_rows(row.id, photos))
-        await session.flush()
     duplicates = [
         as_duplicate(*found)
-        for found in zip(row.duplicate_numbers, row.duplicate_statuses, strict=True)
+        for found in zip(row["duplicate_numbers"], row["duplicate_statuses"], strict=True)
     ]
     return Submission(
         tracking_number,
         secret,
-        row.status,
+        row["status"],
         category.code,
-        row.cell_code,
-        row.rule,
+        row["cell_code"],
+        row["rule"],
         accept_due.isoformat(),
         resolve_due.isoformat(),
-        WrittenRows(row.id, tuple(row.event_ids), row.outbox_id),
+        WrittenRows(row["id"], tuple(row["event_ids"]), row["outbox_id"]),
         duplicates,
     )
