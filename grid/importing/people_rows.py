@@ -12,6 +12,7 @@ import pandas as pd
 from grid.identity import id_number_hash, normalise_id_number
 from grid.importing.reading import FieldMapping, read_csv_text
 from grid.people import GENDERS, HOUSEHOLD_KINDS, VULNERABILITY_TAGS
+from grid.phone_patterns import LANDLINE, MOBILE
 
 HOUSE_FIELDS = [
     "building_external_id",
@@ -76,8 +77,6 @@ MAX_LENGTHS = {
     "name": 100,
 }
 TAG_SEPARATOR = r"[;；,，、|\s]+"
-MOBILE = r"1[3-9]\d{9}"
-LANDLINE = r"0\d{2,3}-?\d{7,8}(?:-\d{1,6})?"  # area code, number, optional extension
 EARLIEST_DATE = pd.Timestamp("1900-01-01")
 
 # Row index -> (field, reason): the first problem found for a row.

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from grid.importing.people_rows import LANDLINE, MOBILE
+from grid.phone_patterns import LANDLINE, MOBILE
 
 # Separators people write between groups: spaces, dashes, dots, slashes and brackets
 # around the area code ((020) 8300-1234, 020.8300.1234).
 _SEPARATORS = re.compile(r"[\s().\-/]")
-_COUNTRY = re.compile(r"^(?:\+86|0086|86)(?=1[3-9]\d{9}$|0?[1-9]\d{8,10}$)")
+_COUNTRY = re.compile(rf"^(?:\+86|0086|86)(?=(?:{MOBILE})$|0?[1-9]\d{{8,10}}$)")
 # Area codes of three digits: 010 (Beijing) and 02X; the rest have four.
 _SHORT_AREA = re.compile(r"^0(?:10|2\d)")
 _EXTENSION = re.compile(r"(?:转|ext\.?|x|#)\s*(\d{1,6})$", re.IGNORECASE)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.database import commits
 from core.errors import Conflict, InvalidInput, NotFound
-from grid.importing.people_rows import MOBILE
+from grid.phone_patterns import MOBILE
 from incidents.intake.phones import normalise_phone
 
 # The alphabet's one home is the module that makes the numbers.
