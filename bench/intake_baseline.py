@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,6 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 
 TOLERANCE_M = 30.0  # GRIDGOV_ROUTING_TOLERANCE_M's default, as the server uses it
-METRES_PER_DEGREE = 111_320.0
 
 # The baseline's write: a frozen copy of the statement incidents/intake/filing.py ran when this
 # benchmark was written (incident, 'created' and 'assignment' events, outbox row in one
@@ -98,13 +96,12 @@ def raw_reporter(pool: asyncpg.Pool, categories: list[str], points: list, deadli
     """The same database work as raw SQL over asyncpg, no HTTP, no ORM: per report one
     transaction with the point lookup (grid/sql/point_lookup.sql) and the insert of the
     incident, its events and its outbox row (BASELINE_INSERT)."""
-    from grid.lookup import point_lookup_sql
+    from grid.lookup import lookup_params, point_lookup_sql
     from incidents.handling.workdays import deadline
     from incidents.intake.tracking import new_secret, new_tracking_number, secret_hash
 
     lookup_sql, lookup_names = positional(point_lookup_sql())
     insert_sql, insert_names = positional(BASELINE_INSERT)
-    tolerance_deg = TOLERANCE_M / METRES_PER_DEGREE
     counter = itertools.count()
 
     async def report() -> int:
@@ -115,13 +112,8 @@ def raw_reporter(pool: asyncpg.Pool, categories: list[str], points: list, deadli
         calendar, tier = deadlines[category]
         accept_due = deadline(now, tier.accept, calendar)
         resolve_due = deadline(now, tier.resolve, calendar)
-        lookup = {
-            "lon": lon,
-            "lat": lat,
-            "on": now.date(),
-            "tolerance_m": TOLERANCE_M,
-            "tolerance_deg": tolerance_deg / max(math.cos(math.radians(lat)), 0.01),
-        }
+        # The lookup's values as the product binds them (its roles bound since issue 17).
+        lookup = lookup_params(lon, lat, now.date(), TOLERANCE_M)
         async with pool.acquire() as conn, conn.transaction():
             cell, regions, responsible = await conn.fetchrow(
                 lookup_sql, *(lookup[k] for k in lookup_names)
