@@ -46,9 +46,9 @@ from bench.intake_data import load_inputs, preload, prepare_database
 from bench.intake_report import Figures, print_figures
 from bench.machine import MachineLoad
 from core.database import create_bulk_engine
+from demo.seed import DEFAULT_SEED
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_intake"
-DEFAULT_SEED = 20261124
 
 
 def main(argv: list[str] | None = None) -> int:

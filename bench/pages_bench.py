@@ -56,11 +56,11 @@ from bench.machine import MachineLoad, MachineWatch
 from bench.pages_data import City, prepare_demo, prepare_district
 from demo.browser import LONG_LIVED, POLL_S, QUIET_S, NetworkLog, launched_chromium, watch_drawing
 from demo.screenshots import Account, find_tracking_number
+from demo.seed import DEFAULT_SEED
 
 DEMO_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_pages_demo"
 DISTRICT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_pages_district"
 DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")
-DEFAULT_SEED = 20261124
 ASSETS_TARGET_BYTES = 300_000
 TTI_TARGET_MS = 1500.0
 VIEWPORT = {"width": 1280, "height": 800}

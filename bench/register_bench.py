@@ -40,11 +40,11 @@ from core.database import (
     create_request_engine,
     session_factory,
 )
+from demo.seed import DEFAULT_SEED
 from gis.crs import STORAGE_SRID
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench"
 DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")
-DEFAULT_SEED = 20261124
 IMPORT_TARGET_RATIO, IMPORT_TARGET_SECONDS, LOOKUP_TARGET_RATIO = 2.0, 30.0, 2.0
 WARM_UP = 200
 

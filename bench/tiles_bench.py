@@ -53,10 +53,10 @@ from bench.tiles_report import print_figures
 from bench.tiles_servers import ensure_tipg
 from bench.tiles_timing import LAYER_NAMES, measure_all, pick_tiles
 from core.database import create_bulk_engine
+from demo.seed import DEFAULT_SEED
 
 DEFAULT_DATABASE_URL = "postgresql://gridgov:gridgov@127.0.0.1:5432/gridgov_bench_tiles"
 DEFAULT_WORK_DIR = Path("/tmp/gridgov-bench")
-DEFAULT_SEED = 20261124
 
 
 def main(argv: list[str] | None = None) -> int:

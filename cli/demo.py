@@ -6,12 +6,13 @@ import click
 
 from cli.running import bulk_transaction, timed_progress
 from core.settings import get_settings
+from demo.seed import DEFAULT_SEED
 
 
 @click.command()
 @click.option("--replace", is_flag=True, help="Wipe the register and load the demo city again.")
 @click.option("--skip-if-loaded", is_flag=True, help="Exit quietly when data is already there.")
-@click.option("--seed", default=20261124, show_default=True, help="Same seed, same city.")
+@click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Same seed, same city.")
 @click.option(
     "--reports",
     default=400,

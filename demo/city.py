@@ -28,9 +28,8 @@ from demo.city_geometry import CENTER_LAT, CENTER_LON, WORK_EPSG
 from demo.city_roads import city_outline, road_frame, road_network
 from demo.city_staff import DemoAssignment, DemoPerson, city_staff
 from demo.people import DemoPopulation, generate_demo_population
+from demo.seed import DEFAULT_SEED
 from gis.crs import STORAGE_SRID, transformer
-
-DEFAULT_SEED = 20261124
 
 
 @dataclass

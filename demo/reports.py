@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.database import unit_of_work
 from core.errors import GridgovError
+from demo.seed import DEFAULT_SEED
 from grid.access import Principal, load_principal
 from grid.roles import Role
 from grid.sql_fragments import assignment_in_force
@@ -155,7 +156,7 @@ async def make_demo_incidents(
     ctx: IntakeContext,
     *,
     count: int = 400,
-    seed: int = 20261124,
+    seed: int = DEFAULT_SEED,
     days: int = 30,
     progress: Callable[[str], None] | None = None,
 ) -> DemoIncidents:
