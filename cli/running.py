@@ -47,16 +47,15 @@ def in_async_transaction(work):
     become clean CLI errors."""
     import asyncio
 
-    from core.database import create_request_engine, session_factory
+    from core.database import create_request_engine, session_factory, unit_of_work
     from core.errors import GridgovError
 
     async def run():
         engine = create_request_engine(get_settings().database_url, pool_size=1)
         try:
-            async with session_factory(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
+            # The command is one unit of work: a use case that commits itself joins it.
+            async with session_factory(engine)() as session, unit_of_work(session):
+                return await work(session)
         finally:
             await engine.dispose()
 
