@@ -208,7 +208,7 @@ class Incident(Base):
             postgresql_where=text(f"status IN {sql_list(WITH_WORKER)}"),
         ),
         Index("ix_incidents_cell_id", "cell_id"),
-        Index("ix_incidents_region_id", "region_id"),
+        # By region: ix_incidents_region_created (models/summaries.py) leads with region_id.
         Index("ix_incidents_status_created", "status", "created_at"),
         Index("ix_incidents_created_at", "created_at"),
         Index(
