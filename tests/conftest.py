@@ -39,9 +39,15 @@ def _test_database_url() -> tuple[str, bool]:
     `<database>_test_run_<host tag>_<pid>`."""
     base = Settings(environment="development")
     if base.test_database_url:
-        return base.test_database_url, False
+        # Parallel workers (pytest-xdist) each take their own copy of a named database.
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if not worker:
+            return base.test_database_url, False
+        named = make_url(base.test_database_url)
+        copy = named.set(database=f"{named.database}_{worker}")
+        return copy.render_as_string(hide_password=False), False
     url = make_url(base.database_url)
-    # Never run tests against the main database.
+    # Never run tests against the main database; each worker process has its own pid.
     own = url.set(database=f"{url.database}{_RUN_PREFIX}{_HOST_TAG}_{os.getpid()}")
     return own.render_as_string(hide_password=False), True
 
