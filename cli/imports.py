@@ -28,33 +28,42 @@ def finish_import(report, report_path: str | None) -> None:
     click.echo(report.summary())
 
 
-@import_.command("buildings")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--mapping",
-    type=click.Path(exists=True, dir_okay=False),
-    help="TOML field mapping ([fields] and [values.<field>]).",
-)
-@click.option("--layer", help="Layer name in a multi-layer file (GeoPackage).")
-@click.option("--encoding", help="Text encoding when the file has no .cpg (e.g. GBK).")
-@click.option("--crs", "csv_crs", help="CRS of a CSV's coordinates (e.g. EPSG:4547).")
-@click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False),
-    help="Write the full report (.json, or .csv of row issues).",
-)
-def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, report_path) -> None:
-    """Import building footprints: upsert by external id, link to cells, report rows."""
+def _footprint_file_options(command):
+    """The options every vector-file import shares: the file, its field mapping, layer,
+    encoding, a CSV's CRS, a dry run and the full report."""
+    decorators = [
+        click.argument("path", type=click.Path(exists=True, dir_okay=False)),
+        click.option(
+            "--mapping",
+            type=click.Path(exists=True, dir_okay=False),
+            help="TOML field mapping ([fields] and [values.<field>]).",
+        ),
+        click.option("--layer", help="Layer name in a multi-layer file (GeoPackage)."),
+        click.option("--encoding", help="Text encoding when the file has no .cpg (e.g. GBK)."),
+        click.option("--crs", "csv_crs", help="CRS of a CSV's coordinates (e.g. EPSG:4547)."),
+        click.option("--dry-run", is_flag=True, help="Check and report, write nothing."),
+        click.option(
+            "--report",
+            "report_path",
+            type=click.Path(dir_okay=False),
+            help="Write the full report (.json, or .csv of row issues).",
+        ),
+    ]
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
+
+
+def _import_footprint_file(importer, path, mapping, layer, encoding, csv_crs, dry_run, report_path):
+    """Run one vector-file import in one transaction (a failure leaves nothing behind),
+    then show its report; returns the report."""
     from pathlib import Path
 
-    from grid.importing.buildings import import_buildings
     from grid.importing.reading import FieldMapping
 
     progress = timed_progress()
-    with bulk_transaction() as conn:  # a failure leaves nothing behind
-        report = import_buildings(
+    with bulk_transaction() as conn:
+        report = importer(
             conn,
             Path(path),
             mapping=FieldMapping.load(mapping and Path(mapping)),
@@ -65,47 +74,31 @@ def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, repor
             progress=progress,
         )
     finish_import(report, report_path)
+    return report
+
+
+@import_.command("buildings")
+@_footprint_file_options
+def import_buildings_cmd(path, mapping, layer, encoding, csv_crs, dry_run, report_path) -> None:
+    """Import building footprints: upsert by external id, link to cells, report rows."""
+    from grid.importing.buildings import import_buildings
+
+    _import_footprint_file(
+        import_buildings, path, mapping, layer, encoding, csv_crs, dry_run, report_path
+    )
 
 
 @import_.command("assets")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--mapping",
-    type=click.Path(exists=True, dir_okay=False),
-    help="TOML field mapping ([fields] and [values.<field>]).",
-)
-@click.option("--layer", help="Layer name in a multi-layer file (GeoPackage).")
-@click.option("--encoding", help="Text encoding when the file has no .cpg (e.g. GBK).")
-@click.option("--crs", "csv_crs", help="CRS of a CSV's coordinates (e.g. EPSG:4547).")
-@click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False),
-    help="Write the full report (.json, or .csv of row issues).",
-)
+@_footprint_file_options
 def import_assets_cmd(path, mapping, layer, encoding, csv_crs, dry_run, report_path) -> None:
     """Import city assets (部件: hydrants, cabinets, chargers, manhole covers, street
     lights) with their 16-digit codes: upsert by code, link to cells; any rejected row
     and nothing is written."""
-    from pathlib import Path
-
     from grid.importing.assets import import_assets
-    from grid.importing.reading import FieldMapping
 
-    progress = timed_progress()
-    with bulk_transaction() as conn:  # a failure leaves nothing behind
-        report = import_assets(
-            conn,
-            Path(path),
-            mapping=FieldMapping.load(mapping and Path(mapping)),
-            layer=layer,
-            encoding=encoding,
-            csv_crs=csv_crs,
-            dry_run=dry_run,
-            progress=progress,
-        )
-    finish_import(report, report_path)
+    report = _import_footprint_file(
+        import_assets, path, mapping, layer, encoding, csv_crs, dry_run, report_path
+    )
     if report.rejected:
         raise click.ClickException("rows were rejected; nothing was written")
 
